@@ -1,0 +1,71 @@
+"""The column contract of ``features.csv`` and ``dyad.csv``, shared by the pipeline, recorder,
+export, server and dashboard. Order is the order of the CSV columns.
+
+A value that cannot be computed from the data given is ``None`` (an empty CSV cell), never a
+made-up number.
+"""
+
+#: One row per participant per second. ``t_s`` is the end of the one-second step (session
+#: seconds, an integer); window-based features cover the window ending at ``t_s``.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "t_s",
+    "utc",
+    "participant",
+    # heart (models/heart.py and friends)
+    "hr_bpm",
+    "rmssd_ms",
+    "ln_rmssd",
+    "sdnn_ms",
+    "pnn50",
+    "sd1_ms",
+    "sd2_ms",
+    "stress_index",
+    "hf_ms2",
+    "beats_in_window",
+    "beats_corrected",
+    # autonomic indices and window of tolerance (models/autonomic.py, models/tolerance.py)
+    "pns_index",
+    "sns_index",
+    "arousal",
+    "zone",
+    "vagal_reliable",
+    "breathing_rpm",
+    "quality",
+    # voice (models/voice*.py)
+    "f0_st",
+    "f0_range_st",
+    "loudness_db",
+    "speech_rate",
+    "pause_ratio",
+    "vocal_arousal",
+    "speaking",
+    # skin conductance and movement
+    "eda_scl_us",
+    "scr_per_min",
+    "movement",
+)
+
+#: One row per second for the dyad (models/dyad*.py).
+DYAD_COLUMNS: tuple[str, ...] = (
+    "t_s",
+    "utc",
+    "sync_hr_z",
+    "sync_hr_lag_s",
+    "sync_arousal_z",
+    "sync_arousal_lag_s",
+    "sync_vocal_z",
+    "sync_vocal_lag_s",
+    "sync_motion_z",
+    "sync_motion_lag_s",
+    "sync_effect",
+    "sync_significant",
+    "leader",
+    "client_zone",
+    "therapist_zone",
+)
+
+#: Columns that hold text rather than numbers.
+TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "client_zone", "therapist_zone"})
+
+#: Zone labels on the arousal composite (models/tolerance.py).
+ZONES = ("unknown", "window", "hyper", "hypo", "hypo_candidate")

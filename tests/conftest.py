@@ -1,0 +1,24 @@
+"""Shared fixtures. Real recordings are read from ``$COREGULATE_DATA`` (default
+``<repo>/../shared/data``) and tests that need them skip cleanly when the folder is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("COREGULATE_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of real recordings; skips the test when it is absent (a user's fresh clone)."""
+    d = shared_data_dir()
+    if not d.is_dir():
+        pytest.skip(f"real recordings not found at {d} (set COREGULATE_DATA)")
+    return d
