@@ -1,0 +1,140 @@
+"""Recorded-file readers and format detection.
+
+``open_reader(parse_spec("client=rec.csv?..."))`` picks the reader from the SPEC's format, or
+from the content (magic bytes, header line, folder layout), falling back to the extension.
+Every reader validates its header in ``__init__``, so a wrong file fails before a session starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from ..base import Reader
+from ..errors import InputError, MissingInputError
+from ..spec import KNOWN_FORMATS, Spec
+
+__all__ = ["open_reader", "open_readers", "detect_format", "FORMATS"]
+
+#: Format name -> (module, class name); imported lazily (pyedflib, wfdb, pyxdf are heavy).
+FORMATS = {
+    "polar": ("polar", "PolarReader"),
+    "rr": ("rrtext", "RRTextReader"),
+    "hrvlogger": ("rrtext", "HRVLoggerReader"),
+    "csv": ("csvmap", "CsvReader"),
+    "edf": ("edf", "EdfReader"),
+    "wfdb": ("wfdb_reader", "WfdbReader"),
+    "xdf": ("xdf", "XdfReader"),
+    "wav": ("audio", "AudioReader"),
+    "flac": ("audio", "AudioReader"),
+    "audio": ("audio", "AudioReader"),
+    "e4": ("e4", "E4Reader"),
+}
+assert set(FORMATS) == set(KNOWN_FORMATS)
+
+EXTENSIONS = {
+    ".edf": "edf", ".bdf": "edf", ".rec": "edf", ".hea": "wfdb", ".dat": "wfdb", ".xdf": "xdf",
+    ".xdfz": "xdf", ".wav": "wav", ".flac": "flac", ".ogg": "audio", ".csv": "csv", ".tsv": "csv",
+    ".txt": "rr",
+}
+
+
+def detect_format(path) -> str:
+    """Name of the format of ``path`` (see :data:`FORMATS`), from its content first."""
+    from .e4 import is_e4_folder
+    from .polar import polar_kind
+    from .rrtext import HRVLOGGER_HEADER, looks_like_rr_text
+    from .wfdb_reader import record_base
+
+    p = os.fspath(path)
+    if os.path.isdir(p):
+        if is_e4_folder(p):
+            return "e4"
+        raise InputError("folder is not an Empatica E4 export", path=p,
+                         expected="a folder with BVP.csv, EDA.csv, HR.csv, ACC.csv, TEMP.csv or IBI.csv")
+    if not os.path.exists(p):
+        if os.path.isfile(record_base(p) + ".hea") or os.path.isfile(p + ".hea"):
+            return "wfdb"
+        raise MissingInputError("no such file or folder", path=p)
+    if p.endswith((".hea", ".dat")) and os.path.isfile(record_base(p) + ".hea"):
+        return "wfdb"
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise MissingInputError(f"cannot open ({e.strerror})", path=p) from None
+    if not head:
+        raise InputError("empty file", path=p, line=1, expected="a recording")
+    if head.startswith(b"XDF:"):
+        return "xdf"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "audio"
+    if len(head) >= 256 and head[:8] in (b"0       ", b"\xffBIOSEMI"):
+        return "edf"
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None:
+        lines = text.splitlines()
+        if len(head) == 4096 and lines:
+            lines = lines[:-1] or lines  # the last line may be cut by the 4 KiB read
+        first = lines[0] if lines else ""
+        if polar_kind(first):
+            return "polar"
+        if first.replace(" ", "").lower().startswith(HRVLOGGER_HEADER.replace(" ", "")):
+            return "hrvlogger"
+        if looks_like_rr_text(lines[:50]):
+            return "rr"
+        if any(sep in first for sep in (",", ";", "\t")):
+            return "csv"
+    ext = os.path.splitext(p)[1].lower()
+    if ext in EXTENSIONS:
+        return EXTENSIONS[ext]
+    raise InputError("unknown format", path=p, field="format",
+                     expected="one of " + ", ".join(sorted(FORMATS)) + " (or give FORMAT: in the SPEC)")
+
+
+def open_reader(spec: Spec) -> Reader:
+    """Open the reader for one SPEC (header validated now, data read by ``chunks()``)."""
+    import importlib
+
+    fmt = spec.fmt or detect_format(spec.path)
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", path=spec.path, field="format",
+                         expected="one of " + ", ".join(sorted(FORMATS)))
+    if fmt != "wfdb" and not os.path.exists(spec.path):
+        raise MissingInputError("no such file or folder", path=spec.path)
+    mod, cls = FORMATS[fmt]
+    reader_cls = getattr(importlib.import_module(f".{mod}", __name__), cls)
+    return reader_cls(spec.path, spec.role, spec.options)
+
+
+def open_readers(specs: Iterable[Spec]) -> list[Reader]:
+    """Open every SPEC; reject the same file twice or one role getting one stream kind twice."""
+    specs = list(specs)
+    seen_paths: dict[str, str] = {}
+    for s in specs:
+        real = os.path.realpath(s.path)
+        if real in seen_paths:
+            raise InputError(f"the same file is given twice ({seen_paths[real]!r} and {s.text or s.path!r})",
+                             path=s.path, field="SPEC", expected="each file once")
+        seen_paths[real] = s.text or s.path
+    readers = [open_reader(s) for s in specs]
+    owner: dict[str, str] = {}
+    for s, r in zip(specs, readers):
+        for st in r.streams:
+            if st.key in owner and owner[st.key] != (s.text or s.path):
+                raise InputError(
+                    f"{st.key} comes from two SPECs ({owner[st.key]!r} and {s.text or s.path!r})", path=s.path,
+                    field="SPEC", expected=f"one source of {st.kind.value} per role (choose channels with options)",
+                )
+            if st.key in owner:
+                raise InputError(f"{st.key} appears twice in one file", path=s.path, field="SPEC",
+                                 expected="one stream per kind (choose with options)")
+            owner[st.key] = s.text or s.path
+    return readers

@@ -1,0 +1,235 @@
+"""Polar Sensor Logger exports (``;``-separated text, one file per data type).
+
+Headers matched by prefix::
+
+    ECG  Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]
+    ACC  Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]
+    RR   Phone timestamp;RR-interval [ms]
+    HR   Phone timestamp;HR [bpm]   (newer versions add ;HRV [ms];Breathing interval [rpm];)
+
+Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
+samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
+nanosecond clock; absolute time is anchored with ``phone ~ sensor + offset`` where the offset is
+a low quantile (2 %) of phone-minus-sensor over the first minute: packets arrive late, never
+early, so the lower envelope is the transport-free offset. RR intervals have no sensor time: the
+intervals of one packet end at or before its arrival, so beat times are assigned backwards
+from the arrival and never earlier than ``previous beat + RR`` (arrival jitter cannot make a
+beat happen before its own interval has elapsed).
+
+Phone times carry no zone; they are read as if UTC and the stream label says
+``(phone local time)``: files from the same phone still align with each other.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import numpy as np
+
+from ..base import Reader
+from ..chunk import Chunk, StreamInfo, StreamKind
+from ..errors import InputError
+from ._common import (
+    BLOCK_ROWS,
+    IrregularEmitter,
+    RegularEmitter,
+    num,
+    parse_local_iso,
+    robust_rate,
+    split_cells,
+    text_lines,
+)
+
+HEADERS = {
+    "ecg": "Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]",
+    "acc": "Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]",
+    "rr": "Phone timestamp;RR-interval [ms]",
+    "hr": "Phone timestamp;HR [bpm]",
+}
+#: Seconds of data used to estimate rate and clock offset before streaming.
+ANCHOR_S = 60.0
+OFFSET_QUANTILE = 0.02
+
+
+def polar_kind(header: str) -> str | None:
+    h = header.strip().lstrip("\ufeff")
+    for kind, prefix in HEADERS.items():
+        if h.lower().startswith(prefix.lower()):
+            return kind
+    return None
+
+
+class PolarReader(Reader):
+    """One Polar Sensor Logger file (ECG, ACC, RR or HR) of one participant."""
+
+    def __init__(self, path, role: str, options=None):
+        self.path = os.fspath(path)
+        self.options = dict(options or {})
+        lines = text_lines(self.path)
+        head = next(lines, None)
+        if head is None:
+            raise InputError("empty file", path=self.path, line=1, expected="a Polar Sensor Logger header")
+        kind = polar_kind(head[1])
+        if kind is None:
+            raise InputError(
+                f"unknown header {head[1][:60]!r}", path=self.path, line=1, field="header",
+                expected="a Polar Sensor Logger header, e.g. " + HEADERS["ecg"],
+            )
+        self.kind = kind
+        self.ncols = len(HEADERS[kind].split(";"))
+        name = os.path.basename(self.path) + " (phone local time)"
+        if kind in ("ecg", "acc"):
+            self._anchor()
+            sk = StreamKind.ECG if kind == "ecg" else StreamKind.ACC
+            channels = ("x", "y", "z") if kind == "acc" else ()
+            self.streams = [StreamInfo(role, sk, self.rate, channels, name, self.utc_start)]
+        else:
+            first = self._first_row()
+            if first is None:
+                raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
+            self.utc_start = first
+            sk = StreamKind.RR if kind == "rr" else StreamKind.HR
+            self.streams = [StreamInfo(role, sk, None, (), name, self.utc_start)]
+
+    # -- parsing -----------------------------------------------------------------------------
+    def _rows(self) -> Iterator[tuple[int, list[str]]]:
+        it = text_lines(self.path)
+        next(it, None)
+        for lineno, line in it:
+            if not line.strip():
+                continue
+            cells = split_cells(line, ";")
+            while len(cells) > self.ncols and cells[-1] == "":
+                cells.pop()  # trailing ';' of some versions
+            if len(cells) < self.ncols:
+                raise InputError(
+                    f"truncated line: {len(cells)} fields", path=self.path, line=lineno,
+                    field=HEADERS[self.kind].split(";")[len(cells)] if len(cells) < self.ncols else None,
+                    expected=f"{self.ncols} ';'-separated fields",
+                )
+            yield lineno, cells
+
+    def _first_row(self) -> float | None:
+        for lineno, cells in self._rows():
+            return parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
+        return None
+
+    def _anchor(self) -> None:
+        sensor, phone = [], []
+        for lineno, cells in self._rows():
+            s = num(cells[1], self.path, lineno, "sensor timestamp [ns]") / 1e9
+            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
+            sensor.append(s)
+            phone.append(p)
+            if s - sensor[0] > ANCHOR_S and len(sensor) > 50:
+                break
+        if not sensor:
+            raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
+        s = np.array(sensor)
+        if len(s) >= 3 and (np.diff(s) <= 0).any():
+            i = int(np.argmax(np.diff(s) <= 0)) + 1
+            raise InputError("sensor timestamps not increasing", path=self.path, line=i + 2,
+                             field="sensor timestamp [ns]", expected="strictly increasing timestamps")
+        self.rate = robust_rate(s, self.path, "sensor timestamp [ns]")
+        offset = float(np.quantile(np.array(phone) - s, OFFSET_QUANTILE))
+        self.sensor0 = float(s[0])
+        self.utc_start = self.sensor0 + offset
+
+    # -- streaming ---------------------------------------------------------------------------
+    def chunks(self) -> Iterator[Chunk]:
+        if self.kind in ("ecg", "acc"):
+            yield from self._regular()
+        elif self.kind == "rr":
+            yield from self._rr()
+        else:
+            yield from self._hr()
+
+    def _regular(self) -> Iterator[Chunk]:
+        stream = self.streams[0]
+        em = RegularEmitter(stream, self.path, "sensor timestamp [ns]")
+        nval = 1 if self.kind == "ecg" else 3
+        vcol = 3 if self.kind == "ecg" else 2
+        names = HEADERS[self.kind].split(";")
+        t, v, ln = [], [], []
+        for lineno, cells in self._rows():
+            t.append((num(cells[1], self.path, lineno, names[1]) / 1e9) - self.sensor0)
+            v.append([num(cells[vcol + k], self.path, lineno, names[vcol + k]) for k in range(nval)])
+            ln.append(lineno)
+            if len(t) >= BLOCK_ROWS:
+                yield from em.push(t, _vals(v, nval), ln)
+                t, v, ln = [], [], []
+        yield from em.push(t, _vals(v, nval), ln)
+
+    def _rr(self) -> Iterator[Chunk]:
+        stream = self.streams[0]
+        em = IrregularEmitter(stream, self.path, "Phone timestamp")
+        prev_beat: float | None = None
+        prev_arrival: float | None = None
+        packet: list[tuple[int, float]] = []
+        arrival = None
+        out_t, out_v, out_l, out_g = [], [], [], []
+
+        def flush_packet():
+            nonlocal prev_beat
+            # intervals of one packet end at or before its arrival: assign times backwards
+            rrs = np.array([r for _, r in packet]) / 1000.0
+            back = arrival - self.utc_start - np.cumsum(rrs[::-1])[::-1] + rrs
+            for (lineno, rr_ms), tb, rr in zip(packet, back, rrs):
+                t = tb if prev_beat is None else max(tb, prev_beat + rr)
+                gap = prev_beat is not None and tb - (prev_beat + rr) > 3.0
+                out_t.append(t)
+                out_v.append(rr_ms)
+                out_l.append(lineno)
+                out_g.append(gap)
+                prev_beat = t
+
+        for lineno, cells in self._rows():
+            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
+            rr = num(cells[1], self.path, lineno, "RR-interval [ms]", "a positive interval in ms")
+            if not 0 < rr < 60_000:
+                raise InputError(f"RR interval {rr!r} ms out of range", path=self.path, line=lineno,
+                                 field="RR-interval [ms]", expected="0 < RR < 60000 ms")
+            if prev_arrival is not None and p < prev_arrival:
+                raise InputError("phone timestamps go backwards", path=self.path, line=lineno,
+                                 field="Phone timestamp", expected="non-decreasing timestamps")
+            if arrival is not None and p != arrival:
+                flush_packet()
+                packet = []
+            arrival = p
+            prev_arrival = p
+            packet.append((lineno, rr))
+            if len(out_t) >= BLOCK_ROWS:
+                yield from em.push(out_t, out_v, out_l, out_g)
+                out_t, out_v, out_l, out_g = [], [], [], []
+        if packet:
+            flush_packet()
+        yield from em.push(out_t, out_v, out_l, out_g)
+
+    def _hr(self) -> Iterator[Chunk]:
+        stream = self.streams[0]
+        em = IrregularEmitter(stream, self.path, "Phone timestamp")
+        t, v, ln = [], [], []
+        last = None
+        for lineno, cells in self._rows():
+            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp") - self.utc_start
+            hr = num(cells[1], self.path, lineno, "HR [bpm]")
+            if last is not None and p <= last:
+                # same packet time: keep the first report only (HR is a per-packet summary)
+                if p == last:
+                    continue
+            t.append(p)
+            v.append(hr)
+            ln.append(lineno)
+            last = p
+            if len(t) >= BLOCK_ROWS:
+                yield from em.push(t, v, ln)
+                t, v, ln = [], [], []
+        yield from em.push(t, v, ln)
+
+
+def _vals(v, nval):
+    a = np.asarray(v, dtype=float)
+    if nval == 1:
+        return a.reshape(-1)
+    return a.reshape(-1, nval)

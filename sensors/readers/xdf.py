@@ -1,0 +1,147 @@
+"""XDF recordings (Lab Streaming Layer, via pyxdf).
+
+pyxdf parses the whole file at once, so unlike the other readers this one holds the chosen
+streams in memory (XDF stores chunks of all streams interleaved, without an index, so a
+streaming reader would have to rescan the file per stream). Streams are chosen by type
+(``?type=ECG`` or ``type=ECG,EDA``; default: every known type). Times are the LSL clock after
+pyxdf's clock-offset correction, shifted so the earliest chosen sample is 0; ``utc_start`` is
+unknown (the LSL clock is not UTC). Markers become :meth:`annotations` and MARKER chunks.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import numpy as np
+
+from ..base import Reader
+from ..chunk import Chunk, StreamInfo, StreamKind
+from ..errors import InputError
+from ._common import IrregularEmitter, RegularEmitter, check_rate, merge_chunks
+from .edf import unit_scale
+
+TYPES = {
+    "ecg": StreamKind.ECG, "ekg": StreamKind.ECG, "eda": StreamKind.EDA, "gsr": StreamKind.EDA,
+    "ppg": StreamKind.PPG, "bvp": StreamKind.PPG, "rr": StreamKind.RR, "ibi": StreamKind.RR,
+    "hr": StreamKind.HR, "resp": StreamKind.RESP, "acc": StreamKind.ACC, "temp": StreamKind.TEMP,
+    "audio": StreamKind.AUDIO, "markers": StreamKind.MARKER, "marker": StreamKind.MARKER,
+}
+XDF_MAGIC = b"XDF:"
+
+
+def _first(d, key, default=""):
+    v = d.get(key) if isinstance(d, dict) else None
+    if isinstance(v, list):
+        v = v[0] if v else None
+    return default if v is None else v
+
+
+def _channel_unit(info) -> str:
+    try:
+        desc = info["desc"][0]
+        ch = desc["channels"][0]["channel"][0]
+        return _first(ch, "unit")
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+class XdfReader(Reader):
+    """An XDF file; one reader per participant (choose the participant's streams by type)."""
+
+    def __init__(self, path, role: str, options=None):
+        import pyxdf
+
+        self.path = os.fspath(path)
+        opts = dict(options or {})
+        with open(self.path, "rb") as fh:
+            if fh.read(4) != XDF_MAGIC:
+                raise InputError("not an XDF file", path=self.path, field="magic", expected="'XDF:' magic bytes")
+        want = None
+        if "type" in opts:
+            want = {t.strip().lower() for t in opts["type"].split(",")}
+            bad = want - set(TYPES)
+            if bad:
+                raise InputError(f"unknown stream type(s) {sorted(bad)}", path=self.path, field="type",
+                                 expected="one of " + ", ".join(sorted(TYPES)))
+        try:
+            streams, _ = pyxdf.load_xdf(self.path)
+        except Exception as e:
+            raise InputError(f"unreadable XDF ({type(e).__name__}: {e})", path=self.path,
+                             expected="a complete XDF file") from None
+        self._data = []
+        found = []
+        for s in streams:
+            info = s.get("info", {})
+            typ = str(_first(info, "type")).strip().lower()
+            found.append(typ)
+            if typ not in TYPES or (want is not None and typ not in want):
+                continue
+            ts = np.asarray(s.get("time_stamps", []), dtype=float)
+            if len(ts) == 0:
+                continue
+            self._data.append((s, TYPES[typ], ts))
+        if not self._data:
+            raise InputError(f"no stream of the chosen type(s) (file has: {sorted(set(found))})", path=self.path,
+                             field="type", expected=", ".join(sorted(want or TYPES)))
+        self.origin = min(float(ts[0]) for _, _, ts in self._data)
+        self.streams = []
+        self._specs = []
+        name = os.path.basename(self.path)
+        kinds_seen: dict[StreamKind, int] = {}
+        for s, kind, ts in self._data:
+            info = s["info"]
+            sname = str(_first(info, "name"))
+            srate = float(_first(info, "nominal_srate", "0") or 0)
+            nch = int(_first(info, "channel_count", "1") or 1)
+            kinds_seen[kind] = kinds_seen.get(kind, 0) + 1
+            if kinds_seen[kind] > 1:
+                raise InputError(f"two {kind.value} streams", path=self.path, field="type",
+                                 expected="one stream per type per reader (use ?type= and one SPEC per person)")
+            regular = srate > 0 and kind not in (StreamKind.MARKER, StreamKind.RR)
+            rate = check_rate(srate, self.path, sname) if regular else None
+            channels = ("x", "y", "z") if kind == StreamKind.ACC and nch == 3 else ()
+            scale, note = unit_scale(kind, _channel_unit(info) or _default_unit(kind), self.path, sname)
+            st = StreamInfo(role, kind, rate, channels, f"{name}:{sname}{note} (LSL clock)")
+            self.streams.append(st)
+            self._specs.append((st, s, ts, scale, nch))
+
+    def chunks(self) -> Iterator[Chunk]:
+        return merge_chunks(self._one(*spec) for spec in self._specs)
+
+    def _one(self, st, s, ts, scale, nch) -> Iterator[Chunk]:
+        t = ts - self.origin
+        if st.kind == StreamKind.MARKER:
+            vals = np.array([str(v[0]) if len(v) else "" for v in s["time_series"]], dtype=object)
+            em = IrregularEmitter(st, self.path, st.label, gap_s=float("inf"), strict=False)
+            yield from _by_time(em, t, vals)
+            return
+        x = np.asarray(s["time_series"], dtype=float)
+        if not np.isfinite(x).all():
+            i = int(np.argmax(~np.isfinite(x).all(axis=-1) if x.ndim > 1 else ~np.isfinite(x)))
+            raise InputError("non-finite sample", path=self.path, line=i + 1, field=st.label, expected="finite values")
+        x = x * scale
+        if not st.channels:
+            x = x[:, 0] if x.ndim == 2 else x
+        if st.rate is None:
+            yield from _by_time(IrregularEmitter(st, self.path, st.label), t, x)
+        else:
+            yield from RegularEmitter(st, self.path, st.label).push(t, x)
+
+    def annotations(self) -> list[tuple[float, float | None, str]]:
+        out = []
+        for st, s, ts, _, _ in self._specs:
+            if st.kind == StreamKind.MARKER:
+                for tt, v in zip(ts - self.origin, s["time_series"]):
+                    out.append((float(tt), None, str(v[0]) if len(v) else ""))
+        return out
+
+
+def _by_time(em, t, vals):
+    step = 256
+    for a in range(0, len(t), step):
+        yield from em.push(t[a:a + step], vals[a:a + step])
+
+
+def _default_unit(kind: StreamKind) -> str:
+    return {StreamKind.ECG: "uV", StreamKind.EDA: "uS"}.get(kind, "")
