@@ -1,0 +1,345 @@
+"""Per-person, per-second voice features and vocal arousal from PROSODY frames.
+
+Input: the PROSODY stream of one person, from :class:`~coregulate.models.audio_frontend.AudioFrontEnd`
+(10-ms frames) or straight from a source that delivers the same channel names. Output per
+second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``):
+
+``f0_st``
+    Median F0 over the person's voiced speech frames, in semitones re 27.5 Hz (A0; the reference
+    of eGeMAPS, Eyben et al., 2016).
+``f0_range_st``
+    20th-80th percentile range of the same frames (semitones; eGeMAPS' ``pcnt20-80`` range).
+``loudness_db``
+    Mean frame RMS level over the person's speech frames, dB re full scale. This is a *level*, not
+    a perceptual loudness, and depends on microphone gain and distance: it is only compared with
+    the same person's baseline (inside ``vocal_arousal``), never across persons.
+``speech_rate``
+    Syllable nuclei per second of own speech: peaks of the frame level at least 2 dB above the
+    dips on either side, inside voiced speech (de Jong & Wempe, 2009, Behav Res Methods 41:385).
+``pause_ratio``
+    Silence (nobody speaks) over silence plus own speech, in the window.
+``speaking``
+    1 when the person spoke for at least ``min_speaking_s`` of this second, else 0.
+``talk_share``
+    Own speech over all persons' speech in the last ``turn_window_s``.
+``response_latency_s``
+    Median gap between the other person's end of speech and this person's next onset, over the
+    turn switches in the last ``turn_window_s`` (Heldner & Edlund, 2010, J Phonetics 38:555).
+``overlap``
+    Fraction of this second in which two or more persons spoke.
+``vocal_arousal``
+    Weighted mean of robust z-scores (median/MAD against this person's own baseline segment,
+    ``config.baseline_segment``) of F0 level, F0 range, level, speech rate and the alpha ratio,
+    each clipped to +-5; positive towards high arousal. F0 level and range, loudness and tempo
+    rise with arousal (Scherer, 2003, Speech Commun 40:227; Juslin & Laukka, 2003, Psychol Bull
+    129:770); the alpha ratio (spectral balance, rises with vocal effort) is the level-independent
+    effort cue of eGeMAPS. ``None`` until the baseline segment has ended, when the person did not
+    speak in the window, or when the baseline held too little speech.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.signal import find_peaks
+
+from ..sensors.chunk import Chunk, StreamInfo, StreamKind
+from ..sensors.errors import InputError
+from .base import Second, SecondTicker, StreamEstimator, finite_or_none
+from .config import PipelineConfig
+from .pitch import hz_to_semitones
+
+VOICE_COLUMNS = (
+    "f0_st", "f0_range_st", "loudness_db", "speech_rate", "pause_ratio", "vocal_arousal",
+    "speaking", "talk_share", "response_latency_s", "overlap",
+)
+
+#: Features entering the composite, with the floor of their baseline spread (units of the feature).
+COMPOSITE_FEATURES: dict[str, float] = {
+    "f0_st": 0.5,
+    "f0_range_st": 0.5,
+    "loudness_db": 1.0,
+    "speech_rate": 0.3,
+    "alpha_db": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class VoiceOptions:
+    """Keys of ``config.family("voice")`` read by :class:`VoiceEstimator`.
+
+    Parameters
+    ----------
+    window_s : float
+        Window of F0, range, level, rate and pause features.
+    turn_window_s : float
+        Window of talk share and response latency.
+    min_speaking_s : float
+        Speech needed in a second for ``speaking = 1``.
+    min_voiced_frames : int
+        Voiced frames needed in the window for F0 level (twice as many for the range).
+    max_response_gap_s : float
+        Longer silences between turns are not counted as responses.
+    nucleus_prominence_db : float
+        Dip on both sides of a syllable nucleus (de Jong & Wempe use 2 dB).
+    baseline_min_seconds : int
+        Seconds with a value needed in the baseline before a feature enters the composite.
+    weight_f0, weight_range, weight_loudness, weight_rate, weight_alpha : float
+        Composite weights (0 drops a feature, e.g. loudness on peak-normalised recordings).
+    f0_ref_hz : float
+        Semitone reference.
+    """
+
+    window_s: float = 5.0
+    turn_window_s: float = 60.0
+    min_speaking_s: float = 0.2
+    min_voiced_frames: int = 10
+    max_response_gap_s: float = 5.0
+    nucleus_prominence_db: float = 2.0
+    baseline_min_seconds: int = 10
+    weight_f0: float = 1.0
+    weight_range: float = 1.0
+    weight_loudness: float = 1.0
+    weight_rate: float = 1.0
+    weight_alpha: float = 1.0
+    f0_ref_hz: float = 27.5
+
+    def weights(self) -> dict[str, float]:
+        return {"f0_st": self.weight_f0, "f0_range_st": self.weight_range, "loudness_db": self.weight_loudness,
+                "speech_rate": self.weight_rate, "alpha_db": self.weight_alpha}
+
+
+def composite(z: Mapping[str, float | None], weights: Mapping[str, float], clip: float = 5.0) -> float | None:
+    """Weighted mean of the available, clipped z-scores; ``None`` without F0 (no voiced speech)."""
+    if z.get("f0_st") is None:
+        return None
+    num = den = 0.0
+    for k, w in weights.items():
+        v = z.get(k)
+        if v is None or w == 0:
+            continue
+        num += w * max(-clip, min(clip, v))
+        den += w
+    return num / den if den > 0 else None
+
+
+class RobustBaseline:
+    """Median and MAD-based spread of each feature over a person's own reference values."""
+
+    def __init__(self, floors: Mapping[str, float] = COMPOSITE_FEATURES, min_n: int = 10) -> None:
+        self.floors = dict(floors)
+        self.min_n = min_n
+        self.values: dict[str, list[float]] = {k: [] for k in floors}
+        self.stats: dict[str, tuple[float, float]] | None = None
+
+    def add(self, feats: Mapping[str, Any]) -> None:
+        for k in self.floors:
+            v = finite_or_none(feats.get(k))
+            if v is not None:
+                self.values[k].append(v)
+
+    def freeze(self) -> None:
+        """Fix the reference (MAD scaled by 1.4826 to estimate a normal SD; Rousseeuw & Croux, 1993)."""
+        self.stats = {}
+        for k, vals in self.values.items():
+            if len(vals) >= self.min_n:
+                a = np.asarray(vals)
+                med = float(np.median(a))
+                mad = 1.4826 * float(np.median(np.abs(a - med)))
+                self.stats[k] = (med, max(mad, self.floors[k]))
+
+    def z(self, feats: Mapping[str, Any]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for k in self.floors:
+            v = finite_or_none(feats.get(k))
+            st = (self.stats or {}).get(k)
+            out[k] = None if v is None or st is None else (v - st[0]) / st[1]
+        return out
+
+
+def syllable_nuclei(energy_db: np.ndarray, voiced_speech: np.ndarray, prominence_db: float) -> int:
+    """Count level peaks standing ``prominence_db`` above the surrounding dips inside voiced speech
+    (de Jong & Wempe, 2009), on the level smoothed over 30 ms."""
+    if len(energy_db) < 3:
+        return 0
+    e = np.where(np.isfinite(energy_db), energy_db, -120.0)
+    e = np.convolve(e, np.ones(3) / 3.0, mode="same")
+    peaks, _ = find_peaks(e, prominence=prominence_db, distance=5)
+    return int(np.count_nonzero(voiced_speech[peaks]))
+
+
+class VoiceEstimator(StreamEstimator):
+    """Voice features of one person, per second, from PROSODY frames."""
+
+    accepts = frozenset({StreamKind.PROSODY})
+
+    def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig | None = None) -> None:
+        from .audio_frontend import FrontEndOptions
+
+        config = config or PipelineConfig()
+        mine = {f.name for f in fields(VoiceOptions)}
+        fe = FrontEndOptions.from_config(config, frozenset(mine))
+        self.opts = VoiceOptions(**{k: v for k, v in config.family("voice").items() if k in mine})
+        self.hangover_s = fe.hangover_s
+        self.participant = participant
+        pros = [s for s in streams if s.kind is StreamKind.PROSODY and s.participant == participant]
+        if len(pros) != 1:
+            raise InputError(f"voice of {participant} needs exactly one prosody stream, got {len(pros)}",
+                             field=participant, expected="one PROSODY stream per person")
+        self.stream = pros[0]
+        self.b0, self.b1 = config.baseline_segment
+        self.baseline = RobustBaseline(min_n=self.opts.baseline_min_seconds)
+        self.ticker = SecondTicker()
+        self._weights = self.opts.weights()
+        n_keep = int(round(max(self.opts.window_s, self.opts.turn_window_s) * 100)) + 200
+        self._keep_s = n_keep / 100.0
+        self._t = np.empty(0)
+        self._wm = 0.0
+        self._cols: dict[str, np.ndarray] = {}
+        # turn-taking state, advanced frame by frame
+        self._own_prev = False
+        self._other_prev = False
+        self._last_other_off: float | None = None
+        self._last_own_off: float | None = None
+        self._latencies: list[tuple[float, float]] = []  # (onset time, latency)
+
+    # -- input ---------------------------------------------------------------------------------
+    def _frame_columns(self, chunk: Chunk) -> dict[str, np.ndarray]:
+        names = chunk.stream.channels
+        v = np.asarray(chunk.values, dtype=np.float64)
+        if v.ndim == 1:
+            v = v[:, None]
+        col = {name: v[:, i] for i, name in enumerate(names)} if names else {}
+        n = len(v)
+        nan = np.full(n, np.nan)
+        energy = col.get("energy_db", nan)
+        f0 = col.get("f0_hz", nan)
+        speech = col.get("speech", col.get("vad"))
+        if speech is None:
+            speech = np.where(np.isfinite(energy), np.isfinite(f0), np.nan)
+        other = col.get("other_speech", np.where(np.isfinite(speech), 0.0, np.nan))
+        overlap = col.get("overlap", np.where(np.isfinite(speech), 0.0, np.nan))
+        return {"energy_db": energy, "f0_hz": f0, "alpha_db": col.get("alpha_db", nan),
+                "speech": speech, "other": other, "overlap": overlap}
+
+    def update(self, chunk: Chunk) -> list[Second]:
+        if chunk.stream.kind is not StreamKind.PROSODY:
+            raise InputError(f"voice estimator got a {chunk.stream.kind.value} chunk", field=chunk.stream.key,
+                             expected="prosody frames")
+        if len(chunk):
+            cols = self._frame_columns(chunk)
+            t = np.asarray(chunk.sample_times(), dtype=np.float64)
+            self._turns(t, cols["speech"], cols["other"])
+            if len(self._t) and t[0] <= self._t[-1]:
+                keep = t > self._t[-1]
+                t = t[keep]
+                cols = {k: v[keep] for k, v in cols.items()}
+            self._t = np.concatenate([self._t, t])
+            self._cols = {k: np.concatenate([self._cols.get(k, np.empty(0)), v]) for k, v in cols.items()}
+        self._wm = max(self._wm, float(chunk.t_end))
+        return self._emit(self._wm)
+
+    def finish(self) -> list[Second]:
+        return self._emit(self._wm)
+
+    # -- turn-taking -----------------------------------------------------------------------------
+    def _turns(self, t: np.ndarray, speech: np.ndarray, other: np.ndarray) -> None:
+        """Response latency: own onset after the other stopped (Heldner & Edlund, 2010). The
+        ``speech`` flags carry the front end's hangover, so offsets are moved back by it."""
+        hang = self.hangover_s
+        own_l = (np.nan_to_num(speech) > 0.5).tolist()
+        oth_l = (np.nan_to_num(other) > 0.5).tolist()
+        tl = t.tolist()
+        own_prev, oth_prev = self._own_prev, self._other_prev
+        for ti, o, q in zip(tl, own_l, oth_l):
+            if oth_prev and not q:
+                self._last_other_off = ti - hang
+            if own_prev and not o:
+                self._last_own_off = ti - hang
+            if o and not own_prev and not q and self._last_other_off is not None:
+                switched = self._last_own_off is None or self._last_other_off > self._last_own_off
+                gap = ti - self._last_other_off
+                if switched and 0 <= gap <= self.opts.max_response_gap_s:
+                    self._latencies.append((ti, gap))
+            own_prev, oth_prev = o, q
+        self._own_prev, self._other_prev = own_prev, oth_prev
+
+    # -- output ----------------------------------------------------------------------------------
+    def _emit(self, watermark: float) -> list[Second]:
+        out: list[Second] = []
+        for s in self.ticker.ticks(watermark):
+            feats = self._second(s)
+            if self.b0 < s <= self.b1:
+                self.baseline.add(feats)
+            if s >= self.b1 and self.baseline.stats is None:
+                self.baseline.freeze()
+            z = self.baseline.z(feats) if self.baseline.stats is not None and s > self.b1 else {}
+            feats["vocal_arousal"] = composite(z, self._weights) if z else None
+            self.last_features = feats
+            out.append((s, {k: feats.get(k) for k in VOICE_COLUMNS}))
+        # forget frames and latencies no later second needs
+        cut = self.ticker.last - self._keep_s
+        if len(self._t) and self._t[0] < cut:
+            i = int(np.searchsorted(self._t, cut))
+            self._t = self._t[i:]
+            self._cols = {k: v[i:] for k, v in self._cols.items()}
+        self._latencies = [x for x in self._latencies if x[0] > cut]
+        return out
+
+    def _second(self, s: int) -> dict[str, Any]:
+        o = self.opts
+        t = self._t
+        feats: dict[str, Any] = {k: None for k in VOICE_COLUMNS}
+        feats["alpha_db"] = None
+        if not len(t):
+            return feats
+        a, b = np.searchsorted(t, [s - 1 + 1e-9, s + 1e-9])
+        aw = int(np.searchsorted(t, s - o.window_s + 1e-9))
+        at = int(np.searchsorted(t, s - o.turn_window_s + 1e-9))
+        c = self._cols
+        valid = np.isfinite(c["speech"])
+        own = valid & (np.nan_to_num(c["speech"]) > 0.5)
+        other = valid & (np.nan_to_num(c["other"]) > 0.5)
+        hop = 0.01
+        # this second
+        if valid[a:b].any():
+            feats["speaking"] = int(np.count_nonzero(own[a:b]) * hop >= o.min_speaking_s - 1e-9)
+            ov = np.nan_to_num(c["overlap"][a:b]) > 0.5
+            feats["overlap"] = float(np.count_nonzero(ov & valid[a:b]) / np.count_nonzero(valid[a:b]))
+        # turn window
+        n_own_t, n_oth_t = np.count_nonzero(own[at:b]), np.count_nonzero(other[at:b])
+        if n_own_t + n_oth_t > 0:
+            feats["talk_share"] = n_own_t / (n_own_t + n_oth_t)
+        lat = [g for (ti, g) in self._latencies if s - o.turn_window_s < ti <= s]
+        if lat:
+            feats["response_latency_s"] = float(np.median(lat))
+        # feature window
+        w_own = own[aw:b]
+        n_own = int(np.count_nonzero(w_own))
+        silence = valid[aw:b] & ~w_own & ~other[aw:b]
+        n_sil = int(np.count_nonzero(silence))
+        if n_sil + n_own > 0:
+            feats["pause_ratio"] = n_sil / (n_sil + n_own)
+        if n_own == 0:
+            return feats
+        energy = c["energy_db"][aw:b]
+        f0 = c["f0_hz"][aw:b]
+        voiced = w_own & np.isfinite(f0)
+        feats["loudness_db"] = finite_or_none(np.mean(energy[w_own])) if n_own >= o.min_voiced_frames else None
+        alpha = c["alpha_db"][aw:b][voiced]
+        alpha = alpha[np.isfinite(alpha)]
+        if len(alpha) >= o.min_voiced_frames:
+            feats["alpha_db"] = float(np.median(alpha))
+        nv = int(np.count_nonzero(voiced))
+        if nv >= o.min_voiced_frames:
+            st = hz_to_semitones(f0[voiced], o.f0_ref_hz)
+            feats["f0_st"] = float(np.median(st))
+            if nv >= 2 * o.min_voiced_frames:
+                p20, p80 = np.percentile(st, [20, 80])
+                feats["f0_range_st"] = float(p80 - p20)
+        if n_own * hop >= 0.5:
+            nuclei = syllable_nuclei(np.where(w_own, energy, -120.0), voiced, o.nucleus_prominence_db)
+            feats["speech_rate"] = nuclei / (n_own * hop)
+        return feats
