@@ -135,6 +135,8 @@ class Chunk:
             raise ValueError("a regular chunk needs a stream with a rate")
         if self.t_end is None:
             object.__setattr__(self, "t_end", self._natural_end())
+        elif self.times is not None and len(self.times) and self.t_end < self.times[-1]:
+            raise ValueError("t_end (the watermark) lies before the last sample")
 
     def _natural_end(self) -> float:
         if self.t0 is not None:

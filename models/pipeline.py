@@ -1,0 +1,193 @@
+"""The wiring of estimators for one session: per participant, then for the dyad.
+
+Data path (all pure, no I/O, no clocks)::
+
+    AUDIO chunks ──► AudioFrontEnd (session level: needs every microphone to attribute speech)
+                          │ PROSODY chunks
+    other chunks ─────────┴──► per participant: stream estimators ──► per-second merge
+                                  ──► row estimators (autonomic indices, window of tolerance)
+                                  ──► rows of all participants ──► dyad estimators
+
+Each stream estimator reports finished seconds in order; a participant's row for second ``t``
+is assembled once every one of its estimators has finished ``t``. Because every estimator's
+output depends only on its own input stream, the rows do not depend on how the sources
+interleave or cut their chunks -- the property that makes live, replay at any speed and
+offline analysis agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..sensors.chunk import Chunk, StreamInfo, StreamKind
+from .base import Event, RowEstimator, StreamEstimator
+from .columns import DYAD_COLUMNS, FEATURE_COLUMNS
+from .config import PipelineConfig
+from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, Registry
+
+
+def utc_iso(utc0: float | None, t: float) -> str | None:
+    """ISO 8601 UTC time of session time ``t`` (None when the origin is unknown)."""
+    if utc0 is None:
+        return None
+    return datetime.fromtimestamp(utc0 + t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PipelineOutput:
+    """What became final after one update."""
+
+    features: list[dict[str, Any]] = field(default_factory=list)
+    dyad: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def extend(self, other: "PipelineOutput") -> None:
+        self.features.extend(other.features)
+        self.dyad.extend(other.dyad)
+        self.events.extend(other.events)
+
+    def __bool__(self) -> bool:
+        return bool(self.features or self.dyad or self.events)
+
+
+class ParticipantPipeline:
+    """Stream estimators, per-second merge and row estimators of one person."""
+
+    def __init__(self, participant: str, stream_estimators: list[StreamEstimator],
+                 row_estimators: list[RowEstimator], utc0: float | None):
+        self.participant = participant
+        self.stream_estimators = stream_estimators
+        self.row_estimators = row_estimators
+        self.utc0 = utc0
+        self._done = [0] * len(stream_estimators)
+        self._partial: dict[int, dict[str, Any]] = defaultdict(dict)
+        self._emitted = 0
+
+    def _take(self, i: int, seconds) -> None:
+        for t, values in seconds:
+            if t != self._done[i] + 1:
+                name = type(self.stream_estimators[i]).__name__
+                raise RuntimeError(f"{name} emitted second {t} after {self._done[i]}: seconds must be consecutive")
+            self._done[i] = t
+            self._partial[t].update(values)
+
+    def update(self, chunk: Chunk, events: list[Event]) -> list[dict[str, Any]]:
+        for i, est in enumerate(self.stream_estimators):
+            if chunk.kind in est.accepts:
+                self._take(i, est.update(chunk))
+                events.extend(est.events())
+        return self._rows(min(self._done, default=0), events)
+
+    def finish(self, events: list[Event]) -> list[dict[str, Any]]:
+        for i, est in enumerate(self.stream_estimators):
+            self._take(i, est.finish())
+            events.extend(est.events())
+        return self._rows(max(self._done, default=0), events)
+
+    def _rows(self, upto: int, events: list[Event]) -> list[dict[str, Any]]:
+        rows = []
+        for t in range(self._emitted + 1, upto + 1):
+            row: dict[str, Any] = dict.fromkeys(FEATURE_COLUMNS)
+            row.update(t_s=t, utc=utc_iso(self.utc0, t), participant=self.participant)
+            row.update(self._partial.pop(t, {}))
+            for est in self.row_estimators:
+                added, evs = est.update(row)
+                row.update(added)
+                events.extend(evs)
+            rows.append(row)
+        self._emitted = max(self._emitted, upto)
+        return rows
+
+
+class SessionPipeline:
+    """All estimators of a session, built from its streams and configuration.
+
+    Parameters
+    ----------
+    streams : list of StreamInfo
+        Every stream the session's sources will produce.
+    config : PipelineConfig
+        Window lengths, baseline, thresholds; saved with the session.
+    utc0 : float or None
+        Absolute time of session time 0 (for the ``utc`` columns).
+    registry : Registry
+        Estimator factories (tests may swap in fakes).
+    """
+
+    def __init__(self, streams: list[StreamInfo], config: PipelineConfig | None = None,
+                 utc0: float | None = None, registry: Registry = DEFAULT_REGISTRY):
+        self.config = config or PipelineConfig()
+        self.utc0 = utc0
+        audio = [s for s in streams if s.kind in AUDIO_KINDS]
+        self.frontend = registry.audio_frontend(audio, self.config) if audio else None
+        routed = [s for s in streams if s.kind not in AUDIO_KINDS]
+        if self.frontend is not None:
+            routed += list(self.frontend.prosody_streams)
+        by_person: dict[str, list[StreamInfo]] = defaultdict(list)
+        for s in routed:
+            by_person[s.participant].append(s)
+        self.participants: dict[str, ParticipantPipeline] = {}
+        for who, mine in by_person.items():
+            est = registry.stream_estimators(who, mine, self.config)
+            if est:
+                self.participants[who] = ParticipantPipeline(who, est, registry.row_estimators(who, self.config), utc0)
+        self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
+        self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
+        self._seen: dict[str, int] = {p: 0 for p in self.participants}
+        self._dyad_emitted = 0
+
+    def update(self, chunk: Chunk) -> PipelineOutput:
+        """Feed one chunk; return the rows and events that became final."""
+        out = PipelineOutput()
+        if chunk.kind in AUDIO_KINDS:
+            if self.frontend is not None:
+                for prosody in self.frontend.update(chunk):
+                    self._route(prosody, out)
+            return out
+        self._route(chunk, out)
+        return out
+
+    def _route(self, chunk: Chunk, out: PipelineOutput) -> None:
+        pp = self.participants.get(chunk.participant)
+        if pp is None:
+            return
+        rows = pp.update(chunk, out.events)
+        self._collect(rows, out, final=False)
+
+    def finish(self) -> PipelineOutput:
+        """End of data: flush every estimator and the dyad."""
+        out = PipelineOutput()
+        if self.frontend is not None:
+            for prosody in self.frontend.finish():
+                self._route(prosody, out)
+        for pp in self.participants.values():
+            self._collect(pp.finish(out.events), out, final=False)
+        self._collect([], out, final=True)
+        for est in self.dyad_estimators:
+            rows, evs = est.finish()
+            out.dyad.extend(rows)
+            out.events.extend(evs)
+        return out
+
+    def _collect(self, rows: list[dict[str, Any]], out: PipelineOutput, *, final: bool) -> None:
+        out.features.extend(rows)
+        if not self.dyad_estimators:
+            return
+        for r in rows:
+            self._rows[r["participant"]][r["t_s"]] = r
+            self._seen[r["participant"]] = r["t_s"]
+        # a dyad second needs everybody's row; at the end, whoever stopped early is missing
+        upto = max(self._seen.values(), default=0) if final else min(self._seen.values(), default=0)
+        for t in range(self._dyad_emitted + 1, upto + 1):
+            rows_t = {p: self._rows[p].pop(t, {}) for p in self._rows}
+            drow: dict[str, Any] = dict.fromkeys(DYAD_COLUMNS)
+            drow.update(t_s=t, utc=utc_iso(self.utc0, t))
+            for est in self.dyad_estimators:
+                added, evs = est.update(t, rows_t)
+                drow.update(added)
+                out.events.extend(evs)
+            out.dyad.append(drow)
+        self._dyad_emitted = max(self._dyad_emitted, upto)

@@ -1,0 +1,85 @@
+"""Which estimators run for which streams. The one place the pipeline's wiring is decided.
+
+Families are imported lazily so that a session without audio never imports the voice code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..sensors.chunk import StreamInfo, StreamKind
+from .base import DyadEstimator, RowEstimator, StreamEstimator
+from .config import PipelineConfig
+
+HEART_KINDS = frozenset({StreamKind.ECG, StreamKind.RR, StreamKind.PPG, StreamKind.HR})
+EDA_KINDS = frozenset({StreamKind.EDA})
+MOVEMENT_KINDS = frozenset({StreamKind.ACC, StreamKind.MOTION, StreamKind.RESP})
+VOICE_KINDS = frozenset({StreamKind.PROSODY})
+#: Kinds the pipeline routes somewhere; others (markers, temperature) are recorded only.
+AUDIO_KINDS = frozenset({StreamKind.AUDIO})
+
+
+def _heart(participant, streams, config):
+    from .heart import HeartEstimator
+
+    return HeartEstimator(participant, streams, config)
+
+
+def _eda(participant, streams, config):
+    from .eda import EdaEstimator
+
+    return EdaEstimator(participant, streams, config)
+
+
+def _movement(participant, streams, config):
+    from .movement import MovementEstimator
+
+    return MovementEstimator(participant, streams, config)
+
+
+def _voice(participant, streams, config):
+    from .voice import VoiceEstimator
+
+    return VoiceEstimator(participant, streams, config)
+
+
+@dataclass
+class Registry:
+    """Factories of the estimators; tests can swap any of them for a fake."""
+
+    stream_families: tuple[tuple[frozenset, Callable[..., StreamEstimator]], ...] = (
+        (HEART_KINDS, _heart),
+        (EDA_KINDS, _eda),
+        (MOVEMENT_KINDS, _movement),
+        (VOICE_KINDS, _voice),
+    )
+
+    def stream_estimators(self, participant: str, streams: list[StreamInfo], config: PipelineConfig) -> list[StreamEstimator]:
+        out = []
+        for kinds, factory in self.stream_families:
+            mine = [s for s in streams if s.kind in kinds]
+            if mine:
+                out.append(factory(participant, mine, config))
+        return out
+
+    def row_estimators(self, participant: str, config: PipelineConfig) -> list[RowEstimator]:
+        from .autonomic import AutonomicEstimator
+        from .tolerance import ToleranceEstimator
+
+        return [AutonomicEstimator(participant, config), ToleranceEstimator(participant, config)]
+
+    def dyad_estimators(self, participants: list[str], config: PipelineConfig) -> list[DyadEstimator]:
+        if len(participants) < 2:
+            return []
+        from .dyad import DyadPipeline
+
+        return [DyadPipeline(participants, config)]
+
+    def audio_frontend(self, audio_streams: list[StreamInfo], config: PipelineConfig):
+        from .audio_frontend import AudioFrontEnd
+
+        return AudioFrontEnd(audio_streams, config)
+
+
+DEFAULT_REGISTRY = Registry()

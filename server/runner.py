@@ -1,0 +1,155 @@
+"""The session runner: pulls chunks from a source, feeds the pipeline, and hands every chunk,
+feature row, event and annotation to the recorder and to the sinks (websocket hub, LSL outlet,
+progress bar).
+
+It is the same object for a live session, a replay at any speed and ``analyze`` (speed max, no
+hub): one code path, so they cannot disagree. The recorder is written first, so a viewer never
+sees something that is not yet on its way to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from ..models.base import Event
+from ..models.config import PipelineConfig
+from ..models.pipeline import PipelineOutput, SessionPipeline
+from ..sensors.base import Source
+from ..sensors.chunk import Chunk, StreamKind
+from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """Receives everything the runner produces. Callbacks must be quick and never block."""
+
+    def on_chunk(self, chunk: Chunk) -> None: ...
+    def on_features(self, rows: list[dict[str, Any]]) -> None: ...
+    def on_dyad(self, rows: list[dict[str, Any]]) -> None: ...
+    def on_events(self, events: list[dict[str, Any]]) -> None: ...
+    def on_annotation(self, annotation: dict[str, Any]) -> None: ...
+    def on_status(self, status: dict[str, Any]) -> None: ...
+
+
+def _call(sinks, name: str, arg) -> None:
+    for s in sinks:
+        fn = getattr(s, name, None)
+        if fn is None:
+            continue
+        try:
+            fn(arg)
+        except Exception:  # a broken viewer must never stop the recording
+            log.exception("sink %r failed in %s", s, name)
+
+
+class SessionRunner:
+    """Runs one session from ``source`` into ``recorder``.
+
+    Parameters
+    ----------
+    source : Source
+        Simulator, replay or live adapters.
+    recorder : Recorder
+        Where everything is written durably.
+    config : PipelineConfig
+        Estimator settings (already saved in the recorder).
+    sinks : list
+        Objects with any of the :class:`Sink` callbacks.
+    """
+
+    def __init__(self, source: Source, recorder: Recorder, config: PipelineConfig | None = None,
+                 sinks: list[Any] | None = None):
+        self.source = source
+        self.recorder = recorder
+        self.config = config or PipelineConfig()
+        self.sinks = list(sinks or [])
+        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0)
+        self._stop = asyncio.Event()
+        self._last_end: dict[str, float] = {}
+        self.t = 0.0
+        self.status = "created"
+        self.error: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the session to end after the current chunk (the data so far is kept)."""
+        self._stop.set()
+
+    def add_annotation(self, t_s: float, text: str, author: str = "", t_end: float | None = None,
+                       source: str = "user") -> dict[str, Any]:
+        """Annotate a live session through its own writer (never a second writer connection)."""
+        ann_id = self.recorder.add_annotation(t_s, text, author, t_end, source)
+        ann = {"id": ann_id, "t_s": t_s, "t_end": t_end, "author": author, "text": text, "source": source}
+        _call(self.sinks, "on_annotation", ann)
+        return ann
+
+    async def _commit_periodically(self) -> None:
+        # while a live source is silent, the last second must still reach the disk
+        while True:
+            await asyncio.sleep(self.recorder.commit_interval_s / 2)
+            self.recorder.maybe_commit()
+
+    async def run(self) -> str:
+        """Run to the end of the source (or :meth:`stop`); returns the final status."""
+        self.status = "running"
+        _call(self.sinks, "on_status", {"status": "running", "t": 0.0})
+        for (a, b, text) in self.source.annotations():
+            self.add_annotation(a, text, author="file", t_end=b, source="file")
+        committer = asyncio.create_task(self._commit_periodically())
+        status = "complete"
+        try:
+            async for chunk in self.source:
+                self.handle(chunk)
+                if self._stop.is_set():
+                    status = "stopped"
+                    break
+            self.emit(self.pipeline.finish())
+        except asyncio.CancelledError:
+            status = "stopped"
+            raise
+        except BaseException as exc:
+            status = "failed"
+            self.error = exc
+            raise
+        finally:
+            committer.cancel()
+            self.status = status
+            try:
+                await self.source.aclose()
+            finally:
+                self.recorder.close(status)
+                _call(self.sinks, "on_status", {"status": status, "t": self.t})
+        return status
+
+    def handle(self, chunk: Chunk) -> None:
+        """One chunk through recorder, pipeline and sinks (synchronous: no awaits in between)."""
+        key = chunk.stream.key
+        if chunk.gap_before and key in self._last_end:
+            self.recorder.write_gap(key, self._last_end[key], chunk.start)
+        self._last_end[key] = float(chunk.t_end)
+        self.recorder.write_chunk(chunk)
+        if chunk.kind is StreamKind.MARKER:
+            for t, label in zip(chunk.sample_times(), chunk.values):
+                self.add_annotation(float(t), str(label), author=chunk.stream.label or "marker", source="stream")
+        self.t = max(self.t, float(chunk.t_end))
+        _call(self.sinks, "on_chunk", chunk)
+        self.emit(self.pipeline.update(chunk))
+
+    def emit(self, out: PipelineOutput) -> None:
+        if not out:
+            return
+        if out.features:
+            self.recorder.write_features(out.features)
+            _call(self.sinks, "on_features", out.features)
+        if out.dyad:
+            self.recorder.write_dyad(out.dyad)
+            _call(self.sinks, "on_dyad", out.dyad)
+        if out.events:
+            ids = self.recorder.write_events(out.events)
+            _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
+
+
+def event_dicts(events: list[Event]) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in events]

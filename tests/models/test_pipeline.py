@@ -1,0 +1,145 @@
+"""The pipeline's merge: rows do not depend on chunking or on how streams interleave."""
+
+import numpy as np
+
+from coregulate.models.base import DyadEstimator, Event, RowEstimator, SecondTicker, StreamEstimator
+from coregulate.models.columns import FEATURE_COLUMNS
+from coregulate.models.config import PipelineConfig
+from coregulate.models.pipeline import SessionPipeline
+from coregulate.models.registry import Registry
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind, rechunk
+
+
+class MeanEcg(StreamEstimator):
+    """Mean of the samples of each second, finished 2 s late (a stand-in with latency)."""
+
+    accepts = frozenset({StreamKind.ECG})
+
+    def __init__(self, participant, streams, config):
+        self.ticker = SecondTicker()
+        self.sums: dict[int, list[float]] = {}
+
+    def _emit(self, watermark):
+        out = []
+        for t in self.ticker.ticks(watermark, latency=2.0):
+            s = self.sums.pop(t, None)
+            out.append((t, {"hr_bpm": None if s is None else s[0] / s[1]}))
+        return out
+
+    def update(self, chunk):
+        st = chunk.sample_times()
+        for t, v in zip(np.floor(st + 1e-6).astype(int) + 1, chunk.values):
+            acc = self.sums.setdefault(int(t), [0.0, 0])
+            acc[0] += v
+            acc[1] += 1
+        return self._emit(chunk.t_end)
+
+    def finish(self):
+        return self._emit(self.ticker.last + 2 + max(self.sums, default=0) - self.ticker.last)
+
+
+class CountRr(StreamEstimator):
+    accepts = frozenset({StreamKind.RR})
+
+    def __init__(self, participant, streams, config):
+        self.ticker = SecondTicker()
+        self.times: list[float] = []
+
+    def update(self, chunk):
+        self.times.extend(chunk.times)
+        return [(t, {"beats_in_window": sum(1 for b in self.times if t - 1 < b <= t)})
+                for t in self.ticker.ticks(chunk.t_end)]
+
+    def finish(self):
+        return []
+
+
+class Doubler(RowEstimator):
+    def __init__(self, participant, config):
+        self.participant = participant
+
+    def update(self, row):
+        v = row["hr_bpm"]
+        ev = [Event("big", row["t_s"], participant=self.participant)] if v is not None and v > 100 else []
+        return {"arousal": None if v is None else 2 * v}, ev
+
+
+class Diff(DyadEstimator):
+    def __init__(self, participants, config):
+        pass
+
+    def update(self, t_s, rows):
+        a, b = rows["client"].get("arousal"), rows["therapist"].get("arousal")
+        return {"sync_hr_z": None if a is None or b is None else a - b}, []
+
+
+REG = Registry(stream_families=((frozenset({StreamKind.ECG}), MeanEcg), (frozenset({StreamKind.RR}), CountRr)))
+REG.row_estimators = lambda p, c: [Doubler(p, c)]
+REG.dyad_estimators = lambda ps, c: [Diff(ps, c)] if len(ps) > 1 else []
+
+
+def _streams():
+    return [StreamInfo(p, StreamKind.ECG, 10.0) for p in ("client", "therapist")] + [StreamInfo("client", StreamKind.RR)]
+
+
+def _chunks(seconds=30):
+    rng = np.random.default_rng(0)
+    s = _streams()
+    out = []
+    for p, info in (("client", s[0]), ("therapist", s[1])):
+        out.append(Chunk(info, rng.integers(80, 120, seconds * 10).astype(float), t0=0.0))
+    beats = np.cumsum(rng.uniform(0.6, 1.0, 45))
+    beats = beats[beats < seconds]
+    out.append(Chunk(s[2], np.diff(beats, prepend=0) * 1000, times=beats, t_end=float(seconds)))
+    return out
+
+
+def _run(chunks):
+    pipe = SessionPipeline(_streams(), PipelineConfig(), utc0=1.7e9, registry=REG)
+    feats, dyad, events = [], [], []
+    for c in chunks:
+        out = pipe.update(c)
+        feats += out.features
+        dyad += out.dyad
+        events += out.events
+    out = pipe.finish()
+    return feats + out.features, dyad + out.dyad, events + out.events
+
+
+def _key(rows):
+    return sorted((r.get("participant", ""), r["t_s"], tuple(sorted((k, str(v)) for k, v in r.items()))) for r in rows)
+
+
+def test_rows_are_the_same_whatever_the_chunking_and_interleaving():
+    whole = _run(_chunks())
+    pieces = []
+    for size in (0.35, 1.0, 7.0):
+        per_stream = [list(rechunk([c], size)) for c in _chunks()]
+        interleaved = sorted((c for cs in per_stream for c in cs), key=lambda c: c.start)
+        pieces.append(_run(interleaved))
+    # one stream entirely before the other: the merge still waits for both
+    pieces.append(_run(list(reversed([c for c in _chunks()]))))
+    for feats, dyad, events in pieces:
+        assert _key(feats) == _key(whole[0])
+        assert _key(dyad) == _key(whole[1])
+        assert sorted((e.kind, e.t_start, e.participant) for e in events) == sorted(
+            (e.kind, e.t_start, e.participant) for e in whole[2])
+
+
+def test_rows_carry_every_column_and_utc():
+    feats, dyad, _ = _run(_chunks())
+    assert [r["t_s"] for r in feats if r["participant"] == "therapist"] == list(range(1, 31))
+    row = feats[0]
+    assert set(FEATURE_COLUMNS) <= set(row)
+    assert row["utc"].endswith("Z")
+    assert [r["t_s"] for r in dyad] == list(range(1, 31))
+    r5 = next(r for r in feats if r["participant"] == "client" and r["t_s"] == 5)
+    assert r5["arousal"] == 2 * r5["hr_bpm"]
+
+
+def test_participant_without_rr_is_not_waited_for():
+    feats, _, _ = _run(_chunks())
+    client = [r for r in feats if r["participant"] == "client"]
+    assert all(r["beats_in_window"] is not None for r in client)
+    therapist = [r for r in feats if r["participant"] == "therapist"]
+    assert all(r["beats_in_window"] is None for r in therapist)
