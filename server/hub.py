@@ -1,0 +1,322 @@
+"""Fan-out of one live session to its websocket viewers, with sequence numbers and resume.
+
+Frames are JSON objects ``{"seq": N, "type": ..., "ts": unix_s, "data": ...}`` encoded once and
+shared by every viewer. Two classes of frame:
+
+* *kept* frames (features, dyad, events, annotations, status, end) get consecutive ``seq``
+  numbers, go into a bounded replay buffer and are never dropped for a connected viewer. A
+  viewer that reconnects with ``?since=N`` receives every kept frame after ``N`` -- no gaps -- or,
+  when ``N`` has left the buffer, a ``resync`` frame telling it to refetch history over REST.
+* *lossy* frames (waveform, audio level, sensor status, hello, resync) carry the ``seq`` of the
+  last kept frame and ``"lossy": true``; a slow viewer loses the oldest of them first.
+
+A viewer never slows ingestion or other viewers: :meth:`Hub.publish` only appends to per-viewer
+bounded queues. A viewer whose queue of kept frames overflows is disconnected with close code
+:data:`CLOSE_TOO_SLOW`, so it reconnects and resumes from its last sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+#: Close code for a viewer that fell too far behind (application range 4000-4999).
+CLOSE_TOO_SLOW = 4429
+#: Close code sent to viewers when the session's hub shuts down for good.
+CLOSE_SESSION_GONE = 4410
+
+KEPT = frozenset({"features", "dyad", "events", "annotation", "status", "end"})
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe, compact values: NaN/inf become null, floats keep 4 decimals."""
+    if isinstance(v, float):
+        return round(v, 4) if math.isfinite(v) else None
+    if isinstance(v, (np.floating,)):
+        return _clean(float(v))
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class Frame:
+    seq: int
+    type: str
+    text: str
+    kept: bool
+    t_pub: float  # perf_counter at publish, for server-side push latency
+
+
+class Viewer:
+    """One connected websocket's outgoing queue; filled by :meth:`Hub.publish`, drained by its sender."""
+
+    def __init__(self, hub: "Hub", max_kept: int, max_lossy: int) -> None:
+        self.hub = hub
+        # (arrival number, frame): the two queues are merged back in arrival order
+        self.kept: deque[tuple[int, Frame]] = deque()
+        self.lossy: deque[tuple[int, Frame]] = deque(maxlen=max_lossy)
+        self.n = 0
+        self.max_kept = self.base_max_kept = max_kept
+        self.wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+        self.dropped_lossy = 0
+        self.last_seq = 0
+
+    def push(self, frame: Frame, force: bool = False) -> None:
+        if (self.closed and not force) or self.overflowed:
+            return
+        if frame.kept:
+            if len(self.kept) >= self.max_kept:
+                # The viewer cannot keep up with frames that must not be lost: cut it loose
+                # (it resumes by sequence) rather than buffer without bound or drop data.
+                self.overflowed = True
+                self.kept.clear()
+                self.lossy.clear()
+            else:
+                self.n += 1
+                self.kept.append((self.n, frame))
+        else:
+            if len(self.lossy) == self.lossy.maxlen:
+                self.dropped_lossy += 1
+            self.n += 1
+            self.lossy.append((self.n, frame))
+        self.wake.set()
+
+    async def next_batch(self) -> list[Frame]:
+        """Wait for frames; kept and lossy merged in publish order. Empty list: stop sending."""
+        while not (self.kept or self.lossy or self.overflowed or self.closed):
+            self.wake.clear()
+            await self.wake.wait()
+        if self.overflowed or (self.closed and not (self.kept or self.lossy)):
+            return []
+        out = [f for _, f in heapq.merge(self.kept, self.lossy, key=lambda x: x[0])] if self.lossy else [f for _, f in self.kept]
+        self.kept.clear()
+        self.lossy.clear()
+        self.max_kept = self.base_max_kept
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+
+class Hub:
+    """Sequenced broadcast of one session's frames.
+
+    Parameters
+    ----------
+    session_id : str
+    buffer_frames : int
+        Kept frames remembered for resume (about 1 h at the usual 3-5 kept frames per second).
+    max_kept : int
+        Kept frames a viewer may have queued before it is disconnected as too slow.
+    max_lossy : int
+        Lossy frames a viewer may have queued; older ones are dropped first.
+    """
+
+    def __init__(self, session_id: str, buffer_frames: int = 16384, max_kept: int = 2048, max_lossy: int = 32) -> None:
+        self.session_id = session_id
+        self.seq = 0
+        self.buffer: deque[Frame] = deque(maxlen=buffer_frames)
+        self.viewers: set[Viewer] = set()
+        self.max_kept = max_kept
+        self.max_lossy = max_lossy
+        self.ended = False
+        self.latencies_ms: deque[float] = deque(maxlen=200_000)
+        self.sent = 0
+        self.disconnected_slow = 0
+
+    # -- publishing -------------------------------------------------------------------------
+    def publish(self, type_: str, data: Any) -> Frame:
+        kept = type_ in KEPT
+        if kept:
+            self.seq += 1
+        obj: dict[str, Any] = {"seq": self.seq, "type": type_, "ts": round(time.time(), 3), "data": _clean(data)}
+        if not kept:
+            obj["lossy"] = True
+        frame = Frame(self.seq, type_, _dumps(obj), kept, time.perf_counter())
+        if kept:
+            self.buffer.append(frame)
+            if type_ == "end":
+                self.ended = True
+        for v in self.viewers:
+            v.push(frame)
+        return frame
+
+    def control(self, type_: str, data: Any) -> Frame:
+        """A lossy frame for one viewer only (hello, resync); not broadcast."""
+        obj = {"seq": self.seq, "type": type_, "ts": round(time.time(), 3), "data": _clean(data), "lossy": True}
+        return Frame(self.seq, type_, _dumps(obj), False, time.perf_counter())
+
+    # -- viewers ----------------------------------------------------------------------------
+    def subscribe(self, since: int | None, hello: dict[str, Any] | None = None) -> Viewer:
+        """Register a viewer and queue what it missed.
+
+        ``since=None``: live from now. ``since=N``: every kept frame with ``seq > N`` if the
+        buffer still holds them, else a ``resync`` frame (refetch over REST, then go live).
+        Runs synchronously in the event loop, so no frame can slip between replay and live.
+        """
+        v = Viewer(self, self.max_kept, self.max_lossy)
+        v.push(self.control("hello", {"session": self.session_id, "seq": self.seq, "ended": self.ended, **(hello or {})}))
+        if since is not None:
+            oldest = self.buffer[0].seq if self.buffer else self.seq + 1
+            if since > self.seq or since + 1 < oldest:
+                v.push(self.control("resync", {"since": since, "seq": self.seq, "oldest": oldest,
+                                                "reason": "requested frames are no longer buffered; refetch over REST"}))
+            else:
+                start = len(self.buffer) - (self.seq - since)
+                replay = list(self.buffer)[max(start, 0):]
+                # Replay may exceed the live queue bound (it is bounded by the buffer itself);
+                # the bound applies again once the backlog is handed to the socket.
+                for f in replay:
+                    v.n += 1
+                    v.kept.append((v.n, f))
+                v.max_kept = v.base_max_kept + len(replay)
+        if self.ended:
+            v.close()  # nothing more will come: the sender drains the queue, then closes
+        else:
+            self.viewers.add(v)
+        return v
+
+    def unsubscribe(self, v: Viewer) -> None:
+        self.viewers.discard(v)
+        v.close()
+
+    def record_sent(self, frame: Frame) -> None:
+        self.sent += 1
+        self.latencies_ms.append((time.perf_counter() - frame.t_pub) * 1000.0)
+
+    def close(self) -> None:
+        for v in list(self.viewers):
+            v.close()
+
+    def stats(self) -> dict[str, Any]:
+        lat = np.fromiter(self.latencies_ms, float) if self.latencies_ms else np.zeros(0)
+        return {
+            "seq": self.seq,
+            "viewers": len(self.viewers),
+            "frames_sent": self.sent,
+            "push_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
+            "push_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+            "lossy_dropped": sum(v.dropped_lossy for v in self.viewers),
+            "disconnected_slow": self.disconnected_slow,
+        }
+
+
+# -- runner sink -----------------------------------------------------------------------------
+
+WAVE_HZ = 50.0  # points per second in the "signal alive" ECG strip (min/max pairs)
+LEVEL_BLOCK_S = 0.1  # audio level block
+FLUSH_S = 0.5  # session seconds per waveform frame
+
+
+@dataclass
+class _StreamState:
+    t: list[float] = field(default_factory=list)
+    v: list[float] = field(default_factory=list)
+    first_t: float | None = None
+    last_end: float = 0.0
+    chunks: int = 0
+    gaps: int = 0
+    contact: bool | None = None
+
+
+class HubSink:
+    """Runner sink that turns session output into hub frames. Synchronous and cheap: never blocks.
+
+    ECG is reduced to a min/max envelope at :data:`WAVE_HZ` points per second and audio to an
+    RMS level (dBFS) per :data:`LEVEL_BLOCK_S`; raw audio never leaves the server.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.streams: dict[str, _StreamState] = {}
+        self._last_sensor_push = -1.0
+
+    def on_chunk(self, chunk: Any) -> None:
+        key = chunk.stream.key
+        st = self.streams.setdefault(key, _StreamState())
+        st.chunks += 1
+        st.gaps += int(bool(chunk.gap_before))
+        st.last_end = max(st.last_end, float(chunk.t_end))
+        if "contact" in chunk.meta:
+            st.contact = bool(chunk.meta["contact"])
+        kind = chunk.stream.kind.value
+        n = len(chunk)
+        if n and chunk.t0 is not None and kind in ("ecg", "ppg", "audio"):
+            rate = float(chunk.stream.rate)
+            vals = np.asarray(chunk.values, dtype=float)
+            if vals.ndim > 1:
+                vals = vals[:, 0]
+            if kind == "audio":
+                k = max(1, int(round(rate * LEVEL_BLOCK_S)))
+                m = n // k
+                if m == 0:
+                    return
+                blocks = vals[: m * k].reshape(m, k)
+                rms = np.sqrt(np.mean(blocks * blocks, axis=1))
+                pts = 20.0 * np.log10(np.maximum(rms, 1e-6))
+                ts = chunk.t0 + (np.arange(m) + 1) * k / rate
+            else:
+                k = max(1, int(round(2 * rate / WAVE_HZ)))
+                m = n // k
+                if m == 0:
+                    return
+                blocks = vals[: m * k].reshape(m, k)
+                pts = np.column_stack([blocks.min(axis=1), blocks.max(axis=1)]).ravel()
+                ts = np.repeat(chunk.t0 + (np.arange(m) + 0.5) * k / rate, 2)
+            if st.first_t is None:
+                st.first_t = float(ts[0])
+            st.t.extend(np.round(ts, 3).tolist())
+            st.v.extend(np.round(pts, 1).tolist())
+            if st.t and st.t[-1] - st.t[0] >= FLUSH_S:
+                self.hub.publish("level" if kind == "audio" else "wave",
+                                 {"stream": key, "t": st.t, "v": st.v, "gap": chunk.gap_before})
+                st.t, st.v = [], []
+        now = max((s.last_end for s in self.streams.values()), default=0.0)
+        if now - self._last_sensor_push >= 1.0:
+            self._last_sensor_push = now
+            self.hub.publish("sensors", {"t": now, "streams": {
+                k: {"last_t": s.last_end, "chunks": s.chunks, "gaps": s.gaps, "contact": s.contact}
+                for k, s in self.streams.items()}})
+
+    def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = [{k: v for k, v in r.items() if v is not None} for r in rows]
+        if rows:
+            self.hub.publish("features", rows)
+
+    def on_dyad(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = [{k: v for k, v in r.items() if v is not None} for r in rows]
+        if rows:
+            self.hub.publish("dyad", rows)
+
+    def on_events(self, events: Iterable[Any]) -> None:
+        evs = [e.to_dict() if hasattr(e, "to_dict") else dict(e) for e in events]
+        if evs:
+            self.hub.publish("events", evs)
+
+    def on_annotation(self, ann: dict[str, Any]) -> None:
+        self.hub.publish("annotation", ann)
+
+    def on_status(self, status: dict[str, Any]) -> None:
+        self.hub.publish("status", status)

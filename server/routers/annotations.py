@@ -1,0 +1,97 @@
+"""Annotations: listed by anyone, written by the supervisor.
+
+On a live session writes go through its recorder, in the event loop (one writer per file);
+on a finished session through a :class:`SessionStore`, in a worker thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from ..auth import require_supervisor, require_viewer
+from ..schemas import AnnotationIn, AnnotationOut, AnnotationPatch
+from ..sessions import SessionError
+from .deps import http_error, manager, plain
+
+router = APIRouter(prefix="/api/sessions/{session_id}/annotations", tags=["annotations"],
+                   dependencies=[Depends(require_viewer)])
+
+
+def _store(request: Request, session_id: str):
+    try:
+        return manager(request).store(session_id)
+    except SessionError as exc:
+        raise http_error(exc) from None
+
+
+def _find(store: Any, ann_id: int) -> dict[str, Any] | None:
+    for a in store.annotations():
+        a = plain(a)
+        if int(a["id"]) == ann_id:
+            return a
+    return None
+
+
+@router.get("", response_model=list[AnnotationOut], summary="Annotations in time order")
+def list_annotations(session_id: str, request: Request) -> list[dict]:
+    return [plain(a) for a in _store(request, session_id).annotations()]
+
+
+@router.post("", response_model=AnnotationOut, status_code=status.HTTP_201_CREATED,
+             summary="Add an annotation", dependencies=[Depends(require_supervisor)])
+async def add_annotation(session_id: str, body: AnnotationIn, request: Request) -> dict:
+    m = manager(request)
+    if body.t_end is not None and body.t_end < body.t_s:
+        raise HTTPException(422, "t_end is before t_s")
+    author = body.author or "supervisor"
+    rec = m.recorder_of(session_id)
+    if rec is not None:
+        ann_id = rec.add_annotation(body.t_s, body.text, author, t_end=body.t_end)
+    else:
+        store = await run_in_threadpool(_store, request, session_id)
+        ann_id = await run_in_threadpool(store.add_annotation, body.t_s, body.text, author, t_end=body.t_end)
+    ann = {"id": int(ann_id), "t_s": body.t_s, "t_end": body.t_end, "text": body.text, "author": author}
+    m.publish_annotation(session_id, "add", ann)
+    return ann
+
+
+@router.patch("/{ann_id}", response_model=AnnotationOut, summary="Edit an annotation",
+              dependencies=[Depends(require_supervisor)])
+async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, request: Request) -> dict:
+    m = manager(request)
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise HTTPException(422, "nothing to change")
+    rec = m.recorder_of(session_id)
+    store = await run_in_threadpool(_store, request, session_id)
+    current = await run_in_threadpool(_find, store, ann_id)
+    if current is None:
+        raise HTTPException(404, f"no annotation {ann_id}")
+    merged = {**current, **changes}
+    if merged.get("t_end") is not None and merged["t_end"] < merged["t_s"]:
+        raise HTTPException(422, "t_end is before t_s")
+    if rec is not None:
+        rec.update_annotation(ann_id, **changes)
+    else:
+        await run_in_threadpool(lambda: store.update_annotation(ann_id, **changes))
+    m.publish_annotation(session_id, "edit", merged)
+    return merged
+
+
+@router.delete("/{ann_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an annotation",
+               dependencies=[Depends(require_supervisor)])
+async def delete_annotation(session_id: str, ann_id: int, request: Request) -> Response:
+    m = manager(request)
+    rec = m.recorder_of(session_id)
+    store = await run_in_threadpool(_store, request, session_id)
+    if await run_in_threadpool(_find, store, ann_id) is None:
+        raise HTTPException(404, f"no annotation {ann_id}")
+    if rec is not None:
+        rec.delete_annotation(ann_id)
+    else:
+        await run_in_threadpool(store.delete_annotation, ann_id)
+    m.publish_annotation(session_id, "delete", {"id": ann_id})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

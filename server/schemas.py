@@ -1,0 +1,131 @@
+"""Request and response bodies of the REST API (pydantic, published in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class SourceSpec(BaseModel):
+    """Where a session's data comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["simulator", "files"] = Field(description="simulated dyad, or recorded files named by SPECs")
+    seed: int = Field(0, ge=0, description="simulator: everything derives from it")
+    duration_s: float = Field(1200.0, gt=0, le=6 * 3600, description="simulator: session length")
+    audio: bool = Field(True, description="simulator: produce the two microphone streams")
+    specs: list[str] = Field(default_factory=list, description="files: ROLE=[FORMAT:]PATH[?key=value...] strings")
+
+    @field_validator("specs")
+    @classmethod
+    def _specs_nonempty_strings(cls, v: list[str]) -> list[str]:
+        if any(not s.strip() for s in v):
+            raise ValueError("empty SPEC string")
+        return v
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: SourceSpec
+    speed: float | Literal["max"] = Field(1.0, description="pacing: 1 = real time, N = N x, 'max' = as fast as possible")
+    keep_audio: bool = Field(False, description="store raw audio (off unless the participants consented)")
+    window_s: float = Field(60.0, gt=5, le=600)
+    baseline: tuple[float, float] | None = None
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    label: str = Field("", max_length=200)
+    start: bool = Field(True, description="start right away")
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_positive(cls, v: float | str) -> float | str:
+        if isinstance(v, float) and not (0 < v <= 1000):
+            raise ValueError("speed must be in (0, 1000] or 'max'")
+        return v
+
+
+class StreamOut(BaseModel):
+    key: str
+    participant: str
+    kind: str
+    rate: float | None = None
+    unit: str | None = None
+    label: str = ""
+
+
+class SessionOut(BaseModel):
+    id: str
+    status: str = Field(description="created | running | complete | stopped | interrupted | error")
+    live: bool
+    label: str = ""
+    utc0: float | None = None
+    duration_s: float | None = None
+    participants: list[str] = Field(default_factory=list)
+    streams: list[StreamOut] = Field(default_factory=list)
+    seq: int | None = Field(None, description="last websocket sequence number (live sessions)")
+    error: str | None = None
+    source: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+
+
+class StatusOut(SessionOut):
+    session_time_s: float | None = None
+    hub: dict[str, Any] | None = None
+
+
+class SourceKind(BaseModel):
+    kind: str
+    description: str
+    parameters: dict[str, str]
+
+
+class AnnotationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t_s: float = Field(ge=0)
+    t_end: float | None = Field(None, ge=0)
+    text: str = Field(min_length=1, max_length=2000)
+    author: str = Field("", max_length=100)
+
+
+class AnnotationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    t_s: float | None = Field(None, ge=0)
+    t_end: float | None = Field(None, ge=0)
+    text: str | None = Field(None, min_length=1, max_length=2000)
+
+
+class AnnotationOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    t_s: float
+    t_end: float | None = None
+    text: str
+    author: str = ""
+
+
+class Rows(BaseModel):
+    """A time range of per-second rows (features.csv / dyad.csv columns; ``null`` = not computable)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+class EventsOut(BaseModel):
+    events: list[dict[str, Any]]
+
+
+class WaveformOut(BaseModel):
+    stream: str
+    t: list[float]
+    v: list[float | None]
+
+
+class Role(BaseModel):
+    role: Literal["supervisor", "viewer"]

@@ -1,0 +1,283 @@
+"""Sessions of one server: create from a source, run as asyncio tasks, list, annotate.
+
+Live sessions run in the server's event loop (:class:`~coregulate.server.runner.SessionRunner`
+writing through a :class:`~coregulate.server.recorder.Recorder` and pushing to a
+:class:`~coregulate.server.hub.Hub`). Finished sessions are the files ``DATA/sessions/<id>.sqlite``,
+read through :class:`~coregulate.server.recorder.SessionStore`.
+
+Annotation writes on a live session go through its recorder, in the loop, so that the server
+never opens a second writer that would wait on the recorder's lock from inside the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .hub import Hub, HubSink
+from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
+
+log = logging.getLogger("coregulate.server")
+
+_ID = re.compile(SESSION_ID_PATTERN)
+
+
+class SessionError(Exception):
+    """A request about a session that cannot be honoured; ``status`` is the HTTP code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Backends:
+    """The pieces a session is built from; tests may swap them for fakes."""
+
+    make_source: Callable[[SourceSpec, float | None], Any]
+    recorder_cls: Any
+    runner_cls: Any
+    store_cls: Any
+    config_cls: Any
+
+
+def default_backends() -> Backends:
+    from ..models.config import PipelineConfig
+    from .recorder import Recorder, SessionStore
+    from .runner import SessionRunner
+
+    def make_source(spec: SourceSpec, speed: float | None) -> Any:
+        if spec.kind == "simulator":
+            from ..sensors.simulator import Simulator
+
+            return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio)
+        if not spec.specs:
+            raise SessionError(422, "a 'files' source needs at least one SPEC")
+        from ..sensors.replay import ReplaySource
+
+        return ReplaySource(spec.specs, speed)
+
+    return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
+
+
+@dataclass
+class LiveSession:
+    id: str
+    path: Path
+    request: SessionCreate
+    source: Any
+    config: Any
+    hub: Hub
+    sink: HubSink
+    status: str = "created"
+    recorder: Any = None
+    runner: Any = None
+    task: asyncio.Task | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    stop_requested: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+def _stream_dict(s: Any) -> dict[str, Any]:
+    if isinstance(s, dict):
+        d = dict(s)
+        d.setdefault("key", f"{d.get('participant')}/{d.get('kind')}")
+        return d
+    return {"key": s.key, "participant": s.participant, "kind": s.kind.value, "rate": s.rate,
+            "unit": s.unit, "label": s.label}
+
+
+def _speed(v: float | str) -> float | None:
+    return None if v == "max" else float(v)
+
+
+class SessionManager:
+    def __init__(self, data_dir: str | Path, backends: Backends | None = None, *, hub_options: dict | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.sessions_dir = self.data_dir / "sessions"
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self._backends = backends
+        self.hub_options = hub_options or {}
+        self.live: dict[str, LiveSession] = {}
+
+    @property
+    def backends(self) -> Backends:
+        if self._backends is None:
+            self._backends = default_backends()
+        return self._backends
+
+    # -- paths and lookup -------------------------------------------------------------------
+    def path_of(self, session_id: str) -> Path:
+        if not _ID.match(session_id):
+            raise SessionError(404, "no such session")
+        return self.sessions_dir / f"{session_id}.sqlite"
+
+    def get_live(self, session_id: str) -> LiveSession | None:
+        return self.live.get(session_id)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.live or self.path_of(session_id).exists()
+
+    def store(self, session_id: str) -> Any:
+        """A reader on the session file (live or finished). Blocking I/O: call from a thread."""
+        path = self.path_of(session_id)
+        if not path.exists():
+            s = self.live.get(session_id)
+            if s is not None:
+                raise SessionError(409, f"session {session_id} has not started recording yet")
+            raise SessionError(404, f"no session {session_id}")
+        return self.backends.store_cls(path)
+
+    # -- life cycle -------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+    def create(self, req: SessionCreate) -> LiveSession:
+        b = self.backends
+        try:
+            source = b.make_source(req.source, _speed(req.speed))
+        except SessionError:
+            raise
+        except Exception as exc:  # InputError and friends carry a clear message for the user
+            raise SessionError(422, f"cannot open source: {exc}") from None
+        config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        sid = self.new_id()
+        hub = Hub(sid, **self.hub_options)
+        s = LiveSession(sid, self.path_of(sid), req, source, config, hub, HubSink(hub))
+        self.live[sid] = s
+        return s
+
+    async def start(self, session_id: str) -> LiveSession:
+        s = self.live.get(session_id)
+        if s is None:
+            raise SessionError(409 if self.exists(session_id) else 404, "only a created, not yet started session can be started")
+        if s.status != "created":
+            raise SessionError(409, f"session {session_id} is {s.status}")
+        b = self.backends
+        meta = {"label": s.request.label, "source": s.request.source.model_dump(), "speed": s.request.speed}
+        s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
+                                    utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
+        s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink],
+                                speed="max" if s.request.speed == "max" else float(s.request.speed))
+        s.status = "running"
+        s.hub.publish("status", {"status": "running"})
+        s.task = asyncio.create_task(self._run(s), name=f"session-{s.id}")
+        return s
+
+    async def _run(self, s: LiveSession) -> None:
+        try:
+            await s.runner.run()
+            s.status = "stopped" if s.stop_requested else "complete"
+        except asyncio.CancelledError:
+            s.status = "interrupted"
+            raise
+        except Exception as exc:
+            log.exception("session %s failed", s.id)
+            s.status, s.error = "error", f"{exc.__class__.__name__}: {exc}"
+        finally:
+            s.hub.publish("end", {"status": s.status, "error": s.error})
+
+    async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
+        s = self.live.get(session_id)
+        if s is None or s.status == "created":
+            if s is not None:
+                del self.live[session_id]
+                s.status = "stopped"
+                s.hub.publish("end", {"status": "stopped", "error": None})
+                return s
+            raise SessionError(409 if self.exists(session_id) else 404, "session is not running")
+        if not s.running:
+            raise SessionError(409, f"session {session_id} is already {s.status}")
+        s.stop_requested = True
+        s.runner.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(s.task), timeout)
+        except asyncio.TimeoutError:
+            s.task.cancel()
+        return s
+
+    async def shutdown(self) -> None:
+        for s in list(self.live.values()):
+            if s.running:
+                s.stop_requested = True
+                s.runner.stop()
+        tasks = [s.task for s in self.live.values() if s.task is not None and not s.task.done()]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=10)
+            for t in pending:
+                t.cancel()
+        for s in self.live.values():
+            s.hub.close()
+
+    # -- descriptions -----------------------------------------------------------------------
+    def describe_live(self, s: LiveSession) -> dict[str, Any]:
+        streams = [_stream_dict(x) for x in s.source.streams]
+        return {
+            "id": s.id, "status": s.status, "live": s.running or s.status == "created",
+            "label": s.request.label, "utc0": getattr(s.source, "utc0", None),
+            "duration_s": max((st.last_end for st in s.sink.streams.values()), default=0.0),
+            "participants": sorted({x["participant"] for x in streams}),
+            "streams": streams, "seq": s.hub.seq, "error": s.error,
+            "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
+        }
+
+    def describe_file(self, session_id: str) -> dict[str, Any]:
+        info = dict(self.store(session_id).info())
+        streams = [_stream_dict(x) for x in info.get("streams") or []]
+        meta = info.get("meta") or {}
+        return {
+            "id": info.get("id", session_id), "status": info.get("status", "unknown"), "live": False,
+            "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
+            "duration_s": info.get("duration_s", info.get("duration")),
+            "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
+            "streams": streams, "seq": None, "error": None,
+            "source": meta.get("source"), "config": info.get("config") if isinstance(info.get("config"), dict) else None,
+        }
+
+    def describe(self, session_id: str) -> dict[str, Any]:
+        s = self.live.get(session_id)
+        if s is not None:
+            d = self.describe_live(s)
+            if not d["live"] and s.path.exists():
+                try:
+                    fd = self.describe_file(session_id)
+                    fd["seq"] = s.hub.seq
+                    return fd
+                except Exception:  # the live description is still right
+                    log.warning("session %s: cannot read its file", session_id)
+            return d
+        return self.describe_file(session_id)
+
+    def list(self) -> list[dict[str, Any]]:
+        out = {sid: self.describe_live(s) for sid, s in self.live.items() if s.running or s.status == "created"}
+        for p in sorted(self.sessions_dir.glob("*.sqlite"), reverse=True):
+            sid = p.stem
+            if sid in out or not _ID.match(sid):
+                continue
+            try:
+                out[sid] = self.describe(sid)
+            except Exception as exc:
+                out[sid] = {"id": sid, "status": "unreadable", "live": False, "error": str(exc)}
+        return sorted(out.values(), key=lambda d: d["id"], reverse=True)
+
+    # -- annotations ------------------------------------------------------------------------
+    def recorder_of(self, session_id: str) -> Any | None:
+        """The live recorder, when annotations must go through it (same loop, one writer)."""
+        s = self.live.get(session_id)
+        return s.recorder if s is not None and s.running and s.recorder is not None else None
+
+    def publish_annotation(self, session_id: str, op: str, ann: dict[str, Any]) -> None:
+        s = self.live.get(session_id)
+        if s is not None:
+            s.sink.on_annotation({"op": op, **ann})
