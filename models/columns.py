@@ -62,10 +62,14 @@ DYAD_COLUMNS: tuple[str, ...] = (
     "leader",
     "client_zone",
     "therapist_zone",
+    # added by models/dyad.py: the signal that decided `leader`, and candidate episodes open now
+    "sync_signal",
+    "dyad_event",
 )
 
 #: Columns that hold text rather than numbers.
-TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "client_zone", "therapist_zone"})
+TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "client_zone", "therapist_zone",
+                          "sync_signal", "dyad_event"})
 
 #: Zone labels on the arousal composite (models/tolerance.py).
 ZONES = ("unknown", "window", "hyper", "hypo", "hypo_candidate")

@@ -1,0 +1,448 @@
+"""The dyad: per-second synchrony, leader, both zones, and co-regulation / rupture / repair candidates.
+
+:class:`DyadPipeline` is the :class:`~coregulate.models.base.DyadEstimator` the session pipeline
+feeds with both people's finished per-second rows. For each signal present in both rows it runs a
+windowed cross-lagged correlation (Boker et al. 2002, :mod:`.synchrony`) with a segment-shift
+surrogate null (Ramseyer & Tschacher 2010, 2011, :mod:`.surrogates`) and fills ``dyad.csv``
+(:data:`~coregulate.models.columns.DYAD_COLUMNS`).
+
+Roles: the participant called ``"client"`` is the client and ``"therapist"`` the therapist. If
+those names are absent, the first participant listed is treated as the client and the second as
+the therapist (further participants are ignored); the choice is in :attr:`DyadPipeline.roles`.
+
+Lag sign: **positive lag = the client leads** (the therapist's series follows the client's).
+
+Columns
+-------
+``sync_<signal>_z``, ``sync_<signal>_lag_s``
+    Peak Fisher z (signed) and its lag for hr (``hr_bpm``), arousal (``arousal``), vocal
+    (``vocal_arousal``, else ``loudness_db``; chosen once, at the first second both people have
+    one of them) and motion (``movement``).
+``sync_effect``
+    Mean over signals of ``(|z| - mean_null) / sd_null`` (standardised against pseudo-synchrony).
+``sync_significant``
+    Any signal with surrogate ``p < alpha / m`` (Bonferroni over the ``m`` signals testable that
+    second), so the dyad-level false-positive rate stays near ``alpha``.
+``leader``
+    ``client`` / ``therapist`` / ``simultaneous`` from the lag of the most significant signal when
+    ``sync_significant``; ``none`` when synchrony is computable but not significant; empty otherwise.
+``sync_signal``
+    The signal that decided ``leader`` (the smallest p).
+``client_zone``, ``therapist_zone``
+    Copied from the rows (the window of tolerance of :mod:`.tolerance`).
+``dyad_event``
+    Candidate episodes open at this second (``rupture_candidate``, ``therapist_dysregulated``),
+    comma-separated, so that a live display shows them before they close.
+
+Events are *candidates for human review*, never findings; every threshold is in
+:class:`DyadParams`. Zone changes of either person (``leave_window``/``return_window``) are
+emitted by the tolerance estimator and not repeated here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+from .base import DyadEstimator, Event, finite_or_none
+from .config import PipelineConfig
+from .surrogates import SurrogateParams, SurrogateResult, SurrogateSynchrony
+from .synchrony import SyncParams, lag_leader
+
+#: Signal name -> candidate feature columns, in order of preference.
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "hr": ("hr_bpm",),
+    "arousal": ("arousal",),
+    "vocal": ("vocal_arousal", "loudness_db"),
+    "motion": ("movement",),
+}
+
+LABEL = "candidate for review"
+DYSREGULATED = frozenset({"hyper", "hypo", "hypo_candidate"})
+
+
+@dataclass(frozen=True)
+class DyadParams:
+    """Every tunable number of the dyad estimators (override via ``config.options["dyad"]``).
+
+    Synchrony (Boker et al. 2002)
+        ``window_s`` (30), ``max_lag_s`` (5), ``step_s`` (1), ``min_valid_frac`` (0.75): see
+        :class:`~coregulate.models.synchrony.SyncParams`.
+    Surrogates (Ramseyer & Tschacher 2010, 2011)
+        ``segment_s`` (30), ``n_surrogates`` (20), ``max_offset_s`` (600), ``pool_size``
+        (12000), ``min_null`` (200), ``alpha`` (0.05), ``seed`` (0): see
+        :class:`~coregulate.models.surrogates.SurrogateParams`.
+    Events (heuristic rules, candidates for review)
+        ``sustain_s`` (10): a zone state counts once it has held this long (also the hysteresis
+        for leaving it).
+        ``level_s`` (30): synchrony level = mean ``sync_effect`` over the last ``level_s`` seconds
+        (at least half of them computable).
+        ``low_effect`` (0.5): level at or below this = synchrony dropped (near pseudo-synchrony).
+        ``restore_effect`` (1.0): level at or above this = synchrony restored / high.
+        ``withdrawal_pause_ratio`` (0.8) over ``level_s``: the client's mean ``pause_ratio`` at
+        or above this counts as vocal withdrawal (in addition to a hypo/hypo_candidate zone).
+        ``episode_ref_s`` (60): co-regulation compares the current level with the mean level in
+        the first ``episode_ref_s`` of the client's episode.
+        ``coreg_after_s`` (120): co-regulation is watched from the episode onset until this long
+        after the client's return (the return may precede the rise of synchrony).
+        ``rise_effect`` (0.5): minimal rise of the level for co-regulation.
+        ``therapist_window_share`` (0.8): share of the episode the therapist must be in window.
+        ``therapist_lead_share`` (0.5): share of significant seconds in which the therapist leads.
+        ``min_lead_s`` (10): minimal number of significant therapist-led seconds.
+        ``repair_within_s`` (120): synchrony must be restored within this time after the return.
+        ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
+        this long before the return.
+    """
+
+    window_s: int = 30
+    max_lag_s: int = 5
+    step_s: int = 1
+    min_valid_frac: float = 0.75
+    segment_s: int = 30
+    n_surrogates: int = 20
+    max_offset_s: int = 600
+    pool_size: int = 12000
+    min_null: int = 200
+    alpha: float = 0.05
+    seed: int = 0
+    sustain_s: int = 10
+    level_s: int = 30
+    low_effect: float = 0.5
+    restore_effect: float = 1.0
+    withdrawal_pause_ratio: float = 0.8
+    episode_ref_s: int = 60
+    rise_effect: float = 0.5
+    therapist_window_share: float = 0.8
+    therapist_lead_share: float = 0.5
+    min_lead_s: int = 10
+    repair_within_s: int = 120
+    repair_after_s: int = 300
+    coreg_after_s: int = 120
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
+        opts = config.family("dyad") if config is not None else {}
+        known = {f.name for f in fields(cls)}
+        unknown = set(opts) - known
+        if unknown:
+            raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
+        return replace(cls(), **opts)
+
+    @property
+    def sync(self) -> SyncParams:
+        return SyncParams(self.window_s, self.max_lag_s, self.step_s, self.min_valid_frac)
+
+    @property
+    def surrogates(self) -> SurrogateParams:
+        return SurrogateParams(self.segment_s, self.n_surrogates, self.max_offset_s, self.pool_size,
+                               self.min_null, self.alpha, self.seed)
+
+
+def pick_roles(participants: list[str]) -> tuple[str, str]:
+    """(client, therapist): by name when both are present, else the first two listed."""
+    if "client" in participants and "therapist" in participants:
+        return "client", "therapist"
+    if len(participants) < 2:
+        raise ValueError(f"a dyad needs two participants, got {participants!r}")
+    return participants[0], participants[1]
+
+
+class _Run:
+    """Hysteresis on a boolean: ``on`` after ``sustain`` true seconds, off after ``sustain`` false."""
+
+    def __init__(self, sustain: int):
+        self.sustain = sustain
+        self.on = False
+        self.onset: int | None = None  # first second of the current true run
+        self.last_true: int | None = None
+        self._true = 0
+        self._false = 0
+
+    def step(self, t: int, value: bool | None) -> str | None:
+        """Advance; returns ``"start"`` / ``"end"`` on a change, else ``None``. ``None`` = unknown."""
+        if value is None:
+            return None
+        if value:
+            if self._true == 0:
+                self.onset = t if not self.on else self.onset
+            self._true += 1
+            self._false = 0
+            self.last_true = t
+            if not self.on and self._true >= self.sustain:
+                self.on = True
+                return "start"
+        else:
+            self._false += 1
+            self._true = 0
+            if self.on and self._false >= self.sustain:
+                self.on = False
+                return "end"
+        return None
+
+
+class DyadPipeline(DyadEstimator):
+    """Synchrony, zones and dyad event candidates for a client-therapist pair.
+
+    Parameters
+    ----------
+    participants : list of str
+        Participant ids of the session; roles are picked by :func:`pick_roles`.
+    config : PipelineConfig
+        ``config.family("dyad")`` overrides fields of :class:`DyadParams`.
+    """
+
+    def __init__(self, participants: list[str], config: PipelineConfig | None = None):
+        self.params = DyadParams.from_config(config)
+        self.client, self.therapist = pick_roles(list(participants))
+        self.roles = {"client": self.client, "therapist": self.therapist}
+        self._sync = {s: SurrogateSynchrony(self.params.sync, self.params.surrogates) for s in SIGNALS}
+        self._column: dict[str, str | None] = dict.fromkeys(SIGNALS)
+        p = self.params
+        self._levels: deque[float | None] = deque(maxlen=p.level_s)
+        self._pauses: deque[float | None] = deque(maxlen=p.level_s)
+        self._client_out = _Run(p.sustain_s)  # client dysregulated (hyper / withdrawal)
+        self._client_in = _Run(p.sustain_s)  # client in window
+        self._therapist_out = _Run(p.sustain_s)
+        self._episode: dict[str, Any] | None = None  # current client dysregulation episode
+        self._coreg: dict[str, Any] | None = None  # episode watched for co-regulation
+        self._rupture: dict[str, Any] | None = None
+        self._last_rupture: dict[str, Any] | None = None
+        self._pending_repair: dict[str, Any] | None = None
+        self._therapist_dys: dict[str, Any] | None = None
+        self._t = 0
+        self.counts: dict[str, int] = {}
+
+    # -- synchrony -------------------------------------------------------------------------
+
+    def _value(self, signal: str, row: Mapping[str, Any]) -> float | None:
+        col = self._column[signal]
+        return finite_or_none(row.get(col)) if col else None
+
+    def _choose_column(self, signal: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
+        if self._column[signal] is not None:
+            return
+        for col in SIGNALS[signal]:
+            if finite_or_none(a.get(col)) is not None and finite_or_none(b.get(col)) is not None:
+                self._column[signal] = col
+                return
+
+    def _synchrony(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, SurrogateResult]]:
+        out: dict[str, Any] = {}
+        results: dict[str, SurrogateResult] = {}
+        for s, est in self._sync.items():
+            self._choose_column(s, a, b)
+            res = est.update(self._value(s, a), self._value(s, b))
+            results[s] = res
+            out[f"sync_{s}_z"] = res.sync.z if res.sync else None
+            out[f"sync_{s}_lag_s"] = res.sync.lag if res.sync else None
+        tested = {s: r for s, r in results.items() if r.p is not None}
+        effects = [r.effect for r in results.values() if r.effect is not None]
+        out["sync_effect"] = sum(effects) / len(effects) if effects else None
+        if tested:
+            best = min(tested, key=lambda s: (tested[s].p, -(tested[s].effect or 0.0)))
+            sig = tested[best].p < self.params.alpha / len(tested)
+            out["sync_significant"] = sig
+            out["sync_signal"] = best
+            out["leader"] = lag_leader(tested[best].sync.lag) if sig else "none"
+        else:
+            out["sync_significant"] = None
+            out["sync_signal"] = None
+            out["leader"] = None
+        return out, results
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _level(self) -> float | None:
+        vals = [v for v in self._levels if v is not None]
+        if len(vals) * 2 < self._levels.maxlen:  # type: ignore[operator]
+            return None
+        return sum(vals) / len(vals)
+
+    def _withdrawn_vocally(self) -> bool:
+        vals = [v for v in self._pauses if v is not None]
+        if len(vals) * 2 < self._pauses.maxlen:  # type: ignore[operator]
+            return False
+        return sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio
+
+    def _event(self, kind: str, start: int, end: int, rule: str, evidence: dict[str, Any],
+               participant: str | None = None) -> Event:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        return Event(kind=kind, t_start=float(start), t_end=float(end), participant=participant,
+                     rule=rule, evidence=evidence, label=LABEL)
+
+    def _events(self, t: int, cz: str | None, tz: str | None, row: dict[str, Any]) -> list[Event]:
+        p = self.params
+        ev: list[Event] = []
+        level = self._level()
+        low = None if level is None else level <= p.low_effect
+        high = None if level is None else level >= p.restore_effect
+        known_c = cz is not None and cz != "unknown"
+        client_state = None
+        if cz == "hyper":
+            client_state = "hyper"
+        elif cz in ("hypo", "hypo_candidate"):
+            client_state = "withdrawal"
+        elif self._withdrawn_vocally():
+            client_state = "vocal_withdrawal"
+
+        # Client episodes (dysregulated, with hysteresis) ------------------------------------
+        out_change = self._client_out.step(t, client_state is not None if (known_c or client_state) else None)
+        in_change = self._client_in.step(t, cz == "window" if known_c else None)
+        if out_change == "start" and self._episode is None:
+            self._episode = {"onset": self._client_out.onset, "state": client_state}
+            # A new episode supersedes a co-regulation still being watched after a return.
+            self._coreg = {"onset": self._client_out.onset, "state": client_state, "first": [],
+                           "therapist_in": 0, "therapist_known": 0, "lead_t": 0, "sig": 0,
+                           "first_lead": None, "return": None}
+        if self._coreg is not None:
+            ev.extend(self._watch_coregulation(t, tz, level, row))
+
+        # Rupture candidate: dysregulated client and synchrony near pseudo-synchrony; closes when
+        # the episode ends or synchrony is restored (level >= restore_effect) for sustain_s.
+        if self._episode is not None and self._client_out.on and client_state is not None and low:
+            if self._rupture is None:
+                first = self._last_rupture is None or self._last_rupture["start"] < self._episode["onset"]
+                self._rupture = {"start": self._episode["onset"] if first else t, "low_since": t,
+                                 "state": client_state, "last": t, "min_level": level, "restored": 0}
+            r = self._rupture
+            r["last"], r["restored"] = t, 0
+            r["min_level"] = min(r["min_level"], level)
+        elif self._rupture is not None:
+            r = self._rupture
+            r["restored"] = r["restored"] + 1 if high else 0
+            if r["restored"] >= p.sustain_s or in_change == "start" or self._episode is None:
+                ev.append(self._close_rupture())
+
+        # Return to the window: repair candidates ----------------------------------------------
+        if in_change == "start" and self._episode is not None:
+            t_ret = self._client_in.onset or t
+            rup = self._rupture or self._last_rupture
+            if rup is not None and t_ret - rup["last"] <= p.repair_after_s and rup["start"] >= self._episode["onset"]:
+                self._pending_repair = {"return": t_ret, "rupture": rup}
+            if self._coreg is not None:
+                self._coreg["return"] = t_ret
+            self._episode = None
+        if self._pending_repair is not None:
+            pr = self._pending_repair
+            if high:
+                ev.append(self._event(
+                    "repair_candidate", pr["return"], t,
+                    f"client back in window after a rupture candidate and synchrony level >= {p.restore_effect} "
+                    f"within {p.repair_within_s} s",
+                    {"rupture_start_s": pr["rupture"]["start"], "rupture_end_s": pr["rupture"]["last"],
+                     "return_s": pr["return"], "restored_s": t, "level": level}))
+                self._pending_repair = None
+            elif t - pr["return"] > p.repair_within_s or self._episode is not None:
+                self._pending_repair = None
+
+        # Therapist dysregulated in a dyadic context ------------------------------------------
+        t_out = tz in DYSREGULATED if tz is not None and tz != "unknown" else None
+        change = self._therapist_out.step(t, t_out)
+        if self._therapist_out.on:
+            d = self._therapist_dys
+            if d is None:
+                d = self._therapist_dys = {"start": self._therapist_out.onset, "client_out": 0, "n": 0,
+                                           "client_led_sig": 0, "zones": set()}
+            d["n"] += 1
+            d["last"] = t
+            d["zones"].add(tz)
+            d["client_out"] += bool(self._client_out.on)
+            d["client_led_sig"] += bool(row.get("sync_significant") and row.get("leader") == "client")
+        if change == "end" and self._therapist_dys is not None:
+            ev.extend(self._close_therapist())
+
+        open_kinds = [k for k, v in (("rupture_candidate", self._rupture),
+                                     ("therapist_dysregulated", self._therapist_dys)) if v is not None]
+        row["dyad_event"] = ",".join(open_kinds) or None
+        return ev
+
+    def _close_rupture(self) -> Event:
+        r = self._rupture
+        assert r is not None
+        self._rupture = None
+        self._last_rupture = r
+        p = self.params
+        return self._event(
+            "rupture_candidate", r["start"], r["last"],
+            f"client {r['state']} sustained >= {p.sustain_s} s while synchrony level "
+            f"(mean effect over {p.level_s} s) <= {p.low_effect}",
+            {"client_state": r["state"], "episode_onset_s": r["start"], "low_sync_since_s": r["low_since"],
+             "min_level": r["min_level"]})
+
+    def _watch_coregulation(self, t: int, tz: str | None, level: float | None, row: Mapping[str, Any]) -> list[Event]:
+        """Track a client episode and up to ``coreg_after_s`` after the return; fire once."""
+        p, c = self.params, self._coreg
+        assert c is not None
+        if t < c["onset"] + p.episode_ref_s and level is not None:
+            c["first"].append(level)
+        if tz is not None and tz != "unknown":
+            c["therapist_known"] += 1
+            c["therapist_in"] += tz == "window"
+        if row.get("sync_significant"):
+            c["sig"] += 1
+            if row.get("leader") == "therapist":
+                c["lead_t"] += 1
+                c["first_lead"] = c["first_lead"] or t
+        if c["return"] is None:
+            return []
+        if t - c["return"] > p.coreg_after_s:
+            self._coreg = None
+            return []
+        rise = level - sum(c["first"]) / len(c["first"]) if c["first"] and level is not None else None
+        th_share = c["therapist_in"] / c["therapist_known"] if c["therapist_known"] else None
+        lead_share = c["lead_t"] / c["sig"] if c["sig"] else None
+        if (rise is None or rise < p.rise_effect or th_share is None or th_share < p.therapist_window_share
+                or lead_share is None or lead_share < p.therapist_lead_share or c["lead_t"] < p.min_lead_s):
+            return []
+        self._coreg = None
+        return [self._event(
+            "co_regulation", c["first_lead"] or c["onset"], t,
+            f"client returned to window (watched up to {p.coreg_after_s} s after); therapist in window "
+            f">= {p.therapist_window_share:.0%} of the time; therapist led >= {p.therapist_lead_share:.0%} "
+            f"of significant seconds (>= {p.min_lead_s} s); synchrony level rose >= {p.rise_effect} "
+            f"since the episode's first {p.episode_ref_s} s",
+            {"episode_onset_s": c["onset"], "client_state": c["state"], "return_s": c["return"],
+             "level_rise": rise, "therapist_window_share": th_share, "therapist_lead_share": lead_share,
+             "therapist_led_s": c["lead_t"]})]
+
+    def _close_therapist(self) -> list[Event]:
+        d = self._therapist_dys
+        self._therapist_dys = None
+        if d is None:
+            return []
+        co = d["client_out"] / d["n"]
+        led = d["client_led_sig"] / d["n"]
+        # Only surfaced when the dyad adds evidence; a lone zone change is the tolerance
+        # estimator's leave_window/return_window event already.
+        if co < 0.5 and led < 0.5:
+            return []
+        rule = ("therapist out of window while the client is out of window too (co-dysregulation)" if co >= 0.5
+                else "therapist out of window while significantly synchronised with the client leading")
+        return [self._event("therapist_dysregulated", d["start"], d["last"], rule,
+                            {"zones": sorted(d["zones"]), "client_out_share": co, "client_led_share": led},
+                            participant=self.therapist)]
+
+    # -- estimator protocol ----------------------------------------------------------------
+
+    def update(self, t_s: int, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], list[Event]]:
+        a = rows.get(self.client) or {}
+        b = rows.get(self.therapist) or {}
+        self._t = t_s
+        out, _ = self._synchrony(a, b)
+        cz, tz = a.get("zone"), b.get("zone")
+        out["client_zone"] = cz
+        out["therapist_zone"] = tz
+        self._levels.append(out["sync_effect"])
+        self._pauses.append(finite_or_none(a.get("pause_ratio")))
+        events = self._events(t_s, cz, tz, out)
+        return out, events
+
+    def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
+        ev: list[Event] = []
+        if self._rupture is not None:
+            ev.append(self._close_rupture())
+        if self._therapist_dys is not None:
+            ev.extend(self._close_therapist())
+        return [], ev

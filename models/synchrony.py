@@ -1,0 +1,285 @@
+"""Windowed cross-lagged correlation (WCLC) between two equally sampled series, incrementally.
+
+Boker, Xu, Rotondo & King (2002), "Windowed cross-correlation and peak picking for the analysis
+of variability in the association between behavioral time series", *Psychological Methods* 7(3).
+
+Conventions (used everywhere in Coregulate's dyad code):
+
+* ``x`` is the **client**, ``y`` the **therapist**, one sample per second (``t_s``).
+* Lag ``k > 0`` pairs ``x[j - k]`` with ``y[j]``: the therapist follows the client by ``k`` s,
+  i.e. **positive lag = client leads**; ``k < 0`` means the therapist leads; ``k = 0`` is
+  simultaneous.
+* The window ending at second ``t`` holds, for every lag, the ``window`` pairs whose *later*
+  member lies in ``(t - window, t]``; the earlier member may reach ``max_lag`` seconds further
+  back. So every lag has the same number of pairs and nothing after ``t`` is used (causal, live).
+* Per window the *peak* is the lag with the largest ``r`` (``peak="max"``, default: in-phase
+  coupling, which is what physiological and movement synchrony mean) or the largest ``|r|``
+  (``peak="abs"``, counts anti-phase coupling too); ties go to the smallest ``|lag|``. It is
+  reported as Fisher ``z = atanh(r)`` with its sign. Boker et al. pick the local maximum nearest
+  lag 0; with short lag ranges (±5 s) the global maximum is the simpler, close equivalent.
+
+Incremental: for each lag (and each extra pairing, see :class:`LaggedCorrelationBank`) running
+sums ``n, Σx, Σy, Σx², Σy², Σxy`` over valid pairs are kept; a new second adds one pair and
+drops one pair per lag, so the cost is ``O(lags)`` instead of ``O(window × lags)``. To bound
+floating-point drift the sums are recomputed exactly from the ring buffer once per ``window``
+steps (amortised ``O(lags)``), and values are stored relative to the first finite value seen.
+
+Missing seconds (``None``/NaN) are never filled: a pair counts only when both members are
+finite; a lag with fewer than ``min_valid_frac × window`` pairs, or with no variance, is not
+computable, and a window in which any lag is not computable gives ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+#: |r| is clipped below 1 so that z stays finite (identical series give z ≈ 7.25).
+R_CLIP = 1.0 - 1e-6
+
+
+@dataclass(frozen=True)
+class SyncParams:
+    """Parameters of the windowed cross-lagged correlation.
+
+    Parameters
+    ----------
+    window_s : int
+        Window length in seconds (samples at 1 Hz). Default 30 s.
+    max_lag_s : int
+        Lags ``-max_lag_s .. +max_lag_s`` are examined. Default ±5 s.
+    step_s : int
+        A window result is reported every ``step_s`` seconds (``t % step_s == 0``); the seconds
+        in between are ``None``. The sums advance every second regardless. Default 1 s.
+    min_valid_frac : float
+        Minimum share of valid (both finite) pairs per lag for the window to count. Default 0.75.
+    peak : {"max", "abs"}
+        Peak of the cross-correlation function: largest ``r`` (in-phase) or largest ``|r|``.
+    """
+
+    window_s: int = 30
+    max_lag_s: int = 5
+    step_s: int = 1
+    min_valid_frac: float = 0.75
+    peak: str = "max"
+
+    def __post_init__(self) -> None:
+        if int(self.window_s) < 3 or int(self.max_lag_s) < 0 or int(self.step_s) < 1:
+            raise ValueError("window_s >= 3, max_lag_s >= 0 and step_s >= 1 are required")
+        if not 0.0 < self.min_valid_frac <= 1.0:
+            raise ValueError("min_valid_frac must be in (0, 1]")
+        if self.peak not in ("max", "abs"):
+            raise ValueError("peak must be 'max' or 'abs'")
+
+    @property
+    def min_pairs(self) -> int:
+        return max(3, math.ceil(self.min_valid_frac * int(self.window_s)))
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """Peak of one window: Fisher ``z`` (signed) and ``r`` at ``lag`` (s, + = client leads)."""
+
+    z: float
+    r: float
+    lag: int
+    n: int  # valid pairs at the peak lag
+
+    @property
+    def leader(self) -> str:
+        return lag_leader(self.lag)
+
+
+def lag_leader(lag: int | float | None) -> str | None:
+    """``"client"`` for positive lags, ``"therapist"`` for negative, ``"simultaneous"`` for 0."""
+    if lag is None:
+        return None
+    return "client" if lag > 0 else "therapist" if lag < 0 else "simultaneous"
+
+
+def _as_float(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return f if math.isfinite(f) else math.nan
+
+
+class LaggedCorrelationBank:
+    """Running windowed cross-lagged correlations for several pairings of the same two series.
+
+    Pairing ``p`` correlates ``x`` delayed by ``x_delays[p]`` seconds with ``y`` delayed by
+    ``y_delays[p]`` seconds; pairing ``(0, 0)`` is the genuine dyad, pairings with large delays
+    are time-shifted pseudo-pairs (see :mod:`coregulate.models.surrogates`). All pairings share
+    one ring buffer and are advanced together, vectorised over ``pairings × lags``.
+    """
+
+    def __init__(self, params: SyncParams, x_delays: Sequence[int] = (0,), y_delays: Sequence[int] = (0,)):
+        if len(x_delays) != len(y_delays):
+            raise ValueError("x_delays and y_delays differ in length")
+        self.p = params
+        w, L = int(params.window_s), int(params.max_lag_s)
+        self.w = w
+        self.lags = np.arange(-L, L + 1)
+        # Order used to break ties towards the smallest |lag| when picking the peak.
+        self._tie_order = np.argsort(np.abs(self.lags), kind="stable")
+        a = np.maximum(self.lags, 0)  # how far back x reaches at each lag
+        b = np.maximum(-self.lags, 0)
+        xd = np.asarray(x_delays, dtype=int)[:, None]
+        yd = np.asarray(y_delays, dtype=int)[:, None]
+        self._xoff = xd + a[None, :]  # (P, K) offsets back from the newest pair time
+        self._yoff = yd + b[None, :]
+        self.cap = int(max(self._xoff.max(), self._yoff.max())) + w + 1
+        self._x = np.full(self.cap, np.nan)
+        self._y = np.full(self.cap, np.nan)
+        self._x0 = math.nan  # reference values subtracted before summing (numerical stability)
+        self._y0 = math.nan
+        self.t = -1  # index of the newest sample
+        shape = self._xoff.shape
+        self._n = np.zeros(shape)
+        self._sx = np.zeros(shape)
+        self._sy = np.zeros(shape)
+        self._sxx = np.zeros(shape)
+        self._syy = np.zeros(shape)
+        self._sxy = np.zeros(shape)
+
+    @property
+    def n_pairings(self) -> int:
+        return self._xoff.shape[0]
+
+    def _pairs(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values of the pairs whose later member is at time index ``j`` (NaN before start)."""
+        xi = j - self._xoff
+        yi = j - self._yoff
+        xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
+        ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
+        return xs, ys
+
+    def _accumulate(self, xs: np.ndarray, ys: np.ndarray, sign: float) -> None:
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        xs = np.where(ok, xs, 0.0)
+        ys = np.where(ok, ys, 0.0)
+        self._n += sign * ok
+        self._sx += sign * xs
+        self._sy += sign * ys
+        self._sxx += sign * xs * xs
+        self._syy += sign * ys * ys
+        self._sxy += sign * xs * ys
+
+    def _recompute(self) -> None:
+        for arr in (self._n, self._sx, self._sy, self._sxx, self._syy, self._sxy):
+            arr.fill(0.0)
+        for j in range(self.t - self.w + 1, self.t + 1):
+            self._accumulate(*self._pairs(j), 1.0)
+
+    def push(self, x: Any, y: Any) -> None:
+        """Append one second of both series (``None``/NaN = missing)."""
+        xv, yv = _as_float(x), _as_float(y)
+        if math.isnan(self._x0) and not math.isnan(xv):
+            self._x0 = xv
+        if math.isnan(self._y0) and not math.isnan(yv):
+            self._y0 = yv
+        self.t += 1
+        slot = self.t % self.cap
+        self._x[slot] = xv - self._x0 if not math.isnan(xv) else math.nan
+        self._y[slot] = yv - self._y0 if not math.isnan(yv) else math.nan
+        if self.t % self.w == 0 and self.t > 0:
+            self._recompute()  # exact refresh once per window: bounded drift, amortised O(lags)
+            return
+        self._accumulate(*self._pairs(self.t), 1.0)
+        if self.t - self.w >= 0:
+            self._accumulate(*self._pairs(self.t - self.w), -1.0)
+
+    def z_matrix(self) -> np.ndarray:
+        """Fisher z per (pairing, lag) for the current window; NaN where not computable."""
+        n = self._n
+        vx = n * self._sxx - self._sx**2
+        vy = n * self._syy - self._sy**2
+        cov = n * self._sxy - self._sx * self._sy
+        # No variance (e.g. a still person's motion energy) -> r undefined, not 0.
+        tiny_x = 1e-10 * np.maximum(n * self._sxx, 1e-300)
+        tiny_y = 1e-10 * np.maximum(n * self._syy, 1e-300)
+        ok = (n >= self.p.min_pairs) & (vx > tiny_x) & (vy > tiny_y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
+        return np.arctanh(np.clip(r, -R_CLIP, R_CLIP))
+
+    def peak_of(self, z: np.ndarray, p: int = 0) -> SyncResult | None:
+        """Peak of pairing ``p`` in a :meth:`z_matrix` result (``None`` if not computable)."""
+        row = z[p]
+        if not np.all(np.isfinite(row)):
+            return None
+        ordered = row[self._tie_order]
+        crit = ordered if self.p.peak == "max" else np.abs(ordered)
+        k = int(self._tie_order[int(np.argmax(crit))])
+        zk = float(row[k])
+        return SyncResult(z=zk, r=math.tanh(zk), lag=int(self.lags[k]), n=int(self._n[p, k]))
+
+    def peaks(self) -> list[SyncResult | None]:
+        """Peak result per pairing for the window ending at the newest second."""
+        z = self.z_matrix()
+        return [self.peak_of(z, p) for p in range(z.shape[0])]
+
+    def peak_stat(self, z: np.ndarray | None = None) -> np.ndarray:
+        """Peak statistic per pairing (``max_k z`` or ``max_k |z|``; NaN if not computable)."""
+        z = self.z_matrix() if z is None else z
+        ok = np.all(np.isfinite(z), axis=1)
+        zz = np.where(np.isfinite(z), z, 0.0)
+        stat = np.max(zz, axis=1) if self.p.peak == "max" else np.max(np.abs(zz), axis=1)
+        return np.where(ok, stat, np.nan)
+
+
+class WindowedCrossCorrelation:
+    """Live WCLC of one pair of series (client ``x``, therapist ``y``).
+
+    ``update(x, y)`` takes the values of the next second and returns the :class:`SyncResult`
+    of the window ending there, or ``None`` (warm-up, too many missing values, no variance,
+    or a second between steps).
+    """
+
+    def __init__(self, params: SyncParams | None = None):
+        self.params = params or SyncParams()
+        self.bank = LaggedCorrelationBank(self.params)
+        self.t_s = 0
+
+    def update(self, x: Any, y: Any) -> SyncResult | None:
+        self.bank.push(x, y)
+        self.t_s += 1
+        if self.t_s % int(self.params.step_s):
+            return None
+        return self.bank.peaks()[0]
+
+
+def wclc_series(x: Sequence[Any], y: Sequence[Any], params: SyncParams | None = None) -> list[SyncResult | None]:
+    """Offline convenience: the live estimator run over two whole series (identical results)."""
+    if len(x) != len(y):
+        raise ValueError("x and y must be equally sampled and of equal length")
+    est = WindowedCrossCorrelation(params)
+    return [est.update(a, b) for a, b in zip(x, y)]
+
+
+def wclc_reference(x: Sequence[float], y: Sequence[float], t: int, params: SyncParams) -> np.ndarray:
+    """Direct (non-incremental) per-lag Pearson r for the window ending at index ``t``.
+
+    Used by tests to check the running sums; NaN where not computable.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w, L = int(params.window_s), int(params.max_lag_s)
+    out = []
+    for k in range(-L, L + 1):
+        a, b = max(k, 0), max(-k, 0)
+        j = np.arange(t - w + 1, t + 1)
+        xi, yi = j - a, j - b
+        ok = (xi >= 0) & (yi >= 0)
+        xs = np.where(ok, x[np.clip(xi, 0, None)], np.nan)
+        ys = np.where(ok, y[np.clip(yi, 0, None)], np.nan)
+        m = np.isfinite(xs) & np.isfinite(ys)
+        if m.sum() < params.min_pairs or np.std(xs[m]) == 0 or np.std(ys[m]) == 0:
+            out.append(np.nan)
+        else:
+            out.append(float(np.corrcoef(xs[m], ys[m])[0, 1]))
+    return np.array(out)
