@@ -283,23 +283,23 @@ class CsvReader(Reader):
             return out
 
         nrows = 0
+        hole = [False] * len(self.sig)
         for rowno, (lineno, cells) in enumerate(self._rows()):
             t = self._seconds(self._time(cells, lineno, rowno))
-            for em, buf, (key, idx, scale) in zip(ems, bufs, self.sig):
+            for k, (em, buf, (key, idx, scale)) in enumerate(zip(ems, bufs, self.sig)):
                 texts = [cells[i] for i in idx]
                 if any(x == "" for x in texts):
-                    if isinstance(em, RegularEmitter):
-                        em.mark_gap()  # flags the chunk that follows the missing sample
+                    hole[k] = isinstance(em, RegularEmitter)  # sparse irregular columns have no holes
                     continue
                 vals = [num(x, self.path, lineno, self.header[i]) * scale for x, i in zip(texts, idx)]
-                if isinstance(em, RegularEmitter) and em.pending_gap and buf[0]:
-                    # a hole inside the block: emit what came before it first
-                    em.pending_gap = False
+                if hole[k]:
+                    # missing samples of a regular stream: close what came before, flag what follows
                     tt, vv, ll = buf
-                    chunks = em.push(tt, np.asarray(vv).reshape(-1, 3) if key == "acc" else vv, ll)
-                    tt.clear(), vv.clear(), ll.clear()
-                    em.pending_gap = True
-                    early.extend(chunks)
+                    if tt:
+                        early.extend(em.push(tt, np.asarray(vv).reshape(-1, 3) if key == "acc" else vv, ll))
+                        tt.clear(), vv.clear(), ll.clear()
+                    em.mark_gap()
+                    hole[k] = False
                 buf[0].append(float(t))
                 buf[1].append(vals if key == "acc" else vals[0])
                 buf[2].append(lineno)

@@ -1,0 +1,112 @@
+"""Polar Sensor Logger exports: ECG/ACC timed by the sensor clock, RR by packet arrival."""
+
+import numpy as np
+import pytest
+from readers_testkit import (
+    POLAR_ACC_HEADER,
+    POLAR_HR_HEADER,
+    POLAR_RR_HEADER,
+    collect,
+    phone_time,
+    times,
+    values,
+    write_polar_ecg,
+)
+
+from coregulate.sensors.chunk import StreamKind
+from coregulate.sensors.errors import InputError
+from coregulate.sensors.readers import detect_format, open_reader
+from coregulate.sensors.spec import parse_spec
+
+
+def test_ecg_values_times_rate_and_anchor(polar_ecg):
+    path, ns, ecg = polar_ecg
+    assert detect_format(path) == "polar"
+    r = open_reader(parse_spec(f"client={path}"))
+    (st,) = r.streams
+    assert st.kind == StreamKind.ECG and st.participant == "client"
+    assert "phone local time" in st.label and st.label.startswith("Polar_H10_ECG.txt")
+    assert st.rate == pytest.approx(1e9 / 7_692_308, rel=1e-6)
+    # phone ~ sensor + offset + transport delay; the lower envelope leaves only the minimum delay
+    true_utc0 = ns[0] / 1e9 + 1_714_920_000.0
+    assert 0.0 <= st.utc_start - true_utc0 < 0.05
+    by = collect(r)
+    chunks = by["ecg"]
+    np.testing.assert_array_equal(values(chunks), ecg.astype(float))
+    np.testing.assert_allclose(times(chunks), (ns - ns[0]) / 1e9, atol=1e-6)
+    assert max(len(c) for c in chunks) <= 130
+    assert not any(c.gap_before for c in chunks)
+
+
+def test_ecg_dropout_flags_gap_without_interpolating(tmp_path):
+    p = tmp_path / "ecg.txt"
+    ns, ecg = write_polar_ecg(p, drop=(500, 560))
+    chunks = collect(open_reader(parse_spec(f"client={p}")))["ecg"]
+    gapped = [c for c in chunks if c.gap_before]
+    assert len(gapped) == 1
+    assert gapped[0].t0 == pytest.approx((ns[500] - ns[0]) / 1e9, abs=1e-9)  # ns[500] is the first kept after drop
+    assert sum(len(c) for c in chunks) == len(ecg)
+
+
+def test_acc_three_channels_in_mg(tmp_path):
+    p = tmp_path / "acc.txt"
+    rows = [POLAR_ACC_HEADER]
+    ns0 = 10_000_000_000
+    for i in range(400):
+        t = ns0 + i * 5_000_000  # 200 Hz
+        rows.append(f"{phone_time(1_700_000_000 + t / 1e9 + 0.05)};{t};{i};{-i};{1000 + i}")
+    p.write_text("\n".join(rows))
+    r = open_reader(parse_spec(f"therapist={p}"))
+    assert r.streams[0].kind == StreamKind.ACC and r.streams[0].channels == ("x", "y", "z")
+    assert r.streams[0].rate == pytest.approx(200.0)
+    v = values(collect(r)["acc"])
+    assert v.shape == (400, 3)
+    np.testing.assert_array_equal(v[7], [7, -7, 1007])
+
+
+def test_rr_beats_assigned_backwards_from_packet_arrival(tmp_path):
+    p = tmp_path / "rr.txt"
+    T = 1_700_000_000.0
+    # packet 1 arrives at T+2 with 800, 900; packet 2 at T+3 with 1000 (arrival jitter: only 0.95 s later)
+    p.write_text("\n".join([POLAR_RR_HEADER, f"{phone_time(T + 2)};800", f"{phone_time(T + 2)};900",
+                            f"{phone_time(T + 2.95)};1000", f"{phone_time(T + 10)};700"]) + "\n")
+    r = open_reader(parse_spec(f"client={p}"))
+    st = r.streams[0]
+    assert st.kind == StreamKind.RR and st.rate is None
+    chunks = collect(r)["rr"]
+    t = times(chunks) + st.utc_start - T
+    # 800 ends at 2.0-0.9=1.1, 900 at 2.0; 1000 cannot end before 2.0+1.0 (jitter clamped); 700 at 10
+    np.testing.assert_allclose(t, [1.1, 2.0, 3.0, 10.0], atol=1e-3)
+    np.testing.assert_array_equal(values(chunks), [800, 900, 1000, 700])
+    assert [c.gap_before for c in chunks] == [False, True]  # 6.3 s without beats
+
+
+def test_hr_newer_header_with_trailing_separator(tmp_path):
+    p = tmp_path / "hr.txt"
+    T = 1_700_000_000.0
+    p.write_text("\n".join([POLAR_HR_HEADER] + [f"{phone_time(T + i)};{60 + i};;;" for i in range(5)]) + "\n")
+    r = open_reader(parse_spec(f"client={p}"))
+    assert r.streams[0].kind == StreamKind.HR and r.streams[0].utc_start == pytest.approx(T)
+    c = collect(r)["hr"]
+    np.testing.assert_allclose(times(c), np.arange(5), atol=1e-6)
+    np.testing.assert_array_equal(values(c), 60 + np.arange(5))
+
+
+def test_bad_phone_timestamp_names_line_and_field(tmp_path):
+    p = tmp_path / "rr.txt"
+    p.write_text(f"{POLAR_RR_HEADER}\n2024-01-01T00:00:00.000;800\nyesterday;800\n")
+    r = open_reader(parse_spec(f"client={p}"))
+    with pytest.raises(InputError) as e:
+        list(r.chunks())
+    assert e.value.line == 3 and e.value.field == "Phone timestamp" and str(p) in str(e.value)
+
+
+def test_sensor_timestamps_going_backwards(tmp_path):
+    p = tmp_path / "ecg.txt"
+    write_polar_ecg(p, n=300)
+    lines = p.read_text().splitlines()
+    lines[200], lines[201] = lines[201], lines[200]
+    p.write_text("\n".join(lines))
+    with pytest.raises(InputError) as e:
+        list(open_reader(parse_spec(f"client={p}")).chunks())
+    assert e.value.line in (201, 202) and "sensor timestamp" in e.value.field and "increasing" in str(e.value)
