@@ -59,7 +59,7 @@ class StreamOut(BaseModel):
 
 class SessionOut(BaseModel):
     id: str
-    status: str = Field(description="created | running | complete | stopped | interrupted | error")
+    status: str = Field(description="created | running | complete | stopped | failed | interrupted")
     live: bool
     label: str = ""
     utc0: float | None = None

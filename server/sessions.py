@@ -57,12 +57,14 @@ def default_backends() -> Backends:
         if spec.kind == "simulator":
             from ..sensors.simulator import Simulator
 
-            return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio)
+            return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio, speed=speed)
         if not spec.specs:
             raise SessionError(422, "a 'files' source needs at least one SPEC")
+        from ..sensors.readers import open_readers
         from ..sensors.replay import ReplaySource
+        from ..sensors.spec import parse_spec
 
-        return ReplaySource(spec.specs, speed)
+        return ReplaySource(open_readers([parse_spec(t) for t in spec.specs]), speed)
 
     return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
 
@@ -130,7 +132,8 @@ class SessionManager:
         return session_id in self.live or self.path_of(session_id).exists()
 
     def store(self, session_id: str) -> Any:
-        """A reader on the session file (live or finished). Blocking I/O: call from a thread."""
+        """A reader on the session file (live or finished); use it as a context manager so its
+        connection is closed. Blocking I/O: call from a worker thread."""
         path = self.path_of(session_id)
         if not path.exists():
             s = self.live.get(session_id)
@@ -165,26 +168,31 @@ class SessionManager:
         if s.status != "created":
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
-        meta = {"label": s.request.label, "source": s.request.source.model_dump(), "speed": s.request.speed}
-        s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
-                                    utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
-        s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink],
-                                speed="max" if s.request.speed == "max" else float(s.request.speed))
+        meta = {"label": s.request.label, "sources": s.request.source.model_dump(), "speed": s.request.speed}
+        try:
+            s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
+                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
+            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink])
+        except Exception as exc:
+            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            if s.recorder is not None:
+                s.recorder.close("failed")
+            s.hub.publish("end", {"status": s.status, "error": s.error})
+            raise SessionError(422, f"cannot start session: {exc}") from None
         s.status = "running"
-        s.hub.publish("status", {"status": "running"})
         s.task = asyncio.create_task(self._run(s), name=f"session-{s.id}")
         return s
 
     async def _run(self, s: LiveSession) -> None:
         try:
-            await s.runner.run()
-            s.status = "stopped" if s.stop_requested else "complete"
+            result = await s.runner.run()
+            s.status = result if isinstance(result, str) else ("stopped" if s.stop_requested else "complete")
         except asyncio.CancelledError:
-            s.status = "interrupted"
+            s.status = "stopped"
             raise
         except Exception as exc:
             log.exception("session %s failed", s.id)
-            s.status, s.error = "error", f"{exc.__class__.__name__}: {exc}"
+            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
         finally:
             s.hub.publish("end", {"status": s.status, "error": s.error})
 
@@ -233,16 +241,17 @@ class SessionManager:
         }
 
     def describe_file(self, session_id: str) -> dict[str, Any]:
-        info = dict(self.store(session_id).info())
+        with self.store(session_id) as st:
+            info = dict(st.info())
+            meta = dict(getattr(st, "meta", None) or info.get("meta") or {})
         streams = [_stream_dict(x) for x in info.get("streams") or []]
-        meta = info.get("meta") or {}
         return {
             "id": info.get("id", session_id), "status": info.get("status", "unknown"), "live": False,
             "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
             "duration_s": info.get("duration_s", info.get("duration")),
             "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
             "streams": streams, "seq": None, "error": None,
-            "source": meta.get("source"), "config": info.get("config") if isinstance(info.get("config"), dict) else None,
+            "source": info.get("sources") if isinstance(info.get("sources"), dict) else None, "config": info.get("config") if isinstance(info.get("config"), dict) else None,
         }
 
     def describe(self, session_id: str) -> dict[str, Any]:
@@ -272,10 +281,10 @@ class SessionManager:
         return sorted(out.values(), key=lambda d: d["id"], reverse=True)
 
     # -- annotations ------------------------------------------------------------------------
-    def recorder_of(self, session_id: str) -> Any | None:
-        """The live recorder, when annotations must go through it (same loop, one writer)."""
+    def runner_of(self, session_id: str) -> Any | None:
+        """The live runner, when annotations must go through its recorder (same loop, one writer)."""
         s = self.live.get(session_id)
-        return s.recorder if s is not None and s.running and s.recorder is not None else None
+        return s.runner if s is not None and s.running and s.runner is not None else None
 
     def publish_annotation(self, session_id: str, op: str, ann: dict[str, Any]) -> None:
         s = self.live.get(session_id)

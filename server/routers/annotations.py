@@ -20,9 +20,11 @@ router = APIRouter(prefix="/api/sessions/{session_id}/annotations", tags=["annot
                    dependencies=[Depends(require_viewer)])
 
 
-def _store(request: Request, session_id: str):
+def _read(request: Request, session_id: str, fn):
+    """Open the session's store in this worker thread, apply ``fn``, close it."""
     try:
-        return manager(request).store(session_id)
+        with manager(request).store(session_id) as st:
+            return fn(st)
     except SessionError as exc:
         raise http_error(exc) from None
 
@@ -37,7 +39,7 @@ def _find(store: Any, ann_id: int) -> dict[str, Any] | None:
 
 @router.get("", response_model=list[AnnotationOut], summary="Annotations in time order")
 def list_annotations(session_id: str, request: Request) -> list[dict]:
-    return [plain(a) for a in _store(request, session_id).annotations()]
+    return _read(request, session_id, lambda st: [plain(a) for a in st.annotations()])
 
 
 @router.post("", response_model=AnnotationOut, status_code=status.HTTP_201_CREATED,
@@ -47,12 +49,11 @@ async def add_annotation(session_id: str, body: AnnotationIn, request: Request) 
     if body.t_end is not None and body.t_end < body.t_s:
         raise HTTPException(422, "t_end is before t_s")
     author = body.author or "supervisor"
-    rec = m.recorder_of(session_id)
-    if rec is not None:
-        ann_id = rec.add_annotation(body.t_s, body.text, author, t_end=body.t_end)
-    else:
-        store = await run_in_threadpool(_store, request, session_id)
-        ann_id = await run_in_threadpool(store.add_annotation, body.t_s, body.text, author, t_end=body.t_end)
+    runner = m.runner_of(session_id)
+    if runner is not None:  # live: the runner's own writer, and it tells the viewers
+        return plain(runner.add_annotation(body.t_s, body.text, author, body.t_end))
+    ann_id = await run_in_threadpool(
+        _read, request, session_id, lambda st: st.add_annotation(body.t_s, body.text, author, body.t_end))
     ann = {"id": int(ann_id), "t_s": body.t_s, "t_end": body.t_end, "text": body.text, "author": author}
     m.publish_annotation(session_id, "add", ann)
     return ann
@@ -62,21 +63,20 @@ async def add_annotation(session_id: str, body: AnnotationIn, request: Request) 
               dependencies=[Depends(require_supervisor)])
 async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, request: Request) -> dict:
     m = manager(request)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise HTTPException(422, "nothing to change")
-    rec = m.recorder_of(session_id)
-    store = await run_in_threadpool(_store, request, session_id)
-    current = await run_in_threadpool(_find, store, ann_id)
+    current = await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id))
     if current is None:
         raise HTTPException(404, f"no annotation {ann_id}")
     merged = {**current, **changes}
     if merged.get("t_end") is not None and merged["t_end"] < merged["t_s"]:
         raise HTTPException(422, "t_end is before t_s")
-    if rec is not None:
-        rec.update_annotation(ann_id, **changes)
+    runner = m.runner_of(session_id)
+    if runner is not None:
+        runner.recorder.update_annotation(ann_id, **changes)
     else:
-        await run_in_threadpool(lambda: store.update_annotation(ann_id, **changes))
+        await run_in_threadpool(_read, request, session_id, lambda st: st.update_annotation(ann_id, **changes))
     m.publish_annotation(session_id, "edit", merged)
     return merged
 
@@ -85,13 +85,12 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
                dependencies=[Depends(require_supervisor)])
 async def delete_annotation(session_id: str, ann_id: int, request: Request) -> Response:
     m = manager(request)
-    rec = m.recorder_of(session_id)
-    store = await run_in_threadpool(_store, request, session_id)
-    if await run_in_threadpool(_find, store, ann_id) is None:
+    if await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id)) is None:
         raise HTTPException(404, f"no annotation {ann_id}")
-    if rec is not None:
-        rec.delete_annotation(ann_id)
+    runner = m.runner_of(session_id)
+    if runner is not None:
+        runner.recorder.delete_annotation(ann_id)
     else:
-        await run_in_threadpool(store.delete_annotation, ann_id)
+        await run_in_threadpool(_read, request, session_id, lambda st: st.delete_annotation(ann_id))
     m.publish_annotation(session_id, "delete", {"id": ann_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -15,9 +15,11 @@ router = APIRouter(prefix="/api/sessions/{session_id}", tags=["data"], dependenc
 MAX_ROWS = 200_000
 
 
-def _store(request: Request, session_id: str):
+def _read(request: Request, session_id: str, fn):
+    """Open the session's store in this worker thread, apply ``fn``, close it."""
     try:
-        return manager(request).store(session_id)
+        with manager(request).store(session_id) as st:
+            return fn(st)
     except SessionError as exc:
         raise http_error(exc) from None
 
@@ -39,7 +41,7 @@ def participants(session_id: str, request: Request) -> list[str]:
 def features(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
              t_to: float | None = Query(None, ge=0), participant: str | None = Query(None, max_length=64)) -> dict:
     _range(t_from, t_to)
-    rows = _store(request, session_id).features(t_from=t_from, t_to=t_to, participant=participant)
+    rows = _read(request, session_id, lambda st: st.features(t_from=t_from, t_to=t_to, participant=participant))
     return {"columns": list(FEATURE_COLUMNS), "rows": [plain(r) for r in rows[:MAX_ROWS]]}
 
 
@@ -47,7 +49,7 @@ def features(session_id: str, request: Request, t_from: float | None = Query(Non
 def dyad(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
          t_to: float | None = Query(None, ge=0)) -> dict:
     _range(t_from, t_to)
-    rows = _store(request, session_id).dyad(t_from=t_from, t_to=t_to)
+    rows = _read(request, session_id, lambda st: st.dyad(t_from=t_from, t_to=t_to))
     return {"columns": list(DYAD_COLUMNS), "rows": [plain(r) for r in rows[:MAX_ROWS]]}
 
 
@@ -55,7 +57,7 @@ def dyad(session_id: str, request: Request, t_from: float | None = Query(None, g
 def events(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
            t_to: float | None = Query(None, ge=0)) -> dict:
     _range(t_from, t_to)
-    return {"events": [plain(e) for e in _store(request, session_id).events(t_from=t_from, t_to=t_to)]}
+    return {"events": _read(request, session_id, lambda st: [plain(e) for e in st.events(t_from=t_from, t_to=t_to)])}
 
 
 @router.get("/waveform", response_model=WaveformOut, summary="Decimated raw samples of one stream")
@@ -65,11 +67,14 @@ def waveform(session_id: str, request: Request, stream: str = Query(..., max_len
     _range(t_from, t_to)
     if t_to - t_from > 3600:
         raise HTTPException(422, "waveform ranges are limited to one hour")
-    store = _store(request, session_id)
-    try:
-        w = store.waveform(stream, t_from, t_to, max_points)
-    except KeyError:
-        raise HTTPException(404, f"no stream {stream!r} in this session") from None
+
+    def get(st):
+        keys = {s["key"] if isinstance(s, dict) else s.key for s in st.info()["streams"]}
+        if stream not in keys:
+            raise HTTPException(404, f"no stream {stream!r} in this session (streams: {', '.join(sorted(keys))})")
+        return st.waveform(stream, t_from, t_to, max_points)
+
+    w = _read(request, session_id, get)
     if isinstance(w, dict):
         t, v = w.get("t", []), w.get("v", w.get("values", []))
     else:

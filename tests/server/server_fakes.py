@@ -46,7 +46,7 @@ class FakeRecorder:
         Path(path).write_bytes(b"fake")
         DB[self.path] = {"info": {"id": session_id, "status": "running", "utc0": utc0, "duration": 0.0,
                                   "participants": sorted({s.participant for s in streams}),
-                                  "streams": [{"participant": s.participant, "kind": s.kind.value, "rate": s.rate}
+                                  "streams": [{"key": s.key, "participant": s.participant, "kind": s.kind.value, "rate": s.rate}
                                               for s in streams], "config": {}, "meta": dict(meta)},
                          "features": [], "dyad": [], "events": [], "ann": {}, "next": 1}
 
@@ -85,6 +85,13 @@ class FakeRecorder:
 class FakeStore(FakeRecorder):
     def __init__(self, path):
         self.path = str(path)
+        self.meta = {"label": self.db["info"]["meta"].get("label", "")}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
 
     def info(self):
         return self.db["info"]
@@ -106,19 +113,23 @@ class FakeStore(FakeRecorder):
         return sorted(self.db["ann"].values(), key=lambda a: a["t_s"])
 
     def waveform(self, stream_key, t_from, t_to, max_points):
-        if stream_key not in {f"{s['participant']}/{s['kind']}" for s in self.db["info"]["streams"]}:
-            raise KeyError(stream_key)
         t = np.linspace(t_from, t_to, min(max_points, 50))
-        return t.tolist(), np.sin(t).tolist()
+        return {"stream": stream_key, "t": t.tolist(), "v": np.sin(t).tolist()}
 
 
 class FakeRunner:
     """Feeds chunks to the recorder and sinks; one feature row per person and second."""
 
-    def __init__(self, source, recorder, config, sinks=(), speed="max"):
+    def __init__(self, source, recorder, config, sinks=()):
         self.source, self.recorder, self.sinks = source, recorder, list(sinks)
-        self.speed = None if speed == "max" else float(speed)
+        self.speed = source.speed
         self._stop = False
+
+    def add_annotation(self, t_s, text, author="", t_end=None, source="user"):
+        ann = {"id": self.recorder.add_annotation(t_s, text, author, t_end), "t_s": t_s, "t_end": t_end,
+               "author": author, "text": text, "source": source}
+        self._emit("on_annotation", ann)
+        return ann
 
     def stop(self):
         self._stop = True
@@ -153,14 +164,16 @@ class FakeRunner:
                 if done_s % 5 == 0:
                     ev = [Event("zone_change", float(done_s), participant="client", rule="fake", label=f"tick {done_s}")]
                     self.recorder.write_events(ev)
-                    self._emit("on_events", ev)
-        self.recorder.close("stopped" if self._stop else "complete")
+                    self._emit("on_events", [e.to_dict() for e in ev])
+        status = "stopped" if self._stop else "complete"
+        self.recorder.close(status)
+        return status
 
 
 def fake_backends(duration_s: float = 20.0) -> Backends:
     def make_source(spec: SourceSpec, speed):
         if spec.kind != "simulator":
             raise ValueError("fake backends only simulate")
-        return FakeSource(duration_s=min(spec.duration_s, duration_s))
+        return FakeSource(duration_s=min(spec.duration_s, duration_s), speed=speed)
 
     return Backends(make_source, FakeRecorder, FakeRunner, FakeStore, PipelineConfig)
