@@ -70,7 +70,7 @@ class XdfReader(Reader):
             raise InputError(f"unreadable XDF ({type(e).__name__}: {e})", path=self.path,
                              expected="a complete XDF file") from None
         self._data = []
-        found = []
+        found, empty = [], []
         for s in streams:
             info = s.get("info", {})
             typ = str(_first(info, "type")).strip().lower()
@@ -79,8 +79,12 @@ class XdfReader(Reader):
                 continue
             ts = np.asarray(s.get("time_stamps", []), dtype=float)
             if len(ts) == 0:
+                empty.append(typ)
                 continue
             self._data.append((s, TYPES[typ], ts))
+        if not self._data and empty:
+            raise InputError(f"stream(s) of type {sorted(set(empty))} have no samples (truncated file?)",
+                             path=self.path, expected="samples in the chosen streams")
         if not self._data:
             raise InputError(f"no stream of the chosen type(s) (file has: {sorted(set(found))})", path=self.path,
                              field="type", expected=", ".join(sorted(want or TYPES)))
