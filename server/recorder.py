@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -194,6 +196,7 @@ class Recorder(_Annotations):
             "format_version": FORMAT_VERSION, "session_id": session_id, "status": "running",
             "created_utc": time.time(), "utc0": utc0, "config": config.to_json(),
             "keep_audio": int(keep_audio), "heartbeat_utc": time.time(), "last_t": 0.0,
+            "writer_pid": os.getpid(), "writer_host": socket.gethostname(),
             **(meta or {}),
         })
         for role in roles:
@@ -384,10 +387,25 @@ class SessionStore(_Annotations):
         """running, complete, stopped, failed -- or interrupted for a writer that died."""
         status = str(self._meta_value("status", "unknown"))
         if status == "running":
+            if self._writer_is_dead():
+                return "interrupted"
             beat = float(self._meta_value("heartbeat_utc", 0) or 0)
             if time.time() - beat > STALE_AFTER_S:
                 return "interrupted"
         return status
+
+    def _writer_is_dead(self) -> bool:
+        """On the writer's own host, a vanished writer process means the session was cut short."""
+        pid, host = self._meta_value("writer_pid"), self._meta_value("writer_host")
+        if pid is None or host != socket.gethostname():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, ValueError, OverflowError):
+            return False
+        return False
 
     def mark_interrupted(self) -> None:
         """Record that the writer died (called when a stale running session is found)."""

@@ -1,0 +1,54 @@
+# Coregulate: the two quick-start commands are `make demo` and `make test`; each sets up
+# everything it needs first (system packages when run as root, a virtualenv, the dashboard's
+# npm packages). Nothing downloads at run time.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# Debian packages: PortAudio for microphones, Chromium for the browser tests.
+APT_PACKAGES := libportaudio2 chromium
+
+.PHONY: setup system-deps python-deps dashboard-deps demo test test-fast bench lint-docker clean
+
+setup: system-deps python-deps dashboard-deps
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "please install these Debian packages (as root):$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+python-deps: $(VENV)/.installed
+
+dashboard/static/vendor/uplot/uPlot.esm.js: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dashboard-deps: dashboard/static/vendor/uplot/uPlot.esm.js
+
+demo: setup
+	$(VENV)/bin/coregulate demo
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not realdata"
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) dashboard/node_modules dashboard/static/vendor .pytest_cache test-output

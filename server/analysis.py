@@ -1,0 +1,97 @@
+"""``analyze``: one session through the same runner as a live session, at max speed, into a
+folder: ``session.sqlite``, ``features.csv``, ``events.csv``, ``dyad.csv`` (two people) and
+``report.html``. ``batch`` calls :func:`analyze_session` once per session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..models.config import PipelineConfig
+from ..sensors.errors import OutputError
+from .export import export_csv
+from .recorder import Recorder, SessionStore
+from .runner import SessionRunner
+from .sources import build_source
+
+SESSION_FILE = "session.sqlite"
+
+
+@dataclass
+class AnalysisResult:
+    out_dir: Path
+    session_file: Path
+    files: list[Path]
+    seconds: float
+    participants: list[str]
+
+
+class _Progress:
+    """A progress bar on stderr (only on a terminal) in session seconds."""
+
+    def __init__(self, total: float | None, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=round(total) if total else None, unit="s", desc="analyzing", file=sys.stderr,
+                            disable=None, dynamic_ncols=True, bar_format=None)
+        self.done = 0
+
+    def on_chunk(self, chunk) -> None:
+        t = int(chunk.t_end)
+        if self.bar is not None and t > self.done:
+            self.bar.update(t - self.done)
+            self.done = t
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineConfig | None = None,
+                    keep_audio: bool = False, session_id: str | None = None, overwrite: bool = False,
+                    progress: bool = False, report: bool = True, meta: dict[str, Any] | None = None) -> AnalysisResult:
+    """Analyze one session offline (speed max) and write its output folder."""
+    config = config or PipelineConfig()
+    source = build_source(specs, speed=None)  # headers checked before anything is written
+    out = Path(out_dir)
+    session_file = out / SESSION_FILE
+    if session_file.exists():
+        if not overwrite:
+            raise OutputError(f"{session_file} exists; pass --overwrite to analyze again into {out}")
+        for name in (SESSION_FILE, SESSION_FILE + "-wal", SESSION_FILE + "-shm"):
+            (out / name).unlink(missing_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
+    sid = session_id or out.resolve().name
+    recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
+                        meta={"sources": json.dumps(specs), **(meta or {})})
+    bar = _Progress(getattr(source, "duration_s", None), progress)
+    runner = SessionRunner(source, recorder, config, sinks=[bar])
+    try:
+        asyncio.run(runner.run())
+    finally:
+        bar.close()
+    with SessionStore(session_file) as store:
+        files = export_csv(store, out)
+        participants = list(store.participants())
+        seconds = store.duration()
+        if report:
+            from .report import write_report
+
+            files.append(write_report(store, out / "report.html"))
+    return AnalysisResult(out, session_file, [session_file, *files], seconds, participants)
+
+
+def disk_free_check(path: Path, need_bytes: int) -> None:
+    free = shutil.disk_usage(path if path.exists() else path.parent).free
+    if free < need_bytes:
+        raise OutputError(f"{path}: only {free // 2**20} MiB free, about {need_bytes // 2**20} MiB needed")

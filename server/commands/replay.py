@@ -1,0 +1,74 @@
+"""``coregulate replay SPEC... [--speed 1|N|max]``: a recording as a live session.
+
+With the server (default) the session appears in the dashboard as if it were live; with
+``--headless`` it runs in the terminal and prints events as they happen.
+"""
+
+from __future__ import annotations
+
+from .analyze import SPEC_HELP, add_pipeline_options, pipeline_config
+from .serve import add_server_options
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("replay", help="replay recorded files as a live session (dashboard shows it)")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
+    p.add_argument("--speed", default="1", help="1 (live pacing), N (N times faster) or max (default 1)")
+    add_pipeline_options(p)
+    add_server_options(p)
+    p.add_argument("--headless", action="store_true", help="no server: print events to the terminal")
+    p.set_defaults(run=run)
+
+
+class _Printer:
+    """Prints events as they happen and the session time every 10 s (flushed, for pipes)."""
+
+    def __init__(self) -> None:
+        self.next_mark = 10
+
+    def on_chunk(self, chunk) -> None:
+        while chunk.t_end >= self.next_mark:
+            print(f"at {self.next_mark} s", flush=True)
+            self.next_mark += 10
+
+    def on_events(self, events) -> None:
+        for e in events:
+            who = e.get("participant") or "dyad"
+            print(f"{e['t_start']:8.1f} s  {who:<10} {e['kind']}", flush=True)
+
+    def on_status(self, status) -> None:
+        print(f"session {status['status']} at {status['t']:.1f} s", flush=True)
+
+
+def run(args) -> int:
+    import asyncio
+    import json
+    import time
+    from pathlib import Path
+
+    from ...sensors.pacing import parse_speed
+    from ..recorder import Recorder
+    from ..runner import SessionRunner
+    from ..sources import build_source
+
+    speed = parse_speed(args.speed)
+    config = pipeline_config(args)
+    if not args.headless:
+        from ..app import serve
+        from ..schemas import SessionCreate, SourceSpec
+
+        build_source(args.specs, speed)  # fail here, with a clear message, not inside the server
+        req = SessionCreate(source=SourceSpec(kind="simulator") if len(args.specs) == 1 and args.specs[0].startswith("sim")
+                            else SourceSpec(kind="files", specs=args.specs),
+                            speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
+                            window_s=config.window_s, baseline=config.baseline, label="replay")
+        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, startup=[req])
+        return 0
+    source = build_source(args.specs, speed)
+    sid = time.strftime("replay-%Y%m%d-%H%M%S")
+    path = Path(args.data) / "sessions" / f"{sid}.sqlite"
+    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
+                   meta={"sources": json.dumps(args.specs)})
+    print(f"recording to {path}", flush=True)
+    asyncio.run(SessionRunner(source, rec, config, sinks=[_Printer()]).run())
+    return 0

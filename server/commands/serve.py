@@ -1,0 +1,48 @@
+"""``coregulate serve`` and ``coregulate demo``: the supervisor server and dashboard."""
+
+from __future__ import annotations
+
+
+def add_server_options(p, port_default: int = 8765) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only; use a TLS reverse proxy for remote access)")
+    p.add_argument("--port", type=int, default=port_default)
+    p.add_argument("--data", default="data", metavar="DIR", help="where sessions and the access token live (default ./data)")
+    p.add_argument("--token", help="supervisor token (default: generated on first start, stored in DIR/token.json)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="run the supervisor server and dashboard")
+    add_server_options(p)
+    p.set_defaults(run=run_serve)
+    d = sub.add_parser("demo", help="server + dashboard on a simulated therapist-client session")
+    add_server_options(d)
+    d.add_argument("--speed", default="1", help="simulated session pacing: 1 (live), N, or max (default 1)")
+    d.add_argument("--duration", type=float, default=1200.0, metavar="S", help="simulated session length (default 1200 s)")
+    d.set_defaults(run=run_demo)
+
+
+def _check_port(port: int) -> None:
+    from ...sensors.errors import InputError
+
+    if not 0 < port < 65536:
+        raise InputError(f"port {port} is out of range", field="--port", expected="1-65535")
+
+
+def run_serve(args) -> int:
+    from ..app import serve
+
+    _check_port(args.port)
+    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token)
+    return 0
+
+
+def run_demo(args) -> int:
+    from ...sensors.pacing import parse_speed
+    from ..app import serve
+
+    _check_port(args.port)
+    speed = parse_speed(args.speed)
+    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, demo=True,
+          demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration)
+    return 0

@@ -1,0 +1,88 @@
+"""From command-line SPECs to one source: recorded files (replayed) or the simulator."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from ..sensors.base import Source
+from ..sensors.errors import InputError
+
+SIM_WORDS = ("sim", "simulator")
+
+
+def is_simulator_spec(text: str) -> bool:
+    head = text.split("?", 1)[0].strip().lower()
+    return head in SIM_WORDS
+
+
+def simulator_from_spec(text: str, speed: float | None):
+    """``sim``, ``sim?seed=3&duration=3000&audio=0`` → a :class:`Simulator`."""
+    from ..sensors.simulator import Simulator
+
+    opts = dict(parse_qsl(text.split("?", 1)[1])) if "?" in text else {}
+    unknown = set(opts) - {"seed", "duration", "audio"}
+    if unknown:
+        raise InputError(f"unknown simulator option(s) {', '.join(sorted(unknown))}", field=text,
+                         expected="seed=N, duration=SECONDS, audio=0|1")
+    try:
+        seed = int(opts.get("seed", 0))
+        duration = float(opts.get("duration", 1200))
+        audio = opts.get("audio", "1") not in ("0", "false", "no")
+    except ValueError:
+        raise InputError("simulator options must be numbers", field=text, expected="seed=N, duration=SECONDS") from None
+    if not 300 < duration <= 24 * 3600:
+        raise InputError(f"simulated duration {duration:g} s is out of range", field=text,
+                         expected="more than 300 s (the baseline) and at most 24 h")
+    return Simulator(seed=seed, duration_s=duration, audio=audio, speed=speed)
+
+
+def build_source(specs: list[str], speed: float | None = None) -> Source:
+    """One source for a session: the simulator (``sim``) or recorded files (``ROLE=[FORMAT:]PATH``).
+
+    Every file's header is checked here, before anything is recorded.
+    """
+    if not specs:
+        raise InputError("no input given", expected="at least one SPEC (ROLE=PATH, ROLE=FORMAT:PATH or sim)")
+    sims = [s for s in specs if is_simulator_spec(s)]
+    if sims:
+        if len(specs) > 1:
+            raise InputError("the simulator is a whole session: it cannot be combined with other SPECs", field=sims[0])
+        return simulator_from_spec(sims[0], speed)
+    from ..sensors.readers import open_readers
+    from ..sensors.replay import ReplaySource
+    from ..sensors.spec import parse_spec
+    from .session_source import SessionFileReader
+
+    sessions = [s for s in specs if is_session_spec(s)]
+    if sessions:
+        if len(specs) > 1:
+            raise InputError("a recorded session is a whole session: it cannot be combined with other SPECs",
+                             field=sessions[0])
+        return ReplaySource([SessionFileReader(session_path(sessions[0]))], speed=speed)
+    return ReplaySource(open_readers([parse_spec(s) for s in specs]), speed=speed)
+
+
+def is_session_spec(text: str) -> bool:
+    """``session:PATH`` or a path to a ``.sqlite`` session file (no role: the file has them)."""
+    return text.startswith("session:") or ("=" not in text and text.endswith(".sqlite"))
+
+
+def session_path(text: str):
+    from pathlib import Path
+
+    return Path(text[len("session:"):] if text.startswith("session:") else text)
+
+
+def parse_baseline(text: str | None) -> tuple[float, float] | None:
+    """``"60-360"`` → (60.0, 360.0) seconds; ``None`` → default (first 5 minutes)."""
+    if text is None:
+        return None
+    try:
+        a, b = (float(x) for x in text.split("-", 1))
+    except ValueError:
+        raise InputError(f"cannot read baseline {text!r}", field="--baseline", expected="START-END in seconds, e.g. 0-300") from None
+    if not 0 <= a < b:
+        raise InputError(f"baseline {text!r} is empty or negative", field="--baseline", expected="0 <= START < END")
+    if b - a < 60:
+        raise InputError(f"baseline {text!r} is shorter than 60 s", field="--baseline", expected="at least 60 s of baseline")
+    return (a, b)

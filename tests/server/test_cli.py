@@ -1,0 +1,147 @@
+"""The command-line contract: outputs of analyze, clear errors with sysexits codes, and
+durability of a recording when the process is killed."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from coregulate.models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
+from coregulate.server.cli import main
+from coregulate.server.recorder import SessionStore
+
+EXE = [sys.executable, "-m", "coregulate.server.cli"]
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def analyzed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("analyzed") / "sim"
+    assert main(["analyze", "sim?duration=420&audio=0&seed=2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_analyze_writes_the_promised_files(analyzed):
+    for name in ("session.sqlite", "features.csv", "events.csv", "dyad.csv", "report.html", "annotations.csv"):
+        assert (analyzed / name).is_file(), name
+    with open(analyzed / "features.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[: len(FEATURE_COLUMNS)] == list(FEATURE_COLUMNS)
+    assert {r["participant"] for r in rows} == {"client", "therapist"}
+    assert len(rows) == 2 * 420
+    # a value that cannot be computed is empty, never invented: no voice without audio
+    assert all(r["f0_st"] == "" for r in rows)
+    late = [float(r["hr_bpm"]) for r in rows if r["participant"] == "client" and int(r["t_s"]) > 120 and r["hr_bpm"]]
+    assert 60 < sum(late) / len(late) < 100
+    with open(analyzed / "dyad.csv") as fh:
+        assert list(csv.DictReader(fh).fieldnames)[: len(DYAD_COLUMNS)] == list(DYAD_COLUMNS)
+    assert "not a diagnostic device" in (analyzed / "report.html").read_text()
+
+
+def test_analyze_refuses_to_overwrite_without_flag(analyzed, capsys):
+    code, _, err = _cli(capsys, "analyze", "sim?duration=400&audio=0", "--out", str(analyzed), "--quiet")
+    assert code == 73 and "--overwrite" in err and "Traceback" not in err
+
+
+def test_export_formats(analyzed, tmp_path, capsys):
+    for fmt in ("csv", "edf", "rr"):
+        code, out, err = _cli(capsys, "export", str(analyzed), "--format", fmt, "--out", str(tmp_path / fmt))
+        assert code == 0, err
+    rr = (tmp_path / "rr" / "client_rr.txt").read_text().split()
+    assert len(rr) > 400 and all(300 < float(v) < 2000 for v in rr)
+    import pyedflib
+
+    with pyedflib.EdfReader(str(tmp_path / "edf" / "signals.edf")) as f:
+        assert f.getSampleFrequency(0) == 130 and "ecg" in f.getLabel(0)
+        assert abs(f.getFileDuration() - 420) <= 1
+
+
+def test_recorded_session_replays_to_identical_features(analyzed, tmp_path):
+    again = tmp_path / "again"
+    assert main(["analyze", str(analyzed / "session.sqlite"), "--out", str(again), "--quiet", "--no-report"]) == 0
+    a = (analyzed / "features.csv").read_text()
+    b = (again / "features.csv").read_text()
+    assert a == b
+
+
+BAD = [
+    (["analyze", "client=nonexistent.csv", "--out", "{tmp}/o"], 66, "nonexistent.csv"),
+    (["analyze", "client={tmp}/empty.txt", "--out", "{tmp}/o"], 65, "empty.txt"),
+    (["analyze", "client=rr:{tmp}/words.txt", "--out", "{tmp}/o"], 65, "words.txt:2"),
+    (["analyze", "client={tmp}/unknown.bin", "--out", "{tmp}/o"], 65, "unknown.bin"),
+    (["analyze", "client=csv:{tmp}/plain.csv?time=t:s&ecg=nope:uV", "--out", "{tmp}/o"], 65, "nope"),
+    (["analyze", "client={tmp}/rr.txt", "client={tmp}/rr.txt", "--out", "{tmp}/o"], 65, "rr.txt"),
+    (["analyze", "sim", "--out", "{tmp}/o", "--baseline", "300-100"], 65, "--baseline"),
+    (["analyze", "noequals", "--out", "{tmp}/o"], 65, "noequals"),
+    (["replay", "sim", "--speed", "fast-ish", "--headless"], 65, "--speed"),
+    (["export", "{tmp}/nothing-here", "--format", "csv", "--out", "{tmp}/x"], 66, "nothing-here"),
+]
+
+
+@pytest.mark.parametrize("argv,code,needle", BAD, ids=[b[2] for b in BAD])
+def test_bad_input_gives_one_clear_line_and_exit_code(argv, code, needle, tmp_path, capsys):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "words.txt").write_text("800\nnot-a-number\n810\n")
+    (tmp_path / "unknown.bin").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "plain.csv").write_text("t,ecg\n0,1\n0.01,2\n")
+    (tmp_path / "rr.txt").write_text("800\n810\n790\n")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    got, out, err = _cli(capsys, *argv)
+    assert got == code, err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_error_exit_code_is_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["analyze"])
+    assert e.value.code == 2
+
+
+def test_real_process_prints_no_traceback(tmp_path):
+    res = subprocess.run([*EXE, "analyze", f"client={tmp_path}/missing.txt", "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 66 and "Traceback" not in res.stderr and "missing.txt" in res.stderr
+
+
+def test_sigkill_loses_at_most_the_last_second(tmp_path):
+    """Kill -9 a replay at ×10: the file opens, is marked interrupted, and holds everything up
+    to one wall-second (10 session seconds) before the kill."""
+    speed = 10
+    proc = subprocess.Popen([*EXE, "replay", "sim?duration=1200&audio=0", "--headless", "--speed", str(speed),
+                             "--data", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reached = 0
+    deadline = time.monotonic() + 120
+    try:
+        for line in proc.stdout:
+            if line.startswith("at "):
+                reached = int(line.split()[1])
+                if reached >= 90:
+                    break
+            assert time.monotonic() < deadline
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert reached >= 90
+    path = next((tmp_path / "sessions").glob("*.sqlite"))
+    st = SessionStore(path)
+    assert st.status() == "interrupted"
+    ecg_end = max(c.t_end for c in st.chunks("client/ecg"))
+    assert ecg_end >= reached - speed * 1.0 - 1, (ecg_end, reached)
+    feats = st.features(participant="client")
+    assert feats and feats[-1]["t_s"] >= reached - speed - 5
+    # and it replays
+    st.close()
+    assert main(["analyze", str(path), "--out", str(tmp_path / "re"), "--quiet", "--no-report"]) == 0
