@@ -1,0 +1,139 @@
+"""Live sources of one session, from the options of ``coregulate record``.
+
+All live sources of a session share one session clock (``now``) and the BLE adapters share one
+connect lock, so two straps connect one after the other.
+
+Option syntax
+-------------
+``--client-ble ADDRESS``          Polar H10: ECG 130 Hz + RR + HR (``--acc-rate`` adds ACC)
+``--client-ble hr:ADDRESS``       any other strap with the standard Heart Rate Service: RR + HR
+``--lsl-in ROLE:key=value,...``   keys ``name``, ``type``, ``source_id`` (which stream), ``kind``,
+                                  ``channel``, ``unit`` (how to read it); e.g.
+                                  ``client:type=EDA,name=Shimmer3``
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Iterable
+
+from .base import Source
+from .chunk import StreamKind
+from .errors import DeviceUnavailableError, InputError
+
+ROLES = ("client", "therapist")
+_LSL_KEYS = {"name", "type", "source_id", "kind", "channel", "unit"}
+
+
+def add_live_options(p) -> None:
+    """The live-device options of ``coregulate record`` (argparse only: imports nothing heavy)."""
+    for role in ROLES:
+        p.add_argument(f"--{role}-ble", metavar="ADDRESS",
+                       help=f"the {role}'s strap: Polar H10 address, or hr:ADDRESS for any Heart Rate Service strap")
+        p.add_argument(f"--{role}-mic", metavar="DEVICE", help=f"the {role}'s microphone (see: coregulate devices audio)")
+    p.add_argument("--lsl-in", action="append", default=[], metavar="ROLE:key=value,...",
+                   help="an LSL stream as a participant's source, e.g. client:type=EDA,name=Shimmer (repeatable)")
+    p.add_argument("--lsl-out", action="store_true", help="publish features, dyad rows and events to LSL")
+    p.add_argument("--acc-rate", type=int, choices=(25, 50, 100, 200), help="also stream Polar H10 accelerometer (Hz)")
+
+
+def parse_lsl_spec(spec: str) -> dict[str, Any]:
+    """``"client:type=ECG,name=Foo"`` → ``{"participant": "client", "type": "ECG", "name": "Foo"}``."""
+    role, sep, rest = spec.partition(":")
+    if not sep or not role or not rest:
+        raise InputError(f"{spec!r}", field="--lsl-in", expected="ROLE:key=value[,key=value], e.g. client:type=ECG")
+    out: dict[str, Any] = {"participant": role.strip()}
+    for part in rest.split(","):
+        key, eq, val = part.partition("=")
+        key = key.strip()
+        if not eq or key not in _LSL_KEYS or not val:
+            raise InputError(f"{part!r} in {spec!r}", field="--lsl-in", expected=f"key=value with key in {sorted(_LSL_KEYS)}")
+        out[key] = val.strip()
+    if not {"name", "type", "source_id"} & out.keys():
+        raise InputError(f"{spec!r} does not say which stream", field="--lsl-in", expected="name=, type= or source_id=")
+    if "kind" in out:
+        try:
+            out["kind"] = StreamKind(out["kind"].lower())
+        except ValueError:
+            raise InputError(f"kind {out['kind']!r}", field="--lsl-in",
+                             expected=", ".join(k.value for k in StreamKind)) from None
+    if "channel" in out:
+        if not out["channel"].isdigit():
+            raise InputError(f"channel {out['channel']!r}", field="--lsl-in", expected="a channel index 0, 1, …")
+        out["channel"] = int(out["channel"])
+    return out
+
+
+def parse_ble_spec(spec: str) -> tuple[str, str]:
+    """``"hr:AA:BB:…"`` → ``("hr", "AA:BB:…")``; a bare address is a Polar H10."""
+    kind, address = ("h10", spec)
+    low = spec.lower()
+    for prefix in ("hr:", "h10:"):
+        if low.startswith(prefix):
+            kind, address = prefix[:-1], spec[len(prefix):]
+    if not address.strip():
+        raise InputError(f"{spec!r}", field="--*-ble", expected="a BLE address, e.g. A0:9E:1A:12:34:56")
+    return kind, address.strip()
+
+
+def build_live_sources(
+    client_ble: str | None = None,
+    therapist_ble: str | None = None,
+    client_mic: str | None = None,
+    therapist_mic: str | None = None,
+    lsl_in: Iterable[str | dict] = (),
+    *,
+    acc_rate: int | None = None,
+    now: Callable[[], float] | None = None,
+    client_factory: Callable[..., Any] | None = None,
+    mic_factory: Callable[..., Source] | None = None,
+    lsl_timeout: float = 5.0,
+    connect_timeout: float = 20.0,
+) -> list[Source]:
+    """Sources for a live session; raise the typed error of the first option that cannot work.
+
+    LSL streams are resolved here (a missing stream fails before the session starts); BLE
+    straps connect when the session iterates them (first connect: 3 attempts, then
+    :class:`DeviceUnavailableError`; later drops are retried for as long as the session runs).
+    """
+    from .ble.adapter import HeartRateStrapSource, PolarH10Source, session_clock
+
+    now = now or session_clock()
+    sources: list[Source] = []
+    lock = asyncio.Lock()
+    for role, spec in (("client", client_ble), ("therapist", therapist_ble)):
+        if not spec:
+            continue
+        kind, address = parse_ble_spec(spec)
+        kw = dict(client_factory=client_factory, connect_lock=lock, now=now, connect_timeout=connect_timeout)
+        if kind == "hr":
+            sources.append(HeartRateStrapSource(address, role, **kw))
+        else:
+            sources.append(PolarH10Source(address, role, acc_rate=acc_rate, **kw))
+    for role, device in (("client", client_mic), ("therapist", therapist_mic)):
+        if device is not None:
+            sources.append(_microphone(role, device, now, mic_factory))
+    if lsl_in:
+        from .lsl import LslInletSource
+
+        for spec in lsl_in:
+            opts = dict(spec) if isinstance(spec, dict) else parse_lsl_spec(spec)
+            role = opts.pop("participant")
+            sources.append(LslInletSource(role, timeout=lsl_timeout, now=now, **opts))
+    if not sources:
+        raise InputError("no live device given", field="record",
+                         expected="--client-ble/--therapist-ble, --client-mic/--therapist-mic or --lsl-in")
+    return sources
+
+
+def _microphone(role: str, device: str, now: Callable[[], float], factory: Callable[..., Source] | None) -> Source:
+    if factory is not None:
+        return factory(device=device, participant=role, now=now)
+    try:
+        from . import microphone
+    except ImportError as exc:
+        raise DeviceUnavailableError(f"live microphone capture is not available in this installation ({exc})") from exc
+    cls = getattr(microphone, "MicrophoneSource", None)
+    if cls is None:
+        raise DeviceUnavailableError("live microphone capture is not available (no MicrophoneSource)")
+    return cls(device=device, participant=role)

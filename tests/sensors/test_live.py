@@ -1,0 +1,71 @@
+"""build_live_sources and the ``devices`` command (no hardware: fake BLE client, loopback LSL)."""
+
+import uuid
+
+import pylsl
+import pytest
+
+from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
+from coregulate.sensors.chunk import StreamKind
+from coregulate.sensors.errors import DeviceUnavailableError, InputError
+from coregulate.sensors.live import build_live_sources, parse_ble_spec, parse_lsl_spec
+from coregulate.sensors.lsl import LslInletSource
+from coregulate.server.cli import main
+
+
+def test_specs():
+    assert parse_ble_spec("A0:9E:1A:00:00:01") == ("h10", "A0:9E:1A:00:00:01")
+    assert parse_ble_spec("hr:C8:FD:19:00:00:02") == ("hr", "C8:FD:19:00:00:02")
+    assert parse_lsl_spec("client:type=EDA,name=Shimmer,channel=1,kind=eda") == {
+        "participant": "client", "type": "EDA", "name": "Shimmer", "channel": 1, "kind": StreamKind.EDA}
+    for bad, words in [("client", "ROLE:key=value"), ("client:colour=red", "key in"),
+                       ("client:kind=eda", "does not say which stream"), ("client:type=X,channel=a", "channel index"),
+                       ("client:name=a,kind=eeg", "kind 'eeg'")]:
+        with pytest.raises(InputError, match=words):
+            parse_lsl_spec(bad)
+    with pytest.raises(InputError, match="BLE address"):
+        parse_ble_spec("hr:")
+
+
+def test_build_live_sources_shares_clock_and_lock():
+    name = f"cg-live-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "EDA", 1, 4, "float32", name)
+    outlet = pylsl.StreamOutlet(info)  # noqa: F841 - alive while resolving
+    now = lambda: 0.0  # noqa: E731
+    srcs = build_live_sources(client_ble="A0:9E:1A:00:00:01", therapist_ble="hr:C8:FD:19:00:00:02",
+                              lsl_in=[f"client:name={name}"], acc_rate=50, now=now, client_factory=object,
+                              lsl_timeout=2.0)
+    a, b, c = srcs
+    assert isinstance(a, PolarH10Source) and a.acc_rate == 50 and a.participant == "client"
+    assert type(b) is HeartRateStrapSource and b.participant == "therapist"
+    assert a._lock is b._lock is not None
+    assert isinstance(c, LslInletSource) and c.stream.kind is StreamKind.EDA and c.stream.rate == 4.0
+    assert a._now is now and c._now is now
+
+
+def test_build_live_sources_errors():
+    with pytest.raises(InputError, match="no live device given"):
+        build_live_sources()
+    with pytest.raises(DeviceUnavailableError, match="no LSL stream matching"):
+        build_live_sources(lsl_in=[f"client:name=absent-{uuid.uuid4().hex}"], lsl_timeout=0.2)
+    made = []
+    srcs = build_live_sources(client_mic="2", mic_factory=lambda **kw: made.append(kw) or "mic")
+    assert srcs == ["mic"] and made[0]["participant"] == "client" and made[0]["device"] == "2"
+
+
+def test_devices_scan_without_bluetooth_exits_69(capsys, monkeypatch):
+    async def no_bluez(timeout):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr("coregulate.sensors.ble.scan._bleak_discover", no_bluez)
+    assert main(["devices", "scan", "--timeout", "0.1"]) == 69
+    err = capsys.readouterr().err
+    assert err.strip() == "coregulate devices: error: no Bluetooth adapter or BlueZ service found"
+
+
+def test_devices_lsl_lists_streams(capsys):
+    name = f"cg-dev-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "ECG", 1, 130, "float32", name))  # noqa: F841
+    assert main(["devices", "lsl", "--timeout", "1.0", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert f'"name": "{name}", "type": "ECG", "channels": 1, "rate": 130.0' in out
