@@ -39,6 +39,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "pause_ratio",
     "vocal_arousal",
     "speaking",
+    "talk_share",
+    "response_latency_s",
+    "overlap",
     # skin conductance and movement
     "eda_scl_us",
     "scr_per_min",
