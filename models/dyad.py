@@ -74,13 +74,16 @@ class DyadParams:
         ``segment_s`` (30), ``n_surrogates`` (20), ``max_offset_s`` (600), ``pool_size``
         (12000), ``min_null`` (200), ``alpha`` (0.05), ``seed`` (0): see
         :class:`~coregulate.models.surrogates.SurrogateParams`.
+        ``abs_signals`` (("motion",)): signals whose peak is the largest ``|r|`` (movement
+        synchrony counts anti-phase coupling, as in Ramseyer & Tschacher 2011); the others use
+        the largest ``r`` (in-phase physiological concordance).
     Events (heuristic rules, candidates for review)
         ``sustain_s`` (10): a zone state counts once it has held this long (also the hysteresis
         for leaving it).
         ``level_s`` (30): synchrony level = mean ``sync_effect`` over the last ``level_s`` seconds
         (at least half of them computable).
         ``low_effect`` (0.5): level at or below this = synchrony dropped (near pseudo-synchrony).
-        ``restore_effect`` (1.0): level at or above this = synchrony restored / high.
+        ``restore_effect`` (0.8): level at or above this = synchrony restored / high.
         ``withdrawal_pause_ratio`` (0.8) over ``level_s``: the client's mean ``pause_ratio`` at
         or above this counts as vocal withdrawal (in addition to a hypo/hypo_candidate zone).
         ``episode_ref_s`` (60): co-regulation compares the current level with the mean level in
@@ -107,10 +110,11 @@ class DyadParams:
     min_null: int = 200
     alpha: float = 0.05
     seed: int = 0
+    abs_signals: tuple[str, ...] = ("motion",)
     sustain_s: int = 10
     level_s: int = 30
     low_effect: float = 0.5
-    restore_effect: float = 1.0
+    restore_effect: float = 0.8
     withdrawal_pause_ratio: float = 0.8
     episode_ref_s: int = 60
     rise_effect: float = 0.5
@@ -128,11 +132,16 @@ class DyadParams:
         unknown = set(opts) - known
         if unknown:
             raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
+        if "abs_signals" in opts:
+            opts["abs_signals"] = tuple(opts["abs_signals"])
         return replace(cls(), **opts)
 
     @property
     def sync(self) -> SyncParams:
         return SyncParams(self.window_s, self.max_lag_s, self.step_s, self.min_valid_frac)
+
+    def sync_for(self, signal: str) -> SyncParams:
+        return replace(self.sync, peak="abs" if signal in self.abs_signals else "max")
 
     @property
     def surrogates(self) -> SurrogateParams:
@@ -197,7 +206,7 @@ class DyadPipeline(DyadEstimator):
         self.params = DyadParams.from_config(config)
         self.client, self.therapist = pick_roles(list(participants))
         self.roles = {"client": self.client, "therapist": self.therapist}
-        self._sync = {s: SurrogateSynchrony(self.params.sync, self.params.surrogates) for s in SIGNALS}
+        self._sync = {s: SurrogateSynchrony(self.params.sync_for(s), self.params.surrogates) for s in SIGNALS}
         self._column: dict[str, str | None] = dict.fromkeys(SIGNALS)
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .synchrony import LaggedCorrelationBank, SyncParams, SyncResult
+from .synchrony import LaggedCorrelationBank, SyncParams, SyncResult, peak_statistic, wclc_offline
 
 
 @dataclass(frozen=True)
@@ -159,14 +159,12 @@ def _segment_shuffle(y: np.ndarray, seg: int, rng: np.random.Generator) -> np.nd
 
 def session_mean_peak(x: Sequence[Any], y: Sequence[Any], sync: SyncParams | None = None) -> float | None:
     """Mean over computable windows of the peak statistic (the SUSY/rMEA-style session score)."""
-    bank = LaggedCorrelationBank(sync or SyncParams())
-    vals = []
-    for a, b in zip(x, y):
-        bank.push(a, b)
-        v = bank.peak_stat()[0]
-        if np.isfinite(v):
-            vals.append(v)
-    return float(np.mean(vals)) if vals else None
+    sync = sync or SyncParams()
+    stat = peak_statistic(wclc_offline(x, y, sync), sync.peak)
+    if sync.step_s > 1:
+        stat = stat[int(sync.step_s) - 1 :: int(sync.step_s)]
+    stat = stat[np.isfinite(stat)]
+    return float(np.mean(stat)) if len(stat) else None
 
 
 def shuffled_session_null(
