@@ -1,0 +1,57 @@
+"""``coregulate record``: a live session from straps, microphones and LSL streams, shown in the
+dashboard and recorded like any other session."""
+
+from __future__ import annotations
+
+from .analyze import add_pipeline_options, pipeline_config
+from .serve import add_server_options
+
+
+def add_parser(sub) -> None:
+    from ...sensors.live import add_live_options
+
+    p = sub.add_parser("record", help="record a live session (Polar H10 / heart-rate straps, microphones, LSL)")
+    add_live_options(p)
+    add_pipeline_options(p)
+    add_server_options(p)
+    p.add_argument("--headless", action="store_true", help="no server: record and print events in the terminal")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import asyncio
+    import time
+    from pathlib import Path
+
+    from ...sensors.live import build_live_sources
+    from ...sensors.merge import MergedSource
+    from ..recorder import Recorder
+    from ..runner import SessionRunner
+    from .replay import _Printer
+
+    config = pipeline_config(args)
+    sources = build_live_sources(args.client_ble, args.therapist_ble, args.client_mic, args.therapist_mic,
+                                 args.lsl_in, acc_rate=args.acc_rate)
+    source = MergedSource(sources)
+    sinks = []
+    if args.lsl_out:
+        from ...sensors.lsl import LslPublisher
+
+        sinks.append(LslPublisher(sorted({s.participant for s in source.streams})))
+    if not args.headless:
+        from ..app import serve
+        from ..sessions import PreparedSession
+
+        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token,
+              startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live")])
+        return 0
+    sid = time.strftime("live-%Y%m%d-%H%M%S")
+    path = Path(args.data) / "sessions" / f"{sid}.sqlite"
+    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio)
+    print(f"recording to {path}; press Ctrl-C to stop", flush=True)
+    runner = SessionRunner(source, rec, config, sinks=[*sinks, _Printer()])
+    try:
+        asyncio.run(runner.run())
+    except KeyboardInterrupt:
+        print("stopped; the session file is complete up to the last second", flush=True)
+    return 0
