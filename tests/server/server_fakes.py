@@ -153,9 +153,13 @@ class FakeRunner:
             self._emit("on_chunk", chunk)
             while chunk.t_end >= done_s + 1:
                 done_s += 1
-                rows = [{"t_s": done_s, "participant": p, "hr_bpm": 70 + 5 * math.sin(done_s / 3) + i * 5,
-                         "ln_rmssd": 3.5, "arousal": math.sin(done_s / 5), "zone": "window", "quality": "good"}
-                        for i, p in enumerate(("client", "therapist"))]
+                rows = []
+                for i, p in enumerate(("client", "therapist")):
+                    ar = (2.0 - i) * math.sin(done_s / 8)
+                    rows.append({"t_s": done_s, "participant": p, "hr_bpm": 70 + 5 * math.sin(done_s / 3) + i * 5,
+                                 "ln_rmssd": 3.5 - 0.3 * ar, "pns_index": -ar / 2, "sns_index": ar / 2, "arousal": ar,
+                                 "zone": "hyper" if ar > 1 else "hypo" if ar < -1 else "window", "quality": "good",
+                                 "vagal_reliable": True, "vocal_arousal": 0.5 * ar, "speaking": (done_s // 4 + i) % 2 == 0})
                 self.recorder.write_features(rows)
                 self._emit("on_features", rows)
                 dy = [{"t_s": done_s, "sync_hr_z": 1.0, "leader": "therapist"}]

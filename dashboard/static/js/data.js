@@ -1,0 +1,66 @@
+// Client-side model of one session's data, filled by websocket frames (live) or REST (replay).
+
+const WAVE_KEEP_S = 20;
+
+export class SessionData {
+  constructor() {
+    this.features = new Map(); // participant -> Map(t_s -> row)
+    this.dyad = new Map(); // t_s -> row
+    this.events = new Map(); // key -> event
+    this.annotations = new Map(); // id -> annotation
+    this.waves = new Map(); // stream key -> {t: [], v: []}
+    this.sensors = null;
+    this.tMax = 0;
+    this.participants = [];
+  }
+  setParticipants(list) {
+    const order = (p) => (p === "client" ? 0 : p === "therapist" ? 1 : 2);
+    this.participants = [...new Set(list)].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+    for (const p of this.participants) if (!this.features.has(p)) this.features.set(p, new Map());
+  }
+  addFeatures(rows) {
+    for (const r of rows) {
+      if (!this.features.has(r.participant)) this.setParticipants([...this.participants, r.participant]);
+      this.features.get(r.participant).set(r.t_s, r);
+      if (r.t_s > this.tMax) this.tMax = r.t_s;
+    }
+  }
+  addDyad(rows) { for (const r of rows) this.dyad.set(r.t_s, r); }
+  addEvents(evs) { for (const e of evs) this.events.set(e.id ?? `${e.kind}@${e.t_start}/${e.participant}`, e); }
+  annotation(op, a) {
+    if (op === "delete") this.annotations.delete(a.id);
+    else this.annotations.set(a.id, { ...(this.annotations.get(a.id) || {}), ...a });
+  }
+  addWave(d) {
+    let w = this.waves.get(d.stream);
+    if (!w) { w = { t: [], v: [] }; this.waves.set(d.stream, w); }
+    if (d.gap && w.t.length) { w.t.push(d.t[0]); w.v.push(null); } // visible break at a dropout
+    w.t.push(...d.t); w.v.push(...d.v);
+    const cut = w.t[w.t.length - 1] - WAVE_KEEP_S;
+    let i = 0; while (i < w.t.length && w.t[i] < cut) i++;
+    if (i) { w.t.splice(0, i); w.v.splice(0, i); }
+  }
+  setWave(stream, t, v) { this.waves.set(stream, { t: t.slice(), v: v.slice() }); }
+  /** Columns of one participant over [t0, t1] as uPlot data: [xs, col1s, col2s, ...]. */
+  series(participant, cols, t0, t1) {
+    const m = this.features.get(participant) || new Map();
+    return this._series(m, cols, t0, t1);
+  }
+  dyadSeries(cols, t0, t1) { return this._series(this.dyad, cols, t0, t1); }
+  _series(m, cols, t0, t1) {
+    const ts = [...m.keys()].filter((t) => t >= t0 && t <= t1).sort((a, b) => a - b);
+    const out = [ts];
+    for (const c of cols) out.push(ts.map((t) => { const v = m.get(t)[c]; return typeof v === "number" ? v : (typeof v === "boolean" ? +v : null); }));
+    return out;
+  }
+  /** The latest row at or before t (the numbers shown next to the charts). */
+  rowAt(participant, t) {
+    const m = this.features.get(participant);
+    if (!m) return null;
+    for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - 5); s--) if (m.has(s)) return m.get(s);
+    return null;
+  }
+  dyadAt(t) { for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - 5); s--) if (this.dyad.has(s)) return this.dyad.get(s); return null; }
+  sortedEvents() { return [...this.events.values()].sort((a, b) => a.t_start - b.t_start); }
+  sortedAnnotations() { return [...this.annotations.values()].sort((a, b) => a.t_s - b.t_s || a.id - b.id); }
+}

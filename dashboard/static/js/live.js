@@ -1,0 +1,110 @@
+// Live view: frames from the session's websocket, history over REST after a resync.
+import { LiveSocket, api } from "./api.js";
+import { mmss } from "./charts.js";
+import { SessionData } from "./data.js";
+import { DyadView, h } from "./dyadview.js";
+
+const WINDOW_S = 300;
+const STALE_S = 5;
+
+export async function liveView(main, sessionId, ctx) {
+  const info = await api(`/api/sessions/${encodeURIComponent(sessionId)}`);
+  const data = new SessionData();
+  data.setParticipants(info.participants);
+  const clock = h("span", { className: "clock", "aria-label": "session time" }, "0:00");
+  const status = h("span", { className: "badge", role: "status" }, info.status);
+  const alarm = h("div", { className: "alarm", role: "alert", hidden: true }, "");
+  const annText = h("input", { type: "text", placeholder: "Annotation at the current time…", "aria-label": "Annotation text", maxLength: 2000, size: 40 });
+  const annBtn = h("button", { type: "button", className: "primary" }, "Annotate now");
+  const annMsg = h("span", { className: "muted", role: "status" });
+  const stopBtn = h("button", { type: "button" }, "Stop session");
+  const replayLink = h("a", { href: `#/replay/${encodeURIComponent(sessionId)}`, hidden: true }, "Open replay");
+  const bar = h("div", { className: "bar" }, h("strong", {}, info.label || sessionId), clock, status, replayLink);
+  if (ctx.role === "supervisor") bar.append(annText, annBtn, annMsg, stopBtn);
+  main.replaceChildren(bar, alarm);
+  const view = new DyadView(main, data);
+
+  let lastData = performance.now();
+  let ended = false;
+  let dirty = true;
+  const setEnded = (st) => {
+    ended = true;
+    status.textContent = st?.status || "ended";
+    replayLink.hidden = false;
+    stopBtn.disabled = true;
+    alarm.hidden = true;
+  };
+
+  const refetch = async () => {
+    const q = `/api/sessions/${encodeURIComponent(sessionId)}`;
+    const t0 = Math.max(0, data.tMax - WINDOW_S);
+    try {
+      const [f, d, e, a] = await Promise.all([api(`${q}/features?t_from=${t0}`), api(`${q}/dyad?t_from=${t0}`),
+        api(`${q}/events`), api(`${q}/annotations`)]);
+      data.addFeatures(f.rows); data.addDyad(d.rows); data.addEvents(e.events);
+      for (const x of a) data.annotation("add", x);
+      dirty = true;
+    } catch (err) { annMsg.textContent = `history unavailable: ${err.message}`; }
+  };
+
+  const sock = new LiveSocket(sessionId, {
+    onState: (text, kind) => ctx.setConn(text, kind),
+    onResync: () => refetch(),
+    onEnd: (d) => setEnded(d),
+    onFrame: (f) => {
+      switch (f.type) {
+        case "features": data.addFeatures(f.data); lastData = performance.now(); break;
+        case "dyad": data.addDyad(f.data); break;
+        case "events": data.addEvents(f.data); break;
+        case "annotation": data.annotation(f.data.op || "add", f.data); annMsg.textContent = `annotation: ${f.data.text ?? "deleted"}`; break;
+        case "wave": case "level": data.addWave(f.data); lastData = performance.now(); break;
+        case "sensors": data.sensors = f.data; break;
+        case "status": status.textContent = f.data.status; break;
+        case "hello": if (f.data.ended) setEnded({ status: "ended" }); break;
+        default: return;
+      }
+      dirty = true;
+    },
+  });
+  sock.start();
+
+  annBtn.onclick = async () => {
+    const text = annText.value.trim();
+    if (!text) { annText.focus(); return; }
+    try {
+      const a = await api(`/api/sessions/${encodeURIComponent(sessionId)}/annotations`, { method: "POST", body: { t_s: data.tMax, text } });
+      annText.value = ""; annMsg.textContent = `saved at ${mmss(a.t_s)}`;
+    } catch (err) { annMsg.textContent = `not saved: ${err.message}`; }
+  };
+  annText.onkeydown = (e) => { if (e.key === "Enter") annBtn.click(); };
+  stopBtn.onclick = async () => {
+    if (!confirm("Stop this session? The recording so far is kept.")) return;
+    try { await api(`/api/sessions/${encodeURIComponent(sessionId)}/stop`, { method: "POST" }); } catch (err) { annMsg.textContent = err.message; }
+  };
+
+  const timer = setInterval(() => {
+    const idle = (performance.now() - lastData) / 1000;
+    if (!ended && idle > STALE_S) {
+      alarm.hidden = false;
+      alarm.textContent = `⚠ No data for ${Math.floor(idle)} s — check the sensors and the connection.`;
+    } else alarm.hidden = true;
+    const stale = new Map();
+    if (data.sensors && !ended) {
+      const now = data.sensors.t;
+      for (const [key, s] of Object.entries(data.sensors.streams)) {
+        if (now - s.last_t > STALE_S || s.contact === false) {
+          const [p, kind] = key.split("/");
+          stale.set(p, [...(stale.get(p) || []), s.contact === false ? `${kind} (no contact)` : kind]);
+        }
+      }
+    }
+    view.markStale(stale);
+    if (!dirty) return;
+    dirty = false;
+    const tNow = Math.max(data.tMax, data.sensors?.t ?? 0);
+    clock.textContent = mmss(tNow);
+    view.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), tNow);
+  }, 250);
+
+  return () => { clearInterval(timer); sock.stop(); };
+}
