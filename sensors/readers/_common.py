@@ -131,6 +131,7 @@ class RegularEmitter:
             return []
         if lines is None:
             lines = np.full(n, -1)
+        _check_values(values, self.stream, self.path, lines)
         bad = ~np.isfinite(times)
         if bad.any():
             i = int(np.argmax(bad))
@@ -187,6 +188,7 @@ class IrregularEmitter:
         values = np.asarray(values, dtype=object if self.stream.kind.value == "marker" else float)
         if lines is None:
             lines = np.full(n, -1)
+        _check_values(values, self.stream, self.path, lines)
         if not np.isfinite(times).all():
             i = int(np.argmax(~np.isfinite(times)))
             raise InputError("timestamp is not finite", path=self.path, line=_ln(lines[i]), field=self.time_field,
@@ -219,6 +221,17 @@ class IrregularEmitter:
         self.pending_gap = False
         self.last_t = float(times[-1])
         return out
+
+
+def _check_values(values: np.ndarray, stream: StreamInfo, path, lines) -> None:
+    """Values must be finite after unit conversion (1e308 mV is finite, in uV it is not)."""
+    if values.dtype == object:
+        return
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad.reshape(len(values), -1).any(axis=1)))
+        raise InputError("value not finite after unit conversion", path=path, line=_ln(lines[i]),
+                         field=stream.kind.value, expected=f"finite values in {stream.unit}")
 
 
 def _ln(v) -> int | None:

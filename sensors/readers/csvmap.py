@@ -220,7 +220,7 @@ class CsvReader(Reader):
         text = cells[self.time_idx]
         if self.time_scale is None:
             return parse_local_iso(text, self.path, lineno, self.time_name)
-        if self.time_scale < 1 and text.lstrip("-").isdigit():
+        if self.time_scale < 1 and text.lstrip("-").isdigit() and len(text) <= 20:
             # integer ns/us/ms epochs: keep exact integer arithmetic until the origin is removed
             return int(text)
         return num(text, self.path, lineno, self.time_name, f"a time in {self.time_unit}")

@@ -116,8 +116,8 @@ class XdfReader(Reader):
     def _one(self, st, s, ts, scale, nch) -> Iterator[Chunk]:
         t = ts - self.origin
         if st.kind == StreamKind.MARKER:
-            vals = np.array([str(v[0]) if len(v) else "" for v in s["time_series"]], dtype=object)
-            em = IrregularEmitter(st, self.path, st.label, gap_s=float("inf"), strict=False)
+            t, vals = _merge_same_time(t, [str(v[0]) if len(v) else "" for v in s["time_series"]])
+            em = IrregularEmitter(st, self.path, st.label, gap_s=float("inf"))
             yield from _by_time(em, t, vals)
             return
         x = np.asarray(s["time_series"], dtype=float)
@@ -139,6 +139,19 @@ class XdfReader(Reader):
                 for tt, v in zip(ts - self.origin, s["time_series"]):
                     out.append((float(tt), None, str(v[0]) if len(v) else ""))
         return out
+
+
+def _merge_same_time(t, labels):
+    """Markers sent at the same instant become one event (chunk times are strictly increasing)."""
+    order = np.argsort(t, kind="stable")
+    out_t, out_v = [], []
+    for i in order:
+        if out_t and t[i] == out_t[-1]:
+            out_v[-1] += " | " + labels[i]
+        else:
+            out_t.append(float(t[i]))
+            out_v.append(labels[i])
+    return np.array(out_t), np.array(out_v, dtype=object)
 
 
 def _by_time(em, t, vals):
