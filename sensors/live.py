@@ -137,3 +137,67 @@ def _microphone(role: str, device: str, now: Callable[[], float], factory: Calla
     if cls is None:
         raise DeviceUnavailableError("live microphone capture is not available (no MicrophoneSource)")
     return cls(device=device, participant=role)
+
+
+class LiveSource(Source):
+    """Several live sources as the one source a session runner reads.
+
+    Chunks are passed on in arrival order (each source's own order is kept). A source that
+    fails (e.g. a strap that never connects) fails the session with its typed error, after the
+    other sources are closed.
+    """
+
+    def __init__(self, sources: list[Source]):
+        keys = [s.key for src in sources for s in src.streams]
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise InputError(f"two live sources give the same stream(s) {', '.join(sorted(dup))}", field="record",
+                             expected="one source per participant and signal")
+        self.sources = list(sources)
+        self.streams = [s for src in sources for s in src.streams]
+        self._closed = False
+
+    def status(self) -> list[dict[str, Any]]:
+        return [src.status() for src in self.sources if hasattr(src, "status")]
+
+    async def __aiter__(self):  # type: ignore[override]
+        queue: asyncio.Queue = asyncio.Queue()
+        done = object()
+
+        async def pump(src: Source) -> None:
+            try:
+                async for chunk in src:
+                    await queue.put(chunk)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader of the merged source
+                await queue.put(exc)
+            finally:
+                await queue.put(done)
+
+        tasks = [asyncio.create_task(pump(s)) for s in self.sources]
+        running = len(tasks)
+        try:
+            while running:
+                item = await queue.get()
+                if item is done:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    if isinstance(item, asyncio.CancelledError):
+                        continue
+                    raise item
+                else:
+                    yield item
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for src in self.sources:
+            try:
+                await src.aclose()
+            except Exception:  # closing one device must not keep the others open
+                pass

@@ -290,6 +290,16 @@ class LslPublisher:
             d = ev.to_dict() if hasattr(ev, "to_dict") else dict(ev)
             self._events.push_sample([json.dumps(d, default=str, sort_keys=True)], self._stamp(d.get("t_start") or 0.0))
 
+    # The session runner's sink protocol (server/runner.py), so the publisher can be a sink.
+    def on_features(self, rows: list[Mapping[str, Any]]) -> None:
+        self.publish(features_rows=rows)
+
+    def on_dyad(self, rows: list[Mapping[str, Any]]) -> None:
+        self.publish(dyad_rows=rows)
+
+    def on_events(self, events: list[Any]) -> None:
+        self.publish(events=events)
+
     def close(self) -> None:
         self._features.clear()
         self._dyad = self._events = None
