@@ -69,3 +69,60 @@ def test_devices_lsl_lists_streams(capsys):
     assert main(["devices", "lsl", "--timeout", "1.0", "--json"]) == 0
     out = capsys.readouterr().out
     assert f'"name": "{name}", "type": "ECG", "channels": 1, "rate": 130.0' in out
+
+
+class ListSource:
+    """A tiny Source: yields given chunks, optionally then fails."""
+
+    def __init__(self, chunks, streams, fail=None):
+        self.chunks, self.streams, self.fail, self.closed = chunks, streams, fail, False
+
+    async def __aiter__(self):
+        import asyncio
+
+        for c in self.chunks:
+            await asyncio.sleep(0)
+            yield c
+        if self.fail:
+            raise self.fail
+
+    async def aclose(self):
+        self.closed = True
+
+
+def _rr(role, times):
+    import numpy as np
+
+    from coregulate.sensors.chunk import Chunk, StreamInfo
+
+    s = StreamInfo(role, StreamKind.RR)
+    return s, [Chunk(s, np.array([800.0]), times=np.array([t])) for t in times]
+
+
+async def test_live_source_merges_and_closes():
+    from coregulate.sensors.live import LiveSource
+
+    sa, ca = _rr("client", [1.0, 2.0, 3.0])
+    sb, cb = _rr("therapist", [1.5, 2.5])
+    a, b = ListSource(ca, [sa]), ListSource(cb, [sb])
+    live = LiveSource([a, b])
+    assert live.streams == [sa, sb]
+    got = [c async for c in live]
+    assert sorted(float(c.times[0]) for c in got) == [1.0, 1.5, 2.0, 2.5, 3.0]
+    assert [float(c.times[0]) for c in got if c.participant == "client"] == [1.0, 2.0, 3.0]
+    assert a.closed and b.closed
+    with pytest.raises(InputError, match="same stream"):
+        LiveSource([a, ListSource([], [sa])])
+
+
+async def test_live_source_failure_is_raised_and_others_closed():
+    from coregulate.sensors.live import LiveSource
+
+    sa, ca = _rr("client", [1.0])
+    sb, _ = _rr("therapist", [])
+    good = ListSource(ca * 1, [sa])
+    bad = ListSource([], [sb], fail=DeviceUnavailableError("cannot connect to the therapist's strap"))
+    with pytest.raises(DeviceUnavailableError, match="therapist's strap"):
+        async for _ in LiveSource([good, bad]):
+            pass
+    assert good.closed and bad.closed
