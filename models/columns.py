@@ -46,6 +46,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "eda_scl_us",
     "scr_per_min",
     "movement",
+    # (models/heart.py) mean instantaneous HR of the beats ending in (t-1, t]: the 1-Hz series dyadic synchrony
+    # needs (hr_bpm is a window mean, which smooths away the slow HR waves synchrony is made of)
+    "hr_inst_bpm",
 )
 
 #: One row per second for the dyad (models/dyad*.py).

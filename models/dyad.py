@@ -15,9 +15,11 @@ Lag sign: **positive lag = the client leads** (the therapist's series follows th
 Columns
 -------
 ``sync_<signal>_z``, ``sync_<signal>_lag_s``
-    Peak Fisher z (signed) and its lag for hr (``hr_bpm``), arousal (``arousal``), vocal
-    (``vocal_arousal``, else ``loudness_db``; chosen once, at the first second both people have
-    one of them) and motion (``movement``).
+    Peak Fisher z (signed) and its lag for hr (``hr_inst_bpm``, the 1-s HR; else the windowed
+    ``hr_bpm``, whose smoothing lowers the time resolution), arousal (``arousal``), vocal
+    (``vocal_arousal``, else ``loudness_db``) and motion (``movement``). The column of a signal
+    is chosen once, at the first second both people have a finite value in one of them
+    (:attr:`DyadPipeline.columns`), so a window never mixes two kinds of series.
 ``sync_effect``
     Mean over signals of ``(|z| - mean_null) / sd_null`` (standardised against pseudo-synchrony).
 ``sync_significant``
@@ -53,7 +55,7 @@ from .synchrony import SyncParams, lag_leader
 
 #: Signal name -> candidate feature columns, in order of preference.
 SIGNALS: dict[str, tuple[str, ...]] = {
-    "hr": ("hr_bpm",),
+    "hr": ("hr_inst_bpm", "hr_bpm"),
     "arousal": ("arousal",),
     "vocal": ("vocal_arousal", "loudness_db"),
     "motion": ("movement",),
@@ -207,7 +209,7 @@ class DyadPipeline(DyadEstimator):
         self.client, self.therapist = pick_roles(list(participants))
         self.roles = {"client": self.client, "therapist": self.therapist}
         self._sync = {s: SurrogateSynchrony(self.params.sync_for(s), self.params.surrogates) for s in SIGNALS}
-        self._column: dict[str, str | None] = dict.fromkeys(SIGNALS)
+        self.columns: dict[str, str | None] = dict.fromkeys(SIGNALS)
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)
         self._pauses: deque[float | None] = deque(maxlen=p.level_s)
@@ -226,15 +228,15 @@ class DyadPipeline(DyadEstimator):
     # -- synchrony -------------------------------------------------------------------------
 
     def _value(self, signal: str, row: Mapping[str, Any]) -> float | None:
-        col = self._column[signal]
+        col = self.columns[signal]
         return finite_or_none(row.get(col)) if col else None
 
     def _choose_column(self, signal: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
-        if self._column[signal] is not None:
+        if self.columns[signal] is not None:
             return
         for col in SIGNALS[signal]:
             if finite_or_none(a.get(col)) is not None and finite_or_none(b.get(col)) is not None:
-                self._column[signal] = col
+                self.columns[signal] = col
                 return
 
     def _synchrony(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, SurrogateResult]]:
