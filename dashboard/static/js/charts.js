@@ -70,7 +70,8 @@ export class TimeChart {
       width: Math.max(200, el.clientWidth - 8), height: opts.height ?? 95,
       scales: { x: { time: false }, y: opts.y ? { range: () => opts.y } : { auto: true } },
       axes: [
-        { values: (u, vals) => vals.map(mmss), size: 28, font: "11px system-ui", ticks: { size: 3 } },
+        { values: (u, vals) => vals.map(mmss), size: 28, font: "11px system-ui", ticks: { size: 3 },
+          incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] },
         { size: 44, font: "11px system-ui", ticks: { size: 3 } },
       ],
       legend: { show: opts.legend ?? opts.series.length > 1, live: true },

@@ -17,7 +17,7 @@ const EVENT_WORDS = {
 };
 
 class PersonPanel {
-  constructor(el, who) {
+  constructor(el, who, replay = false) {
     this.who = who;
     this.zone = h("span", { className: "zone zone-unknown", role: "status", "aria-live": "polite" }, "Calibrating / unknown");
     this.quality = h("span", { className: "badge", title: "Signal quality of this person's sensors" }, "quality –");
@@ -42,7 +42,7 @@ class PersonPanel {
         series: [{ label: "arousal", color: C.black, width: 2 }] }),
       voice: new TimeChart(panel, { title: "Vocal arousal and speaking", series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
       ecg: new TimeChart(panel, { title: "Signal alive: ECG (last 10 s)", height: 70, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
-      level: new TimeChart(panel, { title: "Microphone level (dBFS, last 10 s)", height: 60, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
+      level: new TimeChart(panel, { title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 60, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
   }
   render(data, t0, t1, tNow) {
@@ -55,7 +55,8 @@ class PersonPanel {
     this.charts.voice.set(s(["vocal_arousal", "speaking"]), w);
     for (const [kind, chart] of [["ecg", this.charts.ecg], ["audio", this.charts.level]]) {
       const wv = data.waves.get(`${this.who}/${kind}`);
-      const hi = wv && wv.t.length ? Math.min(wv.t[wv.t.length - 1], tNow) : tNow;
+      // live: follow the newest samples; replay: the 10 s before the cursor
+      const hi = !data.stripAtCursor && wv && wv.t.length ? Math.min(wv.t[wv.t.length - 1], tNow) : tNow;
       if (wv) {
         const xs = [], ys = [];
         for (let i = 0; i < wv.t.length; i++) if (wv.t[i] >= hi - 10 && wv.t[i] <= hi) { xs.push(wv.t[i]); ys.push(wv.v[i]); }
@@ -102,7 +103,7 @@ export class DyadView {
     this._evCount = -1;
   }
   ensurePersons() {
-    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p));
+    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, !!this.data.stripAtCursor));
   }
   render(t0, t1, tNow) {
     this.ensurePersons();

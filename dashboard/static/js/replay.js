@@ -12,6 +12,7 @@ export async function replayView(main, sessionId, ctx) {
   const q = `/api/sessions/${sid}`;
   const info = await api(q);
   const data = new SessionData();
+  data.stripAtCursor = true;
   data.setParticipants(info.participants);
   const [f, d, e, a] = await Promise.all([api(`${q}/features`), api(`${q}/dyad`), api(`${q}/events`), api(`${q}/annotations`)]);
   data.addFeatures(f.rows); data.addDyad(d.rows); data.addEvents(e.events);
@@ -81,15 +82,18 @@ export async function replayView(main, sessionId, ctx) {
   }
 
   let waveTimer = null;
+  let waveReq = 0;
   function fetchWaves() {
     clearTimeout(waveTimer);
     waveTimer = setTimeout(async () => {
+      const mine = ++waveReq;
       for (const p of data.participants) {
         for (const kind of ["ecg"]) {
           const key = `${p}/${kind}`;
           if (!info.streams.some((s) => s.key === key)) continue;
           try {
             const w = await api(`${q}/waveform?stream=${encodeURIComponent(key)}&t_from=${Math.max(0, cursor - 10)}&t_to=${Math.max(cursor, 0.1)}&max_points=500`);
+            if (mine !== waveReq) return; // the cursor moved on: a newer request is coming
             data.setWave(key, w.t, w.v);
           } catch (_) { /* the strip stays empty */ }
         }
