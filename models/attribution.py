@@ -74,19 +74,25 @@ class CrosstalkAttributor:
         Parameters
         ----------
         times : ndarray, shape (n,)
-        energy_db, vad : ndarray, shape (n_channels, n)
+        energy_db : ndarray, shape (n_channels, n)
+        vad : ndarray of bool, shape (n_channels, n)
+            Frame-level activity *without* hangover: in the pauses between syllables both
+            channels sit at their noise floors and their ratio says nothing about who speaks, so
+            those frames end the decision and only the hangover bridges them.
 
         Returns
         -------
         own : ndarray of bool, shape (n_channels, n)
             Speech attributed to each channel's person (with hangover).
         overlap : ndarray of bool, shape (n,)
-            Two or more persons speaking at once.
+            Two or more persons' own voices present in the same frame (hangover excluded, so a
+            quick turn switch is not counted as overlap).
         """
         nch, n = energy_db.shape
         own = np.zeros((nch, n), dtype=bool)
+        live = np.zeros((nch, n), dtype=bool)
         if self.n < 2:
-            own[:] = vad
+            self._hold(vad, own)
             return own, np.zeros(n, dtype=bool)
         # r_i against the loudest other channel, for all frames at once.
         ratio = np.empty_like(energy_db)
@@ -105,31 +111,40 @@ class CrosstalkAttributor:
             # Frames inside the calibration period use the default leakage; the calibrated
             # values apply from the first frame after it (causal: no frame is revisited).
             if ncal < n:
-                self._decide(ratio[:, :ncal], vad[:, :ncal], own[:, :ncal])
+                self._decide(ratio[:, :ncal], vad[:, :ncal], own[:, :ncal], live[:, :ncal])
                 start = ncal
                 self._finish_calibration()
-        self._decide(ratio[:, start:], vad[:, start:], own[:, start:])
-        overlap = own.sum(axis=0) >= 2
+        self._decide(ratio[:, start:], vad[:, start:], own[:, start:], live[:, start:])
+        overlap = live.sum(axis=0) >= 2
         return own, overlap
 
-    def _decide(self, ratio: np.ndarray, vad: np.ndarray, out: np.ndarray) -> None:
+    def _decide(self, ratio: np.ndarray, vad: np.ndarray, out: np.ndarray, live: np.ndarray) -> None:
         thr = self._thresholds()
         h = self.cfg.hysteresis_db
         on = (ratio > (thr + h)[:, None]) & vad
         stay = (ratio > (thr - h)[:, None]) & vad
         # Plain Python scalars: for a handful of channels this beats per-frame numpy calls.
         for i in range(ratio.shape[0]):
-            a, hg = bool(self.active[i]), int(self.hang[i])
+            a = bool(self.active[i])
             on_i, stay_i = on[i].tolist(), stay[i].tolist()
-            col = out[i]
             res = [False] * len(on_i)
             for k in range(len(on_i)):
                 a = stay_i[k] if a else on_i[k]
+                res[k] = a
+            live[i] = res
+            self.active[i] = a
+        self._hold(live, out)
+
+    def _hold(self, live: np.ndarray, out: np.ndarray) -> None:
+        """Hangover: keep each decision on for ``hangover_s`` after its last live frame."""
+        for i in range(live.shape[0]):
+            hg = int(self.hang[i])
+            res = live[i].tolist()
+            for k, a in enumerate(res):
                 if a:
                     hg = self._hang_frames
-                    res[k] = True
                 elif hg > 0:
                     hg -= 1
                     res[k] = True
-            col[:] = res
-            self.active[i], self.hang[i] = a, hg
+            out[i] = res
+            self.hang[i] = hg

@@ -35,8 +35,7 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from ..sensors.errors import InputError
 from .attribution import AttributionConfig, CrosstalkAttributor
 from .config import PipelineConfig
-from .pitch import YinConfig
-from .prosody import FRAME_CHANNELS, FrameAnalyzer, FrameConfig
+from .prosody import FRAME_CHANNELS, Decimator, FrameAnalyzer, FrameConfig
 from .vad import EnergyVad, VadConfig
 
 PROSODY_CHANNELS: tuple[str, ...] = FRAME_CHANNELS + ("vad", "speech", "other_speech", "overlap")
@@ -104,16 +103,24 @@ class _Channel:
         self.info = info
         self.rate = int(round(rate))
         self.hop = self.rate // _FRAMES_PER_S
-        yc = YinConfig(rate=float(self.rate), fmin=opts.f0_min_hz, fmax=opts.f0_max_hz,
-                       window=int(round(0.025 * self.rate)), threshold=opts.yin_threshold)
-        self.analyzer = FrameAnalyzer(FrameConfig(rate=self.rate, hop=self.hop, yin=yc))
-        self.context = self.analyzer.cfg.context
+        fc = FrameConfig.for_rate(self.rate, opts.f0_min_hz, opts.f0_max_hz, opts.yin_threshold)
+        self.analyzer = FrameAnalyzer(fc)
+        self.decimator = Decimator(fc)
+        self.q = fc.decimate
+        self.context = fc.context
         self.vad = EnergyVad(VadConfig(onset_db=opts.vad_onset_db, offset_db=opts.vad_offset_db,
                                        min_level_db=opts.vad_min_level_db, hangover_s=opts.hangover_s, hop_s=HOP_S))
         self.buf = np.zeros(0)
+        self.lp = np.zeros(0)  # buf through the pitch path's anti-alias filter
         self.valid = np.zeros(0, dtype=bool)
-        self.start: int | None = None  # session sample index of buf[0]
+        self.start: int | None = None  # session sample index of buf[0], a multiple of q
         self.end: int | None = None  # session sample index after the last known sample
+
+    def _append(self, x: np.ndarray, ok: bool | np.ndarray) -> None:
+        self.buf = np.concatenate([self.buf, x])
+        self.lp = np.concatenate([self.lp, self.decimator.filter(x)])
+        self.valid = np.concatenate([self.valid, np.broadcast_to(ok, x.shape)])
+        self.end = self.start + len(self.buf)
 
     def add(self, chunk: Chunk) -> None:
         if chunk.t0 is None:
@@ -126,25 +133,17 @@ class _Channel:
         i0 = int(round(chunk.t0 * self.rate))
         i_end = max(i0 + len(x), int(np.floor(float(chunk.t_end) * self.rate + 1e-6)))
         if self.end is None:
-            self.start = self.end = i0
+            self.start = self.end = i0 - i0 % self.q
         if i0 < self.end:  # overlapping resend: keep what we had
             x = x[self.end - i0 :]
             i0 = self.end
-        parts, vparts = [self.buf], [self.valid]
-        if i0 > self.end:  # dropout: mark missing
-            parts.append(np.zeros(i0 - self.end))
-            vparts.append(np.zeros(i0 - self.end, dtype=bool))
+        if i0 > self.end:  # dropout (or start off the decimation grid): missing samples
+            self._append(np.zeros(i0 - self.end), False)
         if len(x):
             bad = ~np.isfinite(x)
-            parts.append(np.where(bad, 0.0, x))
-            vparts.append(~bad)
-        tail = i_end - (i0 + len(x))
-        if tail > 0:  # the watermark runs ahead of the samples: that stretch is missing
-            parts.append(np.zeros(tail))
-            vparts.append(np.zeros(tail, dtype=bool))
-        self.buf = np.concatenate(parts)
-        self.valid = np.concatenate(vparts)
-        self.end = self.start + len(self.buf)
+            self._append(np.where(bad, 0.0, x), ~bad)
+        if i_end > self.end:  # the watermark runs ahead of the samples: that stretch is missing
+            self._append(np.zeros(i_end - self.end), False)
 
     def frames_ready(self) -> int:
         """Number of frames (counted from session frame 0) whose end sample has arrived."""
@@ -153,24 +152,23 @@ class _Channel:
     def extend_to(self, end: int) -> None:
         """Pad with missing samples up to ``end`` (used at finish)."""
         if self.end is None:
-            self.start = self.end = end
+            self.start = self.end = end - end % self.q
         if end > self.end:
-            n = end - self.end
-            self.buf = np.concatenate([self.buf, np.zeros(n)])
-            self.valid = np.concatenate([self.valid, np.zeros(n, dtype=bool)])
-            self.end = end
+            self._append(np.zeros(end - self.end), False)
 
     def cut(self, k0: int, k1: int) -> dict[str, np.ndarray]:
         """Features of frames ``k0 .. k1-1`` and drop samples no later frame needs."""
         ends = (np.arange(k0, k1) + 1) * self.hop  # session sample indices
         need_from = int(ends[0]) - self.context
-        if need_from < self.start:  # before this person's first sample: silence that is missing
+        need_from -= need_from % self.q
+        if need_from < self.start:  # before this person's first sample: missing
             pad = self.start - need_from
             self.buf = np.concatenate([np.zeros(pad), self.buf])
+            self.lp = np.concatenate([np.zeros(pad), self.lp])
             self.valid = np.concatenate([np.zeros(pad, dtype=bool), self.valid])
             self.start = need_from
         rel = ends - self.start
-        feats = self.analyzer.analyse(self.buf, rel)
+        feats = self.analyzer.analyse(self.buf, self.lp, rel)
         w = self.analyzer.cfg.window
         bad = np.concatenate([[0], np.cumsum(~self.valid)])
         missing = (bad[rel] - bad[rel - w]) > 0
@@ -179,8 +177,10 @@ class _Channel:
         feats["missing"] = missing
         keep_from = int(ends[-1]) + self.hop - self.context
         drop = keep_from - self.start
+        drop -= drop % self.q
         if drop > 0:
             self.buf = self.buf[drop:]
+            self.lp = self.lp[drop:]
             self.valid = self.valid[drop:]
             self.start += drop
         return feats
@@ -261,17 +261,19 @@ class AudioFrontEnd:
         feats = [c.cut(k0, k_end) for c in self._channels]
         self._next = k_end
         times = (np.arange(k0, k_end) + 1) / _FRAMES_PER_S
-        vads = []
+        vads, lives = [], []
         for c, f in zip(self._channels, feats):
             e = f["energy_db"]
             voiced = np.isfinite(f["f0_hz"]) & (f["aperiodicity"] < self.opts.voiced_max_aperiodicity)
             ok = ~f["missing"]
             v = np.zeros(len(e), dtype=bool)
+            live = np.zeros(len(e), dtype=bool)
             if ok.any():
-                v[ok], _ = c.vad.update(e[ok], voiced[ok])
+                v[ok], live[ok], _ = c.vad.update(e[ok], voiced[ok])
             vads.append(v)
+            lives.append(live)
         energy = np.vstack([np.where(f["missing"], -120.0, f["energy_db"]) for f in feats])
-        own, overlap = self.attributor.update(times, energy, np.vstack(vads))
+        own, overlap = self.attributor.update(times, energy, np.vstack(lives))
         out = []
         for i, (info, f) in enumerate(zip(self.prosody_streams, feats)):
             other = (own.sum(axis=0) - own[i]) > 0 if len(own) > 1 else np.zeros(len(times), dtype=bool)

@@ -43,7 +43,7 @@ class EnergyVad:
         self._hang_frames = int(round(self.cfg.hangover_s / self.cfg.hop_s))
         self._rise = self.cfg.floor_rise_db_per_s * self.cfg.hop_s
 
-    def update(self, energy_db: np.ndarray, voiced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def update(self, energy_db: np.ndarray, voiced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Decisions for consecutive frames.
 
         Parameters
@@ -58,19 +58,25 @@ class EnergyVad:
         -------
         speech : ndarray of bool
             Decision with hangover.
+        active : ndarray of bool
+            Decision without hangover (frames that are themselves clearly above the floor).
         floor : ndarray
             Noise floor estimate per frame (dBFS).
         """
         cfg = self.cfg
         n = len(energy_db)
         speech = np.zeros(n, dtype=bool)
+        raw = np.zeros(n, dtype=bool)
         floors = np.empty(n)
         if voiced is None or not cfg.voiced_gate:
             voiced = np.ones(n, dtype=bool)
         floor, active, hang = self.floor, self.active, self.hang
         for i in range(n):
             e = float(energy_db[i])
-            if floor is None or e < floor:
+            if floor is None:
+                # Start low: a session that opens mid-sentence must not take speech as the floor.
+                floor = min(e, cfg.min_level_db - 5.0)
+            elif e < floor:
                 floor = e
             else:
                 floor += self._rise
@@ -81,9 +87,9 @@ class EnergyVad:
                 active = e > floor + cfg.onset_db and e > cfg.min_level_db and bool(voiced[i])
             if active:
                 hang = self._hang_frames
-                speech[i] = True
+                speech[i] = raw[i] = True
             elif hang > 0:
                 hang -= 1
                 speech[i] = True
         self.floor, self.active, self.hang = floor, active, hang
-        return speech, floors
+        return speech, raw, floors

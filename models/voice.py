@@ -10,7 +10,7 @@ second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``)
 ``f0_range_st``
     20th-80th percentile range of the same frames (semitones; eGeMAPS' ``pcnt20-80`` range).
 ``loudness_db``
-    Mean frame RMS level over the person's speech frames, dB re full scale. This is a *level*, not
+    Mean frame RMS level over the person's voiced speech frames, dB re full scale. This is a *level*, not
     a perceptual loudness, and depends on microphone gain and distance: it is only compared with
     the same person's baseline (inside ``vocal_arousal``), never across persons.
 ``speech_rate``
@@ -28,7 +28,7 @@ second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``)
 ``overlap``
     Fraction of this second in which two or more persons spoke.
 ``vocal_arousal``
-    Weighted mean of robust z-scores (median/MAD against this person's own baseline segment,
+    Weighted mean (F0 level x2, others x1) of robust z-scores (median/MAD against this person's own baseline segment,
     ``config.baseline_segment``) of F0 level, F0 range, level, speech rate and the alpha ratio,
     each clipped to +-5; positive towards high arousal. F0 level and range, loudness and tempo
     rise with arousal (Scherer, 2003, Speech Commun 40:227; Juslin & Laukka, 2003, Psychol Bull
@@ -77,7 +77,8 @@ class VoiceOptions:
     turn_window_s : float
         Window of talk share and response latency.
     min_speaking_s : float
-        Speech needed in a second for ``speaking = 1``.
+        Attributed speech needed in a second for ``speaking = 1``; it includes the front end's
+        0.2-s hangover, so 0.3 s means at least ~0.1 s of actual voice.
     min_voiced_frames : int
         Voiced frames needed in the window for F0 level (twice as many for the range).
     max_response_gap_s : float
@@ -87,19 +88,21 @@ class VoiceOptions:
     baseline_min_seconds : int
         Seconds with a value needed in the baseline before a feature enters the composite.
     weight_f0, weight_range, weight_loudness, weight_rate, weight_alpha : float
-        Composite weights (0 drops a feature, e.g. loudness on peak-normalised recordings).
+        Composite weights (0 drops a feature, e.g. loudness on peak-normalised recordings). F0
+        level counts twice: it is the most consistent arousal cue across studies (Juslin &
+        Laukka, 2003; Banse & Scherer, 1996), while range and tempo vary with speaking style.
     f0_ref_hz : float
         Semitone reference.
     """
 
     window_s: float = 5.0
     turn_window_s: float = 60.0
-    min_speaking_s: float = 0.2
+    min_speaking_s: float = 0.3
     min_voiced_frames: int = 10
     max_response_gap_s: float = 5.0
     nucleus_prominence_db: float = 2.0
     baseline_min_seconds: int = 10
-    weight_f0: float = 1.0
+    weight_f0: float = 2.0
     weight_range: float = 1.0
     weight_loudness: float = 1.0
     weight_rate: float = 1.0
@@ -327,12 +330,13 @@ class VoiceEstimator(StreamEstimator):
         energy = c["energy_db"][aw:b]
         f0 = c["f0_hz"][aw:b]
         voiced = w_own & np.isfinite(f0)
-        feats["loudness_db"] = finite_or_none(np.mean(energy[w_own])) if n_own >= o.min_voiced_frames else None
+        # Level over voiced own frames only: the speech flags include the hangover's silent frames.
+        nv = int(np.count_nonzero(voiced))
+        feats["loudness_db"] = finite_or_none(np.mean(energy[voiced])) if nv >= o.min_voiced_frames else None
         alpha = c["alpha_db"][aw:b][voiced]
         alpha = alpha[np.isfinite(alpha)]
         if len(alpha) >= o.min_voiced_frames:
             feats["alpha_db"] = float(np.median(alpha))
-        nv = int(np.count_nonzero(voiced))
         if nv >= o.min_voiced_frames:
             st = hz_to_semitones(f0[voiced], o.f0_ref_hz)
             feats["f0_st"] = float(np.median(st))
