@@ -1,0 +1,102 @@
+import math
+
+import numpy as np
+import pytest
+
+from coregulate.models.config import PipelineConfig
+from coregulate.models.heart import HeartEstimator
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind, rechunk
+
+from physio_helpers import rr_chunks, rr_series, run
+
+
+def _ecg(duration=150, fs=130.0, hr=70, seed=1):
+    import neurokit2 as nk
+
+    return nk.ecg_simulate(duration=duration, sampling_rate=fs, heart_rate=hr, method="simple", random_state=seed) * 1000
+
+
+def _same(a, b):
+    assert [t for t, _ in a] == [t for t, _ in b]
+    for (_, ra), (_, rb) in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for k in ra:
+            va, vb = ra[k], rb[k]
+            assert (va is None and vb is None) or va == vb, (k, va, vb)
+
+
+def test_ecg_features_are_chunk_size_invariant():
+    fs = 130.0
+    info = StreamInfo("client", StreamKind.ECG, rate=fs)
+    whole = [Chunk(info, _ecg(), t0=0.0)]
+    outs = []
+    for step in (0.37, 1.0, 7.3, 1000):
+        est = HeartEstimator("client", [info], PipelineConfig())
+        outs.append(run(est, rechunk(whole, step)))
+    for o in outs[1:]:
+        _same(outs[0], o)
+    seconds = [t for t, _ in outs[0]]
+    assert seconds == list(range(1, 151))
+    late = outs[0][-1][1]
+    assert late["hr_bpm"] == pytest.approx(70, abs=2)
+    assert late["hf_ms2"] is not None and late["sdnn_ms"] is not None
+    assert outs[0][5][1]["hr_bpm"] is None  # not enough window yet
+
+
+def _rr_input(n=400, seed=0):
+    rr = rr_series(n, seed=seed)
+    return 2.0 + np.cumsum(rr) / 1000, rr
+
+
+def test_rr_source_preferred_and_invariant():
+    bt, rr = _rr_input()
+    ecg = StreamInfo("client", StreamKind.ECG, rate=130.0)
+    rrs = StreamInfo("client", StreamKind.RR)
+    est = HeartEstimator("client", [ecg, rrs], PipelineConfig())
+    assert est.source == StreamKind.RR and "1/1024" in est.note
+    a = run(est, rr_chunks(bt, rr, per=1)[1])
+    b = run(HeartEstimator("client", [ecg, rrs], PipelineConfig()), rr_chunks(bt, rr, per=37)[1])
+    _same(a, b)
+    t, row = a[200]
+    inside = (bt > t - 60) & (bt <= t)
+    assert row["beats_in_window"] == inside.sum()
+    assert row["hr_bpm"] == pytest.approx(60000 / rr[inside].mean(), rel=1e-6)
+
+
+def test_gap_restarts_window_and_is_an_event():
+    bt, rr = _rr_input(400)
+    cut = (bt > 150) & (bt < 170)  # 20 s of lost beats
+    bt2, rr2 = bt[~cut], rr[~cut]
+    info, chunks = rr_chunks(bt2, rr2, per=3)
+    est = HeartEstimator("client", [info], PipelineConfig())
+    out = dict(run(est, chunks))
+    ev = est.events()
+    assert len(ev) == 1 and ev[0].kind == "gap" and ev[0].participant == "client"
+    assert ev[0].t_start == pytest.approx(bt[bt <= 150][-1], abs=2.5)
+    assert ev[0].t_end == pytest.approx(bt[bt >= 170][0], abs=2.5)
+    assert out[140]["rmssd_ms"] is not None
+    # no window spans the gap: right after it, too little data -> None, later a fresh window
+    assert out[175]["rmssd_ms"] is None
+    assert out[230]["rmssd_ms"] is not None and out[230]["beats_in_window"] < 80
+    assert out[240]["hf_ms2"] is not None
+
+
+def test_gap_before_flag_marks_dropout():
+    bt, rr = _rr_input(300)
+    info, chunks = rr_chunks(bt, rr, per=10)
+    k = len(chunks) // 2
+    c = chunks[k]
+    chunks[k] = Chunk(c.stream, c.values, times=c.times, gap_before=True)
+    est = HeartEstimator("client", [info], PipelineConfig())
+    out = dict(run(est, chunks))
+    ev = est.events()
+    assert [e.kind for e in ev] == ["gap"]
+    t_gap = math.ceil(ev[0].t_end)
+    assert out[t_gap + 5]["rmssd_ms"] is None
+
+
+def test_hr_only_stream():
+    info = StreamInfo("client", StreamKind.HR, rate=1.0)
+    chunks = [Chunk(info, np.full(10, 72.0), t0=float(i)) for i in range(0, 100, 10)]
+    out = run(HeartEstimator("client", [info], PipelineConfig()), chunks)
+    assert out[-1][1]["hr_bpm"] == 72.0 and out[-1][1]["rmssd_ms"] is None
