@@ -15,6 +15,7 @@ Option syntax
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable, Iterable
 
 from .base import Source
@@ -99,13 +100,14 @@ def build_live_sources(
     from .ble.adapter import HeartRateStrapSource, PolarH10Source, session_clock
 
     now = now or session_clock()
+    utc0 = time.time() - now()
     sources: list[Source] = []
     lock = asyncio.Lock()
     for role, spec in (("client", client_ble), ("therapist", therapist_ble)):
         if not spec:
             continue
         kind, address = parse_ble_spec(spec)
-        kw = dict(client_factory=client_factory, connect_lock=lock, now=now, connect_timeout=connect_timeout)
+        kw = dict(client_factory=client_factory, connect_lock=lock, now=now, connect_timeout=connect_timeout, utc0=utc0)
         if kind == "hr":
             sources.append(HeartRateStrapSource(address, role, **kw))
         else:
@@ -120,6 +122,8 @@ def build_live_sources(
             opts = dict(spec) if isinstance(spec, dict) else parse_lsl_spec(spec)
             role = opts.pop("participant")
             sources.append(LslInletSource(role, timeout=lsl_timeout, now=now, **opts))
+    for src in sources:
+        src.utc0 = utc0
     if not sources:
         raise InputError("no live device given", field="record",
                          expected="--client-ble/--therapist-ble, --client-mic/--therapist-mic or --lsl-in")
@@ -155,6 +159,7 @@ class LiveSource(Source):
                              expected="one source per participant and signal")
         self.sources = list(sources)
         self.streams = [s for src in sources for s in src.streams]
+        self.utc0 = next((u for u in (getattr(src, "utc0", None) for src in sources) if u is not None), None)
         self._closed = False
 
     def status(self) -> list[dict[str, Any]]:

@@ -118,6 +118,8 @@ class LslInletSource(Source):
                                  f"LSL {self.lsl_name} ({self.lsl_type})")
         self.streams = [self.stream]
         self._now = now or _zero_now()
+        # LSL time of session t = 0, fixed once: local_clock() and time.monotonic() share a base
+        self._origin = pylsl.local_clock() - self._now()
         self._timeout = timeout
         self._correction_every = correction_every_s
         self._prev_end: float | None = None
@@ -136,10 +138,6 @@ class LslInletSource(Source):
             raise InputError(f"unit {unit!r} of LSL stream {self.lsl_name!r}", field="unit",
                              expected=" or ".join(sorted(k for k in table if k)) or "no unit")
         return table[key]
-
-    def _origin_lsl(self) -> float:
-        """LSL time of session t = 0."""
-        return self._pylsl.local_clock() - self._now()
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:  # type: ignore[override]
         inlet = self._inlet
@@ -162,7 +160,7 @@ class LslInletSource(Source):
             raise DeviceUnavailableError(f"LSL stream {self.lsl_name!r} failed: {exc}") from exc
 
     def _chunk(self, samples: list, stamps: np.ndarray) -> Chunk | None:
-        times = stamps + (self.time_correction or 0.0) - self._origin_lsl()
+        times = stamps + (self.time_correction or 0.0) - self._origin
         if self._is_string:
             values = np.array([str(s[self.channel]) for s in samples], dtype=object)
         else:

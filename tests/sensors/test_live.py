@@ -1,5 +1,7 @@
 """build_live_sources and the ``devices`` command (no hardware: fake BLE client, loopback LSL)."""
 
+import time
+import types
 import uuid
 
 import pylsl
@@ -49,8 +51,10 @@ def test_build_live_sources_errors():
     with pytest.raises(DeviceUnavailableError, match="no LSL stream matching"):
         build_live_sources(lsl_in=[f"client:name=absent-{uuid.uuid4().hex}"], lsl_timeout=0.2)
     made = []
-    srcs = build_live_sources(client_mic="2", mic_factory=lambda **kw: made.append(kw) or "mic")
-    assert srcs == ["mic"] and made[0]["participant"] == "client" and made[0]["device"] == "2"
+    mic = types.SimpleNamespace(streams=[], utc0=None)
+    srcs = build_live_sources(client_mic="2", mic_factory=lambda **kw: made.append(kw) or mic, now=lambda: 5.0)
+    assert srcs == [mic] and made[0]["participant"] == "client" and made[0]["device"] == "2"
+    assert abs(mic.utc0 - (time.time() - 5.0)) < 1.0  # session t = 0 on the wall clock
 
 
 def test_devices_scan_without_bluetooth_exits_69(capsys, monkeypatch):
@@ -76,6 +80,7 @@ class ListSource:
 
     def __init__(self, chunks, streams, fail=None):
         self.chunks, self.streams, self.fail, self.closed = chunks, streams, fail, False
+        self.utc0 = None
 
     async def __aiter__(self):
         import asyncio
