@@ -1,0 +1,274 @@
+"""Supervisor-server push benchmark: concurrent dyad sessions at x1, each watched over websockets.
+
+One server (uvicorn, a separate process) runs N sessions at x1 in its event loop, each with V
+viewers; this process runs the viewers. For every kept frame (features, dyad, events, ...) a
+viewer checks the sequence (a gap or a missing end frame is a lost frame) and measures
+end-to-end latency (receive time minus the server's publish timestamp). The server's own
+push latency (publish -> handed to the socket) comes from each session's hub statistics.
+
+Modes:
+  push  (default) real Recorder + a scripted runner that emits realistic per-second rows,
+        ECG 130 Hz and 16 kHz audio chunks for two people: measures the server's recording
+        and push path, not the estimators.
+  full  the real Simulator + SessionRunner + pipeline (estimator cost included).
+
+Usage:
+  .venv/bin/python bench/bench_server.py                       # levels 10,25,50 dyads x 2 viewers, then 1 x 100
+  .venv/bin/python bench/bench_server.py --levels 50 --seconds 30 --mode full
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SUP = "bench-supervisor-token-0123456789"
+VIEW = "bench-viewer-token-0123456789"
+
+
+# -- server side ---------------------------------------------------------------------------------
+
+def _push_backends():
+    from coregulate.models.base import Event
+    from coregulate.models.config import PipelineConfig
+    from coregulate.sensors.base import Source
+    from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+    from coregulate.sensors.pacing import paced
+    from coregulate.server.recorder import Recorder, SessionStore
+    from coregulate.server.sessions import Backends
+
+    rng = np.random.default_rng(0)
+    ecg_block = rng.normal(0, 200, 65)
+    audio_block = rng.normal(0, 0.05, 8000)
+
+    class BenchSource(Source):
+        def __init__(self, duration_s, speed):
+            self.duration_s, self.speed, self.utc0 = duration_s, speed, 1767261600.0
+            self.streams = []
+            for p in ("client", "therapist"):
+                self.streams += [StreamInfo(p, StreamKind.ECG, 130.0), StreamInfo(p, StreamKind.AUDIO, 16000.0)]
+
+        def chunks(self):
+            for k in range(int(self.duration_s * 2)):
+                t0 = k * 0.5
+                for s in self.streams:
+                    yield Chunk(s, ecg_block if s.kind == StreamKind.ECG else audio_block, t0=t0)
+
+        def __aiter__(self):
+            return paced(self.chunks(), self.speed)
+
+    class ScriptRunner:
+        """Recorder + sinks like SessionRunner, with scripted rows instead of the estimators."""
+
+        def __init__(self, source, recorder, config, sinks=()):
+            self.source, self.recorder, self.sinks, self._stop = source, recorder, list(sinks), False
+
+        def stop(self):
+            self._stop = True
+
+        def add_annotation(self, t_s, text, author="", t_end=None, source="user"):
+            ann = {"id": self.recorder.add_annotation(t_s, text, author, t_end), "t_s": t_s, "t_end": t_end,
+                   "author": author, "text": text, "source": source}
+            for s in self.sinks:
+                s.on_annotation(ann)
+            return ann
+
+        async def run(self):
+            done = 0
+            status = "complete"
+            async for chunk in self.source:
+                self.recorder.write_chunk(chunk)
+                for s in self.sinks:
+                    s.on_chunk(chunk)
+                while chunk.t_end >= done + 1:
+                    done += 1
+                    rows = [{"t_s": done, "participant": p, "hr_bpm": 70 + 5 * math.sin(done / 9 + i), "ln_rmssd": 3.4,
+                             "rmssd_ms": 30.0, "sdnn_ms": 40.0, "pns_index": 0.1, "sns_index": -0.2,
+                             "arousal": math.sin(done / 20 + i), "zone": "window", "quality": "good", "vagal_reliable": True,
+                             "vocal_arousal": 0.2, "speaking": bool((done // 5 + i) % 2), "loudness_db": -30.0}
+                            for i, p in enumerate(("client", "therapist"))]
+                    dy = [{"t_s": done, "sync_hr_z": 1.2, "sync_arousal_z": 0.4, "leader": "therapist"}]
+                    self.recorder.write_features(rows)
+                    self.recorder.write_dyad(dy)
+                    for s in self.sinks:
+                        s.on_features(rows)
+                        s.on_dyad(dy)
+                    if done % 10 == 0:
+                        ev = [Event("zone_change", float(done), participant="client", rule="bench")]
+                        ids = self.recorder.write_events(ev)
+                        for s in self.sinks:
+                            s.on_events([dict(e.to_dict(), id=i) for e, i in zip(ev, ids)])
+                if self._stop:
+                    status = "stopped"
+                    break
+            self.recorder.close(status)
+            for s in self.sinks:
+                s.on_status({"status": status})
+            return status
+
+    def make_source(spec, speed):
+        return BenchSource(spec.duration_s, speed)
+
+    return Backends(make_source, Recorder, ScriptRunner, SessionStore, PipelineConfig)
+
+
+def serve(args) -> None:
+    import uvicorn
+
+    from coregulate.server.app import Settings, create_app
+
+    backends = _push_backends() if args.mode == "push" else None
+    app = create_app(Settings(data_dir=Path(args.data), token=SUP, viewer_token=VIEW, backends=backends))
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+# -- viewers -------------------------------------------------------------------------------------
+
+class ViewerStats:
+    def __init__(self):
+        self.lat_ms: list[float] = []
+        self.kept = 0
+        self.lossy = 0
+        self.gaps = 0
+        self.ended = False
+        self.last_seq = 0
+        self.closed_code = None
+
+
+async def viewer(port: int, sid: str, st: ViewerStats) -> None:
+    import websockets
+
+    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws?since=0"
+    async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22) as ws:
+        try:
+            async for msg in ws:
+                now = time.time()
+                f = json.loads(msg)
+                if f.get("lossy"):
+                    st.lossy += 1
+                    continue
+                if f["seq"] != st.last_seq + 1:
+                    st.gaps += f["seq"] - st.last_seq - 1
+                st.last_seq = f["seq"]
+                st.kept += 1
+                st.lat_ms.append((now - f["ts"]) * 1000.0)
+                if f["type"] == "end":
+                    st.ended = True
+        except websockets.ConnectionClosed as exc:
+            st.closed_code = exc.code
+        st.closed_code = st.closed_code or (ws.close_code if ws.close_code else None)
+
+
+async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str) -> dict:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
+                                 timeout=60) as http:
+        sids = []
+        for _ in range(n_sessions):
+            r = await http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 1200, "audio": True},
+                                                       "speed": 1.0, "label": "bench"})
+            r.raise_for_status()
+            sids.append(r.json()["id"])
+        stats = {sid: [ViewerStats() for _ in range(n_viewers)] for sid in sids}
+        tasks = [asyncio.create_task(viewer(port, sid, st)) for sid in sids for st in stats[sid]]
+        await asyncio.sleep(seconds)
+        t_stop = time.perf_counter()
+        await asyncio.gather(*(http.post(f"/api/sessions/{sid}/stop") for sid in sids))
+        stop_s = time.perf_counter() - t_stop
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        hubs = [(await http.get(f"/api/sessions/{sid}/status")).json() for sid in sids]
+    all_lat = np.array([x for v in stats.values() for st in v for x in st.lat_ms]) if stats else np.zeros(0)
+    lost = 0
+    for sid, hub in zip(sids, hubs):
+        for st in stats[sid]:
+            lost += st.gaps + (hub["hub"]["seq"] - st.last_seq) + (0 if st.ended else 1)
+    p99s = [h["hub"]["push_p99_ms"] for h in hubs if h["hub"]["push_p99_ms"] is not None]
+    return {
+        "mode": mode, "sessions": n_sessions, "viewers_per_session": n_viewers, "seconds": seconds,
+        "kept_frames_received": int(sum(st.kept for v in stats.values() for st in v)),
+        "lossy_frames_received": int(sum(st.lossy for v in stats.values() for st in v)),
+        "lost_kept_frames": int(lost),
+        "server_push_p99_ms_worst_session": round(max(p99s), 1) if p99s else None,
+        "server_push_p50_ms_median_session": round(float(np.median([h["hub"]["push_p50_ms"] for h in hubs])), 2) if hubs else None,
+        "e2e_p50_ms": round(float(np.percentile(all_lat, 50)), 1) if all_lat.size else None,
+        "e2e_p99_ms": round(float(np.percentile(all_lat, 99)), 1) if all_lat.size else None,
+        "slow_disconnects": int(sum(h["hub"]["disconnected_slow"] for h in hubs)),
+        "stop_all_s": round(stop_s, 2),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_up(port: int, proc) -> None:
+    import httpx
+
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise RuntimeError("server process exited")
+        try:
+            async with httpx.AsyncClient() as c:
+                r = await c.get(f"http://127.0.0.1:{port}/api/whoami", headers={"Authorization": f"Bearer {VIEW}"})
+                if r.status_code == 200:
+                    return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+async def bench(args) -> list[dict]:
+    results = []
+    plan = [(int(n), 2) for n in args.levels.split(",") if n] + ([(1, args.fanout)] if args.fanout else [])
+    for n_sessions, n_viewers in plan:
+        # a fresh server per level: one level's leftovers never weigh on the next
+        port = _free_port()
+        data = tempfile.mkdtemp(prefix="coregulate-bench-")
+        proc = subprocess.Popen([sys.executable, __file__, "--serve", "--mode", args.mode, "--port", str(port), "--data", data])
+        try:
+            await _wait_up(port, proc)
+            res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
+        finally:
+            proc.terminate()
+            proc.wait(15)
+        ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
+        res["meets_target"] = ok
+        print(json.dumps(res), flush=True)
+        results.append(res)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=("push", "full"), default="push")
+    ap.add_argument("--levels", default="10,25,50", help="numbers of concurrent dyad sessions (2 viewers each)")
+    ap.add_argument("--fanout", type=int, default=100, help="viewers of one session in the last run (0: skip)")
+    ap.add_argument("--seconds", type=float, default=25.0, help="x1 session time per level")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--data", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args)
+        return
+    print(f"# bench_server: mode={args.mode} cpus={os.cpu_count()} seconds/level={args.seconds}", flush=True)
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()
