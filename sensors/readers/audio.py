@@ -22,6 +22,7 @@ from ..errors import InputError
 from ._common import CHUNK_S
 
 AUDIO_RATE = 16000
+OUT_BATCH = 2048
 
 
 class StreamingResampler:
@@ -57,15 +58,17 @@ class StreamingResampler:
         m_hi = (limit_in * self.up - self.D - 1) // self.down  # last m with j0 <= limit_in - 1
         if m_hi < self.m_next:
             return np.zeros(0)
-        m = np.arange(self.m_next, m_hi + 1)
-        p = m * self.down + self.D
-        j0 = p // self.up
-        ph = p % self.up
         base = self.n_in - len(self.buf)  # absolute index of buf[0]
-        idx = (j0[:, None] - np.arange(self.K)[None, :]) - base
-        y = np.einsum("mk,mk->m", self.H[ph], self.buf[idx])
+        taps = np.arange(self.K)[None, :]
+        parts = []
+        # a few thousand outputs at a time keep the gathered (outputs x taps) matrices small
+        for a in range(self.m_next, m_hi + 1, OUT_BATCH):
+            m = np.arange(a, min(m_hi + 1, a + OUT_BATCH))
+            p = m * self.down + self.D
+            idx = (p // self.up)[:, None] - taps - base
+            parts.append(np.einsum("mk,mk->m", self.H[p % self.up], self.buf[idx]))
         self.m_next = m_hi + 1
-        return y
+        return np.concatenate(parts)
 
     def process(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)

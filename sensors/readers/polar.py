@@ -88,7 +88,8 @@ class PolarReader(Reader):
             first = self._first_row()
             if first is None:
                 raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
-            self.utc_start = first
+            # RR: clock origin at the start of the first interval, so every beat time is > 0
+            self.utc_start = first - (self._first_packet_rr() / 1000.0 if kind == "rr" else 0.0)
             sk = StreamKind.RR if kind == "rr" else StreamKind.HR
             self.streams = [StreamInfo(role, sk, None, (), name, self.utc_start)]
 
@@ -114,6 +115,16 @@ class PolarReader(Reader):
         for lineno, cells in self._rows():
             return parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
         return None
+
+    def _first_packet_rr(self) -> float:
+        total, arrival = 0.0, None
+        for lineno, cells in self._rows():
+            if arrival is not None and cells[0] != arrival:
+                break
+            arrival = cells[0]
+            rr = num(cells[1], self.path, lineno, "RR-interval [ms]", "a positive interval in ms")
+            total += rr if 0 < rr < 60_000 else 0.0  # range errors are reported by chunks()
+        return total
 
     def _anchor(self) -> None:
         sensor, phone = [], []

@@ -22,7 +22,7 @@ from ._common import CHUNK_S, check_rate
 from .edf import unit_scale
 
 #: Frames read per wfdb call (then cut into ~1 s chunks).
-BLOCK_S = 10.0
+BLOCK_S = 60.0
 #: Marker spikes closer than this are one event.
 MARKER_MERGE_S = 5.0
 

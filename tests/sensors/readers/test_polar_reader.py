@@ -73,7 +73,9 @@ def test_rr_beats_assigned_backwards_from_packet_arrival(tmp_path):
     r = open_reader(parse_spec(f"client={p}"))
     st = r.streams[0]
     assert st.kind == StreamKind.RR and st.rate is None
+    assert st.utc_start == pytest.approx(T + 2 - 1.7)  # start of the first interval
     chunks = collect(r)["rr"]
+    assert times(chunks)[0] == pytest.approx(0.8)
     t = times(chunks) + st.utc_start - T
     # 800 ends at 2.0-0.9=1.1, 900 at 2.0; 1000 cannot end before 2.0+1.0 (jitter clamped); 700 at 10
     np.testing.assert_allclose(t, [1.1, 2.0, 3.0, 10.0], atol=1e-3)
