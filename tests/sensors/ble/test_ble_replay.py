@@ -90,7 +90,7 @@ async def test_live_recording_replays_to_identical_features(tmp_path):
     path, sent = await run_live(tmp_path, events)
     with SessionStore(path) as st:
         live = st.features(participant="client")
-        rr_chunks = st.chunks("client/rr")
+        rr_chunks = list(st.chunks("client/rr"))
         gaps = st.gaps()
     assert len(live) >= 100 and any(r["hr_bpm"] is not None for r in live)
     config = PipelineConfig(baseline=(10, 50))
@@ -101,8 +101,12 @@ async def test_live_recording_replays_to_identical_features(tmp_path):
         again = st2.features(participant="client")
     assert again == live
     # the drop is a recorded gap on every stream, and no beat was lost or doubled
-    assert {g["stream"] if "stream" in g else g.get("stream_key") for g in gaps} >= {"client/ecg", "client/rr"}
-    got = np.concatenate([np.asarray(c.values if hasattr(c, "values") else c["values"], float) for c in rr_chunks])
+    down = {g["stream"]: (g["t_start"], g["t_end"]) for g in gaps}
+    assert set(down) == {"client/ecg", "client/rr", "client/hr"}
+    for a, b in down.values():  # each gap covers the link's down time, less one frame of 0.56 s
+        assert a <= DROP[0] and b >= DROP[1] - 73 / 130 and b - a > DROP[1] - DROP[0] - 73 / 130
+    assert sum(c.gap_before for c in rr_chunks) == 1
+    got = np.concatenate([c.values for c in rr_chunks])
     want = np.concatenate([rr for _, rr in sent])
     np.testing.assert_allclose(got, np.round(want * 1.024) / 1.024, atol=1e-9)
 
