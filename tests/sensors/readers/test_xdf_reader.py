@@ -67,3 +67,16 @@ def test_xdf_truncated(tmp_path):
         assert str(p) in str(e)
     else:  # pyxdf keeps what it could read; whatever it kept must still be consistent
         collect(r)
+
+
+def test_xdf_markers_at_the_same_instant_become_one_event(tmp_path):
+    p = tmp_path / "m.xdf"
+    write_xdf(p, [
+        dict(id=1, name="ecg", type="ECG", srate=10, fmt="float32", times=10 + np.arange(30) / 10,
+             values=np.zeros(30)),
+        dict(id=2, name="ev", type="Markers", srate=0, fmt="string", times=[11.0, 11.0, 12.0],
+             values=["a", "b", "c"]),
+    ])
+    by = collect(open_reader(parse_spec(f"client={p}")))
+    assert list(values(by["marker"])) == ["a | b", "c"]
+    assert np.all(np.diff(times(by["marker"])) > 0)
