@@ -32,7 +32,7 @@ class AttributionConfig:
     margin_db: float = 6.0
     hysteresis_db: float = 1.5
     calibration_s: float = 120.0
-    min_calibration_frames: int = 300
+    min_calibration_frames: int = 100
     hangover_s: float = 0.2
     hop_s: float = 0.01
 

@@ -18,8 +18,9 @@ Columns
     Peak Fisher z (signed) and its lag for hr (``hr_inst_bpm``, the 1-s HR; else the windowed
     ``hr_bpm``, whose smoothing lowers the time resolution), arousal (``arousal``), vocal
     (``vocal_arousal``, else ``loudness_db``) and motion (``movement``). The column of a signal
-    is chosen once, at the first second both people have a finite value in one of them
-    (:attr:`DyadPipeline.columns`), so a window never mixes two kinds of series.
+    is chosen once (:attr:`DyadPipeline.columns`), so a window never mixes two kinds of series:
+    the preferred column as soon as both people have it, a fallback once it has been the only
+    one available for ``window_s`` seconds.
 ``sync_effect``
     Mean over signals of ``(|z| - mean_null) / sd_null`` (standardised against pseudo-synchrony).
 ``sync_significant``
@@ -95,7 +96,7 @@ class DyadParams:
         ``rise_effect`` (0.5): minimal rise of the level for co-regulation.
         ``therapist_window_share`` (0.8): share of the episode the therapist must be in window.
         ``therapist_lead_share`` (0.5): share of significant seconds in which the therapist leads.
-        ``min_lead_s`` (10): minimal number of significant therapist-led seconds.
+        ``min_lead_s`` (5): minimal number of significant therapist-led seconds.
         ``repair_within_s`` (120): synchrony must be restored within this time after the return.
         ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
         this long before the return.
@@ -122,7 +123,7 @@ class DyadParams:
     rise_effect: float = 0.5
     therapist_window_share: float = 0.8
     therapist_lead_share: float = 0.5
-    min_lead_s: int = 10
+    min_lead_s: int = 5
     repair_within_s: int = 120
     repair_after_s: int = 300
     coreg_after_s: int = 120
@@ -210,6 +211,7 @@ class DyadPipeline(DyadEstimator):
         self.roles = {"client": self.client, "therapist": self.therapist}
         self._sync = {s: SurrogateSynchrony(self.params.sync_for(s), self.params.surrogates) for s in SIGNALS}
         self.columns: dict[str, str | None] = dict.fromkeys(SIGNALS)
+        self._first_seen: dict[str, dict[str, int]] = {sig: {} for sig in SIGNALS}
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)
         self._pauses: deque[float | None] = deque(maxlen=p.level_s)
@@ -232,11 +234,17 @@ class DyadPipeline(DyadEstimator):
         return finite_or_none(row.get(col)) if col else None
 
     def _choose_column(self, signal: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
+        """Lock the signal's column: the preferred one as soon as both people have it; a fallback
+        only after it has been the best available for a whole window (inputs start at different
+        seconds, e.g. a 1-s HR needs a first beat while a window mean may already exist)."""
         if self.columns[signal] is not None:
             return
-        for col in SIGNALS[signal]:
+        seen = self._first_seen[signal]
+        for rank, col in enumerate(SIGNALS[signal]):
             if finite_or_none(a.get(col)) is not None and finite_or_none(b.get(col)) is not None:
-                self.columns[signal] = col
+                seen.setdefault(col, self._t)
+                if rank == 0 or self._t - seen[col] >= self.params.window_s:
+                    self.columns[signal] = col
                 return
 
     def _synchrony(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, SurrogateResult]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft as sfft
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,9 @@ def yin(frames: np.ndarray, cfg: YinConfig) -> tuple[np.ndarray, np.ndarray]:
     # wrap puts the negative lags -(W-1)..-1 at nfft-W+1..nfft-1, clear of 0..tmax+1 when
     # nfft >= W + tmax + 2.
     nfft = _nfft(W + tmax + 2)
-    fa = np.fft.rfft(x[:, :W], nfft)
-    fb = np.fft.rfft(x, nfft)
-    r = np.fft.irfft(np.conj(fa) * fb, nfft)[:, : tmax + 2]
+    fa = sfft.rfft(x[:, :W], nfft)
+    fb = sfft.rfft(x, nfft)
+    r = sfft.irfft(np.conj(fa) * fb, nfft)[:, : tmax + 2]
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(x * x, axis=1)], axis=1)
     taus = np.arange(tmax + 2)
     e0 = cs[:, W][:, None]

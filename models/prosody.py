@@ -125,7 +125,9 @@ class FrameAnalyzer:
         if n > 1 and not np.all(np.diff(ends) == step):
             raise ValueError("frame ends must be evenly spaced")
         win = sliding_window_view(buf[ends[0] - w : ends[-1]], w)[::step][:n]
-        ms = np.mean(win * win, axis=1)
+        # Row sums by cumsum: numpy's axis reductions change their summation order with the
+        # number of rows, which would make features depend (in the last bit) on chunking.
+        ms = np.cumsum(win * win, axis=1)[:, -1] / w
         energy = 10.0 * np.log10(np.maximum(ms, 1e-12))
         out["energy_db"] = energy
         loud = energy > cfg.pitch_min_db
@@ -141,7 +143,7 @@ class FrameAnalyzer:
             out["f0_hz"][loud] = f0
             out["aperiodicity"][loud] = ap
             spec = np.abs(sfft.rfft(win[loud] * self._hann, self._nfft)) ** 2
-            lo = spec[:, self._lo].sum(axis=1)
-            hi = spec[:, self._hi].sum(axis=1)
+            lo = np.cumsum(spec[:, self._lo], axis=1)[:, -1]
+            hi = np.cumsum(spec[:, self._hi], axis=1)[:, -1]
             out["alpha_db"][loud] = 10.0 * np.log10(np.maximum(hi, 1e-20) / np.maximum(lo, 1e-20))
         return out

@@ -129,6 +129,8 @@ class SurrogateSynchrony:
     def update(self, x: Any, y: Any) -> SurrogateResult:
         self.bank.push(x, y)
         self.t_s += 1
+        if self.bank.idle:  # signal absent (e.g. no microphone): skip the arithmetic
+            return SurrogateResult(None, None, None, None, self._pool_n)
         z = self.bank.z_matrix()
         stat = self.bank.peak_stat(z)
         # The null is fed every second (pseudo-pairs are independent of the reporting step).

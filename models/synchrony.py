@@ -138,6 +138,7 @@ class LaggedCorrelationBank:
         self._x0 = math.nan  # reference values subtracted before summing (numerical stability)
         self._y0 = math.nan
         self.t = -1  # index of the newest sample
+        self._last_finite = -(10**9)  # index of the newest sample with x or y finite
         shape = self._xoff.shape
         self._n = np.zeros(shape)
         self._sx = np.zeros(shape)
@@ -145,6 +146,11 @@ class LaggedCorrelationBank:
         self._sxx = np.zeros(shape)
         self._syy = np.zeros(shape)
         self._sxy = np.zeros(shape)
+
+    @property
+    def idle(self) -> bool:
+        """No finite value in reach of any pairing (signal absent): the sums are all zero."""
+        return self.t - self._last_finite >= self.cap
 
     @property
     def n_pairings(self) -> int:
@@ -186,6 +192,10 @@ class LaggedCorrelationBank:
         slot = self.t % self.cap
         self._x[slot] = xv - self._x0 if not math.isnan(xv) else math.nan
         self._y[slot] = yv - self._y0 if not math.isnan(yv) else math.nan
+        if not (math.isnan(xv) and math.isnan(yv)):
+            self._last_finite = self.t
+        if self.idle:
+            return  # nothing finite in the buffer: every sum is zero already
         if self.t % self.w == 0 and self.t > 0:
             self._recompute()  # exact refresh once per window: bounded drift, amortised O(lags)
             return

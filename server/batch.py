@@ -33,7 +33,9 @@ REQUIRED = ("session_id", "specs")
 FOLDER_ROLES = ("client", "therapist")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 #: Zones counted as episodes in study.csv (contiguous runs of seconds in that zone).
-EPISODE_ZONES = ("hyper", "hypo")
+EPISODE_ZONES = ("hyper", "hypo", "hypo_candidate")
+#: How long to wait for a Dask scheduler before giving up (exit 69).
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 def coregulate_version() -> str:
@@ -404,17 +406,14 @@ def summarize_person(rows: list[dict[str, str]]) -> dict[str, Any]:
         out[f"{z}_s"] = sum(runs)
     for col in ("arousal", "vocal_arousal", "hr_bpm", "rmssd_ms"):
         out[f"mean_{col}"] = _mean([x for x in (_num(r.get(col)) for r in rows) if x is not None])
-    qual = [r.get("quality") or "" for r in rows]
-    levels = sorted({q for q in qual if q})
-    out["quality_known_share"] = sum(bool(q) for q in qual) / n if n else None
+    qual = [r.get("quality") or "none" for r in rows]
     for q in QUALITY_LEVELS:
         out[f"quality_{q}_share"] = sum(x == q for x in qual) / n if n else None
-    out["quality_levels"] = ";".join(levels)
     return out
 
 
-#: Labels of the ``quality`` column (models/autonomic.py) given their own share column.
-QUALITY_LEVELS = ("good", "fair", "poor")
+#: Labels of the ``quality`` column (models/autonomic.py); an empty cell counts as "none".
+QUALITY_LEVELS = ("good", "fair", "poor", "none")
 
 
 def summarize_session(out_dir: Path) -> list[dict[str, Any]]:
@@ -515,7 +514,7 @@ def _dask_results(tasks: list[dict], address: str) -> Iterable[tuple[dict, dict]
     except ImportError:
         raise DeviceUnavailableError("--dask needs dask[distributed] installed") from None
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise DeviceUnavailableError(f"cannot reach the Dask scheduler at {address} ({exc})") from None
     try:

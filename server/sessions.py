@@ -60,11 +60,9 @@ def default_backends() -> Backends:
             return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio, speed=speed)
         if not spec.specs:
             raise SessionError(422, "a 'files' source needs at least one SPEC")
-        from ..sensors.readers import open_readers
-        from ..sensors.replay import ReplaySource
-        from ..sensors.spec import parse_spec
+        from .sources import build_source
 
-        return ReplaySource(open_readers([parse_spec(t) for t in spec.specs]), speed)
+        return build_source(list(spec.specs), speed)
 
     return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
 

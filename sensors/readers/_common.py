@@ -214,7 +214,11 @@ class IrregularEmitter:
             gap_flags[0] = True
         if prev is None:
             gap_flags[0] = gap_flags[0] and self.pending_gap
-        cut = sorted(set([0] + np.nonzero(gap_flags)[0].tolist() + [n]))
+        # also cut at whole CHUNK_S boundaries of stream time, so a block of rows (up to hours of
+        # beats in an RR file) never becomes one chunk that a paced replay would deliver early
+        slot = np.floor(times / CHUNK_S)
+        slot_cuts = (np.nonzero(np.diff(slot) != 0)[0] + 1).tolist()
+        cut = sorted(set([0] + np.nonzero(gap_flags)[0].tolist() + slot_cuts + [n]))
         out = []
         for a, b in zip(cut[:-1], cut[1:]):
             out.append(Chunk(self.stream, values[a:b].copy(), times=times[a:b].copy(), gap_before=bool(gap_flags[a])))

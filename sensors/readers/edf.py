@@ -107,7 +107,7 @@ class EdfReader(Reader):
         try:
             pos = {i: 0 for i, _, _ in self.channels}
             k = 0
-            while True:
+            while any(pos[i] < self.nsamples[i] for i, _, _ in self.channels):
                 out = []
                 for i, st, scale in self.channels:
                     end = min(int(self.nsamples[i]), int(round((k + 1) * CHUNK_S * st.rate)))
@@ -117,8 +117,6 @@ class EdfReader(Reader):
                     x = f.readSignal(i, pos[i], n) * scale
                     out.append(Chunk(st, np.asarray(x, dtype=float), t0=pos[i] / st.rate))
                     pos[i] = end
-                if not out:
-                    break
                 out.sort(key=lambda c: c.start)
                 yield from out
                 k += 1

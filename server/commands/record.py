@@ -23,8 +23,7 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from ...sensors.live import build_live_sources
-    from ...sensors.merge import MergedSource
+    from ...sensors.live import LiveSource, build_live_sources
     from ..recorder import Recorder
     from ..runner import SessionRunner
     from .replay import _Printer
@@ -32,7 +31,7 @@ def run(args) -> int:
     config = pipeline_config(args)
     sources = build_live_sources(args.client_ble, args.therapist_ble, args.client_mic, args.therapist_mic,
                                  args.lsl_in, acc_rate=args.acc_rate)
-    source = MergedSource(sources)
+    source = LiveSource(sources)
     sinks = []
     if args.lsl_out:
         from ...sensors.lsl import LslPublisher

@@ -29,6 +29,13 @@ def _read(request: Request, session_id: str, fn):
         raise http_error(exc) from None
 
 
+def _durable(runner: Any) -> None:
+    """A person's note is committed at once (not with the next one-second batch), so that it
+    survives a crash and readers of the live file see it."""
+    if runner is not None and hasattr(runner.recorder, "commit"):
+        runner.recorder.commit()
+
+
 def _find(store: Any, ann_id: int) -> dict[str, Any] | None:
     for a in store.annotations():
         a = plain(a)
@@ -51,7 +58,9 @@ async def add_annotation(session_id: str, body: AnnotationIn, request: Request) 
     author = body.author or "supervisor"
     runner = m.runner_of(session_id)
     if runner is not None:  # live: the runner's own writer, and it tells the viewers
-        return plain(runner.add_annotation(body.t_s, body.text, author, body.t_end))
+        ann = plain(runner.add_annotation(body.t_s, body.text, author, body.t_end))
+        _durable(runner)
+        return ann
     ann_id = await run_in_threadpool(
         _read, request, session_id, lambda st: st.add_annotation(body.t_s, body.text, author, body.t_end))
     ann = {"id": int(ann_id), "t_s": body.t_s, "t_end": body.t_end, "text": body.text, "author": author}
@@ -66,6 +75,7 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise HTTPException(422, "nothing to change")
+    _durable(m.runner_of(session_id))
     current = await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id))
     if current is None:
         raise HTTPException(404, f"no annotation {ann_id}")
@@ -75,6 +85,7 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
     runner = m.runner_of(session_id)
     if runner is not None:
         runner.recorder.update_annotation(ann_id, **changes)
+        _durable(runner)
     else:
         await run_in_threadpool(_read, request, session_id, lambda st: st.update_annotation(ann_id, **changes))
     m.publish_annotation(session_id, "edit", merged)
@@ -85,11 +96,13 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
                dependencies=[Depends(require_supervisor)])
 async def delete_annotation(session_id: str, ann_id: int, request: Request) -> Response:
     m = manager(request)
+    _durable(m.runner_of(session_id))
     if await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id)) is None:
         raise HTTPException(404, f"no annotation {ann_id}")
     runner = m.runner_of(session_id)
     if runner is not None:
         runner.recorder.delete_annotation(ann_id)
+        _durable(runner)
     else:
         await run_in_threadpool(_read, request, session_id, lambda st: st.delete_annotation(ann_id))
     m.publish_annotation(session_id, "delete", {"id": ann_id})

@@ -174,10 +174,15 @@ class FakeRunner:
         return status
 
 
-def fake_backends(duration_s: float = 20.0) -> Backends:
+def fake_backends(duration_s: float = 20.0, real_recorder: bool = True) -> Backends:
+    """Fake source and runner (no estimators); the real SQLite recorder/store unless told."""
     def make_source(spec: SourceSpec, speed):
         if spec.kind != "simulator":
             raise ValueError("fake backends only simulate")
         return FakeSource(duration_s=min(spec.duration_s, duration_s), speed=speed)
 
+    if real_recorder:
+        from coregulate.server.recorder import Recorder, SessionStore
+
+        return Backends(make_source, Recorder, FakeRunner, SessionStore, PipelineConfig)
     return Backends(make_source, FakeRecorder, FakeRunner, FakeStore, PipelineConfig)

@@ -14,6 +14,7 @@ import pytest
 from coregulate.models.columns import ZONES
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.errors import InputError
+from coregulate.server import batch
 from coregulate.server.batch import read_manifest, run_batch
 from coregulate.server.cli import main
 
@@ -73,6 +74,7 @@ def test_manifest_metadata_and_study_table(sim_batch):
         window = sum(f["zone"] == "window" for f in feats) / len(feats)
         assert float(r["share_window"]) == pytest.approx(window, abs=1e-6)
         assert int(r["hyper_s"]) == sum(f["zone"] == "hyper" for f in feats)
+        assert sum(float(r[f"quality_{q}_share"]) for q in ("good", "fair", "poor", "none")) == pytest.approx(1.0)
         assert r["dyad_seconds"] != ""  # the dyad summary is repeated on each person's row
     # the same dyad summary on both rows of a session
     assert study[0]["dyad_mean_effect"] == study[1]["dyad_mean_effect"]
@@ -100,12 +102,13 @@ def test_second_run_skips_and_new_settings_rerun(sim_batch, tmp_path):
 
 def test_failing_sessions_reported_and_others_run(tmp_path):
     (tmp_path / "junk.bin").write_bytes(b"\x00\x01garbage" * 50)
+    write_rr(tmp_path / "ok" / "c.txt", 5)
     # a bad baseline is a row error too, not a whole-batch error
     man = write_manifest(tmp_path / "m.csv", [
         "session_id,specs,site,baseline",
         "missing,client=nowhere/c.txt;therapist=nowhere/t.txt,a,",
         "junk,client=junk.bin,a,",
-        f"good,{SIM.format(3)},b,",
+        "good,client=ok/c.txt,b,",
         f"badbase,{SIM.format(4)},b,9-3",
     ])
     out = tmp_path / "out"
@@ -203,7 +206,8 @@ def test_dask_cluster_gives_identical_features(sim_batch, tmp_path):
     assert (tmp_path / "dask" / "study.csv").read_bytes() == (d / "out" / "study.csv").read_bytes()
 
 
-def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, capsys):
+def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT", "1s")
     man = write_manifest(tmp_path / "m.csv", ["session_id,specs", f"a,{SIM.format(1)}"])
     code = main(["batch", str(man), "--out", str(tmp_path / "o"), "--dask", "tcp://127.0.0.1:1", "--quiet"])
     assert code == 69 and "Dask scheduler" in capsys.readouterr().err
