@@ -50,7 +50,7 @@ def test_running_sums_match_direct_correlation_with_missing_data():
 
 def test_no_drift_over_a_long_session():
     rng = np.random.default_rng(2)
-    n = 20000
+    n = 5000
     x = 1000 + ar1(n, 0.9, rng)
     y = 1000 + ar1(n, 0.9, rng)
     p = SyncParams()
