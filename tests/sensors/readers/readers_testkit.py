@@ -125,3 +125,8 @@ def times(chunks):
     return np.concatenate([c.sample_times() for c in chunks])
 
 
+
+
+def gap_starts(chunks):
+    """Start times of the chunks that follow a gap."""
+    return [c.start for c in chunks if c.gap_before]

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from readers_testkit import collect, times, values
+from readers_testkit import gap_starts, collect, times, values
 
 from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.errors import InputError
@@ -55,7 +55,7 @@ def test_hrvlogger_times_anchor_and_holes(tmp_path):
     c = collect(r)["rr"]
     np.testing.assert_allclose(times(c), [1.0, 1.8, 2.7, 10.5])
     np.testing.assert_allclose(values(c), [1000, 800, 900, 800])
-    assert [ch.gap_before for ch in c] == [False, True]
+    assert gap_starts(c) == [10.5]
 
 
 def test_hrvlogger_truncated_line(tmp_path):
@@ -64,3 +64,12 @@ def test_hrvlogger_truncated_line(tmp_path):
     with pytest.raises(InputError) as e:
         list(open_reader(parse_spec(f"client={p}")).chunks())
     assert e.value.line == 3 and e.value.field == "since start" and "truncated" in str(e.value)
+
+
+def test_long_rr_file_is_cut_into_one_second_chunks(tmp_path):
+    rr = np.full(6000, 800.0)  # 80 min of beats: more than one read block
+    p = tmp_path / "beats.txt"
+    p.write_text("\n".join(f"{v:g}" for v in rr))
+    c = collect(open_reader(parse_spec(f"client={p}")))["rr"]
+    assert sum(len(ch) for ch in c) == 6000
+    assert all(ch.times[-1] - ch.times[0] < 1.0 for ch in c) and max(len(ch) for ch in c) == 2
