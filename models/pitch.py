@@ -120,7 +120,7 @@ def yin(frames: np.ndarray, cfg: YinConfig) -> tuple[np.ndarray, np.ndarray]:
     # Stop at the first rise so a deeper minimum at a shorter sub-multiple lag is not skipped to.
     rising = np.diff(vals, axis=1) > 0
     stop = np.where(rising.any(axis=1), np.argmax(rising, axis=1), look - 1)
-    best = first + stop
+    best = np.minimum(first + stop, seg.shape[1] - 1)
     gmin = np.argmin(seg, axis=1)
     k = np.where(has, best, gmin) + tmin
     ap = dn[np.arange(n), k]
