@@ -11,6 +11,7 @@ I/O; used by the session report and the batch study table.
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any, Iterable, Mapping
 
 from .base import Event, finite_or_none
@@ -59,11 +60,11 @@ def summarize_dyad(rows: Iterable[Mapping[str, Any]],
     out: dict[str, Any] = {"seconds": len(rows)}
     for s in SIGNALS:
         zs = [z for z in (finite_or_none(r.get(f"sync_{s}_z")) for r in rows) if z is not None]
-        lags = sorted(l for l in (finite_or_none(r.get(f"sync_{s}_lag_s")) for r in rows) if l is not None)
+        lags = [l for l in (finite_or_none(r.get(f"sync_{s}_lag_s")) for r in rows) if l is not None]
         out[f"{s}_windows"] = len(zs)
         out[f"{s}_mean_abs_z"] = _mean([abs(z) for z in zs])
         out[f"{s}_mean_z"] = _mean(zs)
-        out[f"{s}_lag_median_s"] = lags[len(lags) // 2] if lags else None
+        out[f"{s}_lag_median_s"] = statistics.median(lags) if lags else None
     out["mean_effect"] = _mean([e for e in (finite_or_none(r.get("sync_effect")) for r in rows) if e is not None])
     sig = [(_truthy(r.get("sync_significant")), r.get("leader")) for r in rows]
     known = [(b, l) for b, l in sig if b is not None]

@@ -176,10 +176,18 @@ class LaggedCorrelationBank:
         self._sxy += sign * xs * ys
 
     def _recompute(self) -> None:
-        for arr in (self._n, self._sx, self._sy, self._sxx, self._syy, self._sxy):
-            arr.fill(0.0)
-        for j in range(self.t - self.w + 1, self.t + 1):
-            self._accumulate(*self._pairs(j), 1.0)
+        j = np.arange(self.t - self.w + 1, self.t + 1)[:, None, None]  # (w, 1, 1): all pairs at once
+        xi, yi = j - self._xoff, j - self._yoff
+        xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
+        ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        xs, ys = np.where(ok, xs, 0.0), np.where(ok, ys, 0.0)
+        self._n[...] = ok.sum(axis=0)
+        self._sx[...] = xs.sum(axis=0)
+        self._sy[...] = ys.sum(axis=0)
+        self._sxx[...] = (xs * xs).sum(axis=0)
+        self._syy[...] = (ys * ys).sum(axis=0)
+        self._sxy[...] = (xs * ys).sum(axis=0)
 
     def push(self, x: Any, y: Any) -> None:
         """Append one second of both series (``None``/NaN = missing)."""
