@@ -245,7 +245,8 @@ class Recorder(_Annotations):
         try:
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('heartbeat_utc', ?)", (_dumps(time.time()),))
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('last_t', ?)", (_dumps(self._last_t),))
-            self.con.execute("COMMIT")
+            if self.con.in_transaction:  # SQLite itself rolls the transaction back on SQLITE_FULL
+                self.con.execute("COMMIT")
             self.con.execute("BEGIN")
         except sqlite3.OperationalError as exc:
             raise RecordingIOError(f"{self.path}: committing the session failed ({exc}); data committed so far is intact") from None
@@ -320,8 +321,15 @@ class Recorder(_Annotations):
             self.commit()
             self.con.execute("COMMIT")
             self.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass
+        except (sqlite3.Error, RecordingIOError):
+            # disk full: drop the unfinished transaction (lost anyway) and try to record at
+            # least the end status; never mask the error that stopped the session
+            try:
+                if self.con.in_transaction:
+                    self.con.execute("ROLLBACK")
+                self._set_meta({"status": status, "ended_utc": time.time()})
+            except sqlite3.Error:
+                pass
         finally:
             self.closed = True
             self.con.close()
