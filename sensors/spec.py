@@ -62,7 +62,7 @@ class Spec:
     path: str
     fmt: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
-    text: str = ""
+    text: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))

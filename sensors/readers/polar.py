@@ -10,8 +10,10 @@ Headers matched by prefix::
 Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
 samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
 nanosecond clock; absolute time is anchored with ``phone ~ sensor + offset`` where the offset is
-a low quantile (2 %) of phone-minus-sensor over the first minute: packets arrive late, never
-early, so the lower envelope is the transport-free offset. RR intervals have no sensor time: the
+a low quantile (5 %) over the packets of the first minute of arrival minus the sensor time
+of the packet's newest sample: packets arrive late, never
+early, so the lower envelope is the transport-free offset (Moon, Skelly & Towsley, 1999; the live
+path's :mod:`coregulate.sensors.clock` also fits drift, which a one-minute window cannot). RR intervals have no sensor time: the
 intervals of one packet end at or before its arrival, so beat times are assigned backwards
 from the arrival and never earlier than ``previous beat + RR`` (arrival jitter cannot make a
 beat happen before its own interval has elapsed).
@@ -49,7 +51,7 @@ HEADERS = {
 }
 #: Seconds of data used to estimate rate and clock offset before streaming.
 ANCHOR_S = 60.0
-OFFSET_QUANTILE = 0.02
+OFFSET_QUANTILE = 0.05
 
 
 def polar_kind(header: str) -> str | None:
@@ -127,23 +129,32 @@ class PolarReader(Reader):
         return total
 
     def _anchor(self) -> None:
-        sensor, phone = [], []
+        sensor = []
+        residual = []  # per packet: arrival - sensor time of its newest sample
+        prev_phone = None
         for lineno, cells in self._rows():
             s = num(cells[1], self.path, lineno, "sensor timestamp [ns]") / 1e9
-            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
+            if cells[0] != prev_phone:
+                if prev_phone is not None:
+                    residual.append(p - sensor[-1])
+                p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
+                prev_phone = cells[0]
             sensor.append(s)
-            phone.append(p)
             if s - sensor[0] > ANCHOR_S and len(sensor) > 50:
                 break
         if not sensor:
             raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
+        residual.append(p - sensor[-1])
         s = np.array(sensor)
         if len(s) >= 3 and (np.diff(s) <= 0).any():
             i = int(np.argmax(np.diff(s) <= 0)) + 1
             raise InputError("sensor timestamps not increasing", path=self.path, line=i + 2,
                              field="sensor timestamp [ns]", expected="strictly increasing timestamps")
         self.rate = robust_rate(s, self.path, "sensor timestamp [ns]")
-        offset = float(np.quantile(np.array(phone) - s, OFFSET_QUANTILE))
+        r = np.array(residual)
+        # lower envelope: the least-delayed packets; a low quantile rather than the minimum
+        # survives a few phone-clock steps (NTP corrections) in the anchoring window
+        offset = float(np.quantile(r, OFFSET_QUANTILE)) if len(r) >= 20 else float(r.min())
         self.sensor0 = float(s[0])
         self.utc_start = self.sensor0 + offset
 

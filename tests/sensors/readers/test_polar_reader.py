@@ -30,13 +30,21 @@ def test_ecg_values_times_rate_and_anchor(polar_ecg):
     assert st.rate == pytest.approx(1e9 / 7_692_308, rel=1e-6)
     # phone ~ sensor + offset + transport delay; the lower envelope leaves only the minimum delay
     true_utc0 = ns[0] / 1e9 + 1_714_920_000.0
-    assert 0.0 <= st.utc_start - true_utc0 < 0.05
+    assert st.utc_start - true_utc0 == pytest.approx(0.020, abs=0.0011)  # first packet: the least delay
     by = collect(r)
     chunks = by["ecg"]
     np.testing.assert_array_equal(values(chunks), ecg.astype(float))
     np.testing.assert_allclose(times(chunks), (ns - ns[0]) / 1e9, atol=1e-6)
     assert max(len(c) for c in chunks) <= 130
     assert not any(c.gap_before for c in chunks)
+
+
+def test_anchor_is_the_lower_envelope_of_many_packets(tmp_path):
+    p = tmp_path / "ecg.txt"
+    ns, _ = write_polar_ecg(p, n=130 * 50, delay_s=(0.030, 0.300), seed=4)
+    st = open_reader(parse_spec(f"client={p}")).streams[0]
+    err = st.utc_start - (ns[0] / 1e9 + 1_714_920_000.0)
+    assert 0.019 <= err < 0.045  # delays are 30-300 ms (20 ms for the first): a mean fit would be ~165 ms
 
 
 def test_ecg_dropout_flags_gap_without_interpolating(tmp_path):
