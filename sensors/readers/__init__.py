@@ -115,15 +115,20 @@ def open_reader(spec: Spec) -> Reader:
 
 
 def open_readers(specs: Iterable[Spec]) -> list[Reader]:
-    """Open every SPEC; reject the same file twice or one role getting one stream kind twice."""
+    """Open every SPEC; reject the same file (with the same options) twice, or one role getting
+    one stream kind from two SPECs."""
     specs = list(specs)
-    seen_paths: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
     for s in specs:
-        real = os.path.realpath(s.path)
-        if real in seen_paths:
-            raise InputError(f"the same file is given twice ({seen_paths[real]!r} and {s.text or s.path!r})",
-                             path=s.path, field="SPEC", expected="each file once")
-        seen_paths[real] = s.text or s.path
+        # one file may serve two people only through different selections (stereo channel=0/1,
+        # XDF name=client/therapist); the same selection twice is the same data twice
+        key = (os.path.realpath(s.path), tuple(sorted(s.options.items())))
+        if key in seen:
+            raise InputError(
+                f"the same file is given twice ({seen[key]!r} and {s.text or s.path!r})", path=s.path, field="SPEC",
+                expected="each file once, or different channel/stream options per person",
+            )
+        seen[key] = s.text or s.path
     readers = [open_reader(s) for s in specs]
     owner: dict[str, str] = {}
     for s, r in zip(specs, readers):

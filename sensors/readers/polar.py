@@ -10,13 +10,13 @@ Headers matched by prefix::
 Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
 samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
 nanosecond clock; absolute time is anchored with ``phone ~ sensor + offset`` where the offset is
-a low quantile (5 %) over the packets of the first minute of arrival minus the sensor time
-of the packet's newest sample: packets arrive late, never
-early, so the lower envelope is the transport-free offset (Moon, Skelly & Towsley, 1999; the live
-path's :mod:`coregulate.sensors.clock` also fits drift, which a one-minute window cannot). RR intervals have no sensor time: the
-intervals of one packet end at or before its arrival, so beat times are assigned backwards
-from the arrival and never earlier than ``previous beat + RR`` (arrival jitter cannot make a
-beat happen before its own interval has elapsed).
+a low quantile (5 %) over the packets of the first minute of arrival minus the sensor time of
+the packet's newest sample: packets arrive late, never early, so the lower envelope is the
+transport-free offset (Moon, Skelly & Towsley, 1999; the live path's
+:mod:`coregulate.sensors.clock` also fits drift, which a one-minute window cannot). RR intervals
+have no sensor time: the intervals of one packet end at or before its arrival, so beat times are
+assigned backwards from the arrival and never earlier than ``previous beat + RR`` (arrival
+jitter cannot make a beat happen before its own interval has elapsed).
 
 Phone times carry no zone; they are read as if UTC and the stream label says
 ``(phone local time)``: files from the same phone still align with each other.

@@ -3,7 +3,8 @@
 pyxdf parses the whole file at once, so unlike the other readers this one holds the chosen
 streams in memory (XDF stores chunks of all streams interleaved, without an index, so a
 streaming reader would have to rescan the file per stream). Streams are chosen by type
-(``?type=ECG`` or ``type=ECG,EDA``; default: every known type). Times are the LSL clock after
+(``?type=ECG`` or ``type=ECG,EDA``; default: every known type) and, for a recording of both
+people, by stream name (``?name=client``: streams whose name contains any of the given words). Times are the LSL clock after
 pyxdf's clock-offset correction, shifted so the earliest chosen sample is 0; ``utc_start`` is
 unknown (the LSL clock is not UTC). Markers become :meth:`annotations` and MARKER chunks.
 """
@@ -64,6 +65,7 @@ class XdfReader(Reader):
             if bad:
                 raise InputError(f"unknown stream type(s) {sorted(bad)}", path=self.path, field="type",
                                  expected="one of " + ", ".join(sorted(TYPES)))
+        names = [n.strip() for n in opts["name"].split(",")] if "name" in opts else None
         try:
             streams, _ = pyxdf.load_xdf(self.path)
         except Exception as e:
@@ -74,9 +76,12 @@ class XdfReader(Reader):
         for s in streams:
             info = s.get("info", {})
             typ = str(_first(info, "type")).strip().lower()
-            found.append(typ)
+            found.append(f"{typ}:{_first(info, 'name')}")
+            sname = str(_first(info, "name"))
             if typ not in TYPES or (want is not None and typ not in want):
                 continue
+            if names is not None and not any(n in sname for n in names):
+                continue  # a dyadic recording: the other person's streams
             ts = np.asarray(s.get("time_stamps", []), dtype=float)
             if len(ts) == 0:
                 empty.append(typ)
@@ -86,8 +91,8 @@ class XdfReader(Reader):
             raise InputError(f"stream(s) of type {sorted(set(empty))} have no samples (truncated file?)",
                              path=self.path, expected="samples in the chosen streams")
         if not self._data:
-            raise InputError(f"no stream of the chosen type(s) (file has: {sorted(set(found))})", path=self.path,
-                             field="type", expected=", ".join(sorted(want or TYPES)))
+            raise InputError(f"no stream of the chosen type(s)/name(s) (file has: {sorted(set(found))})",
+                             path=self.path, field="type", expected=", ".join(sorted(want or TYPES)))
         self.origin = min(float(ts[0]) for _, _, ts in self._data)
         self.streams = []
         self._specs = []

@@ -103,3 +103,14 @@ def test_chunks_are_bounded_for_a_long_file(tmp_path):
         assert len(c) <= 130
         total += len(c)
     assert total == n
+
+
+def test_one_stereo_file_two_people_by_channel(tmp_path):
+    import soundfile as sf
+
+    p = tmp_path / "both.wav"
+    sf.write(p, np.zeros((1600, 2)), 16000)
+    rs = open_readers([parse_spec(f"client={p}?channel=0"), parse_spec(f"therapist={p}?channel=1")])
+    assert [r.streams[0].key for r in rs] == ["client/audio", "therapist/audio"]
+    with pytest.raises(InputError, match="same file is given twice"):
+        open_readers([parse_spec(f"client={p}?channel=0"), parse_spec(f"therapist={p}?channel=0")])

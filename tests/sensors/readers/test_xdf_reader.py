@@ -80,3 +80,17 @@ def test_xdf_markers_at_the_same_instant_become_one_event(tmp_path):
     by = collect(open_reader(parse_spec(f"client={p}")))
     assert list(values(by["marker"])) == ["a | b", "c"]
     assert np.all(np.diff(times(by["marker"])) > 0)
+
+
+def test_xdf_dyad_split_by_stream_name(tmp_path):
+    p = tmp_path / "dyad.xdf"
+    t = 5 + np.arange(20) / 10
+    write_xdf(p, [
+        dict(id=1, name="client ECG", type="ECG", srate=10, fmt="float32", times=t, values=np.ones(20)),
+        dict(id=2, name="therapist ECG", type="ECG", srate=10, fmt="float32", times=t, values=2 * np.ones(20)),
+    ])
+    with pytest.raises(InputError, match="two ecg streams"):
+        open_reader(parse_spec(f"client={p}"))
+    c = open_reader(parse_spec(f"client={p}?name=client"))
+    t_ = open_reader(parse_spec(f"therapist={p}?name=therapist"))
+    assert values(collect(c)["ecg"])[0] == 1 and values(collect(t_)["ecg"])[0] == 2
