@@ -477,7 +477,7 @@ class _Bar:
             # disable=None: no bar when stderr is not a terminal (logs, CI)
             self.bar = tqdm(total=total, unit="session", desc="batch", file=sys.stderr, disable=None,
                             dynamic_ncols=True,
-                            bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| [{elapsed}<{remaining}] {postfix}")
+                            bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| [{elapsed}<{remaining}]{postfix}")
 
     def update(self, status: str) -> None:
         self.counts[status] += 1

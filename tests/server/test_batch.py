@@ -84,7 +84,7 @@ def test_manifest_metadata_and_study_table(sim_batch):
     assert rows(d / "out" / "errors.csv") == []
 
 
-def test_second_run_skips_and_new_settings_rerun(sim_batch, tmp_path):
+def test_second_run_skips_changed_settings_or_outputs_rerun(sim_batch, tmp_path):
     d, man, _ = sim_batch
     out = d / "out"
     before = {s: (out / s / "features.csv").stat().st_mtime_ns for s in ("s1", "s2")}
@@ -93,6 +93,14 @@ def test_second_run_skips_and_new_settings_rerun(sim_batch, tmp_path):
     assert res.skipped == ["s1", "s2"] and not res.analysed
     assert {s: (out / s / "features.csv").stat().st_mtime_ns for s in ("s1", "s2")} == before
     assert (out / "study.csv").read_bytes() == study_before  # skipped sessions give the same rows
+    # other settings (window, report, version...) change the fingerprint: not complete for them
+    done = json.loads((out / "s1" / "batch.json").read_text())
+    assert batch.is_complete(out / "s1", batch.fingerprint(done["specs"], done["config"], done["settings"]))
+    other = PipelineConfig.from_json(done["config"])
+    other.window_s = 90.0
+    assert not batch.is_complete(out / "s1", batch.fingerprint(done["specs"], other.to_json(), done["settings"]))
+    assert not batch.is_complete(out / "s1", batch.fingerprint(done["specs"], done["config"],
+                                                               {**done["settings"], "report": True}))
     # a session whose outputs lost a file is not complete any more
     (out / "s1" / "dyad.csv").unlink()
     res = run_batch(read_manifest(man), out, jobs=1, report=False)
