@@ -32,6 +32,13 @@ FORMATS = {
 }
 assert set(FORMATS) == set(KNOWN_FORMATS)
 
+#: Options each format understands (csv checks its own: the mapping keys are open-ended).
+OPTIONS = {
+    "polar": (), "rr": ("unit",), "hrvlogger": (), "edf": ("ecg", "eda", "ppg", "resp", "hr", "temp"),
+    "wfdb": ("eda",), "xdf": ("type", "name"), "wav": ("channel",), "flac": ("channel",), "audio": ("channel",),
+    "e4": (),
+}
+
 EXTENSIONS = {
     ".edf": "edf", ".bdf": "edf", ".rec": "edf", ".hea": "wfdb", ".dat": "wfdb", ".xdf": "xdf",
     ".xdfz": "xdf", ".wav": "wav", ".flac": "flac", ".ogg": "audio", ".csv": "csv", ".tsv": "csv",
@@ -109,6 +116,14 @@ def open_reader(spec: Spec) -> Reader:
                          expected="one of " + ", ".join(sorted(FORMATS)))
     if fmt != "wfdb" and not os.path.exists(spec.path):
         raise MissingInputError("no such file or folder", path=spec.path)
+    if fmt in OPTIONS:
+        unknown = sorted(set(spec.options) - set(OPTIONS[fmt]))
+        if unknown:
+            allowed = ", ".join(OPTIONS[fmt]) or "none"
+            raise InputError(
+                f"option(s) {unknown} do not apply to {fmt} files", path=spec.path, field="SPEC",
+                expected=f"options for {fmt}: {allowed}" + ("" if fmt == "csv" else "; a signal column needs csv:"),
+            )
     mod, cls = FORMATS[fmt]
     reader_cls = getattr(importlib.import_module(f".{mod}", __name__), cls)
     return reader_cls(spec.path, spec.role, spec.options)

@@ -81,7 +81,7 @@ class WfdbReader(Reader):
             raise InputError(f"no known channel among {names}", path=self.path + ".hea", field="channels",
                              expected="ECG, GSR/EDA, RESP or HR")
         self.marker = find(lambda n: n.startswith("marker"))
-        utc = None
+        utc = None  # WFDB base time is local time without a zone: read as UTC, labelled
         if h.base_date is not None and h.base_time is not None:
             from datetime import datetime, timezone
 
@@ -92,7 +92,8 @@ class WfdbReader(Reader):
         for i, kind in picks:
             rate = self.fs * spf[i]
             scale, note = unit_scale(kind, units[i] or "", self.path + ".hea", names[i])
-            st = StreamInfo(role, kind, rate, (), f"{name}:{names[i]}{note}", utc)
+            when = " (record local time)" if utc is not None else ""
+            st = StreamInfo(role, kind, rate, (), f"{name}:{names[i]}{note}{when}", utc)
             self.channels.append((i, st, scale, spf[i]))
             self.streams.append(st)
 

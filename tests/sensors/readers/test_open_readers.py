@@ -114,3 +114,11 @@ def test_one_stereo_file_two_people_by_channel(tmp_path):
     assert [r.streams[0].key for r in rs] == ["client/audio", "therapist/audio"]
     with pytest.raises(InputError, match="same file is given twice"):
         open_readers([parse_spec(f"client={p}?channel=0"), parse_spec(f"therapist={p}?channel=0")])
+
+
+def test_options_that_do_not_apply_to_the_format(tmp_path):
+    p = tmp_path / "values.txt"
+    p.write_text("0.12\n0.15\n")  # detected as RR text
+    with pytest.raises(InputError) as e:
+        open_reader(parse_spec(f"client={p}?rate=100&ecg=x:mV"))
+    assert "['ecg', 'rate']" in str(e.value) and "unit" in str(e.value) and "csv:" in str(e.value)
