@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..chunk import Chunk, StreamInfo
-from ..errors import InputError, MissingInputError
+from ..errors import InputError
 
 #: Target duration of one chunk (seconds of data).
 CHUNK_S = 1.0
@@ -64,13 +63,6 @@ def parse_local_iso(text: str, path, line: int, fld: str) -> float:
     return dt.timestamp()
 
 
-def require_file(path) -> str:
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise MissingInputError("no such file or folder", path=p)
-    return p
-
-
 def text_lines(path) -> Iterator[tuple[int, str]]:
     """``(1-based line number, line without newline)``; undecodable bytes become InputError."""
     lineno = 0
@@ -84,12 +76,6 @@ def text_lines(path) -> Iterator[tuple[int, str]]:
         raise InputError("not UTF-8 text", path=path, line=lineno + 1, expected="a UTF-8 text file") from None
     except IsADirectoryError:
         raise InputError("is a folder", path=path, expected="a file") from None
-
-
-def first_line(path) -> str:
-    for _, line in text_lines(path):
-        return line
-    raise InputError("empty file", path=path, line=1, expected="a header line")
 
 
 def split_cells(line: str, sep: str) -> list[str]:
