@@ -191,3 +191,46 @@ MAGIC = {"edf": b"0       ", "xdf": b"XDF:", "wav": b"RIFF\x24\x00\x00\x00WAVEfm
 @given(fmt=st.sampled_from(sorted(MAGIC)), data=st.binary(max_size=400))
 def test_binary_formats_with_valid_magic_and_garbage(fmt, data):
     check_reader_outcome(write(MAGIC[fmt] + data, "f." + fmt), fmt, "")
+
+
+def _valid_binaries():
+    import pyedflib
+    import soundfile as sf
+    from readers_testkit import write_xdf
+
+    d = tempfile.mkdtemp(prefix="crfuzz_bin")
+    out = {}
+    x = np.sin(np.arange(8000) / 9.0) * 0.5
+    for fmt in ("wav", "flac"):
+        p = os.path.join(d, f"a.{fmt}")
+        sf.write(p, x, 22050 if fmt == "wav" else 16000, subtype="PCM_16")
+        out[fmt] = open(p, "rb").read()
+    p = os.path.join(d, "a.edf")
+    w = pyedflib.EdfWriter(p, 1, file_type=pyedflib.FILETYPE_EDFPLUS)
+    w.setSignalHeaders([dict(label="ECG", dimension="uV", sample_frequency=100, physical_max=1000,
+                             physical_min=-1000, digital_max=32767, digital_min=-32768)])
+    w.writeSamples([x[:300] * 1000])
+    w.writeAnnotation(0.5, -1, "x")
+    w.close()
+    out["edf"] = open(p, "rb").read()
+    p = os.path.join(d, "a.xdf")
+    write_xdf(__import__("pathlib").Path(p), [
+        dict(id=1, name="e", type="ECG", srate=50, fmt="float32", times=1 + np.arange(60) / 50, values=x[:60]),
+        dict(id=2, name="m", type="Markers", srate=0, fmt="string", times=[1.5], values=["go"]),
+    ])
+    out["xdf"] = open(p, "rb").read()
+    return out
+
+
+BINARIES = _valid_binaries()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fmt=st.sampled_from(sorted(BINARIES)), cut=st.floats(0, 1), flips=st.lists(
+    st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
+def test_truncated_or_bitflipped_binary_files(fmt, cut, flips):
+    data = bytearray(BINARIES[fmt])
+    for pos, byte in flips:
+        data[int(pos * (len(data) - 1))] = byte
+    data = bytes(data[: max(1, int(cut * len(data)))]) if cut < 1 else bytes(data)
+    check_reader_outcome(write(data, "f." + fmt), fmt, "")
