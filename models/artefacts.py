@@ -158,6 +158,8 @@ def fix_beats(beats: np.ndarray) -> tuple[np.ndarray, int]:
     beats = np.asarray(beats, dtype=float)
     art = find_artifacts(beats)
     n_first = n_cur = sum(len(v) for v in art.values())
+    if not n_first:  # nothing to correct: another pass could only find nothing again
+        return beats, 0
     clean = correct_artifacts(art, beats)
     while True:
         new = find_artifacts(clean)

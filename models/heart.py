@@ -53,8 +53,8 @@ class HeartOptions:
     hf_min_window_s: float = 60.0  # HF only on windows at least this long (Task Force 1996: >= 1 min)
     hf_fs: float = 4.0  # tachogram resampling rate (Hz)
     rr_drift_s: float = 2.0  # device RR cumsum vs timestamps beyond this: beats were lost -> gap
-    detector_step_s: float = 5.0
-    detector_margin_s: float = 3.0
+    detector_step_s: float = 8.0
+    detector_margin_s: float = 2.0
     corrector_block: int = 8
     corrector_lookahead: int = 6
 

@@ -63,3 +63,16 @@ def test_polar_ecg_beats_match_device_rr(shared_data):
             prev = pred
     assert ok / n >= 0.99, (ok, n)
     assert np.median(errs) < 2.0  # ms; without refinement the 7.7 ms grid gives ~2-4 ms
+
+
+def test_cached_clean_and_findpeaks_equal_neurokit():
+    import neurokit2 as nk
+
+    from coregulate.models.beats import detect_ecg, ecg_clean
+
+    for fs in (130.0, 250.0):
+        x = nk.ecg_simulate(duration=20, sampling_rate=fs, heart_rate=65, method="simple", random_state=3) * 1000
+        ref = nk.ecg_clean(x, sampling_rate=fs)
+        assert np.allclose(ecg_clean(x, fs), ref, rtol=0, atol=1e-9)
+        _, info = nk.ecg_peaks(ref, sampling_rate=fs, correct_artifacts=False)
+        assert detect_ecg(x, fs)[0].tolist() == list(info["ECG_R_Peaks"])

@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+
+from coregulate.models.columns import ZONES
+from coregulate.models.config import PipelineConfig
+from coregulate.models.tolerance import ToleranceEstimator, robust_stats
+
+
+def _drive(est, hr, lnr, extra=None, quality="good"):
+    rows, events = [], []
+    for i, (h, l) in enumerate(zip(hr, lnr)):
+        row = {"t_s": i + 1, "hr_bpm": h, "ln_rmssd": l, "quality": quality}
+        if extra:
+            row.update({k: v[i] for k, v in extra.items()})
+        out, ev = est.update(row)
+        rows.append(out)
+        events += ev
+    return rows, events
+
+
+def _series(n, rng, segments):
+    """HR / lnRMSSD with noise; segments: list of (start, end, dHR, dlnRMSSD)."""
+    hr = 70 + rng.normal(0, 1, n)
+    lnr = 3.5 + rng.normal(0, 0.05, n)
+    for a, b, dh, dl in segments:
+        hr[a:b] += dh
+        lnr[a:b] += dl
+    return hr, lnr
+
+
+def test_robust_stats_floor():
+    assert robust_stats([1.0] * 50, 0.5) == (1.0, 0.5)
+    med, s = robust_stats(list(np.arange(101.0)), 0.1)
+    assert med == 50 and s == pytest.approx(1.4826 * 25)
+
+
+def test_hyper_sustained_hysteresis_and_events():
+    rng = np.random.default_rng(0)
+    hr, lnr = _series(900, rng, [(400, 520, 20, -0.5), (700, 712, 25, -0.6)])  # a real episode and a blip
+    est = ToleranceEstimator("client", PipelineConfig())
+    rows, events = _drive(est, hr, lnr)
+    zones = [r["zone"] for r in rows]
+    assert set(zones) <= set(ZONES)
+    assert set(zones[:299]) == {"unknown"} and rows[10]["arousal"] is None
+    assert "hyper" not in zones[300:428] and "hyper" not in zones[560:]
+    onset = zones.index("hyper")
+    assert 429 <= onset <= 432  # 30 s sustained
+    back = zones.index("window", onset)
+    assert 520 < back <= 540
+    kinds = [(e.kind, e.label) for e in events]
+    assert kinds == [("zone_change", "unknown -> window"), ("leave_window", "window -> hyper"),
+                     ("return_window", "hyper -> window")]
+    ev = events[1]
+    assert ev.participant == "client" and ev.evidence["arousal"] > 2 and "30 s" in ev.rule
+    # no flicker: exactly one entry into hyper
+    assert sum(1 for a, b in zip(zones, zones[1:]) if a != b) == 3
+
+
+def test_hypo_needs_corroboration():
+    rng = np.random.default_rng(1)
+    hr, lnr = _series(700, rng, [(400, 600, -10, 0.5)])
+    est = ToleranceEstimator("client", PipelineConfig())
+    rows, _ = _drive(est, hr, lnr)
+    assert "hypo_candidate" in [r["zone"] for r in rows] and "hypo" not in [r["zone"] for r in rows]
+
+    move = np.full(700, 20.0) + rng.normal(0, 1, 700)
+    move[400:600] = 3.0  # movement drops: freeze-like
+    est = ToleranceEstimator("client", PipelineConfig())
+    rows, events = _drive(est, hr, lnr, extra={"movement": move})
+    zones = [r["zone"] for r in rows]
+    assert "hypo" in zones
+    hypo_ev = [e for e in events if e.label.endswith("-> hypo")]
+    assert hypo_ev and "movement" in hypo_ev[0].rule and "movement" in hypo_ev[0].evidence["corroboration_z"]
+
+
+def test_poor_quality_makes_zone_unknown():
+    rng = np.random.default_rng(2)
+    hr, lnr = _series(400, rng, [])
+    est = ToleranceEstimator("client", PipelineConfig())
+    _drive(est, hr[:350], lnr[:350])
+    outs = [est.update({"t_s": 351 + i, "hr_bpm": 70, "ln_rmssd": 3.5, "quality": "poor"})[0]["zone"] for i in range(10)]
+    assert outs[0] == "window" and outs[-1] == "unknown"
+
+
+def test_explicit_baseline_segment():
+    rng = np.random.default_rng(3)
+    hr, lnr = _series(500, rng, [])
+    est = ToleranceEstimator("client", PipelineConfig(baseline=(100.0, 200.0)))
+    rows, _ = _drive(est, hr, lnr)
+    assert rows[150]["zone"] == "unknown" and rows[250]["zone"] == "window"
+
+
+def _simulated_rows(sim, kinds):
+    from coregulate.models.autonomic import AutonomicEstimator
+    from coregulate.models.heart import HeartEstimator
+
+    cfg = PipelineConfig()
+    result = {}
+    for who in sim.participants:
+        streams = [s for s in sim.streams if s.participant == who and s.kind in kinds]
+        heart = HeartEstimator(who, streams, cfg)
+        secs = []
+        for c in sim.chunks():
+            if c.participant == who and c.kind in kinds:
+                secs += heart.update(c)
+        secs += heart.finish()
+        auto, tol = AutonomicEstimator(who, cfg), ToleranceEstimator(who, cfg)
+        rows, events = [], []
+        for t, r in secs:
+            r = dict(r, t_s=t)
+            r.update(auto.update(r)[0])
+            out, ev = tol.update(r)
+            r.update(out)
+            rows.append(r)
+            events += ev
+        result[who] = (rows, events)
+    return result
+
+
+@pytest.mark.parametrize("kind", ["rr", "ecg"])
+def test_simulator_hyperarousal_episode(kind):
+    from coregulate.sensors.chunk import StreamKind
+    from coregulate.sensors.simulator import Simulator
+
+    sim = Simulator(seed=4, duration_s=1200, audio=False, rr=(kind == "rr"))
+    kinds = {StreamKind.RR} if kind == "rr" else {StreamKind.ECG}
+    res = _simulated_rows(sim, kinds)
+    hyper = sim.truth.phase("hyper")
+    rows, events = res["client"]
+    zones = {r["t_s"]: r["zone"] for r in rows}
+    assert all(zones[t] in ("unknown", "window") for t in range(1, int(hyper.start) + 1))  # calm baseline
+    onset = min(t for t, z in zones.items() if z == "hyper")
+    assert hyper.start < onset <= hyper.start + 60
+    back = [e for e in events if e.kind == "return_window"]
+    assert back and hyper.end < back[0].t_start <= hyper.end + 120
+    assert not [t for t, z in zones.items() if z == "hyper" and t > back[0].t_start]
+    th_rows, _ = res["therapist"]
+    assert "hyper" not in {r["zone"] for r in th_rows}
+    assert all(r["quality"] in ("good", "fair") for r in rows if r["t_s"] > 120)
