@@ -113,14 +113,28 @@ class _Channel:
         self.buf = np.zeros(0)
         self.lp = np.zeros(0)  # buf through the pitch path's anti-alias filter
         self.valid = np.zeros(0, dtype=bool)
+        # Samples received but not yet consolidated: appending to a list keeps a small live
+        # block cheap; they are joined (and low-passed) once per batch of frames in cut().
+        self._pending: list[np.ndarray] = []
+        self._pending_ok: list[np.ndarray] = []
+        self._n_pending = 0
         self.start: int | None = None  # session sample index of buf[0], a multiple of q
         self.end: int | None = None  # session sample index after the last known sample
 
     def _append(self, x: np.ndarray, ok: bool | np.ndarray) -> None:
+        self._pending.append(x)
+        self._pending_ok.append(np.broadcast_to(ok, x.shape))
+        self._n_pending += len(x)
+        self.end = self.start + len(self.buf) + self._n_pending
+
+    def _consolidate(self) -> None:
+        if not self._pending:
+            return
+        x = np.concatenate(self._pending)
         self.buf = np.concatenate([self.buf, x])
         self.lp = np.concatenate([self.lp, self.decimator.filter(x)])
-        self.valid = np.concatenate([self.valid, np.broadcast_to(ok, x.shape)])
-        self.end = self.start + len(self.buf)
+        self.valid = np.concatenate([self.valid, *self._pending_ok])
+        self._pending, self._pending_ok, self._n_pending = [], [], 0
 
     def add(self, chunk: Chunk) -> None:
         if chunk.t0 is None:
@@ -158,6 +172,7 @@ class _Channel:
 
     def cut(self, k0: int, k1: int) -> dict[str, np.ndarray]:
         """Features of frames ``k0 .. k1-1`` and drop samples no later frame needs."""
+        self._consolidate()
         ends = (np.arange(k0, k1) + 1) * self.hop  # session sample indices
         need_from = int(ends[0]) - self.context
         need_from -= need_from % self.q
@@ -189,6 +204,10 @@ class _Channel:
 class AudioFrontEnd:
     """Turns the AUDIO streams of a session into one PROSODY stream per person.
 
+    Frames are computed in batches of at least :attr:`MIN_BATCH` (0.25 s) or up to the end of
+    a whole second, whichever comes first: per-call overhead would otherwise dominate with
+    20-ms live blocks, and no per-second feature waits for it.
+
     Parameters
     ----------
     audio_streams : list of StreamInfo
@@ -196,6 +215,8 @@ class AudioFrontEnd:
     config : PipelineConfig
         Options under ``config.family("voice")``, see :class:`FrontEndOptions`.
     """
+
+    MIN_BATCH = 25
 
     def __init__(self, audio_streams: list[StreamInfo], config: PipelineConfig | None = None,
                  _known_elsewhere: frozenset[str] | None = None) -> None:
@@ -237,10 +258,15 @@ class AudioFrontEnd:
         if chunk.gap_before:
             self._gap[i] = True
         self._channels[i].add(chunk)
-        ready = [c.frames_ready() for c in self._channels]
-        if min(ready) < 0:
+        ready = min(c.frames_ready() for c in self._channels)
+        if ready < 0 or self._next is None and any(c.start is None for c in self._channels):
             return []
-        return self._run(min(ready))
+        k0 = self._next if self._next is not None else min(c.start // c.hop for c in self._channels)
+        if ready - k0 < self.MIN_BATCH:
+            # Small live blocks: wait for more frames, except that frames completing a whole
+            # second go out at once, so per-second features are never delayed by batching.
+            ready = (ready // _FRAMES_PER_S) * _FRAMES_PER_S
+        return self._run(ready)
 
     def finish(self) -> list[Chunk]:
         """Compute every frame up to the furthest watermark; missing audio yields missing frames."""

@@ -199,6 +199,8 @@ class VoiceEstimator(StreamEstimator):
         n_keep = int(round(max(self.opts.window_s, self.opts.turn_window_s) * 100)) + 200
         self._keep_s = n_keep / 100.0
         self._t = np.empty(0)
+        self._t_last = -np.inf
+        self._pending: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
         self._wm = 0.0
         self._cols: dict[str, np.ndarray] = {}
         # turn-taking state, advanced frame by frame
@@ -234,15 +236,24 @@ class VoiceEstimator(StreamEstimator):
         if len(chunk):
             cols = self._frame_columns(chunk)
             t = np.asarray(chunk.sample_times(), dtype=np.float64)
-            self._turns(t, cols["speech"], cols["other"])
-            if len(self._t) and t[0] <= self._t[-1]:
-                keep = t > self._t[-1]
+            if t[0] <= self._t_last:  # a resent frame: keep the first copy
+                keep = t > self._t_last
                 t = t[keep]
                 cols = {k: v[keep] for k, v in cols.items()}
-            self._t = np.concatenate([self._t, t])
-            self._cols = {k: np.concatenate([self._cols.get(k, np.empty(0)), v]) for k, v in cols.items()}
+            if len(t):
+                self._turns(t, cols["speech"], cols["other"])
+                self._t_last = float(t[-1])
+                self._pending.append((t, cols))
         self._wm = max(self._wm, float(chunk.t_end))
         return self._emit(self._wm)
+
+    def _consolidate(self) -> None:
+        if not self._pending:
+            return
+        self._t = np.concatenate([self._t] + [t for t, _ in self._pending])
+        self._cols = {k: np.concatenate([self._cols.get(k, np.empty(0))] + [c[k] for _, c in self._pending])
+                      for k in self._pending[0][1]}
+        self._pending = []
 
     def finish(self) -> list[Second]:
         return self._emit(self._wm)
@@ -272,7 +283,11 @@ class VoiceEstimator(StreamEstimator):
     # -- output ----------------------------------------------------------------------------------
     def _emit(self, watermark: float) -> list[Second]:
         out: list[Second] = []
-        for s in self.ticker.ticks(watermark):
+        ticks = self.ticker.ticks(watermark)
+        if not ticks:
+            return out
+        self._consolidate()
+        for s in ticks:
             feats = self._second(s)
             if self.b0 < s <= self.b1:
                 self.baseline.add(feats)

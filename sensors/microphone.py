@@ -198,7 +198,7 @@ class MicrophoneSource(Source):
     """
 
     def __init__(self, channels: Sequence[MicChannel] | Mapping[str, tuple[int | str | None, int]], *,
-                 rate: int = RATE, block_s: float = 0.02, ring_s: float = 10.0, poll_s: float = 0.05,
+                 rate: int = RATE, block_s: float = 0.02, ring_s: float = 10.0, poll_s: float = 0.02,
                  duration_s: float | None = None, stream_factory: Callable[..., Any] | None = None) -> None:
         if isinstance(channels, Mapping):
             channels = [MicChannel(p, dev, ch) for p, (dev, ch) in channels.items()]
