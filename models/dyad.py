@@ -71,8 +71,8 @@ class DyadParams:
     """Every tunable number of the dyad estimators (override via ``config.options["dyad"]``).
 
     Synchrony (Boker et al. 2002)
-        ``window_s`` (30), ``max_lag_s`` (5), ``step_s`` (1), ``min_valid_frac`` (0.75): see
-        :class:`~coregulate.models.synchrony.SyncParams`.
+        ``window_s`` (30), ``max_lag_s`` (5), ``step_s`` (1), ``min_valid_frac`` (0.75),
+        ``detrend`` (False): see :class:`~coregulate.models.synchrony.SyncParams`.
     Surrogates (Ramseyer & Tschacher 2010, 2011)
         ``segment_s`` (30), ``n_surrogates`` (20), ``max_offset_s`` (600), ``pool_size``
         (12000), ``min_null`` (200), ``alpha`` (0.05), ``seed`` (0): see
@@ -97,7 +97,10 @@ class DyadParams:
         ``therapist_window_share`` (0.8): share of the episode the therapist must be in window.
         ``therapist_lead_share`` (0.5): share of significant seconds in which the therapist leads.
         ``min_lead_s`` (5): minimal number of significant therapist-led seconds.
-        ``repair_within_s`` (120): synchrony must be restored within this time after the return.
+        ``repair_within_s`` (120): synchrony must be restored within this time after the return,
+        unless it was restored already (after the rupture, without a new drop) before it. The
+        repair candidate then starts at the restoration: the zone return, confirmed later by the
+        tolerance estimator's windows, often follows the re-established connection.
         ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
         this long before the return.
     """
@@ -106,6 +109,7 @@ class DyadParams:
     max_lag_s: int = 5
     step_s: int = 1
     min_valid_frac: float = 0.75
+    detrend: bool = False
     segment_s: int = 30
     n_surrogates: int = 20
     max_offset_s: int = 600
@@ -141,7 +145,7 @@ class DyadParams:
 
     @property
     def sync(self) -> SyncParams:
-        return SyncParams(self.window_s, self.max_lag_s, self.step_s, self.min_valid_frac)
+        return SyncParams(self.window_s, self.max_lag_s, self.step_s, self.min_valid_frac, detrend=self.detrend)
 
     def sync_for(self, signal: str) -> SyncParams:
         return replace(self.sync, peak="abs" if signal in self.abs_signals else "max")
@@ -223,6 +227,7 @@ class DyadPipeline(DyadEstimator):
         self._rupture: dict[str, Any] | None = None
         self._last_rupture: dict[str, Any] | None = None
         self._pending_repair: dict[str, Any] | None = None
+        self._restored_since: int | None = None
         self._therapist_dys: dict[str, Any] | None = None
         self._t = 0
         self.counts: dict[str, int] = {}
@@ -334,24 +339,36 @@ class DyadPipeline(DyadEstimator):
             if r["restored"] >= p.sustain_s or in_change == "start" or self._episode is None:
                 ev.append(self._close_rupture())
 
+        # Synchrony restored after this episode's rupture (may precede the zone return, which the
+        # tolerance estimator confirms later): remember since when, forget on a new drop.
+        rup = self._rupture or self._last_rupture
+        ep_rupture = (self._episode is not None and rup is not None and rup["start"] >= self._episode["onset"])
+        if ep_rupture and self._rupture is None and high:
+            self._restored_since = self._restored_since or t
+        elif low or not ep_rupture:
+            self._restored_since = None
+
         # Return to the window: repair candidates ----------------------------------------------
         if in_change == "start" and self._episode is not None:
             t_ret = self._client_in.onset or t
-            rup = self._rupture or self._last_rupture
             if rup is not None and t_ret - rup["last"] <= p.repair_after_s and rup["start"] >= self._episode["onset"]:
-                self._pending_repair = {"return": t_ret, "rupture": rup}
+                self._pending_repair = {"return": t_ret, "rupture": rup, "restored": self._restored_since}
             if self._coreg is not None:
                 self._coreg["return"] = t_ret
             self._episode = None
+            self._restored_since = None
         if self._pending_repair is not None:
             pr = self._pending_repair
-            if high:
+            if pr["restored"] is not None or high:
+                start = pr["restored"] if pr["restored"] is not None else pr["return"]
                 ev.append(self._event(
-                    "repair_candidate", pr["return"], t,
-                    f"client back in window after a rupture candidate and synchrony level >= {p.restore_effect} "
-                    f"within {p.repair_within_s} s",
+                    "repair_candidate", min(start, pr["return"]), max(t, pr["return"]) if pr["restored"] is None
+                    else pr["return"],
+                    f"client back in window after a rupture candidate, with synchrony level >= {p.restore_effect} "
+                    f"(restored before the return, or within {p.repair_within_s} s after it)",
                     {"rupture_start_s": pr["rupture"]["start"], "rupture_end_s": pr["rupture"]["last"],
-                     "return_s": pr["return"], "restored_s": t, "level": level}))
+                     "return_s": pr["return"], "restored_s": pr["restored"] if pr["restored"] is not None else t,
+                     "level": level}))
                 self._pending_repair = None
             elif t - pr["return"] > p.repair_within_s or self._episode is not None:
                 self._pending_repair = None

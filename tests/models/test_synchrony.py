@@ -30,14 +30,15 @@ def follower(leader: np.ndarray, delay: int, noise: float, rng: np.random.Genera
     return out
 
 
-def test_running_sums_match_direct_correlation_with_missing_data():
+@pytest.mark.parametrize("detrend", [False, True])
+def test_running_sums_match_direct_correlation_with_missing_data(detrend):
     rng = np.random.default_rng(1)
     n = 300
     x = 70 + np.cumsum(rng.normal(size=n)) * 0.3  # large offset: cancellation would show
     y = np.roll(x, 3) + rng.normal(size=n) * 0.5
     x[50:60] = np.nan
     y[rng.integers(0, n, 25)] = np.nan
-    p = SyncParams()
+    p = SyncParams(detrend=detrend)
     bank = LaggedCorrelationBank(p)
     for t in range(n):
         bank.push(x[t], y[t])
@@ -48,26 +49,28 @@ def test_running_sums_match_direct_correlation_with_missing_data():
         np.testing.assert_allclose(r[both], ref[both], atol=1e-9)
 
 
-def test_no_drift_over_a_long_session():
+@pytest.mark.parametrize("detrend", [False, True])
+def test_no_drift_over_a_long_session(detrend):
     rng = np.random.default_rng(2)
     n = 5000
     x = 1000 + ar1(n, 0.9, rng)
     y = 1000 + ar1(n, 0.9, rng)
-    p = SyncParams()
+    p = SyncParams(detrend=detrend)
     bank = LaggedCorrelationBank(p)
     for a, b in zip(x, y):
         bank.push(a, b)
     np.testing.assert_allclose(np.tanh(bank.z_matrix()[0]), wclc_reference(x, y, n - 1, p), atol=1e-9)
 
 
-def test_offline_equals_live():
+@pytest.mark.parametrize("detrend", [False, True])
+def test_offline_equals_live(detrend):
     rng = np.random.default_rng(3)
     n = 400
     x = ar1(n, 0.8, rng)
     y = follower(x, 2, 0.7, rng)
     x[rng.integers(0, n, 40)] = np.nan
     y[100:130] = np.nan
-    p = SyncParams()
+    p = SyncParams(detrend=detrend)
     live = []
     bank = LaggedCorrelationBank(p)
     for a, b in zip(x, y):
@@ -119,6 +122,17 @@ def test_too_many_missing_seconds_give_none_not_values():
     assert out[90] is not None and out[150] is not None
     # warm-up: a window needs min_pairs (23) valid pairs at every lag, i.e. 23 + 5 seconds
     assert all(r is None for r in out[:27]) and out[27] is not None
+
+
+def test_detrending_removes_opposite_drifts():
+    rng = np.random.default_rng(9)
+    t = np.arange(200.0)
+    x = 0.2 * t + rng.normal(size=200)  # one settles up, the other down: no coupling
+    y = -0.2 * t + rng.normal(size=200)
+    raw = [r for r in wclc_series(x, y, SyncParams(peak="abs")) if r is not None]
+    det = [r for r in wclc_series(x, y, SyncParams(peak="abs", detrend=True)) if r is not None]
+    assert np.mean([abs(r.z) for r in raw]) > 1.0
+    assert np.mean([abs(r.z) for r in det]) < 0.6
 
 
 def test_constant_series_is_not_computable():
