@@ -215,3 +215,34 @@ async def test_live_path_feeds_voice_features(tmp_path):
     assert [rows["client"][s]["speaking"] for s in (1, 2, 3, 4)] == [1, 0, 1, 0]
     assert [rows["therapist"][s]["speaking"] for s in (1, 2, 3, 4)] == [0, 1, 0, 1]
     assert abs(rows["client"][3]["f0_st"] - 12 * np.log2(220 / 27.5)) < 0.2
+
+
+@pytest.mark.parametrize("keep_audio", [False, True])
+async def test_recorded_session_holds_audio_only_with_opt_in(tmp_path, keep_audio):
+    """Privacy: a session recorded from the microphones without ``--keep-audio`` holds prosody
+    features but not one raw audio sample (searched for byte by byte in the session file)."""
+    import sqlite3
+
+    from coregulate.server.recorder import Recorder
+    from coregulate.server.runner import SessionRunner
+
+    wav, x = _wav(tmp_path, 3.0)
+    src = MicrophoneSource({"client": (None, 0), "therapist": (None, 1)}, poll_s=0.001,
+                           stream_factory=_factory(wav))
+    path = tmp_path / "session.sqlite"
+    cfg = PipelineConfig()
+    rec = Recorder(path, "privacy", src.streams, cfg, keep_audio=keep_audio)
+    runner = SessionRunner(src, rec, cfg)
+    await runner.run()
+    rec.close()
+    con = sqlite3.connect(path)
+    kinds = {k for (k,) in con.execute("SELECT DISTINCT s.kind FROM chunk c JOIN stream s ON s.id = c.stream_id")}
+    n_features = con.execute("SELECT COUNT(*) FROM feature WHERE f0_st IS NOT NULL").fetchone()[0]
+    con.close()
+    assert n_features > 0  # the voice features were recorded either way
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("session.sqlite*"))
+    probe = np.ascontiguousarray(x[4000:4016, 0], dtype="<f8").tobytes()
+    if keep_audio:
+        assert "audio" in kinds and probe in blob
+    else:
+        assert "audio" not in kinds and probe not in blob
