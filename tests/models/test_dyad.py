@@ -209,3 +209,42 @@ def test_params_dataclass_documents_every_field():
     doc = DyadParams.__doc__
     for name in DyadParams.__dataclass_fields__:
         assert f"``{name}``" in doc, name
+
+
+# -- the whole session pipeline on the simulator (heart -> autonomic -> tolerance -> dyad) ---------
+
+
+def test_whole_session_pipeline_on_the_simulator():
+    pytest.importorskip("coregulate.models.tolerance")
+    from coregulate.models.pipeline import SessionPipeline
+    from coregulate.sensors.simulator import Simulator
+
+    sim = Simulator(seed=0, duration_s=1200, audio=False)
+    tr = sim.truth
+    sp = SessionPipeline(sim.streams)
+    dyad, events = [], []
+    for chunk in sim.chunks():
+        out = sp.update(chunk)
+        dyad += out.dyad
+        events += out.events
+    out = sp.finish()
+    dyad += out.dyad
+    events += out.events
+    assert [d["t_s"] for d in dyad] == list(range(1, 1201))
+    for name in ("coregulate", "repair"):
+        rows = [d for d in in_phase(dyad, tr.phase(name)) if d["sync_hr_lag_s"] is not None]
+        assert abs(np.median([d["sync_hr_lag_s"] for d in rows]) - (-2)) <= 1, name
+    lead = [d["leader"] for d in in_phase(dyad, tr.phase("coregulate")) if d["sync_significant"]]
+    assert lead.count("therapist") / len(lead) > 0.7
+    for name in ("hyper", "withdrawal"):
+        onset = tr.phase(name).start
+        assert [e for e in events if e.kind == "rupture_candidate" and onset <= e.t_start <= onset + 60], name
+    # A repair needs the client back in the window; the dyad confirms it within 60 s of the
+    # tolerance estimator's return_window (whose own latency is the tolerance estimator's).
+    returns = [e.t_start for e in events if e.kind == "return_window" and e.participant == "client"]
+    repairs = [e for e in events if e.kind == "repair_candidate"]
+    assert len(returns) >= 2 and len(repairs) >= 2
+    for r in returns[:2]:
+        assert [e for e in repairs if r - 60 <= e.t_start <= r + 60 and e.t_end <= r + 60], r
+    print("\nwhole pipeline, seed 0: " + ", ".join(f"{e.kind} {e.t_start:.0f}-{e.t_end:.0f}" for e in events
+                                                  if e.participant is None))
