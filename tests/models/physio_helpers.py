@@ -41,3 +41,17 @@ def run(est, chunks) -> list:
         out += est.update(c)
     out += est.finish()
     return out
+
+
+def drivedb(shared_data: Path, record: str) -> dict:
+    """ECG (uV) and hand GSR of a drivedb record at their own rates (frames not smoothed)."""
+    import wfdb
+
+    r = wfdb.rdrecord(str(shared_data / "drivedb" / record), smooth_frames=False)
+    out = {}
+    for name, key, scale in (("ECG", "ecg", 1000.0), ("hand GSR", "eda", 1.0)):
+        i = r.sig_name.index(name)
+        out[key] = (np.asarray(r.e_p_signal[i], float) * scale, float(r.fs * r.samps_per_frame[i]))
+    seg = pd.read_csv(shared_data / "drivedb" / "segments_inferred.csv")
+    out["segments"] = seg[seg.record == record]
+    return out

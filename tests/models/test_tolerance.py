@@ -137,3 +137,51 @@ def test_simulator_hyperarousal_episode(kind):
     th_rows, _ = res["therapist"]
     assert "hyper" not in {r["zone"] for r in th_rows}
     assert all(r["quality"] in ("good", "fair") for r in rows if r["t_s"] > 120)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("record", ["drive17a", "drive17b"])
+def test_drivedb_arousal_higher_while_driving(shared_data, record):
+    """Driving vs rest (Healey & Picard 2005) from ECG alone and with hand skin conductance."""
+    import pandas as pd
+
+    from coregulate.models.autonomic import AutonomicEstimator
+    from coregulate.models.eda import EdaEstimator
+    from coregulate.models.heart import HeartEstimator
+    from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+
+    from physio_helpers import drivedb
+
+    d = drivedb(shared_data, record)
+    (ecg, fs), (gsr, gfs) = d["ecg"], d["eda"]
+    cfg = PipelineConfig()  # baseline: the first 300 s (rest in 17a, driving in 17b)
+    ei, gi = StreamInfo("p", StreamKind.ECG, rate=fs), StreamInfo("p", StreamKind.EDA, rate=gfs)
+    heart, eda = HeartEstimator("p", [ei], cfg), EdaEstimator("p", [gi], cfg)
+    hs, es = [], []
+    for s in range(int(len(ecg) / fs) + 1):
+        a, b = int(s * fs), int((s + 1) * fs)
+        c, e = int(s * gfs), int((s + 1) * gfs)
+        if a < len(ecg):
+            hs += heart.update(Chunk(ei, ecg[a:b], t0=a / fs))
+        if c < len(gsr):
+            es += eda.update(Chunk(gi, gsr[c:e], t0=c / gfs))
+    hs, es = hs + heart.finish(), es + eda.finish()
+    seg = d["segments"]
+    for with_eda in (False, True):
+        auto, tol = AutonomicEstimator("p", cfg), ToleranceEstimator("p", cfg)
+        rows = []
+        for (t, r), (_, re) in zip(hs, es):
+            r = dict(r, t_s=t, **(re if with_eda else {}))
+            r.update(auto.update(r)[0])
+            r.update(tol.update(r)[0])
+            rows.append(r)
+        df = pd.DataFrame(rows)
+        df["arousal"] = df.arousal.astype(float)
+
+        def mean_arousal(kind):
+            s = seg[seg.segment.str.startswith(kind)].iloc[0]
+            m = df[(df.t_s > max(s.start_s, 300)) & (df.t_s <= s.end_s)].arousal
+            assert m.notna().sum() > 200
+            return m.mean()
+
+        assert mean_arousal("driving") > mean_arousal("rest") + 1.0, with_eda
