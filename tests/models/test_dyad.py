@@ -248,3 +248,28 @@ def test_whole_session_pipeline_on_the_simulator():
         assert [e for e in repairs if r - 60 <= e.t_start <= r + 60 and e.t_end <= r + 60], r
     print("\nwhole pipeline, seed 0: " + ", ".join(f"{e.kind} {e.t_start:.0f}-{e.t_end:.0f}" for e in events
                                                   if e.participant is None))
+
+
+def test_dyad_level_false_positive_rate_of_independent_people_is_near_alpha():
+    """Two signals, each tested against its own surrogates, Bonferroni across signals."""
+    rates = []
+    for seed in (100, 101):
+        rng = np.random.default_rng(seed)
+        n = 2000
+        s = {c: (ar1(n, 0.9, rng), ar1(n, 0.9, rng)) for c in ("hr_inst_bpm", "arousal")}
+        dp = DyadPipeline(["client", "therapist"])
+        sig = []
+        for t in range(n):
+            o, _ = dp.update(t + 1, {"client": {c: float(v[0][t]) for c, v in s.items()},
+                                     "therapist": {c: float(v[1][t]) for c, v in s.items()}})
+            if o["sync_significant"] is not None:
+                sig.append(o["sync_significant"])
+        rates.append(float(np.mean(sig)))
+    print(f"\ndyad-level false-positive rate (2 signals, Bonferroni, alpha 0.05): {np.mean(rates):.3f} {rates}")
+    assert 0.015 <= np.mean(rates) <= 0.08
+
+
+def test_same_rows_same_output():
+    a = run(scripted_rows(400, lambda t: t > 200, window, window, seed=7))
+    b = run(scripted_rows(400, lambda t: t > 200, window, window, seed=7))
+    assert a[1] == b[1] and [e.to_dict() for e in a[2]] == [e.to_dict() for e in b[2]]
