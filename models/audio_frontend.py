@@ -27,7 +27,7 @@ Each person's PROSODY stream has these channels per frame (see :data:`PROSODY_CH
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 

@@ -31,7 +31,6 @@ from .pitch import YinConfig, yin
 
 FRAME_CHANNELS = ("energy_db", "f0_hz", "aperiodicity", "alpha_db")
 
-ENERGY_FLOOR_DB = -120.0
 
 
 @dataclass(frozen=True)

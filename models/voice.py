@@ -329,7 +329,7 @@ class VoiceEstimator(StreamEstimator):
         # turn window
         n_own_t, n_oth_t = np.count_nonzero(own[at:b]), np.count_nonzero(other[at:b])
         if n_own_t + n_oth_t > 0:
-            feats["talk_share"] = n_own_t / (n_own_t + n_oth_t)
+            feats["talk_share"] = float(n_own_t / (n_own_t + n_oth_t))
         lat = [g for (ti, g) in self._latencies if s - o.turn_window_s < ti <= s]
         if lat:
             feats["response_latency_s"] = float(np.median(lat))
