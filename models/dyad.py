@@ -280,7 +280,8 @@ class DyadPipeline(DyadEstimator):
 
     def _level(self) -> float | None:
         vals = [v for v in self._levels if v is not None]
-        if len(vals) * 2 < self._levels.maxlen:  # type: ignore[operator]
+        # half of the reported seconds must be computable (only every step_s-th is reported)
+        if len(vals) * 2 * self.params.step_s < self._levels.maxlen:  # type: ignore[operator]
             return None
         return sum(vals) / len(vals)
 

@@ -273,3 +273,11 @@ def test_same_rows_same_output():
     a = run(scripted_rows(400, lambda t: t > 200, window, window, seed=7))
     b = run(scripted_rows(400, lambda t: t > 200, window, window, seed=7))
     assert a[1] == b[1] and [e.to_dict() for e in a[2]] == [e.to_dict() for e in b[2]]
+
+
+def test_coarser_step_still_detects_the_rupture():
+    cfg = PipelineConfig(options={"dyad": {"step_s": 5}})
+    rows = scripted_rows(900, lambda t: not 400 <= t < 540, lambda t: "hyper" if 400 <= t < 520 else "window", window)
+    _, out, events, _ = run(rows, config=cfg)
+    assert all(o["sync_arousal_z"] is None for t, o in enumerate(out, start=1) if t % 5)
+    assert [e for e in events if e.kind == "rupture_candidate" and 400 <= e.t_start <= 460]
