@@ -140,8 +140,10 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path):
     assert st.status() == "interrupted"
     ecg_end = max(c.t_end for c in st.chunks("client/ecg"))
     assert ecg_end >= reached - speed * 1.0 - 1, (ecg_end, reached)
+    # features trail the raw data by the estimators' look-ahead (beat finalisation, artefact
+    # classifier); what they had produced a second before the kill is on disk too
     feats = st.features(participant="client")
-    assert feats and feats[-1]["t_s"] >= reached - speed - 5
+    assert feats and feats[-1]["t_s"] >= reached - speed - 30
     # and it replays
     st.close()
     assert main(["analyze", str(path), "--out", str(tmp_path / "re"), "--quiet", "--no-report"]) == 0
