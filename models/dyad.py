@@ -37,9 +37,34 @@ Columns
     Candidate episodes open at this second (``rupture_candidate``, ``therapist_dysregulated``),
     comma-separated, so that a live display shows them before they close.
 
-Events are *candidates for human review*, never findings; every threshold is in
-:class:`DyadParams`. Zone changes of either person (``leave_window``/``return_window``) are
-emitted by the tolerance estimator and not repeated here.
+Events (``models.base.Event``, ``label="candidate for review"``, with ``t_start``, ``t_end``,
+the ``rule`` that fired and its ``evidence``; emitted when they close, open ones are visible live
+in ``dyad_event``). "Level" is the mean ``sync_effect`` over the last ``level_s`` seconds.
+
+``rupture_candidate``
+    The client is hyperaroused (zone ``hyper``) or withdrawn (``hypo``/``hypo_candidate``, or a
+    mean ``pause_ratio`` >= ``withdrawal_pause_ratio``) for ``sustain_s`` while the level is
+    <= ``low_effect``. Starts at the episode onset; ends when the client returns or the level
+    stays >= ``restore_effect`` for ``sustain_s``.
+``repair_candidate``
+    After a rupture candidate of the same episode, the client returns to the window (held
+    ``sustain_s``) with the level >= ``restore_effect``: restored before the return (start = the
+    restoration) or within ``repair_within_s`` after it (start = the return).
+``co_regulation``
+    From the client's episode onset until ``coreg_after_s`` after the return: the therapist was in
+    the window >= ``therapist_window_share`` of the time, led >= ``therapist_lead_share`` of the
+    significant seconds (and >= ``min_lead_s`` of them), and the level rose by >= ``rise_effect``
+    over the episode's first ``episode_ref_s``. Starts at the first therapist-led significant
+    second.
+``therapist_dysregulated`` (participant = the therapist)
+    Only when the dyad adds evidence to the tolerance estimator's own ``leave_window``: the
+    therapist was out of the window for ``sustain_s`` *while the client was dysregulated too*
+    (>= half the time: co-dysregulation) or *while significantly synchronised with the client
+    leading* (>= half the time: the therapist being pulled along). A regulated therapist is the
+    precondition of safety, so this is surfaced, not hidden.
+
+Every threshold is in :class:`DyadParams`. Zone changes of either person
+(``leave_window``/``return_window``) are emitted by the tolerance estimator, not repeated here.
 """
 
 from __future__ import annotations
