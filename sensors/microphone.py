@@ -68,6 +68,25 @@ def list_audio_devices() -> list[dict[str, Any]]:
     return out
 
 
+#: Name used by ``coregulate devices audio``.
+list_devices = list_audio_devices
+
+
+def parse_mic_spec(spec: str) -> tuple[int | str | None, int]:
+    """``"2"`` -> device 2, channel 0; ``"2:1"`` -> channel 1; ``"USB Audio:1"`` -> by name;
+    ``"default"`` -> the host's default input."""
+    text = str(spec).strip()
+    if not text:
+        raise InputError("empty microphone", field="--*-mic", expected="DEVICE or DEVICE:CHANNEL (coregulate devices audio)")
+    head, sep, tail = text.rpartition(":")
+    channel = 0
+    if sep and tail.strip().isdigit():
+        text, channel = head.strip(), int(tail)
+    if text.lower() == "default":
+        return None, channel
+    return (int(text) if text.isdigit() else text), channel
+
+
 def format_devices(devices: list[dict[str, Any]]) -> str:
     """Table for ``coregulate devices audio``."""
     if not devices:
@@ -181,7 +200,14 @@ class MicrophoneSource(Source):
 
     Parameters
     ----------
-    channels : sequence of MicChannel, or mapping participant -> (device, channel)
+    channels : sequence of MicChannel, or mapping participant -> (device, channel) or "DEVICE[:CH]"
+        Every person captured by this source. Put all persons of one multichannel interface in
+        ONE source: many hosts cannot open the same device twice.
+    device, participant : str, optional
+        Shorthand for one person (``MicrophoneSource(device="2:1", participant="client")``).
+    now : callable, optional
+        The session clock shared with the other live sources; chunk times are ``now()`` at
+        stream start plus the device's sample count. Default: the source's own start is t = 0.
     rate : int
         Capture rate (16 kHz: what the voice front end expects; PortAudio resamples if the host
         API supports it, else opening fails with :class:`DeviceUnavailableError`).
@@ -197,11 +223,18 @@ class MicrophoneSource(Source):
         Builds the stream (``sounddevice.InputStream`` signature); tests pass a fake.
     """
 
-    def __init__(self, channels: Sequence[MicChannel] | Mapping[str, tuple[int | str | None, int]], *,
+    def __init__(self, channels: Sequence[MicChannel] | Mapping[str, Any] | None = None, *,
+                 device: str | int | None = None, participant: str | None = None,
+                 now: Callable[[], float] | None = None,
                  rate: int = RATE, block_s: float = 0.02, ring_s: float = 10.0, poll_s: float = 0.02,
                  duration_s: float | None = None, stream_factory: Callable[..., Any] | None = None) -> None:
+        if channels is None:
+            if participant is None:
+                raise InputError("no microphone assigned", field="audio", expected="channels or device= and participant=")
+            channels = {participant: "default" if device is None else str(device)}
         if isinstance(channels, Mapping):
-            channels = [MicChannel(p, dev, ch) for p, (dev, ch) in channels.items()]
+            pairs = {p: parse_mic_spec(v) if isinstance(v, (str, int)) else tuple(v) for p, v in channels.items()}
+            channels = [MicChannel(p, dev, ch) for p, (dev, ch) in pairs.items()]
         self.channels = list(channels)
         if not self.channels:
             raise InputError("no microphone assigned", field="audio", expected="one (device, channel) per person")
@@ -224,7 +257,14 @@ class MicrophoneSource(Source):
                         for c in self.channels]
         self._captures: dict[Any, _DeviceCapture] = {}
         self._closed = False
+        self._now = now
+        self.t_open = 0.0  # session time of the first captured sample
         self.utc0 = None
+
+    def status(self) -> dict[str, Any]:
+        """For the live status line: which microphones, and the loss counters."""
+        return {"source": "microphone", "streams": [s.key for s in self.streams], "open": bool(self._captures),
+                **self.quality}
 
     @property
     def quality(self) -> dict[str, int]:
@@ -234,7 +274,8 @@ class MicrophoneSource(Source):
                 "dropped_samples": sum(c.ring.dropped for c in caps)}
 
     def open(self) -> None:
-        """Open and start every device's stream (idempotent); session time 0 is now."""
+        """Open and start every device's stream (idempotent); the first sample is at ``now()``
+        (or t = 0 without a shared clock)."""
         if self._captures:
             return
         by_dev: dict[Any, int] = {}
@@ -243,7 +284,10 @@ class MicrophoneSource(Source):
         try:
             for dev, n in by_dev.items():
                 self._captures[dev] = _DeviceCapture(dev, n, self.rate, self.block, self.ring_frames, self._factory)
-            self.utc0 = time.time()
+            if self._now is not None:
+                self.t_open = float(self._now())
+            elif self.utc0 is None:
+                self.utc0 = time.time()
             for cap in self._captures.values():
                 cap.stream.start()
         except DeviceUnavailableError:
@@ -266,11 +310,11 @@ class MicrophoneSource(Source):
                     gap = (gpos, int(ring.gap_len[ring.gaps_read]))
                     written = gpos
             n = written - ring.read
-            if self.duration_s is not None:
+            if self.duration_s is not None:  # duration counts device samples, not session time
                 n = min(n, max(0, int(round(self.duration_s * self.rate)) - cap.position))
             if n > 0:
                 block = ring.take(ring.read + n)
-                t0 = cap.position / self.rate
+                t0 = self.t_open + cap.position / self.rate
                 gap_before = cap.flagged
                 cap.flagged = False
                 q = self.quality

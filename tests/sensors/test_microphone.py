@@ -246,3 +246,28 @@ async def test_recorded_session_holds_audio_only_with_opt_in(tmp_path, keep_audi
         assert "audio" in kinds and probe in blob
     else:
         assert "audio" not in kinds and probe not in blob
+
+
+def test_mic_specs_and_single_person_shorthand(tmp_path):
+    from coregulate.sensors.microphone import list_devices, parse_mic_spec
+
+    assert list_devices is list_audio_devices
+    assert parse_mic_spec("2") == (2, 0)
+    assert parse_mic_spec("2:1") == (2, 1)
+    assert parse_mic_spec("USB Audio: 3") == ("USB Audio", 3)
+    assert parse_mic_spec("hw:1,0") == ("hw:1,0", 0)
+    assert parse_mic_spec("default") == (None, 0)
+    with pytest.raises(InputError):
+        parse_mic_spec(" ")
+    src = MicrophoneSource(device="3:1", participant="therapist")
+    assert src.channels == [MicChannel("therapist", 3, 1)]
+    assert [s.key for s in src.streams] == ["therapist/audio"]
+
+
+async def test_shared_session_clock_offsets_chunk_times(tmp_path):
+    wav, _ = _wav(tmp_path, 1.0)
+    src = MicrophoneSource({"client": "default:0"}, now=lambda: 12.5, poll_s=0.001,
+                           stream_factory=_factory(wav))
+    got = await _collect(src)
+    assert got["client"][0].t0 == pytest.approx(12.5)
+    assert src.status()["dropped_samples"] == 0
