@@ -129,8 +129,51 @@ def serve(args) -> None:
     from coregulate.server.app import Settings, create_app
 
     backends = _push_backends() if args.mode == "push" else None
+    if args.no_record and backends is not None:
+        class NullRecorder:
+            commit_interval_s = 1.0
+
+            def __init__(self, path, *a, **k):
+                Path(path).touch()
+
+            def __getattr__(self, name):
+                return lambda *a, **k: 0
+
+        backends.recorder_cls = NullRecorder
+    if args.sync_off:
+        import coregulate.server.recorder as rec_mod
+
+        orig = rec_mod._connect
+
+        def _connect(path):
+            con = orig(path)
+            con.execute("PRAGMA synchronous=OFF")
+            return con
+
+        rec_mod._connect = _connect
     app = create_app(Settings(data_dir=Path(args.data), token=SUP, viewer_token=VIEW, backends=backends))
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+                                            ws_per_message_deflate=False))
+    stop_file = Path(args.data) / "STOP"
+
+    def watch() -> None:  # a stop request without a signal (uvicorn re-raises signals on exit)
+        while not stop_file.exists():
+            time.sleep(0.2)
+        server.should_exit = True
+
+    import threading
+
+    threading.Thread(target=watch, daemon=True).start()
+    server.run()
+    if args.profile:
+        prof.disable()
+        pstats.Stats(prof).sort_stats("cumulative").dump_stats(args.profile)
 
 
 # -- viewers -------------------------------------------------------------------------------------
@@ -138,19 +181,23 @@ def serve(args) -> None:
 class ViewerStats:
     def __init__(self):
         self.lat_ms: list[float] = []
+        self.when: list[float] = []
         self.kept = 0
         self.lossy = 0
         self.gaps = 0
         self.ended = False
         self.last_seq = 0
         self.closed_code = None
+        self.connected = False
 
 
 async def viewer(port: int, sid: str, st: ViewerStats) -> None:
     import websockets
 
     url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws?since=0"
-    async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22) as ws:
+    async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22,
+                                  compression=None) as ws:
+        st.connected = True
         try:
             async for msg in ws:
                 now = time.time()
@@ -163,6 +210,7 @@ async def viewer(port: int, sid: str, st: ViewerStats) -> None:
                 st.last_seq = f["seq"]
                 st.kept += 1
                 st.lat_ms.append((now - f["ts"]) * 1000.0)
+                st.when.append(now)
                 if f["type"] == "end":
                     st.ended = True
         except websockets.ConnectionClosed as exc:
@@ -178,11 +226,16 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
         sids = []
         for _ in range(n_sessions):
             r = await http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 1200, "audio": True},
-                                                       "speed": 1.0, "label": "bench"})
+                                                       "speed": 1.0, "label": "bench", "start": False})
             r.raise_for_status()
             sids.append(r.json()["id"])
         stats = {sid: [ViewerStats() for _ in range(n_viewers)] for sid in sids}
+        # viewers first, then the sessions: every kept frame is a live push (no replay backlog)
         tasks = [asyncio.create_task(viewer(port, sid, st)) for sid in sids for st in stats[sid]]
+        while sum(st.connected for v in stats.values() for st in v) < len(tasks):
+            await asyncio.sleep(0.05)
+        for sid in sids:
+            (await http.post(f"/api/sessions/{sid}/start")).raise_for_status()
         await asyncio.sleep(seconds)
         t_stop = time.perf_counter()
         await asyncio.gather(*(http.post(f"/api/sessions/{sid}/stop") for sid in sids))
@@ -190,6 +243,13 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
         hubs = [(await http.get(f"/api/sessions/{sid}/status")).json() for sid in sids]
     all_lat = np.array([x for v in stats.values() for st in v for x in st.lat_ms]) if stats else np.zeros(0)
+    if os.environ.get("BENCH_DEBUG"):
+        when = np.array([x for v in stats.values() for st in v for x in st.when])
+        t0 = when.min()
+        for lo in range(0, int(seconds) + 5, 2):
+            m = (when - t0 >= lo) & (when - t0 < lo + 2)
+            if m.any():
+                print(f"  t={lo:3d}s n={m.sum():5d} p99={np.percentile(all_lat[m], 99):8.1f} max={all_lat[m].max():8.1f}", file=sys.stderr)
     lost = 0
     for sid, hub in zip(sids, hubs):
         for st in stats[sid]:
@@ -239,13 +299,24 @@ async def bench(args) -> list[dict]:
         # a fresh server per level: one level's leftovers never weigh on the next
         port = _free_port()
         data = tempfile.mkdtemp(prefix="coregulate-bench-")
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", "--mode", args.mode, "--port", str(port), "--data", data])
+        cmd = [sys.executable, __file__, "--serve", "--mode", args.mode, "--port", str(port), "--data", data]
+        if args.no_record:
+            cmd.append("--no-record")
+        if args.sync_off:
+            cmd.append("--sync-off")
+        if args.profile:
+            cmd += ["--profile", args.profile]
+        proc = subprocess.Popen(cmd)
         try:
             await _wait_up(port, proc)
             res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
         finally:
-            proc.terminate()
-            proc.wait(15)
+            Path(data, "STOP").touch()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait(15)
         ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
         res["meets_target"] = ok
         print(json.dumps(res), flush=True)
@@ -262,6 +333,9 @@ def main() -> None:
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--data", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--no-record", action="store_true", help="push mode without the SQLite recorder (diagnosis)")
+    ap.add_argument("--sync-off", action="store_true", help="SQLite synchronous=OFF (diagnosis only)")
+    ap.add_argument("--profile", default="", help="write the server's cProfile stats to this file (last level)")
     args = ap.parse_args()
     if args.serve:
         serve(args)

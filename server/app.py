@@ -139,4 +139,6 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
     print(f"  viewer:     {dashboard_url(host, port, t.viewer)}")
     print(f"  tokens are stored in {Path(data_dir) / 'token.json'} (mode 0600)", flush=True)
     # Access logs would carry ?token= of websocket URLs: keep them off.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20)
+    # per-message deflate would compress every frame once per viewer: frames are small, CPU is not
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20,
+                ws_per_message_deflate=False)

@@ -21,6 +21,7 @@ import asyncio
 import heapq
 import json
 import math
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), default=str)
 
@@ -81,6 +89,7 @@ class Viewer:
         self.closed = False
         self.dropped_lossy = 0
         self.last_seq = 0
+        self.t_sub = time.perf_counter()  # frames older than this are replay, not push
 
     def push(self, frame: Frame, force: bool = False) -> None:
         if (self.closed and not force) or self.overflowed:
@@ -134,8 +143,15 @@ class Hub:
         Lossy frames a viewer may have queued; older ones are dropped first.
     """
 
-    def __init__(self, session_id: str, buffer_frames: int = 16384, max_kept: int = 2048, max_lossy: int = 32) -> None:
+    def __init__(self, session_id: str, buffer_frames: int = 16384, max_kept: int = 2048, max_lossy: int = 32,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.session_id = session_id
+        #: The server's event loop, which owns viewers and sequence numbers; frames produced in
+        #: a session's own thread are handed over to it (see :meth:`submit`).
+        self.loop = loop
+        self._pending: deque[tuple] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
         self.seq = 0
         self.buffer: deque[Frame] = deque(maxlen=buffer_frames)
         self.viewers: set[Viewer] = set()
@@ -147,14 +163,45 @@ class Hub:
         self.disconnected_slow = 0
 
     # -- publishing -------------------------------------------------------------------------
-    def publish(self, type_: str, data: Any) -> Frame:
+    def submit(self, type_: str, data: Any, *, clean: bool = True) -> None:
+        """:meth:`publish` from any thread: in the hub's loop directly, else handed over in batches."""
+        t_pub, wall = time.perf_counter(), time.time()
+        if self.loop is None or _running_loop() is self.loop:
+            self.publish(type_, data, clean=clean, t_pub=t_pub, wall=wall)
+            return
+        with self._lock:
+            self._pending.append((type_, data, clean, t_pub, wall))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the server loop is closed: nobody is watching any more
+            pass
+
+    def _drain(self) -> None:
+        with self._lock:
+            items = list(self._pending)
+            self._pending.clear()
+            self._scheduled = False
+        for type_, data, clean, t_pub, wall in items:
+            self.publish(type_, data, clean=clean, t_pub=t_pub, wall=wall)
+
+    def publish(self, type_: str, data: Any, *, clean: bool = True, t_pub: float | None = None,
+                wall: float | None = None) -> Frame:
+        """Send a frame to every viewer (hub loop only); ``clean=False`` for JSON-safe data.
+
+        ``t_pub``/``wall`` are when the frame was produced (perf_counter / Unix time): push
+        latency counts from there, including the hand-over from a session thread.
+        """
         kept = type_ in KEPT
         if kept:
             self.seq += 1
-        obj: dict[str, Any] = {"seq": self.seq, "type": type_, "ts": round(time.time(), 3), "data": _clean(data)}
+        obj: dict[str, Any] = {"seq": self.seq, "type": type_, "ts": round(wall or time.time(), 3),
+                               "data": _clean(data) if clean else data}
         if not kept:
             obj["lossy"] = True
-        frame = Frame(self.seq, type_, _dumps(obj), kept, time.perf_counter())
+        frame = Frame(self.seq, type_, _dumps(obj), kept, t_pub or time.perf_counter())
         if kept:
             self.buffer.append(frame)
             if type_ == "end":
@@ -202,9 +249,12 @@ class Hub:
         self.viewers.discard(v)
         v.close()
 
-    def record_sent(self, frame: Frame) -> None:
+    def record_sent(self, frame: Frame, viewer: Viewer | None = None) -> None:
+        """Count a frame handed to a socket; push latency only for frames produced while the
+        viewer was connected (a resumed backlog is old by design)."""
         self.sent += 1
-        self.latencies_ms.append((time.perf_counter() - frame.t_pub) * 1000.0)
+        if viewer is None or frame.t_pub >= viewer.t_sub:
+            self.latencies_ms.append((time.perf_counter() - frame.t_pub) * 1000.0)
 
     def close(self) -> None:
         for v in list(self.viewers):
@@ -242,7 +292,8 @@ class _StreamState:
 
 
 class HubSink:
-    """Runner sink that turns session output into hub frames. Synchronous and cheap: never blocks.
+    """Runner sink that turns session output into hub frames. Synchronous and cheap: never blocks;
+    safe to call from a session's own thread (frames are handed to the hub's loop).
 
     ECG is reduced to a min/max envelope at :data:`WAVE_HZ` points per second and audio to an
     RMS level (dBFS) per :data:`LEVEL_BLOCK_S`; raw audio never leaves the server.
@@ -288,35 +339,38 @@ class HubSink:
             if st.first_t is None:
                 st.first_t = float(ts[0])
             st.t.extend(np.round(ts, 3).tolist())
-            st.v.extend(np.round(pts, 1).tolist())
+            finite = np.isfinite(pts)
+            st.v.extend(np.round(pts, 1).tolist() if finite.all() else
+                        [round(float(x), 1) if ok else None for x, ok in zip(pts, finite)])
             if st.t and st.t[-1] - st.t[0] >= FLUSH_S:
-                self.hub.publish("level" if kind == "audio" else "wave",
-                                 {"stream": key, "t": st.t, "v": st.v, "gap": chunk.gap_before})
+                # already JSON-safe (finite floats or None): skip the per-value cleaning
+                self.hub.submit("level" if kind == "audio" else "wave",
+                                 {"stream": key, "t": st.t, "v": st.v, "gap": bool(chunk.gap_before)}, clean=False)
                 st.t, st.v = [], []
         now = max((s.last_end for s in self.streams.values()), default=0.0)
         if now - self._last_sensor_push >= 1.0:
             self._last_sensor_push = now
-            self.hub.publish("sensors", {"t": now, "streams": {
+            self.hub.submit("sensors", {"t": now, "streams": {
                 k: {"last_t": s.last_end, "chunks": s.chunks, "gaps": s.gaps, "contact": s.contact}
                 for k, s in self.streams.items()}})
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = [{k: v for k, v in r.items() if v is not None} for r in rows]
         if rows:
-            self.hub.publish("features", rows)
+            self.hub.submit("features", rows)
 
     def on_dyad(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = [{k: v for k, v in r.items() if v is not None} for r in rows]
         if rows:
-            self.hub.publish("dyad", rows)
+            self.hub.submit("dyad", rows)
 
     def on_events(self, events: Iterable[Any]) -> None:
         evs = [e.to_dict() if hasattr(e, "to_dict") else dict(e) for e in events]
         if evs:
-            self.hub.publish("events", evs)
+            self.hub.submit("events", evs)
 
     def on_annotation(self, ann: dict[str, Any]) -> None:
-        self.hub.publish("annotation", ann)
+        self.hub.submit("annotation", ann)
 
     def on_status(self, status: dict[str, Any]) -> None:
-        self.hub.publish("status", status)
+        self.hub.submit("status", status)

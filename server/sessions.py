@@ -12,9 +12,11 @@ never opens a second writer that would wait on the recorder's lock from inside t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +81,10 @@ class LiveSession:
     status: str = "created"
     recorder: Any = None
     runner: Any = None
-    task: asyncio.Task | None = None
+    task: asyncio.Future | None = None  # completion, as seen from the server loop
+    cfuture: concurrent.futures.Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # the session's own loop and thread
+    thread: threading.Thread | None = None
     error: str | None = None
     created: float = field(default_factory=time.time)
     stop_requested: bool = False
@@ -87,6 +92,11 @@ class LiveSession:
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    @property
+    def active(self) -> bool:
+        """Not finished yet: created, starting or running."""
+        return self.running or self.status in ("created", "starting")
 
 
 def _stream_dict(s: Any) -> dict[str, Any]:
@@ -154,12 +164,25 @@ class SessionManager:
             raise SessionError(422, f"cannot open source: {exc}") from None
         config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
         sid = self.new_id()
-        hub = Hub(sid, **self.hub_options)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        hub = Hub(sid, loop=loop, **self.hub_options)
         s = LiveSession(sid, self.path_of(sid), req, source, config, hub, HubSink(hub))
         self.live[sid] = s
         return s
 
     async def start(self, session_id: str) -> LiveSession:
+        """Start a created session in its own thread and event loop.
+
+        Each session runs :class:`SessionRunner` (recorder writes included) in a thread of its
+        own, so that a slow disk (an fsync at a WAL checkpoint can take a second on a busy
+        machine) or a heavy estimator delays that session only, never the pushes to viewers or
+        the other sessions. Frames reach the hub through :meth:`Hub.submit`; control calls and
+        annotation writes are sent to the session's loop (:meth:`call_in_session`), so the
+        recorder only ever has its one writer, used from its one thread.
+        """
         s = self.live.get(session_id)
         if s is None:
             raise SessionError(409 if self.exists(session_id) else 404, "only a created, not yet started session can be started")
@@ -167,21 +190,62 @@ class SessionManager:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
         meta = {"label": s.request.label, "sources": s.request.source.model_dump(), "speed": s.request.speed}
-        try:
+        s.status = "starting"
+        loop = asyncio.new_event_loop()
+
+        def run_loop() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=run_loop, name=f"session-{s.id}", daemon=True)
+        thread.start()
+        s.loop, s.thread = loop, thread
+
+        def build() -> None:
             s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
                                         utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
             s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink])
+
+        try:
+            await self.call_in_session(s, build, timeout=60)
         except Exception as exc:
             s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
             if s.recorder is not None:
-                s.recorder.close("failed")
+                await self.call_in_session(s, lambda: s.recorder.close("failed"))
+            loop.call_soon_threadsafe(loop.stop)
             s.hub.publish("end", {"status": s.status, "error": s.error})
             raise SessionError(422, f"cannot start session: {exc}") from None
         s.status = "running"
-        s.task = asyncio.create_task(self._run(s), name=f"session-{s.id}")
+        s.cfuture = asyncio.run_coroutine_threadsafe(self._run(s), loop)
+        s.task = asyncio.wrap_future(s.cfuture)
+        s.task.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
         return s
 
+    async def call_in_session(self, s: LiveSession, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run ``fn()`` in the session's thread (between two chunks) and return its result."""
+        if s.loop is None or s.loop.is_closed():
+            raise SessionError(409, f"session {s.id} is not running")
+        cf: concurrent.futures.Future = concurrent.futures.Future()
+
+        def call() -> None:
+            if not cf.set_running_or_notify_cancel():
+                return
+            try:
+                cf.set_result(fn())
+            except BaseException as exc:  # handed back to the caller
+                cf.set_exception(exc)
+
+        s.loop.call_soon_threadsafe(call)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(cf), timeout)
+        except asyncio.TimeoutError:
+            raise SessionError(503, f"session {s.id} did not answer in {timeout:g} s") from None
+
     async def _run(self, s: LiveSession) -> None:
+        # runs in the session's own loop
         try:
             result = await s.runner.run()
             s.status = result if isinstance(result, str) else ("stopped" if s.stop_requested else "complete")
@@ -192,7 +256,7 @@ class SessionManager:
             log.exception("session %s failed", s.id)
             s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
         finally:
-            s.hub.publish("end", {"status": s.status, "error": s.error})
+            s.hub.submit("end", {"status": s.status, "error": s.error})
 
     async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
         s = self.live.get(session_id)
@@ -206,33 +270,40 @@ class SessionManager:
         if not s.running:
             raise SessionError(409, f"session {session_id} is already {s.status}")
         s.stop_requested = True
-        s.runner.stop()
+        s.loop.call_soon_threadsafe(s.runner.stop)
         try:
             await asyncio.wait_for(asyncio.shield(s.task), timeout)
         except asyncio.TimeoutError:
-            s.task.cancel()
+            s.cfuture.cancel()
+        except Exception:  # the outcome is in s.status
+            pass
+        # let the hand-over of the last frames ("end") reach the hub before answering
+        await asyncio.sleep(0)
         return s
 
     async def shutdown(self) -> None:
         for s in list(self.live.values()):
             if s.running:
                 s.stop_requested = True
-                s.runner.stop()
+                s.loop.call_soon_threadsafe(s.runner.stop)
         tasks = [s.task for s in self.live.values() if s.task is not None and not s.task.done()]
         if tasks:
             done, pending = await asyncio.wait(tasks, timeout=10)
-            for t in pending:
-                t.cancel()
+            for s in self.live.values():
+                if s.task in pending:
+                    s.cfuture.cancel()
         for s in self.live.values():
+            if s.thread is not None:
+                s.thread.join(timeout=5)
             s.hub.close()
 
     # -- descriptions -----------------------------------------------------------------------
     def describe_live(self, s: LiveSession) -> dict[str, Any]:
         streams = [_stream_dict(x) for x in s.source.streams]
         return {
-            "id": s.id, "status": s.status, "live": s.running or s.status == "created",
+            "id": s.id, "status": s.status, "live": s.active,
             "label": s.request.label, "utc0": getattr(s.source, "utc0", None),
-            "duration_s": max((st.last_end for st in s.sink.streams.values()), default=0.0),
+            "duration_s": max((st.last_end for st in list(s.sink.streams.values())), default=0.0),
             "participants": sorted({x["participant"] for x in streams}),
             "streams": streams, "seq": s.hub.seq, "error": s.error,
             "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
@@ -267,7 +338,7 @@ class SessionManager:
         return self.describe_file(session_id)
 
     def list(self) -> list[dict[str, Any]]:
-        out = {sid: self.describe_live(s) for sid, s in self.live.items() if s.running or s.status == "created"}
+        out = {sid: self.describe_live(s) for sid, s in self.live.items() if s.active}
         for p in sorted(self.sessions_dir.glob("*.sqlite"), reverse=True):
             sid = p.stem
             if sid in out or not _ID.match(sid):
@@ -279,10 +350,10 @@ class SessionManager:
         return sorted(out.values(), key=lambda d: d["id"], reverse=True)
 
     # -- annotations ------------------------------------------------------------------------
-    def runner_of(self, session_id: str) -> Any | None:
-        """The live runner, when annotations must go through its recorder (same loop, one writer)."""
+    def running_session(self, session_id: str) -> LiveSession | None:
+        """The live session, when annotations must go through its runner's recorder (one writer)."""
         s = self.live.get(session_id)
-        return s.runner if s is not None and s.running and s.runner is not None else None
+        return s if s is not None and s.running and s.runner is not None else None
 
     def publish_annotation(self, session_id: str, op: str, ann: dict[str, Any]) -> None:
         s = self.live.get(session_id)

@@ -29,6 +29,13 @@ def _read(request: Request, session_id: str, fn):
         raise http_error(exc) from None
 
 
+async def _in_session(m, live, fn):
+    try:
+        return await m.call_in_session(live, fn)
+    except SessionError as exc:
+        raise http_error(exc) from None
+
+
 def _durable(runner: Any) -> None:
     """A person's note is committed at once (not with the next one-second batch), so that it
     survives a crash and readers of the live file see it."""
@@ -56,11 +63,15 @@ async def add_annotation(session_id: str, body: AnnotationIn, request: Request) 
     if body.t_end is not None and body.t_end < body.t_s:
         raise HTTPException(422, "t_end is before t_s")
     author = body.author or "supervisor"
-    runner = m.runner_of(session_id)
-    if runner is not None:  # live: the runner's own writer, and it tells the viewers
-        ann = plain(runner.add_annotation(body.t_s, body.text, author, body.t_end))
-        _durable(runner)
-        return ann
+    live = m.running_session(session_id)
+    if live is not None:  # live: the runner's own writer, in its thread; it tells the viewers
+
+        def add() -> dict:
+            ann = plain(live.runner.add_annotation(body.t_s, body.text, author, body.t_end))
+            _durable(live.runner)
+            return ann
+
+        return await _in_session(m, live, add)
     ann_id = await run_in_threadpool(
         _read, request, session_id, lambda st: st.add_annotation(body.t_s, body.text, author, body.t_end))
     ann = {"id": int(ann_id), "t_s": body.t_s, "t_end": body.t_end, "text": body.text, "author": author}
@@ -75,17 +86,17 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if not changes:
         raise HTTPException(422, "nothing to change")
-    _durable(m.runner_of(session_id))
+    live = m.running_session(session_id)
+    if live is not None:
+        await _in_session(m, live, lambda: _durable(live.runner))
     current = await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id))
     if current is None:
         raise HTTPException(404, f"no annotation {ann_id}")
     merged = {**current, **changes}
     if merged.get("t_end") is not None and merged["t_end"] < merged["t_s"]:
         raise HTTPException(422, "t_end is before t_s")
-    runner = m.runner_of(session_id)
-    if runner is not None:
-        runner.recorder.update_annotation(ann_id, **changes)
-        _durable(runner)
+    if live is not None:
+        await _in_session(m, live, lambda: (live.runner.recorder.update_annotation(ann_id, **changes), _durable(live.runner)))
     else:
         await run_in_threadpool(_read, request, session_id, lambda st: st.update_annotation(ann_id, **changes))
     m.publish_annotation(session_id, "edit", merged)
@@ -96,13 +107,13 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
                dependencies=[Depends(require_supervisor)])
 async def delete_annotation(session_id: str, ann_id: int, request: Request) -> Response:
     m = manager(request)
-    _durable(m.runner_of(session_id))
+    live = m.running_session(session_id)
+    if live is not None:
+        await _in_session(m, live, lambda: _durable(live.runner))
     if await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id)) is None:
         raise HTTPException(404, f"no annotation {ann_id}")
-    runner = m.runner_of(session_id)
-    if runner is not None:
-        runner.recorder.delete_annotation(ann_id)
-        _durable(runner)
+    if live is not None:
+        await _in_session(m, live, lambda: (live.runner.recorder.delete_annotation(ann_id), _durable(live.runner)))
     else:
         await run_in_threadpool(_read, request, session_id, lambda st: st.delete_annotation(ann_id))
     m.publish_annotation(session_id, "delete", {"id": ann_id})

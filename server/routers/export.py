@@ -40,7 +40,7 @@ async def export(session_id: str, request: Request, background: BackgroundTasks,
                  fmt: Literal["csv", "edf", "rr"] = "csv") -> FileResponse:
     m = manager(request)
     s = m.get_live(session_id)
-    if s is not None and (s.running or s.status == "created"):
+    if s is not None and s.active:
         raise HTTPException(409, "the session is still running; export it when it has finished")
     try:
         path = m.path_of(session_id)

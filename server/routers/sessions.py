@@ -49,7 +49,7 @@ async def session_status(session_id: str, request: Request) -> dict:
     s = m.get_live(session_id)
     if s is not None:
         d["hub"] = s.hub.stats()
-        d["session_time_s"] = max((st.last_end for st in s.sink.streams.values()), default=0.0)
+        d["session_time_s"] = max((st.last_end for st in list(s.sink.streams.values())), default=0.0)
     return d
 
 

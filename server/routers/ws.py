@@ -52,7 +52,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
                 return 1000
             for f in batch:
                 await ws.send_text(f.text)
-                hub.record_sent(f)
+                hub.record_sent(f, viewer)
                 if f.type == "end":
                     return 1000
 

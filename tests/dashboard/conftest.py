@@ -27,7 +27,8 @@ class ServerThread:
         import uvicorn
 
         self.port = port
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                                                      ws_per_message_deflate=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self):
