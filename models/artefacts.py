@@ -44,18 +44,20 @@ def _rolling_quantiles(x: np.ndarray, width: int, qs: tuple[float, ...]) -> list
     return out
 
 
-def _threshold(x: np.ndarray) -> np.ndarray:
-    """``alpha * IQR / 2`` of ``|x|`` over a centred 91-beat window (Lipponen & Tarvainen 2019, eq. 3)."""
+def _threshold(x: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """``alpha * IQR / 2`` of ``|x|`` over a centred 91-beat window (Lipponen & Tarvainen 2019, eq. 3),
+    not below ``floor`` seconds."""
     q1, q3 = _rolling_quantiles(np.abs(x), WINDOW, (0.25, 0.75))
-    return ALPHA * (q3 - q1) / 2.0
+    return np.maximum(ALPHA * (q3 - q1) / 2.0, floor)
 
 
-def find_artifacts(beats: np.ndarray) -> dict[str, list[int]]:
+def find_artifacts(beats: np.ndarray, min_threshold_s: float = 0.0) -> dict[str, list[int]]:
     """Classify beats as ectopic, missed, extra or long/short (indices into ``beats``).
 
     Decision flow of Lipponen & Tarvainen (2019), Fig. 1, as implemented by neurokit2 0.2
     ``_find_artifacts`` (constants c1 = 0.13, c2 = 0.17, alpha = 5.2, 91-beat threshold window,
-    11-beat median filter).
+    11-beat median filter). ``min_threshold_s`` > 0 floors both thresholds (see
+    :class:`CorrectorOptions`); 0 is neurokit2's behaviour.
     """
     rr = np.diff(beats, prepend=beats[0]) if len(beats) else np.empty(0)
     n = rr.size
@@ -71,7 +73,7 @@ def find_artifacts(beats: np.ndarray) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {"ectopic": [], "missed": [], "extra": [], "longshort": []}
     if n < 3:
         return out
-    th1 = _threshold(drrs)
+    th1 = _threshold(drrs, min_threshold_s)
     drrs = np.divide(drrs, th1, out=np.full(n, np.nan), where=th1 != 0)
 
     p = np.pad(drrs, 2, mode="reflect")
@@ -82,7 +84,7 @@ def find_artifacts(beats: np.ndarray) -> dict[str, list[int]]:
     (medrr,) = _rolling_quantiles(rr, MEDFILT, (0.5,))
     mrrs = rr - medrr
     mrrs[mrrs < 0] *= 2
-    th2 = _threshold(mrrs)
+    th2 = _threshold(mrrs, min_threshold_s)
     mrrs = np.divide(mrrs, th2, out=np.full(n, np.nan), where=th2 != 0)
 
     big = np.flatnonzero(np.abs(drrs[: n - 2]) > 1)
@@ -150,19 +152,19 @@ def correct_artifacts(art: dict[str, list[int]], beats: np.ndarray) -> np.ndarra
     return b
 
 
-def fix_beats(beats: np.ndarray) -> tuple[np.ndarray, int]:
+def fix_beats(beats: np.ndarray, min_threshold_s: float = 0.0) -> tuple[np.ndarray, int]:
     """Iterative correction as in neurokit2 ``signal_fixpeaks(method="Kubios", iterative=True)``.
 
     Returns the corrected beat times and the number of artefacts found in the first pass.
     """
     beats = np.asarray(beats, dtype=float)
-    art = find_artifacts(beats)
+    art = find_artifacts(beats, min_threshold_s)
     n_first = n_cur = sum(len(v) for v in art.values())
     if not n_first:  # nothing to correct: another pass could only find nothing again
         return beats, 0
     clean = correct_artifacts(art, beats)
     while True:
-        new = find_artifacts(clean)
+        new = find_artifacts(clean, min_threshold_s)
         n_prev, n_cur = n_cur, sum(len(v) for v in new.values())
         if n_cur >= n_prev:
             break
@@ -178,6 +180,10 @@ class CorrectorOptions:
     lookahead: int = 6  # beats after a beat before it is final (11-beat median filter: 5, patterns: 3)
     block: int = 8  # pending beats finalised per run (cost vs latency)
     min_rr_s: float = 0.25  # a corrected beat closer than this to the last final beat is a duplicate
+    #: Floor (s) of both classifier thresholds. At very low HRV the quartile-deviation threshold
+    #: shrinks to a few ms and plain timing jitter (~1-4 ms at 130 Hz) gets "corrected"; 30 ms is
+    #: still below the strongest fixed threshold Kubios offers (50 ms, "very strong").
+    min_threshold_s: float = 0.03
 
 
 class StreamingCorrector:
@@ -215,7 +221,7 @@ class StreamingCorrector:
     def _run(self, final: bool) -> list[tuple[float, int]]:
         lo = max(0, self.first_pending - self.o.context)
         raw = np.asarray(self.raw[lo:])
-        clean, _ = fix_beats(raw)
+        clean, _ = fix_beats(raw, self.o.min_threshold_s)
         upto = len(self.raw) if final else len(self.raw) - self.o.lookahead
         bound = np.inf if final else self.raw[upto]
         start = self.last_final + self.o.min_rr_s

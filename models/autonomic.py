@@ -52,8 +52,8 @@ class AutonomicOptions:
 
     breathing_min_rpm: float = 9.0  # vagal indices track RSA only for breathing in 9-24 /min
     breathing_max_rpm: float = 24.0  # (Laborde, Mosley & Thayer 2017, Front Psychol 8:213)
-    poor_corrected_share: float = 0.10  # > 10 % corrected beats: poor (Kubios: >5 % is a concern)
-    fair_corrected_share: float = 0.03
+    poor_corrected_share: float = 0.15  # share of corrected beats in the window above which: poor
+    fair_corrected_share: float = 0.05  # ... fair (Kubios user guide: > 5 % corrected makes results questionable)
     poor_coverage: float = 0.5  # beats_in_window / beats expected from mean HR
     fair_coverage: float = 0.9
 

@@ -30,7 +30,7 @@ from .frequency import hf_power
 from .hrv import TimeDomainWindow
 
 HEART_COLUMNS = (
-    "hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50", "sd1_ms", "sd2_ms", "stress_index",
+    "hr_inst_bpm", "hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50", "sd1_ms", "sd2_ms", "stress_index",
     "hf_ms2", "beats_in_window", "beats_corrected", "breathing_rpm",
 )
 
@@ -105,6 +105,7 @@ class HeartEstimator(StreamEstimator):
         self.last_sample_t: float | None = None
         self.rr_anchor: float | None = None
         self.hr_win: list[tuple[float, float]] = []
+        self.last_inst: float | None = None
 
     # ------------------------------------------------------------------ input
     def update(self, chunk: Chunk) -> list[Second]:
@@ -252,8 +253,11 @@ class HeartEstimator(StreamEstimator):
             self.hr_win = [(s, v) for s, v in self.hr_win if s > t - self.window_s]
             vals = [v for s, v in self.hr_win if s <= t]
             row["hr_bpm"] = float(np.mean(vals)) if vals else None
+            last = [v for s, v in self.hr_win if t - 1 < s <= t]
+            row["hr_inst_bpm"] = float(np.mean(last)) if last else None
             return row
         w = self.window
+        inst: list[float] = []
         while self.fi < len(self.final) and self.final[self.fi][1] <= t:
             kind, tb, c = self.final[self.fi]
             self.fi += 1
@@ -267,10 +271,19 @@ class HeartEstimator(StreamEstimator):
                 self.run_start = tb
             w.add(tb, rr, c)
             self.last_final_beat = tb
+            if rr:
+                inst.append(60000.0 / rr)
         if self.fi > 4096:
             del self.final[: self.fi]
             self.fi = 0
         w.expire(t - self.window_s)
+        # 1-Hz HR for synchrony: mean over the beats ending in (t-1, t]; in a second without a
+        # beat (HR < 60) the last value is held while the run lasts
+        if inst:
+            self.last_inst = sum(inst) / len(inst)
+        elif self.last_final_beat is None:
+            self.last_inst = None
+        row["hr_inst_bpm"] = self.last_inst
         if not self.started:
             return row
         row["beats_in_window"] = len(w)
