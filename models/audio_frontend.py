@@ -208,6 +208,10 @@ class AudioFrontEnd:
     a whole second, whichever comes first: per-call overhead would otherwise dominate with
     20-ms live blocks, and no per-second feature waits for it.
 
+    A frame waits for every microphone, so a microphone that stops delivering (without its
+    source advancing the watermark) holds the others back until :meth:`finish`; sources give
+    chunks in time order and mark dropouts with ``gap_before``/``t_end``, which keeps this bounded.
+
     Parameters
     ----------
     audio_streams : list of StreamInfo

@@ -174,7 +174,11 @@ def syllable_nuclei(energy_db: np.ndarray, voiced_speech: np.ndarray, prominence
 
 
 class VoiceEstimator(StreamEstimator):
-    """Voice features of one person, per second, from PROSODY frames."""
+    """Voice features of one person, per second, from PROSODY frames.
+
+    :attr:`last_features` holds the most recent second's features including ``alpha_db`` (the
+    window's median alpha ratio), which enters ``vocal_arousal`` but is not a CSV column.
+    """
 
     accepts = frozenset({StreamKind.PROSODY})
 
@@ -198,6 +202,7 @@ class VoiceEstimator(StreamEstimator):
         self._weights = self.opts.weights()
         n_keep = int(round(max(self.opts.window_s, self.opts.turn_window_s) * 100)) + 200
         self._keep_s = n_keep / 100.0
+        self.last_features: dict[str, Any] = {}
         self._t = np.empty(0)
         self._t_last = -np.inf
         self._pending: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []

@@ -177,7 +177,7 @@ class _DeviceCapture:
             raise
         except Exception as e:  # sd.PortAudioError, ValueError for unknown devices
             raise DeviceUnavailableError(
-                f"cannot open audio input {device!r} ({n_channels} ch, {rate} Hz): {e}; "
+                f"cannot open audio input {'default' if device is None else repr(device)} ({n_channels} ch, {rate} Hz): {e}; "
                 "run `coregulate devices audio` to list inputs") from e
 
     def _callback(self, indata, frames, time_info, status) -> None:  # PortAudio thread
@@ -252,6 +252,8 @@ class MicrophoneSource(Source):
         self.poll_s = poll_s
         self.duration_s = duration_s
         self._factory = stream_factory or _default_stream_factory
+        if stream_factory is None:
+            self._check_devices()
         self.streams = [StreamInfo(c.participant, StreamKind.AUDIO, float(self.rate),
                                    label=f"microphone {c.device if c.device is not None else 'default'}:{c.channel}")
                         for c in self.channels]
@@ -265,6 +267,24 @@ class MicrophoneSource(Source):
         """For the live status line: which microphones, and the loss counters."""
         return {"source": "microphone", "streams": [s.key for s in self.streams], "open": bool(self._captures),
                 **self.quality}
+
+    def _check_devices(self) -> None:
+        """Fail before the session starts when an assigned input cannot exist."""
+        devices = list_audio_devices()
+        if not devices:
+            raise DeviceUnavailableError("no audio input device found (no sound card, or PortAudio sees none); "
+                                         "run `coregulate devices audio` to list inputs")
+        by_index = {d["index"]: d for d in devices}
+        for c in self.channels:
+            if isinstance(c.device, int):
+                d = by_index.get(c.device)
+                if d is None:
+                    raise DeviceUnavailableError(f"audio input {c.device} (for {c.participant}) does not exist; "
+                                                 "run `coregulate devices audio` to list inputs")
+                if c.channel >= d["max_input_channels"]:
+                    raise DeviceUnavailableError(
+                        f"audio input {c.device} ({d['name']}) has {d['max_input_channels']} channel(s); "
+                        f"channel {c.channel} for {c.participant} does not exist (channels count from 0)")
 
     @property
     def quality(self) -> dict[str, int]:

@@ -172,11 +172,20 @@ def test_callback_copies_without_allocating():
 
 
 def test_no_sound_card_gives_clear_error():
-    src = MicrophoneSource({"client": (None, 0)})
+    # this machine has PortAudio but no sound card: the error comes before any session starts
     with pytest.raises(DeviceUnavailableError) as e:
-        src.open()
+        MicrophoneSource({"client": (None, 0)})
     assert "coregulate devices audio" in str(e.value)
     assert e.value.exit_code == 69
+
+
+def test_opening_a_failing_device_gives_clear_error():
+    def broken(**kw):
+        raise RuntimeError("Error querying device -1")  # what PortAudioError says without a card
+
+    src = MicrophoneSource({"client": (None, 0)}, stream_factory=broken)
+    with pytest.raises(DeviceUnavailableError, match="cannot open audio input default.*devices audio"):
+        src.open()
 
 
 def test_device_listing_without_devices():
@@ -259,7 +268,7 @@ def test_mic_specs_and_single_person_shorthand(tmp_path):
     assert parse_mic_spec("default") == (None, 0)
     with pytest.raises(InputError):
         parse_mic_spec(" ")
-    src = MicrophoneSource(device="3:1", participant="therapist")
+    src = MicrophoneSource(device="3:1", participant="therapist", stream_factory=_factory(None))
     assert src.channels == [MicChannel("therapist", 3, 1)]
     assert [s.key for s in src.streams] == ["therapist/audio"]
 
