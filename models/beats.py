@@ -77,14 +77,40 @@ def detect_ecg(segment: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(info["ECG_R_Peaks"], dtype=int), clean
 
 
+#: PPG block checks: plausible pulse intervals, and pulses that look alike -- the mean correlation
+#: of each pulse with the block's average pulse (template matching; Orphanidou et al. 2015,
+#: IEEE JBHI 19(3):832, who use 0.86). Motion artefacts fail both.
+PPG_RR_RANGE_S = (0.3, 2.0)
+PPG_MIN_TEMPLATE_CORR = 0.8
+
+
+def ppg_block_ok(clean: np.ndarray, peaks: np.ndarray, fs: float) -> bool:
+    """Signal-quality check of one PPG block: plausible intervals and template correlation."""
+    if len(peaks) < 3:
+        return False
+    rr = np.diff(peaks) / fs
+    if rr.min() < PPG_RR_RANGE_S[0] or rr.max() > PPG_RR_RANGE_S[1]:
+        return False
+    h = max(2, int(0.3 * fs))
+    pulses = np.array([clean[p - h : p + h] for p in peaks if p - h >= 0 and p + h <= len(clean)])
+    if len(pulses) < 3:
+        return True  # too short to judge the shape: interval check only
+    template = pulses.mean(axis=0)
+    corr = [np.corrcoef(template, q)[0, 1] for q in pulses]
+    return float(np.nanmean(corr)) >= PPG_MIN_TEMPLATE_CORR
+
+
 def detect_ppg(segment: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Systolic peaks of a PPG segment: neurokit2 ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et
-    al. 2013)."""
+    al. 2013). A block failing :func:`ppg_block_ok` yields no beats, which the heart estimator
+    turns into a marked gap instead of artefactual intervals."""
     import neurokit2 as nk
 
     clean = np.asarray(nk.ppg_clean(segment, sampling_rate=fs), dtype=float)
-    info = nk.ppg_findpeaks(clean, sampling_rate=fs)
-    return np.asarray(info["PPG_Peaks"], dtype=int), clean
+    peaks = np.asarray(nk.ppg_findpeaks(clean, sampling_rate=fs)["PPG_Peaks"], dtype=int)
+    if not ppg_block_ok(clean, peaks, fs):
+        return np.empty(0, int), clean
+    return peaks, clean
 
 
 @dataclass

@@ -100,3 +100,35 @@ def test_hr_only_stream():
     chunks = [Chunk(info, np.full(10, 72.0), t0=float(i)) for i in range(0, 100, 10)]
     out = run(HeartEstimator("client", [info], PipelineConfig()), chunks)
     assert out[-1][1]["hr_bpm"] == 72.0 and out[-1][1]["rmssd_ms"] is None
+
+
+def test_ppg_beats_and_motion_artefact_gap():
+    import neurokit2 as nk
+
+    fs = 64.0
+    x = nk.ppg_simulate(duration=240, sampling_rate=fs, heart_rate=70, random_state=2)
+    info = StreamInfo("client", StreamKind.PPG, rate=fs)
+    whole = [Chunk(info, x, t0=0.0)]
+    a = run(HeartEstimator("client", [info], PipelineConfig()), rechunk(whole, 1.0))
+    b = run(HeartEstimator("client", [info], PipelineConfig()), rechunk(whole, 9.1))
+    _same(a, b)
+    assert dict(a)[200]["hr_bpm"] == pytest.approx(70, abs=3)
+    noisy = x.copy()
+    rng = np.random.default_rng(0)
+    noisy[int(100 * fs) : int(130 * fs)] += 8 * np.std(x) * rng.standard_normal(int(30 * fs))  # motion burst
+    est = HeartEstimator("client", [info], PipelineConfig())
+    out = dict(run(est, rechunk([Chunk(info, noisy, t0=0.0)], 1.0)))
+    gaps = [e for e in est.events() if e.kind == "gap"]
+    assert gaps and 90 <= gaps[0].t_start <= 112 and gaps[0].t_end >= 125
+    assert out[140]["rmssd_ms"] is None
+
+
+def test_hr_inst_follows_beats():
+    bt, rr = _rr_input(200)
+    info, chunks = rr_chunks(bt, rr, per=4)
+    out = dict(run(HeartEstimator("client", [info], PipelineConfig()), chunks))
+    t = 100
+    sel = (bt > t - 1) & (bt <= t)
+    if sel.any():
+        assert out[t]["hr_inst_bpm"] == pytest.approx(np.mean(60000 / rr[sel]), rel=1e-6)
+    assert all(out[s]["hr_inst_bpm"] is not None for s in range(10, 150))
