@@ -112,9 +112,9 @@ def build_live_sources(
             sources.append(HeartRateStrapSource(address, role, **kw))
         else:
             sources.append(PolarH10Source(address, role, acc_rate=acc_rate, **kw))
-    for role, device in (("client", client_mic), ("therapist", therapist_mic)):
-        if device is not None:
-            sources.append(_microphone(role, device, now, mic_factory))
+    mics = {role: device for role, device in (("client", client_mic), ("therapist", therapist_mic)) if device is not None}
+    if mics:
+        sources.append(_microphones(mics, now, mic_factory))
     if lsl_in:
         from .lsl import LslInletSource
 
@@ -130,17 +130,16 @@ def build_live_sources(
     return sources
 
 
-def _microphone(role: str, device: str, now: Callable[[], float], factory: Callable[..., Source] | None) -> Source:
+def _microphones(mics: dict[str, str], now: Callable[[], float], factory: Callable[..., Source] | None) -> Source:
+    """One capture source for all microphones: many hosts cannot open one interface twice, and
+    one stream keeps the channels sample-aligned for crosstalk attribution."""
     if factory is not None:
-        return factory(device=device, participant=role, now=now)
+        return factory(mics, now=now)
     try:
         from . import microphone
     except ImportError as exc:
         raise DeviceUnavailableError(f"live microphone capture is not available in this installation ({exc})") from exc
-    cls = getattr(microphone, "MicrophoneSource", None)
-    if cls is None:
-        raise DeviceUnavailableError("live microphone capture is not available (no MicrophoneSource)")
-    return cls(device=device, participant=role)
+    return microphone.MicrophoneSource(mics, now=now)
 
 
 class LiveSource(Source):

@@ -52,8 +52,11 @@ def test_build_live_sources_errors():
         build_live_sources(lsl_in=[f"client:name=absent-{uuid.uuid4().hex}"], lsl_timeout=0.2)
     made = []
     mic = types.SimpleNamespace(streams=[], utc0=None)
-    srcs = build_live_sources(client_mic="2", mic_factory=lambda **kw: made.append(kw) or mic, now=lambda: 5.0)
-    assert srcs == [mic] and made[0]["participant"] == "client" and made[0]["device"] == "2"
+    now = lambda: 5.0  # noqa: E731
+    srcs = build_live_sources(client_mic="2", therapist_mic="2:1",
+                              mic_factory=lambda mics, **kw: made.append((mics, kw)) or mic, now=now)
+    # both people's microphones are opened as one capture stream, on the session clock
+    assert srcs == [mic] and made[0][0] == {"client": "2", "therapist": "2:1"} and made[0][1]["now"] is now
     assert abs(mic.utc0 - (time.time() - 5.0)) < 1.0  # session t = 0 on the wall clock
 
 
