@@ -105,6 +105,10 @@ class DyadParams:
         ``abs_signals`` (("motion",)): signals whose peak is the largest ``|r|`` (movement
         synchrony counts anti-phase coupling, as in Ramseyer & Tschacher 2011); the others use
         the largest ``r`` (in-phase physiological concordance).
+        ``tama_signals`` (("vocal",)) and ``tama_s`` (10): these signals are first smoothed by a
+        time-aligned moving average over ``tama_s`` seconds (Kousidis et al. 2008; each person's
+        mean over the seconds they spoke), because speech features exist only while a person
+        talks and turns alternate. ``tama_s <= 1`` turns it off.
     Events (heuristic rules, candidates for review)
         ``sustain_s`` (10): a zone state counts once it has held this long (also the hysteresis
         for leaving it).
@@ -143,6 +147,8 @@ class DyadParams:
     alpha: float = 0.05
     seed: int = 0
     abs_signals: tuple[str, ...] = ("motion",)
+    tama_signals: tuple[str, ...] = ("vocal",)
+    tama_s: int = 10
     sustain_s: int = 10
     level_s: int = 30
     low_effect: float = 0.5
@@ -164,8 +170,9 @@ class DyadParams:
         unknown = set(opts) - known
         if unknown:
             raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
-        if "abs_signals" in opts:
-            opts["abs_signals"] = tuple(opts["abs_signals"])
+        for key in ("abs_signals", "tama_signals"):
+            if key in opts:
+                opts[key] = tuple(opts[key])
         return replace(cls(), **opts)
 
     @property
@@ -188,6 +195,20 @@ def pick_roles(participants: list[str]) -> tuple[str, str]:
     if len(participants) < 2:
         raise ValueError(f"a dyad needs two participants, got {participants!r}")
     return participants[0], participants[1]
+
+
+class _Tama:
+    """Time-aligned moving average (Kousidis et al. 2008): mean of the finite values of the last
+    ``span`` seconds, ``None`` if there are none. Speech features exist only while a person talks
+    and people take turns, so two raw per-second vocal series are rarely defined together."""
+
+    def __init__(self, span: int):
+        self.buf: deque[float | None] = deque(maxlen=span)
+
+    def push(self, v: float | None) -> float | None:
+        self.buf.append(v)
+        vals = [x for x in self.buf if x is not None]
+        return sum(vals) / len(vals) if vals else None
 
 
 class _Run:
@@ -241,6 +262,8 @@ class DyadPipeline(DyadEstimator):
         self._sync = {s: SurrogateSynchrony(self.params.sync_for(s), self.params.surrogates) for s in SIGNALS}
         self.columns: dict[str, str | None] = dict.fromkeys(SIGNALS)
         self._first_seen: dict[str, dict[str, int]] = {sig: {} for sig in SIGNALS}
+        self._tama = {sig: (_Tama(self.params.tama_s), _Tama(self.params.tama_s))
+                      for sig in self.params.tama_signals if self.params.tama_s > 1}
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)
         self._pauses: deque[float | None] = deque(maxlen=p.level_s)
@@ -282,7 +305,10 @@ class DyadPipeline(DyadEstimator):
         results: dict[str, SurrogateResult] = {}
         for s, est in self._sync.items():
             self._choose_column(s, a, b)
-            res = est.update(self._value(s, a), self._value(s, b))
+            xa, xb = self._value(s, a), self._value(s, b)
+            if s in self._tama:
+                xa, xb = self._tama[s][0].push(xa), self._tama[s][1].push(xb)
+            res = est.update(xa, xb)
             results[s] = res
             out[f"sync_{s}_z"] = res.sync.z if res.sync else None
             out[f"sync_{s}_lag_s"] = res.sync.lag if res.sync else None

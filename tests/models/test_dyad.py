@@ -281,3 +281,22 @@ def test_coarser_step_still_detects_the_rupture():
     _, out, events, _ = run(rows, config=cfg)
     assert all(o["sync_arousal_z"] is None for t, o in enumerate(out, start=1) if t % 5)
     assert [e for e in events if e.kind == "rupture_candidate" and 400 <= e.t_start <= 460]
+
+
+def test_turn_taking_speech_becomes_comparable_through_the_moving_average():
+    """People alternate turns: raw per-second loudness is never defined for both at once."""
+    rng = np.random.default_rng(12)
+    n = 400
+    level = np.repeat(rng.normal(-30, 4, n // 20 + 1), 20)[:n]  # shared slow vocal level
+    rows = []
+    for t in range(n):
+        client_turn = (t // 5) % 2 == 0
+        rows.append({"client": {"loudness_db": float(level[t] + rng.normal()) if client_turn else None},
+                     "therapist": {"loudness_db": None if client_turn else float(level[t] + rng.normal())}})
+    outs = {}
+    for tama in (1, 10):
+        dp = DyadPipeline(["client", "therapist"], PipelineConfig(options={"dyad": {"tama_s": tama}}))
+        outs[tama] = [dp.update(t + 1, r)[0]["sync_vocal_z"] for t, r in enumerate(rows)]
+    assert all(z is None for z in outs[1])
+    z = [v for v in outs[10] if v is not None]
+    assert len(z) > 300 and np.mean(z) > 0.5
