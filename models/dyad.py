@@ -262,6 +262,7 @@ class DyadPipeline(DyadEstimator):
         self._sync = {s: SurrogateSynchrony(self.params.sync_for(s), self.params.surrogates) for s in SIGNALS}
         self.columns: dict[str, str | None] = dict.fromkeys(SIGNALS)
         self._first_seen: dict[str, dict[str, int]] = {sig: {} for sig in SIGNALS}
+        self._seen_by: dict[str, dict[str, set[str]]] = {sig: {} for sig in SIGNALS}
         self._tama = {sig: (_Tama(self.params.tama_s), _Tama(self.params.tama_s))
                       for sig in self.params.tama_signals if self.params.tama_s > 1}
         p = self.params
@@ -287,16 +288,24 @@ class DyadPipeline(DyadEstimator):
         return finite_or_none(row.get(col)) if col else None
 
     def _choose_column(self, signal: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
-        """Lock the signal's column: the preferred one as soon as both people have it; a fallback
-        only after it has been the best available for a whole window (inputs start at different
-        seconds, e.g. a 1-s HR needs a first beat while a window mean may already exist)."""
+        """Lock the signal's column: the preferred one as soon as both people have had a value in
+        it (not necessarily in the same second: speakers take turns); a fallback only after it has
+        been the best available for a whole window (inputs start at different times, e.g. a
+        baseline-normalised composite only after the baseline)."""
         if self.columns[signal] is not None:
             return
-        seen = self._first_seen[signal]
+        seen, since = self._seen_by[signal], self._first_seen[signal]
+        for col in SIGNALS[signal]:
+            who = seen.setdefault(col, set())
+            if finite_or_none(a.get(col)) is not None:
+                who.add("client")
+            if finite_or_none(b.get(col)) is not None:
+                who.add("therapist")
+            if len(who) == 2:
+                since.setdefault(col, self._t)
         for rank, col in enumerate(SIGNALS[signal]):
-            if finite_or_none(a.get(col)) is not None and finite_or_none(b.get(col)) is not None:
-                seen.setdefault(col, self._t)
-                if rank == 0 or self._t - seen[col] >= self.params.window_s:
+            if col in since:
+                if rank == 0 or self._t - since[col] >= self.params.window_s:
                     self.columns[signal] = col
                 return
 
