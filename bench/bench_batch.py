@@ -20,7 +20,7 @@ from coregulate.server.batch import BatchSession, run_batch
 
 
 def sessions(n: int, duration: float) -> list[BatchSession]:
-    return [BatchSession(f"s{i:02d}", [f"sim?seed={i}&duration={duration:g}&audio=0"]) for i in range(n)]
+    return [BatchSession(f"s{i:02d}", [f"sim?seed={i}&duration={duration:g}&audio=0"], source="bench") for i in range(n)]
 
 
 def timed(label: str, fn, repeat: int = 1) -> float:

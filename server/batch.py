@@ -252,7 +252,7 @@ def read_manifest(path: str | Path) -> list[BatchSession]:
     """Sessions from a CSV or TOML manifest, or from a folder layout."""
     p = Path(path)
     if not p.exists():
-        raise MissingInputError(f"{p} does not exist", path=p, expected="a manifest (.csv, .toml) or a folder")
+        raise MissingInputError("does not exist", path=p, expected="a manifest (.csv, .toml) or a folder")
     if p.is_dir():
         return read_folder(p)
     if p.suffix.lower() == ".toml":
@@ -347,10 +347,10 @@ def run_session(task: dict[str, Any]) -> dict[str, Any]:
             os.replace(tmp, out / BATCH_FILE)
         res["rows"] = summarize_session(out)
     except CoregulateError as exc:
-        res.update(status="failed", error=str(exc), exit_code=exc.exit_code, kind=type(exc).__name__)
+        res.update(status="failed", error=f"{task['where']}: {exc}", exit_code=exc.exit_code, kind=type(exc).__name__)
     except Exception as exc:  # a bug in one session must not stop the batch; reported as such
-        res.update(status="failed", error=f"internal error: {type(exc).__name__}: {exc}", exit_code=EX_SOFTWARE,
-                   kind=type(exc).__name__)
+        res.update(status="failed", error=f"{task['where']}: internal error: {type(exc).__name__}: {exc}",
+                   exit_code=EX_SOFTWARE, kind=type(exc).__name__)
     return res
 
 
@@ -585,7 +585,8 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
                              options=base.options,
                              baseline=parse_baseline(s.baseline) if s.baseline else base.baseline)
         tasks.append({"session_id": s.session_id, "specs": s.specs, "out_dir": str(out / s.session_id),
-                      "config": cfg.to_json(), "settings": settings, "meta": s.meta, "force": force})
+                      "config": cfg.to_json(), "settings": settings, "meta": s.meta, "force": force,
+                      "where": f"{s.source}:{s.line}" if s.line is not None else (s.source or s.session_id)})
     bar = _Bar(len(sessions), progress)
     for r in results.values():
         bar.update("failed")

@@ -127,6 +127,7 @@ def test_failing_sessions_reported_and_others_run(tmp_path):
     assert errs["missing"]["manifest_line"] == "2" and "nowhere" in errs["missing"]["error"]
     assert errs["missing"]["exit_code"] == "66" and f"{man}:2" in errs["missing"]["error"]
     assert errs["junk"]["exit_code"] in ("65", "66") and "junk.bin" in errs["junk"]["error"]
+    assert errs["junk"]["error"].startswith(f"{man}:3: ")  # analysis-time errors name the row too
     assert errs["badbase"]["manifest_line"] == "5" and "baseline" in errs["badbase"]["error"]
     assert {r["session_id"] for r in rows(out / "study.csv")} == {"good"}
     assert (out / "good" / "batch.json").exists() and not (out / "junk" / "batch.json").exists()
