@@ -54,6 +54,11 @@ class AutonomicOptions:
     breathing_max_rpm: float = 24.0  # (Laborde, Mosley & Thayer 2017, Front Psychol 8:213)
     poor_corrected_share: float = 0.15  # share of corrected beats in the window above which: poor
     fair_corrected_share: float = 0.05  # ... fair (Kubios user guide: > 5 % corrected makes results questionable)
+    #: RMSSD / mean RR above this: the rhythm itself is irregular (frequent ectopy, atrial
+    #: fibrillation; Dash et al. 2009, Ann Biomed Eng 37:1701 use normalised RMSSD for AF), and
+    #: Lipponen-Tarvainen's adaptive threshold stops flagging ectopics once they are common.
+    #: Sinus arrhythmia at rest stays well below 0.2. HRV indices are then not interpretable.
+    poor_cvsd: float = 0.25
     poor_coverage: float = 0.5  # beats_in_window / beats expected from mean HR
     fair_coverage: float = 0.9
 
@@ -76,8 +81,8 @@ def _mean(zs: list[float | None]) -> float | None:
 
 
 def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> str:
-    """'none' (no heart data), 'poor', 'fair' or 'good' from the share of corrected beats and the
-    share of the window covered by beats (gaps and dropouts lower it)."""
+    """'none' (no heart data), 'poor', 'fair' or 'good' from the share of corrected beats, the
+    share of the window covered by beats (gaps and dropouts lower it) and rhythm irregularity."""
     hr = finite_or_none(row.get("hr_bpm"))
     n = finite_or_none(row.get("beats_in_window"))
     if hr is None:
@@ -86,7 +91,9 @@ def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> 
         return "fair"
     share = (finite_or_none(row.get("beats_corrected")) or 0.0) / n
     coverage = n / (window_s * hr / 60.0)
-    if share > o.poor_corrected_share or coverage < o.poor_coverage:
+    rmssd = finite_or_none(row.get("rmssd_ms"))
+    irregular = rmssd is not None and rmssd * hr / 60000.0 > o.poor_cvsd
+    if share > o.poor_corrected_share or coverage < o.poor_coverage or irregular:
         return "poor"
     if share > o.fair_corrected_share or coverage < o.fair_coverage or row.get("rmssd_ms") is None:
         return "fair"

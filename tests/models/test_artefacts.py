@@ -83,3 +83,23 @@ def test_polar_premature_beats_are_found(shared_data):
     near = [i for i in changed if np.min(np.abs(odd - i)) <= 2]
     assert len(near) / len(changed) >= 0.9
     assert np.isnan(raw_rr[0])
+
+
+@pytest.mark.realdata
+def test_polar_ectopy_makes_quality_poor(shared_data):
+    """Frequent PVCs (trigeminy) escape the adaptive classifier; quality must still say so."""
+    from coregulate.models.autonomic import AutonomicEstimator
+    from coregulate.models.config import PipelineConfig
+    from coregulate.models.heart import HeartEstimator
+    from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+
+    from physio_helpers import run
+
+    t, ecg, _ = polar_ecg(shared_data)
+    info = StreamInfo("client", StreamKind.ECG, rate=130.16)
+    chunks = [Chunk(info, ecg[i : i + 130], t0=float(t[i])) for i in range(0, len(ecg), 130)]
+    out = run(HeartEstimator("client", [info], PipelineConfig()), chunks)
+    auto = AutonomicEstimator("client", PipelineConfig())
+    q = [auto.update(dict(r, t_s=s))[0]["quality"] for s, r in out if s > 60]
+    assert sum(x == "poor" for x in q) / len(q) > 0.9
+    assert sum(r["beats_corrected"] for s, r in out if s > 60) > 0

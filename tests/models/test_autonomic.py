@@ -46,6 +46,7 @@ def test_vagal_reliability(kw, expected):
     ({"beats_in_window": 25}, "poor"),  # a gap left a third of the window
     ({"beats_in_window": 55}, "fair"),
     ({"hr_bpm": None, "beats_in_window": 0}, "none"),
+    ({"rmssd_ms": 300.0}, "poor"),  # trigeminy-like irregularity, whatever was corrected
 ])
 def test_quality(kw, expected):
     out, _ = AutonomicEstimator("client", PipelineConfig()).update(_row(**kw))

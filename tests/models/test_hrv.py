@@ -7,6 +7,8 @@ from coregulate.models.hrv import TimeDomainWindow, stress_index_batch
 
 from physio_helpers import rr_series
 
+pytestmark = pytest.mark.filterwarnings("ignore:DFA_alpha2")
+
 
 def _nk_reference(peaks_ms):
     import neurokit2 as nk
