@@ -220,3 +220,16 @@ def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, capsys, monkeypat
     man = write_manifest(tmp_path / "m.csv", ["session_id,specs", f"a,{SIM.format(1)}"])
     code = main(["batch", str(man), "--out", str(tmp_path / "o"), "--dask", "tcp://127.0.0.1:1", "--quiet"])
     assert code == 69 and "Dask scheduler" in capsys.readouterr().err
+
+
+def test_folder_layout_roles_from_names_and_export_folders(tmp_path):
+    """client/ therapist/ sub-folders (Empatica E4 exports) and client_*.csv files become SPECs;
+    other files are ignored; the session id is the folder name."""
+    s = tmp_path / "arch" / "visit-7"
+    (s / "client").mkdir(parents=True)
+    (s / "therapist_ecg.csv").write_text("t,ecg\n")
+    (s / "clientele.txt").write_text("not a role")  # 'client' must be followed by '.', '_' or '-'
+    (s / ".client.txt").write_text("hidden")
+    (sess,) = read_manifest(tmp_path / "arch")
+    assert sess.session_id == "visit-7" and sess.error is None
+    assert sess.specs == [f"client={s / 'client'}", f"therapist={s / 'therapist_ecg.csv'}"]
