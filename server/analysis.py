@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.config import PipelineConfig
+from ..models.registry import DEFAULT_REGISTRY
 from ..sensors.errors import OutputError
 from .export import export_csv
 from .recorder import Recorder, SessionStore
@@ -56,8 +57,13 @@ class _Progress:
 
 def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineConfig | None = None,
                     keep_audio: bool = False, session_id: str | None = None, overwrite: bool = False,
-                    progress: bool = False, report: bool = True, meta: dict[str, Any] | None = None) -> AnalysisResult:
-    """Analyze one session offline (speed max) and write its output folder."""
+                    progress: bool = False, report: bool = True, meta: dict[str, Any] | None = None,
+                    jobs: int = 1) -> AnalysisResult:
+    """Analyze one session offline (speed max) and write its output folder.
+
+    ``jobs > 1`` runs up to ``jobs - 1`` people's stream estimators in worker processes
+    (:mod:`.parallel`); the output is identical to ``jobs = 1``.
+    """
     config = config or PipelineConfig()
     source = build_source(specs, speed=None)  # headers checked before anything is written
     out = Path(out_dir)
@@ -75,7 +81,15 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
     recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
                         meta={"sources": json.dumps(specs), **(meta or {})})
     bar = _Progress(getattr(source, "duration_s", None), progress)
-    runner = SessionRunner(source, recorder, config, sinks=[bar])
+    registry = DEFAULT_REGISTRY
+    if jobs > 1:
+        from .parallel import ParallelRegistry, PrefetchSource
+
+        if PrefetchSource.possible(source):
+            source = PrefetchSource(source)
+            jobs -= 1
+        registry = ParallelRegistry(jobs)
+    runner = SessionRunner(source, recorder, config, sinks=[bar], registry=registry)
     try:
         asyncio.run(runner.run())
     finally:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..models.base import Event
 from ..models.config import PipelineConfig
 from ..models.pipeline import PipelineOutput, SessionPipeline
+from ..models.registry import DEFAULT_REGISTRY, Registry
 from ..sensors.base import Source
 from ..sensors.chunk import Chunk, StreamKind
 from .recorder import Recorder
@@ -58,15 +59,17 @@ class SessionRunner:
         Estimator settings (already saved in the recorder).
     sinks : list
         Objects with any of the :class:`Sink` callbacks.
+    registry : Registry
+        Estimator factories (``analyze --jobs`` runs people's estimators in worker processes).
     """
 
     def __init__(self, source: Source, recorder: Recorder, config: PipelineConfig | None = None,
-                 sinks: list[Any] | None = None):
+                 sinks: list[Any] | None = None, registry: Registry = DEFAULT_REGISTRY):
         self.source = source
         self.recorder = recorder
         self.config = config or PipelineConfig()
         self.sinks = list(sinks or [])
-        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0)
+        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry)
         self._stop = asyncio.Event()
         self._last_end: dict[str, float] = {}
         self.t = 0.0

@@ -33,7 +33,8 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_pipeline_options(p)
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="worker processes for the per-person estimators (default 1)")
+                   help="processes: up to N-1 people's estimators run in workers beside the main process "
+                        "(default 1; the output is identical)")
     p.add_argument("--session-id", help="session identifier (default: the output folder's name)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier analysis in --out")
     p.add_argument("--no-report", action="store_true", help="skip report.html")
@@ -49,7 +50,7 @@ def run(args) -> int:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}", field="--jobs")
     res = analyze_session(args.specs, args.out, config=pipeline_config(args), keep_audio=args.keep_audio,
                           session_id=args.session_id, overwrite=args.overwrite, progress=not args.quiet,
-                          report=not args.no_report)
+                          report=not args.no_report, jobs=args.jobs)
     print(f"analyzed {res.seconds / 60:.1f} min of {', '.join(res.participants)}; wrote:")
     for f in res.files:
         print(f"  {f}")
