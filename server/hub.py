@@ -85,6 +85,7 @@ class Viewer:
         self.n = 0
         self.max_kept = self.base_max_kept = max_kept
         self.wake = asyncio.Event()
+        self.overflow = asyncio.Event()  # set once: the socket handler disconnects the viewer
         self.overflowed = False
         self.closed = False
         self.dropped_lossy = 0
@@ -101,6 +102,7 @@ class Viewer:
                 self.overflowed = True
                 self.kept.clear()
                 self.lossy.clear()
+                self.overflow.set()
             else:
                 self.n += 1
                 self.kept.append((self.n, frame))

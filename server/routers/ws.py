@@ -47,7 +47,7 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
             batch = await viewer.next_batch()
             if not batch:
                 if viewer.overflowed:
-                    hub.disconnected_slow += 1
+                    await asyncio.sleep(3600)  # too_slow() reports it
                     return CLOSE_TOO_SLOW
                 return 1000
             for f in batch:
@@ -64,20 +64,31 @@ async def session_ws(ws: WebSocket, session_id: str) -> None:
             if msg.get("text") and '"ping"' in msg["text"]:
                 viewer.push(hub.control("pong", {}))
 
+    async def too_slow() -> int:
+        # The sender may be parked in send() on a socket the client does not read: the viewer
+        # is cut here, whatever the sender is doing.
+        await viewer.overflow.wait()
+        hub.disconnected_slow += 1
+        return CLOSE_TOO_SLOW
+
     send_task = asyncio.create_task(sender())
     recv_task = asyncio.create_task(receiver())
+    slow_task = asyncio.create_task(too_slow())
     try:
-        done, pending = await asyncio.wait({send_task, recv_task}, return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait({send_task, recv_task, slow_task}, return_when=asyncio.FIRST_COMPLETED)
         for t in pending:
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await t
         code = None
-        if send_task in done and not send_task.cancelled() and send_task.exception() is None:
-            code = send_task.result()
+        for t in (slow_task, send_task):
+            if t in done and not t.cancelled() and t.exception() is None:
+                code = t.result()
+                break
         if code is not None:
             reason = "too slow: reconnect with ?since=<last seq>" if code == CLOSE_TOO_SLOW else "session ended"
+            # a client that reads nothing never drains the socket: do not wait on it for ever
             with contextlib.suppress(Exception):
-                await ws.close(code=code, reason=reason)
+                await asyncio.wait_for(ws.close(code=code, reason=reason), 5)
     finally:
         hub.unsubscribe(viewer)
