@@ -149,3 +149,19 @@ def test_simulated_ecg_rechunked_and_rsa_breathing():
     br = [r["breathing_rpm"] for t, r in a if 120 <= t <= 280]
     assert all(x is not None for x in br)
     assert np.median(br) == pytest.approx(truth, abs=1.0)
+
+
+def test_missing_ecg_samples_are_a_gap():
+    fs = 130.0
+    x = _ecg(duration=200)
+    x[int(90 * fs) : int(100 * fs)] = np.nan  # the source marks lost samples as NaN
+    info = StreamInfo("client", StreamKind.ECG, rate=fs)
+    whole = [Chunk(info, x, t0=0.0)]
+    a = run(HeartEstimator("client", [info], PipelineConfig()), rechunk(whole, 1.0))
+    est = HeartEstimator("client", [info], PipelineConfig())
+    b = run(est, rechunk(whole, 6.1))
+    _same(a, b)
+    gaps = [e for e in est.events() if e.kind == "gap"]
+    assert len(gaps) == 1 and 88 <= gaps[0].t_start <= 90.5 and 100 <= gaps[0].t_end <= 101.5
+    out = dict(a)
+    assert out[80]["rmssd_ms"] is not None and out[110]["rmssd_ms"] is None and out[170]["rmssd_ms"] is not None
