@@ -70,6 +70,7 @@ class SessionOut(BaseModel):
     error: str | None = None
     source: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
+    tolerance: dict[str, float] | None = Field(None, description="window-of-tolerance thresholds on the arousal composite")
 
 
 class StatusOut(SessionOut):

@@ -108,6 +108,20 @@ def _stream_dict(s: Any) -> dict[str, Any]:
             "unit": s.unit, "label": s.label}
 
 
+def tolerance_bounds(options: dict[str, Any] | None) -> dict[str, float] | None:
+    """The window-of-tolerance thresholds in force (models/tolerance.py defaults + overrides),
+    so that the dashboard shades the band the estimator actually uses."""
+    try:
+        from dataclasses import asdict
+
+        from ..models.tolerance import ToleranceOptions
+    except ImportError:
+        return None
+    d = asdict(ToleranceOptions())
+    d.update({k: v for k, v in ((options or {}).get("tolerance") or {}).items() if k in d})
+    return {k: float(d[k]) for k in ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s")}
+
+
 def _speed(v: float | str) -> float | None:
     return None if v == "max" else float(v)
 
@@ -307,6 +321,7 @@ class SessionManager:
             "participants": sorted({x["participant"] for x in streams}),
             "streams": streams, "seq": s.hub.seq, "error": s.error,
             "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
+            "tolerance": tolerance_bounds(s.request.options),
         }
 
     def describe_file(self, session_id: str) -> dict[str, Any]:
@@ -321,6 +336,7 @@ class SessionManager:
             "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
             "streams": streams, "seq": None, "error": None,
             "source": info.get("sources") if isinstance(info.get("sources"), dict) else None, "config": info.get("config") if isinstance(info.get("config"), dict) else None,
+            "tolerance": tolerance_bounds((info.get("config") or {}).get("options") if isinstance(info.get("config"), dict) else None),
         }
 
     def describe(self, session_id: str) -> dict[str, Any]:

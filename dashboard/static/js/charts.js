@@ -16,9 +16,11 @@ export const ZONES = {
 };
 export const zoneInfo = (z) => ZONES[z] || ZONES.unknown;
 
-/** Window of tolerance on the arousal composite: z-scored against the person's baseline, the
- *  band is ±1 unless the rows carry their own bounds (arousal_lo / arousal_hi). */
-export const BAND = { lo: -1, hi: 1 };
+/** Window of tolerance on the arousal composite (z against the person's own baseline). The
+ *  session description carries the thresholds in force (models/tolerance.py); these are its
+ *  defaults, used only when the server does not say. */
+export const BAND = { lo: -2, hi: 2, sustain: 30 };
+export const bandOf = (tol) => (tol ? { lo: -tol.hypo_enter, hi: tol.hyper_enter, sustain: tol.sustain_s } : BAND);
 
 export function mmss(t) {
   if (t == null || !isFinite(t)) return "–";

@@ -17,7 +17,7 @@ const EVENT_WORDS = {
 };
 
 class PersonPanel {
-  constructor(el, who, replay = false) {
+  constructor(el, who, replay = false, band = BAND) {
     this.who = who;
     this.zone = h("span", { className: "zone zone-unknown", role: "status", "aria-live": "polite" }, "Calibrating / unknown");
     this.quality = h("span", { className: "badge", title: "Signal quality of this person's sensors" }, "quality –");
@@ -38,7 +38,8 @@ class PersonPanel {
       hr: new TimeChart(panel, { title: "Heart rate (bpm)", series: [{ label: "HR", color: C.vermillion }] }),
       hrv: new TimeChart(panel, { title: "lnRMSSD (vagal activity)", series: [{ label: "lnRMSSD", color: C.blue }] }),
       ans: new TimeChart(panel, { title: "PNS / SNS indices", series: [{ label: "PNS", color: C.blue }, { label: "SNS", color: C.orange, dash: [6, 3] }] }),
-      arousal: new TimeChart(panel, { title: "Arousal composite — shaded: window of tolerance (±1)", y: [-3.5, 3.5], band: BAND, height: 130,
+      arousal: new TimeChart(panel, { title: `Arousal composite (baseline z) — shaded: window of tolerance (${band.lo} to +${band.hi}; zone called after ${band.sustain} s beyond)`,
+        y: [-4, 4], band, height: 130,
         series: [{ label: "arousal", color: C.black, width: 2 }] }),
       voice: new TimeChart(panel, { title: "Vocal arousal and speaking", series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
       ecg: new TimeChart(panel, { title: "Signal alive: ECG (last 10 s)", height: 70, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
@@ -103,7 +104,7 @@ export class DyadView {
     this._evCount = -1;
   }
   ensurePersons() {
-    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, !!this.data.stripAtCursor));
+    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, !!this.data.stripAtCursor, this.data.band || BAND));
   }
   render(t0, t1, tNow) {
     this.ensurePersons();

@@ -1,6 +1,6 @@
 // Live view: frames from the session's websocket, history over REST after a resync.
 import { LiveSocket, api } from "./api.js";
-import { mmss } from "./charts.js";
+import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
 
@@ -11,6 +11,7 @@ export async function liveView(main, sessionId, ctx) {
   const info = await api(`/api/sessions/${encodeURIComponent(sessionId)}`);
   const data = new SessionData();
   data.setParticipants(info.participants);
+  data.band = bandOf(info.tolerance);
   const clock = h("span", { className: "clock", "aria-label": "session time" }, "0:00");
   const status = h("span", { className: "badge", role: "status" }, info.status);
   const alarm = h("div", { className: "alarm", role: "alert", hidden: true }, "");

@@ -1,7 +1,7 @@
 // Replay view: a recorded (or still running) session from REST, with a scrubbable timeline,
 // play/pause at x1/x4/x16, jumps to events, editable annotations and export downloads.
 import { api, download } from "./api.js";
-import { mmss } from "./charts.js";
+import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
 
@@ -14,6 +14,7 @@ export async function replayView(main, sessionId, ctx) {
   const data = new SessionData();
   data.stripAtCursor = true;
   data.setParticipants(info.participants);
+  data.band = bandOf(info.tolerance);
   const [f, d, e, a] = await Promise.all([api(`${q}/features`), api(`${q}/dyad`), api(`${q}/events`), api(`${q}/annotations`)]);
   data.addFeatures(f.rows); data.addDyad(d.rows); data.addEvents(e.events);
   for (const x of a) data.annotation("add", x);
