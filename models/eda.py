@@ -4,9 +4,11 @@ The signal is averaged into 4 Hz bins on the session clock and split causally in
 (2nd-order Butterworth low-pass at 0.05 Hz) and a phasic part (the remainder), the high-pass
 decomposition of Biopac AcqKnowledge and neurokit2 ``eda_phasic(method="highpass")``, run
 forward only so that each value is final when computed. A skin conductance response (SCR) is a
-rise of the phasic signal from a trough to a peak of at least ``scr_min_us`` (0.01 µS, the
-usual minimum amplitude: Boucsein et al. 2012, Psychophysiology 49:1017) with a rise time of
-at most ``scr_max_rise_s``. Every second: ``eda_scl_us`` = mean tonic level over that second,
+rise of the phasic signal from a trough to a peak of at least ``scr_min_us`` with a rise time
+of at most ``scr_max_rise_s``. Published minimum amplitudes run from 0.01 to 0.05 µS (Boucsein
+et al. 2012, Psychophysiology 49:1017); the default takes the conservative 0.05 µS because
+non-specific responses are counted without a stimulus: on the neurokit2 resting recording it
+gives ~1 /min (the textbook 1-3 /min at rest), 0.01 µS gives ~5.6 /min there. Every second: ``eda_scl_us`` = mean tonic level over that second,
 ``scr_per_min`` = SCR peaks in the trailing window (``config.window_s``) per minute, once at least
 half the window is covered. A dropout restarts the filters and the SCR window.
 """
@@ -33,7 +35,7 @@ class EdaOptions:
 
     fs: float = 4.0  # analysis rate (Hz)
     tonic_cutoff_hz: float = 0.05
-    scr_min_us: float = 0.01
+    scr_min_us: float = 0.05
     scr_max_rise_s: float = 5.0
     min_coverage: float = 0.5
 
@@ -113,7 +115,8 @@ class EdaEstimator(StreamEstimator):
         elif p < pv and self.rising:  # pv was a peak
             self.rising = False
             if self.trough and pv - self.trough[1] >= self.o.scr_min_us and pt - self.trough[0] <= self.o.scr_max_rise_s:
-                self.scr_times.append(pt)
+                # counted from the sample that confirms the peak: known then, whatever the chunking
+                self.scr_times.append(t)
         self.prev = (t, p)
 
     def _emit(self, wm: float) -> list[Second]:

@@ -53,3 +53,17 @@ def test_gap_restarts_scr_window():
     out = dict(run(EdaEstimator("client", [info], PipelineConfig()), [first, second]))
     assert out[120]["eda_scl_us"] is None
     assert out[150]["scr_per_min"] is None and out[190]["scr_per_min"] is not None
+
+
+@pytest.mark.realdata
+def test_drivedb_hand_gsr_chunk_invariant_and_more_scrs_driving(shared_data):
+    from physio_helpers import drivedb
+
+    g, gfs = drivedb(shared_data, "drive17a")["eda"]
+    a = _run(g, gfs, 1.0)
+    assert _run(g, gfs, 1e6) == a
+    out = dict(a)
+    rest = np.mean([out[t]["scr_per_min"] for t in range(100, 950)])
+    driving = np.mean([out[t]["scr_per_min"] for t in range(1000, 1740)])
+    assert driving > rest + 3
+    assert np.mean([out[t]["eda_scl_us"] for t in range(1000, 1740)]) > np.mean([out[t]["eda_scl_us"] for t in range(100, 950)])
