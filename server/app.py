@@ -105,7 +105,7 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
 
     # The dashboard shell (HTML, JS, CSS, vendored uPlot) holds no data: it is public; every
     # /api route and the websocket require a token.
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 

@@ -1,6 +1,12 @@
 // Client-side model of one session's data, filled by websocket frames (live) or REST (replay).
 
 const WAVE_KEEP_S = 20;
+const LOOKBACK_S = 15;
+
+function latest(m, t) {
+  for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - LOOKBACK_S); s--) if (m.has(s)) return m.get(s);
+  return null;
+}
 
 export class SessionData {
   constructor() {
@@ -53,14 +59,13 @@ export class SessionData {
     for (const c of cols) out.push(ts.map((t) => { const v = m.get(t)[c]; return typeof v === "number" ? v : (typeof v === "boolean" ? +v : null); }));
     return out;
   }
-  /** The latest row at or before t (the numbers shown next to the charts). */
+  /** The latest row at or before t (the numbers shown next to the charts); people's rows may
+   *  close a few seconds apart, but nothing older than LOOKBACK_S is shown as current. */
   rowAt(participant, t) {
     const m = this.features.get(participant);
-    if (!m) return null;
-    for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - 5); s--) if (m.has(s)) return m.get(s);
-    return null;
+    return m ? latest(m, t) : null;
   }
-  dyadAt(t) { for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - 5); s--) if (this.dyad.has(s)) return this.dyad.get(s); return null; }
+  dyadAt(t) { return latest(this.dyad, t); }
   sortedEvents() { return [...this.events.values()].sort((a, b) => a.t_start - b.t_start); }
   sortedAnnotations() { return [...this.annotations.values()].sort((a, b) => a.t_s - b.t_s || a.id - b.id); }
 }

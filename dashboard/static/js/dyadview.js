@@ -46,7 +46,7 @@ class PersonPanel {
       level: new TimeChart(panel, { title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 60, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
   }
-  render(data, t0, t1, tNow) {
+  render(data, t0, t1, tNow, tStrip = tNow) {
     const w = [t0, t1];
     const s = (cols) => data.series(this.who, cols, t0, t1);
     this.charts.hr.set(s(["hr_bpm"]), w);
@@ -57,7 +57,7 @@ class PersonPanel {
     for (const [kind, chart] of [["ecg", this.charts.ecg], ["audio", this.charts.level]]) {
       const wv = data.waves.get(`${this.who}/${kind}`);
       // live: follow the newest samples; replay: the 10 s before the cursor
-      const hi = !data.stripAtCursor && wv && wv.t.length ? Math.min(wv.t[wv.t.length - 1], tNow) : tNow;
+      const hi = !data.stripAtCursor && wv && wv.t.length ? Math.min(wv.t[wv.t.length - 1], tStrip) : tStrip;
       if (wv) {
         const xs = [], ys = [];
         for (let i = 0; i < wv.t.length; i++) if (wv.t[i] >= hi - 10 && wv.t[i] <= hi) { xs.push(wv.t[i]); ys.push(wv.v[i]); }
@@ -106,9 +106,9 @@ export class DyadView {
   ensurePersons() {
     for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, !!this.data.stripAtCursor, this.data.band || BAND));
   }
-  render(t0, t1, tNow) {
+  render(t0, t1, tNow, tStrip = tNow) {
     this.ensurePersons();
-    for (const p of this.persons.values()) p.render(this.data, t0, t1, tNow);
+    for (const p of this.persons.values()) p.render(this.data, t0, t1, tNow, tStrip);
     this.syncChart.set(this.data.dyadSeries(["sync_hr_z", "sync_arousal_z", "sync_vocal_z"], t0, t1), [t0, t1]);
     const d = this.data.dyadAt(tNow) || {};
     this.leader.textContent = `leader: ${d.leader ?? "–"}`;

@@ -102,9 +102,11 @@ export async function liveView(main, sessionId, ctx) {
     view.markStale(stale);
     if (!dirty) return;
     dirty = false;
+    // the clock follows the raw data; the numbers are the newest finished second (estimators
+    // need some signal after a second before they can close it)
     const tNow = Math.max(data.tMax, data.sensors?.t ?? 0);
     clock.textContent = mmss(tNow);
-    view.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), tNow);
+    view.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), data.tMax, tNow);
   }, 250);
 
   return () => { clearInterval(timer); sock.stop(); };
