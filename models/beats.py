@@ -144,6 +144,9 @@ class BeatDetector:
         self._reset()
 
     def _reset(self) -> None:
+        #: amplitude of the cleaned signal at each beat returned (for ECG-/PPG-derived respiration),
+        #: keyed by beat time; the consumer pops them
+        self.amplitudes: dict[float, float] = getattr(self, "amplitudes", {})
         self.x = np.empty(0)  # buffered samples
         self.t = np.empty(0)  # their session times
         self.base = 0  # segment index of self.x[0]
@@ -189,9 +192,10 @@ class BeatDetector:
             if keep.any():
                 frac = refine_peaks(clean, peaks[keep])
                 ts = np.interp(frac + lo - self.base, np.arange(len(self.t)), self.t)
-                for b in ts:
+                for b, a in zip(ts, clean[peaks[keep]]):
                     if b > self.last_beat:
                         beats.append(float(b))
+                        self.amplitudes[float(b)] = float(a)
                         self.last_beat = float(b)
         self.done = upto
         drop = max(0, self.done - self.margin - self.base)

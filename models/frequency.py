@@ -49,12 +49,48 @@ def welch_psd(y: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.fft.rfftfreq(nfft, 1.0 / fs), psd
 
 
-def hf_power(beat_t: np.ndarray, rr_ms: np.ndarray, fs: float = 4.0) -> tuple[float | None, float | None]:
-    """HF power (ms²) and the respiratory peak frequency (Hz) of one window of NN intervals.
+def respiratory_peak(f: np.ndarray, p: np.ndarray, band: tuple[float, float], min_share: float) -> float | None:
+    """Frequency (Hz) of the spectral peak in ``band`` if the power within +-0.035 Hz of it is at
+    least ``min_share`` of the band's power (a single dominant rhythm), else ``None``."""
+    sel = np.flatnonzero((f >= band[0]) & (f <= band[1]))
+    if len(sel) < 3:
+        return None
+    k = sel[int(np.argmax(p[sel]))]
+    near = np.abs(f[sel] - f[k]) <= 0.035
+    total = p[sel].sum()
+    if total <= 0 or p[sel][near].sum() / total < min_share:
+        return None
+    off = 0.0
+    if 0 < k < len(p) - 1:
+        den = p[k - 1] - 2 * p[k] + p[k + 1]
+        off = float(np.clip(0.5 * (p[k - 1] - p[k + 1]) / den, -0.5, 0.5)) if den else 0.0
+    return float(f[k] + off * (f[1] - f[0]))
 
-    The peak is the maximum of the PSD in 0.10-0.50 Hz (6-30 breaths/min), refined by a
-    parabola; RSA tracks breathing rate in healthy adults at rest (Hirsch & Bishop 1981,
-    Am J Physiol 241(4)); it is ``None`` when the peak is not clearly above the band median.
+
+def amplitude_breathing(beat_t: np.ndarray, amp: np.ndarray, fs: float = 4.0) -> float | None:
+    """Breathing frequency (Hz) from the beat-to-beat amplitude of the ECG R wave (ECG-derived
+    respiration, EDR; Moody et al. 1985, Computers in Cardiology 12:113): peak of the Welch spectrum of the
+    amplitude series (linearly resampled at ``fs``) in 0.10-0.50 Hz (6-30 /min) holding at least
+    35 % of that band's power. Chest movement modulates amplitude mechanically, so unlike RSA it
+    is not mistaken for the ~0.1 Hz baroreflex (Mayer) waves and also sees slow breathing.
+    (PPG pulse amplitude, Karlen et al. 2013, tracked the belt worse than RSA on the neurokit2
+    resting recording, so PPG uses RSA.)"""
+    if len(beat_t) < 8:
+        return None
+    grid = np.arange(beat_t[0], beat_t[-1], 1.0 / fs)
+    y = np.interp(grid, beat_t, amp)
+    f, p = welch_psd(y - y.mean(), fs)
+    return respiratory_peak(f, p, (0.10, 0.50), 0.35)
+
+
+def hf_power(beat_t: np.ndarray, rr_ms: np.ndarray, fs: float = 4.0) -> tuple[float | None, float | None]:
+    """HF power (ms²) and the respiratory sinus arrhythmia (RSA) peak frequency (Hz) of one window
+    of NN intervals.
+
+    RSA tracks breathing in healthy adults at rest (Hirsch & Bishop 1981, Am J Physiol
+    241(4)), but below ~0.15 Hz it cannot be told from baroreflex (Mayer) waves, so the peak is
+    searched in the HF band only (0.15-0.40 Hz, 9-24 /min) and reported only when it holds at
+    least half of that band's power; otherwise ``None``.
     """
     if len(rr_ms) < 4:
         return None, None
@@ -68,13 +104,5 @@ def hf_power(beat_t: np.ndarray, rr_ms: np.ndarray, fs: float = 4.0) -> tuple[fl
     f, p = f[keep], p[keep]
     band = (f >= HF_BAND[0]) & (f < HF_BAND[1])
     hf = float(np.trapezoid(p[band], f[band])) if band.sum() >= 2 else None
-    resp = (f >= 0.10) & (f <= 0.50)
-    peak = None
-    if resp.sum() >= 3:
-        idx = np.flatnonzero(resp)
-        k = idx[int(np.argmax(p[idx]))]
-        if p[k] > 3.0 * np.median(p[idx]) and 0 < k < len(p) - 1:
-            den = p[k - 1] - 2 * p[k] + p[k + 1]
-            off = 0.5 * (p[k - 1] - p[k + 1]) / den if den else 0.0
-            peak = float(f[k] + np.clip(off, -0.5, 0.5) * (f[1] - f[0]))
+    peak = respiratory_peak(f, p, HF_BAND, 0.5)
     return (hf if hf and hf > 0 else None), peak

@@ -11,11 +11,21 @@ never combines two clocks or two detectors):
 4. ``HR`` -- beats per minute only: ``hr_bpm`` (window mean) and nothing else.
 
 The choice is in :attr:`HeartEstimator.source` and :attr:`HeartEstimator.note`.
+
+``breathing_rpm`` (on full windows only): from ECG, the respiratory modulation of R-wave
+amplitude (:func:`.frequency.amplitude_breathing`); from RR intervals or PPG, or when too few
+beats carry an amplitude, the RSA peak of the tachogram in the HF band
+(:func:`.frequency.hf_power`); ``None`` when neither shows one dominant rhythm.
+
+Latency: a second is emitted once every beat up to it is final: ECG needs the 8-s detection
+block plus 2 s of margin, the artefact corrector 6 beats of look-ahead and runs every 8 beats
+(median 15 s with ECG, 9 s with device RR; see ``bench/bench_physiology.py``).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -26,7 +36,7 @@ from .artefacts import CorrectorOptions, StreamingCorrector
 from .base import Event, SecondTicker, Second, StreamEstimator
 from .beats import BeatDetector, BeatDetectorOptions
 from .config import PipelineConfig
-from .frequency import hf_power
+from .frequency import amplitude_breathing, hf_power
 from .hrv import TimeDomainWindow
 
 HEART_COLUMNS = (
@@ -77,8 +87,8 @@ class HeartEstimator(StreamEstimator):
         kinds = {s.kind for s in streams if s.participant == participant} or {s.kind for s in streams}
         self.source = next((k for k in _PRIORITY if k in kinds), None)
         self.note = _NOTES.get(self.source, "no heart stream")
-        # breathing from a RESP belt (MovementEstimator) beats RSA from the beat series
-        self.rsa_breathing = StreamKind.RESP not in kinds
+        # a RESP belt (MovementEstimator) beats any ECG-derived breathing estimate
+        self.derived_breathing = StreamKind.RESP not in kinds
         self.detector: BeatDetector | None = None
         rate = next((s.rate for s in streams if s.kind == self.source and s.rate), None)
         if self.source in (StreamKind.ECG, StreamKind.PPG) and rate:
@@ -91,7 +101,9 @@ class HeartEstimator(StreamEstimator):
         )
         self.window = TimeDomainWindow()
         self.ticker = SecondTicker()
-        self.final: list[tuple[str, float, int]] = []  # ("beat"|"gap", time, corrected) in time order
+        self.final: list[tuple[str, float, int, float | None]] = []  # ("beat"|"gap", time, corrected, amplitude)
+        self.raw_amp: dict[float, float] = {}  # amplitude of raw ECG/PPG beats, by time
+        self.amp_win: deque[tuple[float, float]] = deque()
         self.fi = 0
         self.final_wm = -math.inf
         self.source_wm = -math.inf
@@ -200,18 +212,28 @@ class HeartEstimator(StreamEstimator):
             self.dropped += 1
             return
         self.last_raw = t
+        if self.detector is not None:
+            a = self.detector.amplitudes.pop(t, None)
+            if a is not None:
+                self.raw_amp[t] = a
         self._final_beats(self.corrector.add(t))
 
     def _final_beats(self, beats: list[tuple[float, int]]) -> None:
         for t, c in beats:
             if self.dropped:
                 c, self.dropped = c + self.dropped, 0
-            self.final.append(("beat", t, c))
+            amp = self.raw_amp.pop(t, None)  # moved or inserted beats have no measured amplitude
+            self.final.append(("beat", t, c, amp))
             self.final_wm = max(self.final_wm, t)
+            while self.raw_amp:
+                first = next(iter(self.raw_amp))
+                if first >= t:
+                    break
+                del self.raw_amp[first]  # raw beats deleted by the correction
 
     def _begin_gap(self, t0: float, reason: str) -> None:
         self._final_beats(self.corrector.flush())
-        self.final.append(("gap", t0, 0))
+        self.final.append(("gap", t0, 0, None))
         self.final_wm = max(self.final_wm, t0)
         self.last_raw = None
         self.rr_anchor = None  # the first beat after a gap sits at its own stamp
@@ -259,10 +281,11 @@ class HeartEstimator(StreamEstimator):
         w = self.window
         inst: list[float] = []
         while self.fi < len(self.final) and self.final[self.fi][1] <= t:
-            kind, tb, c = self.final[self.fi]
+            kind, tb, c, amp = self.final[self.fi]
             self.fi += 1
             if kind == "gap":
                 w.reset()
+                self.amp_win.clear()
                 self.last_final_beat = None
                 self.run_start = None
                 continue
@@ -270,6 +293,8 @@ class HeartEstimator(StreamEstimator):
             if self.run_start is None:
                 self.run_start = tb
             w.add(tb, rr, c)
+            if amp is not None:
+                self.amp_win.append((tb, amp))
             self.last_final_beat = tb
             if rr:
                 inst.append(60000.0 / rr)
@@ -277,6 +302,8 @@ class HeartEstimator(StreamEstimator):
             del self.final[: self.fi]
             self.fi = 0
         w.expire(t - self.window_s)
+        while self.amp_win and self.amp_win[0][0] <= t - self.window_s:
+            self.amp_win.popleft()
         # 1-Hz HR for synchrony: mean over the beats ending in (t-1, t]; in a second without a
         # beat (HR < 60) the last value is held while the run lasts
         if inst:
@@ -298,6 +325,9 @@ class HeartEstimator(StreamEstimator):
             bt, rr = w.intervals()
             hf, peak = hf_power(bt, rr, self.o.hf_fs)
             row["hf_ms2"] = hf
-            if self.rsa_breathing and peak is not None:
-                row["breathing_rpm"] = 60.0 * peak
+            if self.derived_breathing:
+                if self.source == StreamKind.ECG and len(self.amp_win) >= 0.8 * len(w):
+                    at, av = zip(*self.amp_win)
+                    peak = amplitude_breathing(np.asarray(at), np.asarray(av), self.o.hf_fs)
+                row["breathing_rpm"] = None if peak is None else 60.0 * peak
         return row

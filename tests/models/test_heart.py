@@ -165,3 +165,23 @@ def test_missing_ecg_samples_are_a_gap():
     assert len(gaps) == 1 and 88 <= gaps[0].t_start <= 90.5 and 100 <= gaps[0].t_end <= 101.5
     out = dict(a)
     assert out[80]["rmssd_ms"] is not None and out[110]["rmssd_ms"] is None and out[170]["rmssd_ms"] is not None
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name,max_median_err", [("bio_resting_8min_100hz", 1.5), ("bio_resting_5min_100hz", 3.5)])
+def test_ecg_derived_breathing_tracks_the_belt(shared_data, name, max_median_err):
+    """R-amplitude EDR against the respiration belt of the neurokit2 resting recordings."""
+    import pandas as pd
+
+    from coregulate.models.movement import MovementEstimator
+
+    df = pd.read_csv(shared_data / "neurokit_bio" / f"{name}.csv")
+    if "PhotoSensor" in df:
+        df = df[df.PhotoSensor == 0]  # the resting part
+    ecg, resp = StreamInfo("p", StreamKind.ECG, rate=100.0), StreamInfo("p", StreamKind.RESP, rate=100.0)
+    h = dict(run(HeartEstimator("p", [ecg], PipelineConfig()), [Chunk(ecg, df.ECG.to_numpy() * 1000, t0=0.0)]))
+    m = dict(run(MovementEstimator("p", [resp], PipelineConfig()), [Chunk(resp, df.RSP.to_numpy(), t0=0.0)]))
+    full = [t for t in h if h[t]["hf_ms2"] is not None and m.get(t, {}).get("breathing_rpm") is not None]
+    pairs = [(h[t]["breathing_rpm"], m[t]["breathing_rpm"]) for t in full if h[t]["breathing_rpm"] is not None]
+    assert len(pairs) >= 0.75 * len(full)
+    assert np.median([abs(a - b) for a, b in pairs]) <= max_median_err
