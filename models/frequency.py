@@ -22,7 +22,7 @@ def resample_tachogram(beat_t: np.ndarray, rr_ms: np.ndarray, fs: float) -> np.n
     """NN series on a regular grid starting at the first beat (neurokit2 ``intervals_process``)."""
     x = beat_t - beat_t[0] + rr_ms[0] / 1000.0
     grid = np.arange(x[0], x[-1] + 1.0 / fs, 1.0 / fs)
-    spl = make_interp_spline(x, rr_ms, k=2)
+    spl = make_interp_spline(x, rr_ms, k=2, check_finite=False)  # callers pass finite values
     y = spl(grid)
     # interp1d(bounds_error=False, fill_value=(first, last)): the grid may overshoot the last beat
     y[grid > x[-1]] = rr_ms[-1]
