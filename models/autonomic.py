@@ -128,7 +128,8 @@ class AutonomicEstimator(RowEstimator):
         Laborde et al. 2017). None when there is no vagal index to qualify."""
         if rmssd is None:
             return None
-        if row.get("speaking") not in (None, False, 0, 0.0, ""):
+        speaking = finite_or_none(row.get("speaking"))  # bool or 0/1 from the voice estimator
+        if speaking:
             return False
         br = finite_or_none(row.get("breathing_rpm"))
         if br is not None and not (self.o.breathing_min_rpm <= br <= self.o.breathing_max_rpm):
