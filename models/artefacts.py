@@ -228,8 +228,8 @@ class StreamingCorrector:
         sel = clean[(clean >= start) & (clean < bound)]
         raw_new = raw[(raw >= start) & (raw < bound)]
         rawset = set(raw_new.tolist())
-        cleanset = set(sel.tolist())
-        deleted = sum(1 for r in raw_new if r not in cleanset)
+        # a moved beat is one changed beat, not a deletion plus an insertion
+        deleted = max(0, len(raw_new) - len(sel))
         out: list[tuple[float, int]] = []
         for b in sel:
             c = 0 if b in rawset else 1

@@ -101,3 +101,13 @@ def test_polar_ectopy_makes_quality_poor(shared_data):
     q = [auto.update(dict(r, t_s=s))[0]["quality"] for s, r in out if s > 60]
     assert sum(x == "poor" for x in q) / len(q) > 0.9
     assert sum(r["beats_corrected"] for s, r in out if s > 60) > 0
+
+
+def test_one_premature_beat_counts_once():
+    rr = rr_series(200, seed=7)
+    beats = np.cumsum(np.r_[0, rr]) / 1000
+    beats[100] -= 0.25  # premature beat, compensatory pause after it
+    out = _stream(beats)
+    assert sum(c for _, c in out) == 1
+    moved = [t for t, c in out if c]
+    assert abs(moved[0] - (beats[99] + beats[101]) / 2) < 1e-9
