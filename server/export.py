@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,12 @@ def export_csv(store: SessionStore, out_dir: Path) -> list[Path]:
     return files
 
 
+def _file_stem(participant: str) -> str:
+    """A participant code as part of a file name: whatever a (crafted) session file says, the
+    export never writes outside its folder."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", participant).strip("_") or "participant"
+
+
 def export_rr(store: SessionStore, out_dir: Path) -> list[Path]:
     """One ``<participant>_rr.txt`` per person with an RR stream: one interval in ms per line,
     the plain format Kubios HRV imports. A dropout (gap) is not bridged: the file says so in a
@@ -67,7 +74,8 @@ def export_rr(store: SessionStore, out_dir: Path) -> list[Path]:
             parts[-1].extend(float(v) for v in c.values)
         parts = [p for p in parts if p]
         for i, p in enumerate(parts):
-            name = f"{s.participant}_rr.txt" if len(parts) == 1 else f"{s.participant}_rr_part{i + 1}.txt"
+            stem = _file_stem(s.participant)
+            name = f"{stem}_rr.txt" if len(parts) == 1 else f"{stem}_rr_part{i + 1}.txt"
             path = out_dir / name
             path.write_text("".join(f"{v:.1f}\n" for v in p))
             files.append(path)
