@@ -212,3 +212,23 @@ def test_large_request_bodies_are_refused_before_they_are_parsed(env):
     r = c.post("/api/sessions/ok-1/annotations", headers={**H, "Content-Type": "application/json"}, content=chunks())
     assert r.status_code == 413
     assert not list((data / "sessions").glob("2*.sqlite"))
+
+
+def test_a_crafted_participant_name_cannot_write_outside_the_export(env):
+    """Participant codes come from the session file; one crafted as a path must not make the
+    export write elsewhere (found in review: ``../../x`` wrote ``/x_rr.txt``)."""
+    import io
+    import zipfile
+
+    c, tmp, data = env
+    target = tmp / "escaped"
+    who = "../" * 30 + str(target).lstrip("/")
+    rr = StreamInfo(who, StreamKind.RR)
+    rec = Recorder(data / "sessions" / "crafted-1.sqlite", "crafted-1", [rr], PipelineConfig(), utc0=1.7e9)
+    rec.write_chunk(Chunk(rr, np.array([800.0, 810.0]), times=np.array([0.8, 1.61]), t_end=2.0))
+    rec.close()
+    r = c.get("/api/sessions/crafted-1/export?fmt=rr", headers=H)
+    assert r.status_code == 200
+    assert not list(tmp.glob("escaped*"))
+    names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    assert len(names) == 1 and ".." not in names[0] and names[0].endswith("escaped_rr.txt")
