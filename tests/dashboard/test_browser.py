@@ -128,3 +128,17 @@ def test_viewer_token_is_read_only_and_bad_token_is_refused(server, page):
     page.wait_for_selector("#token-gate:not([hidden])")
     assert "refused" in page.inner_text("#token-error")
     page.screenshot(path=str(OUT / "token-gate.png"))
+
+
+def test_stale_data_alarm(server, page):
+    # a session that was created but never started sends nothing: the live view must say so
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
+    sid = r.json()["id"]
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/live/{sid}")
+    alarm = page.locator(".alarm[role=alert]")
+    alarm.wait_for(state="visible", timeout=15_000)
+    assert "No data for" in alarm.inner_text()
+    page.screenshot(path=str(OUT / "stale-alarm.png"))
+    server.http.post(f"/api/sessions/{sid}/stop")

@@ -85,9 +85,10 @@ export class TimeChart {
   }
   /** data: [xs, ys1, ys2, ...]; window: [x0, x1] */
   set(data, window) {
-    this.u.setData(data, false);
+    // reset scales so that y fits the new data (an empty first frame must not freeze it),
+    // then pin x to the requested window
+    this.u.setData(data, true);
     if (window) this.u.setScale("x", { min: window[0], max: window[1] });
-    else this.u.redraw();
   }
   destroy() { this._ro.disconnect(); this.u.destroy(); }
 }

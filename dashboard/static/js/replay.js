@@ -93,7 +93,9 @@ export async function replayView(main, sessionId, ctx) {
           const key = `${p}/${kind}`;
           if (!info.streams.some((s) => s.key === key)) continue;
           try {
-            const w = await api(`${q}/waveform?stream=${encodeURIComponent(key)}&t_from=${Math.max(0, cursor - 10)}&t_to=${Math.max(cursor, 0.1)}&max_points=500`);
+            // while playing, fetch ahead: the cursor moves on while the request is under way
+            const ahead = playing ? 1.5 * speed : 0;
+            const w = await api(`${q}/waveform?stream=${encodeURIComponent(key)}&t_from=${Math.max(0, cursor - 10)}&t_to=${Math.max(cursor + ahead, 0.1)}&max_points=${playing ? 800 : 500}`);
             if (mine !== waveReq) return; // the cursor moved on: a newer request is coming
             data.setWave(key, w.t, w.v);
           } catch (_) { /* the strip stays empty */ }
@@ -115,7 +117,10 @@ export async function replayView(main, sessionId, ctx) {
 
   slider.oninput = () => seek(Number(slider.value));
   speedSel.onchange = () => { speed = Number(speedSel.value); };
-  const setPlaying = (p) => { playing = p; playBtn.textContent = p ? "⏸ Pause" : "▶ Play"; playBtn.setAttribute("aria-pressed", String(p)); };
+  const setPlaying = (p) => {
+    playing = p; playBtn.textContent = p ? "⏸ Pause" : "▶ Play"; playBtn.setAttribute("aria-pressed", String(p));
+    if (!p) fetchWaves(); // the strip catches up with where the cursor stopped
+  };
   playBtn.onclick = () => { if (cursor >= duration) cursor = 0; setPlaying(!playing); };
   annAdd.onclick = async () => {
     const text = annText.value.trim();
