@@ -88,6 +88,7 @@ class LiveSession:
     error: str | None = None
     created: float = field(default_factory=time.time)
     stop_requested: bool = False
+    ended_at: float | None = None  # time.monotonic() when the run finished
 
     @property
     def running(self) -> bool:
@@ -168,7 +169,18 @@ class SessionManager:
     def new_id(self) -> str:
         return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
+    #: A finished session's hub (replay buffer for reconnecting viewers) is kept this long.
+    keep_finished_s = 600.0
+
+    def forget_finished(self) -> None:
+        """Drop hubs of sessions that ended long ago and have no viewer (bounded memory)."""
+        now = time.monotonic()
+        for sid, s in list(self.live.items()):
+            if s.ended_at is not None and now - s.ended_at > self.keep_finished_s and not s.hub.viewers:
+                del self.live[sid]
+
     def create(self, req: SessionCreate) -> LiveSession:
+        self.forget_finished()
         b = self.backends
         try:
             source = b.make_source(req.source, _speed(req.speed))
@@ -227,6 +239,7 @@ class SessionManager:
             await self.call_in_session(s, build, timeout=60)
         except Exception as exc:
             s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.ended_at = time.monotonic()
             if s.recorder is not None:
                 await self.call_in_session(s, lambda: s.recorder.close("failed"))
             loop.call_soon_threadsafe(loop.stop)
@@ -270,6 +283,7 @@ class SessionManager:
             log.exception("session %s failed", s.id)
             s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
         finally:
+            s.ended_at = time.monotonic()
             s.hub.submit("end", {"status": s.status, "error": s.error})
 
     async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:

@@ -161,3 +161,16 @@ def test_openapi_lists_the_api(client):
     spec = client.get("/api/openapi.json", headers=auth(VIEW)).json()
     assert "/api/sessions/{session_id}/annotations/{ann_id}" in spec["paths"]
     assert "SessionCreate" in spec["components"]["schemas"]
+
+
+def test_finished_sessions_leave_memory_but_stay_listed(client):
+    m = client.app.state.manager
+    m.keep_finished_s = 0.0
+    a = _create(client, duration_s=5)["id"]
+    _wait(client, a)
+    assert a in m.live
+    b = _create(client, duration_s=5)["id"]
+    assert a not in m.live and b in m.live  # a's hub is gone ...
+    _wait(client, b)
+    assert {x["id"] for x in client.get("/api/sessions", headers=H).json()} == {a, b}  # ... its recording is not
+    assert client.get(f"/api/sessions/{a}/features", headers=H).json()["rows"]
