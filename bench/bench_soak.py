@@ -55,6 +55,7 @@ class Viewer:
     name: str
     last_seq: int = 0
     kept: int = 0
+    kept_bytes: int = 0
     lossy: int = 0
     gaps: int = 0
     reconnects: int = 0
@@ -86,6 +87,7 @@ async def run_viewer(port: int, sid: str, v: Viewer, token: str) -> None:
                     v.gaps += f["seq"] - v.last_seq - 1
                     v.last_seq = f["seq"]
                     v.kept += 1
+                    v.kept_bytes += len(msg)
                     v.lat_ms.append((now - f["ts"]) * 1000.0)
                     if f["type"] == "end":
                         v.ended = True
@@ -176,6 +178,8 @@ async def soak(args) -> dict:
                    "peak": round(float(arr[:, 2].max()), 1),
                    "growth_middle_to_end_mb": round(rss_at(end) - rss_at(mid), 1)},
         "last_seq": seq,
+        # the hub keeps the last 16384 kept frames for resume: RSS grows with them until the cap
+        "kept_frames_mb": round(viewers[0].kept_bytes / 2**20, 1) if viewers else None,
         "per_viewer": [{"kept": v.kept, "lossy": v.lossy, "gaps": v.gaps, "missing_tail": (seq or v.last_seq) - v.last_seq,
                         "ended": v.ended, "reconnects": v.reconnects, "resyncs": v.resyncs} for v in viewers],
         "lost_kept_frames": int(sum(v.gaps + ((seq or v.last_seq) - v.last_seq) + (0 if v.ended else 1) for v in viewers)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import sqlite3
 import subprocess
@@ -368,3 +369,97 @@ async def test_real_full_filesystem_stops_cleanly_with_a_clear_error(small_fs):
     with SessionStore(path) as st:
         assert st.status() == "failed"
 
+
+
+# -- a websocket client that reconnects 100 times ----------------------------------------------
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The real app (real simulator, runner, recorder) under uvicorn in a thread."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from coregulate.server.app import Settings, create_app
+
+    sup, view = "r" * 20 + "-supervisor", "w" * 20 + "-viewer-token"
+    app = create_app(Settings(data_dir=tmp_path / "data", token=sup, viewer_token=view))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert th.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    yield port, sup, view, tmp_path / "data"
+    srv.should_exit = True
+    th.join(20)
+
+
+async def test_a_viewer_reconnecting_100_times_disturbs_neither_other_viewers_nor_ingestion(live_server):
+    import httpx
+    import websockets
+
+    port, sup, view, data = live_server
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {sup}"}, timeout=30) as http:
+        r = await http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 360, "audio": False,
+                                                              "seed": 5}, "speed": 24, "start": False})
+        sid = r.json()["id"]
+        url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws"
+        proto = ["coregulate", f"token.{view}"]
+
+        async def steady() -> list[int]:
+            seqs = []
+            async with websockets.connect(url + "?since=0", subprotocols=proto) as ws:
+                async for msg in ws:
+                    f = json.loads(msg)
+                    if not f.get("lossy"):
+                        seqs.append(f["seq"])
+                        if f["type"] == "end":
+                            break
+            return seqs
+
+        async def flapping() -> tuple[list[int], int]:
+            seqs, last, n = [], 0, 0
+            ended = False
+            while not ended:
+                n += 1
+                async with websockets.connect(f"{url}?since={last}", subprotocols=proto) as ws:
+                    # read one or two frames, then drop the connection (or, after 100, read to the end)
+                    reads = 0
+                    async for msg in ws:
+                        f = json.loads(msg)
+                        reads += 1
+                        if not f.get("lossy") and f["seq"] > last:
+                            seqs.append(f["seq"])
+                            last = f["seq"]
+                            ended = f["type"] == "end"
+                        if ended or (n <= 100 and reads >= 1 + n % 2):
+                            break
+            return seqs, n
+
+        steady_task = asyncio.create_task(steady())
+        flap_task = asyncio.create_task(flapping())
+        await asyncio.sleep(0.3)
+        t0 = time.monotonic()
+        (await http.post(f"/api/sessions/{sid}/start")).raise_for_status()
+        steady_seqs = await asyncio.wait_for(steady_task, 120)
+        flap_seqs, connections = await asyncio.wait_for(flap_task, 120)
+        wall = time.monotonic() - t0
+        status = (await http.get(f"/api/sessions/{sid}/status")).json()
+
+    assert connections > 100
+    # the steady viewer and the flapping one both have every kept frame exactly once
+    assert steady_seqs == list(range(1, steady_seqs[-1] + 1))
+    assert flap_seqs == steady_seqs
+    assert status["status"] == "complete" and status["hub"]["viewers"] == 0
+    # ingestion kept its pace (x24: 15 s of wall time) and lost nothing
+    assert wall < 15 * 2.5, wall
+    with SessionStore(data / "sessions" / f"{sid}.sqlite") as st:
+        for who in ("client", "therapist"):
+            assert _consecutive(st.features(participant=who)) == list(range(1, 361))
