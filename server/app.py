@@ -139,6 +139,11 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
     print(f"  viewer:     {dashboard_url(host, port, t.viewer)}")
     print(f"  tokens are stored in {Path(data_dir) / 'token.json'} (mode 0600)", flush=True)
     # Access logs would carry ?token= of websocket URLs: keep them off.
+    # uvicorn logs websocket handshakes with their query string (?token=) even without the
+    # access log: mask tokens in every record of the server's loggers
+    from .redact import install as redact_tokens_in_logs
+
+    redact_tokens_in_logs()
     # per-message deflate would compress every frame once per viewer: frames are small, CPU is not
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20,
                 ws_per_message_deflate=False)
