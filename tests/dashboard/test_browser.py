@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import OUT, SUP, VIEW
+from dashboard_helpers import OUT, SUP, VIEW
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import SUP, VIEW, auth
+from server_helpers import SUP, VIEW, auth
 
 H = auth(SUP)
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import SUP, VIEW, auth
+from server_helpers import SUP, VIEW, auth
 from coregulate.server.app import Settings, create_app
 
 H = auth(SUP)

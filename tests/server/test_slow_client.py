@@ -11,7 +11,7 @@ import time
 
 from websockets.sync.client import connect
 
-from conftest import SUP, VIEW, ServerThread
+from server_helpers import SUP, VIEW, ServerThread
 from coregulate.server.hub import CLOSE_TOO_SLOW
 from server_fakes import fake_backends
 

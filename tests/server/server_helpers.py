@@ -1,0 +1,42 @@
+"""Shared constants and helpers of the server tests (a uniquely named module: several test
+folders have a conftest.py, so tests never import from "conftest")."""
+
+from __future__ import annotations
+
+SUP = "s" * 20 + "-supervisor-token"
+VIEW = "v" * 20 + "-viewer-token"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on a free localhost port in a thread (real sockets, real TCP)."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    access_log=False, ws_per_message_deflate=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        t = time.time()
+        while not self.server.started:
+            assert time.time() - t < 20, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
