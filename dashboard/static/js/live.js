@@ -22,8 +22,36 @@ export async function liveView(main, sessionId, ctx) {
   const replayLink = h("a", { href: `#/replay/${encodeURIComponent(sessionId)}`, hidden: true }, "Open replay");
   const bar = h("div", { className: "bar" }, h("strong", {}, info.label || sessionId), clock, status, replayLink);
   if (ctx.role === "supervisor") bar.append(annText, annBtn, annMsg, stopBtn);
-  main.replaceChildren(bar, alarm);
+  const timeline = h("div", { className: "timeline", role: "img", "aria-label": "Session timeline: events (orange) and annotations (purple)" });
+  const annList = h("ol", { className: "events", "aria-label": "Annotations of this session" });
+  const annPanel = h("section", { className: "strip", "aria-label": "Annotations" }, h("h3", {}, "Annotations"), annList);
+  main.replaceChildren(bar, alarm, timeline);
   const view = new DyadView(main, data);
+  main.append(annPanel);
+  let annKey = "";
+  function drawExtras(tNow) {
+    const span = Math.max(tNow, 60);
+    const marks = [];
+    for (const ev of data.sortedEvents()) {
+      const m = h("span", { className: "mark", title: `${mmss(ev.t_start)} ${ev.kind} ${ev.participant || ""}` });
+      m.style.left = `${(100 * ev.t_start) / span}%`;
+      marks.push(m);
+    }
+    const anns = data.sortedAnnotations();
+    for (const an of anns) {
+      const m = h("span", { className: "mark ann", title: `${mmss(an.t_s)} ${an.text}` });
+      m.style.left = `${(100 * an.t_s) / span}%`;
+      marks.push(m);
+    }
+    timeline.replaceChildren(...marks);
+    const key = anns.map((a) => `${a.id}:${a.t_s}:${a.text}`).join("|");
+    if (key !== annKey) {
+      annKey = key;
+      annList.replaceChildren(...(anns.length ? anns.slice().reverse().map((a) => h("li", { "data-ann": a.id },
+        h("span", { className: "evkind" }, mmss(a.t_s)), ` ${a.text} `, h("span", { className: "muted" }, a.author || "")))
+        : [h("li", { className: "muted" }, "None yet.")]));
+    }
+  }
 
   let lastData = performance.now();
   let ended = false;
@@ -107,6 +135,7 @@ export async function liveView(main, sessionId, ctx) {
     const tNow = Math.max(data.tMax, data.sensors?.t ?? 0);
     clock.textContent = mmss(tNow);
     view.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), data.tMax, tNow);
+    drawExtras(tNow);
   }, 250);
 
   return () => { clearInterval(timer); sock.stop(); };
