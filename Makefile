@@ -6,8 +6,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
-# Debian packages: PortAudio for microphones, Chromium for the browser tests.
-APT_PACKAGES := libportaudio2 chromium
+# Debian packages: PortAudio for microphones, Chromium for the browser tests, Node/npm for the
+# dashboard's pinned packages (skipped when a node and npm are already on the PATH).
+APT_PACKAGES := libportaudio2 chromium $(if $(shell command -v npm),,nodejs npm)
 
 .PHONY: setup system-deps python-deps dashboard-deps demo test test-fast bench lint-docker clean
 

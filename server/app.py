@@ -57,6 +57,8 @@ class Settings:
     demo: bool = False
     demo_speed: float = 1.0
     demo_duration_s: float = 1200.0
+    #: sessions started with the server: SessionCreate requests (replay) or PreparedSession (record)
+    startup: list[Any] = field(default_factory=list)
     backends: Backends | None = None
     hub_options: dict[str, Any] = field(default_factory=dict)
 
@@ -78,6 +80,10 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
             s = manager.create(req)
             await manager.start(s.id)
             app.state.demo_session = s.id
+        for item in settings.startup:
+            s = manager.create(item) if isinstance(item, SessionCreate) else manager.create_prepared(item)
+            await manager.start(s.id)
+            print(f"  session {s.id} started ({s.request.label or s.request.source.kind})", flush=True)
         yield
         await manager.shutdown()
 
@@ -123,12 +129,12 @@ def dashboard_url(host: str, port: int, token: str) -> str:
 
 def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
-          demo_duration_s: float = 1200.0, log_level: str = "info") -> None:
+          demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None) -> None:
     """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout."""
     import uvicorn
 
     settings = Settings(data_dir=Path(data_dir), token=token, viewer_token=viewer_token, host=host, port=port,
-                        demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s)
+                        demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s, startup=list(startup or []))
     app = create_app(settings)
     t = app.state.tokens
     if host not in ("127.0.0.1", "localhost", "::1"):

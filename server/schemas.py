@@ -14,7 +14,8 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["simulator", "files"] = Field(description="simulated dyad, or recorded files named by SPECs")
+    kind: Literal["simulator", "files", "live"] = Field(
+        description="simulated dyad, recorded files named by SPECs, or live devices (started by `coregulate record` only)")
     seed: int = Field(0, ge=0, description="simulator: everything derives from it")
     duration_s: float = Field(1200.0, gt=0, le=6 * 3600, description="simulator: session length")
     audio: bool = Field(True, description="simulator: produce the two microphone streams")

@@ -56,6 +56,8 @@ def default_backends() -> Backends:
     from .runner import SessionRunner
 
     def make_source(spec: SourceSpec, speed: float | None) -> Any:
+        if spec.kind == "live":
+            raise SessionError(422, "live sessions are started on the recording machine with `coregulate record`")
         if spec.kind == "simulator":
             from ..sensors.simulator import Simulator
 
@@ -67,6 +69,21 @@ def default_backends() -> Backends:
         return build_source(list(spec.specs), speed)
 
     return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
+
+
+@dataclass
+class PreparedSession:
+    """A session whose source is built outside the server: live devices (``coregulate record``).
+
+    The devices are opened by the command (so a missing strap fails before the server starts);
+    the server then runs, records and shows it like any other session.
+    """
+
+    source: Any
+    config: Any
+    keep_audio: bool = False
+    sinks: list = field(default_factory=list)
+    label: str = "live"
 
 
 @dataclass
@@ -89,6 +106,7 @@ class LiveSession:
     created: float = field(default_factory=time.time)
     stop_requested: bool = False
     ended_at: float | None = None  # time.monotonic() when the run finished
+    extra_sinks: list = field(default_factory=list)  # e.g. the LSL outlet of a live session
 
     @property
     def running(self) -> bool:
@@ -199,6 +217,22 @@ class SessionManager:
         self.live[sid] = s
         return s
 
+    def create_prepared(self, p: PreparedSession) -> LiveSession:
+        """Register a session whose source and config were built by the caller."""
+        self.forget_finished()
+        req = SessionCreate(source=SourceSpec(kind="live"), speed=1.0, keep_audio=p.keep_audio,
+                            window_s=p.config.window_s, baseline=p.config.baseline, options=p.config.options,
+                            label=p.label)
+        sid = self.new_id()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        hub = Hub(sid, loop=loop, **self.hub_options)
+        s = LiveSession(sid, self.path_of(sid), req, p.source, p.config, hub, HubSink(hub), extra_sinks=list(p.sinks))
+        self.live[sid] = s
+        return s
+
     async def start(self, session_id: str) -> LiveSession:
         """Start a created session in its own thread and event loop.
 
@@ -233,7 +267,7 @@ class SessionManager:
         def build() -> None:
             s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
                                         utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
-            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink])
+            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink, *s.extra_sinks])
 
         try:
             await self.call_in_session(s, build, timeout=60)

@@ -58,8 +58,7 @@ def run(args) -> int:
         from ..schemas import SessionCreate, SourceSpec
 
         build_source(args.specs, speed)  # fail here, with a clear message, not inside the server
-        req = SessionCreate(source=SourceSpec(kind="simulator") if len(args.specs) == 1 and args.specs[0].startswith("sim")
-                            else SourceSpec(kind="files", specs=args.specs),
+        req = SessionCreate(source=SourceSpec(kind="files", specs=args.specs),
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
                             window_s=config.window_s, baseline=config.baseline, label="replay")
         serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, startup=[req])
