@@ -123,8 +123,9 @@ def export_edf(store: SessionStore, out_dir: Path) -> list[Path]:
         try:
             headers = []
             for lab, sig, unit in zip(labels, signals, units):
-                lo, hi = float(np.min(sig)), float(np.max(sig))
-                if hi - lo < 1e-9:
+                # EDF stores the physical range as 8 characters: whole units keep it exact
+                lo, hi = float(np.floor(np.min(sig))), float(np.ceil(np.max(sig)))
+                if hi - lo < 1:
                     lo, hi = lo - 1, hi + 1
                 headers.append({"label": lab, "dimension": unit, "sample_frequency": rate,
                                 "physical_min": lo, "physical_max": hi, "digital_min": -32768, "digital_max": 32767,
