@@ -62,6 +62,8 @@ class Viewer:
     resyncs: int = 0
     ended: bool = False
     lat_ms: list[float] = field(default_factory=list)
+    # (receive wall time, t_s) of every feature row: how old the data is when it arrives
+    rows: list[tuple[float, int]] = field(default_factory=list)
 
 
 async def run_viewer(port: int, sid: str, v: Viewer, token: str) -> None:
@@ -89,6 +91,8 @@ async def run_viewer(port: int, sid: str, v: Viewer, token: str) -> None:
                     v.kept += 1
                     v.kept_bytes += len(msg)
                     v.lat_ms.append((now - f["ts"]) * 1000.0)
+                    if f["type"] == "features":
+                        v.rows.extend((now, int(r["t_s"])) for r in f["data"])
                     if f["type"] == "end":
                         v.ended = True
         except websockets.ConnectionClosed:
@@ -208,6 +212,91 @@ def capacity(args) -> dict:
         "wall_s": round(time.perf_counter() - t0, 1)}
 
 
+async def _age_level(n: int, seconds: float, audio: bool) -> dict:
+    """n simulated dyads at x1 on a fresh ``coregulate serve``, 2 viewers each, for ``seconds``."""
+    import httpx
+
+    port = _free_port()
+    data = Path(tempfile.mkdtemp(prefix="coregulate-cap-"))
+    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli", "serve", "--port", str(port),
+                             "--data", str(data), "--token", SUP], stdout=subprocess.DEVNULL,
+                            stderr=open(data / "server.log", "w"))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                     headers={"Authorization": f"Bearer {SUP}"}, timeout=60) as http:
+            for _ in range(300):
+                try:
+                    if (await http.get("/api/whoami")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            token = json.loads((data / "token.json").read_text())["viewer"]
+            sids = []
+            for i in range(n):
+                r = await http.post("/api/sessions", json={"source": {"kind": "simulator", "seed": i, "duration_s": 1200,
+                                                                      "audio": audio}, "speed": 1.0, "start": False})
+                r.raise_for_status()
+                sids.append(r.json()["id"])
+            viewers = {sid: [Viewer(f"{sid}/{k}") for k in range(2)] for sid in sids}
+            tasks = [asyncio.create_task(run_viewer(port, sid, v, token)) for sid in sids for v in viewers[sid]]
+            await asyncio.sleep(0.5)
+            started = {}
+            for sid in sids:
+                (await http.post(f"/api/sessions/{sid}/start")).raise_for_status()
+                started[sid] = time.time()
+            await asyncio.sleep(seconds)
+            await asyncio.gather(*(http.post(f"/api/sessions/{sid}/stop") for sid in sids))
+            end_timeout = False
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+            except asyncio.TimeoutError:  # overloaded: end frames still queued a minute after stop
+                end_timeout = True
+                for t in tasks:
+                    t.cancel()
+            hubs = [(await http.get(f"/api/sessions/{sid}/status")).json().get("hub") or {} for sid in sids]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # age of a feature row = arrival - wall time of the end of its second; the estimators' own
+    # look-ahead (R peaks, windows) is in it, so compare levels: growth means falling behind
+    ages, early, late = [], [], []
+    for sid in sids:
+        for v in viewers[sid]:
+            for w, t in v.rows:
+                a = w - (started[sid] + t)
+                ages.append(a)
+                (early if t <= seconds / 2 else late).append(a)
+    lat = np.array([x for vs in viewers.values() for v in vs for x in v.lat_ms])
+    p99s = [h.get("push_p99_ms") for h in hubs if h.get("push_p99_ms") is not None]
+    lost = sum(v.gaps for vs in viewers.values() for v in vs)
+    return {"dyads": n, "audio": audio, "rows": len(ages),
+            "age_p50_s": round(float(np.median(ages)), 2) if ages else None,
+            "age_p99_s": round(float(np.percentile(ages, 99)), 2) if ages else None,
+            "age_growth_s": round(float(np.median(late) - np.median(early)), 2) if early and late else None,
+            "push_p99_ms_worst": round(max(p99s), 1) if p99s else None,
+            "e2e_p99_ms": round(float(np.percentile(lat, 99)), 1) if lat.size else None, "lost": int(lost),
+            "end_timeout": end_timeout}
+
+
+def capacity_age(args) -> dict:
+    """Own capacity run that also measures how old the data is on arrival (pipeline lag)."""
+    out = []
+    for n in (int(x) for x in args.levels.split(",") if x):
+        res = asyncio.run(_age_level(n, args.capacity_seconds, args.audio))
+        res["meets_target"] = bool(res["lost"] == 0 and not res["end_timeout"] and (res["push_p99_ms_worst"] or 0) < 250
+                                   and (res["age_growth_s"] is not None and res["age_growth_s"] < 1.0))
+        print("  " + json.dumps(res), file=sys.stderr, flush=True)
+        out.append(res)
+    ok = [r["dyads"] for r in out if r["meets_target"]]
+    bad = [r["dyads"] for r in out if not r["meets_target"]]
+    return {"levels": out, "knee_dyads": max(ok) if ok else 0, "first_failing": min(bad) if bad else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hours", type=float, default=2.0, help="simulated session length (default 2 h)")
@@ -219,6 +308,9 @@ def main() -> None:
     ap.add_argument("--capacity-mode", choices=("push", "full"), default="full")
     ap.add_argument("--levels", default="2,4,8,16", help="concurrent dyads per capacity level")
     ap.add_argument("--capacity-seconds", type=float, default=20.0)
+    ap.add_argument("--capacity-age", action="store_true",
+                    help="own capacity run measuring the age of feature rows on arrival (pipeline lag), "
+                         "with --audio for real voice processing")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
     print(f"# bench_soak: cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
@@ -226,6 +318,8 @@ def main() -> None:
         print("soak " + json.dumps(asyncio.run(soak(args))), flush=True)
     if args.capacity:
         print("capacity " + json.dumps(capacity(args)), flush=True)
+    if args.capacity_age:
+        print("capacity_age " + json.dumps(capacity_age(args)), flush=True)
 
 
 if __name__ == "__main__":
