@@ -1,6 +1,7 @@
 """Bounds on what a client may make the server read: request body size and file locations.
 
 * :data:`MAX_BODY_BYTES` bounds request bodies, so a large body cannot exhaust memory.
+* :func:`document_error_detail` makes the published schema match the error bodies sent.
 * :func:`confine_specs` keeps file sources named over the API inside the data directory, so
   that the API cannot be used to read any file the server process happens to be able to read.
 """
@@ -44,3 +45,26 @@ def confine_specs(specs: list[str], root: str | Path) -> None:
         if real != base and base not in real.parents:
             raise ValueError(f"{path}: files must lie inside the server's data folder ({base}); "
                              "copy the recording there first")
+
+
+def document_error_detail(app) -> None:
+    """Publish the 422 bodies the handlers really send.
+
+    FastAPI documents 422 as a validation-error list; the handlers also answer 422 with
+    ``{"detail": "message"}`` (a source that cannot be opened, ``t_to`` before ``t_from``...).
+    The schema says both, so clients generated from it and schema-based tests agree with the
+    server.
+    """
+    build = app.openapi
+
+    def openapi():
+        if app.openapi_schema is None:
+            schema = build()
+            err = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if err and "detail" in err.get("properties", {}):
+                detail = err["properties"]["detail"]
+                err["properties"]["detail"] = {"title": detail.get("title", "Detail"),
+                                               "anyOf": [{"type": "string"}, detail]}
+        return app.openapi_schema
+
+    app.openapi = openapi

@@ -144,8 +144,6 @@ def test_roles_are_enforced_by_the_server(server):
     assert httpx.get(base + f"/api/sessions?token={tokens['supervisor']}").status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="pending: app.serve must call server.redact.install() (uvicorn logs "
-                                       "websocket URLs with ?token= even with the access log off)")
 def test_tokens_never_reach_the_server_output(server):
     import websockets.sync.client as wsc
 
