@@ -15,6 +15,7 @@ Privacy: raw audio chunks are dropped unless the session was opened with ``keep_
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -73,6 +74,12 @@ CREATE TABLE IF NOT EXISTS annotation (
     created_utc REAL, updated_utc REAL, deleted INTEGER DEFAULT 0);
 CREATE TABLE IF NOT EXISTS gap (stream_key TEXT, t_start REAL, t_end REAL);
 """
+
+
+def _host_id() -> str:
+    """The writer's machine, as a digest: enough to tell "same host" for crash detection
+    without putting a (often personal) host name into every session file."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:16]
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -196,7 +203,7 @@ class Recorder(_Annotations):
             "format_version": FORMAT_VERSION, "session_id": session_id, "status": "running",
             "created_utc": time.time(), "utc0": utc0, "config": config.to_json(),
             "keep_audio": int(keep_audio), "heartbeat_utc": time.time(), "last_t": 0.0,
-            "writer_pid": os.getpid(), "writer_host": socket.gethostname(),
+            "writer_pid": os.getpid(), "writer_host": _host_id(),
             **(meta or {}),
         })
         for role in roles:
@@ -405,7 +412,7 @@ class SessionStore(_Annotations):
     def _writer_is_dead(self) -> bool:
         """On the writer's own host, a vanished writer process means the session was cut short."""
         pid, host = self._meta_value("writer_pid"), self._meta_value("writer_host")
-        if pid is None or host != socket.gethostname():
+        if pid is None or host != _host_id():
             return False
         try:
             os.kill(int(pid), 0)

@@ -172,3 +172,22 @@ def test_tokens_never_reach_the_server_output(server):
     assert len(with_view) == 1 and with_view[0].strip().startswith("viewer:"), with_view
     assert "#token=" in with_sup[0]  # in the fragment: never sent to a server or a proxy log
     assert not [ln for ln in lines if BAD in ln]
+
+
+def test_session_files_do_not_carry_the_host_name(tmp_path):
+    """Privacy: a session file names no machine (crash detection keeps working on a digest)."""
+    import sqlite3
+
+    from coregulate.models.config import PipelineConfig
+    from coregulate.sensors.chunk import StreamInfo, StreamKind
+    from coregulate.server.recorder import Recorder, SessionStore
+
+    rec = Recorder(tmp_path / "s.sqlite", "s", [StreamInfo("client", StreamKind.RR)], PipelineConfig())
+    meta = dict(sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT key, value FROM meta"))
+    host = socket.gethostname()
+    assert host not in meta.values()
+    if len(host) >= 6:  # a short name could occur by chance in a digest or a number
+        assert host not in " ".join(str(v) for v in meta.values())
+    with SessionStore(tmp_path / "s.sqlite") as st:
+        assert st.status() == "running" and not st._writer_is_dead()
+    rec.close()
