@@ -168,7 +168,7 @@ def _consecutive(rows: list[dict]) -> list[int]:
 # -- stall, then flood ---------------------------------------------------------------------------
 
 async def test_stall_keeps_committing_then_flood_is_processed_completely(tmp_path):
-    src = StallThenFlood(until_s=150, stall_at=30, stall_s=2.5)
+    src = StallThenFlood(until_s=150, stall_at=30, stall_s=4.0)
     path, rec, runner, sink = _session(tmp_path, src)
     task = asyncio.create_task(runner.run())
     while src.stall_started is None:
@@ -182,8 +182,9 @@ async def test_stall_keeps_committing_then_flood_is_processed_completely(tmp_pat
             seen_at = time.monotonic() - src.stall_started
             break
         await asyncio.sleep(0.05)
-    assert seen_at is not None, "nothing committed during a 2.5-s stall"
-    assert seen_at <= rec.commit_interval_s + 0.75, f"data up to the stall became visible only after {seen_at:.2f} s"
+    assert seen_at is not None, "nothing committed during a 4-s stall"
+    # one commit interval, plus the committer's half-interval tick and scheduling on a busy machine
+    assert seen_at <= rec.commit_interval_s + 1.5, f"data up to the stall became visible only after {seen_at:.2f} s"
     assert await task == "complete"
     assert sink.statuses == ["running", "complete"]
     # the flood: every chunk recorded exactly, and the features of every second of both people
