@@ -52,7 +52,11 @@ def test_live_view_event_annotation_then_replay(server, page):
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
 
+    # the link the server prints opens the one live session straight away
     page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_url(f"**/#/live/{sid}")
+    page.wait_for_selector("section[data-person=client]")
+    page.goto(f"{server.url}/#/sessions")
     page.wait_for_selector(f"tr[data-session='{sid}']")
     assert "not a diagnostic device" in page.inner_text("header")
     page.click(f"tr[data-session='{sid}'] >> text=Watch live")

@@ -3,12 +3,14 @@
 
 const KEY = "coregulate.token";
 
+// Returns true when the token came from the URL: a fresh arrival from the printed link.
 export function takeTokenFromUrl() {
   const m = location.hash.match(/[#&]token=([^&]+)/);
   if (m) {
     sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
     history.replaceState(null, "", location.pathname + "#/sessions");
   }
+  return Boolean(m);
 }
 export const getToken = () => sessionStorage.getItem(KEY);
 export const setToken = (t) => sessionStorage.setItem(KEY, t);

@@ -81,7 +81,7 @@ function gate(message = "") {
 }
 
 async function start() {
-  takeTokenFromUrl();
+  const fromLink = takeTokenFromUrl();
   if (!getToken()) return gate();
   try {
     ctx.role = (await api("/api/whoami")).role;
@@ -92,6 +92,14 @@ async function start() {
   }
   roleBadge.textContent = ctx.role === "supervisor" ? "Supervisor (control, annotate)" : "Viewer (read only)";
   window.addEventListener("hashchange", route);
+  if (fromLink) {
+    // Arriving from the link the server printed (demo, replay, record): if exactly one session
+    // is live, that is what the user came to watch.
+    try {
+      const live = (await api("/api/sessions")).filter((s) => s.live && s.status === "running");
+      if (live.length === 1) { location.hash = `#/live/${encodeURIComponent(live[0].id)}`; return; }
+    } catch (_) { /* the session list shows the error */ }
+  }
   route();
 }
 
