@@ -25,10 +25,12 @@ system-deps:
 	  fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the tested versions, checked against their hashes (requirements.lock, made with
+# pip-compile from pyproject.toml), then the project itself without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --require-hashes -r requirements.lock
+	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 python-deps: $(VENV)/.installed
