@@ -111,9 +111,17 @@ async def soak(args) -> dict:
 
     port = _free_port()
     data = Path(tempfile.mkdtemp(prefix="coregulate-soak-"))
-    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli", "serve", "--port", str(port),
-                             "--data", str(data), "--token", SUP], stdout=subprocess.DEVNULL,
-                            stderr=open(data / "server.log", "w"))
+    if args.hub_buffer:
+        # diagnosis: the same server with a smaller resume buffer, to attribute memory growth
+        code = ("import sys, uvicorn; from coregulate.server.app import Settings, create_app; "
+                "app = create_app(Settings(data_dir=sys.argv[1], token=sys.argv[2], "
+                "hub_options={'buffer_frames': int(sys.argv[4])})); "
+                "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[3]), log_level='warning')")
+        cmd = [sys.executable, "-c", code, str(data), SUP, str(port), str(args.hub_buffer)]
+    else:
+        cmd = [sys.executable, "-m", "coregulate.server.cli", "serve", "--port", str(port), "--data", str(data),
+               "--token", SUP]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "w"))
     ps = psutil.Process(proc.pid)
     duration = args.hours * 3600.0
     samples: list[tuple[float, float, float]] = []  # (wall, session t, rss MB)
@@ -303,6 +311,8 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=60.0, help="replay speed (default x60)")
     ap.add_argument("--viewers", type=int, default=3)
     ap.add_argument("--audio", action="store_true", help="include the two 16 kHz microphones (CPU-heavy at x60)")
+    ap.add_argument("--hub-buffer", type=int, default=0,
+                    help="diagnosis: run the server with this many kept frames in the resume buffer")
     ap.add_argument("--skip-soak", action="store_true")
     ap.add_argument("--capacity", action="store_true", help="also find the x1 capacity knee with bench_server.py")
     ap.add_argument("--capacity-mode", choices=("push", "full"), default="full")
