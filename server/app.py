@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import auth
+from .limits import MAX_BODY_BYTES, document_error_detail
 from .routers import annotations, data, export, meta, sessions, ws
 from .schemas import SessionCreate, SourceSpec
 from .sessions import Backends, SessionManager
@@ -90,7 +91,8 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
     app = FastAPI(title="Coregulate supervisor API", version="0.1.0", lifespan=lifespan,
                   description="Real-time in-session signal monitor for psychotherapy research. "
                               "Research tool, not a diagnostic device.",
-                  openapi_url=None, docs_url=None, redoc_url=None)
+                  openapi_url=None, docs_url=None, redoc_url=None, max_body_size=MAX_BODY_BYTES)
+    document_error_detail(app)
     app.state.tokens = tokens
     app.state.manager = manager
     app.state.settings = settings

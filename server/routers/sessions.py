@@ -6,6 +6,8 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from ..auth import require_supervisor, require_viewer
+from ...sensors.errors import InputError
+from ..limits import confine_specs
 from ..schemas import SessionCreate, SessionOut, StatusOut
 from ..sessions import SessionError
 from .deps import http_error, manager
@@ -22,6 +24,15 @@ async def list_sessions(request: Request) -> list[dict]:
              dependencies=[Depends(require_supervisor)], summary="Create a session from a source (and start it)")
 async def create_session(body: SessionCreate, request: Request) -> dict:
     m = manager(request)
+    if body.source.kind == "files":
+        # over the API, only recordings the operator put in the data folder can be replayed
+        # (`coregulate replay` on the server's own machine names any file it may read)
+        try:
+            confine_specs(list(body.source.specs), m.data_dir)
+        except InputError as exc:  # not a SPEC at all
+            raise http_error(SessionError(422, f"cannot open source: {exc}")) from None
+        except ValueError as exc:
+            raise http_error(SessionError(403, str(exc))) from None
     try:
         s = m.create(body)
         if body.start:

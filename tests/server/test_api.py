@@ -66,8 +66,12 @@ def test_unknown_sessions_and_bad_requests(client):
     for body in bad:
         assert client.post("/api/sessions", headers=H, json=body).status_code == 422, body
     # a source that cannot be opened is a clear 422, not a 500
-    r = client.post("/api/sessions", headers=H, json={"source": {"kind": "files", "specs": ["client=/no/such.csv"]}})
+    missing = client.app.state.settings.data_dir / "no" / "such.csv"
+    r = client.post("/api/sessions", headers=H, json={"source": {"kind": "files", "specs": [f"client={missing}"]}})
     assert r.status_code == 422 and "source" in r.json()["detail"]
+    # and one outside the data folder is refused before anything is opened
+    r = client.post("/api/sessions", headers=H, json={"source": {"kind": "files", "specs": ["client=/no/such.csv"]}})
+    assert r.status_code == 403 and "data folder" in r.json()["detail"]
 
 
 def test_stop_keeps_the_recording(client):

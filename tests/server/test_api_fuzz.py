@@ -114,8 +114,6 @@ def map_path_parameters(ctx, path_parameters):
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@pytest.mark.xfail(strict=False, reason="pending app.py fix: handlers answer 422 with a string detail while the "
-                                        "schema documents only the validation-error list")
 def test_api_never_errors_and_matches_its_schema(case, server):
     _, base_url = server
     case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {SUP}"}, checks=CHECKS,

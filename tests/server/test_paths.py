@@ -145,9 +145,6 @@ def test_static_files_stay_in_the_static_folder(env, path):
     assert b"[project]" not in r.content and b"root:" not in r.content and token.encode() not in r.content
 
 
-PENDING = pytest.mark.xfail(strict=True, reason="fix pending: confine_specs in SessionManager.create, "
-                             "max_body_size in create_app (shared files, applied after the server worker's window)")
-@PENDING
 def test_file_sources_outside_the_data_directory_are_refused(env):
     """A supervisor may replay recordings the operator put under DATA, not any file the server
     process can read (``/etc``, other users' homes, another study's folder)."""
@@ -193,7 +190,6 @@ def test_annotation_fields_are_bounded(env):
                                                      "start": False}).status_code == 422
 
 
-@PENDING
 def test_large_request_bodies_are_refused_before_they_are_parsed(env):
     c, _, data = env
     big = {"source": {"kind": "simulator", "duration_s": 400}, "start": False,
