@@ -286,25 +286,22 @@ class Recorder(_Annotations):
     def write_gap(self, stream_key: str, t_start: float, t_end: float) -> None:
         self._write("INSERT INTO gap VALUES (?,?,?)", (stream_key, t_start, t_end))
 
-    def write_features(self, rows: list[dict[str, Any]]) -> None:
-        known = set(FEATURE_COLUMNS)
-        cols = ", ".join(_q(c) for c in FEATURE_COLUMNS)
-        marks = ", ".join("?" * (len(FEATURE_COLUMNS) + 1))
+    def _write_rows(self, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+        """Per-second rows: known columns as such, anything else an estimator added in ``extra``."""
+        known = set(columns)
+        cols = ", ".join(_q(c) for c in columns)
+        marks = ", ".join("?" * (len(columns) + 1))
         self._many(
-            f"INSERT OR REPLACE INTO feature ({cols}, extra) VALUES ({marks})",
-            [tuple(_clean(r.get(c)) for c in FEATURE_COLUMNS)
+            f"INSERT OR REPLACE INTO {table} ({cols}, extra) VALUES ({marks})",
+            [tuple(_clean(r.get(c)) for c in columns)
              + (_dumps({k: _clean(v) for k, v in r.items() if k not in known}) if set(r) - known else None,)
              for r in rows])
 
+    def write_features(self, rows: list[dict[str, Any]]) -> None:
+        self._write_rows("feature", FEATURE_COLUMNS, rows)
+
     def write_dyad(self, rows: list[dict[str, Any]]) -> None:
-        known = set(DYAD_COLUMNS)
-        cols = ", ".join(_q(c) for c in DYAD_COLUMNS)
-        marks = ", ".join("?" * (len(DYAD_COLUMNS) + 1))
-        self._many(
-            f"INSERT OR REPLACE INTO dyad ({cols}, extra) VALUES ({marks})",
-            [tuple(_clean(r.get(c)) for c in DYAD_COLUMNS)
-             + (_dumps({k: _clean(v) for k, v in r.items() if k not in known}) if set(r) - known else None,)
-             for r in rows])
+        self._write_rows("dyad", DYAD_COLUMNS, rows)
 
     def write_events(self, events: list[Event]) -> list[int]:
         ids = []

@@ -207,15 +207,7 @@ class SessionManager:
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot open source: {exc}") from None
         config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
-        sid = self.new_id()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        hub = Hub(sid, loop=loop, **self.hub_options)
-        s = LiveSession(sid, self.path_of(sid), req, source, config, hub, HubSink(hub))
-        self.live[sid] = s
-        return s
+        return self._register(req, source, config)
 
     def create_prepared(self, p: PreparedSession) -> LiveSession:
         """Register a session whose source and config were built by the caller."""
@@ -223,13 +215,16 @@ class SessionManager:
         req = SessionCreate(source=SourceSpec(kind="live"), speed=1.0, keep_audio=p.keep_audio,
                             window_s=p.config.window_s, baseline=p.config.baseline, options=p.config.options,
                             label=p.label)
+        return self._register(req, p.source, p.config, p.sinks)
+
+    def _register(self, req: SessionCreate, source: Any, config: Any, sinks: list | None = None) -> LiveSession:
         sid = self.new_id()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
         hub = Hub(sid, loop=loop, **self.hub_options)
-        s = LiveSession(sid, self.path_of(sid), req, p.source, p.config, hub, HubSink(hub), extra_sinks=list(p.sinks))
+        s = LiveSession(sid, self.path_of(sid), req, source, config, hub, HubSink(hub), extra_sinks=list(sinks or []))
         self.live[sid] = s
         return s
 
