@@ -18,7 +18,7 @@ from ..sensors.errors import OutputError
 from .export import export_csv
 from .recorder import Recorder, SessionStore
 from .runner import SessionRunner
-from .sources import build_source
+from .sources import build_source, check_codes, spec_for_record
 
 SESSION_FILE = "session.sqlite"
 
@@ -58,7 +58,7 @@ class _Progress:
 def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineConfig | None = None,
                     keep_audio: bool = False, session_id: str | None = None, overwrite: bool = False,
                     progress: bool = False, report: bool = True, meta: dict[str, Any] | None = None,
-                    jobs: int = 1) -> AnalysisResult:
+                    jobs: int = 1, participant_codes: dict[str, str] | None = None) -> AnalysisResult:
     """Analyze one session offline (speed max) and write its output folder.
 
     ``jobs > 1`` runs up to ``jobs - 1`` people's stream estimators in worker processes
@@ -78,8 +78,10 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the output folder ({exc.strerror})") from None
     sid = session_id or out.resolve().name
+    codes = participant_codes or {}
+    check_codes(codes, [s.participant for s in source.streams])
     recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
-                        meta={"sources": json.dumps(specs), **(meta or {})})
+                        participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in specs]), **(meta or {})})
     bar = _Progress(getattr(source, "duration_s", None), progress)
     registry = DEFAULT_REGISTRY
     if jobs > 1:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -40,6 +40,9 @@ class SessionCreate(BaseModel):
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     label: str = Field("", max_length=200)
     start: bool = Field(True, description="start right away")
+    participant_codes: dict[str, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]] = Field(
+        default_factory=dict, max_length=16,
+        description="role -> pseudonymous code recorded with the session (never a name)")
 
     @field_validator("speed")
     @classmethod

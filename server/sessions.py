@@ -84,6 +84,7 @@ class PreparedSession:
     keep_audio: bool = False
     sinks: list = field(default_factory=list)
     label: str = "live"
+    participant_codes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -214,7 +215,7 @@ class SessionManager:
         self.forget_finished()
         req = SessionCreate(source=SourceSpec(kind="live"), speed=1.0, keep_audio=p.keep_audio,
                             window_s=p.config.window_s, baseline=p.config.baseline, options=p.config.options,
-                            label=p.label)
+                            label=p.label, participant_codes=p.participant_codes)
         return self._register(req, p.source, p.config, p.sinks)
 
     def _register(self, req: SessionCreate, source: Any, config: Any, sinks: list | None = None) -> LiveSession:
@@ -244,7 +245,11 @@ class SessionManager:
         if s.status != "created":
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
-        meta = {"label": s.request.label, "sources": s.request.source.model_dump(), "speed": s.request.speed}
+        from .sources import spec_for_record
+
+        source_meta = s.request.source.model_dump()
+        source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
+        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed}
         s.status = "starting"
         loop = asyncio.new_event_loop()
 
@@ -261,7 +266,8 @@ class SessionManager:
 
         def build() -> None:
             s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
-                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio, meta=meta)
+                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio,
+                                        participants=dict(s.request.participant_codes), meta=meta)
             s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink, *s.extra_sinks])
 
         try:

@@ -86,3 +86,48 @@ def parse_baseline(text: str | None) -> tuple[float, float] | None:
     if b - a < 60:
         raise InputError(f"baseline {text!r} is shorter than 60 s", field="--baseline", expected="at least 60 s of baseline")
     return (a, b)
+
+
+_CODE = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def parse_codes(items: list[str] | None) -> dict[str, str]:
+    """``["client=C07", "therapist=T02"]`` → role → pseudonymous code (letters, digits, - and _).
+
+    Codes, never names: a code that looks like free text (spaces, dots) is refused.
+    """
+    codes: dict[str, str] = {}
+    for item in items or []:
+        role, sep, code = item.partition("=")
+        if not sep or not role or not _CODE.match(code):
+            raise InputError(f"cannot read participant code {item!r}", field="--code",
+                             expected="ROLE=CODE with a code of 1-32 letters, digits, '-' or '_' (a pseudonym, not a name)")
+        if role in codes:
+            raise InputError(f"two codes for {role!r}", field="--code", expected="one code per role")
+        codes[role] = code
+    return codes
+
+
+def check_codes(codes: dict[str, str], roles) -> None:
+    unknown = sorted(set(codes) - set(roles))
+    if unknown:
+        raise InputError(f"--code names role(s) {', '.join(unknown)} that no input has", field="--code",
+                         expected=f"one of: {', '.join(sorted(set(roles)))}")
+
+
+def spec_for_record(text: str) -> str:
+    """The SPEC as kept in the session file: the file name without its folders, which often
+    carry a person's or a site's name."""
+    from pathlib import PurePath
+
+    if is_simulator_spec(text):
+        return text
+    if is_session_spec(text):
+        return "session:" + PurePath(session_path(text)).name
+    from ..sensors.spec import parse_spec
+
+    try:
+        path = parse_spec(text).path
+    except InputError:
+        return text
+    return text.replace(str(path), PurePath(str(path)).name, 1)

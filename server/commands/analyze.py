@@ -13,6 +13,8 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=60.0, metavar="S", help="HRV window in seconds (default 60)")
     p.add_argument("--keep-audio", action="store_true",
                    help="store raw audio in the session file (off: only prosody features are kept)")
+    p.add_argument("--code", action="append", default=[], metavar="ROLE=CODE",
+                   help="pseudonymous participant code to record, e.g. client=C07 (repeatable; never a name)")
 
 
 def pipeline_config(args):
@@ -48,7 +50,10 @@ def run(args) -> int:
 
     if args.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {args.jobs}", field="--jobs")
+    from ..sources import parse_codes
+
     res = analyze_session(args.specs, args.out, config=pipeline_config(args), keep_audio=args.keep_audio,
+                          participant_codes=parse_codes(args.code),
                           session_id=args.session_id, overwrite=args.overwrite, progress=not args.quiet,
                           report=not args.no_report, jobs=args.jobs)
     print(f"analyzed {res.seconds / 60:.1f} min of {', '.join(res.participants)}; wrote:")

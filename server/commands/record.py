@@ -28,10 +28,14 @@ def run(args) -> int:
     from ..runner import SessionRunner
     from .replay import _Printer
 
+    from ..sources import check_codes, parse_codes
+
     config = pipeline_config(args)
+    codes = parse_codes(args.code)
     sources = build_live_sources(args.client_ble, args.therapist_ble, args.client_mic, args.therapist_mic,
                                  args.lsl_in, acc_rate=args.acc_rate)
     source = LiveSource(sources)
+    check_codes(codes, [s.participant for s in source.streams])
     sinks = []
     if args.lsl_out:
         from ...sensors.lsl import LslPublisher
@@ -42,11 +46,13 @@ def run(args) -> int:
         from ..sessions import PreparedSession
 
         serve(data_dir=args.data, host=args.host, port=args.port, token=args.token,
-              startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live")])
+              startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live",
+                                       participant_codes=codes)])
         return 0
     sid = time.strftime("live-%Y%m%d-%H%M%S")
     path = Path(args.data) / "sessions" / f"{sid}.sqlite"
-    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio)
+    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
+                   participants=codes)
     print(f"recording to {path}; press Ctrl-C to stop", flush=True)
     runner = SessionRunner(source, rec, config, sinks=[*sinks, _Printer()])
     try:

@@ -51,23 +51,29 @@ def run(args) -> int:
     from ..runner import SessionRunner
     from ..sources import build_source
 
+    from ..sources import check_codes, parse_codes, spec_for_record
+
     speed = parse_speed(args.speed)
     config = pipeline_config(args)
+    codes = parse_codes(args.code)
     if not args.headless:
         from ..app import serve
         from ..schemas import SessionCreate, SourceSpec
 
-        build_source(args.specs, speed)  # fail here, with a clear message, not inside the server
+        # fail here, with a clear message, not inside the server
+        check_codes(codes, [s.participant for s in build_source(args.specs, speed).streams])
         req = SessionCreate(source=SourceSpec(kind="files", specs=args.specs),
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
-                            window_s=config.window_s, baseline=config.baseline, label="replay")
+                            window_s=config.window_s, baseline=config.baseline, label="replay",
+                            participant_codes=codes)
         serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, startup=[req])
         return 0
     source = build_source(args.specs, speed)
+    check_codes(codes, [s.participant for s in source.streams])
     sid = time.strftime("replay-%Y%m%d-%H%M%S")
     path = Path(args.data) / "sessions" / f"{sid}.sqlite"
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
-                   meta={"sources": json.dumps(args.specs)})
+                   participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs])})
     print(f"recording to {path}", flush=True)
     asyncio.run(SessionRunner(source, rec, config, sinks=[_Printer()]).run())
     return 0

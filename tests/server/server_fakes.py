@@ -41,7 +41,7 @@ class FakeSource:
 
 
 class FakeRecorder:
-    def __init__(self, path, session_id, streams, config, utc0=None, keep_audio=False, meta={}):
+    def __init__(self, path, session_id, streams, config, utc0=None, keep_audio=False, participants=None, meta={}):
         self.path = str(path)
         Path(path).write_bytes(b"fake")
         DB[self.path] = {"info": {"id": session_id, "status": "running", "utc0": utc0, "duration": 0.0,

@@ -147,3 +147,23 @@ def test_sigkill_loses_at_most_the_last_second(tmp_path):
     # and it replays
     st.close()
     assert main(["analyze", str(path), "--out", str(tmp_path / "re"), "--quiet", "--no-report"]) == 0
+
+
+def test_pseudonymous_codes_and_no_folders_in_the_session_file(tmp_path, capsys):
+    folder = tmp_path / "Jane Doe study"
+    folder.mkdir()
+    (folder / "rr.txt").write_text("".join(f"{800 + (i % 9) * 7}\n" for i in range(420)))
+    out = tmp_path / "o"
+    code = main(["analyze", f"client=rr:{folder}/rr.txt", "--out", str(out), "--quiet", "--no-report",
+                 "--code", "client=C07"])
+    assert code == 0, capsys.readouterr().err
+    with SessionStore(out / "session.sqlite") as st:
+        assert st.participants() == {"client": "C07"}
+        assert "Jane Doe" not in str(st.info())
+    raw = (out / "session.sqlite").read_bytes()
+    assert b"Jane Doe" not in raw
+    # a name is not a code, and a code must name a role that exists
+    for bad, needle in (("client=Jane Doe", "pseudonym"), ("therapist=T01", "therapist")):
+        code = main(["analyze", f"client=rr:{folder}/rr.txt", "--out", str(tmp_path / "x"), "--quiet", "--code", bad])
+        err = capsys.readouterr().err
+        assert code == 65 and needle in err
