@@ -88,21 +88,35 @@ class SourceKind(BaseModel):
     parameters: dict[str, str]
 
 
+#: Session times are seconds since the session's start; nothing lasts 100 days.
+MAX_SESSION_T = 100 * 86400.0
+
+
+def _visible(v: str | None) -> str | None:
+    if v is not None and not v.strip():
+        raise ValueError("an annotation needs some visible text")
+    return v
+
+
 class AnnotationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    t_s: float = Field(ge=0)
-    t_end: float | None = Field(None, ge=0)
+    t_s: float = Field(ge=0, le=MAX_SESSION_T)
+    t_end: float | None = Field(None, ge=0, le=MAX_SESSION_T)
     text: str = Field(min_length=1, max_length=2000)
     author: str = Field("", max_length=100)
+
+    _text_visible = field_validator("text")(_visible)
 
 
 class AnnotationPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    t_s: float | None = Field(None, ge=0)
-    t_end: float | None = Field(None, ge=0)
+    t_s: float | None = Field(None, ge=0, le=MAX_SESSION_T)
+    t_end: float | None = Field(None, ge=0, le=MAX_SESSION_T)
     text: str | None = Field(None, min_length=1, max_length=2000)
+
+    _text_visible = field_validator("text")(_visible)
 
 
 class AnnotationOut(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from ...sensors.errors import InputError
 from ..auth import require_supervisor, require_viewer
 from ..schemas import AnnotationIn, AnnotationOut, AnnotationPatch
 from ..sessions import SessionError
@@ -27,6 +28,8 @@ def _read(request: Request, session_id: str, fn):
             return fn(st)
     except SessionError as exc:
         raise http_error(exc) from None
+    except InputError as exc:  # the store's own check of what an annotation may hold
+        raise http_error(SessionError(422, str(exc))) from None
 
 
 async def _in_session(m, live, fn):
@@ -34,6 +37,8 @@ async def _in_session(m, live, fn):
         return await m.call_in_session(live, fn)
     except SessionError as exc:
         raise http_error(exc) from None
+    except InputError as exc:
+        raise http_error(SessionError(422, str(exc))) from None
 
 
 def _durable(runner: Any) -> None:

@@ -228,3 +228,14 @@ def test_a_crafted_participant_name_cannot_write_outside_the_export(env):
     assert not list(tmp.glob("escaped*"))
     names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     assert len(names) == 1 and ".." not in names[0] and names[0].endswith("escaped_rr.txt")
+
+
+def test_annotations_with_invisible_text_or_absurd_times_are_refused(env):
+    """Found by the API fuzzer: a control character as text, or t_s = 5.8e207, gave a 500."""
+    c, _, _ = env
+    url = "/api/sessions/ok-1/annotations"
+    for body in ({"t_s": 5.0, "text": "\u001c"}, {"t_s": 5.0, "text": " \t\n"}, {"t_s": 5.8e207, "text": "ok"},
+                 {"t_s": 1.0, "t_end": 1e300, "text": "ok"}):
+        r = c.post(url, headers=H, json=body)
+        assert r.status_code == 422, (body, r.status_code, r.text[:200])
+    assert c.post(url, headers=H, json={"t_s": 5.0, "text": "visible"}).status_code == 201
