@@ -69,7 +69,6 @@ Every threshold is in :class:`DyadParams`. Zone changes of either person
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..sensors.chunk import Chunk, StreamInfo, StreamKind
+from ..sensors.chunk import Chunk, StreamInfo
 from .base import Event, RowEstimator, StreamEstimator
 from .columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from .config import PipelineConfig

@@ -15,21 +15,10 @@ from ...sensors.errors import InputError
 from ..auth import require_supervisor, require_viewer
 from ..schemas import AnnotationIn, AnnotationOut, AnnotationPatch
 from ..sessions import SessionError
-from .deps import http_error, manager, plain
+from .deps import http_error, manager, plain, read_store
 
 router = APIRouter(prefix="/api/sessions/{session_id}/annotations", tags=["annotations"],
                    dependencies=[Depends(require_viewer)])
-
-
-def _read(request: Request, session_id: str, fn):
-    """Open the session's store in this worker thread, apply ``fn``, close it."""
-    try:
-        with manager(request).store(session_id) as st:
-            return fn(st)
-    except SessionError as exc:
-        raise http_error(exc) from None
-    except InputError as exc:  # the store's own check of what an annotation may hold
-        raise http_error(SessionError(422, str(exc))) from None
 
 
 async def _in_session(m, live, fn):
@@ -58,7 +47,7 @@ def _find(store: Any, ann_id: int) -> dict[str, Any] | None:
 
 @router.get("", response_model=list[AnnotationOut], summary="Annotations in time order")
 def list_annotations(session_id: str, request: Request) -> list[dict]:
-    return _read(request, session_id, lambda st: [plain(a) for a in st.annotations()])
+    return read_store(request, session_id, lambda st: [plain(a) for a in st.annotations()])
 
 
 @router.post("", response_model=AnnotationOut, status_code=status.HTTP_201_CREATED,
@@ -78,7 +67,7 @@ async def add_annotation(session_id: str, body: AnnotationIn, request: Request) 
 
         return await _in_session(m, live, add)
     ann_id = await run_in_threadpool(
-        _read, request, session_id, lambda st: st.add_annotation(body.t_s, body.text, author, body.t_end))
+        read_store, request, session_id, lambda st: st.add_annotation(body.t_s, body.text, author, body.t_end))
     ann = {"id": int(ann_id), "t_s": body.t_s, "t_end": body.t_end, "text": body.text, "author": author}
     m.publish_annotation(session_id, "add", ann)
     return ann
@@ -94,7 +83,7 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
     live = m.running_session(session_id)
     if live is not None:
         await _in_session(m, live, lambda: _durable(live.runner))
-    current = await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id))
+    current = await run_in_threadpool(read_store, request, session_id, lambda st: _find(st, ann_id))
     if current is None:
         raise HTTPException(404, f"no annotation {ann_id}")
     merged = {**current, **changes}
@@ -103,7 +92,7 @@ async def edit_annotation(session_id: str, ann_id: int, body: AnnotationPatch, r
     if live is not None:
         await _in_session(m, live, lambda: (live.runner.recorder.update_annotation(ann_id, **changes), _durable(live.runner)))
     else:
-        await run_in_threadpool(_read, request, session_id, lambda st: st.update_annotation(ann_id, **changes))
+        await run_in_threadpool(read_store, request, session_id, lambda st: st.update_annotation(ann_id, **changes))
     m.publish_annotation(session_id, "edit", merged)
     return merged
 
@@ -115,11 +104,11 @@ async def delete_annotation(session_id: str, ann_id: int, request: Request) -> R
     live = m.running_session(session_id)
     if live is not None:
         await _in_session(m, live, lambda: _durable(live.runner))
-    if await run_in_threadpool(_read, request, session_id, lambda st: _find(st, ann_id)) is None:
+    if await run_in_threadpool(read_store, request, session_id, lambda st: _find(st, ann_id)) is None:
         raise HTTPException(404, f"no annotation {ann_id}")
     if live is not None:
         await _in_session(m, live, lambda: (live.runner.recorder.delete_annotation(ann_id), _durable(live.runner)))
     else:
-        await run_in_threadpool(_read, request, session_id, lambda st: st.delete_annotation(ann_id))
+        await run_in_threadpool(read_store, request, session_id, lambda st: st.delete_annotation(ann_id))
     m.publish_annotation(session_id, "delete", {"id": ann_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,20 +8,11 @@ from ...models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from ..auth import require_viewer
 from ..schemas import EventsOut, Rows, WaveformOut
 from ..sessions import SessionError
-from .deps import http_error, manager, plain
+from .deps import http_error, manager, plain, read_store
 
 router = APIRouter(prefix="/api/sessions/{session_id}", tags=["data"], dependencies=[Depends(require_viewer)])
 
 MAX_ROWS = 200_000
-
-
-def _read(request: Request, session_id: str, fn):
-    """Open the session's store in this worker thread, apply ``fn``, close it."""
-    try:
-        with manager(request).store(session_id) as st:
-            return fn(st)
-    except SessionError as exc:
-        raise http_error(exc) from None
 
 
 def _range(t_from: float | None, t_to: float | None) -> None:
@@ -41,7 +32,7 @@ def participants(session_id: str, request: Request) -> list[str]:
 def features(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
              t_to: float | None = Query(None, ge=0), participant: str | None = Query(None, max_length=64)) -> dict:
     _range(t_from, t_to)
-    rows = _read(request, session_id, lambda st: st.features(t_from=t_from, t_to=t_to, participant=participant))
+    rows = read_store(request, session_id, lambda st: st.features(t_from=t_from, t_to=t_to, participant=participant))
     return {"columns": list(FEATURE_COLUMNS), "rows": [plain(r) for r in rows[:MAX_ROWS]]}
 
 
@@ -49,7 +40,7 @@ def features(session_id: str, request: Request, t_from: float | None = Query(Non
 def dyad(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
          t_to: float | None = Query(None, ge=0)) -> dict:
     _range(t_from, t_to)
-    rows = _read(request, session_id, lambda st: st.dyad(t_from=t_from, t_to=t_to))
+    rows = read_store(request, session_id, lambda st: st.dyad(t_from=t_from, t_to=t_to))
     return {"columns": list(DYAD_COLUMNS), "rows": [plain(r) for r in rows[:MAX_ROWS]]}
 
 
@@ -57,7 +48,7 @@ def dyad(session_id: str, request: Request, t_from: float | None = Query(None, g
 def events(session_id: str, request: Request, t_from: float | None = Query(None, ge=0),
            t_to: float | None = Query(None, ge=0)) -> dict:
     _range(t_from, t_to)
-    return {"events": _read(request, session_id, lambda st: [plain(e) for e in st.events(t_from=t_from, t_to=t_to)])}
+    return {"events": read_store(request, session_id, lambda st: [plain(e) for e in st.events(t_from=t_from, t_to=t_to)])}
 
 
 @router.get("/waveform", response_model=WaveformOut, summary="Decimated raw samples of one stream")
@@ -74,7 +65,7 @@ def waveform(session_id: str, request: Request, stream: str = Query(..., max_len
             raise HTTPException(404, f"no stream {stream!r} in this session (streams: {', '.join(sorted(keys))})")
         return st.waveform(stream, t_from, t_to, max_points)
 
-    w = _read(request, session_id, get)
+    w = read_store(request, session_id, get)
     if isinstance(w, dict):
         t, v = w.get("t", []), w.get("v", w.get("values", []))
     else:
