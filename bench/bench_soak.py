@@ -44,6 +44,19 @@ HERE = Path(__file__).resolve().parent
 SUP = "soak-supervisor-token-0123456789"
 
 
+
+async def _wait_ready(http) -> None:
+    """Poll the freshly started server until it answers (at most 30 s)."""
+    import httpx
+
+    for _ in range(300):
+        try:
+            if (await http.get("/api/whoami")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,13 +141,7 @@ async def soak(args) -> dict:
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
                                      headers={"Authorization": f"Bearer {SUP}"}, timeout=60) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/api/whoami")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+            await _wait_ready(http)
             rss_idle = ps.memory_info().rss / 2**20
             r = await http.post("/api/sessions", json={
                 "source": {"kind": "simulator", "seed": 11, "duration_s": duration, "audio": args.audio},
@@ -232,13 +239,7 @@ async def _age_level(n: int, seconds: float, audio: bool) -> dict:
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
                                      headers={"Authorization": f"Bearer {SUP}"}, timeout=60) as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/api/whoami")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
+            await _wait_ready(http)
             token = json.loads((data / "token.json").read_text())["viewer"]
             sids = []
             for i in range(n):

@@ -138,13 +138,15 @@ class DyadParams:
     step_s: int = 1
     min_valid_frac: float = 0.75
     detrend: bool = False
-    segment_s: int = 30
-    n_surrogates: int = 20
-    max_offset_s: int = 600
-    pool_size: int = 12000
-    min_null: int = 200
-    alpha: float = 0.05
-    seed: int = 0
+    # the surrogate null's settings, flattened so that options={"dyad": {...}} reach them;
+    # their defaults live in SurrogateParams only
+    segment_s: int = SurrogateParams.segment_s
+    n_surrogates: int = SurrogateParams.n_surrogates
+    max_offset_s: int = SurrogateParams.max_offset_s
+    pool_size: int = SurrogateParams.pool_size
+    min_null: int = SurrogateParams.min_null
+    alpha: float = SurrogateParams.alpha
+    seed: int = SurrogateParams.seed
     abs_signals: tuple[str, ...] = ("motion",)
     tama_signals: tuple[str, ...] = ("vocal",)
     tama_s: int = 10

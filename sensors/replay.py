@@ -31,20 +31,18 @@ class ReplaySource(Source):
         self.speed = speed
         starts = [s.utc_start for r in readers for s in r.streams if s.utc_start is not None]
         self.utc0 = min(starts) if starts else None
-        self._offset: dict[int, float] = {}
-        self.streams: list[StreamInfo] = []
-        for i, r in enumerate(readers):
-            utcs = [s.utc_start for s in r.streams if s.utc_start is not None]
-            self._offset[i] = (min(utcs) - self.utc0) if (utcs and self.utc0 is not None) else 0.0
-            self.streams.extend(r.streams)
-        self._stream_offset = {}
-        for r in readers:
-            for s in r.streams:
-                self._stream_offset[s.key] = (s.utc_start - self.utc0) if (s.utc_start is not None and self.utc0 is not None) else 0.0
+        self.streams: list[StreamInfo] = [s for r in readers for s in r.streams]
+        # each stream is shifted from its own origin onto the session's, once, here at the edge
+        self._offset = {s.key: self._origin_offset(s) for s in self.streams}
+
+    def _origin_offset(self, s: StreamInfo) -> float:
+        if s.utc_start is None or self.utc0 is None:
+            return 0.0
+        return s.utc_start - self.utc0
 
     def _shifted(self, reader: Reader) -> Iterator[Chunk]:
         for chunk in reader.chunks():
-            yield chunk.shifted(self._stream_offset.get(chunk.stream.key, 0.0))
+            yield chunk.shifted(self._offset[chunk.stream.key])
 
     def chunks(self) -> Iterator[Chunk]:
         """All chunks of all readers merged by start time (deterministic order on ties)."""
@@ -52,8 +50,8 @@ class ReplaySource(Source):
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
         out = []
-        for i, r in enumerate(self.readers):
-            off = self._offset[i]
+        for r in self.readers:
+            off = min((self._offset[s.key] for s in r.streams), default=0.0)
             for (a, b, text) in r.annotations():
                 out.append((a + off, None if b is None else b + off, text))
         return sorted(out, key=lambda x: x[0])

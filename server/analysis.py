@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +105,3 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
             files.append(write_report(store, out / "report.html"))
     return AnalysisResult(out, session_file, [session_file, *files], seconds, participants)
 
-
-def disk_free_check(path: Path, need_bytes: int) -> None:
-    free = shutil.disk_usage(path if path.exists() else path.parent).free
-    if free < need_bytes:
-        raise OutputError(f"{path}: only {free // 2**20} MiB free, about {need_bytes // 2**20} MiB needed")

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from ..models.base import Event
 from ..models.config import PipelineConfig
 from ..models.pipeline import PipelineOutput, SessionPipeline
 from ..models.registry import DEFAULT_REGISTRY, Registry
@@ -153,6 +152,3 @@ class SessionRunner:
             ids = self.recorder.write_events(out.events)
             _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
 
-
-def event_dicts(events: list[Event]) -> list[dict[str, Any]]:
-    return [e.to_dict() for e in events]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from coregulate.models.beats import BeatDetector, BeatDetectorOptions, parabolic_offset, refine_peaks
+from coregulate.models.beats import BeatDetector, parabolic_offset, refine_peaks
 
 from physio_helpers import polar_ecg
 

@@ -199,7 +199,6 @@ def test_simulator_episodes_visible_in_the_right_direction():
         v = [cl[s][col] for s in range(a + 6, b + 1) if cl[s][col] is not None]  # skip the window's lag
         return float(np.mean(v))
 
-    calm = [(600, 780)]
     for col, sign in (("vocal_arousal", +1), ("f0_st", +1), ("loudness_db", +1), ("f0_range_st", +1)):
         assert sign * (mean(col, 300, 420) - mean(col, 600, 780)) > 0, col
     assert mean("vocal_arousal", 300, 420) > 1.0

@@ -14,10 +14,9 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from coregulate.server import auth
-from coregulate.server.app import Settings, create_app
+from coregulate.server.app import Settings
 
 from server_helpers import SUP, VIEW
-from server_fakes import fake_backends
 
 BAD = [None, "Bearer", "Bearer wrong-token-wrong-token", f"Basic {SUP}", f"Bearer {SUP}x", f"Bearer {VIEW[:-1]}"]
 

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from coregulate.server.cli import main
 from coregulate.server.recorder import SessionStore
