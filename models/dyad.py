@@ -39,17 +39,32 @@ Columns
 
 Events (``models.base.Event``, ``label="candidate for review"``, with ``t_start``, ``t_end``,
 the ``rule`` that fired and its ``evidence``; emitted when they close, open ones are visible live
-in ``dyad_event``). "Level" is the mean ``sync_effect`` over the last ``level_s`` seconds.
+in ``dyad_event``). "Level" is the mean over the last ``level_s`` seconds of the effect of the
+``event_signals`` (heart rate and arousal by default; see :class:`DyadParams`).
+
+Dating. The client's zones come from trailing 60-s HRV windows, which start to move as soon as
+the physiology does but take a minute to arrive, and the tolerance estimator then wants a
+sustained crossing (30 s to leave, 15 s to return): a zone change is confirmed 50-90 s after the
+change it reports. The *turning points* of the same ``arousal`` series are not delayed that
+way, so the rupture and repair candidates are dated from them (their evidence keeps the
+confirmed zone times): the *departure onset* is the last second before the client's zone left
+the window at which arousal was still within ``onset_margin`` of the way from its calmest value
+in the preceding ``onset_lookback_s`` to its value at the zone change; the *recovery onset* is
+the last second before the return at which arousal was still within ``onset_margin`` of the way
+from the episode's extreme to its value at the return. Without arousal, or for a purely vocal
+withdrawal, the zone times themselves are used.
 
 ``rupture_candidate``
     The client is hyperaroused (zone ``hyper``) or withdrawn (``hypo``/``hypo_candidate``, or a
     mean ``pause_ratio`` >= ``withdrawal_pause_ratio``) for ``sustain_s`` while the level is
-    <= ``low_effect``. Starts at the episode onset; ends when the client returns or the level
-    stays >= ``restore_effect`` for ``sustain_s``.
+    <= ``low_effect``. Starts at the departure onset of the episode; ends when the client
+    returns or the level stays >= ``restore_effect`` for ``sustain_s`` (a later drop in the same
+    episode starts a new candidate then).
 ``repair_candidate``
     After a rupture candidate of the same episode, the client returns to the window (held
-    ``sustain_s``) with the level >= ``restore_effect``: restored before the return (start = the
-    restoration) or within ``repair_within_s`` after it (start = the return).
+    ``sustain_s``) with the level >= ``restore_effect``, restored before the return or within
+    ``repair_within_s`` after it. Confirmed then (``t_end``); dated (``t_start``) from the
+    restoration of synchrony or the client's recovery onset, whichever came first.
 ``co_regulation``
     From the client's episode onset until ``coreg_after_s`` after the return: the therapist was in
     the window >= ``therapist_window_share`` of the time, led >= ``therapist_lead_share`` of the
@@ -131,6 +146,14 @@ class DyadParams:
         tolerance estimator's windows, often follows the re-established connection.
         ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
         this long before the return.
+        ``onset_margin`` (0.2) and ``onset_lookback_s`` (120): the turning points that date
+        ruptures and repairs (module docstring, "Dating"); a second counts as still before the
+        excursion (or still at its extreme) within this share of the way.
+        ``event_signals`` (("hr", "arousal")): the signals whose effects make the level. Vocal
+        and motion synchrony are reported in ``dyad.csv`` and the summaries but are left out of
+        the rules by default: speech features exist only while a person talks, so turn-taking
+        shapes their synchrony as much as the relationship does, and on the simulator (no
+        scripted vocal coupling) averaging them in hid 3 of 16 scripted repairs.
     """
 
     window_s: int = 30
@@ -162,7 +185,10 @@ class DyadParams:
     min_lead_s: int = 5
     repair_within_s: int = 120
     repair_after_s: int = 300
+    onset_margin: float = 0.2
+    onset_lookback_s: int = 120
     coreg_after_s: int = 120
+    event_signals: tuple[str, ...] = ("hr", "arousal")
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
@@ -171,7 +197,7 @@ class DyadParams:
         unknown = set(opts) - known
         if unknown:
             raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
-        for key in ("abs_signals", "tama_signals"):
+        for key in ("abs_signals", "tama_signals", "event_signals"):
             if key in opts:
                 opts[key] = tuple(opts[key])
         return replace(cls(), **opts)
@@ -269,6 +295,8 @@ class DyadPipeline(DyadEstimator):
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)
         self._pauses: deque[float | None] = deque(maxlen=p.level_s)
+        # the client's (t, arousal): enough for the turning points of an episode and its lead-in
+        self._arousal: deque[tuple[int, float]] = deque(maxlen=p.repair_after_s + p.onset_lookback_s)
         self._client_out = _Run(p.sustain_s)  # client dysregulated (hyper / withdrawal)
         self._client_in = _Run(p.sustain_s)  # client in window
         self._therapist_out = _Run(p.sustain_s)
@@ -325,6 +353,8 @@ class DyadPipeline(DyadEstimator):
         tested = {s: r for s, r in results.items() if r.p is not None}
         effects = [r.effect for r in results.values() if r.effect is not None]
         out["sync_effect"] = sum(effects) / len(effects) if effects else None
+        ev_effects = [r.effect for s, r in results.items() if r.effect is not None and s in self.params.event_signals]
+        self._event_effect = sum(ev_effects) / len(ev_effects) if ev_effects else None
         if tested:
             best = min(tested, key=lambda s: (tested[s].p, -(tested[s].effect or 0.0)))
             sig = tested[best].p < self.params.alpha / len(tested)
@@ -377,11 +407,17 @@ class DyadPipeline(DyadEstimator):
         out_change = self._client_out.step(t, client_state is not None if (known_c or client_state) else None)
         in_change = self._client_in.step(t, cz == "window" if known_c else None)
         if out_change == "start" and self._episode is None:
-            self._episode = {"onset": self._client_out.onset, "state": client_state}
+            onset = self._client_out.onset
+            assert onset is not None
+            departure, _ = self._turning_point(client_state, onset - p.onset_lookback_s, onset, leaving=True)
+            self._episode = {"onset": onset, "state": client_state, "departure": departure, "arousal_state": None}
             # A new episode supersedes a co-regulation still being watched after a return.
             self._coreg = {"onset": self._client_out.onset, "state": client_state, "first": [],
                            "therapist_in": 0, "therapist_known": 0, "lead_t": 0, "sig": 0,
                            "first_lead": None, "return": None}
+        if self._episode is not None and client_state in ("hyper", "withdrawal"):
+            # an episode that began as vocal withdrawal is dated back by its zone's arousal
+            self._episode["arousal_state"] = client_state
         if self._coreg is not None:
             ev.extend(self._watch_coregulation(t, tz, level, row))
 
@@ -389,8 +425,9 @@ class DyadPipeline(DyadEstimator):
         # the episode ends or synchrony is restored (level >= restore_effect) for sustain_s.
         if self._episode is not None and self._client_out.on and client_state is not None and low:
             if self._rupture is None:
-                first = self._last_rupture is None or self._last_rupture["start"] < self._episode["onset"]
-                self._rupture = {"start": self._episode["onset"] if first else t, "low_since": t,
+                ep = self._episode
+                first = self._last_rupture is None or self._last_rupture["episode"] != ep["onset"]
+                self._rupture = {"start": ep["departure"] if first else t, "episode": ep["onset"], "low_since": t,
                                  "state": client_state, "last": t, "min_level": level, "restored": 0}
             r = self._rupture
             r["last"], r["restored"] = t, 0
@@ -404,7 +441,7 @@ class DyadPipeline(DyadEstimator):
         # Synchrony restored after this episode's rupture (may precede the zone return, which the
         # tolerance estimator confirms later): remember since when, forget on a new drop.
         rup = self._rupture or self._last_rupture
-        ep_rupture = (self._episode is not None and rup is not None and rup["start"] >= self._episode["onset"])
+        ep_rupture = self._episode is not None and rup is not None and rup["episode"] == self._episode["onset"]
         if ep_rupture and self._rupture is None and high:
             self._restored_since = self._restored_since or t
         elif low or not ep_rupture:
@@ -413,8 +450,10 @@ class DyadPipeline(DyadEstimator):
         # Return to the window: repair candidates ----------------------------------------------
         if in_change == "start" and self._episode is not None:
             t_ret = self._client_in.onset or t
-            if rup is not None and t_ret - rup["last"] <= p.repair_after_s and rup["start"] >= self._episode["onset"]:
-                self._pending_repair = {"return": t_ret, "rupture": rup, "restored": self._restored_since}
+            if ep_rupture and t_ret - rup["last"] <= p.repair_after_s:
+                self._pending_repair = {"return": t_ret, "rupture": rup, "restored": self._restored_since,
+                                        "recovery": self._turning_point(self._episode["arousal_state"] or "vocal_withdrawal",
+                                                                        self._episode["onset"], t_ret, leaving=False)}
             if self._coreg is not None:
                 self._coreg["return"] = t_ret
             self._episode = None
@@ -422,15 +461,17 @@ class DyadPipeline(DyadEstimator):
         if self._pending_repair is not None:
             pr = self._pending_repair
             if pr["restored"] is not None or high:
-                start = pr["restored"] if pr["restored"] is not None else pr["return"]
+                restored = pr["restored"] if pr["restored"] is not None else t
+                rec_s, extreme = pr["recovery"]
                 ev.append(self._event(
-                    "repair_candidate", min(start, pr["return"]), max(t, pr["return"]) if pr["restored"] is None
-                    else pr["return"],
+                    "repair_candidate", min(restored, rec_s), t,
                     f"client back in window after a rupture candidate, with synchrony level >= {p.restore_effect} "
-                    f"(restored before the return, or within {p.repair_within_s} s after it)",
+                    f"(restored before the return, or within {p.repair_within_s} s after it); dated from the "
+                    f"restoration or the client's recovery onset (arousal last within {p.onset_margin:.0%} "
+                    "of the episode's extreme), whichever came first",
                     {"rupture_start_s": pr["rupture"]["start"], "rupture_end_s": pr["rupture"]["last"],
-                     "return_s": pr["return"], "restored_s": pr["restored"] if pr["restored"] is not None else t,
-                     "level": level}))
+                     "recovery_onset_s": rec_s, "episode_extreme_arousal": extreme, "return_s": pr["return"],
+                     "restored_s": restored, "confirmed_s": t, "level": level}))
                 self._pending_repair = None
             elif t - pr["return"] > p.repair_within_s or self._episode is not None:
                 self._pending_repair = None
@@ -456,6 +497,30 @@ class DyadPipeline(DyadEstimator):
         row["dyad_event"] = ",".join(open_kinds) or None
         return ev
 
+    def _turning_point(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, float | None]:
+        """(turning point, reference arousal) of the client's arousal over ``[t0, t1]``.
+
+        Leaving (``t1`` = the zone change): the last second still within ``onset_margin`` of the
+        way from the calmest value to the value at ``t1``; returning (``t1`` = the return): the
+        last second still within it of the extreme. ``(t1, None)`` without a usable excursion.
+        """
+        if state not in ("hyper", "withdrawal"):  # vocal only: no arousal excursion to date it by
+            return t1, None
+        sign = 1.0 if state == "hyper" else -1.0  # oriented so that larger = further out
+        seq = [(s, sign * a) for s, a in self._arousal if t0 <= s <= t1]
+        if not seq:
+            return t1, None
+        end = seq[-1][1]
+        ref = min(e for _, e in seq) if leaving else max(e for _, e in seq)
+        span = end - ref if leaving else ref - end
+        if span <= 0:
+            return t1, None
+        if leaving:
+            level = ref + self.params.onset_margin * span
+            return max(s for s, e in seq if e <= level), sign * ref
+        level = ref - self.params.onset_margin * span
+        return max(s for s, e in seq if e >= level), sign * ref
+
     def _close_rupture(self) -> Event:
         r = self._rupture
         assert r is not None
@@ -465,8 +530,9 @@ class DyadPipeline(DyadEstimator):
         return self._event(
             "rupture_candidate", r["start"], r["last"],
             f"client {r['state']} sustained >= {p.sustain_s} s while synchrony level "
-            f"(mean effect over {p.level_s} s) <= {p.low_effect}",
-            {"client_state": r["state"], "episode_onset_s": r["start"], "low_sync_since_s": r["low_since"],
+            f"(mean effect over {p.level_s} s) <= {p.low_effect}; dated from the departure onset (arousal "
+            f"last within {p.onset_margin:.0%} of its calmest value in the {p.onset_lookback_s} s before the zone change)",
+            {"client_state": r["state"], "start_s": r["start"], "zone_onset_s": r["episode"], "low_sync_since_s": r["low_since"],
              "min_level": r["min_level"]})
 
     def _watch_coregulation(self, t: int, tz: str | None, level: float | None, row: Mapping[str, Any]) -> list[Event]:
@@ -532,8 +598,11 @@ class DyadPipeline(DyadEstimator):
         cz, tz = a.get("zone"), b.get("zone")
         out["client_zone"] = cz
         out["therapist_zone"] = tz
-        self._levels.append(out["sync_effect"])
+        self._levels.append(self._event_effect)
         self._pauses.append(finite_or_none(a.get("pause_ratio")))
+        arousal = finite_or_none(a.get("arousal"))
+        if arousal is not None:
+            self._arousal.append((t_s, arousal))
         events = self._events(t_s, cz, tz, out)
         return out, events
 
