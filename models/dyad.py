@@ -45,9 +45,10 @@ in ``dyad_event``). "Level" is the mean over the last ``level_s`` seconds of the
 Dating. The client's zones come from trailing 60-s HRV windows, which start to move as soon as
 the physiology does but take a minute to arrive, and the tolerance estimator then wants a
 sustained crossing (30 s to leave, 15 s to return): on the simulator a zone change is confirmed
-48-62 s (leaving) and 75-86 s (returning) after the scripted change (``bench/bench_dyad_timing.py``). The *turning points* of the same ``arousal`` series are not delayed that
-way, so the rupture and repair candidates are dated from them (their evidence keeps the
-confirmed zone times): the *departure onset* is the last second before the client's zone left
+48-62 s (leaving) and 75-86 s (returning) after the scripted change
+(``bench/bench_dyad_timing.py``). The *turning points* of the same ``arousal`` series are not
+delayed that way, so the rupture and repair candidates are dated from them (their evidence
+keeps the confirmed zone times): the *departure onset* is the last second before the client's zone left
 the window at which arousal was still within ``onset_margin`` of the way from its calmest value
 in the preceding ``onset_lookback_s`` to its value at the zone change; the *recovery onset* is
 the last second before the return at which arousal was still within ``onset_margin`` of the way
@@ -141,9 +142,7 @@ class DyadParams:
         ``therapist_lead_share`` (0.5): share of significant seconds in which the therapist leads.
         ``min_lead_s`` (5): minimal number of significant therapist-led seconds.
         ``repair_within_s`` (120): synchrony must be restored within this time after the return,
-        unless it was restored already (after the rupture, without a new drop) before it. The
-        repair candidate then starts at the restoration: the zone return, confirmed later by the
-        tolerance estimator's windows, often follows the re-established connection.
+        unless it was restored already (after the rupture, without a new drop) before it.
         ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
         this long before the return.
         ``onset_margin`` (0.2) and ``onset_lookback_s`` (120): the turning points that date
@@ -353,8 +352,6 @@ class DyadPipeline(DyadEstimator):
         tested = {s: r for s, r in results.items() if r.p is not None}
         effects = [r.effect for r in results.values() if r.effect is not None]
         out["sync_effect"] = sum(effects) / len(effects) if effects else None
-        ev_effects = [r.effect for s, r in results.items() if r.effect is not None and s in self.params.event_signals]
-        self._event_effect = sum(ev_effects) / len(ev_effects) if ev_effects else None
         if tested:
             best = min(tested, key=lambda s: (tested[s].p, -(tested[s].effect or 0.0)))
             sig = tested[best].p < self.params.alpha / len(tested)
@@ -530,9 +527,10 @@ class DyadPipeline(DyadEstimator):
         return self._event(
             "rupture_candidate", r["start"], r["last"],
             f"client {r['state']} sustained >= {p.sustain_s} s while synchrony level "
-            f"(mean effect over {p.level_s} s) <= {p.low_effect}; dated from the departure onset (arousal "
-            f"last within {p.onset_margin:.0%} of its calmest value in the {p.onset_lookback_s} s before the zone change)",
-            {"client_state": r["state"], "start_s": r["start"], "zone_onset_s": r["episode"], "low_sync_since_s": r["low_since"],
+            f"(mean effect over {p.level_s} s) <= {p.low_effect}; a zone episode's first candidate is dated from "
+            f"the departure onset (arousal last within {p.onset_margin:.0%} of its calmest value in the "
+            f"{p.onset_lookback_s} s before the zone change)",
+            {"client_state": r["state"], "zone_onset_s": r["episode"], "low_sync_since_s": r["low_since"],
              "min_level": r["min_level"]})
 
     def _watch_coregulation(self, t: int, tz: str | None, level: float | None, row: Mapping[str, Any]) -> list[Event]:
@@ -594,11 +592,12 @@ class DyadPipeline(DyadEstimator):
         a = rows.get(self.client) or {}
         b = rows.get(self.therapist) or {}
         self._t = t_s
-        out, _ = self._synchrony(a, b)
+        out, results = self._synchrony(a, b)
         cz, tz = a.get("zone"), b.get("zone")
         out["client_zone"] = cz
         out["therapist_zone"] = tz
-        self._levels.append(self._event_effect)
+        rule_effects = [r.effect for s, r in results.items() if r.effect is not None and s in self.params.event_signals]
+        self._levels.append(sum(rule_effects) / len(rule_effects) if rule_effects else None)
         self._pauses.append(finite_or_none(a.get("pause_ratio")))
         arousal = finite_or_none(a.get("arousal"))
         if arousal is not None:
