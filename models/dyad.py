@@ -58,9 +58,12 @@ withdrawal, the zone times themselves are used.
 ``rupture_candidate``
     The client is hyperaroused (zone ``hyper``) or withdrawn (``hypo``/``hypo_candidate``, or a
     mean ``pause_ratio`` >= ``withdrawal_pause_ratio``) for ``sustain_s`` while the level is
-    <= ``low_effect``. Starts at the departure onset of the episode; ends when the client
-    returns or the level stays >= ``restore_effect`` for ``sustain_s`` (a later drop in the same
-    episode starts a new candidate then).
+    <= ``low_effect``, and the client is not already on the way back (arousal has not come
+    ``recovering_share`` of the way from the episode's extreme towards the baseline: a level
+    shift in one person's series lowers windowed synchrony, so a recovering client would
+    otherwise open a rupture in the middle of the repair). Starts at the departure onset of the
+    episode; ends when the client returns or the level stays >= ``restore_effect`` for
+    ``sustain_s`` (a later drop in the same episode starts a new candidate then).
 ``repair_candidate``
     After a rupture candidate of the same episode, the client returns to the window (held
     ``sustain_s``) with the level >= ``restore_effect``, restored before the return or within
@@ -148,6 +151,8 @@ class DyadParams:
         ``onset_margin`` (0.2) and ``onset_lookback_s`` (120): the turning points that date
         ruptures and repairs (module docstring, "Dating"); a second counts as still before the
         excursion (or still at its extreme) within this share of the way.
+        ``recovering_share`` (0.1): a rupture candidate does not open once the client's arousal
+        has come back this share of the way from the episode's extreme towards the baseline (0).
         ``event_signals`` (("hr", "arousal")): the signals whose effects make the level. Vocal
         and motion synchrony are reported in ``dyad.csv`` and the summaries but are left out of
         the rules by default: speech features exist only while a person talks, so turn-taking
@@ -186,6 +191,7 @@ class DyadParams:
     repair_after_s: int = 300
     onset_margin: float = 0.2
     onset_lookback_s: int = 120
+    recovering_share: float = 0.1
     coreg_after_s: int = 120
     event_signals: tuple[str, ...] = ("hr", "arousal")
 
@@ -420,7 +426,8 @@ class DyadPipeline(DyadEstimator):
 
         # Rupture candidate: dysregulated client and synchrony near pseudo-synchrony; closes when
         # the episode ends or synchrony is restored (level >= restore_effect) for sustain_s.
-        if self._episode is not None and self._client_out.on and client_state is not None and low:
+        if (self._episode is not None and self._client_out.on and client_state is not None and low
+                and (self._rupture is not None or not self._recovering(self._episode))):
             if self._rupture is None:
                 ep = self._episode
                 first = self._last_rupture is None or self._last_rupture["episode"] != ep["onset"]
@@ -493,6 +500,16 @@ class DyadPipeline(DyadEstimator):
                                      ("therapist_dysregulated", self._therapist_dys)) if v is not None]
         row["dyad_event"] = ",".join(open_kinds) or None
         return ev
+
+    def _recovering(self, episode: Mapping[str, Any]) -> bool:
+        """The client's arousal is on its way back: ``recovering_share`` of the way from the
+        episode's extreme towards the baseline (0)."""
+        state = episode["arousal_state"]
+        if state is None or not self._arousal or self._arousal[-1][0] != self._t:
+            return False
+        sign = 1.0 if state == "hyper" else -1.0
+        extreme = max(sign * a for s, a in self._arousal if s >= episode["onset"])
+        return extreme > 0 and extreme - sign * self._arousal[-1][1] >= self.params.recovering_share * extreme
 
     def _turning_point(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, float | None]:
         """(turning point, reference arousal) of the client's arousal over ``[t0, t1]``.

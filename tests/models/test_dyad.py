@@ -155,6 +155,19 @@ def test_hyperarousal_with_synchrony_lost_is_a_rupture_and_its_restoration_a_rep
     assert any(o["dyad_event"] == "rupture_candidate" for o in out[440:500])  # visible while open
 
 
+def test_low_synchrony_while_the_client_is_already_recovering_opens_no_rupture():
+    """Coupling lost late in the excursion: the level (30-s windows, then a 30-s mean) is low only
+    once arousal is falling back (from 490 s), before the zone confirms the return (530 s)."""
+    def rows():
+        return scripted_rows(900, lambda t: not 450 <= t < 600, hyper_zone, window, client_arousal=hyper_arousal)
+
+    _, _, events, _ = run(rows())
+    assert not [e for e in events if e.kind == "rupture_candidate"]
+    _, _, events, _ = run(rows(), config=PipelineConfig(options={"dyad": {"recovering_share": 10.0}}))
+    rup = [e for e in events if e.kind == "rupture_candidate"]  # without the guard: one
+    assert len(rup) == 1 and 495 <= rup[0].evidence["low_sync_since_s"] < 530
+
+
 def test_without_arousal_the_zone_changes_date_the_candidates():
     rows = scripted_rows(900, lambda t: not 400 <= t < 540, hyper_zone, window)
     _, _, events, _ = run(rows)
