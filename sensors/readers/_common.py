@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -162,9 +162,23 @@ class IrregularEmitter:
         self.strict = strict
         self.last_t: float | None = None
         self.pending_gap = False
+        self._rows: list[tuple[float, Any, int, bool]] = []
 
     def mark_gap(self) -> None:
         self.pending_gap = True
+
+    def add(self, time: float, value: Any, line: int = -1, gap: bool = False) -> list[Chunk]:
+        """Buffer one event; every ``BLOCK_ROWS`` events they are pushed (then :meth:`flush`)."""
+        self._rows.append((time, value, line, gap))
+        return self.flush() if len(self._rows) >= BLOCK_ROWS else []
+
+    def flush(self) -> list[Chunk]:
+        """Push the buffered events of :meth:`add`."""
+        if not self._rows:
+            return []
+        times, values, lines, gaps = zip(*self._rows)
+        self._rows = []
+        return self.push(times, values, lines, gaps)
 
     def push(self, times, values, lines=None, gaps=None) -> list[Chunk]:
         times = np.asarray(times, dtype=float)

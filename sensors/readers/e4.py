@@ -147,7 +147,6 @@ class E4Reader(Reader):
         em = IrregularEmitter(self.ibi_stream, f, "time")
         off = self.ibi_start - self.utc_start
         prev = None
-        t, v, ln, g = [], [], [], []
         for lineno, line in text_lines(f):
             if lineno == 1 or not line.strip():
                 continue
@@ -160,15 +159,10 @@ class E4Reader(Reader):
             if not 0 < ibi < 60:
                 raise InputError(f"interval {ibi!r} s out of range", path=f, line=lineno, field="IBI",
                                  expected="0 < IBI < 60 s")
-            g.append(prev is not None and ts - ibi - prev > IBI_HOLE_S)
-            t.append(off + ts)
-            v.append(ibi * 1000.0)
-            ln.append(lineno)
+            gap = prev is not None and ts - ibi - prev > IBI_HOLE_S
             prev = ts
-            if len(t) >= BLOCK_ROWS:
-                yield from em.push(t, v, ln, g)
-                t, v, ln, g = [], [], [], []
-        yield from em.push(t, v, ln, g)
+            yield from em.add(off + ts, ibi * 1000.0, lineno, gap)
+        yield from em.flush()
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
         f = os.path.join(self.path, "tags.csv")

@@ -190,21 +190,18 @@ class PolarReader(Reader):
         prev_arrival: float | None = None
         packet: list[tuple[int, float]] = []
         arrival = None
-        out_t, out_v, out_l, out_g = [], [], [], []
 
-        def flush_packet():
+        def flush_packet() -> list[Chunk]:
             nonlocal prev_beat
             # intervals of one packet end at or before its arrival: assign times backwards
             rrs = np.array([r for _, r in packet]) / 1000.0
             back = arrival - self.utc_start - np.cumsum(rrs[::-1])[::-1] + rrs
+            out: list[Chunk] = []
             for (lineno, rr_ms), tb, rr in zip(packet, back, rrs):
                 t = tb if prev_beat is None else max(tb, prev_beat + rr)
-                gap = prev_beat is not None and tb - (prev_beat + rr) > 3.0
-                out_t.append(t)
-                out_v.append(rr_ms)
-                out_l.append(lineno)
-                out_g.append(gap)
+                out += em.add(t, rr_ms, lineno, prev_beat is not None and tb - (prev_beat + rr) > 3.0)
                 prev_beat = t
+            return out
 
         for lineno, cells in self._rows():
             p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
@@ -216,38 +213,27 @@ class PolarReader(Reader):
                 raise InputError("phone timestamps go backwards", path=self.path, line=lineno,
                                  field="Phone timestamp", expected="non-decreasing timestamps")
             if arrival is not None and p != arrival:
-                flush_packet()
+                yield from flush_packet()
                 packet = []
             arrival = p
             prev_arrival = p
             packet.append((lineno, rr))
-            if len(out_t) >= BLOCK_ROWS:
-                yield from em.push(out_t, out_v, out_l, out_g)
-                out_t, out_v, out_l, out_g = [], [], [], []
         if packet:
-            flush_packet()
-        yield from em.push(out_t, out_v, out_l, out_g)
+            yield from flush_packet()
+        yield from em.flush()
 
     def _hr(self) -> Iterator[Chunk]:
         stream = self.streams[0]
         em = IrregularEmitter(stream, self.path, "Phone timestamp")
-        t, v, ln = [], [], []
         last = None
         for lineno, cells in self._rows():
             p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp") - self.utc_start
             hr = num(cells[1], self.path, lineno, "HR [bpm]")
-            if last is not None and p <= last:
-                # same packet time: keep the first report only (HR is a per-packet summary)
-                if p == last:
-                    continue
-            t.append(p)
-            v.append(hr)
-            ln.append(lineno)
+            if p == last:  # same packet time: keep the first report only (HR is a per-packet summary)
+                continue
             last = p
-            if len(t) >= BLOCK_ROWS:
-                yield from em.push(t, v, ln)
-                t, v, ln = [], [], []
-        yield from em.push(t, v, ln)
+            yield from em.add(p, hr, lineno)
+        yield from em.flush()
 
 
 def _vals(v, nval):

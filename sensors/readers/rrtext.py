@@ -19,7 +19,7 @@ import numpy as np
 from ..base import Reader
 from ..chunk import Chunk, StreamInfo, StreamKind
 from ..errors import InputError
-from ._common import BLOCK_ROWS, IRREGULAR_GAP_S, IrregularEmitter, num, parse_local_iso, split_cells, text_lines
+from ._common import IRREGULAR_GAP_S, IrregularEmitter, num, parse_local_iso, split_cells, text_lines
 
 HRVLOGGER_HEADER = "date,rr,since start"
 UNIT_SCAN = 50
@@ -68,20 +68,14 @@ class RRTextReader(Reader):
     def chunks(self) -> Iterator[Chunk]:
         em = IrregularEmitter(self.streams[0], self.path, "RR interval")
         t_ms = 0.0
-        t, v, ln = [], [], []
         for lineno, line in text_lines(self.path):
             if not line.strip():
                 continue
             rr = _check_rr(num(line.strip(), self.path, lineno, "RR interval") * self.scale, self.path, lineno,
                            "RR interval")
             t_ms += rr
-            t.append(t_ms / 1000.0)
-            v.append(rr)
-            ln.append(lineno)
-            if len(t) >= BLOCK_ROWS:
-                yield from em.push(t, v, ln)
-                t, v, ln = [], [], []
-        yield from em.push(t, v, ln)
+            yield from em.add(t_ms / 1000.0, rr, lineno)
+        yield from em.flush()
 
 
 class HRVLoggerReader(Reader):
@@ -114,7 +108,6 @@ class HRVLoggerReader(Reader):
 
     def chunks(self) -> Iterator[Chunk]:
         em = IrregularEmitter(self.streams[0], self.path, "since start")
-        t, v, ln, g = [], [], [], []
         prev = None
         it = text_lines(self.path)
         next(it, None)
@@ -125,12 +118,7 @@ class HRVLoggerReader(Reader):
             rr = _check_rr(num(cells[1], self.path, lineno, "rr"), self.path, lineno, "rr")
             ts = num(cells[2], self.path, lineno, "since start") / 1000.0
             # a beat whose own interval does not reach back to the previous beat means beats are missing
-            g.append(prev is not None and ts - rr / 1000.0 - prev > IRREGULAR_GAP_S)
-            t.append(ts)
-            v.append(rr)
-            ln.append(lineno)
+            gap = prev is not None and ts - rr / 1000.0 - prev > IRREGULAR_GAP_S
             prev = ts
-            if len(t) >= BLOCK_ROWS:
-                yield from em.push(t, v, ln, g)
-                t, v, ln, g = [], [], [], []
-        yield from em.push(t, v, ln, g)
+            yield from em.add(ts, rr, lineno, gap)
+        yield from em.flush()
