@@ -57,6 +57,16 @@ async def _wait_ready(http) -> None:
             pass
         await asyncio.sleep(0.1)
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server; kill it if it has not exited after 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -173,12 +183,7 @@ async def soak(args) -> dict:
             final = (await http.get(f"/api/sessions/{sid}/status")).json()
             with_file = (await http.get(f"/api/sessions/{sid}/features", params={"participant": "client"})).json()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
     seq = final.get("seq") or (final.get("hub") or {}).get("seq")
     arr = np.array(samples)
@@ -265,12 +270,7 @@ async def _age_level(n: int, seconds: float, audio: bool) -> dict:
                     t.cancel()
             hubs = [(await http.get(f"/api/sessions/{sid}/status")).json().get("hub") or {} for sid in sids]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
     # age of a feature row = arrival - wall time of the end of its second; the estimators' own
     # look-ahead (R peaks, windows) is in it, so compare levels: growth means falling behind
     ages, early, late = [], [], []

@@ -3,12 +3,26 @@ folders have a conftest.py, so tests never import from "conftest")."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+
 SUP = "s" * 20 + "-supervisor-token"
 VIEW = "v" * 20 + "-viewer-token"
 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Ctrl-C a server subprocess (its clean shutdown path); kill it if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class ServerThread:

@@ -22,6 +22,8 @@ import pytest
 
 from coregulate.server import auth
 
+from server_helpers import stop_process
+
 EXE = [sys.executable, "-m", "coregulate.server.cli"]
 BAD = "not-the-token-but-long-enough-0000"
 
@@ -88,12 +90,7 @@ def server(tmp_path_factory):
             time.sleep(0.2)
     tokens = json.loads((data / "token.json").read_text())
     yield proc, base, port, tokens
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_process(proc)
 
 
 def test_default_bind_is_localhost_only(server):

@@ -24,6 +24,8 @@ import httpx
 from coregulate.server.cli import main
 from coregulate.server.recorder import SessionStore
 
+from server_helpers import stop_process
+
 EXE = [sys.executable, "-m", "coregulate.server.cli"]
 TOKEN = "crash-test-supervisor-token-0123"
 SPEED = 20
@@ -65,16 +67,6 @@ def _committed(path: Path) -> dict[str, float]:
         return {"client": 0, "therapist": 0, "ecg": 0.0}
     finally:
         con.close()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_sigkill_of_the_server_keeps_the_session_up_to_the_last_commit(tmp_path):
@@ -126,7 +118,7 @@ def test_sigkill_of_the_server_keeps_the_session_up_to_the_last_commit(tmp_path)
         feats = api2.get(f"/api/sessions/{sid}/features", params={"participant": "client"}).json()
         assert len(feats["rows"]) == len([k for k in recorded if k[0] == "client"])
     finally:
-        _stop(proc2)
+        stop_process(proc2)
         api2.close()
 
     # and it replays: a session file is a SPEC; the re-analysis agrees second by second
