@@ -115,8 +115,13 @@ class LiveSession:
 
     @property
     def active(self) -> bool:
-        """Not finished yet: created, starting or running."""
-        return self.running or self.status in ("created", "starting")
+        """Not finished yet: created, starting or running.
+
+        From the status, which the session's own thread sets once the recorder is closed: the
+        server loop's view of the task completes a moment later, and in between a finished
+        session must not read as live (its status already says "complete").
+        """
+        return self.status in ("created", "starting", "running") and not (self.task is not None and self.task.done())
 
 
 def _stream_dict(s: Any) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -178,3 +180,24 @@ def test_finished_sessions_leave_memory_but_stay_listed(client):
     _wait(client, b)
     assert {x["id"] for x in client.get("/api/sessions", headers=H).json()} == {a, b}  # ... its recording is not
     assert client.get(f"/api/sessions/{a}/features", headers=H).json()["rows"]
+
+
+def test_a_session_whose_thread_has_finished_is_not_live_before_the_server_sees_its_task_end():
+    """The session thread sets the final status (after closing the recorder); the server loop's
+    future completes a moment later. In between the session must already read as finished."""
+    from coregulate.server.sessions import LiveSession
+
+    loop = asyncio.new_event_loop()
+    try:
+        s = LiveSession(id="x", path=Path("x.sqlite"), request=None, source=None, config=None, hub=None, sink=None)
+        assert s.active  # created
+        s.task = loop.create_future()
+        s.status = "running"
+        assert s.active
+        s.status = "complete"  # the thread is done; the task is not yet
+        assert not s.active
+        s.status = "running"
+        s.task.set_result(None)  # a task that ended without a final status is not live either
+        assert not s.active
+    finally:
+        loop.close()
