@@ -3,12 +3,14 @@
 Like MNE-LSL's player, chunks are released against target times computed from the session
 clock (``start + t_end / speed``) rather than by sleeping fixed amounts, so replay never drifts.
 Pacing changes only *when* a chunk is delivered, never its content: features are identical at
-every speed.
+every speed. A :class:`FastForward` plays the start of a session faster (the demo's simulated
+baseline), then the chosen speed: again only the delivery times change.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import AsyncIterator, Iterable
 
 from .chunk import Chunk
@@ -34,18 +36,40 @@ def parse_speed(text: str | float | int) -> float | None:
     return value
 
 
-async def paced(chunks: Iterable[Chunk], speed: float | None, *, t_origin: float = 0.0) -> AsyncIterator[Chunk]:
+@dataclass(frozen=True)
+class FastForward:
+    """Deliver the chunks ending at or before session time ``until_s`` at ``speed`` (``None``: as
+    fast as possible), the rest at the source's own speed.
+
+    ``coregulate demo`` uses it to play the simulated 5-minute baseline in seconds, so that a
+    newcomer sees the first zone change within about a minute, then continues at ×1.
+    """
+
+    until_s: float
+    speed: float | None = None
+
+
+async def paced(chunks: Iterable[Chunk], speed: float | None, *, t_origin: float = 0.0,
+                fast_forward: FastForward | None = None) -> AsyncIterator[Chunk]:
     """Yield ``chunks`` paced at ``speed`` × real time (``None``: as fast as possible).
 
-    At max speed the loop still yields control every few chunks so that a server running the
-    session stays responsive.
+    With ``fast_forward``, the chunks up to ``fast_forward.until_s`` are paced at its speed; the
+    rest is paced at ``speed`` from the moment the fast part was delivered (target times, so no
+    drift either way). At max speed the loop still yields control every few chunks so that a
+    server running the session stays responsive.
     """
     loop = asyncio.get_running_loop()
     start = loop.time()
+    origin = t_origin
+    rate = speed if fast_forward is None else fast_forward.speed
     for i, chunk in enumerate(chunks):
-        if speed is not None:
-            due = start + (float(chunk.t_end) - t_origin) / speed
-            delay = due - loop.time()
+        t_end = float(chunk.t_end)
+        if fast_forward is not None and t_end > fast_forward.until_s:
+            # the fast part is delivered: from here on, session time runs at `speed` from now
+            start, origin, rate = loop.time(), max(t_origin, fast_forward.until_s), speed
+            fast_forward = None
+        if rate is not None:
+            delay = start + (t_end - origin) / rate - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
         elif i % 64 == 0:

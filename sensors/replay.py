@@ -8,7 +8,7 @@ from typing import AsyncIterator, Iterator
 
 from .base import Reader, Source
 from .chunk import Chunk, StreamInfo
-from .pacing import paced
+from .pacing import FastForward, paced
 
 
 class ReplaySource(Source):
@@ -24,11 +24,14 @@ class ReplaySource(Source):
         Opened (and header-validated) readers.
     speed : float or None
         1.0 = live pacing, N = N× real time, None = as fast as possible.
+    fast_forward : FastForward or None
+        A faster pacing for the start of the session; pacing only, the chunks are the same.
     """
 
-    def __init__(self, readers: list[Reader], speed: float | None = None):
+    def __init__(self, readers: list[Reader], speed: float | None = None, fast_forward: FastForward | None = None):
         self.readers = readers
         self.speed = speed
+        self.fast_forward = fast_forward
         starts = [s.utc_start for r in readers for s in r.streams if s.utc_start is not None]
         self.utc0 = min(starts) if starts else None
         self.streams: list[StreamInfo] = [s for r in readers for s in r.streams]
@@ -57,4 +60,4 @@ class ReplaySource(Source):
         return sorted(out, key=lambda x: x[0])
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return paced(self.chunks(), self.speed)
+        return paced(self.chunks(), self.speed, fast_forward=self.fast_forward)

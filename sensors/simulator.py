@@ -37,7 +37,7 @@ import numpy as np
 
 from .base import Source
 from .chunk import Chunk, StreamInfo, StreamKind
-from .pacing import paced
+from .pacing import FastForward, paced
 
 ECG_RATE = 130.0
 AUDIO_RATE = 16000
@@ -184,6 +184,8 @@ class Simulator(Source):
         Produce the strap's RR-interval streams next to the ECG.
     speed : float or None
         Pacing for ``async for``: 1.0 = live, N = N× real time, None = as fast as possible.
+    fast_forward : FastForward or None
+        A faster pacing for the start of the session (the demo's baseline); pacing only.
     chunk_s : float
         Length of the chunks produced (the estimators do not depend on it).
     """
@@ -191,12 +193,13 @@ class Simulator(Source):
     participants = ("client", "therapist")
 
     def __init__(self, seed: int = 0, duration_s: float = 1200.0, *, audio: bool = True, rr: bool = True,
-                 speed: float | None = None, chunk_s: float = 1.0):
+                 speed: float | None = None, chunk_s: float = 1.0, fast_forward: FastForward | None = None):
         self.seed = int(seed)
         self.duration_s = float(duration_s)
         self.audio = audio
         self.rr = rr
         self.speed = speed
+        self.fast_forward = fast_forward
         self.chunk_s = float(chunk_s)
         self.utc0 = SIM_UTC0
         self.truth = SimulationTruth(scripted_phases(self.duration_s))
@@ -389,4 +392,4 @@ class Simulator(Source):
                                 t0=j0 / AUDIO_RATE)
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return paced(self.chunks(), self.speed)
+        return paced(self.chunks(), self.speed, fast_forward=self.fast_forward)

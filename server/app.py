@@ -58,6 +58,8 @@ class Settings:
     demo: bool = False
     demo_speed: float = 1.0
     demo_duration_s: float = 1200.0
+    #: pacing of the demo's baseline (None: the same as demo_speed); pacing only
+    demo_baseline_speed: float | str | None = None
     #: sessions started with the server: SessionCreate requests (replay) or PreparedSession (record)
     startup: list[Any] = field(default_factory=list)
     backends: Backends | None = None
@@ -77,7 +79,8 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
     async def lifespan(app: FastAPI):
         if settings.demo:
             req = SessionCreate(source=SourceSpec(kind="simulator", duration_s=settings.demo_duration_s),
-                                speed=settings.demo_speed, label="demo (simulated dyad)")
+                                speed=settings.demo_speed, baseline_speed=settings.demo_baseline_speed,
+                                label="demo (simulated dyad)")
             s = manager.create(req)
             await manager.start(s.id)
             app.state.demo_session = s.id
@@ -131,12 +134,14 @@ def dashboard_url(host: str, port: int, token: str) -> str:
 
 def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
-          demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None) -> None:
+          demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None,
+          demo_baseline_speed: float | str | None = None) -> None:
     """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout."""
     import uvicorn
 
     settings = Settings(data_dir=Path(data_dir), token=token, viewer_token=viewer_token, host=host, port=port,
-                        demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s, startup=list(startup or []))
+                        demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s, startup=list(startup or []),
+                        demo_baseline_speed=demo_baseline_speed)
     app = create_app(settings)
     t = app.state.tokens
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -146,6 +151,12 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
     print(f"  supervisor: {dashboard_url(host, port, t.supervisor)}")
     print(f"  viewer:     {dashboard_url(host, port, t.viewer)}")
     print(f"  tokens are stored in {Path(data_dir) / 'token.json'} (mode 0600)", flush=True)
+    if demo and demo_baseline_speed is not None:
+        def pace(v: float | str) -> str:
+            return "as fast as possible" if v == "max" else f"at x{float(v):g}"
+
+        print(f"  demo: the simulated baseline plays {pace(demo_baseline_speed)}, then the session runs "
+              f"{pace(demo_speed)} (pacing only: the data are the same)", flush=True)
     # Access logs would carry ?token= of websocket URLs: keep them off.
     # uvicorn logs websocket handshakes with their query string (?token=) even without the
     # access log: mask tokens in every record of the server's loggers

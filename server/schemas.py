@@ -34,6 +34,9 @@ class SessionCreate(BaseModel):
 
     source: SourceSpec
     speed: float | Literal["max"] = Field(1.0, description="pacing: 1 = real time, N = N x, 'max' = as fast as possible")
+    baseline_speed: float | Literal["max"] | None = Field(
+        None, description="pacing until the baseline segment ends (the demo plays its baseline fast, then `speed`); "
+                          "pacing only: the data and features are the same")
     keep_audio: bool = Field(False, description="store raw audio (off unless the participants consented)")
     window_s: float = Field(60.0, gt=5, le=600)
     baseline: tuple[float, float] | None = None
@@ -44,7 +47,7 @@ class SessionCreate(BaseModel):
         default_factory=dict, max_length=16,
         description="role -> pseudonymous code recorded with the session (never a name)")
 
-    @field_validator("speed")
+    @field_validator("speed", "baseline_speed")
     @classmethod
     def _speed_positive(cls, v: float | str) -> float | str:
         if isinstance(v, float) and not (0 < v <= 1000):
@@ -75,6 +78,10 @@ class SessionOut(BaseModel):
     source: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     tolerance: dict[str, float] | None = Field(None, description="window-of-tolerance thresholds on the arousal composite")
+    baseline: tuple[float, float] | None = Field(None, description="baseline segment [start, end] in session seconds "
+                                                                   "(zones are unknown until it is complete)")
+    pacing: dict[str, Any] | None = Field(None, description="live/replayed sessions: speed, and baseline_speed with "
+                                                            "fast_until_s when the baseline is played faster")
 
 
 class StatusOut(SessionOut):

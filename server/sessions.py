@@ -151,6 +151,26 @@ def _speed(v: float | str) -> float | None:
     return None if v == "max" else float(v)
 
 
+def baseline_segment(config: Any) -> tuple[float, float] | None:
+    """The baseline segment of a PipelineConfig or of its saved JSON form (None if unknown)."""
+    if isinstance(config, dict):
+        b = config.get("baseline")
+        if b is not None:
+            return (float(b[0]), float(b[1]))
+        d = config.get("default_baseline_s")
+        return None if d is None else (0.0, float(d))
+    seg = getattr(config, "baseline_segment", None)
+    return None if seg is None else (float(seg[0]), float(seg[1]))
+
+
+def _pacing(req: SessionCreate, config: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"speed": req.speed}
+    seg = baseline_segment(config)
+    if req.baseline_speed is not None and seg is not None:
+        out.update(baseline_speed=req.baseline_speed, fast_until_s=seg[1])
+    return out
+
+
 class SessionManager:
     def __init__(self, data_dir: str | Path, backends: Backends | None = None, *, hub_options: dict | None = None) -> None:
         self.data_dir = Path(data_dir)
@@ -213,6 +233,14 @@ class SessionManager:
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot open source: {exc}") from None
         config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        if req.baseline_speed is not None:
+            # pacing only: the baseline is delivered faster, its chunks (and so the features) are the same
+            from ..sensors.pacing import FastForward
+
+            seg = baseline_segment(config)
+            if not hasattr(source, "fast_forward") or seg is None:
+                raise SessionError(422, "baseline_speed needs a simulated or replayed source")
+            source.fast_forward = FastForward(until_s=seg[1], speed=_speed(req.baseline_speed))
         return self._register(req, source, config)
 
     def create_prepared(self, p: PreparedSession) -> LiveSession:
@@ -376,6 +404,7 @@ class SessionManager:
             "streams": streams, "seq": s.hub.seq, "error": s.error,
             "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
             "tolerance": tolerance_bounds(s.request.options),
+            "baseline": baseline_segment(s.config), "pacing": _pacing(s.request, s.config),
         }
 
     def describe_file(self, session_id: str) -> dict[str, Any]:
@@ -391,6 +420,7 @@ class SessionManager:
             "streams": streams, "seq": None, "error": None,
             "source": info.get("sources") if isinstance(info.get("sources"), dict) else None, "config": info.get("config") if isinstance(info.get("config"), dict) else None,
             "tolerance": tolerance_bounds((info.get("config") or {}).get("options") if isinstance(info.get("config"), dict) else None),
+            "baseline": baseline_segment(info.get("config")) if isinstance(info.get("config"), dict) else None,
         }
 
     def describe(self, session_id: str) -> dict[str, Any]:

@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     add_server_options(d)
     d.add_argument("--speed", default="1", help="simulated session pacing: 1 (live), N, or max (default 1)")
     d.add_argument("--duration", type=float, default=1200.0, metavar="S", help="simulated session length (default 1200 s)")
+    d.add_argument("--baseline-speed", default="20", metavar="N",
+                   help="pacing of the simulated 5-min baseline, so that the first zone change shows within about a "
+                        "minute: N, max, or the same as --speed (default 20; pacing only, the data are the same)")
     d.set_defaults(run=run_demo)
 
 
@@ -43,6 +46,10 @@ def run_demo(args) -> int:
 
     _check_port(args.port)
     speed = parse_speed(args.speed)
+    baseline_speed = parse_speed(args.baseline_speed)
+    if speed is None or (baseline_speed is not None and baseline_speed <= speed):
+        baseline_speed = speed  # already as fast: nothing to fast-forward
     serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, demo=True,
-          demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration)
+          demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration,
+          demo_baseline_speed=None if baseline_speed == speed else (baseline_speed if baseline_speed is not None else "max"))
     return 0
