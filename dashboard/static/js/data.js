@@ -17,6 +17,7 @@ export class SessionData {
     this.waves = new Map(); // stream key -> {t: [], v: []}
     this.sensors = null;
     this.tMax = 0;
+    this.tLast = new Map(); // participant -> newest final second
     this.participants = [];
   }
   setParticipants(list) {
@@ -29,6 +30,7 @@ export class SessionData {
       if (!this.features.has(r.participant)) this.setParticipants([...this.participants, r.participant]);
       this.features.get(r.participant).set(r.t_s, r);
       if (r.t_s > this.tMax) this.tMax = r.t_s;
+      if (!(r.t_s <= this.tLast.get(r.participant))) this.tLast.set(r.participant, r.t_s);
     }
   }
   addDyad(rows) { for (const r of rows) this.dyad.set(r.t_s, r); }
@@ -53,6 +55,12 @@ export class SessionData {
     return this._series(m, cols, t0, t1);
   }
   dyadSeries(cols, t0, t1) { return this._series(this.dyad, cols, t0, t1); }
+  /** [[t, value], ...] of one column (text or number) over [t0, t1], in time order; `null`
+   *  participant = the dyad rows. */
+  points(participant, col, t0 = -Infinity, t1 = Infinity) {
+    const m = participant == null ? this.dyad : this.features.get(participant) || new Map();
+    return [...m.keys()].filter((t) => t >= t0 && t <= t1).sort((a, b) => a - b).map((t) => [t, m.get(t)[col]]);
+  }
   _series(m, cols, t0, t1) {
     const ts = [...m.keys()].filter((t) => t >= t0 && t <= t1).sort((a, b) => a - b);
     const out = [ts];

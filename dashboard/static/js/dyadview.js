@@ -1,6 +1,7 @@
-// Client and therapist side by side, a synchrony strip and the event timeline. Used by the live
+// Client and therapist side by side, a synchrony strip and the event list. Used by the live
 // view (window = last minutes) and the replay view (window ending at the replay cursor).
-import { BAND, C, TimeChart, mmss, zoneInfo } from "./charts.js";
+import { BAND, C, CALIBRATING, TimeChart, extent, fitRange, mmss, runs, zoneInfo } from "./charts.js";
+import { eventTitle } from "./words.js";
 
 const fmt = (v, d = 1) => (v == null || !isFinite(v) ? "–" : Number(v).toFixed(d));
 const h = (tag, attrs = {}, ...kids) => {
@@ -11,19 +12,45 @@ const h = (tag, attrs = {}, ...kids) => {
 };
 export { h, fmt };
 
-const EVENT_WORDS = {
-  zone_change: "zone change", gap: "signal gap", co_regulation: "co-regulation", rupture_candidate: "rupture (candidate)",
-  repair_candidate: "repair (candidate)", artefact_burst: "artefact burst", leader_change: "leader change",
-};
+const KNOWN_ZONES = new Set(["window", "hyper", "hypo", "hypo_candidate"]);
+const HR_MIN_SPAN = 10; // bpm: a 1-bpm wobble must not fill the panel
+const SHARED_HR_KEY = "coregulate.sharedHr";
+
+/** Zone of each second as coloured runs (the strip under the arousal trace, the overview). */
+export function zoneRuns(data, who, t0, t1) {
+  return runs(data.points(who, "zone", t0, t1)).filter((r) => KNOWN_ZONES.has(r.value))
+    .map((r) => ({ ...r, color: zoneInfo(r.value).color }));
+}
+
+/** "2:10 of 5:00" style progress of the person's baseline, or null once it is complete. */
+export function baselineProgress(data, who, tNow) {
+  const seg = data.baseline;
+  if (!seg) return null;
+  const [b0, b1] = seg;
+  const done = Math.min(tNow, data.tLast.get(who) ?? 0);
+  if (done >= b1) return null;
+  return { done: Math.max(0, done - b0), total: b1 - b0, left: b1 - Math.max(done, b0) };
+}
+
+function paceWords(p) {
+  return p === "max" ? "as fast as possible" : `×${p}`;
+}
 
 class PersonPanel {
-  constructor(el, who, replay = false, band = BAND) {
+  constructor(el, who, data) {
     this.who = who;
-    this.zone = h("span", { className: "zone zone-unknown", role: "status", "aria-live": "polite" }, "Calibrating / unknown");
+    this.data = data;
+    const band = data.band || BAND;
+    this.band = band;
+    this.zone = h("span", { className: "zone zone-unknown", role: "status", "aria-live": "polite" }, CALIBRATING);
     this.quality = h("span", { className: "badge", title: "Signal quality of this person's sensors" }, "quality –");
     this.vagal = h("span", { className: "badge", title: "Whether the vagal (HF/RMSSD) index is trustworthy now" }, "vagal –");
     this.stale = h("span", { className: "badge bad", hidden: true }, "sensor stale");
     const head = h("div", { className: "head" }, h("h2", {}, who), this.zone, this.quality, this.vagal, this.stale);
+    // calibration: the zone needs the person's own baseline first; say how far it is
+    this.calibBar = h("progress", { max: 1, value: 0, "aria-label": `${who}: baseline progress` });
+    this.calibText = h("span", {}, "");
+    this.calib = h("div", { className: "calib", role: "status", "data-calibration": who }, this.calibBar, this.calibText);
     this.nums = {};
     const numsEl = h("div", { className: "nums" });
     for (const [k, label] of [["hr_bpm", "HR (bpm)"], ["ln_rmssd", "lnRMSSD"], ["pns_index", "PNS index"], ["sns_index", "SNS index"],
@@ -32,27 +59,40 @@ class PersonPanel {
       this.nums[k] = b;
       numsEl.append(h("div", { className: "num" }, label, b));
     }
-    const panel = h("section", { className: "person", "aria-label": `${who} signals`, "data-person": who }, head, numsEl);
+    const panel = h("section", { className: "person", "aria-label": `${who} signals`, "data-person": who }, head, this.calib, numsEl);
     el.append(panel);
+    const exitWords = band.exitSustain != null ? ` for ${band.exitSustain} s` : "";
+    const replay = !!data.stripAtCursor;
     this.charts = {
-      hr: new TimeChart(panel, { title: "Heart rate (bpm)", series: [{ label: "HR", color: C.vermillion }] }),
-      hrv: new TimeChart(panel, { title: "lnRMSSD (vagal activity)", series: [{ label: "lnRMSSD", color: C.blue }] }),
-      ans: new TimeChart(panel, { title: "PNS / SNS indices", series: [{ label: "PNS", color: C.blue }, { label: "SNS", color: C.orange, dash: [6, 3] }] }),
-      arousal: new TimeChart(panel, { title: `Arousal composite (baseline z) — shaded: window of tolerance (${band.lo} to +${band.hi}; zone called after ${band.sustain} s beyond)`,
-        y: [-4, 4], band, height: 130,
-        series: [{ label: "arousal", color: C.black, width: 2 }] }),
-      voice: new TimeChart(panel, { title: "Vocal arousal and speaking", series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
-      ecg: new TimeChart(panel, { title: "Signal alive: ECG (last 10 s)", height: 70, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
-      level: new TimeChart(panel, { title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 60, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
+      hr: new TimeChart(panel, { title: "Heart rate (bpm)", minSpan: HR_MIN_SPAN, series: [{ label: "HR", color: C.vermillion }] }),
+      hrv: new TimeChart(panel, { title: "lnRMSSD (vagal activity)", minSpan: 0.5, series: [{ label: "lnRMSSD", color: C.blue }] }),
+      ans: new TimeChart(panel, { title: "PNS / SNS indices (z against published norms)", minSpan: 2, series: [{ label: "PNS", color: C.blue }, { label: "SNS", color: C.orange, dash: [6, 3] }] }),
+      arousal: new TimeChart(panel, {
+        title: `Arousal (baseline z). Green: window of tolerance (${band.lo} to +${band.hi}${band.assumed ? ", default" : ""}); `
+          + `a zone is called after ${band.sustain} s beyond a solid line and left after the trace is back inside the dashed lines`
+          + ` (${band.exitLo} to +${band.exitHi}${exitWords}). Bottom strip: zone over time.`,
+        band, height: 150, series: [{ label: "arousal", color: C.black, width: 2 }] }),
+      voice: new TimeChart(panel, { title: "Vocal arousal (baseline z) and speaking (0/1)", minSpan: 2, series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
+      ecg: new TimeChart(panel, { title: "Signal alive: ECG (µV, last 10 s)", height: 80, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
+      level: new TimeChart(panel, { title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 70, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
   }
-  render(data, t0, t1, tNow, tStrip = tNow) {
+  /** Heart rate over [t0, t1]: the caller may pin a y range shared by both people. */
+  hrExtent(t0, t1) { return extent(this.data.series(this.who, ["hr_bpm"], t0, t1).slice(1)); }
+  render(t0, t1, tNow, tStrip = tNow, hrRange = null) {
+    const data = this.data;
     const w = [t0, t1];
     const s = (cols) => data.series(this.who, cols, t0, t1);
+    this.charts.hr.range = hrRange;
     this.charts.hr.set(s(["hr_bpm"]), w);
     this.charts.hrv.set(s(["ln_rmssd"]), w);
     this.charts.ans.set(s(["pns_index", "sns_index"]), w);
-    this.charts.arousal.set(s(["arousal"]), w);
+    // the arousal chart always holds the whole trace and both bounds (issue #14: a fixed ±4
+    // lost the trace exactly during the episodes it exists to show)
+    const ar = s(["arousal"]);
+    const b = this.band;
+    this.charts.arousal.range = fitRange(extent(ar.slice(1)), { must: [b.lo - 0.5, b.hi + 0.5], minSpan: 1 });
+    this.charts.arousal.set(ar, w, { strip: zoneRuns(data, this.who, t0, t1) });
     this.charts.voice.set(s(["vocal_arousal", "speaking"]), w);
     for (const [kind, chart] of [["ecg", this.charts.ecg], ["audio", this.charts.level]]) {
       const wv = data.waves.get(`${this.who}/${kind}`);
@@ -65,12 +105,14 @@ class PersonPanel {
       } else chart.set([[], []], [hi - 10, hi]);
     }
     const r = data.rowAt(this.who, tNow) || {};
-    const z = zoneInfo(r.zone);
-    this.zone.textContent = z.text;
-    this.zone.className = `zone zone-${r.zone in { window: 1, hyper: 1, hypo: 1, hypo_candidate: 1 } ? r.zone : "unknown"}`;
-    for (const [k, b] of Object.entries(this.nums)) {
+    const calib = baselineProgress(data, this.who, tNow);
+    this.renderCalibration(calib);
+    const known = KNOWN_ZONES.has(r.zone);
+    this.zone.textContent = known ? zoneInfo(r.zone).text : calib ? CALIBRATING : zoneInfo("unknown").text;
+    this.zone.className = `zone zone-${known ? r.zone : "unknown"}`;
+    for (const [k, el] of Object.entries(this.nums)) {
       const v = r[k];
-      b.textContent = k === "speaking" ? (v == null ? "–" : v ? "yes" : "no") : fmt(v, k === "hr_bpm" || k === "breathing_rpm" ? 0 : 2);
+      el.textContent = k === "speaking" ? (v == null ? "–" : v ? "yes" : "no") : fmt(v, k === "hr_bpm" || k === "breathing_rpm" ? 0 : 2);
     }
     const q = r.quality;
     this.quality.textContent = `quality ${q ?? "–"}`;
@@ -79,6 +121,17 @@ class PersonPanel {
     this.vagal.textContent = `vagal ${vr == null ? "–" : vr ? "reliable" : "unreliable"}`;
     this.vagal.className = `badge ${vr ? "ok" : vr == null ? "" : "warn"}`;
   }
+  renderCalibration(c) {
+    this.calib.hidden = !c;
+    if (!c) return;
+    this.calibBar.value = c.total > 0 ? c.done / c.total : 0;
+    const p = this.data.pacing;
+    // live sessions whose baseline is played faster (the demo): say so, and in wall-clock time
+    const fast = !this.data.stripAtCursor && p && p.baseline_speed != null && p.fast_until_s != null;
+    const wall = fast && p.baseline_speed !== "max" ? ` ≈ ${Math.ceil(c.left / p.baseline_speed)} s at ${paceWords(p.baseline_speed)}` : "";
+    this.calibText.textContent = `Baseline ${mmss(c.done)} of ${mmss(c.total)}: ${mmss(c.left)} left${wall}. `
+      + "The zone is called against this person's own baseline once it is complete.";
+  }
   setStale(streams) {
     this.stale.hidden = !streams.length;
     this.stale.textContent = `sensor stale: ${streams.join(", ")}`;
@@ -86,30 +139,52 @@ class PersonPanel {
 }
 
 export class DyadView {
-  constructor(el, data, { onJump } = {}) {
-    this.data = data; this.onJump = onJump;
+  /** @param opts {onJump(t): jump to a time (replay), allEvents: list the whole session, current highlighted} */
+  constructor(el, data, { onJump, allEvents = false } = {}) {
+    this.data = data; this.onJump = onJump; this.allEvents = allEvents;
+    this.sharedHr = sessionStorage.getItem(SHARED_HR_KEY) !== "0";
+    const hrToggle = h("input", { type: "checkbox", id: "shared-hr", checked: this.sharedHr });
+    hrToggle.onchange = () => { this.sharedHr = hrToggle.checked; sessionStorage.setItem(SHARED_HR_KEY, this.sharedHr ? "1" : "0"); this.rerender(); };
+    el.append(h("div", { className: "bar options" }, h("label", { htmlFor: "shared-hr" }, hrToggle, " Same heart-rate scale for both people")));
     this.grid = h("div", { className: "dyad" });
     el.append(this.grid);
     this.persons = new Map();
     const sync = h("section", { className: "strip", "aria-label": "Synchrony" });
     this.leader = h("span", { className: "badge", role: "status" }, "leader –");
     this.sig = h("span", { className: "badge" }, "–");
-    sync.append(h("h3", {}, "Synchrony (z vs surrogates) ", this.leader, " ", this.sig));
-    this.syncChart = new TimeChart(sync, { title: "Cross-lagged synchrony, z-scores (|z| > 2 ≈ beyond chance)", y: [-4, 6],
+    sync.append(h("h3", {}, "Synchrony beyond chance ", this.leader, " ", this.sig));
+    // dyad rows carry the surrogate-based effect (sync_effect) and its significance; the per-signal
+    // columns are the raw peak correlations (Fisher z), untested: each chart says which it shows
+    this.syncChart = new TimeChart(sync, {
+      title: "Synchrony effect vs pseudo-pairs: (peak − pseudo mean) / pseudo SD, mean over signals; 0 = chance. Shaded: significant seconds.",
+      minSpan: 3, height: 120, series: [{ label: "effect", color: C.black, width: 2 }] });
+    this.peakChart = new TimeChart(sync, {
+      title: "Peak cross-correlation per signal (Fisher z of r over lags ±5 s; not tested against chance)", minSpan: 1,
       series: [{ label: "HR", color: C.vermillion }, { label: "arousal", color: C.black }, { label: "vocal", color: C.purple, dash: [4, 3] }] });
     const evs = h("section", { className: "strip", "aria-label": "Events" });
     this.evList = h("ol", { className: "events", "aria-live": "polite" });
-    evs.append(h("h3", {}, "Events (candidates for review)"), this.evList);
+    evs.append(h("h3", {}, allEvents ? "Events of the whole session (candidates for review; current one highlighted)" : "Events (candidates for review)"), this.evList);
     el.append(sync, evs);
-    this._evCount = -1;
+    this._evKey = "";
+    this._last = null;
   }
   ensurePersons() {
-    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, !!this.data.stripAtCursor, this.data.band || BAND));
+    for (const p of this.data.participants) if (!this.persons.has(p)) this.persons.set(p, new PersonPanel(this.grid, p, this.data));
   }
+  rerender() { if (this._last) this.render(...this._last); }
   render(t0, t1, tNow, tStrip = tNow) {
+    this._last = [t0, t1, tNow, tStrip];
     this.ensurePersons();
-    for (const p of this.persons.values()) p.render(this.data, t0, t1, tNow, tStrip);
-    this.syncChart.set(this.data.dyadSeries(["sync_hr_z", "sync_arousal_z", "sync_vocal_z"], t0, t1), [t0, t1]);
+    let hrRange = null;
+    if (this.sharedHr && this.persons.size > 1) {
+      const exts = [...this.persons.values()].map((p) => p.hrExtent(t0, t1)).filter(Boolean);
+      if (exts.length) hrRange = fitRange([Math.min(...exts.map((e) => e[0])), Math.max(...exts.map((e) => e[1]))], { minSpan: HR_MIN_SPAN });
+    }
+    for (const p of this.persons.values()) p.render(t0, t1, tNow, tStrip, hrRange);
+    const sig = runs(this.data.points(null, "sync_significant", t0, t1)).filter((r) => r.value === true)
+      .map((r) => ({ ...r, color: "rgba(0,158,115,0.18)" }));
+    this.syncChart.set(this.data.dyadSeries(["sync_effect"], t0, t1), [t0, t1], { spans: sig });
+    this.peakChart.set(this.data.dyadSeries(["sync_hr_z", "sync_arousal_z", "sync_vocal_z"], t0, t1), [t0, t1]);
     const d = this.data.dyadAt(tNow) || {};
     this.leader.textContent = `leader: ${d.leader ?? "–"}`;
     this.sig.textContent = d.sync_significant == null ? "significance –" : d.sync_significant ? "significant coupling" : "not significant";
@@ -117,17 +192,40 @@ export class DyadView {
     this.renderEvents(tNow);
   }
   renderEvents(tNow) {
-    const evs = this.data.sortedEvents().filter((e) => e.t_start <= tNow + 0.5);
-    const key = `${evs.length}:${this.onJump ? Math.floor(tNow) : ""}`;
-    if (key === this._evCount) return;
-    this._evCount = key;
-    this.evList.replaceChildren(...evs.slice(-200).reverse().map((e) => {
-      const li = h("li", { "data-kind": e.kind },
-        h("span", { className: "evkind" }, `${mmss(e.t_start)} · ${EVENT_WORDS[e.kind] || e.kind.replaceAll("_", " ")}`),
-        ` ${e.participant ? `(${e.participant})` : "(dyad)"} ${e.label || ""}`);
-      if (this.onJump) li.prepend(h("button", { type: "button", onclick: () => this.onJump(e.t_start), title: "Jump to this event" }, "▶ go"), " ");
-      return li;
-    }));
+    const all = this.data.sortedEvents();
+    if (!this.allEvents) {
+      // live: what happened so far, newest first
+      const evs = all.filter((e) => e.t_start <= tNow + 0.5);
+      const key = `${evs.length}`;
+      if (key === this._evKey) return;
+      this._evKey = key;
+      this.evList.replaceChildren(...evs.slice(-200).reverse().map((e) => this._item(e)));
+      return;
+    }
+    // replay: the whole session in time order, the latest event at or before the cursor marked
+    let current = -1;
+    all.forEach((e, i) => { if (e.t_start <= tNow + 0.5) current = i; });
+    const key = `${all.length}:${current}`;
+    if (key === this._evKey) return;
+    const rebuild = !this._evKey.startsWith(`${all.length}:`);
+    this._evKey = key;
+    if (rebuild) this.evList.replaceChildren(...all.map((e) => this._item(e)));
+    [...this.evList.children].forEach((li, i) => {
+      li.classList.toggle("current", i === current);
+      li.classList.toggle("ahead", i > current);
+      if (i === current) li.setAttribute("aria-current", "true"); else li.removeAttribute("aria-current");
+    });
+    const li = this.evList.children[current];
+    if (li) this.evList.scrollTop = Math.max(0, li.offsetTop - this.evList.offsetTop - this.evList.clientHeight / 3);
+  }
+  _item(e) {
+    const li = h("li", { "data-kind": e.kind, "data-t": e.t_start },
+      h("span", { className: "evtime" }, mmss(e.t_start)), " ",
+      h("span", { className: "evkind" }, eventTitle(e)),
+      e.t_end != null && e.kind !== "gap" ? h("span", { className: "muted" }, ` until ${mmss(e.t_end)}`) : "",
+      e.rule ? h("span", { className: "muted rule" }, ` — ${e.rule}`) : "");
+    if (this.onJump) li.prepend(h("button", { type: "button", onclick: () => this.onJump(e.t_start), title: "Jump to this event" }, "go"), " ");
+    return li;
   }
   markStale(byPerson) {
     for (const [p, panel] of this.persons) panel.setStale(byPerson.get(p) || []);

@@ -3,6 +3,7 @@ import { LiveSocket, api } from "./api.js";
 import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
+import { eventTitle } from "./words.js";
 
 const WINDOW_S = 300;
 const STALE_S = 5;
@@ -12,6 +13,13 @@ export async function liveView(main, sessionId, ctx) {
   const data = new SessionData();
   data.setParticipants(info.participants);
   data.band = bandOf(info.tolerance);
+  data.baseline = info.baseline || null;
+  data.pacing = info.pacing || null;
+  // the demo plays its simulated baseline faster, then in real time: say so on screen
+  const pace = data.pacing;
+  const fastUntil = pace && pace.baseline_speed != null ? pace.fast_until_s : null;
+  const paceWords = (v) => (v === "max" ? "as fast as possible" : `at ×${v}`);
+  const paceNote = h("p", { className: "pace-note", role: "status", hidden: fastUntil == null });
   const clock = h("span", { className: "clock", "aria-label": "session time" }, "0:00");
   const status = h("span", { className: "badge", role: "status" }, info.status);
   const alarm = h("div", { className: "alarm", role: "alert", hidden: true }, "");
@@ -25,7 +33,7 @@ export async function liveView(main, sessionId, ctx) {
   const timeline = h("div", { className: "timeline", role: "img", "aria-label": "Session timeline: events (orange) and annotations (purple)" });
   const annList = h("ol", { className: "events", "aria-label": "Annotations of this session" });
   const annPanel = h("section", { className: "strip", "aria-label": "Annotations" }, h("h3", {}, "Annotations"), annList);
-  main.replaceChildren(bar, alarm, timeline);
+  main.replaceChildren(bar, paceNote, alarm, timeline);
   const view = new DyadView(main, data);
   main.append(annPanel);
   let annKey = "";
@@ -33,7 +41,7 @@ export async function liveView(main, sessionId, ctx) {
     const span = Math.max(tNow, 60);
     const marks = [];
     for (const ev of data.sortedEvents()) {
-      const m = h("span", { className: "mark", title: `${mmss(ev.t_start)} ${ev.kind} ${ev.participant || ""}` });
+      const m = h("span", { className: "mark", title: `${mmss(ev.t_start)} ${eventTitle(ev)}` });
       m.style.left = `${(100 * ev.t_start) / span}%`;
       marks.push(m);
     }
@@ -134,6 +142,13 @@ export async function liveView(main, sessionId, ctx) {
     // need some signal after a second before they can close it)
     const tNow = Math.max(data.tMax, data.sensors?.t ?? 0);
     clock.textContent = mmss(tNow);
+    if (fastUntil != null) {
+      paceNote.textContent = tNow < fastUntil
+        ? `Fast-forward: the simulated baseline (to ${mmss(fastUntil)}) plays ${paceWords(pace.baseline_speed)}; `
+          + `then the session runs ${paceWords(pace.speed)}. Only the pacing changes, not the data.`
+        : `Running ${paceWords(pace.speed)} since ${mmss(fastUntil)} (the baseline was played ${paceWords(pace.baseline_speed)}).`;
+      paceNote.classList.toggle("fast", tNow < fastUntil);
+    }
     view.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), data.tMax, tNow);
     drawExtras(tNow);
   }, 250);

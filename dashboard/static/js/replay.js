@@ -1,11 +1,39 @@
-// Replay view: a recorded (or still running) session from REST, with a scrubbable timeline,
-// play/pause at x1/x4/x16, jumps to events, editable annotations and export downloads.
+// Replay view: a recorded (or still running) session from REST: a whole-session overview (click or
+// drag to seek), a scrubbable timeline, play/pause at x1/x4/x16, the session's events with the
+// current one highlighted, editable annotations and export downloads.
+//
+// Other modules (e.g. a video panel) follow the cursor without knowing this file: the view's root
+// element dispatches CURSOR_EVENT ({t, t0, t1, playing, speed}) whenever the cursor moves, and seeks
+// when it receives SEEK_EVENT ({t}).
 import { api, download } from "./api.js";
 import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
+import { Overview } from "./overview.js";
 
 const WINDOW_S = 300;
+export const CURSOR_EVENT = "coregulate:cursor";
+export const SEEK_EVENT = "coregulate:seek";
+
+const SVG = "http://www.w3.org/2000/svg";
+/** Play / pause icons as SVG: the text glyph "⏸" is missing from common system fonts. */
+function icon(kind) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 10 10"); svg.setAttribute("width", "11"); svg.setAttribute("height", "11");
+  svg.setAttribute("aria-hidden", "true"); svg.classList.add("icon");
+  const shapes = kind === "pause" ? [["rect", { x: 1, y: 1, width: 3, height: 8 }], ["rect", { x: 6, y: 1, width: 3, height: 8 }]]
+    : [["path", { d: "M2 1 L9 5 L2 9 Z" }]];
+  for (const [tag, attrs] of shapes) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    e.setAttribute("fill", "currentColor");
+    svg.append(e);
+  }
+  return svg;
+}
+
+const SHORTCUTS = [["Space", "play / pause"], ["← →", "5 s back / on (Shift: 1 min)"], ["P / N", "previous / next event"],
+  ["Home / End", "start / end"], ["click or drag the overview", "go there"]];
 
 export async function replayView(main, sessionId, ctx) {
   const sid = encodeURIComponent(sessionId);
@@ -15,6 +43,7 @@ export async function replayView(main, sessionId, ctx) {
   data.stripAtCursor = true;
   data.setParticipants(info.participants);
   data.band = bandOf(info.tolerance);
+  data.baseline = info.baseline || null;
   const [f, d, e, a] = await Promise.all([api(`${q}/features`), api(`${q}/dyad`), api(`${q}/events`), api(`${q}/annotations`)]);
   data.addFeatures(f.rows); data.addDyad(d.rows); data.addEvents(e.events);
   for (const x of a) data.annotation("add", x);
@@ -24,10 +53,9 @@ export async function replayView(main, sessionId, ctx) {
   let speed = 1;
 
   const clock = h("span", { className: "clock", "aria-live": "off" }, "0:00");
-  const playBtn = h("button", { type: "button", className: "primary", "aria-pressed": "false" }, "▶ Play");
+  const playBtn = h("button", { type: "button", className: "primary", "aria-pressed": "false" }, icon("play"), " Play");
   const speedSel = h("select", { "aria-label": "Replay speed" }, ...[1, 4, 16].map((s) => h("option", { value: s }, `×${s}`)));
   const slider = h("input", { type: "range", min: 0, max: Math.ceil(duration), step: 1, value: cursor, "aria-label": "Session time (scrub)" });
-  const timeline = h("div", { className: "timeline", "aria-hidden": "true" });
   const exports = h("span", {}, "Export: ", ...["csv", "edf", "rr"].map((fmt) => h("button", {
     type: "button", onclick: async (ev) => {
       ev.target.disabled = true;
@@ -43,25 +71,14 @@ export async function replayView(main, sessionId, ctx) {
   const annAdd = h("button", { type: "button" }, "Add at cursor");
   const annPanel = h("section", { className: "strip", "aria-label": "Annotations" }, h("h3", {}, "Annotations"), annList);
   if (ctx.role === "supervisor") annPanel.append(h("div", { className: "bar" }, annText, annAdd));
-  main.replaceChildren(bar, slider, timeline, annPanel);
-  const view = new DyadView(main, data, { onJump: (t) => seek(t) });
-
-  function drawTimeline() {
-    timeline.replaceChildren();
-    for (const ev of data.sortedEvents()) {
-      const m = h("span", { className: "mark", title: `${mmss(ev.t_start)} ${ev.kind}` });
-      m.style.left = `${(100 * ev.t_start) / duration}%`;
-      timeline.append(m);
-    }
-    for (const an of data.sortedAnnotations()) {
-      const m = h("span", { className: "mark ann", title: `${mmss(an.t_s)} ${an.text}` });
-      m.style.left = `${(100 * an.t_s) / duration}%`;
-      timeline.append(m);
-    }
-    const c = h("span", { className: "cursor" });
-    c.style.left = `${(100 * cursor) / duration}%`;
-    timeline.append(c);
-  }
+  const keys = h("p", { className: "muted shortcuts", "aria-label": "Keyboard shortcuts" }, "Keys: ",
+    ...SHORTCUTS.flatMap(([k, what], i) => [i ? " · " : "", h("kbd", {}, k), ` ${what}`]));
+  const overviewBox = h("section", { className: "strip overview-box", "aria-label": "Session overview" },
+    h("h3", {}, "Whole session ", h("span", { className: "muted" }, "(zones: green window, red hyper, blue hypo, light blue possible hypo, grey calibrating or unknown; box: the charts' window)")));
+  main.replaceChildren(bar, keys, overviewBox, slider, annPanel);
+  const overview = new Overview(overviewBox, data, duration, (t) => seek(t));
+  const view = new DyadView(main, data, { onJump: (t) => seek(t), allEvents: true });
+  const drawTimeline = () => overview.draw(); // annotations changed (zones did not)
 
   function drawAnnotations() {
     annList.replaceChildren(...data.sortedAnnotations().map((an) => {
@@ -109,16 +126,20 @@ export async function replayView(main, sessionId, ctx) {
     clock.textContent = mmss(cursor);
     slider.value = cursor;
     slider.setAttribute("aria-valuetext", mmss(cursor));
-    view.render(Math.max(0, cursor - WINDOW_S), Math.max(cursor, 60), cursor);
-    drawTimeline();
+    const t0 = Math.max(0, cursor - WINDOW_S), t1 = Math.max(cursor, 60);
+    view.render(t0, t1, cursor);
+    overview.render(t0, t1, cursor);
+    main.dispatchEvent(new CustomEvent(CURSOR_EVENT, { detail: { t: cursor, t0, t1, playing, speed } }));
     if (waves) fetchWaves();
   }
   function seek(t) { cursor = Math.max(0, Math.min(duration, t)); render(); }
+  const onSeekRequest = (ev) => seek(Number(ev.detail?.t));
+  main.addEventListener(SEEK_EVENT, onSeekRequest);
 
   slider.oninput = () => seek(Number(slider.value));
   speedSel.onchange = () => { speed = Number(speedSel.value); };
   const setPlaying = (p) => {
-    playing = p; playBtn.textContent = p ? "⏸ Pause" : "▶ Play"; playBtn.setAttribute("aria-pressed", String(p));
+    playing = p; playBtn.replaceChildren(icon(p ? "pause" : "play"), p ? " Pause" : " Play"); playBtn.setAttribute("aria-pressed", String(p));
     if (!p) fetchWaves(); // the strip catches up with where the cursor stopped
   };
   playBtn.onclick = () => { if (cursor >= duration) cursor = 0; setPlaying(!playing); };
@@ -131,9 +152,23 @@ export async function replayView(main, sessionId, ctx) {
     } catch (err) { alert(`Not saved: ${err.message}`); }
   };
   annText.onkeydown = (ev) => { if (ev.key === "Enter") annAdd.click(); };
+  const jumpEvent = (dir) => {
+    const evs = data.sortedEvents();
+    const e = dir > 0 ? evs.find((x) => x.t_start > cursor + 0.5) : [...evs].reverse().find((x) => x.t_start < cursor - 0.5);
+    if (e) seek(e.t_start);
+  };
   const onKey = (ev) => {
-    if (ev.target instanceof HTMLInputElement && ev.target.type === "text") return;
-    if (ev.key === " " && ev.target === document.body) { ev.preventDefault(); playBtn.click(); }
+    const tgt = ev.target;
+    if (tgt instanceof HTMLInputElement && tgt.type === "text") return;
+    if (tgt instanceof HTMLSelectElement || tgt instanceof HTMLTextAreaElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const onSlider = tgt === slider; // the slider moves itself with arrows and Home/End
+    if (ev.key === " " && (tgt === document.body || onSlider)) { ev.preventDefault(); playBtn.click(); }
+    else if (!onSlider && (ev.key === "ArrowLeft" || ev.key === "ArrowRight")) {
+      ev.preventDefault(); seek(cursor + (ev.key === "ArrowRight" ? 1 : -1) * (ev.shiftKey ? 60 : 5));
+    } else if (!onSlider && ev.key === "Home") { ev.preventDefault(); seek(0); }
+    else if (!onSlider && ev.key === "End") { ev.preventDefault(); seek(duration); }
+    else if (ev.key === "n" || ev.key === "N") jumpEvent(+1);
+    else if (ev.key === "p" || ev.key === "P") jumpEvent(-1);
   };
   document.addEventListener("keydown", onKey);
 
@@ -149,5 +184,8 @@ export async function replayView(main, sessionId, ctx) {
   }, 250);
   drawAnnotations();
   render();
-  return () => { clearInterval(timer); clearTimeout(waveTimer); document.removeEventListener("keydown", onKey); };
+  return () => {
+    clearInterval(timer); clearTimeout(waveTimer); document.removeEventListener("keydown", onKey);
+    main.removeEventListener(SEEK_EVENT, onSeekRequest); overview.destroy();
+  };
 }

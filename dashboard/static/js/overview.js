@@ -1,0 +1,124 @@
+// Whole-session overview of a replay: a zone band per person, labelled event and annotation marks,
+// the detail window and the cursor; click or drag anywhere on it to seek.
+import { C, mmss } from "./charts.js";
+import { zoneRuns } from "./dyadview.js";
+import { eventShort, eventTitle } from "./words.js";
+
+const ROW = 14; // px per person's zone band
+const AXIS = 16; // px for the time labels
+const LABELS = 30; // px for two staggered rows of event labels
+const LEFT = 70; // px for the row names
+
+export class Overview {
+  /** @param el container; data SessionData; duration session length (s); onSeek(t) */
+  constructor(el, data, duration, onSeek) {
+    Object.assign(this, { data, duration, onSeek });
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "overview";
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", "Whole-session overview: zones per person, events and annotations; click or drag to move the replay cursor");
+    this.tip = document.createElement("div");
+    this.tip.className = "overview-tip";
+    this.tip.hidden = true;
+    const wrap = document.createElement("div");
+    wrap.className = "overview-wrap";
+    wrap.append(this.canvas, this.tip);
+    el.append(wrap);
+    this.zones = null; // computed once per data change (whole session)
+    this.view = [0, 0, 0];
+    let dragging = false;
+    const at = (ev) => this.timeAt(ev.clientX);
+    this.canvas.addEventListener("pointerdown", (ev) => {
+      dragging = true; this.canvas.setPointerCapture(ev.pointerId); this.onSeek(at(ev));
+    });
+    this.canvas.addEventListener("pointermove", (ev) => {
+      if (dragging) this.onSeek(at(ev));
+      this.hover(ev);
+    });
+    const end = () => { dragging = false; };
+    this.canvas.addEventListener("pointerup", end);
+    this.canvas.addEventListener("pointercancel", end);
+    this.canvas.addEventListener("pointerleave", () => { this.tip.hidden = true; });
+    this._ro = new ResizeObserver(() => this.draw());
+    this._ro.observe(wrap);
+  }
+  invalidate() { this.zones = null; }
+  /** Session time under a client x coordinate (clamped to the session). */
+  timeAt(clientX) {
+    const r = this.canvas.getBoundingClientRect();
+    const f = (clientX - r.left - LEFT) / Math.max(1, r.width - LEFT - 8);
+    return Math.max(0, Math.min(this.duration, f * this.duration));
+  }
+  xOf(t, width) { return LEFT + (t / this.duration) * (width - LEFT - 8); }
+  hover(ev) {
+    const t = this.timeAt(ev.clientX);
+    const near = this.data.sortedEvents().filter((e) => Math.abs(e.t_start - t) <= this.duration / 200);
+    this.tip.textContent = near.length ? `${mmss(near[0].t_start)} ${eventTitle(near[0])}${near.length > 1 ? ` (+${near.length - 1})` : ""}` : mmss(t);
+    this.tip.style.left = `${ev.clientX - this.canvas.getBoundingClientRect().left + 8}px`;
+    this.tip.hidden = false;
+  }
+  /** Redraw with the detail window [t0, t1] and the cursor. */
+  render(t0, t1, cursor) { this.view = [t0, t1, cursor]; this.draw(); }
+  draw() {
+    const people = this.data.participants;
+    const cssW = Math.max(300, this.canvas.parentElement.clientWidth);
+    const cssH = AXIS + LABELS + people.length * ROW + 4;
+    const dpr = window.devicePixelRatio || 1;
+    if (this.canvas.width !== Math.round(cssW * dpr) || this.canvas.height !== Math.round(cssH * dpr)) {
+      this.canvas.width = Math.round(cssW * dpr); this.canvas.height = Math.round(cssH * dpr);
+      this.canvas.style.width = `${cssW}px`; this.canvas.style.height = `${cssH}px`;
+    }
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, cssW, cssH);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    if (!this.zones) this.zones = new Map(people.map((p) => [p, zoneRuns(this.data, p, 0, this.duration)]));
+    const x = (t) => this.xOf(t, cssW);
+    const bandTop = LABELS;
+    // zone band per person (grey = calibrating / unknown)
+    people.forEach((p, i) => {
+      const y = bandTop + i * ROW;
+      ctx.fillStyle = "#e4e4de"; ctx.fillRect(LEFT, y + 1, cssW - LEFT - 8, ROW - 2);
+      for (const r of this.zones.get(p) || []) {
+        ctx.fillStyle = r.color; ctx.fillRect(x(r.t0), y + 1, Math.max(1, x(r.t1) - x(r.t0)), ROW - 2);
+      }
+      ctx.fillStyle = "#333"; ctx.textAlign = "left"; ctx.fillText(p, 2, y + ROW / 2);
+    });
+    const bottom = bandTop + people.length * ROW;
+    // time axis
+    ctx.fillStyle = "#555"; ctx.textAlign = "center";
+    const steps = [60, 120, 300, 600, 900, 1800, 3600];
+    const step = steps.find((s) => (this.duration / s) * 60 <= cssW - LEFT) || 7200;
+    for (let t = 0; t <= this.duration; t += step) {
+      ctx.fillRect(x(t), bottom, 1, 4);
+      ctx.fillText(mmss(t), Math.min(cssW - 20, Math.max(LEFT + 12, x(t))), bottom + 10);
+    }
+    // detail window and cursor
+    const [t0, t1, cur] = this.view;
+    ctx.fillStyle = "rgba(0,114,178,0.15)"; ctx.strokeStyle = C.blue; ctx.lineWidth = 1;
+    ctx.fillRect(x(t0), bandTop - 2, Math.max(2, x(t1) - x(t0)), bottom - bandTop + 4);
+    ctx.strokeRect(x(t0) + 0.5, bandTop - 2.5, Math.max(2, x(t1) - x(t0)), bottom - bandTop + 5);
+    // event and annotation marks with short labels in two staggered rows (skipped when they would overlap)
+    const marks = [
+      ...this.data.sortedEvents().map((e) => ({ t: e.t_start, text: eventShort(e), color: e.participant ? C.orange : C.black, ann: false })),
+      ...this.data.sortedAnnotations().map((a) => ({ t: a.t_s, text: `✎ ${a.text.slice(0, 14)}`, color: C.purple, ann: true })),
+    ].sort((a, b) => a.t - b.t);
+    const lastEnd = [-Infinity, -Infinity];
+    ctx.textAlign = "left";
+    for (const m of marks) {
+      const mx = x(m.t);
+      ctx.fillStyle = m.color;
+      ctx.fillRect(mx - 1, m.ann ? bandTop - 6 : 2, 2, m.ann ? bottom - bandTop + 6 : bandTop - 2);
+      const w = ctx.measureText(m.text).width + 6;
+      const row = lastEnd[0] <= mx ? 0 : lastEnd[1] <= mx ? 1 : -1;
+      if (row < 0) continue;
+      lastEnd[row] = mx + w;
+      ctx.fillStyle = m.ann ? C.purple : "#222";
+      ctx.fillText(m.text, mx + 3, 7 + row * 13);
+    }
+    ctx.fillStyle = C.black;
+    ctx.fillRect(x(cur) - 1, 0, 2, bottom + 2);
+  }
+  destroy() { this._ro.disconnect(); }
+}
