@@ -3,7 +3,6 @@ simulated session, an event, an annotation, then the replay of the finished sess
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -11,33 +10,6 @@ import pytest
 from dashboard_helpers import OUT, SUP, VIEW
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = os.environ.get("COREGULATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    ctx.close()
 
 
 def _num(page, who: str, label: str) -> str:
@@ -47,7 +19,8 @@ def _num(page, who: str, label: str) -> str:
 def test_live_view_event_annotation_then_replay(server, page):
     OUT.mkdir(parents=True, exist_ok=True)
     body = {"source": {"kind": "simulator", "duration_s": 40}, "speed": 2.0, "label": "browser test"} if server.fake else \
-        {"source": {"kind": "simulator", "duration_s": 330, "audio": True}, "speed": 16.0, "label": "browser test"}
+        {"source": {"kind": "simulator", "duration_s": 360, "audio": True}, "speed": 2.0, "baseline_speed": 16.0,
+         "label": "browser test"}  # the baseline fast, then slow enough to annotate while the session runs
     r = server.http.post("/api/sessions", json=body)
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
@@ -105,8 +78,8 @@ def test_live_view_event_annotation_then_replay(server, page):
     ann.locator("button").first.click()
     ann_t = server.http.get(f"/api/sessions/{sid}/annotations").json()[0]["t_s"]
     assert page.inner_text(".clock") == f"{int(ann_t) // 60}:{int(ann_t) % 60:02d}"
-    # jump to an event
-    page.locator(".events li[data-kind] button").last.click()
+    # jump to an event (the replay lists the whole session in time order)
+    page.locator(".events li[data-kind] button").first.click()
     ev_t = server.http.get(f"/api/sessions/{sid}/events").json()["events"][0]["t_start"]
     assert page.inner_text(".clock") == f"{int(ev_t) // 60}:{int(ev_t) % 60:02d}"
     # play at x16 moves the cursor

@@ -33,6 +33,8 @@ export function mmss(t) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
+const tickText = (v) => (v == null ? "" : Math.abs(v) >= 1000 ? v.toLocaleString("en") : String(Math.round(v * 1000) / 1000));
+
 /** [lo, hi] that holds every finite value of `cols` (uPlot data arrays), or null. */
 export function extent(cols) {
   let lo = Infinity, hi = -Infinity;
@@ -112,6 +114,7 @@ export class TimeChart {
     this.range = null; // [lo, hi] set by the caller (shared scale, autoscale with bounds)
     const wrap = document.createElement("div");
     wrap.className = "chart";
+    if (opts.key) wrap.dataset.chart = opts.key;
     const title = document.createElement("p");
     title.className = "title"; title.textContent = opts.title;
     this.titleEl = title;
@@ -132,7 +135,10 @@ export class TimeChart {
         value: (u, v) => (v == null ? "–" : (Math.round(v * 100) / 100).toString()),
       });
     }
-    const hooks = { drawClear: [spansHook(this)] };
+    // the y range and tick count drawn are published on the element (read by the browser tests)
+    const hooks = { drawClear: [spansHook(this)], draw: [(u) => {
+      holder.dataset.ymin = u.scales.y.min; holder.dataset.ymax = u.scales.y.max;
+    }] };
     if (opts.band) hooks.drawClear.unshift(bandHook(opts.band));
     const height = opts.height ?? 110;
     this.u = new uPlot({
@@ -145,7 +151,8 @@ export class TimeChart {
         { values: (u, vals) => vals.map(mmss), size: 28, font: "11px system-ui", ticks: { size: 3 },
           incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200] },
         // small charts: ticks every 14 px at least, so that every chart has several labelled values
-        { size: 46, font: "11px system-ui", ticks: { size: 3 }, space: 14, grid: { stroke: "rgba(0,0,0,0.07)" } },
+        { size: 46, font: "11px system-ui", ticks: { size: 3 }, space: 14, grid: { stroke: "rgba(0,0,0,0.07)" },
+          values: (u, splits) => { holder.dataset.yticks = splits.length; return splits.map(tickText); } },
       ],
       legend: { show: opts.legend ?? opts.series.length > 1, live: true },
       cursor: { drag: { x: false, y: false } },

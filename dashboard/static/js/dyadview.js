@@ -64,17 +64,16 @@ class PersonPanel {
     const exitWords = band.exitSustain != null ? ` for ${band.exitSustain} s` : "";
     const replay = !!data.stripAtCursor;
     this.charts = {
-      hr: new TimeChart(panel, { title: "Heart rate (bpm)", minSpan: HR_MIN_SPAN, series: [{ label: "HR", color: C.vermillion }] }),
-      hrv: new TimeChart(panel, { title: "lnRMSSD (vagal activity)", minSpan: 0.5, series: [{ label: "lnRMSSD", color: C.blue }] }),
-      ans: new TimeChart(panel, { title: "PNS / SNS indices (z against published norms)", minSpan: 2, series: [{ label: "PNS", color: C.blue }, { label: "SNS", color: C.orange, dash: [6, 3] }] }),
-      arousal: new TimeChart(panel, {
-        title: `Arousal (baseline z). Green: window of tolerance (${band.lo} to +${band.hi}${band.assumed ? ", default" : ""}); `
+      hr: new TimeChart(panel, { key: "hr", title: "Heart rate (bpm)", minSpan: HR_MIN_SPAN, series: [{ label: "HR", color: C.vermillion }] }),
+      hrv: new TimeChart(panel, { key: "hrv", title: "lnRMSSD (vagal activity)", minSpan: 0.5, series: [{ label: "lnRMSSD", color: C.blue }] }),
+      ans: new TimeChart(panel, { key: "ans", title: "PNS / SNS indices (z against published norms)", minSpan: 2, series: [{ label: "PNS", color: C.blue }, { label: "SNS", color: C.orange, dash: [6, 3] }] }),
+      arousal: new TimeChart(panel, { key: "arousal", title: `Arousal (baseline z). Green: window of tolerance (${band.lo} to +${band.hi}${band.assumed ? ", default" : ""}); `
           + `a zone is called after ${band.sustain} s beyond a solid line and left after the trace is back inside the dashed lines`
           + ` (${band.exitLo} to +${band.exitHi}${exitWords}). Bottom strip: zone over time.`,
         band, height: 150, series: [{ label: "arousal", color: C.black, width: 2 }] }),
-      voice: new TimeChart(panel, { title: "Vocal arousal (baseline z) and speaking (0/1)", minSpan: 2, series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
-      ecg: new TimeChart(panel, { title: "Signal alive: ECG (µV, last 10 s)", height: 80, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
-      level: new TimeChart(panel, { title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 70, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
+      voice: new TimeChart(panel, { key: "voice", title: "Vocal arousal (baseline z) and speaking (0/1)", minSpan: 2, series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
+      ecg: new TimeChart(panel, { key: "ecg", title: "Signal alive: ECG (µV, last 10 s)", height: 100, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
+      level: new TimeChart(panel, { key: "level", title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 70, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
   }
   /** Heart rate over [t0, t1]: the caller may pin a y range shared by both people. */
@@ -156,10 +155,10 @@ export class DyadView {
     // dyad rows carry the surrogate-based effect (sync_effect) and its significance; the per-signal
     // columns are the raw peak correlations (Fisher z), untested: each chart says which it shows
     this.syncChart = new TimeChart(sync, {
-      title: "Synchrony effect vs pseudo-pairs: (peak − pseudo mean) / pseudo SD, mean over signals; 0 = chance. Shaded: significant seconds.",
+      key: "sync", title: "Synchrony effect vs pseudo-pairs: (peak − pseudo mean) / pseudo SD, mean over signals; 0 = chance. Shaded: significant seconds.",
       minSpan: 3, height: 120, series: [{ label: "effect", color: C.black, width: 2 }] });
     this.peakChart = new TimeChart(sync, {
-      title: "Peak cross-correlation per signal (Fisher z of r over lags ±5 s; not tested against chance)", minSpan: 1,
+      key: "peak", title: "Peak cross-correlation per signal (Fisher z of r over lags ±5 s; not tested against chance)", minSpan: 1,
       series: [{ label: "HR", color: C.vermillion }, { label: "arousal", color: C.black }, { label: "vocal", color: C.purple, dash: [4, 3] }] });
     const evs = h("section", { className: "strip", "aria-label": "Events" });
     this.evList = h("ol", { className: "events", "aria-live": "polite" });
