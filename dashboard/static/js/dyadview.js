@@ -105,7 +105,7 @@ class PersonPanel {
     }
     const r = data.rowAt(this.who, tNow) || {};
     const calib = baselineProgress(data, this.who, tNow);
-    this.renderCalibration(calib);
+    this.renderCalibration(calib, tNow);
     const known = KNOWN_ZONES.has(r.zone);
     this.zone.textContent = known ? zoneInfo(r.zone).text : calib ? CALIBRATING : zoneInfo("unknown").text;
     this.zone.className = `zone zone-${known ? r.zone : "unknown"}`;
@@ -120,13 +120,14 @@ class PersonPanel {
     this.vagal.textContent = `vagal ${vr == null ? "–" : vr ? "reliable" : "unreliable"}`;
     this.vagal.className = `badge ${vr ? "ok" : vr == null ? "" : "warn"}`;
   }
-  renderCalibration(c) {
+  renderCalibration(c, tNow) {
     this.calib.hidden = !c;
     if (!c) return;
     this.calibBar.value = c.total > 0 ? c.done / c.total : 0;
     const p = this.data.pacing;
-    // live sessions whose baseline is played faster (the demo): say so, and in wall-clock time
-    const fast = !this.data.stripAtCursor && p && p.baseline_speed != null && p.fast_until_s != null;
+    // live sessions whose baseline is still being played faster (the demo): the time left in
+    // wall-clock seconds too (once the data have passed the fast part, only session time is said)
+    const fast = !this.data.stripAtCursor && p && p.baseline_speed != null && p.fast_until_s != null && tNow < p.fast_until_s;
     const wall = fast && p.baseline_speed !== "max" ? ` ≈ ${Math.ceil(c.left / p.baseline_speed)} s at ${paceWords(p.baseline_speed)}` : "";
     this.calibText.textContent = `Baseline ${mmss(c.done)} of ${mmss(c.total)}: ${mmss(c.left)} left${wall}. `
       + "The zone is called against this person's own baseline once it is complete.";
