@@ -61,6 +61,11 @@ def test_overview_seeks_by_click_and_lists_the_whole_session(server, page, recor
     assert page.locator(".events li[data-kind]").count() == len(recorded["events"]) > 3
     _click_overview_at(page, 200)
     assert abs(_clock_s(page) - 200) <= 3
+    # inside the baseline, replay shows the calibration as live does
+    for who in ("client", "therapist"):
+        calib = page.locator(f"[data-calibration={who}]")
+        assert calib.is_visible() and "left" in calib.inner_text(), who
+        assert page.locator(f"section[data-person={who}] .zone").inner_text() == "Calibrating (baseline)"
     # events after the cursor are listed (ahead) and one can jump to them
     later = [e for e in recorded["events"] if e["t_start"] > 330]
     assert later, recorded["events"]
