@@ -77,6 +77,9 @@ def test_demo_shows_calibration_at_once_and_a_zone_within_90_s(demo, page):
     called_after = time.monotonic() - opened
     assert page.locator("[data-calibration=client]").is_hidden()
     assert "Running at ×1" in note.inner_text()
+    # readable y ticks on the live charts too (microphone level included)
+    for key in ("hr", "arousal", "ecg", "level"):
+        assert int(page.locator(f"section[data-person=client] [data-chart={key}] [role=img]").get_attribute("data-yticks")) >= 3, key
     page.screenshot(path=str(OUT / "demo-first-zone.png"), full_page=True)
     print(f"first zone shown {called_after:.1f} s after opening the demo")
     assert not page.errors, page.errors

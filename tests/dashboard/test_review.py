@@ -29,6 +29,7 @@ def recorded(server):
     while server.http.get(f"/api/sessions/{sid}").json()["status"] == "running":
         assert time.time() - t < 300, "analysis did not finish"
         time.sleep(0.5)
+    assert server.http.post(f"/api/sessions/{sid}/annotations", json={"t_s": 450, "text": "client looks away"}).status_code == 201
     events = server.http.get(f"/api/sessions/{sid}/events").json()["events"]
     features = server.http.get(f"/api/sessions/{sid}/features").json()["rows"]
     dyad = server.http.get(f"/api/sessions/{sid}/dyad").json()["rows"]
@@ -108,7 +109,7 @@ def test_charts_have_ticks_an_honest_synchrony_title_and_a_shared_hr_scale(serve
     _click_overview_at(page, 420)
     page.wait_for_timeout(500)
     # readable y ticks on every chart that has data
-    for key in ("hr", "hrv", "ans", "arousal", "voice", "ecg"):
+    for key in ("hr", "hrv", "ans", "arousal", "voice", "ecg"):  # (no microphone level in recordings)
         for who in ("client", "therapist"):
             holder = page.locator(f"section[data-person={who}] [data-chart={key}] [role=img]")
             assert int(holder.get_attribute("data-yticks")) >= 3, (who, key)

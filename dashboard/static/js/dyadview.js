@@ -73,8 +73,10 @@ class PersonPanel {
         band, height: 150, series: [{ label: "arousal", color: C.black, width: 2 }] }),
       voice: new TimeChart(panel, { key: "voice", title: "Vocal arousal (baseline z) and speaking (0/1)", minSpan: 2, series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
       ecg: new TimeChart(panel, { key: "ecg", title: "Signal alive: ECG (µV, last 10 s)", height: 100, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
-      level: new TimeChart(panel, { key: "level", title: replay ? "Microphone level: not in recordings (raw audio is kept only if opted in)" : "Microphone level (dBFS, last 10 s)", height: 70, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
+      // replay: recordings keep no raw audio unless opted in, so there is no level to show
+      level: replay ? null : new TimeChart(panel, { key: "level", title: "Microphone level (dBFS, last 10 s)", height: 90, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
+    if (replay) panel.append(h("p", { className: "muted" }, "Microphone level: not in recordings (raw audio is kept only if opted in)."));
   }
   /** Heart rate over [t0, t1]: the caller may pin a y range shared by both people. */
   hrExtent(t0, t1) { return extent(this.data.series(this.who, ["hr_bpm"], t0, t1).slice(1)); }
@@ -94,6 +96,7 @@ class PersonPanel {
     this.charts.arousal.set(ar, w, { strip: zoneRuns(data, this.who, t0, t1) });
     this.charts.voice.set(s(["vocal_arousal", "speaking"]), w);
     for (const [kind, chart] of [["ecg", this.charts.ecg], ["audio", this.charts.level]]) {
+      if (!chart) continue;
       const wv = data.waves.get(`${this.who}/${kind}`);
       // live: follow the newest samples; replay: the 10 s before the cursor
       const hi = !data.stripAtCursor && wv && wv.t.length ? Math.min(wv.t[wv.t.length - 1], tStrip) : tStrip;

@@ -6,7 +6,8 @@ import { eventShort, eventTitle } from "./words.js";
 
 const ROW = 14; // px per person's zone band
 const AXIS = 16; // px for the time labels
-const LABELS = 30; // px for two staggered rows of event labels
+const LABELS = 30; // px for two staggered rows of event labels (above the bands)
+const NOTES = 14; // px for the annotation labels (under the bands)
 const LEFT = 70; // px for the row names
 
 export class Overview {
@@ -52,8 +53,11 @@ export class Overview {
   xOf(t, width) { return LEFT + (t / this.duration) * (width - LEFT - 8); }
   hover(ev) {
     const t = this.timeAt(ev.clientX);
-    const near = this.data.sortedEvents().filter((e) => Math.abs(e.t_start - t) <= this.duration / 200);
-    this.tip.textContent = near.length ? `${mmss(near[0].t_start)} ${eventTitle(near[0])}${near.length > 1 ? ` (+${near.length - 1})` : ""}` : mmss(t);
+    const near = [
+      ...this.data.sortedEvents().map((e) => [e.t_start, eventTitle(e)]),
+      ...this.data.sortedAnnotations().map((a) => [a.t_s, `✎ ${a.text}`]),
+    ].filter(([te]) => Math.abs(te - t) <= this.duration / 200).sort((a, b) => a[0] - b[0]);
+    this.tip.textContent = near.length ? `${mmss(near[0][0])} ${near[0][1]}${near.length > 1 ? ` (+${near.length - 1} more)` : ""}` : mmss(t);
     this.tip.style.left = `${ev.clientX - this.canvas.getBoundingClientRect().left + 8}px`;
     this.tip.hidden = false;
   }
@@ -62,7 +66,7 @@ export class Overview {
   draw() {
     const people = this.data.participants;
     const cssW = Math.max(300, this.canvas.parentElement.clientWidth);
-    const cssH = AXIS + LABELS + people.length * ROW + 4;
+    const cssH = AXIS + LABELS + people.length * ROW + NOTES + 4;
     const dpr = window.devicePixelRatio || 1;
     if (this.canvas.width !== Math.round(cssW * dpr) || this.canvas.height !== Math.round(cssH * dpr)) {
       this.canvas.width = Math.round(cssW * dpr); this.canvas.height = Math.round(cssH * dpr);
@@ -85,7 +89,8 @@ export class Overview {
       }
       ctx.fillStyle = "#333"; ctx.textAlign = "left"; ctx.fillText(p, 2, y + ROW / 2);
     });
-    const bottom = bandTop + people.length * ROW;
+    const bandBottom = bandTop + people.length * ROW;
+    const bottom = bandBottom + NOTES;
     // time axis
     ctx.fillStyle = "#555"; ctx.textAlign = "center";
     const steps = [60, 120, 300, 600, 900, 1800, 3600];
@@ -97,25 +102,34 @@ export class Overview {
     // detail window and cursor
     const [t0, t1, cur] = this.view;
     ctx.fillStyle = "rgba(0,114,178,0.15)"; ctx.strokeStyle = C.blue; ctx.lineWidth = 1;
-    ctx.fillRect(x(t0), bandTop - 2, Math.max(2, x(t1) - x(t0)), bottom - bandTop + 4);
-    ctx.strokeRect(x(t0) + 0.5, bandTop - 2.5, Math.max(2, x(t1) - x(t0)), bottom - bandTop + 5);
-    // event and annotation marks with short labels in two staggered rows (skipped when they would overlap)
-    const marks = [
-      ...this.data.sortedEvents().map((e) => ({ t: e.t_start, text: eventShort(e), color: e.participant ? C.orange : C.black, ann: false })),
-      ...this.data.sortedAnnotations().map((a) => ({ t: a.t_s, text: `✎ ${a.text.slice(0, 14)}`, color: C.purple, ann: true })),
-    ].sort((a, b) => a.t - b.t);
-    const lastEnd = [-Infinity, -Infinity];
+    ctx.fillRect(x(t0), bandTop - 2, Math.max(2, x(t1) - x(t0)), bandBottom - bandTop + 4);
+    ctx.strokeRect(x(t0) + 0.5, bandTop - 2.5, Math.max(2, x(t1) - x(t0)), bandBottom - bandTop + 5);
+    // event marks with short labels in two staggered rows above the bands, annotations in their
+    // own row under them (a label that would overlap the previous one is left out; hover names it)
     ctx.textAlign = "left";
-    for (const m of marks) {
-      const mx = x(m.t);
-      ctx.fillStyle = m.color;
-      ctx.fillRect(mx - 1, m.ann ? bandTop - 6 : 2, 2, m.ann ? bottom - bandTop + 6 : bandTop - 2);
-      const w = ctx.measureText(m.text).width + 6;
-      const row = lastEnd[0] <= mx ? 0 : lastEnd[1] <= mx ? 1 : -1;
+    const lastEnd = [-Infinity, -Infinity];
+    for (const e of this.data.sortedEvents()) {
+      const mx = x(e.t_start), text = eventShort(e);
+      ctx.fillStyle = e.participant ? C.orange : C.black;
+      ctx.fillRect(mx - 1, 2, 2, bandTop - 2);
+      const w = ctx.measureText(text).width + 6;
+      const lx = mx + w > cssW ? mx - w : mx; // near the right edge the label goes left of its mark
+      const row = lastEnd[0] <= lx ? 0 : lastEnd[1] <= lx ? 1 : -1;
       if (row < 0) continue;
-      lastEnd[row] = mx + w;
-      ctx.fillStyle = m.ann ? C.purple : "#222";
-      ctx.fillText(m.text, mx + 3, 7 + row * 13);
+      lastEnd[row] = lx + w;
+      ctx.fillStyle = "#222";
+      ctx.fillText(text, lx + 3, 7 + row * 13);
+    }
+    let noteEnd = -Infinity;
+    for (const a of this.data.sortedAnnotations()) {
+      const mx = x(a.t_s), text = `✎ ${a.text.length > 18 ? `${a.text.slice(0, 17)}…` : a.text}`;
+      ctx.fillStyle = C.purple;
+      ctx.fillRect(mx - 1, bandTop, 2, bandBottom - bandTop + NOTES - 2);
+      const w = ctx.measureText(text).width + 6;
+      const lx = mx + w > cssW ? mx - w : mx;
+      if (noteEnd > lx) continue;
+      noteEnd = lx + w;
+      ctx.fillText(text, lx + 3, bandBottom + NOTES / 2);
     }
     ctx.fillStyle = C.black;
     ctx.fillRect(x(cur) - 1, 0, 2, bottom + 2);

@@ -87,7 +87,7 @@ export async function replayView(main, sessionId, ctx) {
       if (ctx.role === "supervisor") {
         const input = h("input", { type: "text", value: an.text, "aria-label": `Annotation at ${mmss(an.t_s)}` });
         const save = h("button", { type: "button", onclick: async () => {
-          try { const r = await api(`${q}/annotations/${an.id}`, { method: "PATCH", body: { text: input.value } }); data.annotation("edit", r); drawAnnotations(); } catch (err) { alert(err.message); }
+          try { const r = await api(`${q}/annotations/${an.id}`, { method: "PATCH", body: { text: input.value } }); data.annotation("edit", r); drawAnnotations(); drawTimeline(); } catch (err) { alert(err.message); }
         } }, "Save");
         const del = h("button", { type: "button", onclick: async () => {
           if (!confirm("Delete this annotation?")) return;
