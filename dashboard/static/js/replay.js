@@ -33,7 +33,7 @@ function icon(kind) {
 }
 
 const SHORTCUTS = [["Space", "play / pause"], ["← →", "5 s back / on (Shift: 1 min)"], ["P / N", "previous / next event"],
-  ["Home / End", "start / end"], ["click or drag the overview", "go there"]];
+  ["Home / End", "start / end"]];
 
 export async function replayView(main, sessionId, ctx) {
   const sid = encodeURIComponent(sessionId);
@@ -72,7 +72,7 @@ export async function replayView(main, sessionId, ctx) {
   const annPanel = h("section", { className: "strip", "aria-label": "Annotations" }, h("h3", {}, "Annotations"), annList);
   if (ctx.role === "supervisor") annPanel.append(h("div", { className: "bar" }, annText, annAdd));
   const keys = h("p", { className: "muted shortcuts", "aria-label": "Keyboard shortcuts" }, "Keys: ",
-    ...SHORTCUTS.flatMap(([k, what], i) => [i ? " · " : "", h("kbd", {}, k), ` ${what}`]));
+    ...SHORTCUTS.flatMap(([k, what], i) => [i ? " · " : "", h("kbd", {}, k), ` ${what}`]), " · click or drag the overview to go there");
   const overviewBox = h("section", { className: "strip overview-box", "aria-label": "Session overview" },
     h("h3", {}, "Whole session ", h("span", { className: "muted" }, "(zones: green window, red hyper, blue hypo, light blue possible hypo, grey calibrating or unknown; box: the charts' window)")));
   main.replaceChildren(bar, keys, overviewBox, slider, annPanel);
