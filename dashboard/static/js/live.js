@@ -3,7 +3,7 @@ import { LiveSocket, api } from "./api.js";
 import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
-import { eventTitle } from "./words.js";
+import { Overview } from "./overview.js";
 
 const WINDOW_S = 300;
 const STALE_S = 5;
@@ -30,28 +30,23 @@ export async function liveView(main, sessionId, ctx) {
   const replayLink = h("a", { href: `#/replay/${encodeURIComponent(sessionId)}`, hidden: true }, "Open replay");
   const bar = h("div", { className: "bar" }, h("strong", {}, info.label || sessionId), clock, status, replayLink);
   if (ctx.role === "supervisor") bar.append(annText, annBtn, annMsg, stopBtn);
-  const timeline = h("div", { className: "timeline", role: "img", "aria-label": "Session timeline: events (orange) and annotations (purple)" });
+  const overviewBox = h("section", { className: "strip overview-box", "aria-label": "Session so far" },
+    h("h3", {}, "Session so far ", h("span", { className: "muted" }, "(zones per person, events above, annotations below; box: the charts' window)")));
   const annList = h("ol", { className: "events", "aria-label": "Annotations of this session" });
   const annPanel = h("section", { className: "strip", "aria-label": "Annotations" }, h("h3", {}, "Annotations"), annList);
-  main.replaceChildren(bar, paceNote, alarm, timeline);
+  main.replaceChildren(bar, paceNote, alarm, overviewBox);
+  // a simulated session's length is known in advance: the overview shows how far it has come
+  const planned = info.source?.kind === "simulator" ? info.source.duration_s : 0;
+  const overview = new Overview(overviewBox, data, Math.max(planned || 0, 60));
+  let zonesUpTo = -1;
   const view = new DyadView(main, data);
   main.append(annPanel);
   let annKey = "";
   function drawExtras(tNow) {
-    const span = Math.max(tNow, 60);
-    const marks = [];
-    for (const ev of data.sortedEvents()) {
-      const m = h("span", { className: "mark", title: `${mmss(ev.t_start)} ${eventTitle(ev)}` });
-      m.style.left = `${(100 * ev.t_start) / span}%`;
-      marks.push(m);
-    }
+    // zones are recomputed over the whole session at most every 2 s of new rows
+    if (data.tMax - zonesUpTo >= 2) { zonesUpTo = data.tMax; overview.invalidate(); }
+    overview.render(Math.max(0, tNow - WINDOW_S), Math.max(tNow, 30), tNow, Math.max(planned || 0, tNow, 60));
     const anns = data.sortedAnnotations();
-    for (const an of anns) {
-      const m = h("span", { className: "mark ann", title: `${mmss(an.t_s)} ${an.text}` });
-      m.style.left = `${(100 * an.t_s) / span}%`;
-      marks.push(m);
-    }
-    timeline.replaceChildren(...marks);
     const key = anns.map((a) => `${a.id}:${a.t_s}:${a.text}`).join("|");
     if (key !== annKey) {
       annKey = key;
@@ -153,5 +148,5 @@ export async function liveView(main, sessionId, ctx) {
     drawExtras(tNow);
   }, 250);
 
-  return () => { clearInterval(timer); sock.stop(); };
+  return () => { clearInterval(timer); sock.stop(); overview.destroy(); };
 }

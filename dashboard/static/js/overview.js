@@ -1,5 +1,6 @@
-// Whole-session overview of a replay: a zone band per person, labelled event and annotation marks,
-// the detail window and the cursor; click or drag anywhere on it to seek.
+// Whole-session overview: a zone band per person, labelled event and annotation marks, the detail
+// window and the cursor. In replay, click or drag anywhere on it to seek; live, it shows the session
+// so far (no seeking: live is always now).
 import { C, mmss } from "./charts.js";
 import { zoneRuns } from "./dyadview.js";
 import { eventShort, eventTitle } from "./words.js";
@@ -11,8 +12,8 @@ const NOTES = 14; // px for the annotation labels (under the bands)
 const LEFT = 70; // px for the row names
 
 export class Overview {
-  /** @param el container; data SessionData; duration session length (s); onSeek(t) */
-  constructor(el, data, duration, onSeek) {
+  /** @param el container; data SessionData; duration session length (s); onSeek(t) or null (live) */
+  constructor(el, data, duration, onSeek = null) {
     Object.assign(this, { data, duration, onSeek });
     this.canvas = document.createElement("canvas");
     this.canvas.className = "overview";
@@ -29,9 +30,12 @@ export class Overview {
     this.view = [0, 0, 0];
     let dragging = false;
     const at = (ev) => this.timeAt(ev.clientX);
-    this.canvas.addEventListener("pointerdown", (ev) => {
-      dragging = true; this.canvas.setPointerCapture(ev.pointerId); this.onSeek(at(ev));
-    });
+    if (onSeek) {
+      this.canvas.classList.add("seekable");
+      this.canvas.addEventListener("pointerdown", (ev) => {
+        dragging = true; this.canvas.setPointerCapture(ev.pointerId); this.onSeek(at(ev));
+      });
+    }
     this.canvas.addEventListener("pointermove", (ev) => {
       if (dragging) this.onSeek(at(ev));
       this.hover(ev);
@@ -61,8 +65,11 @@ export class Overview {
     this.tip.style.left = `${ev.clientX - this.canvas.getBoundingClientRect().left + 8}px`;
     this.tip.hidden = false;
   }
-  /** Redraw with the detail window [t0, t1] and the cursor. */
-  render(t0, t1, cursor) { this.view = [t0, t1, cursor]; this.draw(); }
+  /** Redraw with the detail window [t0, t1] and the cursor (and, live, the span so far). */
+  render(t0, t1, cursor, duration = this.duration) {
+    if (duration !== this.duration) { this.duration = duration; }
+    this.view = [t0, t1, cursor]; this.draw();
+  }
   draw() {
     const people = this.data.participants;
     const cssW = Math.max(300, this.canvas.parentElement.clientWidth);
@@ -133,6 +140,9 @@ export class Overview {
     }
     ctx.fillStyle = C.black;
     ctx.fillRect(x(cur) - 1, 0, 2, bottom + 2);
+    // what is drawn, for the browser tests and assistive summaries
+    this.canvas.dataset.events = this.data.events.size;
+    this.canvas.dataset.annotations = this.data.annotations.size;
   }
   destroy() { this._ro.disconnect(); }
 }

@@ -1,4 +1,4 @@
-// Events in plain words: what a supervisor reads in the list, the timeline and the overview.
+// Events in plain words: what a supervisor reads in the event list and on the overview.
 
 const ZONE_WORDS = {
   hyper: "hyperarousal", hypo: "hypoarousal", hypo_candidate: "possible hypoarousal", window: "the window", unknown: "unknown",
