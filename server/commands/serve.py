@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     d.add_argument("--duration", type=float, default=1200.0, metavar="S", help="simulated session length (default 1200 s)")
     d.add_argument("--baseline-speed", default="20", metavar="N",
                    help="pacing of the simulated 5-min baseline, so that the first zone change shows within about a "
-                        "minute: N, max, or the same as --speed (default 20; pacing only, the data are the same)")
+                        "minute: N or max (default 20); the --speed value turns it off. Pacing only: the data are the same")
     d.set_defaults(run=run_demo)
 
 
