@@ -39,6 +39,14 @@ class SessionError(Exception):
         self.message = message
 
 
+class SessionEnded(SessionError):
+    """The session stopped writing before the request reached it; its file is complete and takes
+    writes through a store instead."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(409, f"session {session_id} is not running")
+
+
 @dataclass
 class Backends:
     """The pieces a session is built from; tests may swap them for fakes."""
@@ -323,11 +331,14 @@ class SessionManager:
     async def call_in_session(self, s: LiveSession, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
         """Run ``fn()`` in the session's thread (between two chunks) and return its result."""
         if s.loop is None or s.loop.is_closed():
-            raise SessionError(409, f"session {s.id} is not running")
+            raise SessionEnded(s.id)
         cf: concurrent.futures.Future = concurrent.futures.Future()
 
         def call() -> None:
             if not cf.set_running_or_notify_cancel():
+                return
+            if s.runner is not None and s.runner.recorder.closed:  # ended between the request and this call
+                cf.set_exception(SessionEnded(s.id))
                 return
             try:
                 cf.set_result(fn())

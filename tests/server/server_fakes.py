@@ -78,8 +78,11 @@ class FakeRecorder:
     def delete_annotation(self, ann_id):
         del self.db["ann"][ann_id]
 
+    closed = False
+
     def close(self, status):
         self.db["info"]["status"] = status
+        self.closed = True
 
 
 class FakeStore(FakeRecorder):

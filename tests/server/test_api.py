@@ -201,3 +201,21 @@ def test_a_session_whose_thread_has_finished_is_not_live_before_the_server_sees_
         assert not s.active
     finally:
         loop.close()
+
+
+def test_an_annotation_racing_the_session_end_goes_to_the_finished_file(client, monkeypatch):
+    """The route found the session running, but its recorder closed before the write reached the
+    session thread: the note lands in the finished file (was a 500 with a traceback)."""
+    sid = _create(client, duration_s=20, speed="max")["id"]
+    m = client.app.state.manager
+    stale = m.live[sid]
+    _wait(client, sid)
+    assert stale.runner.recorder.closed
+    monkeypatch.setattr(m, "running_session", lambda session_id: stale)  # the request's earlier view
+    r = client.post(f"/api/sessions/{sid}/annotations", headers=H, json={"t_s": 3, "text": "late note"})
+    assert r.status_code == 201, r.text
+    ann_id = r.json()["id"]
+    assert client.patch(f"/api/sessions/{sid}/annotations/{ann_id}", headers=H, json={"text": "late"}).status_code == 200
+    assert [x["text"] for x in client.get(f"/api/sessions/{sid}/annotations", headers=H).json()] == ["late"]
+    assert client.delete(f"/api/sessions/{sid}/annotations/{ann_id}", headers=H).status_code == 204
+    assert client.get(f"/api/sessions/{sid}/annotations", headers=H).json() == []
