@@ -35,9 +35,13 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
     return path
 
 
-def export_csv(store: SessionStore, out_dir: Path) -> list[Path]:
-    """features.csv (one row per participant per second), events.csv, annotations.csv, and
-    dyad.csv when the session has two or more people. Empty cells: not computable."""
+def export_csv(store: SessionStore, out_dir: Path, summary=None) -> list[Path]:
+    """features.csv (one row per participant per second), events.csv, annotations.csv,
+    dyad.csv when the session has two or more people, and summary.csv (one row per person and
+    one for the dyad; ``summary``, a :class:`~.summary.SessionSummary`, is computed when not
+    given). Empty cells: not computable."""
+    from .summary import SUMMARY_FILE, summarize_store, write_summary
+
     feats = store.features()
     extra = sorted({k for r in feats for k in r} - set(FEATURE_COLUMNS))
     files = [_write_csv(out_dir / "features.csv", list(FEATURE_COLUMNS) + extra, feats)]
@@ -50,6 +54,7 @@ def export_csv(store: SessionStore, out_dir: Path) -> list[Path]:
         dyad = store.dyad()
         extra = sorted({k for r in dyad for k in r} - set(DYAD_COLUMNS))
         files.append(_write_csv(out_dir / "dyad.csv", list(DYAD_COLUMNS) + extra, dyad))
+    files.append(write_summary(summary or summarize_store(store), out_dir / SUMMARY_FILE))
     return files
 
 
