@@ -219,7 +219,7 @@ def hrv_not_interpretable(f: SessionFacts) -> Iterable[SessionWarning]:
             continue
         poor = sum(q == "poor" for q in rated) / len(rated)
         if poor >= POOR_SHARE:
-            where = "in every second" if poor == 1 else f"in {_pct(poor)} of the seconds with heart data"
+            where = "in every second with heart data" if poor == 1 else f"in {_pct(poor)} of the seconds with heart data"
             yield SessionWarning(who, "hrv_not_interpretable",
                                  f"heart-rate variability not interpretable: quality is poor {where} (many corrected "
                                  "beats, gaps in the beats or an irregular rhythm); RMSSD, HRV indices and arousal "
@@ -246,9 +246,10 @@ def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
         if not rows or not any(_has_heart(r) for r in rows):
             continue  # no_heart_data says it
         covered = sum(1 for r in rows if _in_segment(float(r["t_s"]), f.baseline) and _has_heart(r))
-        if f.duration_s < b1:
+        end = max(float(r["t_s"]) for r in rows if _has_heart(r))
+        if end < b1:
             yield SessionWarning(who, "baseline_too_short",
-                                 f"baseline too short: the recording ends at {f.duration_s / 60:.1f} min, before the "
+                                 f"baseline too short: the heart data end at {end / 60:.1f} min, before the "
                                  f"baseline segment ({b0 / 60:.1f}-{b1 / 60:.1f} min) is complete; arousal and zones "
                                  "stay empty/unknown")
         elif covered < BASELINE_COVERAGE * length:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 
 from ..models.columns import ZONES
 from ..sensors.errors import EX_DATAERR, EX_SOFTWARE, CoregulateError, InputError, MissingInputError, OutputError
+from .version import coregulate_version
 
 BATCH_FILE = "batch.json"
 STUDY_FILE = "study.csv"
@@ -36,15 +37,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 EPISODE_ZONES = ("hyper", "hypo", "hypo_candidate")
 #: How long to wait for a Dask scheduler before giving up (exit 69).
 DASK_CONNECT_TIMEOUT = "10s"
-
-
-def coregulate_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("coregulate")
-    except Exception:  # not installed (source checkout): the fingerprint still has the config
-        return "unknown"
 
 
 @dataclass

@@ -360,7 +360,7 @@ def _inputs_section(store: SessionStore, s: SessionSummary) -> str:
 
 
 def _settings_section(store: SessionStore) -> str:
-    from .batch import coregulate_version
+    from .version import coregulate_version
 
     cfg = store.config
     b0, b1 = cfg.baseline_segment
