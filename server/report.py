@@ -224,7 +224,7 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     for n, e in zip(event_numbers(events), events):
         if n:
             x = e["t_start"] / 60
-            level = next((i for i, lx in enumerate(last_x) if x - lx > 0.012 * max(t_max, 1)), len(last_x))
+            level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), len(last_x))
             last_x[level:level + 1] = [x]
             top.annotate(n, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
                          textcoords="offset points", ha="center", va="bottom", fontsize=7)
@@ -350,8 +350,9 @@ def _inputs_section(store: SessionStore, s: SessionSummary) -> str:
     body = []
     for st in store.streams():
         a, b = spans.get(st.key, (None, None))
+        span = f"{minutes(a)}–{minutes(b)}" if a is not None else "not stored" if st.kind.value == "audio" else "–"
         body.append([_e(_who(st.participant)), _e(st.kind.value), _e(st.label), "–" if not st.rate else f"{st.rate:g} Hz",
-                     _e(st.unit), "–" if a is None else f"{minutes(a)}–{minutes(b)}", str(gaps.get(st.key, 0))])
+                     _e(st.unit), span, str(gaps.get(st.key, 0))])
     src = "".join(f"<li><code>{_e(x)}</code></li>" for x in sources) or "<li>–</li>"
     return ('<section id="inputs"><h2>Inputs</h2><p>As given (file names only: folders are not kept):</p>'
             f"<ul>{src}</ul>"
@@ -386,7 +387,10 @@ CSS = """
 body { font: 13px/1.4 system-ui, sans-serif; max-width: 1000px; margin: 1em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .1em; }
 h3 { font-size: 1.05em; margin: 1em 0 .3em; }
-table { border-collapse: collapse; margin: .3em 0 .8em; break-inside: avoid; }
+table { border-collapse: collapse; margin: .3em 0 .8em; }
+table.people, table.baseline, table.dyad, table.settings { break-inside: avoid; }
+table.events { width: 100%; }
+* { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; } table.people td:not(:first-child), table.baseline td:not(:first-child),
 table.dyad td:not(:first-child) { text-align: right; }
