@@ -118,12 +118,12 @@ def sim_duration(text: str) -> float:
     return value
 
 
-def as_usage(check: Callable[..., object], *args):
+def as_usage(check: Callable[..., object], *args, **kwargs):
     """Run a check of the command line as a whole (e.g. SPECs that exclude each other) and turn
     its InputError into a :class:`~coregulate.sensors.errors.UsageError` (exit 2)."""
     from ...sensors.errors import InputError, UsageError
 
     try:
-        return check(*args)
+        return check(*args, **kwargs)
     except InputError as exc:
-        raise UsageError(_message(exc)) from None
+        raise UsageError(str(exc)) from None  # names the option (field) the error is about

@@ -119,6 +119,9 @@ USAGE = [
     (["serve", "--port", "99999"], "serve", "port 99999 is out of range"),
     (["demo", "--duration", "60"], "demo", "simulated duration 60 s"),
     (["export", "{tmp}/x", "--format", "xls", "--out", "{tmp}/x"], "export", "invalid choice: 'xls'"),
+    # record: device options are checked before any device or LSL stream is touched
+    (["record", "--headless", "--data", "{tmp}/o"], "record", "no live device given"),
+    (["record", "--headless", "--lsl-in", "client", "--data", "{tmp}/o"], "record", "--lsl-in: 'client'"),
 ]
 
 
