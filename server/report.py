@@ -154,7 +154,7 @@ def _thresholds(store: SessionStore) -> tuple[float, float]:
 
         o = ToleranceOptions.from_config(store.config)
         return float(o.hyper_enter), float(o.hypo_enter)
-    except Exception:  # an older/newer options shape: the plot goes without the band
+    except (ImportError, AttributeError, TypeError):  # another options shape: the literature's default band
         return 2.0, 2.0
 
 
@@ -183,7 +183,6 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     t_max = summary.facts.duration_s / 60
     b0, b1 = summary.facts.baseline
     hyper, hypo = _thresholds(store)
-    plt.rcParams.update({"font.size": 8})
     for ax, who in zip(axes, people):  # zone bands
         t, _ = _series(rows[who], "t_s")
         zones = [r.get("zone") or "unknown" for r in rows[who]]
