@@ -91,6 +91,8 @@ def build_source(specs: list[str], speed: float | None = None) -> Source:
 
     if is_session_spec(specs[0]):
         return ReplaySource([SessionFileReader(session_path(specs[0]))], speed=speed)
+    for s in specs:  # the same clear words from a manifest or the API as on the command line
+        check_spec(s)
     return ReplaySource(open_readers([parse_spec(s) for s in specs]), speed=speed)
 
 

@@ -250,3 +250,15 @@ def test_pseudonymous_codes_and_no_folders_in_the_session_file(tmp_path, capsys)
         code, err = _exit(capsys, "analyze", f"client=rr:{folder}/rr.txt", "--out", str(tmp_path / "x"), "--quiet",
                           "--code", bad)
         assert code == expected and needle in err
+
+
+def test_manifests_and_the_api_get_the_same_words_as_the_command_line():
+    """build_source (batch manifests, API file sessions) says what is wrong with a SPEC as the CLI
+    does, as bad data (65): the command line is not where the mistake was made."""
+    from coregulate.sensors.errors import InputError
+    from coregulate.server.sources import build_source
+
+    for spec, words in (("client=sim", "takes no role"), ("client=foo:x.csv", "unknown format 'foo'")):
+        with pytest.raises(InputError) as e:
+            build_source([spec])
+        assert words in str(e.value) and e.value.exit_code == 65
