@@ -158,10 +158,12 @@ def _thresholds(store: SessionStore) -> tuple[float, float]:
         return 2.0, 2.0
 
 
-def time_course_png(store: SessionStore, summary: SessionSummary, events: list[dict]) -> str | None:
+def time_course_png(store: SessionStore, summary: SessionSummary, events: list[dict]) -> tuple[str, str] | None:
     """One figure, shared x axis in minutes: zone band per person, HR (one scale for everyone),
     RMSSD, arousal with the window band, vocal arousal, skin conductance and the synchrony
-    effect; the baseline is shaded and every event is a numbered vertical line."""
+    effect; the baseline is shaded and every event is a numbered vertical line.
+
+    Returns the PNG (base64) and a caption naming what the figure shows; ``None`` without rows."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -234,7 +236,15 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     axes[-1].set_xlabel("session time (min)")
     png = _png(fig)
     plt.close(fig)
-    return png
+    caption = ["One time axis in minutes for every panel. Top: each person's zone of the window of tolerance.",
+               "Grey: the baseline."]
+    if any(col == "arousal" for col, _ in panels):
+        caption.append(f"Green band on arousal: inside the window thresholds (-{hypo:g} to +{hyper:g} z).")
+    if has_sync:
+        caption.append("Blue shading on synchrony: seconds of significant synchrony.")
+    if any(event_numbers(events)):
+        caption.append("Dotted lines: the numbered events below.")
+    return png, " ".join(caption)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,7 +432,7 @@ def write_report(store: SessionStore, path: Path, summary: SessionSummary | None
     summary = summary or summarize_store(store)
     info = store.info()
     events = store.events()
-    png = time_course_png(store, summary, events)
+    figure = time_course_png(store, summary, events)
     codes = store.participants()
     people = ", ".join(_e(p) + (f" ({_e(codes[p])})" if codes.get(p) not in (None, "", p) else "") for p in summary.people) or "–"
     when = ""
@@ -430,8 +440,11 @@ def write_report(store: SessionStore, path: Path, summary: SessionSummary | None
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["utc0"])) + "; "
     legend = "".join(f'<span><i style="background:{ZONE_COLOURS[z]}"></i>{ZONE_NAMES[z]}</span>'
                      for z in ("window", "hyper", "hypo", "hypo_candidate", "unknown"))
-    plot = (f'<img alt="time course of every signal, one time axis in minutes" src="data:image/png;base64,{png}">'
-            if png else "<p>No per-second rows to plot.</p>")
+    if figure:
+        plot = (f'<p class="hint">{_e(figure[1])}</p><p class="legend">{legend}</p>'
+                f'<img alt="time course of every signal, one time axis in minutes" src="data:image/png;base64,{figure[0]}">')
+    else:
+        plot = "<p>No per-second rows to plot.</p>"
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Coregulate report: {_e(info['id'])}</title><style>{CSS}</style></head><body>
@@ -444,10 +457,6 @@ decisions.</p></header>
 {_summary_section(summary)}
 {_warnings_section(summary)}
 <section id="timecourse"><h2>Time course</h2>
-<p class="hint">One time axis in minutes for every panel. Top: each person's zone of the window of tolerance.
-Grey: the baseline. Green band on arousal: inside the window thresholds. Blue shading on synchrony: seconds of
-significant synchrony. Dotted lines: the numbered events below.</p>
-<p class="legend">{legend}</p>
 {plot}</section>
 {_events_section(events)}
 {_annotations_section(store)}
