@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class AnalysisResult:
     files: list[Path]
     seconds: float
     participants: list[str]
+    warnings: list[str] = field(default_factory=list)  # the report's warnings, in plain words
 
 
 class _Progress:
@@ -105,5 +106,6 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
             from .report import write_report
 
             files.append(write_report(store, out / "report.html", summary))
-    return AnalysisResult(out, session_file, [session_file, *files], seconds, participants)
+    return AnalysisResult(out, session_file, [session_file, *files], seconds, participants,
+                          [w.plain() for w in summary.warnings])
 

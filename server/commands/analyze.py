@@ -63,4 +63,8 @@ def run(args) -> int:
     print(f"analyzed {res.seconds / 60:.1f} min of {', '.join(res.participants)}; wrote:")
     for f in res.files:
         print(f"  {f}")
+    if res.warnings:  # the report lists them too; said here so that nobody misses them
+        print(f"warnings ({len(res.warnings)}):")
+        for w in res.warnings:
+            print(f"  {w}")
     return 0

@@ -12,7 +12,12 @@ from .serve import add_server_options
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("replay", help="replay recorded files as a live session (dashboard shows it)")
+    import argparse
+
+    from ._help import FORMATS_AND_EXAMPLES
+
+    p = sub.add_parser("replay", help="replay recorded files as a live session (dashboard shows it)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES)
     p.add_argument("specs", nargs="+", metavar="SPEC", type=argtypes.spec, help=SPEC_HELP)
     p.add_argument("--speed", default="1", type=argtypes.speed, help="1 (live pacing), N (N times faster) or max (default 1)")
     add_pipeline_options(p)

@@ -102,7 +102,10 @@ def test_a_recording_of_poor_quality_says_so_in_plain_words(tmp_path, capsys):
     out = tmp_path / "o"
     code = main(["analyze", f"client=rr:{tmp_path}/irregular.txt", f"therapist=rr:{tmp_path}/short.txt",
                  "--out", str(out), "--quiet"])
-    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    # said on the terminal too, not only in the report
+    assert "warnings (3):\n  client: heart-rate variability not interpretable" in printed.out
     feats = [f for f in _rows(out / "features.csv") if f["participant"] == "client" and f["quality"] not in ("", "none")]
     assert feats and {f["quality"] for f in feats} == {"poor"}
     client, therapist, dyad = _rows(out / "summary.csv")
