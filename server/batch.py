@@ -421,7 +421,10 @@ def summarize_session(out_dir: Path) -> list[dict[str, Any]]:
     if dyad_rows:
         events = _read_csv(out_dir / "events.csv")
         dyad = {f"dyad_{k}": v for k, v in summarize_dyad(dyad_rows, events).items()}
-    return [{"participant": p, **summarize_person(rows), **dyad} for p, rows in by_person.items()]
+    # the session's warnings (summary.csv), so that a study table shows which rows to read with care
+    warnings = {r["participant"]: r.get("warnings", "") for r in _read_csv(out_dir / "summary.csv") if r["row"] == "person"}
+    return [{"participant": p, **summarize_person(rows), **dyad, "warnings": warnings.get(p, "")}
+            for p, rows in by_person.items()]
 
 
 def _fmt(v: Any) -> str:

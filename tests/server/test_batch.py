@@ -86,6 +86,7 @@ def test_manifest_metadata_and_study_table(sim_batch):
         feats = [f for f in rows(d / "out" / sid / "features.csv") if f["participant"] == "client" and f["hr_bpm"]]
         base = [float(f["hr_bpm"]) for f in feats if int(f["t_s"]) <= b1]
         assert float(summary[0]["hr_bpm_baseline_mean"]) == pytest.approx(sum(base) / len(base), rel=1e-6)
+        assert [r["warnings"] for r in study if r["session_id"] == sid] == [r["warnings"] for r in summary[:2]]
     # the per-row baseline reached the pipeline config
     cfg = json.loads(json.loads((d / "out" / "s2" / "batch.json").read_text())["config"])
     assert cfg["baseline"] == [0.0, 240.0]
