@@ -169,6 +169,8 @@ class SessionFacts:
         Recorded gaps (``stream`` key ``"<role>/<kind>"``, ``t_start``, ``t_end``).
     status : str
         The session's status (``complete``, ``interrupted``, ...).
+    window_s : float
+        The HRV window in force (the first window of seconds is warm-up, not missing data).
     """
 
     rows: Mapping[str, Sequence[Mapping[str, Any]]]
@@ -179,6 +181,7 @@ class SessionFacts:
     stream_kinds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     gaps: Sequence[Mapping[str, Any]] = ()
     status: str = "complete"
+    window_s: float = 60.0
 
 
 WarningRule = Callable[[SessionFacts], Iterable[SessionWarning]]

@@ -60,15 +60,14 @@ def session_facts(store: SessionStore) -> SessionFacts:
         kinds[s.participant] = (*kinds.get(s.participant, ()), s.kind.value)
     return SessionFacts(rows=rows, dyad=store.dyad() if len(people) >= 2 else [], events=store.events(),
                         baseline=store.config.baseline_segment, duration_s=store.duration(), stream_kinds=kinds,
-                        gaps=store.gaps(), status=store.status())
+                        gaps=store.gaps(), status=store.status(), window_s=store.config.window_s)
 
 
 def summarize_store(store: SessionStore) -> SessionSummary:
     """The summary of one recorded session (see :data:`SUMMARY_COLUMNS`)."""
     facts = session_facts(store)
     codes = store.participants()
-    window_s = store.config.window_s
-    people = {p: {"code": codes.get(p) or "", **summarize_person(r, facts.baseline, window_s=window_s,
+    people = {p: {"code": codes.get(p) or "", **summarize_person(r, facts.baseline, window_s=facts.window_s,
                                                                   stream_kinds=facts.stream_kinds.get(p, ()))}
               for p, r in facts.rows.items()}
     dyad = None

@@ -20,6 +20,9 @@ FORMAT_HELP = {
     "flac": "audio, as wav",
     "audio": "any audio file soundfile reads (ogg, ...), as wav",
     "e4": "unzipped Empatica E4 folder (BVP, EDA, ACC, HR, TEMP, IBI, tags)",
+    # formats other branches add (listed by KNOWN_FORMATS once they exist)
+    "mea": "frame-wise motion energy (rMEA/MEA export, one column per person); ?column=&rate=",
+    "video": "a video file -> motion energy; one camera for both: video:FILE?client=X0,Y0,X1,Y1&therapist=...",
 }
 
 EXAMPLES = """\
