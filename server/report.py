@@ -376,7 +376,7 @@ def _settings_section(store: SessionStore) -> str:
     b0, b1 = cfg.baseline_segment
     rows = [["HRV window", f"{cfg.window_s:g} s"],
             ["baseline", f"{b0:g}–{b1:g} s ({minutes(b0)}–{minutes(b1)} min)"
-             + ("" if cfg.baseline is not None else " (default: the first 5 minutes)")],
+             + ("" if cfg.baseline is not None else f" (default: the first {cfg.default_baseline_s:g} s)")],
             ["estimator options", _e(json.dumps(cfg.options, sort_keys=True)) if cfg.options else "defaults"],
             ["raw audio kept", "yes" if store.info().get("keep_audio") else "no (prosody features only)"],
             ["Coregulate version", _e(coregulate_version())],

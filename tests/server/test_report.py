@@ -116,3 +116,15 @@ def test_a_recording_of_poor_quality_says_so_in_plain_words(tmp_path, capsys):
     assert '<li data-code="hrv_not_interpretable"><b>Client:</b> heart-rate variability not interpretable' in doc
     assert '<li data-code="baseline_too_short"><b>Therapist:</b> baseline too short' in doc
     assert "No warnings" not in doc
+
+
+def test_one_person_has_no_dyad_row_and_no_dyad_section(tmp_path):
+    _rr_file(tmp_path / "rr.txt", 400, irregular=False, seed=2)
+    out = tmp_path / "one"
+    assert main(["analyze", f"client=rr:{tmp_path}/rr.txt", "--out", str(out), "--quiet"]) == 0
+    summary = _rows(out / "summary.csv")
+    assert [(r["row"], r["participant"]) for r in summary] == [("person", "client")]
+    assert summary[0]["heart_source"] == "rr" and float(summary[0]["quality_good_share"]) > 0.8
+    doc = (out / "report.html").read_text()
+    assert "<h3>Dyad</h3>" not in doc and "synchrony" not in doc.split('<section id="timecourse">')[1].split("</p>")[0]
+    assert '<section id="warnings"><h2>Warnings (0)</h2>' in doc
