@@ -299,7 +299,7 @@ def _summary_section(s: SessionSummary) -> str:
                                  _num(d.get(f"{sig}_mean_z"), 3), _pct(d.get(f"{sig}_significant_share")),
                                  "–" if lag is None else f"{lag:+.1f} s"])
         out += ["<h3>Dyad</h3>",
-                _table(["signal", "mean |z|", "mean z", "significant (carried by this signal)",
+                _table(["signal", "mean |peak r| as Fisher z", "mean signed z", "significant (carried by this signal)",
                         "median lag (+ = client leads)"], sig_rows, "dyad") if sig_rows
                 else "<p>No synchrony window was computable.</p>",
                 "<ul class=\"dyadfacts\">",

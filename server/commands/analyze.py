@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from . import argtypes
 
@@ -35,8 +36,10 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("analyze", help="analyze recorded files (or the simulator) offline",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES,
-                       description="Runs the live pipeline at max speed and writes session.sqlite, features.csv, "
-                                   "events.csv, dyad.csv (two people), summary.csv and report.html into --out.")
+                       description=textwrap.fill(
+                           "Runs the live pipeline at max speed and writes session.sqlite, features.csv, events.csv, "
+                           "dyad.csv (two people), summary.csv and report.html into --out, then prints the "
+                           "session's warnings.", 79))
     p.add_argument("specs", nargs="+", metavar="SPEC", type=argtypes.spec, help=SPEC_HELP)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_pipeline_options(p)
