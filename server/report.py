@@ -437,7 +437,7 @@ def write_report(store: SessionStore, path: Path, summary: SessionSummary | None
     people = ", ".join(_e(p) + (f" ({_e(codes[p])})" if codes.get(p) not in (None, "", p) else "") for p in summary.people) or "–"
     when = ""
     if info.get("utc0"):
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["utc0"])) + "; "
+        when = "started " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["utc0"])) + "; "
     legend = "".join(f'<span><i style="background:{ZONE_COLOURS[z]}"></i>{ZONE_NAMES[z]}</span>'
                      for z in ("window", "hyper", "hypo", "hypo_candidate", "unknown"))
     if figure:
