@@ -26,7 +26,8 @@ from .summary import SUMMARY_FILE, SessionSummary, summarize_store
 ZONE_COLOURS = {"window": "#009E73", "hyper": "#D55E00", "hypo": "#0072B2", "hypo_candidate": "#56B4E9",
                 "unknown": "#DDDDDD"}  # Okabe-Ito: readable with colour-blindness
 #: Line colours of the people (Okabe-Ito black and reddish purple: apart from the zone colours).
-PERSON_COLOURS = ("#222222", "#CC79A7", "#E69F00", "#F0E442")
+PERSON_COLOURS = ("#222222", "#CC79A7", "#56B4E9", "#F0E442")
+ANNOTATION_COLOUR = "#E69F00"  # Okabe-Ito orange: apart from people and zones
 ZONE_NAMES = {"window": "window", "hyper": "hyperarousal", "hypo": "hypoarousal",
               "hypo_candidate": "possible hypoarousal", "unknown": "unknown"}
 EVENT_NAMES = {"rupture_candidate": "Rupture candidate", "repair_candidate": "Repair candidate",
@@ -119,6 +120,11 @@ def event_numbers(events: list[dict]) -> list[str]:
     return out
 
 
+def annotation_marks(annotations: list[dict]) -> list[str]:
+    """The mark of each annotation on the time course: A, B, ..., Z, A2, B2, ..."""
+    return [chr(ord("A") + i % 26) + (str(i // 26 + 1) if i >= 26 else "") for i in range(len(annotations))]
+
+
 def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text))
 
@@ -158,7 +164,8 @@ def _thresholds(store: SessionStore) -> tuple[float, float]:
         return 2.0, 2.0
 
 
-def time_course_png(store: SessionStore, summary: SessionSummary, events: list[dict]) -> tuple[str, str] | None:
+def time_course_png(store: SessionStore, summary: SessionSummary, events: list[dict],
+                    annotations: list[dict] = ()) -> tuple[str, str] | None:
     """One figure, shared x axis in minutes: zone band per person, HR (one scale for everyone),
     RMSSD, arousal with the window band, vocal arousal, skin conductance and the synchrony
     effect; the baseline is shaded and every event is a numbered vertical line.
@@ -221,14 +228,18 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
             if n:
                 ax.axvline(e["t_start"] / 60, color="#555555", lw=0.6, ls=":")
     top = axes[0]
-    last_x: list[float] = []  # per label row: where its last number sits, so close events stack
-    for n, e in zip(event_numbers(events), events):
-        if n:
-            x = e["t_start"] / 60
-            level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), len(last_x))
-            last_x[level:level + 1] = [x]
-            top.annotate(n, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
-                         textcoords="offset points", ha="center", va="bottom", fontsize=7)
+    marks = [(e["t_start"], n, "#222222") for n, e in zip(event_numbers(events), events) if n]
+    marks += [(a["t_s"], m, ANNOTATION_COLOUR) for m, a in zip(annotation_marks(annotations), annotations)]
+    for ax in line_axes:
+        for a in annotations:
+            ax.axvline(a["t_s"] / 60, color=ANNOTATION_COLOUR, lw=0.8, ls="-.")
+    last_x: list[float] = []  # per label row: where its last mark sits, so close marks stack
+    for t, label, colour in sorted(marks, key=lambda m: m[0]):
+        x = t / 60
+        level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), len(last_x))
+        last_x[level:level + 1] = [x]
+        top.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
+                     textcoords="offset points", ha="center", va="bottom", fontsize=7, color=colour)
     if line_axes:
         line_axes[0].legend(loc="upper right", fontsize=7, ncol=len(people), frameon=True, framealpha=0.8)
         line_axes[0].text(b0 / 60, 0.03, " baseline", transform=line_axes[0].get_xaxis_transform(), va="bottom",
@@ -244,6 +255,8 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
         caption.append("Blue shading on synchrony: seconds of significant synchrony.")
     if any(event_numbers(events)):
         caption.append("Dotted lines: the numbered events below.")
+    if annotations:
+        caption.append("Orange dash-dot lines: the annotations (A, B, ...) below.")
     return png, " ".join(caption)
 
 
@@ -337,10 +350,9 @@ def _events_section(events: list[dict]) -> str:
             f"review, never findings. Numbers match the marks on the time course.</p>{table}</section>")
 
 
-def _annotations_section(store: SessionStore) -> str:
-    anns = store.annotations()
-    body = [[minutes(a["t_s"]), _e(a["author"]), _e(a["text"])] for a in anns]
-    table = _table(["time (min)", "author", "text"], body) if body else "<p>No annotations.</p>"
+def _annotations_section(anns: list[dict]) -> str:
+    body = [[m, minutes(a["t_s"]), _e(a["author"]), _e(a["text"])] for m, a in zip(annotation_marks(anns), anns)]
+    table = _table(["mark", "time (min)", "author", "text"], body, "annotations") if body else "<p>No annotations.</p>"
     return f'<section id="annotations"><h2>Annotations ({len(anns)})</h2>{table}</section>'
 
 
@@ -432,7 +444,8 @@ def write_report(store: SessionStore, path: Path, summary: SessionSummary | None
     summary = summary or summarize_store(store)
     info = store.info()
     events = store.events()
-    figure = time_course_png(store, summary, events)
+    annotations = store.annotations()
+    figure = time_course_png(store, summary, events, annotations)
     codes = store.participants()
     people = ", ".join(_e(p) + (f" ({_e(codes[p])})" if codes.get(p) not in (None, "", p) else "") for p in summary.people) or "–"
     when = ""
@@ -459,7 +472,7 @@ decisions.</p></header>
 <section id="timecourse"><h2>Time course</h2>
 {plot}</section>
 {_events_section(events)}
-{_annotations_section(store)}
+{_annotations_section(annotations)}
 {_inputs_section(store, summary)}
 {_settings_section(store)}
 {_methods_section()}

@@ -128,3 +128,21 @@ def test_one_person_has_no_dyad_row_and_no_dyad_section(tmp_path):
     doc = (out / "report.html").read_text()
     assert "<h3>Dyad</h3>" not in doc and "synchrony" not in doc.split('<section id="timecourse">')[1].split("</p>")[0]
     assert '<section id="warnings"><h2>Warnings (0)</h2>' in doc
+
+
+def test_annotations_are_marked_on_the_time_course_and_listed_in_minutes(sim, tmp_path):
+    import shutil
+
+    from coregulate.server.recorder import SessionStore
+    from coregulate.server.report import write_report
+
+    shutil.copy(sim / "session.sqlite", tmp_path / "session.sqlite")
+    with SessionStore(tmp_path / "session.sqlite") as store:
+        store.add_annotation(400.0, "client looks away", author="rater1")
+        store.add_annotation(30.0, "door <opens>", author="rater1")
+        doc = write_report(store, tmp_path / "report.html").read_text()
+    ann = doc.split('<section id="annotations">')[1].split("</section>")[0]
+    assert "<h2>Annotations (2)</h2>" in ann
+    assert "<td>A</td><td>0.5</td><td>rater1</td><td>door &lt;opens&gt;</td>" in ann  # in time order, escaped
+    assert "<td>B</td><td>6.7</td><td>rater1</td><td>client looks away</td>" in ann
+    assert "the annotations (A, B, ...) below" in doc
