@@ -236,8 +236,8 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     last_x: list[float] = []  # per label row: where its last mark sits, so close marks stack
     for t, label, colour in sorted(marks, key=lambda m: m[0]):
         x = t / 60
-        level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), len(last_x))
-        last_x[level:level + 1] = [x]
+        level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), min(len(last_x), 3))
+        last_x[level:level + 1] = [x]  # at most 4 rows: a burst of marks overlaps rather than climbing off the page
         top.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
                      textcoords="offset points", ha="center", va="bottom", fontsize=7, color=colour)
     if line_axes:
