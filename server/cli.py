@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="coregulate", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES,
-        description="Real-time in-session signal monitor for psychotherapy research. "
+        description="Real-time in-session signal monitor for psychotherapy research.\n"
                     "A research tool, not a diagnostic device.")
     parser.add_argument("--version", action="version", version=f"coregulate {coregulate_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
