@@ -164,11 +164,45 @@ def _thresholds(store: SessionStore) -> tuple[float, float]:
         return 2.0, 2.0
 
 
+#: Panels of the time course that have a column in features.csv, in order: (column, axis label).
+LINE_PANELS = (("hr_bpm", "heart rate (bpm)"), ("rmssd_ms", "RMSSD (ms)"), ("arousal", "arousal\n(z, own baseline)"),
+               ("vocal_arousal", "vocal arousal (z)"), ("eda_scl_us", "skin conductance\n(µS)"))
+
+
+def _zone_band(ax, who: str, rows: list[dict]) -> None:
+    t, _ = _series(rows, "t_s")
+    for a, b, z in _runs(t, [r.get("zone") or "unknown" for r in rows]):
+        ax.axvspan(a / 60, b / 60, color=ZONE_COLOURS.get(z, "#DDDDDD"), lw=0)
+    ax.set_yticks([])
+    ax.set_ylabel(who, rotation=0, ha="right", va="center", fontsize=8)
+
+
+def _synchrony_panel(ax, dyad: list[dict]) -> None:
+    t, v = _series(dyad, "sync_effect")
+    ax.plot(t / 60, v, lw=0.9, color="#0072B2", label="effect vs pseudo-pairs")
+    for a, b, s in _runs(t, [str(bool(r.get("sync_significant"))) for r in dyad]):
+        if s == "True":
+            ax.axvspan(a / 60, b / 60, color="#0072B2", alpha=0.15, lw=0)
+    ax.axhline(0, color="#888888", lw=0.5)
+    ax.set_ylabel("synchrony\n(SD above pseudo)", fontsize=8)
+
+
+def _marks(top, marks: list[tuple[float, str, str]], t_max_min: float) -> None:
+    """Event numbers and annotation letters above the top axis; close marks stack."""
+    last_x: list[float] = []  # per label row: where its last mark sits
+    for t, label, colour in sorted(marks, key=lambda m: m[0]):
+        x = t / 60
+        level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max_min, 1)), min(len(last_x), 3))
+        last_x[level:level + 1] = [x]  # at most 4 rows: a burst of marks overlaps rather than climbing off the page
+        top.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
+                     textcoords="offset points", ha="center", va="bottom", fontsize=7, color=colour)
+
+
 def time_course_png(store: SessionStore, summary: SessionSummary, events: list[dict],
                     annotations: list[dict] = ()) -> tuple[str, str] | None:
     """One figure, shared x axis in minutes: zone band per person, HR (one scale for everyone),
     RMSSD, arousal with the window band, vocal arousal, skin conductance and the synchrony
-    effect; the baseline is shaded and every event is a numbered vertical line.
+    effect; the baseline is shaded, events are numbered lines and annotations lettered ones.
 
     Returns the PNG (base64) and a caption naming what the figure shows; ``None`` without rows."""
     import matplotlib
@@ -176,30 +210,22 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = summary.facts.rows
-    people = list(rows)
+    rows, dyad = summary.facts.rows, summary.facts.dyad
     if not any(rows.values()):
         return None
-    panels = [("hr_bpm", "heart rate (bpm)"), ("rmssd_ms", "RMSSD (ms)"), ("arousal", "arousal\n(z, own baseline)"),
-              ("vocal_arousal", "vocal arousal (z)"), ("eda_scl_us", "skin conductance\n(µS)")]
-    panels = [p for p in panels if any(r.get(p[0]) is not None for rs in rows.values() for r in rs)]
-    dyad = summary.facts.dyad
+    people = list(rows)
+    panels = [p for p in LINE_PANELS if any(r.get(p[0]) is not None for rs in rows.values() for r in rs)]
     has_sync = any(r.get("sync_effect") is not None for r in dyad)
     heights = [0.35] * len(people) + [1.0] * len(panels) + ([1.0] if has_sync else [])
     fig, axes = plt.subplots(len(heights), 1, figsize=(8.5, 0.3 + 1.35 * sum(heights)), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": heights, "hspace": 0.12})
     axes = list(axes[:, 0])
+    line_axes = axes[len(people):]
     t_max = summary.facts.duration_s / 60
     b0, b1 = summary.facts.baseline
     hyper, hypo = _thresholds(store)
-    for ax, who in zip(axes, people):  # zone bands
-        t, _ = _series(rows[who], "t_s")
-        zones = [r.get("zone") or "unknown" for r in rows[who]]
-        for a, b, z in _runs(t, zones):
-            ax.axvspan(a / 60, b / 60, color=ZONE_COLOURS.get(z, "#DDDDDD"), lw=0)
-        ax.set_yticks([])
-        ax.set_ylabel(who, rotation=0, ha="right", va="center", fontsize=8)
-    line_axes = axes[len(people):]
+    for ax, who in zip(axes, people):
+        _zone_band(ax, who, rows[who])
     for ax, (col, label) in zip(line_axes, panels):
         for i, who in enumerate(people):
             t, v = _series(rows[who], col)
@@ -209,37 +235,21 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
             ax.axhline(0, color="#888888", lw=0.5)
         ax.set_ylabel(label, fontsize=8)
     if has_sync:
-        ax = line_axes[-1]
-        t, v = _series(dyad, "sync_effect")
-        ax.plot(t / 60, v, lw=0.9, color="#0072B2", label="effect vs pseudo-pairs")
-        sig = np.array([bool(r.get("sync_significant")) for r in dyad])
-        for a, b, s in _runs(t, [str(x) for x in sig]):
-            if s == "True":
-                ax.axvspan(a / 60, b / 60, color="#0072B2", alpha=0.15, lw=0)
-        ax.axhline(0, color="#888888", lw=0.5)
-        ax.set_ylabel("synchrony\n(SD above pseudo)", fontsize=8)
+        _synchrony_panel(line_axes[-1], dyad)
+    numbered = [(e["t_start"], n) for n, e in zip(event_numbers(events), events) if n]
+    lettered = [(a["t_s"], m) for m, a in zip(annotation_marks(annotations), annotations)]
     for ax in axes:
         ax.set_xlim(0, max(t_max, 1 / 60))
         ax.tick_params(labelsize=7)
-        if ax in line_axes:
-            ax.grid(alpha=0.3, lw=0.5)
-            ax.axvspan(b0 / 60, min(b1, summary.facts.duration_s) / 60, color="#999999", alpha=0.12, lw=0)
-        for n, e in zip(event_numbers(events), events):
-            if n:
-                ax.axvline(e["t_start"] / 60, color="#555555", lw=0.6, ls=":")
-    top = axes[0]
-    marks = [(e["t_start"], n, "#222222") for n, e in zip(event_numbers(events), events) if n]
-    marks += [(a["t_s"], m, ANNOTATION_COLOUR) for m, a in zip(annotation_marks(annotations), annotations)]
+        for t, _ in numbered:
+            ax.axvline(t / 60, color="#555555", lw=0.6, ls=":")
     for ax in line_axes:
-        for a in annotations:
-            ax.axvline(a["t_s"] / 60, color=ANNOTATION_COLOUR, lw=0.8, ls="-.")
-    last_x: list[float] = []  # per label row: where its last mark sits, so close marks stack
-    for t, label, colour in sorted(marks, key=lambda m: m[0]):
-        x = t / 60
-        level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max, 1)), min(len(last_x), 3))
-        last_x[level:level + 1] = [x]  # at most 4 rows: a burst of marks overlaps rather than climbing off the page
-        top.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
-                     textcoords="offset points", ha="center", va="bottom", fontsize=7, color=colour)
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.axvspan(b0 / 60, min(b1, summary.facts.duration_s) / 60, color="#999999", alpha=0.12, lw=0)
+        for t, _ in lettered:
+            ax.axvline(t / 60, color=ANNOTATION_COLOUR, lw=0.8, ls="-.")
+    _marks(axes[0], [(t, n, "#222222") for t, n in numbered] + [(t, m, ANNOTATION_COLOUR) for t, m in lettered],
+           t_max)
     if line_axes:
         line_axes[0].legend(loc="upper right", fontsize=7, ncol=len(people), frameon=True, framealpha=0.8)
         line_axes[0].text(b0 / 60, 0.03, " baseline", transform=line_axes[0].get_xaxis_transform(), va="bottom",
@@ -253,9 +263,9 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
         caption.append(f"Green band on arousal: inside the window thresholds (-{hypo:g} to +{hyper:g} z).")
     if has_sync:
         caption.append("Blue shading on synchrony: seconds of significant synchrony.")
-    if any(event_numbers(events)):
+    if numbered:
         caption.append("Dotted lines: the numbered events below.")
-    if annotations:
+    if lettered:
         caption.append("Orange dash-dot lines: the annotations (A, B, ...) below.")
     return png, " ".join(caption)
 
