@@ -64,8 +64,11 @@ def heart_source(rows: Sequence[Mapping[str, Any]], stream_kinds: Iterable[str] 
 
     The per-second ``heart_source`` column when the rows carry one (shares of each source, most
     used first, e.g. ``"rr 97%, ecg 3%"``); otherwise the kind the heart estimator reads among
-    ``stream_kinds`` (:data:`HEART_SOURCE_ORDER`); ``""`` when the person has no heart stream.
+    ``stream_kinds`` (:data:`HEART_SOURCE_ORDER`); ``""`` when no second has a heart rate (a
+    source that gave nothing was not used).
     """
+    if not any(finite_or_none(r.get("hr_bpm")) is not None for r in rows):
+        return ""
     used = Counter(str(r["heart_source"]) for r in rows if r.get("heart_source") not in (None, ""))
     if used:
         n = sum(used.values())

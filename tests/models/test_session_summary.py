@@ -31,10 +31,11 @@ def test_baseline_and_rest_are_split_at_the_segment_and_shares_add_up():
 
 
 def test_heart_source_prefers_what_the_rows_say():
-    rows = _rows(10, heart_source=lambda t: "ecg" if t <= 3 else "rr")
+    rows = _rows(10, hr_bpm=70.0, heart_source=lambda t: "ecg" if t <= 3 else "rr")
     assert heart_source(rows, ("ecg", "rr")) == "rr 70%, ecg 30%"
-    assert heart_source(_rows(3), ("hr", "ppg")) == "ppg"
-    assert heart_source(_rows(3), ("eda",)) == ""
+    assert heart_source(_rows(3, hr_bpm=70.0), ("hr", "ppg")) == "ppg"
+    assert heart_source(_rows(3, hr_bpm=70.0), ("eda",)) == ""
+    assert heart_source(_rows(3), ("rr",)) == ""  # an RR stream that gave no heart rate was not used
 
 
 def _facts(rows, **kw):
