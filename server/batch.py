@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..models.columns import ZONES
+from ..models.session_summary import QUALITY_LEVELS
 from ..sensors.errors import EX_DATAERR, EX_SOFTWARE, CoregulateError, InputError, MissingInputError, OutputError
 from .version import coregulate_version
 
@@ -404,8 +405,6 @@ def summarize_person(rows: list[dict[str, str]]) -> dict[str, Any]:
     return out
 
 
-#: Labels of the ``quality`` column (models/autonomic.py); an empty cell counts as "none".
-QUALITY_LEVELS = ("good", "fair", "poor", "none")
 
 
 def summarize_session(out_dir: Path) -> list[dict[str, Any]]:
