@@ -8,7 +8,6 @@ reads the session file and writes the table. ``analyze``, ``export --format csv`
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,19 +76,9 @@ def summarize_store(store: SessionStore) -> SessionSummary:
     return SessionSummary(people, dyad, session_warnings(facts), facts)
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(round(v, 6)) if v == v else ""
-    return str(v)
-
-
 def write_summary(summary: SessionSummary, path: Path) -> Path:
-    """Write ``summary.csv`` (empty cell = not computable or not applicable to the row)."""
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(SUMMARY_COLUMNS)
-        for r in summary.rows():
-            w.writerow([_fmt(r.get(c)) for c in SUMMARY_COLUMNS])
-    return path
+    """Write ``summary.csv`` (empty cell = not computable or not applicable to the row), with
+    the number format of the other CSV exports."""
+    from .export import write_csv
+
+    return write_csv(path, list(SUMMARY_COLUMNS), summary.rows())
