@@ -51,7 +51,8 @@ def summarize_dyad(rows: Iterable[Mapping[str, Any]],
     dict
         ``seconds``; per signal ``<s>_mean_abs_z``, ``<s>_mean_z``, ``<s>_windows``, and
         ``<s>_lag_median_s`` (lag sign: + = client leads); ``mean_effect``; ``significant_share``
-        (of seconds where significance was computable); ``client_leads_share``,
+        (of seconds where significance was computable) and ``<s>_significant_share`` (of the same
+        seconds, those in which signal ``<s>`` carried the significant synchrony); ``client_leads_share``,
         ``therapist_leads_share``, ``simultaneous_share`` (of significant seconds);
         ``client_window_share``, ``therapist_window_share`` (of seconds with a known zone);
         ``n_<kind>`` for each dyad event kind. ``None`` wherever nothing was computable.
@@ -70,6 +71,11 @@ def summarize_dyad(rows: Iterable[Mapping[str, Any]],
     known = [(b, l) for b, l in sig if b is not None]
     hits = [l for b, l in known if b]
     out["significant_share"] = len(hits) / len(known) if known else None
+    # sync_significant is a dyad-level test (Bonferroni over the signals); the signal that carried
+    # it is sync_signal, so a signal's share is the share of seconds it carried significant synchrony
+    carried = [r.get("sync_signal") for r in rows if _truthy(r.get("sync_significant"))]
+    for s in SIGNALS:
+        out[f"{s}_significant_share"] = sum(c == s for c in carried) / len(known) if known else None
     for who in ("client", "therapist", "simultaneous"):
         key = f"{who}_leads_share" if who != "simultaneous" else "simultaneous_share"
         out[key] = sum(l == who for l in hits) / len(hits) if hits else None

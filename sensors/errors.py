@@ -64,6 +64,13 @@ class InputError(CoregulateError):
         return f"{where}{fld}{self.message}{exp}"
 
 
+class UsageError(CoregulateError):
+    """A malformed command line (bad SPEC syntax, an option out of range, options that exclude
+    each other). The CLI reports it as argparse does (usage line, then ``prog: error: ...``)."""
+
+    exit_code = EX_USAGE
+
+
 class MissingInputError(InputError):
     """An input file or folder does not exist or cannot be opened."""
 

@@ -13,6 +13,7 @@ letter (``C:\\x.csv``) or a path containing ``:`` stays a path.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -109,3 +110,22 @@ def parse_spec(text: str) -> Spec:
                 raise _bad(text, f"option {key!r} given twice")
             options[key] = value.strip()
     return Spec(role=role, path=path, fmt=fmt, options=options, text=text)
+
+
+def known_formats_text() -> str:
+    """``"csv, e4, edf, ..."``: the format names a SPEC accepts, for error messages and help."""
+    return ", ".join(sorted(KNOWN_FORMATS))
+
+
+def unknown_format(spec: Spec) -> str | None:
+    """The FORMAT of ``ROLE=FORMAT:PATH`` when it names no known format, else ``None``.
+
+    ``client=foo:file.csv`` -> ``"foo"``. A one-letter prefix is a Windows drive (``c:\\x.csv``)
+    and a path containing ``:`` that exists is a path, so neither is taken for a format.
+    """
+    if spec.fmt is not None:
+        return None
+    m = _PREFIX.match(spec.path)
+    if not m or len(m.group(1)) == 1 or os.path.exists(spec.path):
+        return None
+    return m.group(1)

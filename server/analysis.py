@@ -1,13 +1,13 @@
 """``analyze``: one session through the same runner as a live session, at max speed, into a
-folder: ``session.sqlite``, ``features.csv``, ``events.csv``, ``dyad.csv`` (two people) and
-``report.html``. ``batch`` calls :func:`analyze_session` once per session."""
+folder: ``session.sqlite``, ``features.csv``, ``events.csv``, ``dyad.csv`` (two people),
+``summary.csv`` and ``report.html``. ``batch`` calls :func:`analyze_session` once per session."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from .export import export_csv
 from .recorder import Recorder, SessionStore
 from .runner import SessionRunner
 from .sources import build_source, check_codes, spec_for_record
+from .summary import summarize_store
 
 SESSION_FILE = "session.sqlite"
 
@@ -29,6 +30,7 @@ class AnalysisResult:
     files: list[Path]
     seconds: float
     participants: list[str]
+    warnings: list[str] = field(default_factory=list)  # the report's warnings, in plain words
 
 
 class _Progress:
@@ -96,12 +98,14 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
     finally:
         bar.close()
     with SessionStore(session_file) as store:
-        files = export_csv(store, out)
+        summary = summarize_store(store)
+        files = export_csv(store, out, summary)
         participants = list(store.participants())
         seconds = store.duration()
         if report:
             from .report import write_report
 
-            files.append(write_report(store, out / "report.html"))
-    return AnalysisResult(out, session_file, [session_file, *files], seconds, participants)
+            files.append(write_report(store, out / "report.html", summary))
+    return AnalysisResult(out, session_file, [session_file, *files], seconds, participants,
+                          [w.plain() for w in summary.warnings])
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..models.columns import ZONES
+from ..models.session_summary import QUALITY_LEVELS
 from ..sensors.errors import EX_DATAERR, EX_SOFTWARE, CoregulateError, InputError, MissingInputError, OutputError
+from .version import coregulate_version
 
 BATCH_FILE = "batch.json"
 STUDY_FILE = "study.csv"
@@ -36,15 +38,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 EPISODE_ZONES = ("hyper", "hypo", "hypo_candidate")
 #: How long to wait for a Dask scheduler before giving up (exit 69).
 DASK_CONNECT_TIMEOUT = "10s"
-
-
-def coregulate_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("coregulate")
-    except Exception:  # not installed (source checkout): the fingerprint still has the config
-        return "unknown"
 
 
 @dataclass
@@ -412,8 +405,6 @@ def summarize_person(rows: list[dict[str, str]]) -> dict[str, Any]:
     return out
 
 
-#: Labels of the ``quality`` column (models/autonomic.py); an empty cell counts as "none".
-QUALITY_LEVELS = ("good", "fair", "poor", "none")
 
 
 def summarize_session(out_dir: Path) -> list[dict[str, Any]]:
@@ -429,7 +420,10 @@ def summarize_session(out_dir: Path) -> list[dict[str, Any]]:
     if dyad_rows:
         events = _read_csv(out_dir / "events.csv")
         dyad = {f"dyad_{k}": v for k, v in summarize_dyad(dyad_rows, events).items()}
-    return [{"participant": p, **summarize_person(rows), **dyad} for p, rows in by_person.items()]
+    # the session's warnings (summary.csv), so that a study table shows which rows to read with care
+    warnings = {r["participant"]: r.get("warnings", "") for r in _read_csv(out_dir / "summary.csv") if r["row"] == "person"}
+    return [{"participant": p, **summarize_person(rows), **dyad, "warnings": warnings.get(p, "")}
+            for p, rows in by_person.items()]
 
 
 def _fmt(v: Any) -> str:

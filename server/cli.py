@@ -3,7 +3,9 @@
 
 Errors in the input are reported as one line on stderr with a sysexits-style exit code
 (65 bad data, 66 missing input, 69 device unavailable, 73 cannot write output, 74 I/O error;
-2 for a malformed command line; 130 when interrupted) -- never a traceback.
+130 when interrupted) -- never a traceback. A malformed command line (bad SPEC syntax, an
+option out of range, options that exclude each other) exits 2 with argparse's usage line and
+``coregulate COMMAND: error: ...``: option values are checked by ``commands/argtypes.py``.
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ import argparse
 import importlib
 import sys
 
-from ..sensors.errors import CoregulateError
+from ..sensors.errors import CoregulateError, UsageError
 
 COMMANDS = ("demo", "serve", "replay", "record", "analyze", "batch", "export", "devices")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .commands._help import FORMATS_AND_EXAMPLES
+    from .version import coregulate_version
+
     parser = argparse.ArgumentParser(
-        prog="coregulate",
-        description="Real-time in-session signal monitor for psychotherapy research. "
+        prog="coregulate", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES,
+        description="Real-time in-session signal monitor for psychotherapy research.\n"
                     "A research tool, not a diagnostic device.")
+    parser.add_argument("--version", action="version", version=f"coregulate {coregulate_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -31,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.add_parser(sub)
+    parser.command_parsers = sub.choices  # name -> sub-command parser, for its usage line on a usage error
     return parser
 
 
@@ -39,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:  # as argparse reports its own: usage line, "coregulate X: error: ...", exit 2
+        parser.command_parsers[args.command].error(str(exc))
     except CoregulateError as exc:
         print(f"coregulate {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

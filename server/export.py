@@ -26,7 +26,8 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
+    """One CSV table: a header, then one line per row (missing or NaN values as empty cells)."""
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(columns)
@@ -35,21 +36,26 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
     return path
 
 
-def export_csv(store: SessionStore, out_dir: Path) -> list[Path]:
-    """features.csv (one row per participant per second), events.csv, annotations.csv, and
-    dyad.csv when the session has two or more people. Empty cells: not computable."""
+def export_csv(store: SessionStore, out_dir: Path, summary=None) -> list[Path]:
+    """features.csv (one row per participant per second), events.csv, annotations.csv,
+    dyad.csv when the session has two or more people, and summary.csv (one row per person and
+    one for the dyad; ``summary``, a :class:`~.summary.SessionSummary`, is computed when not
+    given). Empty cells: not computable."""
+    from .summary import SUMMARY_FILE, summarize_store, write_summary
+
     feats = store.features()
     extra = sorted({k for r in feats for k in r} - set(FEATURE_COLUMNS))
-    files = [_write_csv(out_dir / "features.csv", list(FEATURE_COLUMNS) + extra, feats)]
+    files = [write_csv(out_dir / "features.csv", list(FEATURE_COLUMNS) + extra, feats)]
     events = [dict(e, evidence=json.dumps(e["evidence"], sort_keys=True)) for e in store.events()]
-    files.append(_write_csv(out_dir / "events.csv",
+    files.append(write_csv(out_dir / "events.csv",
                             ["t_start", "t_end", "participant", "kind", "label", "rule", "evidence"], events))
-    files.append(_write_csv(out_dir / "annotations.csv", ["t_s", "t_end", "author", "text", "source"],
+    files.append(write_csv(out_dir / "annotations.csv", ["t_s", "t_end", "author", "text", "source"],
                             store.annotations()))
     if len(store.participants()) >= 2:
         dyad = store.dyad()
         extra = sorted({k for r in dyad for k in r} - set(DYAD_COLUMNS))
-        files.append(_write_csv(out_dir / "dyad.csv", list(DYAD_COLUMNS) + extra, dyad))
+        files.append(write_csv(out_dir / "dyad.csv", list(DYAD_COLUMNS) + extra, dyad))
+    files.append(write_summary(summary or summarize_store(store), out_dir / SUMMARY_FILE))
     return files
 
 

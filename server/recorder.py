@@ -435,6 +435,12 @@ class SessionStore(_Annotations):
     def participants(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT role, code FROM participant ORDER BY role").fetchall())
 
+    def stream_spans(self) -> dict[str, tuple[float, float]]:
+        """Stream key -> (first chunk start, last chunk end) in session seconds."""
+        return {k: (float(a), float(b)) for k, a, b in self.con.execute(
+            "SELECT s.key, MIN(c.t_start), MAX(c.t_end) FROM chunk c JOIN stream s ON s.id = c.stream_id "
+            "GROUP BY s.key") if a is not None}
+
     def duration(self) -> float:
         row = self.con.execute("SELECT MAX(t_end) FROM chunk").fetchone()
         t_chunks = row[0] or 0.0

@@ -15,10 +15,8 @@ def is_simulator_spec(text: str) -> bool:
     return head in SIM_WORDS
 
 
-def simulator_from_spec(text: str, speed: float | None):
-    """``sim``, ``sim?seed=3&duration=3000&audio=0`` → a :class:`Simulator`."""
-    from ..sensors.simulator import Simulator
-
+def simulator_options(text: str) -> dict:
+    """``sim?seed=3&duration=3000&audio=0`` -> the Simulator's keyword arguments, checked."""
     opts = dict(parse_qsl(text.split("?", 1)[1])) if "?" in text else {}
     unknown = set(opts) - {"seed", "duration", "audio"}
     if unknown:
@@ -33,7 +31,49 @@ def simulator_from_spec(text: str, speed: float | None):
     if not 300 < duration <= 24 * 3600:
         raise InputError(f"simulated duration {duration:g} s is out of range", field=text,
                          expected="more than 300 s (the baseline) and at most 24 h")
-    return Simulator(seed=seed, duration_s=duration, audio=audio, speed=speed)
+    return {"seed": seed, "duration_s": duration, "audio": audio}
+
+
+def simulator_from_spec(text: str, speed: float | None):
+    """``sim``, ``sim?seed=3&duration=3000&audio=0`` → a :class:`Simulator`."""
+    from ..sensors.simulator import Simulator
+
+    return Simulator(**simulator_options(text), speed=speed)
+
+
+def check_spec(text: str) -> None:
+    """Check one SPEC's syntax without reading any file; raise :class:`InputError` if it is wrong.
+
+    Besides :func:`~coregulate.sensors.spec.parse_spec`'s syntax, two mistakes users make:
+    ``client=sim`` (the simulator is a whole dyad and takes no role) and an unknown FORMAT
+    (``client=foo:file.csv`` names the format and lists the known ones instead of "no such file").
+    """
+    import os
+
+    from ..sensors.spec import known_formats_text, parse_spec, unknown_format
+
+    if is_simulator_spec(text):
+        simulator_options(text)
+        return
+    if is_session_spec(text):
+        return
+    spec = parse_spec(text)
+    if spec.path.lower() in SIM_WORDS and not os.path.exists(spec.path):
+        raise InputError(f"{text!r}: the simulator is a whole session (client and therapist) and takes no role",
+                         expected="'sim' or 'sim?seed=N&duration=S&audio=0', without ROLE=")
+    bad_format = unknown_format(spec)
+    if bad_format is not None:
+        raise InputError(f"unknown format {bad_format!r} in {text!r} (known: {known_formats_text()})")
+
+
+def check_spec_combination(specs: list[str]) -> None:
+    """The simulator and a recorded session file are whole sessions: each stands alone."""
+    if not specs:
+        raise InputError("no input given", expected="at least one SPEC (ROLE=PATH, ROLE=FORMAT:PATH or sim)")
+    for alone, what in ((is_simulator_spec, "the simulator"), (is_session_spec, "a recorded session")):
+        found = [s for s in specs if alone(s)]
+        if found and len(specs) > 1:
+            raise InputError(f"{what} is a whole session: it cannot be combined with other SPECs", field=found[0])
 
 
 def build_source(specs: list[str], speed: float | None = None) -> Source:
@@ -41,24 +81,18 @@ def build_source(specs: list[str], speed: float | None = None) -> Source:
 
     Every file's header is checked here, before anything is recorded.
     """
-    if not specs:
-        raise InputError("no input given", expected="at least one SPEC (ROLE=PATH, ROLE=FORMAT:PATH or sim)")
-    sims = [s for s in specs if is_simulator_spec(s)]
-    if sims:
-        if len(specs) > 1:
-            raise InputError("the simulator is a whole session: it cannot be combined with other SPECs", field=sims[0])
-        return simulator_from_spec(sims[0], speed)
+    check_spec_combination(specs)
+    if is_simulator_spec(specs[0]):
+        return simulator_from_spec(specs[0], speed)
     from ..sensors.readers import open_readers
     from ..sensors.replay import ReplaySource
     from ..sensors.spec import parse_spec
     from .session_source import SessionFileReader
 
-    sessions = [s for s in specs if is_session_spec(s)]
-    if sessions:
-        if len(specs) > 1:
-            raise InputError("a recorded session is a whole session: it cannot be combined with other SPECs",
-                             field=sessions[0])
-        return ReplaySource([SessionFileReader(session_path(sessions[0]))], speed=speed)
+    if is_session_spec(specs[0]):
+        return ReplaySource([SessionFileReader(session_path(specs[0]))], speed=speed)
+    for s in specs:  # the same clear words from a manifest or the API as on the command line
+        check_spec(s)
     return ReplaySource(open_readers([parse_spec(s) for s in specs]), speed=speed)
 
 

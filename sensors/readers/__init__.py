@@ -12,7 +12,7 @@ from typing import Iterable
 
 from ..base import Reader
 from ..errors import InputError, MissingInputError
-from ..spec import KNOWN_FORMATS, Spec
+from ..spec import KNOWN_FORMATS, Spec, known_formats_text, unknown_format
 
 __all__ = ["open_reader", "open_readers", "detect_format", "FORMATS"]
 
@@ -110,6 +110,10 @@ def open_reader(spec: Spec) -> Reader:
     """Open the reader for one SPEC (header validated now, data read by ``chunks()``)."""
     import importlib
 
+    bad_format = unknown_format(spec)
+    if bad_format is not None:
+        raise InputError(f"unknown format {bad_format!r} (known: {known_formats_text()})", path=spec.text or spec.path,
+                         field="FORMAT")
     fmt = spec.fmt or detect_format(spec.path)
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}", path=spec.path, field="format",

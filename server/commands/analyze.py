@@ -3,38 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
+
+from . import argtypes
 
 SPEC_HELP = ("ROLE=PATH, ROLE=FORMAT:PATH or ROLE=FORMAT:PATH?key=value&... (a file or an export folder; "
-             "repeat per stream and per person), or 'sim[?seed=N&duration=S]' for the simulator")
+             "repeat per stream and per person), or 'sim[?seed=N&duration=S&audio=0]' alone: the simulator is a "
+             "whole dyad (client and therapist) and takes no ROLE")
 
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--baseline", metavar="START-END", help="baseline segment in seconds (default: the first 300 s)")
-    p.add_argument("--window", type=float, default=60.0, metavar="S", help="HRV window in seconds (default 60)")
+    p.add_argument("--baseline", metavar="START-END", type=argtypes.baseline,
+                   help="baseline segment in seconds, at least 60 s (default: the first 300 s)")
+    p.add_argument("--window", type=argtypes.window, default=60.0, metavar="S",
+                   help="HRV window in seconds, 10-600 (default 60)")
     p.add_argument("--keep-audio", action="store_true",
                    help="store raw audio in the session file (off: only prosody features are kept)")
-    p.add_argument("--code", action="append", default=[], metavar="ROLE=CODE",
+    p.add_argument("--code", action="append", default=[], metavar="ROLE=CODE", type=argtypes.code,
                    help="pseudonymous participant code to record, e.g. client=C07 (repeatable; never a name)")
 
 
 def pipeline_config(args):
+    """The PipelineConfig of the options (each already checked by its argparse type)."""
     from ...models.config import PipelineConfig
-    from ...sensors.errors import InputError
     from ..sources import parse_baseline
 
-    if not 10 <= args.window <= 600:
-        raise InputError(f"window {args.window:g} s is out of range", field="--window", expected="10 to 600 s")
     return PipelineConfig(window_s=args.window, baseline=parse_baseline(args.baseline))
 
 
 def add_parser(sub) -> None:
+    from ._help import FORMATS_AND_EXAMPLES
+
     p = sub.add_parser("analyze", help="analyze recorded files (or the simulator) offline",
-                       description="Runs the live pipeline at max speed and writes session.sqlite, features.csv, "
-                                   "events.csv, dyad.csv (two people) and report.html into --out.")
-    p.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES,
+                       description=textwrap.fill(
+                           "Runs the live pipeline at max speed and writes session.sqlite, features.csv, events.csv, "
+                           "dyad.csv (two people), summary.csv and report.html into --out, then prints the "
+                           "session's warnings.", 79))
+    p.add_argument("specs", nargs="+", metavar="SPEC", type=argtypes.spec, help=SPEC_HELP)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_pipeline_options(p)
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=argtypes.positive_int, default=1, metavar="N",
                    help="processes: up to N-1 people's estimators run in workers beside the main process "
                         "(default 1; the output is identical)")
     p.add_argument("--session-id", help="session identifier (default: the output folder's name)")
@@ -45,18 +54,20 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ...sensors.errors import InputError
     from ..analysis import analyze_session
+    from ..sources import check_spec_combination, parse_codes
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}", field="--jobs")
-    from ..sources import parse_codes
-
+    argtypes.as_usage(check_spec_combination, args.specs)
+    codes = argtypes.as_usage(parse_codes, args.code)
     res = analyze_session(args.specs, args.out, config=pipeline_config(args), keep_audio=args.keep_audio,
-                          participant_codes=parse_codes(args.code),
+                          participant_codes=codes,
                           session_id=args.session_id, overwrite=args.overwrite, progress=not args.quiet,
                           report=not args.no_report, jobs=args.jobs)
     print(f"analyzed {res.seconds / 60:.1f} min of {', '.join(res.participants)}; wrote:")
     for f in res.files:
         print(f"  {f}")
+    if res.warnings:  # the report lists them too; said here so that nobody misses them
+        print(f"warnings ({len(res.warnings)}):")
+        for w in res.warnings:
+            print(f"  {w}")
     return 0

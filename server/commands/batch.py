@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import argtypes
 from .analyze import add_pipeline_options, pipeline_config
 
 
@@ -22,7 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("manifest", metavar="MANIFEST", help="manifest .csv/.toml, or a folder of session folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_pipeline_options(p)
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    p.add_argument("--jobs", type=argtypes.positive_int, default=None, metavar="N",
                    help="local worker processes (default: number of cores)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="run on a Dask distributed scheduler (tcp://host:8786); workers read the manifest's "
@@ -34,13 +35,11 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ...sensors.errors import EX_DATAERR, InputError
+    from ...sensors.errors import EX_DATAERR, UsageError
     from ..batch import read_manifest, run_batch
 
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}", field="--jobs")
     if args.jobs is not None and args.dask:
-        raise InputError("--jobs and --dask exclude each other (the cluster has its own workers)", field="--jobs")
+        raise UsageError("--jobs and --dask exclude each other (the cluster has its own workers)")
     config = pipeline_config(args)
     sessions = read_manifest(args.manifest)
     res = run_batch(sessions, args.out, config=config, keep_audio=args.keep_audio, report=not args.no_report,

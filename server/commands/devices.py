@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import sys
 
+from . import argtypes
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("devices", help="list heart-rate straps (scan), microphones (audio) or LSL streams (lsl)")
     dsub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     s = dsub.add_parser("scan", help="nearby Bluetooth LE heart-rate straps: name, address, RSSI, battery")
-    s.add_argument("--timeout", type=float, default=5.0, metavar="S", help="scan time (default 5 s)")
+    s.add_argument("--timeout", type=argtypes.positive_float, default=5.0, metavar="S", help="scan time (default 5 s)")
     s.add_argument("--all", action="store_true", help="list every BLE device, not only straps")
     s.add_argument("--no-battery", action="store_true", help="do not connect to straps to read their battery")
     a = dsub.add_parser("audio", help="audio input devices (for --client-mic / --therapist-mic)")
     l = dsub.add_parser("lsl", help="Lab Streaming Layer streams on the network (for --lsl-in)")  # noqa: E741
-    l.add_argument("--timeout", type=float, default=2.0, metavar="S", help="wait time (default 2 s)")
+    l.add_argument("--timeout", type=argtypes.positive_float, default=2.0, metavar="S", help="wait time (default 2 s)")
     for q in (s, a, l):
         q.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=run)

@@ -3,6 +3,7 @@ dashboard and recorded like any other session."""
 
 from __future__ import annotations
 
+from . import argtypes
 from .analyze import add_pipeline_options, pipeline_config
 from .serve import add_server_options
 
@@ -31,10 +32,11 @@ def run(args) -> int:
     from ..sources import check_codes, parse_codes
 
     config = pipeline_config(args)
-    codes = parse_codes(args.code)
-    sources = build_live_sources(args.client_ble, args.therapist_ble, args.client_mic, args.therapist_mic,
-                                 args.lsl_in, acc_rate=args.acc_rate)
-    source = LiveSource(sources)
+    codes = argtypes.as_usage(parse_codes, args.code)
+    # malformed device options (--lsl-in syntax, a BLE address, none given, one stream twice) are usage errors
+    sources = argtypes.as_usage(build_live_sources, args.client_ble, args.therapist_ble, args.client_mic,
+                                args.therapist_mic, args.lsl_in, acc_rate=args.acc_rate)
+    source = argtypes.as_usage(LiveSource, sources)
     check_codes(codes, [s.participant for s in source.streams])
     sinks = []
     if args.lsl_out:

@@ -6,14 +6,20 @@ With the server (default) the session appears in the dashboard as if it were liv
 
 from __future__ import annotations
 
+from . import argtypes
 from .analyze import SPEC_HELP, add_pipeline_options, pipeline_config
 from .serve import add_server_options
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("replay", help="replay recorded files as a live session (dashboard shows it)")
-    p.add_argument("specs", nargs="+", metavar="SPEC", help=SPEC_HELP)
-    p.add_argument("--speed", default="1", help="1 (live pacing), N (N times faster) or max (default 1)")
+    import argparse
+
+    from ._help import FORMATS_AND_EXAMPLES
+
+    p = sub.add_parser("replay", help="replay recorded files as a live session (dashboard shows it)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FORMATS_AND_EXAMPLES)
+    p.add_argument("specs", nargs="+", metavar="SPEC", type=argtypes.spec, help=SPEC_HELP)
+    p.add_argument("--speed", default="1", type=argtypes.speed, help="1 (live pacing), N (N times faster) or max (default 1)")
     add_pipeline_options(p)
     add_server_options(p)
     p.add_argument("--headless", action="store_true", help="no server: print events to the terminal")
@@ -51,11 +57,12 @@ def run(args) -> int:
     from ..runner import SessionRunner
     from ..sources import build_source
 
-    from ..sources import check_codes, parse_codes, spec_for_record
+    from ..sources import check_codes, check_spec_combination, parse_codes, spec_for_record
 
+    argtypes.as_usage(check_spec_combination, args.specs)
     speed = parse_speed(args.speed)
     config = pipeline_config(args)
-    codes = parse_codes(args.code)
+    codes = argtypes.as_usage(parse_codes, args.code)
     if not args.headless:
         from ..app import serve
         from ..schemas import SessionCreate, SourceSpec

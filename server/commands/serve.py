@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from . import argtypes
+
 
 def add_server_options(p, port_default: int = 8765) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only; use a TLS reverse proxy for remote access)")
-    p.add_argument("--port", type=int, default=port_default)
+    p.add_argument("--port", type=argtypes.port, default=port_default, help=f"TCP port (default {port_default})")
     p.add_argument("--data", default="data", metavar="DIR", help="where sessions and the access token live (default ./data)")
     p.add_argument("--token", help="supervisor token (default: generated on first start, stored in DIR/token.json)")
 
@@ -17,9 +19,9 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run_serve)
     d = sub.add_parser("demo", help="server + dashboard on a simulated therapist-client session")
     add_server_options(d)
-    d.add_argument("--speed", default="1", help="simulated session pacing: 1 (live), N, or max (default 1)")
-    d.add_argument("--duration", type=float, default=1200.0, metavar="S", help="simulated session length (default 1200 s)")
-    d.add_argument("--baseline-speed", default="20", metavar="N",
+    d.add_argument("--speed", default="1", type=argtypes.speed, help="simulated session pacing: 1 (live), N, or max (default 1)")
+    d.add_argument("--duration", type=argtypes.sim_duration, default=1200.0, metavar="S", help="simulated session length (default 1200 s)")
+    d.add_argument("--baseline-speed", default="20", type=argtypes.speed, metavar="N",
                    help="pacing of the simulated 5-min baseline, so that the first zone change shows within about a "
                         "minute: N or max (default 20); the --speed value turns it off. Pacing only: the data are the same")
     d.set_defaults(run=run_demo)

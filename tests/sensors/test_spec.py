@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from coregulate.sensors.errors import InputError
-from coregulate.sensors.spec import parse_spec
+from coregulate.sensors.spec import KNOWN_FORMATS, parse_spec, unknown_format
 
 
 def test_plain_path():
@@ -73,3 +73,27 @@ def test_bad_specs_name_the_spec_and_syntax(text, why):
         parse_spec(text)
     msg = str(e.value)
     assert repr(text) in msg and why in msg and "ROLE=[FORMAT:]PATH" in msg
+
+
+def test_an_unknown_format_prefix_is_named_but_drives_and_existing_paths_are_paths(tmp_path, monkeypatch):
+    assert unknown_format(parse_spec("client=foo:file.csv")) == "foo"
+    assert unknown_format(parse_spec("client=ecg2:x.csv?rate=100")) == "ecg2"
+    assert unknown_format(parse_spec("client=csv:file.csv")) is None
+    assert unknown_format(parse_spec("client=c:\\data\\x.csv")) is None  # a Windows drive letter
+    assert unknown_format(parse_spec("client=file.csv")) is None
+    odd = tmp_path / "run1:ecg.csv"  # a path with a colon that exists stays a path
+    odd.write_text("t,ecg\n")
+    monkeypatch.chdir(tmp_path)
+    assert unknown_format(parse_spec("client=run1:ecg.csv")) is None
+    assert unknown_format(parse_spec("client=run2:ecg.csv")) == "run2"
+    assert "foo" not in KNOWN_FORMATS
+
+
+def test_open_reader_names_an_unknown_format_too(tmp_path):
+    """In a batch manifest (data, exit 65) as on the command line (usage, exit 2)."""
+    from coregulate.sensors.readers import open_reader
+
+    with pytest.raises(InputError) as e:
+        open_reader(parse_spec("client=foo:file.csv"))
+    assert "unknown format 'foo' (known: audio, csv, e4" in str(e.value)
+    assert type(e.value) is InputError  # not "no such file" (66)

@@ -78,6 +78,15 @@ def test_manifest_metadata_and_study_table(sim_batch):
         assert r["dyad_seconds"] != ""  # the dyad summary is repeated on each person's row
     # the same dyad summary on both rows of a session
     assert study[0]["dyad_mean_effect"] == study[1]["dyad_mean_effect"]
+    # each session writes its summary.csv, with the session's own baseline (s2: 0-240 s)
+    for sid, b1 in (("s1", 300), ("s2", 240)):
+        summary = rows(d / "out" / sid / "summary.csv")
+        assert [(r["row"], r["participant"]) for r in summary] == [("person", "client"), ("person", "therapist"),
+                                                                     ("dyad", "")]
+        feats = [f for f in rows(d / "out" / sid / "features.csv") if f["participant"] == "client" and f["hr_bpm"]]
+        base = [float(f["hr_bpm"]) for f in feats if int(f["t_s"]) <= b1]
+        assert float(summary[0]["hr_bpm_baseline_mean"]) == pytest.approx(sum(base) / len(base), rel=1e-6)
+        assert [r["warnings"] for r in study if r["session_id"] == sid] == [r["warnings"] for r in summary[:2]]
     # the per-row baseline reached the pipeline config
     cfg = json.loads(json.loads((d / "out" / "s2" / "batch.json").read_text())["config"])
     assert cfg["baseline"] == [0.0, 240.0]

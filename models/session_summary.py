@@ -1,0 +1,335 @@
+"""Per-person session summary and the session's warnings in plain words (pure: no I/O).
+
+:func:`summarize_person` turns one person's per-second rows (``features.csv``) into one row of
+``summary.csv``: time in each zone of the window of tolerance, mean and median of heart rate,
+RMSSD, skin conductance, arousal and vocal arousal during the baseline and outside it, the share
+of good/fair/poor seconds, corrected beats and the heart source used.
+
+:func:`session_warnings` runs every rule of :data:`WARNING_RULES` over a :class:`SessionFacts`
+and returns what a reader of the report must know before trusting its numbers (e.g. every
+second of a person is ``quality=poor``). **Adding a source of warnings is one function** taking
+the facts and yielding :class:`SessionWarning` **and one line** appending it to
+:data:`WARNING_RULES`. An estimator can also raise a warning without touching this module by
+emitting an event of kind ``"warning"``: its ``label`` is shown as the warning's text.
+
+The thresholds below are reporting conventions, not physiology: they decide when a number is
+flagged for the reader, never what is computed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .base import finite_or_none
+from .columns import ZONES
+
+#: Per-second columns summarised as mean and median, during the baseline and outside it.
+SUMMARY_SIGNALS = ("hr_bpm", "rmssd_ms", "eda_scl_us", "arousal", "vocal_arousal")
+
+#: Labels of the ``quality`` column (models/autonomic.py); an empty cell counts as ``none``.
+QUALITY_LEVELS = ("good", "fair", "poor", "none")
+
+#: Order in which the heart estimator picks one heart source per person when the rows do not
+#: say it (models/heart.py: device RR, then ECG, then PPG, then the device's HR).
+HEART_SOURCE_ORDER = ("rr", "ecg", "ppg", "hr")
+
+#: Columns of a person's summary row, in ``summary.csv`` order (after ``row``/``participant``/``code``).
+PERSON_COLUMNS: tuple[str, ...] = (
+    "minutes",
+    *(f"{z}_share" for z in ZONES),
+    *(f"{s}_{part}_{stat}" for s in SUMMARY_SIGNALS for part in ("baseline", "rest") for stat in ("mean", "median")),
+    *(f"quality_{q}_share" for q in QUALITY_LEVELS),
+    "beats_corrected_share",
+    "beats_corrected_approx",
+    "heart_source",
+)
+
+
+def _in_segment(t_s: float, segment: tuple[float, float]) -> bool:
+    # t_s is the end of the one-second step (t_s - 1, t_s]
+    return segment[0] < t_s <= segment[1]
+
+
+def _stats(vals: list[float]) -> tuple[float | None, float | None]:
+    if not vals:
+        return None, None
+    return sum(vals) / len(vals), statistics.median(vals)
+
+
+def heart_source(rows: Sequence[Mapping[str, Any]], stream_kinds: Iterable[str] = ()) -> str:
+    """Which heart input fed a person's rows.
+
+    The per-second ``heart_source`` column when the rows carry one (shares of each source, most
+    used first, e.g. ``"rr 97%, ecg 3%"``); otherwise the kind the heart estimator reads among
+    ``stream_kinds`` (:data:`HEART_SOURCE_ORDER`); ``""`` when no second has a heart rate (a
+    source that gave nothing was not used).
+    """
+    if not any(finite_or_none(r.get("hr_bpm")) is not None for r in rows):
+        return ""
+    used = Counter(str(r["heart_source"]) for r in rows if r.get("heart_source") not in (None, ""))
+    if used:
+        n = sum(used.values())
+        return ", ".join(f"{k} {100 * v / n:.0f}%" for k, v in used.most_common())
+    kinds = set(stream_kinds)
+    return next((k for k in HEART_SOURCE_ORDER if k in kinds), "")
+
+
+def summarize_person(rows: Sequence[Mapping[str, Any]], baseline: tuple[float, float], *, window_s: float,
+                     stream_kinds: Iterable[str] = ()) -> dict[str, Any]:
+    """One person's row of ``summary.csv`` (see :data:`PERSON_COLUMNS`).
+
+    Parameters
+    ----------
+    rows : sequence of mappings
+        The person's per-second feature rows, one per second, in time order.
+    baseline : (float, float)
+        The baseline segment in session seconds; ``rest`` is every second outside it.
+    window_s : float
+        The HRV window length: each beat is counted in about ``window_s`` consecutive windows,
+        so ``sum(beats_corrected) / window_s`` approximates the number of corrected beats.
+    stream_kinds : iterable of str
+        Kinds of the person's recorded streams (for :func:`heart_source`).
+
+    Returns
+    -------
+    dict
+        Shares are fractions of the person's seconds (0-1); ``None`` where nothing was computable.
+    """
+    n = len(rows)
+    out: dict[str, Any] = {"minutes": round(n / 60, 3)}
+    zones = Counter(r.get("zone") or "unknown" for r in rows)
+    for z in ZONES:
+        out[f"{z}_share"] = zones[z] / n if n else None
+    for s in SUMMARY_SIGNALS:
+        parts: dict[str, list[float]] = {"baseline": [], "rest": []}
+        for r in rows:
+            v = finite_or_none(r.get(s))
+            if v is not None:
+                parts["baseline" if _in_segment(float(r["t_s"]), baseline) else "rest"].append(v)
+        for part, vals in parts.items():
+            out[f"{s}_{part}_mean"], out[f"{s}_{part}_median"] = _stats(vals)
+    quality = Counter(r.get("quality") or "none" for r in rows)
+    for q in QUALITY_LEVELS:
+        out[f"quality_{q}_share"] = quality[q] / n if n else None
+    corrected = sum(finite_or_none(r.get("beats_corrected")) or 0.0 for r in rows)
+    in_window = sum(finite_or_none(r.get("beats_in_window")) or 0.0 for r in rows)
+    out["beats_corrected_share"] = corrected / in_window if in_window else None
+    out["beats_corrected_approx"] = round(corrected / window_s) if in_window else None
+    out["heart_source"] = heart_source(rows, stream_kinds)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Warnings
+
+
+@dataclass(frozen=True)
+class SessionWarning:
+    """One thing the reader must know, in plain words.
+
+    Parameters
+    ----------
+    who : str
+        A participant role, ``"dyad"`` or ``"session"``.
+    code : str
+        Stable machine-readable name (e.g. ``"hrv_not_interpretable"``).
+    text : str
+        What is wrong and what it affects, e.g. ``"heart-rate variability not interpretable:
+        quality poor in every second"``.
+    """
+
+    who: str
+    code: str
+    text: str
+
+    def plain(self) -> str:
+        """``"client: heart-rate variability not interpretable: ..."``."""
+        return f"{self.who}: {self.text}"
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What the warning rules look at: everything of a finished session but the raw samples.
+
+    Parameters
+    ----------
+    rows : mapping of role -> sequence of mappings
+        Each person's per-second feature rows in time order.
+    dyad : sequence of mappings
+        The dyad rows (empty for one person).
+    events : sequence of mappings
+        Events as dicts (``kind``, ``t_start``, ``t_end``, ``participant``, ``label``, ``evidence``).
+    baseline : (float, float)
+        The baseline segment in force.
+    duration_s : float
+        Session length.
+    stream_kinds : mapping of role -> tuple of str
+        Kinds of each person's recorded streams.
+    gaps : sequence of mappings
+        Recorded gaps (``stream`` key ``"<role>/<kind>"``, ``t_start``, ``t_end``).
+    status : str
+        The session's status (``complete``, ``interrupted``, ...).
+    window_s : float
+        The HRV window in force (the first window of seconds is warm-up, not missing data).
+    """
+
+    rows: Mapping[str, Sequence[Mapping[str, Any]]]
+    dyad: Sequence[Mapping[str, Any]] = ()
+    events: Sequence[Mapping[str, Any]] = ()
+    baseline: tuple[float, float] = (0.0, 300.0)
+    duration_s: float = 0.0
+    stream_kinds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    gaps: Sequence[Mapping[str, Any]] = ()
+    status: str = "complete"
+    window_s: float = 60.0
+
+
+WarningRule = Callable[[SessionFacts], Iterable[SessionWarning]]
+
+#: Share of a person's heart-data seconds rated ``poor`` above which HRV is flagged.
+POOR_SHARE = 0.5
+#: Share of the baseline segment that must hold heart data for a trustworthy baseline.
+BASELINE_COVERAGE = 0.8
+#: Share of the seconds after the baseline with zone ``unknown`` above which it is flagged.
+UNKNOWN_SHARE = 0.5
+#: Share of the session lost in gaps (per stream) above which it is flagged.
+GAP_SHARE = 0.05
+#: Share of heart seconds with ``vagal_reliable`` false above which it is flagged.
+VAGAL_UNRELIABLE_SHARE = 0.5
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _has_heart(r: Mapping[str, Any]) -> bool:
+    return finite_or_none(r.get("hr_bpm")) is not None
+
+
+def no_heart_data(f: SessionFacts) -> Iterable[SessionWarning]:
+    """A person with no heart rate at all: HR, HRV, arousal and zones stay empty."""
+    for who, rows in f.rows.items():
+        if rows and not any(_has_heart(r) for r in rows):
+            yield SessionWarning(who, "no_heart_data", "no heart data: heart rate, HRV, arousal and the window of "
+                                 "tolerance are empty for the whole session")
+
+
+def hrv_not_interpretable(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Most (or all) heart seconds rated poor (corrected beats > 15 %, gaps, irregular rhythm)."""
+    for who, rows in f.rows.items():
+        rated = [r.get("quality") for r in rows if (r.get("quality") or "none") != "none"]
+        if not rated:
+            continue
+        poor = sum(q == "poor" for q in rated) / len(rated)
+        if poor >= POOR_SHARE:
+            where = "in every second with heart data" if poor == 1 else f"in {_pct(poor)} of the seconds with heart data"
+            yield SessionWarning(who, "hrv_not_interpretable",
+                                 f"heart-rate variability not interpretable: quality is poor {where} (many corrected "
+                                 "beats, gaps in the beats or an irregular rhythm); RMSSD, HRV indices and arousal "
+                                 "from them should not be read")
+
+
+def vagal_unreliable(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Vagal (HRV) estimates confounded by speech or breathing outside 9-24 /min most of the time."""
+    for who, rows in f.rows.items():
+        flags = [r.get("vagal_reliable") for r in rows if _has_heart(r) and r.get("vagal_reliable") is not None]
+        if flags:
+            bad = sum(not bool(v) for v in flags) / len(flags)
+            if bad >= VAGAL_UNRELIABLE_SHARE:
+                yield SessionWarning(who, "vagal_unreliable",
+                                     f"vagal (HRV) estimates unreliable in {_pct(bad)} of the seconds (speaking, or "
+                                     "breathing outside 9-24 /min; Laborde et al. 2017)")
+
+
+def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
+    """The recording ends before the baseline does, or the baseline holds too little heart data."""
+    b0, b1 = f.baseline
+    length = b1 - b0
+    for who, rows in f.rows.items():
+        if not rows or not any(_has_heart(r) for r in rows):
+            continue  # no_heart_data says it
+        covered = sum(1 for r in rows if _in_segment(float(r["t_s"]), f.baseline) and _has_heart(r))
+        end = max(float(r["t_s"]) for r in rows if _has_heart(r))
+        if end < b1:
+            yield SessionWarning(who, "baseline_too_short",
+                                 f"baseline too short: the heart data end at {end / 60:.1f} min, before the "
+                                 f"baseline segment ({b0 / 60:.1f}-{b1 / 60:.1f} min) is complete; arousal and zones "
+                                 "stay empty/unknown")
+        elif covered < BASELINE_COVERAGE * length:
+            yield SessionWarning(who, "baseline_sparse",
+                                 f"baseline holds heart data in only {_pct(covered / length)} of its seconds "
+                                 f"({b0 / 60:.1f}-{b1 / 60:.1f} min): the person's reference values are uncertain")
+
+
+def zone_mostly_unknown(f: SessionFacts) -> Iterable[SessionWarning]:
+    """After the baseline, the zone is unknown most of the time (missing or poor data)."""
+    for who, rows in f.rows.items():
+        after = [r for r in rows if float(r["t_s"]) > f.baseline[1]]
+        if not after or not any(_has_heart(r) for r in rows):
+            continue
+        unknown = sum((r.get("zone") or "unknown") == "unknown" for r in after) / len(after)
+        if unknown >= UNKNOWN_SHARE:
+            yield SessionWarning(who, "zone_mostly_unknown",
+                                 f"window of tolerance unknown for {_pct(unknown)} of the time after the baseline "
+                                 "(data missing or of poor quality)")
+
+
+def signal_gaps(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Streams that lost more than :data:`GAP_SHARE` of the session to gaps (never interpolated)."""
+    if f.duration_s <= 0:
+        return
+    lost: dict[str, list[float]] = {}
+    for g in f.gaps:
+        lost.setdefault(str(g["stream"]), []).append(max(0.0, float(g["t_end"]) - float(g["t_start"])))
+    for stream, spans in sorted(lost.items()):
+        share = sum(spans) / f.duration_s
+        if share > GAP_SHARE:
+            who, _, kind = stream.partition("/")
+            yield SessionWarning(who, "signal_gaps",
+                                 f"{kind or stream} signal missing for {sum(spans) / 60:.1f} min ({_pct(share)} of the "
+                                 f"session) in {len(spans)} gap(s); features are empty there, never interpolated")
+
+
+def session_interrupted(f: SessionFacts) -> Iterable[SessionWarning]:
+    """A session whose recording process died: what follows its end is missing."""
+    if f.status == "interrupted":
+        yield SessionWarning("session", "interrupted",
+                             f"the recording was interrupted at {f.duration_s / 60:.1f} min; later data is missing")
+
+
+def synchrony_not_computable(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Two or more people but not a single synchrony window."""
+    if len(f.rows) >= 2 and not any(finite_or_none(r.get("sync_effect")) is not None for r in f.dyad):
+        yield SessionWarning("dyad", "no_synchrony",
+                             "synchrony not computable: no signal was present for both people long enough (30-s "
+                             "windows with at least 75% valid pairs)")
+
+
+def estimator_warnings(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Events of kind ``warning`` raised by an estimator; their label is the text."""
+    for e in f.events:
+        if e.get("kind") == "warning":
+            yield SessionWarning(e.get("participant") or "session", str(e.get("rule") or "warning"),
+                                 str(e.get("label") or e.get("rule") or "warning"))
+
+
+#: Every rule, in the order the report lists their warnings. Add a rule here (one line).
+WARNING_RULES: list[WarningRule] = [
+    session_interrupted,
+    no_heart_data,
+    hrv_not_interpretable,
+    baseline_incomplete,
+    zone_mostly_unknown,
+    vagal_unreliable,
+    signal_gaps,
+    synchrony_not_computable,
+    estimator_warnings,
+]
+
+
+def session_warnings(facts: SessionFacts, rules: Sequence[WarningRule] | None = None) -> list[SessionWarning]:
+    """Every warning of every rule (default :data:`WARNING_RULES`), in rule order."""
+    return [w for rule in (WARNING_RULES if rules is None else rules) for w in rule(facts)]

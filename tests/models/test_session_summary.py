@@ -1,0 +1,90 @@
+"""The per-person summary and the warning rules, fed rows as features.csv holds them."""
+
+from __future__ import annotations
+
+import pytest
+
+from coregulate.models.session_summary import (
+    WARNING_RULES, SessionFacts, SessionWarning, heart_source, session_warnings, summarize_person,
+)
+
+
+def _rows(n: int, **cols):
+    """n seconds of rows; each column a constant or a function of t_s."""
+    return [{"t_s": t, **{k: (v(t) if callable(v) else v) for k, v in cols.items()}} for t in range(1, n + 1)]
+
+
+def test_baseline_and_rest_are_split_at_the_segment_and_shares_add_up():
+    rows = _rows(400, hr_bpm=lambda t: 60.0 if t <= 300 else 90.0, zone=lambda t: "unknown" if t <= 300 else "hyper",
+                 quality="good", beats_in_window=60, beats_corrected=lambda t: 6 if t > 300 else 0)
+    s = summarize_person(rows, (0.0, 300.0), window_s=60.0, stream_kinds=("ecg", "rr"))
+    assert (s["hr_bpm_baseline_mean"], s["hr_bpm_rest_median"]) == (60.0, 90.0)
+    assert s["unknown_share"] == 0.75 and s["hyper_share"] == 0.25 and s["window_share"] == 0
+    assert s["rmssd_ms_baseline_mean"] is None  # never computed: empty, not zero
+    assert s["beats_corrected_share"] == pytest.approx(100 * 6 / (400 * 60))
+    # each corrected beat sits in ~window_s windows: 100 seconds x 6 / 60 = 10 beats
+    assert s["beats_corrected_approx"] == 10
+    assert s["heart_source"] == "rr"
+    # an explicit baseline elsewhere moves the split: (t-1, t] inside (100, 200]
+    s2 = summarize_person(rows, (100.0, 200.0), window_s=60.0)
+    assert s2["hr_bpm_baseline_mean"] == 60.0 and s2["hr_bpm_rest_mean"] == pytest.approx((200 * 60 + 100 * 90) / 300)
+
+
+def test_heart_source_prefers_what_the_rows_say():
+    rows = _rows(10, hr_bpm=70.0, heart_source=lambda t: "ecg" if t <= 3 else "rr")
+    assert heart_source(rows, ("ecg", "rr")) == "rr 70%, ecg 30%"
+    assert heart_source(_rows(3, hr_bpm=70.0), ("hr", "ppg")) == "ppg"
+    assert heart_source(_rows(3, hr_bpm=70.0), ("eda",)) == ""
+    assert heart_source(_rows(3), ("rr",)) == ""  # an RR stream that gave no heart rate was not used
+
+
+def _facts(rows, **kw):
+    return SessionFacts(rows=rows, duration_s=max((len(r) for r in rows.values()), default=0), **kw)
+
+
+def test_clean_session_has_no_warning():
+    ok = _rows(600, hr_bpm=70.0, quality="good", zone="window", vagal_reliable=True)
+    dyad = [{"t_s": t, "sync_effect": 0.5} for t in range(1, 601)]
+    assert session_warnings(_facts({"client": ok, "therapist": ok}, dyad=dyad)) == []
+
+
+def test_each_rule_fires_on_its_own_problem():
+    poor = _rows(600, hr_bpm=70.0, quality="poor", zone="unknown", vagal_reliable=True)
+    empty = _rows(600, quality="none")
+    late = _rows(600, hr_bpm=lambda t: 70.0 if t > 200 else None, quality="good", zone="window", vagal_reliable=False)
+    facts = _facts({"client": poor, "therapist": empty, "observer": late},
+                   gaps=[{"stream": "observer/rr", "t_start": 0.0, "t_end": 200.0}], status="interrupted",
+                   events=[{"kind": "warning", "participant": "client", "rule": "baseline_disturbed",
+                            "label": "baseline disturbed: arousal moved during it"}])
+    got = {(w.who, w.code) for w in session_warnings(facts)}
+    assert got == {("session", "interrupted"), ("client", "hrv_not_interpretable"),
+                   ("client", "zone_mostly_unknown"), ("therapist", "no_heart_data"), ("observer", "baseline_sparse"),
+                   ("observer", "vagal_unreliable"), ("observer", "signal_gaps"), ("dyad", "no_synchrony"),
+                   ("client", "baseline_disturbed")}
+    text = {w.code: w.plain() for w in session_warnings(facts)}
+    assert text["hrv_not_interpretable"].startswith("client: heart-rate variability not interpretable: quality is "
+                                                    "poor in every second with heart data")
+    assert text["signal_gaps"] == ("observer: rr signal missing for 3.3 min (33% of the session) in 1 gap(s); "
+                                   "features are empty there, never interpolated")
+    assert text["baseline_disturbed"] == "client: baseline disturbed: arousal moved during it"
+
+
+def test_half_poor_is_flagged_with_its_share_and_less_is_not():
+    def rows(n_poor):
+        return _rows(100, hr_bpm=70.0, zone="window", quality=lambda t: "poor" if t <= n_poor else "good")
+
+    hrv = [r for r in WARNING_RULES if r.__name__ == "hrv_not_interpretable"]
+    w = session_warnings(_facts({"client": rows(60)}), hrv)
+    assert [x.text.split(" (")[0] for x in w] == ["heart-rate variability not interpretable: quality is poor in 60% of "
+                                                  "the seconds with heart data"]
+    assert session_warnings(_facts({"client": rows(40)}), hrv) == []
+
+
+def test_a_new_source_of_warnings_is_one_function():
+    def too_long(f):
+        if f.duration_s > 3600:
+            yield SessionWarning("session", "long", "longer than an hour")
+
+    facts = _facts({"client": _rows(4000, hr_bpm=70.0, quality="good", zone="window")})
+    assert [w.code for w in session_warnings(facts, [*WARNING_RULES, too_long])][-1] == "long"
+    assert "long" not in [w.code for w in session_warnings(facts)]
