@@ -77,48 +77,121 @@ def detect_ecg(segment: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(info["ECG_R_Peaks"], dtype=int), clean
 
 
-#: PPG block checks: plausible pulse intervals, and pulses that look alike -- the mean correlation
-#: of each pulse with the block's average pulse (template matching; Orphanidou et al. 2015,
-#: IEEE JBHI 19(3):832, who use 0.86). Motion artefacts fail both.
+#: Per-beat template matching (Orphanidou et al. 2015, "Signal-quality indices for the
+#: electrocardiogram and photoplethysmogram", IEEE JBHI 19(3):832-838): each beat's waveform is
+#: correlated with the block's median beat. Orphanidou et al. accept a 10-s window when the mean
+#: correlation reaches 0.86 (PPG) or 0.66 (ECG); here the same measure is kept per beat, so one
+#: motion artefact costs its own beats, not the whole block.
+#: Acceptance is per beat here, slightly below the window-mean threshold, because a single beat's
+#: correlation is noisier than a window's mean; ECG beats are graded but never dropped (the
+#: R-peak detector is validated on its own, see bench/validate_heart.py).
+PPG_MIN_TEMPLATE_CORR = 0.86
+PPG_MIN_BEAT_QUALITY = 0.8
+ECG_MIN_TEMPLATE_CORR = 0.66
+#: Plausible pulse intervals (s): a beat whose intervals to both neighbours fall outside is poor.
 PPG_RR_RANGE_S = (0.3, 2.0)
-PPG_MIN_TEMPLATE_CORR = 0.8
+#: Beat windows (s before, s after the fiducial point) for the template.
+PPG_TEMPLATE_S = (0.25, 0.45)
+ECG_TEMPLATE_S = (0.06, 0.06)
 
 
-def ppg_block_ok(clean: np.ndarray, peaks: np.ndarray, fs: float) -> bool:
-    """Signal-quality check of one PPG block: plausible intervals and template correlation."""
-    if len(peaks) < 3:
-        return False
-    rr = np.diff(peaks) / fs
-    if rr.min() < PPG_RR_RANGE_S[0] or rr.max() > PPG_RR_RANGE_S[1]:
-        return False
-    h = max(2, int(0.3 * fs))
-    pulses = np.array([clean[p - h : p + h] for p in peaks if p - h >= 0 and p + h <= len(clean)])
-    if len(pulses) < 3:
-        return True  # too short to judge the shape: interval check only
-    template = pulses.mean(axis=0)
-    corr = [np.corrcoef(template, q)[0, 1] for q in pulses]
-    return float(np.nanmean(corr)) >= PPG_MIN_TEMPLATE_CORR
+def template_quality(signal: np.ndarray, points: np.ndarray, fs: float, span_s: tuple[float, float]) -> np.ndarray:
+    """Correlation of each beat's waveform with the median beat of the block (0 if not computable).
+
+    Template matching of Orphanidou et al. (2015): windows of ``span_s`` seconds around each
+    fiducial point, Pearson correlation with their sample-wise median (the median rather than
+    the mean keeps a few artefactual beats from shaping the template). Beats too close to the
+    block edge, or blocks with fewer than three whole beats, get NaN (not judged).
+    """
+    a, b = max(1, int(round(span_s[0] * fs))), max(1, int(round(span_s[1] * fs)))
+    idx = np.round(points).astype(int)
+    whole = (idx - a >= 0) & (idx + b <= len(signal))
+    q = np.full(len(idx), np.nan)
+    if whole.sum() < 3:
+        return q
+    pulses = np.array([signal[i - a : i + b] for i in idx[whole]])
+    template = np.median(pulses, axis=0)
+    pc = pulses - pulses.mean(axis=1, keepdims=True)
+    tc = template - template.mean()
+    den = np.sqrt((pc**2).sum(axis=1) * (tc**2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q[whole] = np.where(den > 0, pc @ tc / den, 0.0)
+    return q
+
+
+def interval_plausible(points: np.ndarray, fs: float, rr_range_s: tuple[float, float] = PPG_RR_RANGE_S) -> np.ndarray:
+    """True where at least one of a beat's two intervals lies in ``rr_range_s`` seconds."""
+    rr = np.diff(points) / fs
+    ok = (rr >= rr_range_s[0]) & (rr <= rr_range_s[1])
+    before = np.concatenate([[False], ok])
+    after = np.concatenate([ok, [False]])
+    return before | after if len(points) > 1 else np.zeros(len(points), bool)
+
+
+@dataclass
+class Detection:
+    """Beats of one block: fiducial points (fractional samples), peak samples (for amplitude),
+    per-beat quality in [0, 1] and the cleaned signal."""
+
+    points: np.ndarray
+    peaks: np.ndarray
+    quality: np.ndarray
+    clean: np.ndarray
 
 
 def detect_ppg(segment: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Systolic peaks of a PPG segment: neurokit2 ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et
-    al. 2013). A block failing :func:`ppg_block_ok` yields no beats, which the heart estimator
-    turns into a marked gap instead of artefactual intervals."""
+    al. 2013, PLoS ONE 8(10):e76585, validated on 40 records / 5071 beats: Se 99.9 %, +P 99.8 %)."""
     import neurokit2 as nk
 
     clean = np.asarray(nk.ppg_clean(segment, sampling_rate=fs), dtype=float)
     peaks = np.asarray(nk.ppg_findpeaks(clean, sampling_rate=fs)["PPG_Peaks"], dtype=int)
-    if not ppg_block_ok(clean, peaks, fs):
-        return np.empty(0, int), clean
     return peaks, clean
+
+
+def detect_ppg_beats(segment: np.ndarray, fs: float) -> Detection:
+    """PPG beats with fiducial points and per-beat quality.
+
+    Elgendi peaks (:func:`detect_ppg`) refined to sub-sample position (:func:`refine_peaks`);
+    quality = template correlation (:func:`template_quality`), 0 where neither neighbouring
+    interval is plausible. The systolic peak is kept as the fiducial point: the steepest upslope
+    (Peralta et al. 2019, Physiol. Meas. 40:025007) was tried and matched both references worse
+    here (Verity Sense PPI within 20 ms: 60 % vs 96 %; Welltory RMSSD within 20 %: 11 vs 9 of 21,
+    but mean HR within 2 %: 17 vs 20 of 21).
+    """
+    peaks, clean = detect_ppg(segment, fs)
+    if len(peaks) == 0:
+        return Detection(np.empty(0), peaks, np.empty(0), clean)
+    points = refine_peaks(clean, peaks)
+    q = template_quality(clean, points, fs, PPG_TEMPLATE_S)
+    if np.isfinite(q).any():
+        # the median beat is only a template when most beats look like it: in a block of motion
+        # noise, chance correlations with the noise's own median are not quality
+        q = np.minimum(q, max(float(np.nanmedian(q)), 0.0)) if np.nanmedian(q) < PPG_MIN_BEAT_QUALITY else q
+    q = np.where(interval_plausible(points, fs), q, 0.0)
+    return Detection(points, peaks, q, clean)
+
+
+def detect_ecg_beats(segment: np.ndarray, fs: float) -> Detection:
+    """ECG R peaks (:func:`detect_ecg`, sub-sample refined) with per-beat QRS template quality."""
+    peaks, clean = detect_ecg(segment, fs)
+    points = refine_peaks(clean, peaks)
+    q = template_quality(clean, points, fs, ECG_TEMPLATE_S)
+    return Detection(points, peaks, q, clean)
 
 
 @dataclass
 class BeatDetectorOptions:
-    """Block geometry of :class:`BeatDetector` (seconds)."""
+    """Block geometry of :class:`BeatDetector` (seconds) and the per-beat quality floor."""
 
     step_s: float = 8.0  # beats finalised per block
     margin_s: float = 2.0  # context on both sides (filter transients, 0.75-s detector averages)
+    #: beats below this quality are not returned; None: ``PPG_MIN_BEAT_QUALITY`` for PPG, 0 for ECG
+    min_quality: float | None = None
+
+
+#: How many recent beats keep their quality in :attr:`BeatDetector.quality` when nobody pops them.
+QUALITY_MEMORY = 4096
 
 
 class BeatDetector:
@@ -126,21 +199,43 @@ class BeatDetector:
 
     Feed samples with :meth:`push`; :meth:`end_segment` at a dropout or at the end of data.
     Both return newly final beat times (session seconds, sub-sample precision), in order.
+    ECG beats are R peaks, PPG beats systolic peaks, both refined to sub-sample position.
 
     Parameters
     ----------
     fs : float
         Nominal sample rate (Hz); sample times come from the chunks, so rate drift is harmless.
     kind : {"ecg", "ppg"}
-        Which neurokit2 detector to run.
+        Which detector to run.
+    options : BeatDetectorOptions, optional
+        Block geometry and quality floor.
+
+    Attributes
+    ----------
+    amplitudes : dict[float, float]
+        Cleaned-signal amplitude at each returned beat (R peak or systolic peak), keyed by beat
+        time; the consumer pops them.
+    quality : dict[float, float]
+        Template-match quality in [0, 1] of each returned beat (:func:`template_quality`; NaN
+        where the segment was too short to judge), keyed by beat time; the most recent
+        ``QUALITY_MEMORY`` are kept if nobody pops them.
+    rejected : int
+        Beats found but not returned because their quality was below the floor.
     """
 
     def __init__(self, fs: float, kind: str = "ecg", options: BeatDetectorOptions | None = None) -> None:
         self.fs = float(fs)
-        self.detect = detect_ecg if kind == "ecg" else detect_ppg
+        self.kind = kind
+        self.detect = detect_ecg_beats if kind == "ecg" else detect_ppg_beats
         o = options or BeatDetectorOptions()
         self.step = max(1, int(round(o.step_s * self.fs)))
         self.margin = max(1, int(round(o.margin_s * self.fs)))
+        if o.min_quality is not None:
+            self.min_quality = float(o.min_quality)
+        else:
+            self.min_quality = PPG_MIN_BEAT_QUALITY if kind == "ppg" else 0.0
+        self.quality: dict[float, float] = {}
+        self.rejected = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -163,6 +258,7 @@ class BeatDetector:
         return float(self.t[-1]) if len(self.t) else -np.inf
 
     def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
+        """Add samples (and their session times); returns the beats that became final."""
         self.x = np.concatenate([self.x, np.asarray(values, dtype=float)])
         # rounded to 1 us: t0 + i/rate and a re-cut chunk's t0 differ in the last bits
         self.t = np.concatenate([self.t, np.round(np.asarray(times, dtype=float), 6)])
@@ -185,18 +281,25 @@ class BeatDetector:
         beats: list[float] = []
         if len(seg) >= max(8, int(2 * self.fs)) and np.all(np.isfinite(seg)) and np.ptp(seg) > 0:
             try:
-                peaks, clean = self.detect(seg, self.fs)
+                det = self.detect(seg, self.fs)
             except Exception:  # neurokit2 raises on degenerate segments (e.g. no peaks at all)
-                peaks, clean = np.empty(0, int), seg
-            keep = (peaks + lo >= self.done) & (peaks + lo < upto)
-            if keep.any():
-                frac = refine_peaks(clean, peaks[keep])
-                ts = np.interp(frac + lo - self.base, np.arange(len(self.t)), self.t)
-                for b, a in zip(ts, clean[peaks[keep]]):
-                    if b > self.last_beat:
-                        beats.append(float(b))
-                        self.amplitudes[float(b)] = float(a)
-                        self.last_beat = float(b)
+                det = None
+            if det is not None and len(det.peaks):
+                # a beat belongs to the block holding its detected peak: each peak is judged once
+                keep = (det.peaks + lo >= self.done) & (det.peaks + lo < upto)
+                ts = np.interp(det.points[keep] + lo - self.base, np.arange(len(self.t)), self.t)
+                for b, a, q in zip(ts, det.clean[det.peaks[keep]], det.quality[keep]):
+                    if not b > self.last_beat:
+                        continue
+                    if q < self.min_quality:  # NaN (not judged) passes
+                        self.rejected += 1
+                        continue
+                    beats.append(float(b))
+                    self.amplitudes[float(b)] = float(a)
+                    self.quality[float(b)] = float(q)
+                    self.last_beat = float(b)
+                while len(self.quality) > QUALITY_MEMORY:
+                    del self.quality[next(iter(self.quality))]
         self.done = upto
         drop = max(0, self.done - self.margin - self.base)
         if drop:

@@ -6,6 +6,15 @@ Headers matched by prefix::
     ACC  Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]
     RR   Phone timestamp;RR-interval [ms]
     HR   Phone timestamp;HR [bpm]   (newer versions add ;HRV [ms];Breathing interval [rpm];)
+    PPG  Phone timestamp;sensor timestamp [ns];channel 0;channel 1;channel 2;ambient   (Verity Sense, OH1)
+    PPI  Phone timestamp;PP-interval [ms];error estimate [ms];blocker;contact;contact supported;hr [bpm]
+
+PPG: one stream, by default the sum of the optical channels (``channel=N`` picks one) minus the
+ambient channel when there is one, as exported: in Verity Sense exports the counts already rise
+with each pulse (steep upstroke, slow decay), the polarity beat detectors expect. PPI is read as an RR stream (the device's
+own pulse-to-pulse intervals); an interval the device flags (``blocker`` = 1, skin contact
+supported but lost, or an error estimate above ``max_ppi_error_ms``, default 100 ms) is dropped
+and the next kept interval starts after a marked gap, so no interval spans a dropped one.
 
 Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
 samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
@@ -48,7 +57,11 @@ HEADERS = {
     "acc": "Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]",
     "rr": "Phone timestamp;RR-interval [ms]",
     "hr": "Phone timestamp;HR [bpm]",
+    "ppg": "Phone timestamp;sensor timestamp [ns];channel 0",
+    "ppi": "Phone timestamp;PP-interval [ms];error estimate [ms];blocker",
 }
+#: PPI intervals whose device error estimate exceeds this are dropped (option ``max_ppi_error_ms``).
+MAX_PPI_ERROR_MS = 100.0
 #: Seconds of data used to estimate rate and clock offset before streaming.
 ANCHOR_S = 60.0
 OFFSET_QUANTILE = 0.05
@@ -79,11 +92,16 @@ class PolarReader(Reader):
                 expected="a Polar Sensor Logger header, e.g. " + HEADERS["ecg"],
             )
         self.kind = kind
+        self.header = [c.strip() for c in head[1].strip().lstrip("\ufeff").split(";")]
+        while self.header and self.header[-1] == "":
+            self.header.pop()
         self.ncols = len(HEADERS[kind].split(";"))
         name = os.path.basename(self.path) + " (phone local time)"
-        if kind in ("ecg", "acc"):
+        if kind == "ppg":
+            self._ppg_columns()
+        if kind in ("ecg", "acc", "ppg"):
             self._anchor()
-            sk = StreamKind.ECG if kind == "ecg" else StreamKind.ACC
+            sk = {"ecg": StreamKind.ECG, "acc": StreamKind.ACC, "ppg": StreamKind.PPG}[kind]
             channels = ("x", "y", "z") if kind == "acc" else ()
             self.streams = [StreamInfo(role, sk, self.rate, channels, name, self.utc_start)]
         else:
@@ -91,9 +109,26 @@ class PolarReader(Reader):
             if first is None:
                 raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
             # RR: clock origin at the start of the first interval, so every beat time is > 0
-            self.utc_start = first - (self._first_packet_rr() / 1000.0 if kind == "rr" else 0.0)
-            sk = StreamKind.RR if kind == "rr" else StreamKind.HR
+            self.utc_start = first - (self._first_packet_rr() / 1000.0 if kind in ("rr", "ppi") else 0.0)
+            sk = StreamKind.RR if kind in ("rr", "ppi") else StreamKind.HR
             self.streams = [StreamInfo(role, sk, None, (), name, self.utc_start)]
+
+    def _ppg_columns(self) -> None:
+        """Optical channel columns (``channel N``), the ambient column, and the option ``channel``."""
+        optical = [i for i, h in enumerate(self.header) if h.lower().startswith("channel")]
+        self.ambient_col = next((i for i, h in enumerate(self.header) if h.lower() == "ambient"), None)
+        self.ncols = max(optical + [self.ambient_col or 0]) + 1
+        choice = self.options.get("channel")
+        if choice is None:
+            self.ppg_cols = optical
+        else:
+            names = [self.header[i].lower().removeprefix("channel").strip() for i in optical]
+            if str(choice) not in names:
+                raise InputError(
+                    f"no PPG channel {choice!r}", path=self.path, line=1, field="channel",
+                    expected="one of " + ", ".join(names),
+                )
+            self.ppg_cols = [optical[names.index(str(choice))]]
 
     # -- parsing -----------------------------------------------------------------------------
     def _rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -124,7 +159,7 @@ class PolarReader(Reader):
             if arrival is not None and cells[0] != arrival:
                 break
             arrival = cells[0]
-            rr = num(cells[1], self.path, lineno, "RR-interval [ms]", "a positive interval in ms")
+            rr = num(cells[1], self.path, lineno, self._interval_field(), "a positive interval in ms")
             total += rr if 0 < rr < 60_000 else 0.0  # range errors are reported by chunks()
         return total
 
@@ -162,7 +197,9 @@ class PolarReader(Reader):
     def chunks(self) -> Iterator[Chunk]:
         if self.kind in ("ecg", "acc"):
             yield from self._regular()
-        elif self.kind == "rr":
+        elif self.kind == "ppg":
+            yield from self._ppg()
+        elif self.kind in ("rr", "ppi"):
             yield from self._rr()
         else:
             yield from self._hr()
@@ -191,25 +228,35 @@ class PolarReader(Reader):
         packet: list[tuple[int, float]] = []
         arrival = None
 
+        max_err = float(self.options.get("max_ppi_error_ms", MAX_PPI_ERROR_MS))
+        dropped_before = False  # a flagged PPI was dropped since the last kept one
+
         def flush_packet() -> list[Chunk]:
-            nonlocal prev_beat
+            nonlocal prev_beat, dropped_before
             # intervals of one packet end at or before its arrival: assign times backwards
-            rrs = np.array([r for _, r in packet]) / 1000.0
+            rrs = np.array([r for _, r, _ in packet]) / 1000.0
             back = arrival - self.utc_start - np.cumsum(rrs[::-1])[::-1] + rrs
             out: list[Chunk] = []
-            for (lineno, rr_ms), tb, rr in zip(packet, back, rrs):
+            for (lineno, rr_ms, flagged), tb, rr in zip(packet, back, rrs):
                 t = tb if prev_beat is None else max(tb, prev_beat + rr)
-                out += em.add(t, rr_ms, lineno, prev_beat is not None and tb - (prev_beat + rr) > 3.0)
+                if flagged:
+                    dropped_before = True
+                else:
+                    late = prev_beat is not None and tb - (prev_beat + rr) > 3.0
+                    out += em.add(t, rr_ms, lineno, late or dropped_before)
+                    dropped_before = False
                 prev_beat = t
             return out
 
         for lineno, cells in self._rows():
             p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp")
-            rr = num(cells[1], self.path, lineno, "RR-interval [ms]", "a positive interval in ms")
+            rr = num(cells[1], self.path, lineno, self._interval_field(), "a positive interval in ms")
             if not 0 < rr < 60_000:
                 raise InputError(f"RR interval {rr!r} ms out of range", path=self.path, line=lineno,
-                                 field="RR-interval [ms]", expected="0 < RR < 60000 ms")
-            if prev_arrival is not None and p < prev_arrival:
+                                 field=self._interval_field(), expected="0 < RR < 60000 ms")
+            # the logger dates PPI rows itself (packet time plus the preceding intervals), which
+            # steps back at the next packet; beat times are clamped to previous beat + interval
+            if prev_arrival is not None and p < prev_arrival and self.kind != "ppi":
                 raise InputError("phone timestamps go backwards", path=self.path, line=lineno,
                                  field="Phone timestamp", expected="non-decreasing timestamps")
             if arrival is not None and p != arrival:
@@ -217,10 +264,39 @@ class PolarReader(Reader):
                 packet = []
             arrival = p
             prev_arrival = p
-            packet.append((lineno, rr))
+            packet.append((lineno, rr, self.kind == "ppi" and self._ppi_flagged(cells, lineno, max_err)))
         if packet:
             yield from flush_packet()
         yield from em.flush()
+
+    def _interval_field(self) -> str:
+        return "PP-interval [ms]" if self.kind == "ppi" else "RR-interval [ms]"
+
+    def _ppi_flagged(self, cells: list[str], lineno: int, max_err: float) -> bool:
+        """True when the device marks this PP interval unreliable (blocker, lost contact, error)."""
+        err = num(cells[2], self.path, lineno, "error estimate [ms]")
+        blocker = num(cells[3], self.path, lineno, "blocker", "0 or 1")
+        contact = supported = 1.0
+        if len(cells) >= 6:
+            contact = num(cells[4], self.path, lineno, "contact", "0 or 1")
+            supported = num(cells[5], self.path, lineno, "contact supported", "0 or 1")
+        return blocker != 0 or (supported != 0 and contact == 0) or err > max_err
+
+    def _ppg(self) -> Iterator[Chunk]:
+        stream = self.streams[0]
+        em = RegularEmitter(stream, self.path, "sensor timestamp [ns]")
+        t, v, ln = [], [], []
+        for lineno, cells in self._rows():
+            t.append((num(cells[1], self.path, lineno, "sensor timestamp [ns]") / 1e9) - self.sensor0)
+            light = sum(num(cells[c], self.path, lineno, self.header[c]) for c in self.ppg_cols)
+            if self.ambient_col is not None:
+                light -= len(self.ppg_cols) * num(cells[self.ambient_col], self.path, lineno, "ambient")
+            v.append(light)
+            ln.append(lineno)
+            if len(t) >= BLOCK_ROWS:
+                yield from em.push(t, np.asarray(v, dtype=float), ln)
+                t, v, ln = [], [], []
+        yield from em.push(t, np.asarray(v, dtype=float), ln)
 
     def _hr(self) -> Iterator[Chunk]:
         stream = self.streams[0]
@@ -229,6 +305,8 @@ class PolarReader(Reader):
         for lineno, cells in self._rows():
             p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp") - self.utc_start
             hr = num(cells[1], self.path, lineno, "HR [bpm]")
+            if hr <= 0:  # the device reports 0 until it has an estimate (Verity Sense start-up)
+                continue
             if p == last:  # same packet time: keep the first report only (HR is a per-packet summary)
                 continue
             last = p
