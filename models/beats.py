@@ -306,3 +306,60 @@ class BeatDetector:
             self.x, self.t = self.x[drop:], self.t[drop:]
             self.base += drop
         return beats
+
+
+#: Dynamic acceleration (standard deviation of the acceleration magnitude within one second, in
+#: milli-g) above which a second counts as strong motion. A project choice, not a published
+#: threshold: at rest the magnitude's 1-s spread is a few mg of sensor noise, walking reaches
+#: 100-300 mg; optical pulses are unreliable well before that (Maeda et al. 2011, J. Med. Syst.
+#: 35:969, found wrist PPG errors growing with any arm motion).
+STRONG_MOTION_MG = 100.0
+
+
+class MotionGate:
+    """Per-second motion from a 3-axis accelerometer, to mark PPG beats during strong motion.
+
+    Feed ACC chunks (milli-g, columns x/y/z) with :meth:`push`; :meth:`quality_factor` tells a
+    beat's quality multiplier (0 during strong motion, 1 otherwise, None while the ACC stream
+    has not yet reached that second, so a consumer waits instead of guessing). Seconds are
+    whole session seconds, so the result is independent of chunking.
+    """
+
+    def __init__(self, threshold_mg: float = STRONG_MOTION_MG) -> None:
+        self.threshold_mg = float(threshold_mg)
+        self._sec: int | None = None
+        self._vals: list[float] = []
+        self.motion_mg: dict[int, float] = {}  # second -> SD of |acc| (mg)
+        self.watermark = -np.inf  # ACC seen up to this time
+
+    def push(self, values: np.ndarray, times: np.ndarray) -> None:
+        """Add ACC samples (n x 3, milli-g) with their session times."""
+        v = np.asarray(values, dtype=float).reshape(len(times), -1)
+        mag = np.sqrt((v**2).sum(axis=1))
+        for t, m in zip(np.asarray(times, dtype=float), mag):
+            s = int(np.floor(t))
+            if self._sec is not None and s != self._sec:
+                self._close()
+            self._sec = s
+            self._vals.append(float(m))
+        if len(times):
+            self.watermark = float(np.floor(times[-1]))  # the current second is still open
+
+    def _close(self) -> None:
+        if self._sec is not None and len(self._vals) >= 2:
+            self.motion_mg[self._sec] = float(np.std(self._vals))
+        self._vals = []
+
+    def end(self) -> None:
+        """Close the last second (end of data)."""
+        self._close()
+        self._sec = None
+        self.watermark = np.inf
+
+    def quality_factor(self, t: float) -> float | None:
+        """0.0 if second ``floor(t)`` had strong motion, 1.0 if not or no ACC there, None if pending."""
+        s = int(np.floor(t))
+        if s >= self.watermark:
+            return None
+        m = self.motion_mg.get(s)
+        return 0.0 if m is not None and m > self.threshold_mg else 1.0
