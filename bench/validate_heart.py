@@ -1,0 +1,268 @@
+"""Beat detection against references: ECG vs cardiologists' labels, PPG vs chest-strap RR and the
+device's own PPI, wearable running ECG by electrode.
+
+Every figure comes from the streaming :class:`~coregulate.models.beats.BeatDetector` the pipeline
+uses, fed in 1-s chunks (not a one-shot call), with default options; files are read by the
+project's readers where one exists (Polar Sense PPG/PPI/ACC).
+
+* MIT-BIH 100 and 105 (``ecg_annotated_wfdb``, lead MLII, 360 Hz): sensitivity and positive
+  predictivity against the beat labels only (N, A, V, Q, ...; rhythm/noise marks ignored) with a
+  150 ms matching window, ``wfdb.processing.compare_annotations``. Targets: 100 Se and PPV >= 99.8 %;
+  105 Se >= 99 %, PPV >= 97 %.
+* Welltory finger PPG (``welltory_phone_ppg_polar_rr``, 21 recordings, ~30 frames/s): frames put on
+  a uniform 30 Hz grid (linear interpolation, as its README advises), the colour channel with the
+  clearest cardiac spectral peak, sign flipped (received light falls as blood volume rises). RR.txt
+  has no timestamp, so summary values are compared (the README's second option): mean HR and RMSSD
+  from intervals between consecutive returned beats, an interval being kept when within
+  0.5-1.6x the recording's median (a longer one spans a rejected beat). Coverage = kept intervals
+  / reference intervals. Targets: HR within 2 % on >= 18 of 21; RMSSD within 20 % on >= 15 of 21.
+* Polar Verity Sense (``polar_verity_sense_ppg_biobss``): PPG read by the ``polar`` reader (sum of
+  the three optical channels minus ambient), device PPI by the same reader (blocker / contact /
+  error-flagged intervals dropped). The PPI's phone times are the logger's own and sit ~16 s
+  away from the sensor clock, so the clock offset is the one where the PPG interval series best
+  matches the PPI series (median absolute difference, 20 ms grid over +-30 s); each device beat
+  is then matched to the nearest PPG beat within 150 ms and, for consecutive matches, the two
+  intervals are compared. Target: >= 95 % of compared intervals within 20 ms. ACC motion seconds
+  (:class:`~coregulate.models.beats.MotionGate`) are counted.
+* Wearable running ECG (``wearable_ecg_artefacts_500hz``): per recording, beats, median HR of
+  good-quality intervals (both beats' template quality >= ``ECG_MIN_TEMPLATE_CORR``), share of
+  seconds holding a poor beat, and the manual artefact degree. The gel, dry and textile files are
+  separate recordings minutes apart (not simultaneous), so HR is compared by activity only.
+
+    .venv/bin/python bench/validate_heart.py [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from coregulate.models.beats import (
+    ECG_MIN_TEMPLATE_CORR,
+    BeatDetector,
+    MotionGate,
+)
+
+BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
+DEFAULT_DATA = Path(os.environ.get("COREGULATE_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+def stream_beats(x: np.ndarray, t: np.ndarray, fs: float, kind: str, chunk_s: float = 1.0) -> tuple[np.ndarray, BeatDetector]:
+    """Beats of one contiguous signal through the streaming detector, in ``chunk_s`` chunks."""
+    det = BeatDetector(fs, kind)
+    step = max(1, int(round(chunk_s * fs)))
+    beats: list[float] = []
+    for i in range(0, len(x), step):
+        beats += det.push(x[i : i + step], t[i : i + step])
+    beats += det.end_segment()
+    return np.array(beats), det
+
+
+# ---------------------------------------------------------------------------------- MIT-BIH
+def mitbih(data: Path, record: str) -> dict:
+    import wfdb
+    from wfdb.processing import compare_annotations
+
+    path = str(data / "ecg_annotated_wfdb" / record)
+    rec = wfdb.rdrecord(path)
+    ann = wfdb.rdann(path, "atr")
+    fs = float(rec.fs)
+    x = rec.p_signal[:, 0]  # MLII
+    t = np.arange(len(x)) / fs
+    ref = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in BEAT_SYMBOLS])
+    t0 = time.perf_counter()
+    beats, _ = stream_beats(x, t, fs, "ecg")
+    took = time.perf_counter() - t0
+    test = np.round(beats * fs).astype(int)
+    c = compare_annotations(ref, test, int(0.15 * fs))
+    return dict(record=record, n_ref=len(ref), n_det=len(test), tp=c.tp, fn=c.fn, fp=c.fp,
+                se=100 * c.sensitivity, ppv=100 * c.positive_predictivity,
+                duration_s=len(x) / fs, seconds=took)
+
+
+# ---------------------------------------------------------------------------------- Welltory
+def welltory_signal(folder: Path, fs: float = 30.0) -> tuple[np.ndarray, np.ndarray, str]:
+    """Uniform-grid finger PPG (pulses up) from the channel with the clearest cardiac peak."""
+    from scipy.signal import butter, sosfiltfilt, welch
+
+    a = np.genfromtxt(folder / "PPG.csv", delimiter=",", names=True)
+    tt = a["time"] / 1000.0
+    t = np.arange(tt[0], tt[-1], 1 / fs)
+    sos = butter(2, [0.5, 4.0], "bandpass", fs=fs, output="sos")
+    best = None
+    for ch in "RGB":
+        if np.ptp(a[ch]) == 0 or np.mean(a[ch] >= 254.9) > 0.2:  # flat or clipped at the sensor's top
+            continue
+        x = np.interp(t, tt, a[ch])
+        f, p = welch(sosfiltfilt(sos, x), fs, nperseg=512)
+        band = (f > 0.7) & (f < 3.0)
+        peakiness = p[band].max() / p[band].sum()
+        if best is None or peakiness > best[0]:
+            best = (peakiness, ch, x)
+    return t, -best[2], best[1]
+
+
+def rmssd(rr_ms: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.diff(rr_ms) ** 2)))
+
+
+def welltory(folder: Path) -> dict:
+    rr = np.loadtxt(folder / "RR.txt")
+    t, x, channel = welltory_signal(folder)
+    beats, det = stream_beats(x, t, 30.0, "ppg")
+    iv = np.diff(beats) * 1000
+    keep = (iv > 300) & (iv < 2000)
+    med = np.median(iv[keep])
+    keep &= (iv > 0.5 * med) & (iv < 1.6 * med)
+    sd = np.diff(iv)[keep[1:] & keep[:-1]]
+    hr, hr_ref = 60000 / np.mean(iv[keep]), 60000 / np.mean(rr)
+    rm, rm_ref = float(np.sqrt(np.mean(sd**2))), rmssd(rr)
+    return dict(name=folder.name, channel=channel, beats=len(beats), rejected=det.rejected, ref=len(rr),
+                coverage=100 * keep.sum() / len(rr), hr=hr, hr_ref=hr_ref, hr_err=100 * abs(hr / hr_ref - 1),
+                rmssd=rm, rmssd_ref=rm_ref, rmssd_err=100 * abs(rm / rm_ref - 1))
+
+
+# ---------------------------------------------------------------------------------- Verity Sense
+def _read(path: Path):
+    from coregulate.sensors.readers import open_reader
+    from coregulate.sensors.spec import parse_spec
+
+    r = open_reader(parse_spec(f"client={path}"))
+    return r, list(r.chunks())
+
+
+def verity(data: Path) -> dict:
+    d = data / "polar_verity_sense_ppg_biobss"
+    r, chunks = _read(d / "Polar_Sense_PPG.txt")
+    st = r.streams[0]
+    det = BeatDetector(st.rate, "ppg")
+    beats: list[float] = []
+    for c in chunks:  # the reader's own chunks (~1 s)
+        if c.gap_before:
+            beats += det.end_segment()
+        beats += det.push(np.asarray(c.values, float), c.sample_times())
+    beats += det.end_segment()
+    b = np.array(beats) + st.utc_start
+    p, pchunks = _read(d / "Polar_Sense_PPI.txt")
+    rows = sum(1 for _ in open(d / "Polar_Sense_PPI.txt")) - 1
+    dev_t, dev_i, dev_gap = [], [], []
+    for c in pchunks:
+        for k, (t, v) in enumerate(zip(c.sample_times(), np.asarray(c.values, float))):
+            dev_t.append(t + p.streams[0].utc_start)
+            dev_i.append(v)
+            dev_gap.append(k == 0 and bool(c.gap_before))
+    dev_t, dev_i = np.array(dev_t), np.array(dev_i)
+    ib, tb = np.diff(b) * 1000, b[1:]
+    offsets = np.arange(-30, 30, 0.02)
+    cost = [np.median(np.abs(np.interp(dev_t + o, tb, ib) - dev_i)) for o in offsets]
+    off = float(offsets[int(np.argmin(cost))])
+    nearest = np.array([int(np.argmin(np.abs(b - (t + off)))) for t in dev_t])
+    matched = np.abs(b[nearest] - (dev_t + off)) < 0.15
+    errs = []
+    for k in range(1, len(dev_t)):
+        if matched[k] and matched[k - 1] and not dev_gap[k] and nearest[k] == nearest[k - 1] + 1:
+            errs.append((b[nearest[k]] - b[nearest[k - 1]]) * 1000 - dev_i[k])
+    errs = np.abs(np.array(errs))
+    a, achunks = _read(d / "Polar_Sense_ACC.txt")
+    gate = MotionGate()
+    for c in achunks:
+        gate.push(c.values, c.sample_times())
+    gate.end()
+    strong = sum(1 for m in gate.motion_mg.values() if m > gate.threshold_mg)
+    return dict(ppi_rows=rows, ppi_kept=len(dev_t), ppg_beats=len(b), rejected=det.rejected, offset_s=off,
+                matched=int(matched.sum()), compared=len(errs), within20=100 * float(np.mean(errs <= 20)),
+                median_err=float(np.median(errs)), p90_err=float(np.percentile(errs, 90)),
+                acc_seconds=len(gate.motion_mg), strong_motion_seconds=strong)
+
+
+# ---------------------------------------------------------------------------------- wearable ECG
+ELECTRODES = {"01": "gel Ag/AgCl", "02": "dry chrome-nickel", "03": "textile"}
+ACTIVITIES = {"klud": "rest", "beh": "run 8 km/h"}
+
+
+def wearable(data: Path, electrode: str, activity: str) -> dict:
+    import pandas as pd
+
+    d = data / "wearable_ecg_artefacts_500hz"
+    name = f"01_{electrode}_{activity}"
+    a = pd.read_csv(d / f"{name}.csv", sep=" ; ", header=None, engine="python")
+    t = pd.to_datetime(a[0]).astype("int64").to_numpy() / 1e9
+    t = t - t[0]
+    x = a[1].to_numpy(float)
+    fs = 1 / np.median(np.diff(t))
+    beats, det = stream_beats(x, t, fs, "ecg")
+    q = np.array([det.quality[k] for k in beats])
+    good_beat = q >= ECG_MIN_TEMPLATE_CORR
+    rr = np.diff(beats)
+    good = good_beat[1:] & good_beat[:-1]
+    secs = np.arange(int(t[-1]))
+    poor = {int(s) for s in np.floor(beats[~good_beat])}
+    labels = pd.read_csv(d / "labels" / f"{name}_2.csv", sep=";")
+    return dict(name=name, electrode=ELECTRODES[electrode], activity=ACTIVITIES[activity], beats=len(beats),
+                hr_good=60 / np.median(rr[good]) if good.any() else float("nan"), hr_all=60 / np.median(rr),
+                good_intervals=100 * good.mean(), poor_seconds=100 * len(poor) / len(secs),
+                artefact_degree=float(labels["artifact"].median()), start=str(a[0].iloc[0]))
+
+
+# ---------------------------------------------------------------------------------- report
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    data = args.data
+
+    print("== ECG beats vs MIT-BIH cardiologists' labels (streaming BeatDetector, 1-s chunks, 150 ms window)")
+    for rec, (se_t, ppv_t) in {"100": (99.8, 99.8), "105": (99.0, 97.0)}.items():
+        m = mitbih(data, rec)
+        ok = m["se"] >= se_t and m["ppv"] >= ppv_t
+        print(f"  {rec}: Se {m['se']:.2f} %  PPV {m['ppv']:.2f} %  (TP {m['tp']}, FN {m['fn']}, FP {m['fp']}; "
+              f"{m['n_ref']} labelled beats, coverage {100 * m['tp'] / m['n_ref']:.1f} % of them)  "
+              f"target Se>={se_t} PPV>={ppv_t}: {'MET' if ok else 'NOT MET'}  "
+              f"[{m['duration_s']:.0f} s of ECG in {m['seconds']:.1f} s]")
+
+    print("\n== Finger PPG (phone camera, 30 Hz) vs Polar H10 RR, Welltory (summary values; RR has no timestamps)")
+    print("  rec          ch beats rej  cover%   HR  ref   err%   RMSSD   ref  err%")
+    rows = [welltory(Path(f)) for f in sorted(glob.glob(str(data / "welltory_phone_ppg_polar_rr" / "data" / "subject_*")))]
+    for w in rows:
+        print(f"  {w['name']:<12} {w['channel']} {w['beats']:5d} {w['rejected']:3d} {w['coverage']:6.0f} "
+              f"{w['hr']:6.1f} {w['hr_ref']:4.1f} {w['hr_err']:5.1f} {w['rmssd']:7.1f} {w['rmssd_ref']:5.1f} {w['rmssd_err']:5.0f}")
+    n_hr = sum(w["hr_err"] <= 2 for w in rows)
+    n_rm = sum(w["rmssd_err"] <= 20 for w in rows)
+    print(f"  mean HR within 2 %: {n_hr} of {len(rows)} (target >= 18: {'MET' if n_hr >= 18 else 'NOT MET'}); "
+          f"RMSSD within 20 %: {n_rm} of {len(rows)} (target >= 15: {'MET' if n_rm >= 15 else 'NOT MET'}); "
+          f"median coverage {np.median([w['coverage'] for w in rows]):.0f} % of reference intervals")
+
+    print("\n== Polar Verity Sense PPG (55 Hz) vs the device's own PPI")
+    v = verity(data)
+    print(f"  PPI rows {v['ppi_rows']}, kept after device flags {v['ppi_kept']}; PPG beats {v['ppg_beats']} "
+          f"(+{v['rejected']} rejected by quality); clock offset {v['offset_s']:+.2f} s")
+    print(f"  device beats matched (150 ms): {v['matched']} of {v['ppi_kept']} ({100 * v['matched'] / v['ppi_kept']:.1f} %); "
+          f"intervals compared {v['compared']}: within 20 ms {v['within20']:.1f} % "
+          f"(target >= 95 %: {'MET' if v['within20'] >= 95 else 'NOT MET'}), median |error| {v['median_err']:.1f} ms, "
+          f"p90 {v['p90_err']:.1f} ms")
+    print(f"  ACC: {v['acc_seconds']} s, strong motion (> MotionGate threshold) in {v['strong_motion_seconds']} s")
+
+    print("\n== Wearable single-lead ECG (~500 Hz), by electrode (separate recordings, not simultaneous)")
+    print("  file        electrode           activity     beats  HR(good)  HR(all) good-int% poor-s%  artefact  start")
+    res = {}
+    for act in ("klud", "beh"):
+        for el in ("01", "02", "03"):
+            w = wearable(data, el, act)
+            res[(el, act)] = w
+            print(f"  {w['name']:<11} {w['electrode']:<19} {w['activity']:<11} {w['beats']:5d} {w['hr_good']:8.1f} "
+                  f"{w['hr_all']:8.1f} {w['good_intervals']:8.0f} {w['poor_seconds']:7.0f} {w['artefact_degree']:8.0f}  {w['start']}")
+    for act in ("klud", "beh"):
+        g = res[("01", act)]["hr_good"]
+        diffs = ", ".join(f"{ELECTRODES[el]} {100 * (res[(el, act)]['hr_good'] / g - 1):+.1f} %" for el in ("02", "03"))
+        print(f"  {ACTIVITIES[act]}: HR vs gel recording: {diffs} (different recordings, so not a within-2 % test)")
+
+
+if __name__ == "__main__":
+    main()
