@@ -76,3 +76,87 @@ def test_cached_clean_and_findpeaks_equal_neurokit():
         assert np.allclose(ecg_clean(x, fs), ref, rtol=0, atol=1e-9)
         _, info = nk.ecg_peaks(ref, sampling_rate=fs, correct_artifacts=False)
         assert detect_ecg(x, fs)[0].tolist() == list(info["ECG_R_Peaks"])
+
+
+def _detect_with(det, t, x, step):
+    beats = []
+    for i in range(0, len(x), step):
+        beats += det.push(x[i : i + step], t[i : i + step])
+    return np.array(beats + det.end_segment())
+
+
+def test_ppg_per_beat_quality_is_chunk_invariant_and_drops_a_noise_burst():
+    import neurokit2 as nk
+
+    fs = 64.0
+    x = nk.ppg_simulate(duration=120, sampling_rate=fs, heart_rate=70, random_state=5)
+    x[int(50 * fs) : int(62 * fs)] += 8 * np.std(x) * np.random.default_rng(1).standard_normal(int(12 * fs))
+    t = np.arange(len(x)) / fs
+    runs = []
+    for step in (1, 64, 1000):
+        det = BeatDetector(fs, "ppg")
+        b = _detect_with(det, t, x, step)
+        runs.append((b, [det.quality[k] for k in b], det.rejected))
+    for b, q, rej in runs[1:]:
+        assert np.array_equal(b, runs[0][0]) and q == runs[0][1] and rej == runs[0][2]
+    b, q, rejected = runs[0]
+    assert rejected > 0 and all(0.8 <= v <= 1 for v in q)
+    clean = (b < 49) | (b > 63)
+    assert np.sum((b > 51) & (b < 61)) <= 2  # the burst's pseudo-beats are rejected
+    # ppg_simulate varies its intervals (0.83-0.98 s here): no beat missed or doubled before the burst
+    assert np.all(np.abs(np.diff(b[b < 49]) - 60 / 70) < 0.15) and clean.sum() >= 0.95 * (120 - 14) * 70 / 60
+
+
+def test_min_quality_zero_returns_every_beat_with_its_quality():
+    import neurokit2 as nk
+
+    from coregulate.models.beats import BeatDetectorOptions
+
+    fs = 64.0
+    x = nk.ppg_simulate(duration=60, sampling_rate=fs, heart_rate=70, random_state=5)
+    x[int(20 * fs) : int(32 * fs)] += 8 * np.std(x) * np.random.default_rng(1).standard_normal(int(12 * fs))
+    t = np.arange(len(x)) / fs
+    strict = BeatDetector(fs, "ppg")
+    loose = BeatDetector(fs, "ppg", BeatDetectorOptions(min_quality=0.0))
+    bs, bl = _detect_with(strict, t, x, 64), _detect_with(loose, t, x, 64)
+    assert loose.rejected == 0 and len(bl) == len(bs) + strict.rejected
+    low = [k for k in bl if loose.quality[k] < 0.8]
+    # burst 20-32 s; 8-s blocks from 0: the low-quality beats lie in the blocks whose context
+    # (+-2 s) holds the burst -- a block mostly of noise caps its clean beats too (conservative)
+    assert len(low) == strict.rejected and all(16 <= k < 34 for k in low)
+    assert all(loose.quality[k] > 0.95 for k in bl if k < 15 or k > 35)
+
+
+def test_ecg_quality_graded_but_never_drops_beats():
+    import neurokit2 as nk
+
+    fs = 250.0
+    x = nk.ecg_simulate(duration=30, sampling_rate=fs, heart_rate=70, method="simple", random_state=2) * 1000
+    t = np.arange(len(x)) / fs
+    det = BeatDetector(fs, "ecg")
+    b = _detect_with(det, t, x, 250)
+    assert det.rejected == 0 and len(det.quality) == len(b)
+    assert np.median([det.quality[k] for k in b]) > 0.95
+
+
+def test_motion_gate_marks_strong_motion_and_waits_for_acc():
+    from coregulate.models.beats import MotionGate
+
+    fs = 50.0
+    t = np.arange(0, 10, 1 / fs)
+    acc = np.tile([0.0, 0.0, 1000.0], (len(t), 1)) + np.random.default_rng(0).normal(0, 3, (len(t), 3))
+    shake = (t >= 4) & (t < 6)
+    acc[shake, 0] += 400 * np.sin(2 * np.pi * 2 * t[shake])  # 2-Hz arm swing, 400 mg
+    gates = []
+    for step in (1, 7, 500):
+        g = MotionGate()
+        for i in range(0, len(t), step):
+            g.push(acc[i : i + step], t[i : i + step])
+        gates.append(g)
+    assert gates[0].motion_mg == gates[1].motion_mg == gates[2].motion_mg
+    g = gates[0]
+    assert g.quality_factor(4.5) == 0.0 and g.quality_factor(5.9) == 0.0
+    assert g.quality_factor(2.5) == 1.0 and g.quality_factor(6.2) == 1.0
+    assert g.quality_factor(9.5) is None  # the last second is still open
+    g.end()
+    assert g.quality_factor(9.5) == 1.0

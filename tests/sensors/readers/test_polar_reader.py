@@ -121,3 +121,77 @@ def test_sensor_timestamps_going_backwards(tmp_path):
     with pytest.raises(InputError) as e:
         list(open_reader(parse_spec(f"client={p}")).chunks())
     assert e.value.line in (201, 202) and "sensor timestamp" in e.value.field and "increasing" in str(e.value)
+
+
+POLAR_PPG_HEADER = "Phone timestamp;sensor timestamp [ns];channel 0;channel 1;channel 2;ambient"
+POLAR_PPI_HEADER = "Phone timestamp;PP-interval [ms];error estimate [ms];blocker;contact;contact;hr [bpm]"
+
+
+def _write_ppg(path, n=300, period_ns=18_266_548):
+    T, s0 = 1_700_000_000.0, 700_000_000_000_000_000
+    rows = [POLAR_PPG_HEADER]
+    for i in range(n):
+        ns = s0 + i * period_ns
+        # channels i, 2i, 3i; ambient 10 (constant): trailing ';' as the logger writes it
+        rows.append(f"{phone_time(T + i * period_ns / 1e9 + 0.03)};{ns};{1000 + i};{2000 + 2 * i};{3000 + 3 * i};10;")
+    path.write_text("\n".join(rows) + "\n")
+    return n
+
+
+def test_ppg_sums_optical_channels_minus_ambient(tmp_path):
+    p = tmp_path / "Polar_Sense_PPG.txt"
+    n = _write_ppg(p)
+    assert detect_format(p) == "polar"
+    r = open_reader(parse_spec(f"client={p}"))
+    st = r.streams[0]
+    assert st.kind == StreamKind.PPG and st.rate == pytest.approx(1e9 / 18_266_548, rel=1e-6)
+    c = collect(r)["ppg"]
+    np.testing.assert_allclose(values(c), 6000 + 6 * np.arange(n) - 30)
+    np.testing.assert_allclose(times(c), np.arange(n) * 18_266_548 / 1e9, atol=1e-6)
+
+
+def test_ppg_channel_option_and_unknown_channel(tmp_path):
+    p = tmp_path / "Polar_Sense_PPG.txt"
+    n = _write_ppg(p)
+    c = collect(open_reader(parse_spec(f"client={p}?channel=1")))["ppg"]
+    np.testing.assert_allclose(values(c), 2000 + 2 * np.arange(n) - 10)
+    with pytest.raises(InputError) as e:
+        open_reader(parse_spec(f"client={p}?channel=7"))
+    assert e.value.field == "channel" and "0, 1, 2" in str(e.value)
+
+
+def test_ppi_flagged_intervals_dropped_and_gap_marked(tmp_path):
+    p = tmp_path / "Polar_Sense_PPI.txt"
+    T = 1_700_000_000.0
+    # (interval, error estimate, blocker, contact, contact supported)
+    rows = [(1000, 8, 0, 1, 1), (1000, 9, 0, 1, 1), (1100, 700, 1, 1, 1), (1000, 8, 0, 1, 1),
+            (1000, 8, 0, 0, 1), (1000, 8, 0, 1, 1), (900, 150, 0, 1, 1), (950, 8, 0, 1, 1), (1000, 7, 0, 0, 0)]
+    t, lines = T, [POLAR_PPI_HEADER]
+    for rr, err, blk, con, sup in rows:
+        t += rr / 1000
+        lines.append(f"{phone_time(t)};{rr};{err};{blk};{con};{sup};0")
+    # the logger's own row times may step back at a packet boundary: tolerated for PPI
+    lines[5] = f"{phone_time(t - 3.5)};1000;8;0;0;1;0"
+    p.write_text("\n".join(lines) + "\n")
+    r = open_reader(parse_spec(f"client={p}"))
+    assert r.streams[0].kind == StreamKind.RR
+    c = collect(r)["rr"]
+    # blocker (row 3), lost contact (row 5) and error > 100 ms (row 7) dropped; contact not
+    # supported (row 9) kept
+    np.testing.assert_array_equal(values(c), [1000, 1000, 1000, 1000, 950, 1000])
+    t = times(c)
+    assert np.all(np.diff(t) > 0)
+    flagged = [float(ch.start) for ch in c if ch.gap_before]
+    # every kept interval right after a dropped one starts after a marked gap
+    after_drop = [t[2], t[3], t[4]]
+    assert all(any(abs(f - x) < 1e-9 for f in flagged) for x in after_drop), (flagged, after_drop)
+    loose = collect(open_reader(parse_spec(f"client={p}?max_ppi_error_ms=200")))["rr"]
+    assert 900 in values(loose).tolist()
+
+
+def test_hr_zero_means_no_estimate(tmp_path):
+    p = tmp_path / "Polar_Sense_HR.txt"
+    T = 1_700_000_000.0
+    p.write_text("\n".join(["Phone timestamp;HR [bpm]"] + [f"{phone_time(T + i)};{0 if i < 3 else 60}" for i in range(6)]) + "\n")
+    c = collect(open_reader(parse_spec(f"client={p}")))["hr"]
+    np.testing.assert_array_equal(values(c), [60, 60, 60])
