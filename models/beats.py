@@ -92,7 +92,9 @@ ECG_MIN_TEMPLATE_CORR = 0.66
 PPG_RR_RANGE_S = (0.3, 2.0)
 #: Beat windows (s before, s after the fiducial point) for the template.
 PPG_TEMPLATE_S = (0.25, 0.45)
-ECG_TEMPLATE_S = (0.06, 0.06)
+ECG_TEMPLATE_S = (0.15, 0.25)  # QRS plus the start of the T wave: +-60 ms (QRS only) let random
+# wiggles of a motion-corrupted wearable ECG pass (bench/validate_heart.py, gel run: 27 % vs 86 %
+# of seconds marked poor)
 
 
 def template_quality(signal: np.ndarray, points: np.ndarray, fs: float, span_s: tuple[float, float]) -> np.ndarray:
@@ -145,6 +147,16 @@ def time_weighted_median(q: np.ndarray, points: np.ndarray) -> float:
     return float(qs[order][np.searchsorted(c, 0.5 * c[-1])])
 
 
+def cap_by_typical(q: np.ndarray, points: np.ndarray, floor: float) -> np.ndarray:
+    """Cap every beat's quality at the block's time-weighted median when that is below ``floor``.
+
+    The median beat is only a template when most of the block looks like it: in a block of
+    motion noise, chance correlations with the noise's own median beat are not quality.
+    """
+    typical = time_weighted_median(q, points)
+    return np.minimum(q, max(typical, 0.0)) if typical < floor else q
+
+
 @dataclass
 class Detection:
     """Beats of one block: fiducial points (fractional samples), peak samples (for amplitude),
@@ -185,20 +197,17 @@ def detect_ppg_beats(segment: np.ndarray, fs: float) -> Detection:
         return Detection(np.empty(0), peaks, np.empty(0), clean)
     points = refine_peaks(clean, peaks)
     q = template_quality(clean, points, fs, PPG_TEMPLATE_S)
-    typical = time_weighted_median(q, points)
-    if typical < PPG_MIN_BEAT_QUALITY:
-        # the median beat is only a template when most of the block looks like it: in a block of
-        # motion noise, chance correlations with the noise's own median are not quality
-        q = np.minimum(q, max(typical, 0.0))
+    q = cap_by_typical(q, points, PPG_MIN_BEAT_QUALITY)
     q = np.where(interval_plausible(points, fs), q, 0.0)
     return Detection(points, peaks, q, clean)
 
 
 def detect_ecg_beats(segment: np.ndarray, fs: float) -> Detection:
-    """ECG R peaks (:func:`detect_ecg`, sub-sample refined) with per-beat QRS template quality."""
+    """ECG R peaks (:func:`detect_ecg`, sub-sample refined) with per-beat template quality
+    (:func:`template_quality` over ``ECG_TEMPLATE_S``, capped by :func:`cap_by_typical`)."""
     peaks, clean = detect_ecg(segment, fs)
     points = refine_peaks(clean, peaks)
-    q = template_quality(clean, points, fs, ECG_TEMPLATE_S)
+    q = cap_by_typical(template_quality(clean, points, fs, ECG_TEMPLATE_S), points, ECG_MIN_TEMPLATE_CORR)
     return Detection(points, peaks, q, clean)
 
 
@@ -208,7 +217,7 @@ class BeatDetectorOptions:
 
     step_s: float = 8.0  # beats finalised per block
     margin_s: float = 2.0  # context on both sides (filter transients, 0.75-s detector averages)
-    #: beats below this quality are not returned; None: ``PPG_MIN_BEAT_QUALITY`` for PPG, 0 for ECG
+    #: beats below this quality are not returned; None: ``PPG_MIN_BEAT_QUALITY`` for PPG, no floor for ECG
     min_quality: float | None = None
 
 
@@ -255,7 +264,7 @@ class BeatDetector:
         if o.min_quality is not None:
             self.min_quality = float(o.min_quality)
         else:
-            self.min_quality = PPG_MIN_BEAT_QUALITY if kind == "ppg" else 0.0
+            self.min_quality = PPG_MIN_BEAT_QUALITY if kind == "ppg" else -np.inf  # ECG: graded only
         self.quality: dict[float, float] = {}
         self.rejected = 0
         self._reset()
