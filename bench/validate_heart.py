@@ -185,6 +185,41 @@ def verity(data: Path) -> dict:
                 acc_seconds=len(gate.motion_mg), strong_motion_seconds=strong)
 
 
+def verity_user_path(data: Path, offset_s: float) -> dict:
+    """``coregulate analyze`` (defaults) on the Verity PPG file and, as the baseline, on the
+    device's own PPI file; per-second hr_bpm / rmssd_ms compared where both exist (PPI phone
+    times shifted by ``offset_s``, the clock offset found by :func:`verity`)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import pandas as pd
+
+    d = data / "polar_verity_sense_ppg_biobss"
+    cli = Path(sys.executable).with_name("coregulate")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("PPG", "PPI"):
+            o = Path(tmp) / name
+            subprocess.run([str(cli), "analyze", f"client={d / f'Polar_Sense_{name}.txt'}", "--out", str(o),
+                            "--no-report", "--quiet"], check=True, capture_output=True)
+            f = pd.read_csv(o / "features.csv")
+            f["k"] = pd.to_datetime(f["utc"]).astype("int64") // 10**9
+            out[name] = f
+    ppg, ppi = out["PPG"], out["PPI"]
+    ppi["k"] = ppi["k"] + int(round(offset_s))
+    m = pd.merge(ppg, ppi, on="k", suffixes=("_ppg", "_ppi"))
+    res = dict(seconds_ppg=len(ppg), hr_cov_ppg=100 * ppg["hr_bpm"].notna().mean(),
+               good_ppg=100 * ppg["quality"].isin(["good", "fair"]).mean(),
+               seconds_ppi=len(ppi), hr_cov_ppi=100 * ppi["hr_bpm"].notna().mean(),
+               good_ppi=100 * ppi["quality"].isin(["good", "fair"]).mean())
+    for col in ("hr_bpm", "rmssd_ms"):
+        ok = m[col + "_ppg"].notna() & m[col + "_ppi"].notna()
+        rel = (np.abs(m[col + "_ppg"][ok] / m[col + "_ppi"][ok] - 1) * 100).to_numpy()
+        res[col] = (int(ok.sum()), float(np.median(rel)), float(np.percentile(rel, 90)))
+    return res
+
+
 # ---------------------------------------------------------------------------------- wearable ECG
 ELECTRODES = {"01": "gel Ag/AgCl", "02": "dry chrome-nickel", "03": "textile"}
 ACTIVITIES = {"klud": "rest", "beh": "run 8 km/h"}
@@ -254,6 +289,13 @@ def main() -> None:
           f"(target >= 95 %: {'MET' if v['within20'] >= 95 else 'NOT MET'}), median |error| {v['median_err']:.1f} ms, "
           f"p90 {v['p90_err']:.1f} ms")
     print(f"  ACC: {v['acc_seconds']} s, strong motion (> MotionGate threshold) in {v['strong_motion_seconds']} s")
+    u = verity_user_path(data, v["offset_s"])
+    print("  user's path, `coregulate analyze client=Polar_Sense_PPG.txt` vs the same on the device's PPI file:")
+    print(f"    hr_bpm present on {u['hr_cov_ppg']:.0f} % of {u['seconds_ppg']} s from PPG vs {u['hr_cov_ppi']:.0f} % of "
+          f"{u['seconds_ppi']} s from device PPI; quality good/fair {u['good_ppg']:.0f} % vs {u['good_ppi']:.0f} %")
+    for col in ("hr_bpm", "rmssd_ms"):
+        n, med, p90 = u[col]
+        print(f"    {col} where both exist ({n} s): median |PPG/PPI - 1| {med:.2f} %, p90 {p90:.1f} %")
 
     print("\n== Wearable single-lead ECG (~500 Hz), by electrode (separate recordings, not simultaneous)")
     print("  file        electrode           activity     beats  HR(good)  HR(all) good-int% poor-s%  artefact  start")
