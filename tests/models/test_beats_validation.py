@@ -85,3 +85,13 @@ def test_polar_verity_files_read(shared_data):
     assert kinds["PPG"] == (StreamKind.PPG, 28143) and kinds["ACC"] == (StreamKind.ACC, 26526)
     assert kinds["PPI"][0] == StreamKind.RR and 400 <= kinds["PPI"][1] < 442  # 21 blocker rows dropped
     assert kinds["HR"][0] == StreamKind.HR
+
+
+@pytest.mark.realdata
+def test_verity_sense_user_path_hr_coverage(shared_data, vh):
+    """`coregulate analyze` on the Verity Sense PPG gives hr_bpm on >= 90 % of seconds (the
+    device's own PPI: 64 %), agreeing with the PPI-derived hr_bpm where both exist."""
+    u = vh.verity_user_path(shared_data, -16.0)
+    assert u["hr_cov_ppg"] >= 90 and u["hr_cov_ppg"] > u["hr_cov_ppi"]
+    n, median_rel, _ = u["hr_bpm"]
+    assert n >= 250 and median_rel < 1.0
