@@ -15,6 +15,10 @@ with each pulse (steep upstroke, slow decay), the polarity beat detectors expect
 own pulse-to-pulse intervals); an interval the device flags (``blocker`` = 1, skin contact
 supported but lost, or an error estimate above ``max_ppi_error_ms``, default 100 ms) is dropped
 and the next kept interval starts after a marked gap, so no interval spans a dropped one.
+PPI rows carry only the logger's phone times, which trail the beats by the device's processing
+delay: on the Verity Sense sample record the PPI beats sit ~16 s after the same beats in the PPG
+file (bench/validate_heart.py finds the offset by matching the interval series). Nothing in the
+file tells that delay, so it is not corrected here.
 
 Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
 samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
