@@ -36,12 +36,12 @@ def test_mitbih_sensitivity_and_ppv(shared_data, vh, record, se_min, ppv_min):
 @pytest.mark.realdata
 def test_welltory_finger_ppg_mean_hr_and_rmssd(shared_data, vh):
     """Mean HR within 2 % of the H10 on >= 18 of 21 (target met). RMSSD within 20 %: the target
-    is >= 15 of 21; 9 are reached (camera PPG at 30 frames/s overestimates RMSSD)."""
+    is >= 15 of 21; 11 are reached (camera PPG at 30 frames/s overestimates RMSSD)."""
     folders = sorted((shared_data / "welltory_phone_ppg_polar_rr" / "data").glob("subject_*"))
     rows = [vh.welltory(f) for f in folders]
     assert len(rows) == 21
-    assert sum(r["hr_err"] <= 2 for r in rows) >= 18
-    assert sum(r["rmssd_err"] <= 20 for r in rows) >= 9
+    assert sum(r["hr_err"] <= 2 for r in rows) >= 18  # 20 today
+    assert sum(r["rmssd_err"] <= 20 for r in rows) >= 11
     assert np.median([r["coverage"] for r in rows]) >= 75
 
 
