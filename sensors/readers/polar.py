@@ -11,8 +11,9 @@ Headers matched by prefix::
 
 PPG: one stream, by default the sum of the optical channels (``channel=N`` picks one) minus the
 ambient channel when there is one, as exported: in Verity Sense exports the counts already rise
-with each pulse (steep upstroke, slow decay), the polarity beat detectors expect. PPI is read as an RR stream (the device's
-own pulse-to-pulse intervals); an interval the device flags (``blocker`` = 1, skin contact
+with each pulse (steep upstroke, slow decay), the polarity beat detectors expect.
+
+PPI is read as an RR stream (the device's own pulse-to-pulse intervals); an interval the device flags (``blocker`` = 1, skin contact
 supported but lost, or an error estimate above ``max_ppi_error_ms``, default 100 ms) is dropped
 and the next kept interval starts after a marked gap, so no interval spans a dropped one.
 PPI rows carry only the logger's phone times, which trail the beats by the device's processing
@@ -103,6 +104,7 @@ class PolarReader(Reader):
         name = os.path.basename(self.path) + " (phone local time)"
         if kind == "ppg":
             self._ppg_columns()
+        self.max_ppi_error_ms = self._max_ppi_error()  # checked before the session starts
         if kind in ("ecg", "acc", "ppg"):
             self._anchor()
             sk = {"ecg": StreamKind.ECG, "acc": StreamKind.ACC, "ppg": StreamKind.PPG}[kind]
@@ -229,10 +231,10 @@ class PolarReader(Reader):
         em = IrregularEmitter(stream, self.path, "Phone timestamp")
         prev_beat: float | None = None
         prev_arrival: float | None = None
-        packet: list[tuple[int, float]] = []
+        packet: list[tuple[int, float, bool]] = []  # (line, interval ms, flagged by the device)
         arrival = None
 
-        max_err = float(self.options.get("max_ppi_error_ms", MAX_PPI_ERROR_MS))
+        max_err = self.max_ppi_error_ms
         dropped_before = False  # a flagged PPI was dropped since the last kept one
 
         def flush_packet() -> list[Chunk]:
@@ -272,6 +274,19 @@ class PolarReader(Reader):
         if packet:
             yield from flush_packet()
         yield from em.flush()
+
+    def _max_ppi_error(self) -> float:
+        text = self.options.get("max_ppi_error_ms")
+        if text is None:
+            return MAX_PPI_ERROR_MS
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0:
+            raise InputError(f"max_ppi_error_ms={text!r}", path=self.path, field="max_ppi_error_ms",
+                             expected="a positive number of milliseconds")
+        return value
 
     def _interval_field(self) -> str:
         return "PP-interval [ms]" if self.kind == "ppi" else "RR-interval [ms]"

@@ -195,3 +195,11 @@ def test_hr_zero_means_no_estimate(tmp_path):
     p.write_text("\n".join(["Phone timestamp;HR [bpm]"] + [f"{phone_time(T + i)};{0 if i < 3 else 60}" for i in range(6)]) + "\n")
     c = collect(open_reader(parse_spec(f"client={p}")))["hr"]
     np.testing.assert_array_equal(values(c), [60, 60, 60])
+
+
+def test_ppi_bad_error_option_is_one_line(tmp_path):
+    p = tmp_path / "Polar_Sense_PPI.txt"
+    p.write_text(f"{POLAR_PPI_HEADER}\n{phone_time(1_700_000_000.0)};1000;8;0;1;1;0\n")
+    with pytest.raises(InputError) as e:
+        open_reader(parse_spec(f"client={p}?max_ppi_error_ms=lots"))
+    assert e.value.field == "max_ppi_error_ms" and "positive" in str(e.value)
