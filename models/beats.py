@@ -135,7 +135,7 @@ def template_quality(signal: np.ndarray, points: np.ndarray, fs: float, span_s: 
     q = np.full(len(idx), np.nan)
     if whole.sum() < 3:
         return q
-    pulses = np.array([signal[i - a : i + b] for i in idx[whole]])
+    pulses = signal[idx[whole][:, None] + np.arange(-a, b)]
     template = np.median(pulses, axis=0)
     pc = pulses - pulses.mean(axis=1, keepdims=True)
     tc = template - template.mean()
@@ -177,6 +177,9 @@ def cap_by_typical(q: np.ndarray, points: np.ndarray, floor: float) -> np.ndarra
     The median beat is only a template when most of the block looks like it: in a block of
     motion noise, chance correlations with the noise's own median beat are not quality.
     """
+    judged = q[np.isfinite(q)]
+    if judged.size == 0 or judged.min() >= floor:  # every beat passes: so does their median
+        return q
     typical = time_weighted_median(q, points)
     return np.minimum(q, max(typical, 0.0)) if typical < floor else q
 
