@@ -49,6 +49,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     # (models/heart.py) mean instantaneous HR of the beats ending in (t-1, t]: the 1-Hz series dyadic synchrony
     # needs (hr_bpm is a window mean, which smooths away the slow HR waves synchrony is made of)
     "hr_inst_bpm",
+    # (models/tolerance.py) share of the arousal components' weight present in this second (0-1)
+    "arousal_confidence",
 )
 
 #: One row per second for the dyad (models/dyad*.py).
@@ -76,6 +78,13 @@ DYAD_COLUMNS: tuple[str, ...] = (
 #: Columns that hold text rather than numbers.
 TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "client_zone", "therapist_zone",
                           "sync_signal", "dyad_event"})
+
+#: The arousal scale (models/tolerance.py): every component's baseline z is clipped to
+#: +-AROUSAL_BOUND, so |arousal| <= AROUSAL_BOUND; the zone thresholds and their hysteresis are the
+#: ``tolerance`` options (``server.sessions.tolerance_bounds`` returns those in force).
+AROUSAL_BOUND = 4.0
+#: vocal_arousal: every voice feature's z is clipped to +-VOCAL_AROUSAL_BOUND (models/voice.py).
+VOCAL_AROUSAL_BOUND = 5.0
 
 #: Zone labels on the arousal composite (models/tolerance.py).
 ZONES = ("unknown", "window", "hyper", "hypo", "hypo_candidate")

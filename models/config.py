@@ -20,6 +20,12 @@ class PipelineConfig:
         ``default_baseline_s`` seconds.
     default_baseline_s : float
         Length of the default baseline.
+    baseline_reference : dict or None
+        A baseline computed beforehand from a separate resting recording (``--baseline-from``):
+        participant -> estimator family (``"tolerance"``, ``"voice"``) -> that estimator's frozen
+        baseline (see ``baseline_reference()`` of :class:`~coregulate.models.tolerance.ToleranceEstimator`
+        and :class:`~coregulate.models.voice.VoiceEstimator`). Estimators given one use it from the
+        first second and skip ``baseline``.
     options : dict
         Per-family overrides, e.g. ``{"tolerance": {"hyper_sustain_s": 20}}``; each estimator
         family documents its keys in its own config dataclass.
@@ -28,6 +34,7 @@ class PipelineConfig:
     window_s: float = 60.0
     baseline: tuple[float, float] | None = None
     default_baseline_s: float = 300.0
+    baseline_reference: dict[str, dict[str, Any]] | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

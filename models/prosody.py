@@ -16,6 +16,10 @@ Features per frame:
     Alpha ratio: energy 1-5 kHz over 50 Hz-1 kHz in dB, from a Hann-windowed spectrum of the 25-ms
     window (Patel et al., 2011; eGeMAPS, Eyben et al., 2016). Spectral balance rises with vocal
     effort independently of microphone gain, which makes it usable on peak-normalised recordings.
+``peak_db``
+    Largest absolute sample of the 25-ms window in dB re full scale: frames at full scale betray a
+    clipped or peak-normalised recording, whose level says little about vocal effort (used by
+    :mod:`.voice` to weight ``loudness_db``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from scipy.signal import butter, sosfilt
 
 from .pitch import YinConfig, yin
 
-FRAME_CHANNELS = ("energy_db", "f0_hz", "aperiodicity", "alpha_db")
+FRAME_CHANNELS = ("energy_db", "f0_hz", "aperiodicity", "alpha_db", "peak_db")
 
 
 
@@ -129,6 +133,7 @@ class FrameAnalyzer:
         ms = np.cumsum(win * win, axis=1)[:, -1] / w
         energy = 10.0 * np.log10(np.maximum(ms, 1e-12))
         out["energy_db"] = energy
+        out["peak_db"] = 20.0 * np.log10(np.maximum(np.max(np.abs(win), axis=1), 1e-6))
         loud = energy > cfg.pitch_min_db
         if loud.any():
             # Time-reversed frames: YIN integrates over the first W samples of its frame, and

@@ -1,36 +1,78 @@
 """Arousal relative to the person's own baseline and the window of tolerance (zone).
 
-``arousal`` is the mean of robust z-scores against the person's own baseline segment
-(``config.baseline_segment``, default the first 300 s), signed so that positive means towards
-sympathetic activation / threat:
+The composite
+-------------
+``arousal`` is a weighted mean of per-component robust z-scores against the person's own
+baseline segment (``config.baseline_segment``, default the first 300 s, or a separate resting
+recording: ``--baseline-from``), each clipped to +-``component_bound`` (default 4), signed so that
+positive means towards sympathetic activation / threat:
 
-=================  ====  ===============================================================
-column             sign  why
-=================  ====  ===============================================================
-hr_bpm             +     HR rises with sympathetic activation and vagal withdrawal
-ln_rmssd           -     vagal withdrawal under threat (Thayer & Lane 2000; Laborde 2017)
-eda_scl_us         +     skin conductance is sympathetic only (Boucsein 2012)
-scr_per_min        +     non-specific SCR rate, idem
-=================  ====  ===============================================================
+================  ====  ======  ===========================  =====================================================
+component         sign  weight  spread floor                 why
+================  ====  ======  ===========================  =====================================================
+heart rate        +     1       2 bpm                        HR rises with sympathetic activation and vagal
+                                                             withdrawal; the 10-s running median of the
+                                                             beat-level ``hr_inst_bpm`` (``hr_bpm``, a 60-s window
+                                                             mean, when no beat-level HR is present) reacts within
+                                                             seconds instead of half a window
+ln_rmssd          -     0.5     0.15 ln(ms)                  vagal withdrawal under threat (Thayer & Lane 2000;
+                                                             Laborde et al. 2017); only when ``vagal_reliable``
+                                                             is not false; half weight because in short windows
+                                                             HR and RMSSD both track vagal outflow: the cardiac
+                                                             channel must not count twice
+eda_scl_us        +     1       max(0.05, 5 % of median)     skin conductance is sympathetic only (Boucsein
+                                                             2012); the relative floor keeps the scale the same
+                                                             across devices and units (drivedb's GSR is in mV)
+scr_per_min       +     1       1 /min                       non-specific SCR rate (Boucsein 2012); one response
+                                                             per minute is the resolution of a 60-s count
+================  ====  ======  ===========================  =====================================================
+
+z = (x - median_baseline) / max(1.4826 * MAD_baseline, floor) (Leys et al. 2013, J Exp Soc
+Psychol 49:764: median/MAD are robust to the odd artefact in a short baseline), then
+clipped: **no single channel can move arousal by more than its weight times the bound**, and
+``|arousal| <= component_bound`` always. The floors stop a very steady baseline from turning
+tiny changes into large z (the issue this fixes: a 0.1-µS floor against a steady drivedb
+baseline gave z = 103).
+
+Missing or poor components
+--------------------------
+A component is *available* in a second when it has a value, a baseline (at least
+``min_baseline_values`` baseline seconds) and, for the heart components, heart ``quality`` is
+not poor/none. ``arousal`` is the weighted mean over the available components (weights
+renormalised), and ``arousal_confidence`` = available weight / weight of all components that
+have a baseline (0-1). Renormalising keeps the value an estimate of the same quantity (the
+mean excursion of what is measured) instead of pulling it towards 0 when a channel drops out,
+and the confidence makes the loss visible; zones are called only while the confidence is at
+least ``min_confidence`` (0.3 by default: e.g. HR alone of HR + lnRMSSD + SCL + SCR is 1/3.5).
 
 The stress index is deliberately *not* a component: its MxDMn term (RR range) widens whenever HR
 changes inside the window, so SI falls at the very onset of an activation (non-stationarity);
 it stays in ``sns_index``.
 
-z = (x - median_baseline) / max(1.4826 * MAD_baseline, floor): median/MAD are robust to the
-odd artefact in a short baseline (Leys et al. 2013, J Exp Soc Psychol 49:764); the floors stop
-a very steady baseline from turning tiny changes into large z. Heart components are left out
-when ``quality`` is poor.
+The baseline
+------------
+When the baseline is frozen an event ``baseline`` says what it holds (per component: seconds,
+median, spread) and whether it can be trusted: ``short`` when a component has fewer than
+``min_baseline_values`` seconds, ``disturbed`` when more than ``max_disturbed_share`` (20 %) of
+the baseline's seconds had poor or no heart quality, or moved: movement above
+``movement_factor`` (3) times the baseline's median movement. The event's
+``evidence["trusted"]`` is false then, and ``analyze`` repeats it in its closing lines, because a
+shaky baseline shifts every z-score after it.
+A baseline taken from a separate resting recording arrives pre-computed
+(``config.baseline_reference``) and is frozen from the first second.
 
-Zones ("window of tolerance", Siegel 1999; Corrigan, Fisher & Nutt 2011) on ``arousal``:
+Zones
+-----
+"Window of tolerance" (Siegel 1999; Corrigan, Fisher & Nutt 2011) on ``arousal``:
 ``hyper`` once arousal stays above ``hyper_enter`` for ``sustain_s`` (30 s), left after it
 stays below ``hyper_exit`` for ``exit_sustain_s`` (hysteresis). ``hypo`` likewise below
 ``-hypo_enter``, but only when corroborated by another channel -- flat, quiet voice or long
 pauses, low movement or low skin conductance relative to baseline -- because low HR with high
 HRV looks the same in calm rest and in freeze/shutdown; otherwise ``hypo_candidate``.
-``unknown`` until the baseline is complete and whenever arousal cannot be computed or quality
-is too low. Every change is an :class:`Event` with the numbers that fired it. These are
-candidates for a human to review, not clinical judgements.
+``unknown`` until the baseline is complete and whenever arousal cannot be computed, its
+confidence is below ``min_confidence`` or quality is too low. Every change is an
+:class:`Event` with the numbers that fired it. These are candidates for a human to review, not
+clinical judgements.
 """
 
 from __future__ import annotations
@@ -41,16 +83,29 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from .base import Event, RowEstimator, finite_or_none
+from .columns import AROUSAL_BOUND
 from .config import PipelineConfig
 
-#: column -> (sign, scale floor)
-COMPONENTS: dict[str, tuple[int, float]] = {
-    "hr_bpm": (+1, 2.0),
-    "ln_rmssd": (-1, 0.10),
-    "eda_scl_us": (+1, 0.10),
-    "scr_per_min": (+1, 0.5),
+
+@dataclass(frozen=True)
+class Component:
+    """One input of ``arousal``: its sign, weight and spread floors (see the module docstring)."""
+
+    sign: int
+    weight: float
+    floor: float  # absolute floor of the baseline spread, in the column's unit
+    relative_floor: float = 0.0  # ... and as a share of |baseline median|
+    heart: bool = False  # left out when heart quality is poor/none
+
+
+#: component -> rule. ``hr`` is derived (10-s median of ``hr_inst_bpm``, else ``hr_bpm``).
+COMPONENTS: dict[str, Component] = {
+    "hr": Component(+1, 1.0, 2.0, heart=True),
+    "ln_rmssd": Component(-1, 0.5, 0.15, heart=True),
+    "eda_scl_us": Component(+1, 1.0, 0.05, relative_floor=0.05),
+    "scr_per_min": Component(+1, 1.0, 1.0),
 }
-HEART = ("hr_bpm", "ln_rmssd")
+HR_MEDIAN_S = 10  # seconds of beat-level HR in the running median of the ``hr`` component
 #: corroborating channels for hypoarousal: column -> (direction that means "low", scale floor)
 CORROBORATION: dict[str, tuple[int, float]] = {
     "vocal_arousal": (-1, 0.2),
@@ -68,7 +123,7 @@ _GROUP = {"vocal_arousal": "voice", "loudness_db": "voice", "f0_range_st": "voic
 class ToleranceOptions:
     """Options of the ``tolerance`` family."""
 
-    hyper_enter: float = 2.0  # arousal (baseline z units) above which hyper may start
+    hyper_enter: float = 2.0  # arousal (clipped baseline z units) above which hyper may start
     hyper_exit: float = 1.0
     hypo_enter: float = 2.0  # hypo below -hypo_enter
     hypo_exit: float = 1.0
@@ -78,6 +133,10 @@ class ToleranceOptions:
     min_baseline_values: int = 30  # baseline seconds needed per component
     corroboration_z: float = 1.0  # a channel corroborates hypo when this far on the low side
     corroboration_s: float = 30.0  # ... averaged over this many seconds
+    component_bound: float = AROUSAL_BOUND  # every component's z is clipped to +-this: |arousal| never exceeds it
+    min_confidence: float = 0.3  # zones need at least this share of the baseline's component weight
+    max_disturbed_share: float = 0.2  # baseline seconds with poor heart quality or movement, at most
+    movement_factor: float = 3.0  # a baseline second "moved" above this times the median movement
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "ToleranceOptions":
@@ -85,18 +144,44 @@ class ToleranceOptions:
         return cls(**{k: v for k, v in config.family("tolerance").items() if k in names})
 
 
-def robust_stats(values: list[float], floor: float) -> tuple[float, float]:
-    """Median and max(1.4826 * MAD, floor) (Leys et al. 2013)."""
+def robust_stats(values: list[float], floor: float, relative_floor: float = 0.0) -> tuple[float, float]:
+    """Median and max(1.4826 * MAD, floor, relative_floor * |median|) (Leys et al. 2013)."""
     v = sorted(values)
     n = len(v)
     med = v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
     dev = sorted(abs(x - med) for x in v)
     mad = dev[n // 2] if n % 2 else 0.5 * (dev[n // 2 - 1] + dev[n // 2])
-    return med, max(1.4826 * mad, floor)
+    return med, max(1.4826 * mad, floor, relative_floor * abs(med))
+
+
+def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple[float | None, float]:
+    """The composite rule: (weighted mean of the clipped z of the available components,
+    available weight / weight of the components with a baseline).
+
+    Parameters
+    ----------
+    zs : mapping
+        Unclipped z-score of each available component.
+    baseline_components : iterable of str
+        Components that have a baseline (the denominator of the confidence).
+    bound : float
+        Clip of every component's z.
+    """
+    total = sum(COMPONENTS[k].weight for k in baseline_components)
+    num = den = 0.0
+    for k, z in zs.items():
+        w = COMPONENTS[k].weight
+        num += w * max(-bound, min(bound, z))
+        den += w
+    if den == 0 or total == 0:
+        return None, 0.0
+    return num / den, den / total
 
 
 class ToleranceEstimator(RowEstimator):
-    """Adds ``arousal`` and ``zone``; emits zone-change events."""
+    """Adds ``arousal``, ``arousal_confidence`` and ``zone``; emits baseline and zone-change events."""
+
+    baseline_family = "tolerance"  # key of its part of ``config.baseline_reference``
 
     def __init__(self, participant: str, config: PipelineConfig) -> None:
         self.participant = participant
@@ -109,48 +194,153 @@ class ToleranceEstimator(RowEstimator):
         self.above = self.below = self.inside_hi = self.inside_lo = self.bad = 0
         self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
         self.corr_run = 0
+        self._hr_inst: deque[tuple[int, float]] = deque()
+        self._baseline_seconds = self._baseline_poor = 0
+        self._baseline_movement: list[float] = []
+        self._pending: list[Event] = []
+        reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
+        if reference is not None:
+            self._adopt(reference)
+
+    # ------------------------------------------------------------------ inputs
+    def _hr(self, t: int, row: Mapping[str, Any]) -> float | None:
+        """The ``hr`` component's value: 10-s running median of beat-level HR, else ``hr_bpm``."""
+        v = finite_or_none(row.get("hr_inst_bpm"))
+        if v is not None:
+            self._hr_inst.append((t, v))
+        while self._hr_inst and self._hr_inst[0][0] <= t - HR_MEDIAN_S:
+            self._hr_inst.popleft()
+        if self._hr_inst:
+            vals = sorted(x for _, x in self._hr_inst)
+            n = len(vals)
+            return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+        return finite_or_none(row.get("hr_bpm"))
+
+    def _values(self, t: int, row: Mapping[str, Any]) -> dict[str, float]:
+        """Available component values of this row (quality and reliability rules applied)."""
+        poor_heart = row.get("quality") in ("none", "poor")
+        out: dict[str, float] = {}
+        hr = self._hr(t, row)
+        for k, c in COMPONENTS.items():
+            if c.heart and poor_heart:
+                continue
+            if k == "ln_rmssd" and row.get("vagal_reliable") is False:
+                continue
+            v = hr if k == "hr" else finite_or_none(row.get(k))
+            if v is not None:
+                out[k] = v
+        return out
 
     def update(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Event]]:
         t = int(row["t_s"])
+        values = self._values(t, row)
+        events, self._pending = self._pending, []
         if self.stats is None:
             if self.b0 < t <= self.b1:
-                for k in self.samples:
-                    v = finite_or_none(row.get(k))
-                    if v is not None and not (k in HEART and row.get("quality") in ("none", "poor")):
-                        self.samples[k].append(v)
+                self._collect(row, values)
             if t >= self.b1:
-                self._freeze()
+                events.append(self._freeze(t))
             if self.stats is None:
-                return {"arousal": None, "zone": "unknown"}, []
-        arousal, zs = self._arousal(row)
+                return {"arousal": None, "arousal_confidence": None, "zone": "unknown"}, events
+        arousal, confidence, zs = self._arousal(values)
         low = self._corroboration(t, row)
-        new = self._next_zone(arousal, row, low)
-        events = []
+        new = self._next_zone(arousal, confidence, row, low)
         if new != self.zone:
             events.append(self._event(t, self.zone, new, arousal, zs, low, row))
             self.zone = new
-        return {"arousal": arousal, "zone": self.zone}, events
+        return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
+                "zone": self.zone}, events
 
     # ------------------------------------------------------------------ baseline
-    def _freeze(self) -> None:
-        n = self.o.min_baseline_values
-        self.stats = {k: robust_stats(v, COMPONENTS[k][1]) for k, v in self.samples.items() if k in COMPONENTS and len(v) >= n}
-        self.cstats = {k: robust_stats(v, CORROBORATION[k][1]) for k, v in self.samples.items() if k in CORROBORATION and len(v) >= n}
-        self.samples = {}
-
-    def _arousal(self, row: Mapping[str, Any]) -> tuple[float | None, dict[str, float]]:
-        assert self.stats is not None
-        poor_heart = row.get("quality") in ("none", "poor")
-        zs: dict[str, float] = {}
-        for k, (med, scale) in self.stats.items():
-            if k in HEART and poor_heart:
-                continue
-            v = finite_or_none(row.get(k))
+    def _collect(self, row: Mapping[str, Any], values: Mapping[str, float]) -> None:
+        for k in self.samples:
+            v = values.get(k) if k in COMPONENTS else finite_or_none(row.get(k))
             if v is not None:
-                zs[k] = COMPONENTS[k][0] * (v - med) / scale
-        if not zs:
-            return None, zs
-        return sum(zs.values()) / len(zs), zs
+                self.samples[k].append(v)
+        self._baseline_seconds += 1
+        has_heart = row.get("quality") is not None or row.get("hr_bpm") is not None
+        if has_heart and row.get("quality") in ("none", "poor"):
+            self._baseline_poor += 1
+        m = finite_or_none(row.get("movement"))
+        if m is not None:
+            self._baseline_movement.append(m)
+
+    def baseline_reference(self) -> dict[str, Any]:
+        """The baseline as collected so far, frozen (for ``--baseline-from``: a resting recording
+        analysed first hands this to the session's estimator through ``config.baseline_reference``)."""
+        if self.stats is None:
+            self._freeze(None)
+        assert self.stats is not None
+        return {"stats": {k: list(v) for k, v in self.stats.items()},
+                "corroboration": {k: list(v) for k, v in self.cstats.items()},
+                "verdict": self._verdict}
+
+    def _adopt(self, reference: Mapping[str, Any]) -> None:
+        self.stats = {k: (float(m), float(s)) for k, (m, s) in reference.get("stats", {}).items() if k in COMPONENTS}
+        self.cstats = {k: (float(m), float(s)) for k, (m, s) in reference.get("corroboration", {}).items()
+                       if k in CORROBORATION}
+        self.samples = {}
+        self._verdict = dict(reference.get("verdict") or {}, source=reference.get("origin", "separate recording"))
+        self._pending.append(self._baseline_event(0))
+
+    def _freeze(self, t: int | None) -> Event:
+        n = self.o.min_baseline_values
+        self.stats = {k: robust_stats(v, COMPONENTS[k].floor, COMPONENTS[k].relative_floor)
+                      for k, v in self.samples.items() if k in COMPONENTS and len(v) >= n}
+        self.cstats = {k: robust_stats(v, CORROBORATION[k][1]) for k, v in self.samples.items()
+                       if k in CORROBORATION and len(v) >= n}
+        counts = {k: len(v) for k, v in self.samples.items() if k in COMPONENTS}
+        self.samples = {}
+        self._verdict = self._baseline_verdict(counts)
+        return self._baseline_event(t if t is not None else 0)
+
+    def _baseline_verdict(self, counts: Mapping[str, int]) -> dict[str, Any]:
+        """Can this baseline be trusted? ``short``: a component that has data has fewer than
+        ``min_baseline_values`` seconds (or none has any); ``disturbed``: too many seconds with
+        poor heart quality or movement."""
+        o = self.o
+        reasons = []
+        short = sorted(k for k, n in counts.items() if 0 < n < o.min_baseline_values)
+        if not any(counts.values()):  # voice only, say: nothing to judge
+            return {"trusted": None, "reasons": [], "seconds": self._baseline_seconds, "values": dict(counts),
+                    "source": "session"}
+        if short or not self.stats:
+            reasons.append("short: " + (", ".join(f"{k} {counts[k]} s" for k in short) or "no component")
+                           + f" (need {o.min_baseline_values} s)")
+        n = max(self._baseline_seconds, 1)
+        if self._baseline_poor / n > o.max_disturbed_share:
+            reasons.append(f"disturbed: heart quality poor or absent in {self._baseline_poor / n:.0%} of it")
+        mv = sorted(self._baseline_movement)
+        if len(mv) >= o.min_baseline_values:
+            med = mv[len(mv) // 2]
+            moved = sum(1 for m in mv if m > o.movement_factor * med) / len(mv) if med > 0 else 0.0
+            if moved > o.max_disturbed_share:
+                reasons.append(f"disturbed: movement above {o.movement_factor:g}x its median in {moved:.0%} of it")
+        return {"trusted": not reasons, "reasons": reasons, "seconds": self._baseline_seconds,
+                "values": dict(counts), "source": "session"}
+
+    def _baseline_event(self, t: int) -> Event:
+        v = self._verdict
+        stats = {k: [round(m, 3), round(s, 3)] for k, (m, s) in (self.stats or {}).items()}
+        if v.get("trusted") is None:
+            label = "baseline: no arousal component in the data"
+        elif v.get("trusted"):
+            label = "baseline trusted"
+        else:
+            label = "baseline not trusted: " + "; ".join(v.get("reasons", []))
+        if v.get("source", "session") != "session":
+            label += f" (from the {v['source']})"
+        return Event(kind="baseline", t_start=float(t), participant=self.participant,
+                     rule=(f"median and max(1.4826*MAD, floor) of each arousal component over the baseline; "
+                           f"at least {self.o.min_baseline_values} s per component, at most "
+                           f"{self.o.max_disturbed_share:.0%} of it with poor heart quality or movement"),
+                     evidence={**v, "median_spread": stats}, label=label)
+
+    def _arousal(self, values: Mapping[str, float]) -> tuple[float | None, float, dict[str, float]]:
+        assert self.stats is not None
+        zs = {k: COMPONENTS[k].sign * (values[k] - med) / scale for k, (med, scale) in self.stats.items() if k in values}
+        a, conf = combine(zs, self.stats, self.o.component_bound)
+        return a, round(conf, 3), zs
 
     # ---------------------------------------------------------------- hypo check
     def _corroboration(self, t: int, row: Mapping[str, Any]) -> dict[str, float]:
@@ -171,9 +361,9 @@ class ToleranceEstimator(RowEstimator):
         return low
 
     # --------------------------------------------------------------- zone logic
-    def _next_zone(self, a: float | None, row: Mapping[str, Any], low: dict[str, float]) -> str:
+    def _next_zone(self, a: float | None, confidence: float, row: Mapping[str, Any], low: dict[str, float]) -> str:
         o = self.o
-        unusable = a is None or (row.get("quality") in ("none", "poor") and not any(
+        unusable = a is None or confidence < o.min_confidence or (row.get("quality") in ("none", "poor") and not any(
             finite_or_none(row.get(k)) is not None for k in ("eda_scl_us", "scr_per_min")))
         if unusable:
             self.bad += 1
@@ -226,6 +416,7 @@ class ToleranceEstimator(RowEstimator):
         evidence: dict[str, Any] = {
             "arousal": None if a is None or not math.isfinite(a) else round(a, 3),
             "components_z": {k: round(v, 3) for k, v in zs.items()},
+            "component_bound": o.component_bound,
             "quality": row.get("quality"),
             "vagal_reliable": row.get("vagal_reliable"),
             "hr_bpm": finite_or_none(row.get("hr_bpm")),

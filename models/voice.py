@@ -28,13 +28,19 @@ second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``)
 ``overlap``
     Fraction of this second in which two or more persons spoke.
 ``vocal_arousal``
-    Weighted mean (F0 level x2, others x1) of robust z-scores (median/MAD against this person's own baseline segment,
+    Weighted mean (F0 level x2, alpha ratio x1, F0 range x0.5, level x1 times the level trust,
+    speech rate x0) of robust z-scores (median/MAD against this person's own baseline segment,
     ``config.baseline_segment``) of F0 level, F0 range, level, speech rate and the alpha ratio,
     each clipped to +-5; positive towards high arousal. F0 level and range, loudness and tempo
     rise with arousal (Scherer, 2003, Speech Commun 40:227; Juslin & Laukka, 2003, Psychol Bull
     129:770); the alpha ratio (spectral balance, rises with vocal effort) is the level-independent
-    effort cue of eGeMAPS. ``None`` until the baseline segment has ended, when the person did not
-    speak in the window, or when the baseline held too little speech.
+    effort cue of eGeMAPS. The level trust (1 on natural recordings, 0 on clipped or
+    peak-normalised ones: see :class:`VoiceOptions`) comes from how often the baseline's voice
+    reaches full scale. ``None`` until the baseline segment has ended, when the person did not
+    speak in the window, or when the baseline held too little speech. A baseline given
+    beforehand (``config.baseline_reference``: ``--baseline-from``, or the whole recording when
+    it is shorter than the baseline segment, as ``analyze`` does) applies from the first second.
+    On a scale bounded by +-5 (``columns.VOCAL_AROUSAL_BOUND``).
 """
 
 from __future__ import annotations
@@ -48,8 +54,11 @@ from scipy.signal import find_peaks
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from ..sensors.errors import InputError
 from .base import Second, SecondTicker, StreamEstimator, finite_or_none
+from .columns import VOCAL_AROUSAL_BOUND
 from .config import PipelineConfig
 from .pitch import hz_to_semitones
+
+FULL_SCALE_DB = -1.0  # a frame peaking above this (dBFS) touches full scale
 
 VOICE_COLUMNS = (
     "f0_st", "f0_range_st", "loudness_db", "speech_rate", "pause_ratio", "vocal_arousal",
@@ -88,11 +97,19 @@ class VoiceOptions:
     baseline_min_seconds : int
         Seconds with a value needed in the baseline before a feature enters the composite.
     weight_f0, weight_range, weight_loudness, weight_rate, weight_alpha : float
-        Composite weights (0 drops a feature, e.g. loudness on peak-normalised recordings). F0
-        level counts twice: it is the most consistent arousal cue across studies (Juslin &
-        Laukka, 2003; Banse & Scherer, 1996), while range and tempo vary with speaking style.
+        Composite weights (0 drops a feature). F0 level counts twice: it is the most consistent
+        arousal cue across studies (Juslin & Laukka, 2003; Banse & Scherer, 1996); the alpha ratio
+        once; F0 range half and speech rate not at all, because both vary with speaking style and
+        sentence: on EmoDB (the development corpus) their speaker-normalised AUC for high vs low
+        arousal was 0.65 and 0.51. Loudness counts ``weight_loudness`` times the level trust.
     f0_ref_hz : float
         Semitone reference.
+    level_trusted_share, level_untrusted_share : float
+        Level trust: share f of the baseline's voiced seconds whose voice reaches full scale
+        (a frame peak above -1 dBFS: clipped, or peak-normalised clip by clip). Trust is 1 up to
+        ``level_trusted_share`` (a few shouts clipping on a natural recording), 0 from
+        ``level_untrusted_share`` (a normalised or clipped recording, whose level no longer follows
+        vocal effort), linear between.
     """
 
     window_s: float = 5.0
@@ -103,18 +120,20 @@ class VoiceOptions:
     nucleus_prominence_db: float = 2.0
     baseline_min_seconds: int = 10
     weight_f0: float = 2.0
-    weight_range: float = 1.0
+    weight_range: float = 0.5
     weight_loudness: float = 1.0
-    weight_rate: float = 1.0
+    weight_rate: float = 0.0
     weight_alpha: float = 1.0
     f0_ref_hz: float = 27.5
+    level_trusted_share: float = 0.10
+    level_untrusted_share: float = 0.25
 
     def weights(self) -> dict[str, float]:
         return {"f0_st": self.weight_f0, "f0_range_st": self.weight_range, "loudness_db": self.weight_loudness,
                 "speech_rate": self.weight_rate, "alpha_db": self.weight_alpha}
 
 
-def composite(z: Mapping[str, float | None], weights: Mapping[str, float], clip: float = 5.0) -> float | None:
+def composite(z: Mapping[str, float | None], weights: Mapping[str, float], clip: float = VOCAL_AROUSAL_BOUND) -> float | None:
     """Weighted mean of the available, clipped z-scores; ``None`` without F0 (no voiced speech)."""
     if z.get("f0_st") is None:
         return None
@@ -153,6 +172,19 @@ class RobustBaseline:
                 mad = 1.4826 * float(np.median(np.abs(a - med)))
                 self.stats[k] = (med, max(mad, self.floors[k]))
 
+    def reference(self) -> dict[str, Any]:
+        """The frozen baseline as plain data (``config.baseline_reference[person]["voice"]``)."""
+        if self.stats is None:
+            self.freeze()
+        assert self.stats is not None
+        return {"stats": {k: list(v) for k, v in self.stats.items()},
+                "values": {k: len(v) for k, v in self.values.items()}}
+
+    def adopt(self, reference: Mapping[str, Any]) -> None:
+        """Use a baseline computed beforehand (a resting recording, or the whole of a short one)."""
+        self.stats = {k: (float(m), float(sp)) for k, (m, sp) in reference.get("stats", {}).items() if k in self.floors}
+        self.values = {k: [] for k in self.floors}
+
     def z(self, feats: Mapping[str, Any]) -> dict[str, float | None]:
         out: dict[str, float | None] = {}
         for k in self.floors:
@@ -181,6 +213,7 @@ class VoiceEstimator(StreamEstimator):
     """
 
     accepts = frozenset({StreamKind.PROSODY})
+    baseline_family = "voice"  # key of its part of ``config.baseline_reference``
 
     def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig | None = None) -> None:
         from .audio_frontend import FrontEndOptions
@@ -198,8 +231,15 @@ class VoiceEstimator(StreamEstimator):
         self.stream = pros[0]
         self.b0, self.b1 = config.baseline_segment
         self.baseline = RobustBaseline(min_n=self.opts.baseline_min_seconds)
+        self._full_scale = [0, 0]  # baseline voiced seconds: reaching full scale, all
+        self.level_trust = 1.0
+        reference = (config.baseline_reference or {}).get(participant, {}).get("voice")
+        if reference is not None:
+            self.baseline.adopt(reference)
+            self.level_trust = float(reference.get("level_trust", 1.0))
         self.ticker = SecondTicker()
         self._weights = self.opts.weights()
+        self._weights["loudness_db"] *= self.level_trust
         n_keep = int(round(max(self.opts.window_s, self.opts.turn_window_s) * 100)) + 200
         self._keep_s = n_keep / 100.0
         self.last_features: dict[str, Any] = {}
@@ -231,7 +271,7 @@ class VoiceEstimator(StreamEstimator):
             speech = np.where(np.isfinite(energy), np.isfinite(f0), np.nan)
         other = col.get("other_speech", np.where(np.isfinite(speech), 0.0, np.nan))
         overlap = col.get("overlap", np.where(np.isfinite(speech), 0.0, np.nan))
-        return {"energy_db": energy, "f0_hz": f0, "alpha_db": col.get("alpha_db", nan),
+        return {"energy_db": energy, "f0_hz": f0, "alpha_db": col.get("alpha_db", nan), "peak_db": col.get("peak_db", nan),
                 "speech": speech, "other": other, "overlap": overlap}
 
     def update(self, chunk: Chunk) -> list[Second]:
@@ -262,6 +302,23 @@ class VoiceEstimator(StreamEstimator):
 
     def finish(self) -> list[Second]:
         return self._emit(self._wm)
+
+    def baseline_reference(self) -> dict[str, Any]:
+        """This person's voice baseline as collected so far, frozen (see ``config.baseline_reference``)."""
+        if self.baseline.stats is None:
+            self._freeze()
+        return {**self.baseline.reference(), "level_trust": self.level_trust,
+                "full_scale_seconds": list(self._full_scale)}
+
+    def _freeze(self) -> None:
+        """Fix the baseline and the level trust (see :class:`VoiceOptions`)."""
+        self.baseline.freeze()
+        hit, n = self._full_scale
+        share = hit / n if n else 0.0
+        lo, hi = self.opts.level_trusted_share, self.opts.level_untrusted_share
+        self.level_trust = float(min(1.0, max(0.0, (hi - share) / (hi - lo))))
+        self._weights = self.opts.weights()
+        self._weights["loudness_db"] *= self.level_trust
 
     # -- turn-taking -----------------------------------------------------------------------------
     def _turns(self, t: np.ndarray, speech: np.ndarray, other: np.ndarray) -> None:
@@ -294,11 +351,16 @@ class VoiceEstimator(StreamEstimator):
         self._consolidate()
         for s in ticks:
             feats = self._second(s)
-            if self.b0 < s <= self.b1:
+            frozen_before = self.baseline.stats is not None
+            if not frozen_before and self.b0 < s <= self.b1:
                 self.baseline.add(feats)
+                if feats["full_scale"] is not None:
+                    self._full_scale[0] += feats["full_scale"]
+                    self._full_scale[1] += 1
             if s >= self.b1 and self.baseline.stats is None:
-                self.baseline.freeze()
-            z = self.baseline.z(feats) if self.baseline.stats is not None and s > self.b1 else {}
+                self._freeze()
+            # a baseline given beforehand applies from the first second; the session's own from its end
+            z = self.baseline.z(feats) if frozen_before or (self.baseline.stats is not None and s > self.b1) else {}
             feats["vocal_arousal"] = composite(z, self._weights) if z else None
             self.last_features = feats
             out.append((s, {k: feats.get(k) for k in VOICE_COLUMNS}))
@@ -316,6 +378,7 @@ class VoiceEstimator(StreamEstimator):
         t = self._t
         feats: dict[str, Any] = {k: None for k in VOICE_COLUMNS}
         feats["alpha_db"] = None
+        feats["full_scale"] = None
         if not len(t):
             return feats
         a, b = np.searchsorted(t, [s - 1 + 1e-9, s + 1e-9])
@@ -327,6 +390,10 @@ class VoiceEstimator(StreamEstimator):
         other = valid & (np.nan_to_num(c["other"]) > 0.5)
         hop = 0.01
         # this second
+        voiced_now = own[a:b] & np.isfinite(c["f0_hz"][a:b])
+        if np.count_nonzero(voiced_now) >= o.min_voiced_frames:
+            # this second's voice reached full scale: clipped or peak-normalised (see level_trust)
+            feats["full_scale"] = int(np.nanmax(c["peak_db"][a:b][voiced_now], initial=-np.inf) >= FULL_SCALE_DB)
         if valid[a:b].any():
             feats["speaking"] = int(np.count_nonzero(own[a:b]) * hop >= o.min_speaking_s - 1e-9)
             ov = np.nan_to_num(c["overlap"][a:b]) > 0.5

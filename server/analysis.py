@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class AnalysisResult:
     seconds: float
     participants: list[str]
     warnings: list[str] = field(default_factory=list)  # the report's warnings, in plain words
+    #: closing lines about the baselines: taken from elsewhere, or not to be trusted
+    notes: list[str] = field(default_factory=list)
 
 
 class _Progress:
@@ -63,9 +65,26 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
     """Analyze one session offline (speed max) and write its output folder.
 
     ``jobs > 1`` runs up to ``jobs - 1`` people's stream estimators in worker processes
-    (:mod:`.parallel`); the output is identical to ``jobs = 1``.
+    (:mod:`.parallel`); the output is identical to ``jobs = 1``. A recording that ends before its
+    baseline segment does is analysed again with the whole recording as its baseline
+    (:mod:`.baseline`), and says so (``AnalysisResult.notes``, the session's ``baseline`` meta).
     """
     config = config or PipelineConfig()
+    kw = dict(keep_audio=keep_audio, session_id=session_id, progress=progress, report=report, meta=meta,
+              jobs=jobs, participant_codes=participant_codes)
+    res = _analyze_once(specs, out_dir, config=config, overwrite=overwrite, **kw)
+    if config.baseline_reference is None and res.seconds < config.baseline_segment[1]:
+        from .baseline import WHOLE_SHORT_RECORDING, reference_from
+
+        ref = reference_from(specs, config, WHOLE_SHORT_RECORDING)
+        if ref:
+            res = _analyze_once(specs, out_dir, config=replace(config, baseline_reference=ref), overwrite=True, **kw)
+    return res
+
+
+def _analyze_once(specs: list[str], out_dir: str | Path, *, config: PipelineConfig, keep_audio: bool,
+                  session_id: str | None, overwrite: bool, progress: bool, report: bool,
+                  meta: dict[str, Any] | None, jobs: int, participant_codes: dict[str, str] | None) -> AnalysisResult:
     source = build_source(specs, speed=None)  # headers checked before anything is written
     out = Path(out_dir)
     session_file = out / SESSION_FILE
@@ -81,8 +100,13 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
     sid = session_id or out.resolve().name
     codes = participant_codes or {}
     check_codes(codes, [s.participant for s in source.streams])
+    from .baseline import baseline_lines
+
+    notes = baseline_lines(config.baseline_reference)
+    extra = {"baseline": json.dumps(notes)} if notes else {}
     recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
-                        participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in specs]), **(meta or {})})
+                        participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in specs]),
+                                                  **extra, **(meta or {})})
     bar = _Progress(getattr(source, "duration_s", None), progress)
     registry = DEFAULT_REGISTRY
     if jobs > 1:
@@ -102,10 +126,15 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
         files = export_csv(store, out, summary)
         participants = list(store.participants())
         seconds = store.duration()
+        for e in store.events():
+            if e.get("kind") == "baseline" and e.get("evidence", {}).get("trusted") is False:
+                line = f"{e.get('participant')}: {e.get('label')}"
+                if line not in notes:
+                    notes.append(line)
         if report:
             from .report import write_report
 
             files.append(write_report(store, out / "report.html", summary))
     return AnalysisResult(out, session_file, [session_file, *files], seconds, participants,
-                          [w.plain() for w in summary.warnings])
+                          [w.plain() for w in summary.warnings], notes)
 

@@ -13,8 +13,13 @@ SPEC_HELP = ("ROLE=PATH, ROLE=FORMAT:PATH or ROLE=FORMAT:PATH?key=value&... (a f
 
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--baseline", metavar="START-END", type=argtypes.baseline,
-                   help="baseline segment in seconds, at least 60 s (default: the first 300 s)")
+    # a baseline segment of this session, or one taken from a separate resting recording
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--baseline", metavar="START-END", type=argtypes.baseline,
+                       help="baseline segment in seconds, at least 60 s (default: the first 300 s)")
+    which.add_argument("--baseline-from", action="append", default=None, metavar="SPEC",
+                       help="take the baseline from a separate resting recording of the same people and devices "
+                            "(ROLE=[FORMAT:]PATH, repeatable) instead of the session's first 300 s")
     p.add_argument("--window", type=argtypes.window, default=60.0, metavar="S",
                    help="HRV window in seconds, 10-600 (default 60)")
     p.add_argument("--keep-audio", action="store_true",
@@ -28,7 +33,14 @@ def pipeline_config(args):
     from ...models.config import PipelineConfig
     from ..sources import parse_baseline
 
-    return PipelineConfig(window_s=args.window, baseline=parse_baseline(args.baseline))
+    config = PipelineConfig(window_s=args.window, baseline=parse_baseline(args.baseline))
+    if getattr(args, "baseline_from", None):
+        from ..baseline import with_baseline_from
+        from ..sources import build_source
+
+        roles = [s.participant for s in build_source(args.specs).streams]
+        config = with_baseline_from(args.baseline_from, config, roles)
+    return config
 
 
 def add_parser(sub) -> None:
@@ -70,4 +82,6 @@ def run(args) -> int:
         print(f"warnings ({len(res.warnings)}):")
         for w in res.warnings:
             print(f"  {w}")
+    for line in res.notes:
+        print(line)
     return 0

@@ -48,9 +48,9 @@ def test_hyper_sustained_hysteresis_and_events():
     back = zones.index("window", onset)
     assert 520 < back <= 540
     kinds = [(e.kind, e.label) for e in events]
-    assert kinds == [("zone_change", "unknown -> window"), ("leave_window", "window -> hyper"),
-                     ("return_window", "hyper -> window")]
-    ev = events[1]
+    assert kinds == [("baseline", "baseline trusted"), ("zone_change", "unknown -> window"),
+                     ("leave_window", "window -> hyper"), ("return_window", "hyper -> window")]
+    ev = events[2]
     assert ev.participant == "client" and ev.evidence["arousal"] > 2 and "30 s" in ev.rule
     # no flicker: exactly one entry into hyper
     assert sum(1 for a, b in zip(zones, zones[1:]) if a != b) == 3
