@@ -16,10 +16,13 @@ heart rate        +     1       2 bpm                        HR rises with sympa
                                                              mean, when no beat-level HR is present) reacts within
                                                              seconds instead of half a window
 ln_rmssd          -     0.5     0.15 ln(ms)                  vagal withdrawal under threat (Thayer & Lane 2000;
-                                                             Laborde et al. 2017); only when ``vagal_reliable``
-                                                             is not false; half weight because in short windows
-                                                             HR and RMSSD both track vagal outflow: the cardiac
-                                                             channel must not count twice
+                                                             Laborde et al. 2017); half weight because in short
+                                                             windows HR and RMSSD both track vagal outflow: the
+                                                             cardiac channel must not count twice. Not gated
+                                                             by ``vagal_reliable``: that flag follows speech
+                                                             second by second, and a component dropping in and
+                                                             out made arousal jump during conversation (one
+                                                             simulated session lost its repair candidate)
 eda_scl_us        +     1       max(0.05, 5 % of median)     skin conductance is sympathetic only (Boucsein
                                                              2012); the relative floor keeps the scale the same
                                                              across devices and units (drivedb's GSR is in mV)
@@ -223,8 +226,6 @@ class ToleranceEstimator(RowEstimator):
         hr = self._hr(t, row)
         for k, c in COMPONENTS.items():
             if c.heart and poor_heart:
-                continue
-            if k == "ln_rmssd" and row.get("vagal_reliable") is False:
                 continue
             v = hr if k == "hr" else finite_or_none(row.get(k))
             if v is not None:

@@ -152,8 +152,8 @@ def tolerance_bounds(options: dict[str, Any] | None) -> dict[str, float] | None:
         return None
     d = asdict(ToleranceOptions())
     d.update({k: v for k, v in ((options or {}).get("tolerance") or {}).items() if k in d})
-    return {k: float(d[k]) for k in ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s", "exit_sustain_s")
-            if k in d}
+    return {k: float(d[k]) for k in ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s",
+                                     "exit_sustain_s", "component_bound") if k in d}
 
 
 def _speed(v: float | str) -> float | None:

@@ -185,3 +185,88 @@ def test_drivedb_arousal_higher_while_driving(shared_data, record):
             return m.mean()
 
         assert mean_arousal("driving") > mean_arousal("rest") + 1.0, with_eda
+        assert df.arousal.abs().max() <= 4.0  # the documented bound
+
+
+# ------------------------------------------------------------------ the composite rule (issue 14)
+from coregulate.models.columns import AROUSAL_BOUND  # noqa: E402
+from coregulate.models.tolerance import COMPONENTS, combine  # noqa: E402
+
+
+def _full_rows(n, rng, scl=5.0, scr=1.0, hr=70.0, lnr=3.5):
+    return [{"t_s": i + 1, "hr_bpm": hr + rng.normal(0, 1), "hr_inst_bpm": hr + rng.normal(0, 2),
+             "ln_rmssd": lnr + rng.normal(0, 0.05), "eda_scl_us": scl + rng.normal(0, 0.01),
+             "scr_per_min": scr, "quality": "good"} for i in range(n)]
+
+
+def test_combine_bounds_each_component_and_reports_confidence():
+    every = list(COMPONENTS)
+    a, conf = combine({"hr": 100.0, "eda_scl_us": 0.0, "scr_per_min": 0.0, "ln_rmssd": 0.0}, every, 4.0)
+    # one runaway channel moves arousal by at most its weight share of the bound
+    assert a == pytest.approx(4.0 * 1.0 / 3.5) and conf == 1.0
+    a, conf = combine({"hr": 2.0}, every, 4.0)
+    assert a == 2.0 and conf == pytest.approx(1.0 / 3.5)  # renormalised value, confidence shows the loss
+    assert combine({}, every, 4.0) == (None, 0.0)
+
+
+def test_arousal_never_leaves_its_bound_and_floors_hold():
+    rng = np.random.default_rng(5)
+    rows = _full_rows(700, rng)
+    for r in rows[400:]:  # a huge skin-conductance jump against a very steady baseline
+        r["eda_scl_us"] = 50.0
+        r["hr_inst_bpm"] = r["hr_bpm"] = 140.0
+    est = ToleranceEstimator("client", PipelineConfig())
+    outs = [est.update(r)[0] for r in rows]
+    a = np.array([o["arousal"] for o in outs[300:]], float)
+    assert np.nanmax(np.abs(a)) <= AROUSAL_BOUND
+    assert np.nanmean(a[150:]) == pytest.approx(AROUSAL_BOUND * (1 + 1) / 3.5 + 0.0, abs=0.5)
+    med, spread = est.stats["eda_scl_us"]
+    assert spread == pytest.approx(0.05 * med)  # relative floor: 5 % of the level, not the tiny MAD
+    assert est.stats["scr_per_min"][1] == 1.0  # one response per minute
+    assert est.stats["hr"][1] >= 2.0
+
+
+def test_missing_component_lowers_confidence_not_the_value():
+    rng = np.random.default_rng(6)
+    rows = _full_rows(500, rng)
+    for r in rows[350:]:
+        r["eda_scl_us"] = r["scr_per_min"] = None  # the skin-conductance sensor falls off
+    est = ToleranceEstimator("client", PipelineConfig())
+    outs = [est.update(r)[0] for r in rows]
+    before = np.mean([o["arousal"] for o in outs[310:350]])
+    after = np.mean([o["arousal"] for o in outs[360:500]])
+    assert abs(after - before) < 0.5
+    assert outs[340]["arousal_confidence"] == 1.0
+    assert outs[400]["arousal_confidence"] == pytest.approx(1.5 / 3.5, abs=0.01)
+    assert outs[400]["zone"] == "window"
+
+
+def test_baseline_event_says_when_the_baseline_is_short_or_disturbed():
+    rng = np.random.default_rng(7)
+    rows = _full_rows(320, rng)
+    for r in rows[:280]:
+        r["eda_scl_us"] = None  # skin conductance starts 20 s before the baseline ends
+        r["scr_per_min"] = None
+    for r in rows[:120]:
+        r["quality"] = "poor"
+    est = ToleranceEstimator("client", PipelineConfig())
+    events = [e for r in rows for e in est.update(r)[1] if e.kind == "baseline"]
+    assert len(events) == 1
+    ev = events[0]
+    assert ev.evidence["trusted"] is False and ev.label.startswith("baseline not trusted")
+    assert any(x.startswith("short: eda_scl_us") for x in ev.evidence["reasons"])
+    assert any(x.startswith("disturbed: heart quality") for x in ev.evidence["reasons"])
+
+
+def test_baseline_reference_from_another_recording_applies_from_the_first_second():
+    rng = np.random.default_rng(8)
+    rest = ToleranceEstimator("client", PipelineConfig(baseline=(0.0, float("inf"))))
+    for r in _full_rows(200, rng):
+        rest.update(r)
+    ref = rest.baseline_reference()
+    assert ref["verdict"]["trusted"] is True and set(ref["stats"]) == set(COMPONENTS)
+    cfg = PipelineConfig(baseline_reference={"client": {"tolerance": {**ref, "origin": "separate resting recording"}}})
+    est = ToleranceEstimator("client", cfg)
+    out, events = est.update(_full_rows(1, rng, hr=90.0)[0])
+    assert out["arousal"] is not None and out["arousal"] > 1.0
+    assert events[0].kind == "baseline" and "separate resting recording" in events[0].label
