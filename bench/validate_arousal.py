@@ -239,8 +239,8 @@ def main() -> int:
                          and not k.startswith("coverage")}
                 best = max(comps.items(), key=lambda kv: kv[1])
                 print(f"{rec}: {r['seconds']} s ({r['drive_s']} driving), arousal coverage {r['coverage_arousal']:.2f}")
-                print(f"  arousal AUC {r['arousal']:.3f}  | best single component: {best[0]} {best[1]:.3f}")
-                print("  single components: " + ", ".join(f"{k} {v:.3f} (cov {r['coverage_' + k]:.2f})" for k, v in comps.items()))
+                print(f"  arousal AUC {r['arousal']:.4f}  | best single component: {best[0]} {best[1]:.4f}")
+                print("  single components: " + ", ".join(f"{k} {v:.4f} (cov {r['coverage_' + k]:.2f})" for k, v in comps.items()))
                 print(f"  scale: {r['scale']}")
         if "voice" in parts:
             print("== vocal arousal through the CLI: per-speaker files, default options, one score per clip")
