@@ -164,7 +164,7 @@ def voice(data: Path, tmp: Path) -> dict:
 def scale_of(df: pd.DataFrame, folder: Path) -> dict:
     """|arousal| percentiles, coverage and the largest component z (from the zone events' evidence)."""
     a = df.arousal.astype(float).abs().dropna()
-    res = {"seconds": len(df), "arousal_coverage": float(len(a) / max(len(df), 1))}
+    res = {"seconds": len(df), "arousal_coverage": round(float(len(a) / max(len(df), 1)), 2)}
     if len(a):
         res["|arousal| p50/p90/p99/max"] = [round(float(x), 2) for x in np.percentile(a, [50, 90, 99, 100])]
     if "arousal_confidence" in df:
@@ -180,7 +180,7 @@ def scale_of(df: pd.DataFrame, folder: Path) -> dict:
         if "components_z" in d:
             bound = d.get("component_bound", bound)
             zmax = max([zmax] + [abs(v) for v in d["components_z"].values()])
-    res["largest raw component z at a zone change"] = round(zmax, 1)
+    res["largest component z before its clip (zone-change evidence)"] = round(zmax, 1)
     res["component bound"] = bound
     if "vocal_arousal" in df:
         v = df.vocal_arousal.astype(float).abs().dropna()
@@ -190,16 +190,20 @@ def scale_of(df: pd.DataFrame, folder: Path) -> dict:
 
 
 def recordings(data: Path) -> list[tuple[str, list[str]]]:
-    """Shared recordings that carry heart or skin-conductance data, as analyze SPECs."""
+    """Shared recordings that carry heart or skin-conductance data, as analyze SPECs (the mappings
+    of ``tests/server/test_analyze_realdata.py``), with default options."""
     nk = data / "neurokit_bio"
+    polar = data / "polar_h10_ecg" / "polar_h10_ecg_130hz.csv"
     return [
-        ("drivedb drive17a (done above)", []),
-        ("neurokit bio_eventrelated_100hz", [f"client={nk / 'bio_eventrelated_100hz.csv'}?rate=100"]),
-        ("neurokit bio_resting_8min_100hz", [f"client={nk / 'bio_resting_8min_100hz.csv'}?rate=100"]),
-        ("polar_h10_ecg", [f"client={data / 'polar_h10_ecg' / 'polar_h10_ecg_130hz.csv'}"]),
-        ("mitbih 100", [f"client=wfdb:{data / 'ecg_annotated_wfdb' / '100'}"]),
-        ("mitbih 105", [f"client=wfdb:{data / 'ecg_annotated_wfdb' / '105'}"]),
-        ("polar verity sense PPI", [f"client={data / 'polar_verity_sense_ppg_biobss' / 'Polar_Sense_PPI.txt'}"]),
+        ("neurokit bio_eventrelated_100hz (ECG, EDA, RSP)",
+         [f"client=csv:{nk / 'bio_eventrelated_100hz.csv'}?rate=100&ecg=ECG:mV&eda=EDA:uS&resp=RSP"]),
+        ("neurokit bio_resting_8min_100hz (ECG, EDA, RSP)",
+         [f"client=csv:{nk / 'bio_resting_8min_100hz.csv'}?rate=100&ecg=ECG:mV&resp=RSP&eda=EDA:uS"]),
+        ("neurokit bio_resting_5min_100hz (ECG, PPG, RSP)",
+         [f"client=csv:{nk / 'bio_resting_5min_100hz.csv'}?rate=100&ecg=ECG:mV&ppg=PPG&resp=RSP"]),
+        ("neurokit ecg_1000hz", [f"client=csv:{nk / 'ecg_1000hz.csv'}?rate=1000&ecg=ECG:mV"]),
+        ("polar_h10_ecg (ECG, RR, HR)",
+         [f"client=csv:{polar}?time=time_ns:ns&ecg=ecg_mV:mV&rr=rr_ms:ms&hr=hr_bpm:bpm"]),
         ("simulator seed 0 (20 min, audio)", ["sim?seed=0&duration=1200"]),
         ("simulator seed 3 (20 min, no audio)", ["sim?seed=3&duration=1200&audio=0"]),
     ]

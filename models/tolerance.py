@@ -198,7 +198,7 @@ class ToleranceEstimator(RowEstimator):
         self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
         self.corr_run = 0
         self._hr_inst: deque[tuple[int, float]] = deque()
-        self._baseline_seconds = self._baseline_poor = 0
+        self._baseline_seconds = self._baseline_poor = self._baseline_heart = 0
         self._baseline_movement: list[float] = []
         self._pending: list[Event] = []
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
@@ -259,9 +259,10 @@ class ToleranceEstimator(RowEstimator):
             if v is not None:
                 self.samples[k].append(v)
         self._baseline_seconds += 1
-        has_heart = row.get("quality") is not None or row.get("hr_bpm") is not None
-        if has_heart and row.get("quality") in ("none", "poor"):
+        if row.get("quality") in ("none", "poor"):
             self._baseline_poor += 1
+        if row.get("quality") not in (None, "none"):
+            self._baseline_heart += 1  # the person has heart data at all
         m = finite_or_none(row.get("movement"))
         if m is not None:
             self._baseline_movement.append(m)
@@ -302,14 +303,14 @@ class ToleranceEstimator(RowEstimator):
         o = self.o
         reasons = []
         short = sorted(k for k, n in counts.items() if 0 < n < o.min_baseline_values)
-        if not any(counts.values()):  # voice only, say: nothing to judge
+        if not any(counts.values()) and not self._baseline_heart:  # voice only, say: nothing to judge
             return {"trusted": None, "reasons": [], "seconds": self._baseline_seconds, "values": dict(counts),
                     "source": "session"}
         if short or not self.stats:
             reasons.append("short: " + (", ".join(f"{k} {counts[k]} s" for k in short) or "no component")
                            + f" (need {o.min_baseline_values} s)")
         n = max(self._baseline_seconds, 1)
-        if self._baseline_poor / n > o.max_disturbed_share:
+        if self._baseline_heart and self._baseline_poor / n > o.max_disturbed_share:
             reasons.append(f"disturbed: heart quality poor or absent in {self._baseline_poor / n:.0%} of it")
         mv = sorted(self._baseline_movement)
         if len(mv) >= o.min_baseline_values:

@@ -270,3 +270,9 @@ def test_baseline_reference_from_another_recording_applies_from_the_first_second
     out, events = est.update(_full_rows(1, rng, hr=90.0)[0])
     assert out["arousal"] is not None and out["arousal"] > 1.0
     assert events[0].kind == "baseline" and "separate resting recording" in events[0].label
+
+
+def test_voice_only_baseline_is_not_called_disturbed():
+    est = ToleranceEstimator("client", PipelineConfig())
+    events = [e for t in range(1, 302) for e in est.update({"t_s": t, "quality": "none", "vocal_arousal": 0.1})[1]]
+    assert [e.label for e in events if e.kind == "baseline"] == ["baseline: no arousal component in the data"]
