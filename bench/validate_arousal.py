@@ -172,6 +172,8 @@ def scale_of(df: pd.DataFrame, folder: Path) -> dict:
         res["confidence median"] = round(float(c.median()), 2) if len(c) else None
     ev = pd.read_csv(folder / "events.csv") if (folder / "events.csv").exists() else pd.DataFrame()
     zmax, bound = 0.0, None
+    if len(ev) and "participant" in ev:
+        ev = ev[ev.participant.isin(df.participant.unique())]
     for e in ev.get("evidence", pd.Series(dtype=str)).dropna():
         try:
             d = json.loads(e)

@@ -66,14 +66,14 @@ def analyze_session(specs: list[str], out_dir: str | Path, *, config: PipelineCo
 
     ``jobs > 1`` runs up to ``jobs - 1`` people's stream estimators in worker processes
     (:mod:`.parallel`); the output is identical to ``jobs = 1``. A recording that ends before its
-    baseline segment does is analysed again with the whole recording as its baseline
+    baseline segment does (nothing left after it) is analysed again with the whole recording as its baseline
     (:mod:`.baseline`), and says so (``AnalysisResult.notes``, the session's ``baseline`` meta).
     """
     config = config or PipelineConfig()
     kw = dict(keep_audio=keep_audio, session_id=session_id, progress=progress, report=report, meta=meta,
               jobs=jobs, participant_codes=participant_codes)
     res = _analyze_once(specs, out_dir, config=config, overwrite=overwrite, **kw)
-    if config.baseline_reference is None and res.seconds < config.baseline_segment[1]:
+    if config.baseline_reference is None and res.seconds <= config.baseline_segment[1]:
         from .baseline import WHOLE_SHORT_RECORDING, reference_from
 
         ref = reference_from(specs, config, WHOLE_SHORT_RECORDING)
