@@ -119,6 +119,15 @@ def speaker_file(clips: list[Path], path: Path, slot_s: float = 10.0) -> list[tu
     return starts
 
 
+def level_trust(session_file: Path) -> float | None:
+    """The voice level trust the session used (its baseline reference, saved with its config)."""
+    from coregulate.server.recorder import SessionStore
+
+    with SessionStore(session_file) as store:
+        ref = store.config.baseline_reference or {}
+    return (ref.get("client", {}).get("voice") or {}).get("level_trust")
+
+
 def voice(data: Path, tmp: Path) -> dict:
     sets = {
         "EmoDB": (data / "emodb_speech", "speaker"),
@@ -131,11 +140,13 @@ def voice(data: Path, tmp: Path) -> dict:
         labels = pd.read_csv(folder / "labels.csv", dtype={who: str})
         rows = []
         baseline_lines = set()
+        trusts: list[float | None] = []
         for spk, mine in labels.groupby(who):
             wav = tmp / f"{name}_{spk}.wav"
             starts = speaker_file([folder / "wav" / f for f in mine.file], wav)
             df = analyze([f"client={wav}"], tmp / f"{name}_{spk}").set_index("t_s")
             baseline_lines |= {ln.strip() for ln in analyze.last_stdout.splitlines() if "baseline" in ln}
+            trusts.append(level_trust(tmp / f"{name}_{spk}" / "session.sqlite"))
             high = dict(zip(mine.file, mine.arousal_class == "high"))
             for clip, t0 in starts:
                 s = int(round(t0)) + 5
@@ -146,7 +157,8 @@ def voice(data: Path, tmp: Path) -> dict:
         t = pd.DataFrame(rows)
         for c in ("vocal_arousal", "f0_st", "f0_range_st", "loudness_db", "speech_rate"):
             t[c] = t[c].astype(float)
-        res = {"clips": len(t), "speakers": t.speaker.nunique(), "baseline_lines": sorted(baseline_lines)}
+        res = {"clips": len(t), "speakers": t.speaker.nunique(), "baseline_lines": sorted(baseline_lines),
+               "level_trust": trusts}
         m = t.vocal_arousal.notna()
         res["vocal_arousal"] = auc(t.vocal_arousal[m], t.high[m])
         res["coverage"] = float(m.mean())
@@ -256,6 +268,7 @@ def main() -> int:
                 print("  other single features: " + ", ".join(f"{k} {r[k]:.3f}" for k in
                                                              ("f0_range_st alone", "loudness_db alone", "speech_rate alone")))
                 print(f"  |vocal_arousal| p50/p90/p99/max: {[round(x, 2) for x in r['|vocal_arousal| p50/p90/p99/max']]}")
+                print(f"  level trust per speaker file: {r['level_trust']}")
                 for ln in r["baseline_lines"][:3]:
                     print(f"  analyze said: {ln}")
         if "scale" in parts:
