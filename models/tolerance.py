@@ -4,7 +4,8 @@ The composite
 -------------
 ``arousal`` is a weighted mean of per-component robust z-scores against the person's own
 baseline segment (``config.baseline_segment``, default the first 300 s, or a separate resting
-recording: ``--baseline-from``), each clipped to +-``component_bound`` (default 4), signed so that
+recording: ``--baseline-from``), each soft-clipped to +-``component_bound`` (default 4) as
+``4 * tanh(z / 4)`` (close to z inside +-2: z = 2 gives 1.85; never beyond 4), signed so that
 positive means towards sympathetic activation / threat:
 
 ================  ====  ======  ===========================  =====================================================
@@ -32,8 +33,10 @@ scr_per_min       +     1       1 /min                       non-specific SCR ra
 
 z = (x - median_baseline) / max(1.4826 * MAD_baseline, floor) (Leys et al. 2013, J Exp Soc
 Psychol 49:764: median/MAD are robust to the odd artefact in a short baseline), then
-clipped: **no single channel can move arousal by more than its weight times the bound**, and
-``|arousal| <= component_bound`` always. The floors stop a very steady baseline from turning
+soft-clipped: **no single channel can move arousal by more than its weight times the bound**, and
+``|arousal| < component_bound`` always. A soft rather than a hard clip because a hard one turns
+the peak of an episode into a plateau: on the simulator that hid the slow co-regulation waves
+(fewer significant synchrony seconds) and dated recoveries late (``bench/RESULTS.md``). The floors stop a very steady baseline from turning
 tiny changes into large z (the issue this fixes: a 0.1-µS floor against a steady drivedb
 baseline gave z = 103).
 
@@ -158,8 +161,8 @@ def robust_stats(values: list[float], floor: float, relative_floor: float = 0.0)
 
 
 def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple[float | None, float]:
-    """The composite rule: (weighted mean of the clipped z of the available components,
-    available weight / weight of the components with a baseline).
+    """The composite rule: (weighted mean of the soft-clipped z, ``bound * tanh(z / bound)``, of the
+    available components, available weight / weight of the components with a baseline).
 
     Parameters
     ----------
@@ -168,13 +171,13 @@ def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple
     baseline_components : iterable of str
         Components that have a baseline (the denominator of the confidence).
     bound : float
-        Clip of every component's z.
+        Bound of every component's soft-clipped z.
     """
     total = sum(COMPONENTS[k].weight for k in baseline_components)
     num = den = 0.0
     for k, z in zs.items():
         w = COMPONENTS[k].weight
-        num += w * max(-bound, min(bound, z))
+        num += w * bound * math.tanh(z / bound)
         den += w
     if den == 0 or total == 0:
         return None, 0.0

@@ -205,7 +205,8 @@ def test_combine_bounds_each_component_and_reports_confidence():
     # one runaway channel moves arousal by at most its weight share of the bound
     assert a == pytest.approx(4.0 * 1.0 / 3.5) and conf == 1.0
     a, conf = combine({"hr": 2.0}, every, 4.0)
-    assert a == 2.0 and conf == pytest.approx(1.0 / 3.5)  # renormalised value, confidence shows the loss
+    assert a == pytest.approx(4.0 * np.tanh(0.5)) and conf == pytest.approx(1.0 / 3.5)  # renormalised value
+    assert combine({"hr": 0.5}, every, 4.0)[0] == pytest.approx(0.5, abs=0.01)  # near z inside the bound
     assert combine({}, every, 4.0) == (None, 0.0)
 
 
