@@ -45,7 +45,7 @@ in ``dyad_event``). "Level" is the mean over the last ``level_s`` seconds of the
 Dating. The client's zones come from trailing 60-s HRV windows, which start to move as soon as
 the physiology does but take a minute to arrive, and the tolerance estimator then wants a
 sustained crossing (30 s to leave, 15 s to return): on the simulator a zone change is confirmed
-39-47 s (leaving) and 37-80 s (returning) after the scripted change
+39-72 s (leaving) and 37-78 s (returning) after the scripted change
 (``bench/bench_dyad_timing.py``). The *turning points* of the same ``arousal`` series are not
 delayed that way, so the rupture and repair candidates are dated from them (their evidence
 keeps the confirmed zone times): the *departure onset* is the last second before the client's zone left
