@@ -49,15 +49,16 @@ def reference_from(specs: list[str], config: PipelineConfig, origin: str) -> dic
     return ref
 
 
-def with_baseline_from(specs: list[str] | None, config: PipelineConfig, roles: list[str]) -> PipelineConfig:
+def with_baseline_from(specs: list[str] | None, config: PipelineConfig, roles: list[str] | None) -> PipelineConfig:
     """``config`` with the baseline of the resting recording ``specs`` (``None``: unchanged).
 
-    Every role of the resting recording must be a person of the session.
+    Every role of the resting recording must be a person of the session (``roles``; ``None`` when
+    the session's people are not known in advance, as in ``record``).
     """
     if not specs:
         return config
     ref = reference_from(specs, config, FROM_RECORDING)
-    unknown = sorted(set(ref) - set(roles))
+    unknown = sorted(set(ref) - set(roles)) if roles is not None else []
     if unknown:
         raise InputError(f"--baseline-from has role(s) {', '.join(unknown)} that the session has not",
                          field="--baseline-from", expected=f"roles of the session: {', '.join(sorted(set(roles)))}")

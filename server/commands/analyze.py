@@ -12,14 +12,15 @@ SPEC_HELP = ("ROLE=PATH, ROLE=FORMAT:PATH or ROLE=FORMAT:PATH?key=value&... (a f
              "whole dyad (client and therapist) and takes no ROLE")
 
 
-def add_pipeline_options(p: argparse.ArgumentParser) -> None:
+def add_pipeline_options(p: argparse.ArgumentParser, baseline_from: bool = True) -> None:
     # a baseline segment of this session, or one taken from a separate resting recording
     which = p.add_mutually_exclusive_group()
     which.add_argument("--baseline", metavar="START-END", type=argtypes.baseline,
                        help="baseline segment in seconds, at least 60 s (default: the first 300 s)")
-    which.add_argument("--baseline-from", action="append", default=None, metavar="SPEC",
-                       help="take the baseline from a separate resting recording of the same people and devices "
-                            "(ROLE=[FORMAT:]PATH, repeatable) instead of the session's first 300 s")
+    if baseline_from:  # not in batch: one resting recording cannot serve every session of a manifest
+        which.add_argument("--baseline-from", action="append", default=None, metavar="SPEC",
+                           help="take the baseline from a separate resting recording of the same people and devices "
+                                "(ROLE=[FORMAT:]PATH, repeatable) instead of the session's first 300 s")
     p.add_argument("--window", type=argtypes.window, default=60.0, metavar="S",
                    help="HRV window in seconds, 10-600 (default 60)")
     p.add_argument("--keep-audio", action="store_true",
@@ -38,7 +39,8 @@ def pipeline_config(args):
         from ..baseline import with_baseline_from
         from ..sources import build_source
 
-        roles = [s.participant for s in build_source(args.specs).streams]
+        specs = getattr(args, "specs", None)  # record has devices, not SPECs: no role check there
+        roles = [s.participant for s in build_source(specs).streams] if specs else None
         config = with_baseline_from(args.baseline_from, config, roles)
     return config
 

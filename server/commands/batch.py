@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
                     "therapist_*, or client/ therapist/ export folders).")
     p.add_argument("manifest", metavar="MANIFEST", help="manifest .csv/.toml, or a folder of session folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    add_pipeline_options(p)
+    add_pipeline_options(p, baseline_from=False)
     p.add_argument("--jobs", type=argtypes.positive_int, default=None, metavar="N",
                    help="local worker processes (default: number of cores)")
     p.add_argument("--dask", metavar="ADDRESS",
