@@ -10,7 +10,7 @@ PIP    := $(VENV)/bin/pip
 # dashboard's pinned packages (skipped when a node and npm are already on the PATH).
 APT_PACKAGES := libportaudio2 chromium $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: setup system-deps python-deps dashboard-deps demo test test-fast bench lint-docker clean
+.PHONY: setup system-deps python-deps dashboard-deps demo test test-under-load test-fast bench lint-docker clean
 
 setup: system-deps python-deps dashboard-deps
 
@@ -46,6 +46,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The suite on a busy machine: one core spinning (bench/under_load.py) while the tests run.
+test-under-load: setup
+	$(PY) bench/under_load.py --cores 1 -- $(PY) -m pytest
 
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not realdata"

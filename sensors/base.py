@@ -52,6 +52,17 @@ class Source(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release devices or files; called once when the session stops."""
 
+    def request_stop(self) -> bool:
+        """Stop acquiring, but hand over what was already received.
+
+        Returns True when the source will now end its iteration by itself once it has yielded
+        everything it holds (a live inlet's buffer, a queue of notifications): the session
+        runner keeps reading it until then, so a stop loses nothing that reached this machine.
+        The default, False, suits recorded files and the simulator: nothing is lost by stopping
+        them at once.
+        """
+        return False
+
     def annotations(self) -> list[tuple[float, float | None, str]]:
         """Annotations known up front (from files), on the session clock."""
         return []

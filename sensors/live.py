@@ -160,6 +160,16 @@ class LiveSource(Source):
         self.streams = [s for src in sources for s in src.streams]
         self.utc0 = next((u for u in (getattr(src, "utc0", None) for src in sources) if u is not None), None)
         self._closed = False
+        self._pumps: dict[int, asyncio.Task] = {}
+
+    def request_stop(self) -> bool:
+        """Sources that can drain hand over what they hold and end; the others are cut now."""
+        if not self._pumps:
+            return False
+        for i, src in enumerate(self.sources):
+            if not src.request_stop() and i in self._pumps:
+                self._pumps[i].cancel()
+        return True
 
     def status(self) -> list[dict[str, Any]]:
         return [src.status() for src in self.sources if hasattr(src, "status")]
@@ -177,7 +187,8 @@ class LiveSource(Source):
             finally:
                 await queue.put(done)
 
-        tasks = [asyncio.create_task(pump(s)) for s in self.sources]
+        self._pumps = {i: asyncio.create_task(pump(s)) for i, s in enumerate(self.sources)}
+        tasks = list(self._pumps.values())
         running = len(tasks)
         try:
             while running:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import math
+import threading
 import time
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
@@ -26,6 +27,9 @@ from .chunk import Chunk, StreamInfo, StreamKind
 from .errors import DeviceUnavailableError, InputError
 
 log = logging.getLogger("coregulate.sensors.lsl")
+
+#: Samples per pull: a pull that returns fewer has emptied the inlet's buffer.
+_PULL_MAX = 4096
 
 #: LSL ``type`` (lower case) → stream kind. XDF meta-data recommendations use "EDA"/"GSR".
 LSL_TYPES: dict[str, StreamKind] = {
@@ -125,6 +129,9 @@ class LslInletSource(Source):
         self._prev_end: float | None = None
         self._last_time = -math.inf
         self._closed = False
+        self._stopping = False
+        self._stream_closed = False
+        self._inlet_lock = threading.Lock()
         self.time_correction: float | None = None
 
     def _unit_factor(self, kind: StreamKind, unit: str) -> float:
@@ -140,24 +147,44 @@ class LslInletSource(Source):
         return table[key]
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:  # type: ignore[override]
-        inlet = self._inlet
         try:
-            await asyncio.to_thread(inlet.open_stream, self._timeout)
+            await asyncio.to_thread(self._in_inlet, self._inlet.open_stream, self._timeout)
             next_tc = -math.inf
             while not self._closed:
-                if time.monotonic() >= next_tc:
-                    self.time_correction = await asyncio.to_thread(inlet.time_correction, self._timeout)
+                draining = self._stopping
+                if not draining and time.monotonic() >= next_tc:
+                    self.time_correction = await asyncio.to_thread(self._in_inlet, self._inlet.time_correction,
+                                                                   self._timeout)
                     next_tc = time.monotonic() + self._correction_every
-                samples, stamps = await asyncio.to_thread(inlet.pull_chunk, 0.1, 4096)
-                if not stamps:
-                    continue
-                chunk = self._chunk(samples, np.asarray(stamps, dtype=np.float64))
-                if chunk is not None:
-                    yield chunk
+                # once stopping, take only what liblsl already holds (timeout 0) until it is empty
+                samples, stamps = await asyncio.to_thread(self._in_inlet, self._inlet.pull_chunk,
+                                                          0.0 if draining else 0.1, _PULL_MAX) or ([], [])
+                if stamps:
+                    chunk = self._chunk(samples, np.asarray(stamps, dtype=np.float64))
+                    if chunk is not None:
+                        yield chunk
+                if draining and len(stamps) < _PULL_MAX:
+                    return
         except Exception as exc:
             if self._closed:
                 return
             raise DeviceUnavailableError(f"LSL stream {self.lsl_name!r} failed: {exc}") from exc
+
+    def _in_inlet(self, call: Callable, *args: Any) -> Any:
+        """One liblsl call on the inlet, never concurrent with closing it (called in a worker thread).
+
+        A pull cannot be abandoned: a cancelled ``to_thread`` keeps running. Closing the stream
+        from another thread while it runs is what liblsl must never see, hence the lock.
+        """
+        with self._inlet_lock:
+            if self._stream_closed:
+                return None
+            return call(*args)
+
+    def request_stop(self) -> bool:
+        """Stop pulling after handing over every sample already in the inlet's buffer."""
+        self._stopping = True
+        return True
 
     def _chunk(self, samples: list, stamps: np.ndarray) -> Chunk | None:
         times = stamps + (self.time_correction or 0.0) - self._origin
@@ -196,10 +223,17 @@ class LslInletSource(Source):
 
     async def aclose(self) -> None:
         self._closed = True
-        try:
-            self._inlet.close_stream()
-        except Exception:
-            pass
+        await asyncio.to_thread(self._close_stream)
+
+    def _close_stream(self) -> None:
+        with self._inlet_lock:  # waits for a pull in flight (at most its 0.1 s timeout)
+            if self._stream_closed:
+                return
+            self._stream_closed = True
+            try:
+                self._inlet.close_stream()
+            except Exception:  # closing is best effort: the session is over either way
+                pass
 
 
 def _channel_unit(info: Any, channel: int) -> str:

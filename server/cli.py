@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..sensors.errors import CoregulateError, UsageError
+from . import signals, terminal_log
 
 COMMANDS = ("demo", "serve", "replay", "record", "analyze", "batch", "export", "devices")
 
@@ -28,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time in-session signal monitor for psychotherapy research.\n"
                     "A research tool, not a diagnostic device.")
     parser.add_argument("--version", action="version", version=f"coregulate {coregulate_version()}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every library's log messages and tracebacks (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -38,12 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         mod.add_parser(sub)
     parser.command_parsers = sub.choices  # name -> sub-command parser, for its usage line on a usage error
+    for command_parser in sub.choices.values():  # `coregulate serve --verbose` works too
+        command_parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help="show every library's log messages and tracebacks")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    terminal_log.configure(verbose=args.verbose)
+    signals.install_handlers()
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:  # as argparse reports its own: usage line, "coregulate X: error: ...", exit 2
@@ -52,11 +61,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coregulate {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        signals.stopped_by_signal = True  # also when Python's own handler raised it
         print(f"coregulate {args.command}: interrupted; what was recorded so far is kept", file=sys.stderr)
-        return 130
+        return signals.EX_INTERRUPTED
+    except signals.Terminated:
+        print(f"coregulate {args.command}: stopped (SIGTERM); what was recorded so far is kept", file=sys.stderr)
+        return 0
     except BrokenPipeError:
         return 0
 
 
+def entry_point() -> None:
+    """The ``coregulate`` console script: :func:`main`, then exit with its code.
+
+    After a stop signal the session files are closed and committed; the interpreter's own
+    teardown (garbage-collecting pandas, scipy, liblsl...) would still take 1-2 s on a busy
+    machine, so the process ends at once instead, as the user who pressed Ctrl-C expects.
+    """
+    code = main()
+    if signals.stopped_by_signal:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry_point()

@@ -23,6 +23,19 @@ from .recorder import Recorder
 log = logging.getLogger(__name__)
 
 
+def preload_estimator_libraries() -> None:
+    """Import now what the estimators import lazily on their first beat block (neurokit2).
+
+    That first import takes 2-4 s on a busy machine. In a paced session it would happen some
+    12 s in, blocking the event loop: a Ctrl-C then waits for it, and a live inlet's buffer
+    fills meanwhile. Before the session starts it costs nothing the user notices.
+    """
+    try:
+        import neurokit2  # noqa: F401
+    except ImportError:  # the estimators will report it themselves if they need it
+        pass
+
+
 class Sink(Protocol):
     """Receives everything the runner produces. Callbacks must be quick and never block."""
 
@@ -70,14 +83,24 @@ class SessionRunner:
         self.sinks = list(sinks or [])
         self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry)
         self._stop = asyncio.Event()
+        self._draining = False
         self._last_end: dict[str, float] = {}
         self.t = 0.0
         self.status = "created"
         self.error: BaseException | None = None
 
+    #: Longest wait, after a stop, for a live source to hand over what it already received.
+    drain_timeout_s = 1.0
+
     def stop(self) -> None:
-        """Ask the session to end after the current chunk (the data so far is kept)."""
-        self._stop.set()
+        """Ask the session to end; what the sources already received is still recorded.
+
+        Safe to call from a signal handler or a sink callback (it only sets a flag and asks
+        the source to stop acquiring); :meth:`run` then returns ``"stopped"``.
+        """
+        if not self._stop.is_set():
+            self._stop.set()
+            self._draining = bool(self.source.request_stop())
 
     def add_annotation(self, t_s: float, text: str, author: str = "", t_end: float | None = None,
                        source: str = "user") -> dict[str, Any]:
@@ -102,12 +125,9 @@ class SessionRunner:
         committer = asyncio.create_task(self._commit_periodically())
         status = "complete"
         try:
-            async for chunk in self.source:
-                self.handle(chunk)
-                if self._stop.is_set():
-                    status = "stopped"
-                    break
-            self.emit(self.pipeline.finish())
+            status = await self._consume()
+            if status == "complete":
+                self.emit(self.pipeline.finish())
         except asyncio.CancelledError:
             status = "stopped"
             raise
@@ -124,6 +144,43 @@ class SessionRunner:
                 self.recorder.close(status)
                 _call(self.sinks, "on_status", {"status": status, "t": self.t})
         return status
+
+    async def _handle_all(self) -> None:
+        async for chunk in self.source:
+            self.handle(chunk)
+            if self._stop.is_set() and not self._draining:
+                return  # a file or simulator source may never suspend at speed max
+
+    async def _consume(self) -> str:
+        """Handle chunks until the source ends or a stop is asked for.
+
+        A stop does not cancel the reading outright: a live source first gets
+        :meth:`Source.request_stop`, and its chunks keep flowing into the recorder until it
+        ends (at most :attr:`drain_timeout_s`); only a source that holds nothing worth
+        draining (files, simulator) is cut at once. Cancelling the reader instead (what an
+        unhandled SIGINT does) drops what sits in the source's queues and device buffers:
+        the tail of the recording the user saw arrive.
+        """
+        reader = asyncio.ensure_future(self._handle_all())
+        stop_asked = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({reader, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
+            if not reader.done():
+                if self._draining:
+                    await asyncio.wait({reader}, timeout=self.drain_timeout_s)
+                    if not reader.done():
+                        log.warning("the source did not end within %.1f s of the stop; closing it", self.drain_timeout_s)
+                if not reader.done():
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
+                    return "stopped"
+            reader.result()  # the source's own error, if any
+            return "stopped" if self._stop.is_set() else "complete"
+        finally:
+            stop_asked.cancel()
+            if not reader.done():  # the runner itself was cancelled
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
 
     def handle(self, chunk: Chunk) -> None:
         """One chunk through recorder, pipeline and sinks (synchronous: no awaits in between)."""

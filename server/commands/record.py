@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import add_pipeline_options, pipeline_config
-from .serve import add_server_options
+from .serve import add_server_options, server_log_level
 
 
 def add_parser(sub) -> None:
@@ -20,13 +20,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import asyncio
     import time
     from pathlib import Path
 
     from ...sensors.live import LiveSource, build_live_sources
     from ..recorder import Recorder
-    from ..runner import SessionRunner
+    from ..runner import SessionRunner, preload_estimator_libraries
+    from ..signals import exit_code_for, run_until_signalled
     from .replay import _Printer
 
     from ..sources import check_codes, parse_codes
@@ -45,20 +45,21 @@ def run(args) -> int:
         sinks.append(LslPublisher(sorted({s.participant for s in source.streams})))
     if not args.headless:
         from ..app import serve
+        from ..signals import exit_code_after_server
         from ..sessions import PreparedSession
 
-        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token,
+        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
               startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live",
                                        participant_codes=codes)])
-        return 0
+        return exit_code_after_server()
     sid = time.strftime("live-%Y%m%d-%H%M%S")
     path = Path(args.data) / "sessions" / f"{sid}.sqlite"
+    preload_estimator_libraries()
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
                    participants=codes)
     print(f"recording to {path}; press Ctrl-C to stop", flush=True)
     runner = SessionRunner(source, rec, config, sinks=[*sinks, _Printer()])
-    try:
-        asyncio.run(runner.run())
-    except KeyboardInterrupt:
-        print("stopped; the session file is complete up to the last second", flush=True)
-    return 0
+    _, signum = run_until_signalled(runner.stop, runner.run)
+    if signum is not None:
+        print("stopped; everything received so far is in the session file", flush=True)
+    return exit_code_for(signum)

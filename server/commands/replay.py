@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import SPEC_HELP, add_pipeline_options, pipeline_config
-from .serve import add_server_options
+from .serve import add_server_options, server_log_level
 
 
 def add_parser(sub) -> None:
@@ -47,14 +47,14 @@ class _Printer:
 
 
 def run(args) -> int:
-    import asyncio
     import json
     import time
     from pathlib import Path
 
     from ...sensors.pacing import parse_speed
     from ..recorder import Recorder
-    from ..runner import SessionRunner
+    from ..runner import SessionRunner, preload_estimator_libraries
+    from ..signals import exit_code_for, run_until_signalled
     from ..sources import build_source
 
     from ..sources import check_codes, check_spec_combination, parse_codes, spec_for_record
@@ -71,6 +71,7 @@ def run(args) -> int:
     codes = argtypes.as_usage(parse_codes, args.code)
     if not args.headless:
         from ..app import serve
+        from ..signals import exit_code_after_server
         from ..schemas import SessionCreate, SourceSpec
 
         # fail here, with a clear message, not inside the server
@@ -79,14 +80,18 @@ def run(args) -> int:
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
                             window_s=config.window_s, baseline=config.baseline, label="replay",
                             participant_codes=codes)
-        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, startup=[req])
-        return 0
+        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
+              startup=[req])
+        return exit_code_after_server()
     source = build_source(args.specs, speed)
     check_codes(codes, [s.participant for s in source.streams])
+    if speed is not None:  # paced: keep a 2-4 s import out of the session (see the function)
+        preload_estimator_libraries()
     sid = time.strftime("replay-%Y%m%d-%H%M%S")
     path = Path(args.data) / "sessions" / f"{sid}.sqlite"
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
                    participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs])})
     print(f"recording to {path}", flush=True)
-    asyncio.run(SessionRunner(source, rec, config, sinks=[_Printer()]).run())
-    return 0
+    runner = SessionRunner(source, rec, config, sinks=[_Printer()])
+    _, signum = run_until_signalled(runner.stop, runner.run)
+    return exit_code_for(signum)

@@ -13,6 +13,11 @@ def add_server_options(p, port_default: int = 8765) -> None:
     p.add_argument("--token", help="supervisor token (default: generated on first start, stored in DIR/token.json)")
 
 
+def server_log_level(args) -> str:
+    """uvicorn's own start-up and shut-down lines only with ``--verbose`` (the URLs are printed anyway)."""
+    return "info" if getattr(args, "verbose", False) else "warning"
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="run the supervisor server and dashboard")
     add_server_options(p)
@@ -36,22 +41,24 @@ def _check_port(port: int) -> None:
 
 def run_serve(args) -> int:
     from ..app import serve
+    from ..signals import exit_code_after_server
 
     _check_port(args.port)
-    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token)
-    return 0
+    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args))
+    return exit_code_after_server()
 
 
 def run_demo(args) -> int:
     from ...sensors.pacing import parse_speed
     from ..app import serve
+    from ..signals import exit_code_after_server
 
     _check_port(args.port)
     speed = parse_speed(args.speed)
     baseline_speed = parse_speed(args.baseline_speed)
     if speed is None or (baseline_speed is not None and baseline_speed <= speed):
         baseline_speed = speed  # already as fast: nothing to fast-forward
-    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, demo=True,
+    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args), demo=True,
           demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration,
           demo_baseline_speed=None if baseline_speed == speed else (baseline_speed if baseline_speed is not None else "max"))
-    return 0
+    return exit_code_after_server()
