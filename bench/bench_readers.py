@@ -25,7 +25,7 @@ from coregulate.sensors.readers import open_reader
 from coregulate.sensors.spec import parse_spec
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("COREGULATE_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def write_polar_ecg(path: Path, minutes: float) -> float:

@@ -150,7 +150,11 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
     print("Coregulate supervisor server -- research tool, not a diagnostic device.")
     print(f"  supervisor: {dashboard_url(host, port, t.supervisor)}")
     print(f"  viewer:     {dashboard_url(host, port, t.viewer)}")
-    print(f"  tokens are stored in {Path(data_dir) / 'token.json'} (mode 0600)", flush=True)
+    print(f"  data folder: {data_dir} (sessions/; tokens in token.json, mode 0600)", flush=True)
+    from .datadir import is_private
+
+    if not is_private(Path(data_dir)):
+        print(f"WARNING: {data_dir} can be read by other users of this machine; chmod 700 it", flush=True)
     if demo and demo_baseline_speed is not None:
         def pace(v: float | str) -> str:
             return "as fast as possible" if v == "max" else f"at x{float(v):g}"

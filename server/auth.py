@@ -68,7 +68,9 @@ def load_or_create(data_dir: str | Path, supervisor: str | None = None, viewer: 
             raise RuntimeError(f"{path}: unreadable token file ({exc.__class__.__name__}); delete it to regenerate") from None
     if not stored.get(SUPERVISOR) or not stored.get(VIEWER):
         stored = {SUPERVISOR: stored.get(SUPERVISOR) or new_token(), VIEWER: stored.get(VIEWER) or new_token()}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():  # the folder that holds the tokens: its owner only
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(stored, fh)

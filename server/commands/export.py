@@ -11,7 +11,8 @@ def add_parser(sub) -> None:
                    help="a session file, an analyze output folder, or a session id in --data")
     p.add_argument("--format", required=True, choices=("csv", "edf", "rr"))
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--data", default="data", metavar="DIR", help="server data folder for session ids (default ./data)")
+    p.add_argument("--data", metavar="DIR",
+                   help="server data folder for session ids (default: $COREGULATE_DATA, else the user data folder)")
     p.set_defaults(run=run)
 
 
@@ -32,8 +33,9 @@ def resolve_session(text: str, data_dir: str) -> Path:
 
 
 def run(args) -> int:
+    from ..datadir import resolve_data_dir
     from ..export import export_session
 
-    for f in export_session(resolve_session(args.session, args.data), args.format, args.out):
+    for f in export_session(resolve_session(args.session, resolve_data_dir(args.data)), args.format, args.out):
         print(f)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import add_pipeline_options, pipeline_config
-from .serve import add_server_options, server_log_level
+from .serve import add_server_options, data_dir, server_log_level
 
 
 def add_parser(sub) -> None:
@@ -48,12 +48,12 @@ def run(args) -> int:
         from ..signals import exit_code_after_server
         from ..sessions import PreparedSession
 
-        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
+        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
               startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live",
                                        participant_codes=codes)])
         return exit_code_after_server()
     sid = time.strftime("live-%Y%m%d-%H%M%S")
-    path = Path(args.data) / "sessions" / f"{sid}.sqlite"
+    path = data_dir(args) / "sessions" / f"{sid}.sqlite"
     preload_estimator_libraries()
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
                    participants=codes)

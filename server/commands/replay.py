@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import SPEC_HELP, add_pipeline_options, pipeline_config
-from .serve import add_server_options, server_log_level
+from .serve import add_server_options, data_dir, server_log_level
 
 
 def add_parser(sub) -> None:
@@ -80,7 +80,7 @@ def run(args) -> int:
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
                             window_s=config.window_s, baseline=config.baseline, label="replay",
                             participant_codes=codes)
-        serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
+        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
               startup=[req])
         return exit_code_after_server()
     source = build_source(args.specs, speed)
@@ -88,7 +88,7 @@ def run(args) -> int:
     if speed is not None:  # paced: keep a 2-4 s import out of the session (see the function)
         preload_estimator_libraries()
     sid = time.strftime("replay-%Y%m%d-%H%M%S")
-    path = Path(args.data) / "sessions" / f"{sid}.sqlite"
+    path = data_dir(args) / "sessions" / f"{sid}.sqlite"
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
                    participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs])})
     print(f"recording to {path}", flush=True)

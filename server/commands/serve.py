@@ -9,7 +9,9 @@ def add_server_options(p, port_default: int = 8765) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only; use a TLS reverse proxy for remote access)")
     p.add_argument("--port", type=argtypes.port, default=port_default, help=f"TCP port (default {port_default})")
-    p.add_argument("--data", default="data", metavar="DIR", help="where sessions and the access token live (default ./data)")
+    p.add_argument("--data", metavar="DIR",
+                   help="where sessions and the access token live (default: $COREGULATE_DATA, "
+                        "else the user data folder, e.g. ~/.local/share/coregulate)")
     p.add_argument("--token", help="supervisor token (default: generated on first start, stored in DIR/token.json)")
 
 
@@ -32,6 +34,18 @@ def add_parser(sub) -> None:
     d.set_defaults(run=run_demo)
 
 
+def data_dir(args):
+    """The data folder of this run (see ``server/datadir.py``), created 0700 if missing."""
+    from ...sensors.errors import OutputError
+    from ..datadir import private_dir, resolve_data_dir
+
+    path = resolve_data_dir(args.data)
+    try:
+        return private_dir(path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the data folder ({exc.strerror or exc})") from None
+
+
 def _check_port(port: int) -> None:
     from ...sensors.errors import InputError
 
@@ -44,7 +58,7 @@ def run_serve(args) -> int:
     from ..signals import exit_code_after_server
 
     _check_port(args.port)
-    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args))
+    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args))
     return exit_code_after_server()
 
 
@@ -58,7 +72,7 @@ def run_demo(args) -> int:
     baseline_speed = parse_speed(args.baseline_speed)
     if speed is None or (baseline_speed is not None and baseline_speed <= speed):
         baseline_speed = speed  # already as fast: nothing to fast-forward
-    serve(data_dir=args.data, host=args.host, port=args.port, token=args.token, log_level=server_log_level(args), demo=True,
+    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args), demo=True,
           demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration,
           demo_baseline_speed=None if baseline_speed == speed else (baseline_speed if baseline_speed is not None else "max"))
     return exit_code_after_server()
