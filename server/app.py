@@ -126,17 +126,22 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
     return app
 
 
-def dashboard_url(host: str, port: int, token: str) -> str:
+def dashboard_url(host: str, port: int, token: str, tls: bool = False) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     # The token travels in the fragment, which browsers never send to a server or a log.
-    return f"http://{shown}:{port}/#token={token}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/#token={token}"
 
 
 def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
           demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None,
-          demo_baseline_speed: float | str | None = None) -> None:
-    """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout."""
+          demo_baseline_speed: float | str | None = None, ssl_certfile: str | None = None,
+          ssl_keyfile: str | None = None) -> None:
+    """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout.
+
+    With ``ssl_certfile``/``ssl_keyfile`` uvicorn serves HTTPS and WSS (its own TLS support);
+    the CLI refuses a non-loopback ``host`` without them (``server/commands/serve.py``).
+    """
     import uvicorn
 
     settings = Settings(data_dir=Path(data_dir), token=token, viewer_token=viewer_token, host=host, port=port,
@@ -144,12 +149,15 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
                         demo_baseline_speed=demo_baseline_speed)
     app = create_app(settings)
     t = app.state.tokens
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    tls = bool(ssl_certfile)
+    from .commands.serve import is_loopback
+
+    if not is_loopback(host):
         print(f"WARNING: listening on {host}: anyone who can reach this address and has a token can connect; "
-              "use TLS (reverse proxy) on untrusted networks.")
+              "keep it behind a firewall (see README, Remote supervision).")
     print("Coregulate supervisor server -- research tool, not a diagnostic device.")
-    print(f"  supervisor: {dashboard_url(host, port, t.supervisor)}")
-    print(f"  viewer:     {dashboard_url(host, port, t.viewer)}")
+    print(f"  supervisor: {dashboard_url(host, port, t.supervisor, tls)}")
+    print(f"  viewer:     {dashboard_url(host, port, t.viewer, tls)}")
     print(f"  data folder: {data_dir} (sessions/; tokens in token.json, mode 0600)", flush=True)
     from .datadir import is_private
 
@@ -168,5 +176,8 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
 
     redact_tokens_in_logs()
     # per-message deflate would compress every frame once per viewer: frames are small, CPU is not
+    # timeout_graceful_shutdown: a dashboard's open connections must not hold a Ctrl-C up; the
+    # sessions are stopped and drained by the lifespan shutdown that follows
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20,
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                timeout_graceful_shutdown=1)

@@ -149,7 +149,10 @@ class SessionRunner:
         async for chunk in self.source:
             self.handle(chunk)
             if self._stop.is_set() and not self._draining:
-                return  # a file or simulator source may never suspend at speed max
+                return
+            # A paced source that runs behind schedule (or speed max) never sleeps: without this
+            # the loop would never run a stop request, the commit timer or a viewer's frames.
+            await asyncio.sleep(0)
 
     async def _consume(self) -> str:
         """Handle chunks until the source ends or a stop is asked for.

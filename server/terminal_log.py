@@ -30,6 +30,15 @@ class _OwnOnly(logging.Filter):
         return any(record.name == n or record.name.startswith(n + ".") for n in OWN_LOGGERS)
 
 
+class _ExpectedShutdownNoise(logging.Filter):
+    """uvicorn's "timeout graceful shutdown exceeded" is logged as an error when Ctrl-C meets an
+    idle keep-alive TLS connection still waiting for its peer's close_notify: the expected end of
+    a served session (``serve`` caps that wait at 1 s), not an error to show the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "timeout graceful shutdown exceeded" not in str(record.msg)
+
+
 def configure(verbose: bool = False) -> None:
     """Route logging to stderr: one-line own warnings by default, everything with ``verbose``."""
     root = logging.getLogger()
@@ -48,3 +57,9 @@ def configure(verbose: bool = False) -> None:
         root.setLevel(logging.WARNING)
     # a handler on the root means the last-resort handler (tracebacks of any library) never runs
     root.addHandler(handler)
+    # uvicorn's loggers have their own handlers (set by uvicorn.run); logger filters survive that
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    for f in [f for f in uvicorn_error.filters if isinstance(f, _ExpectedShutdownNoise)]:
+        uvicorn_error.removeFilter(f)
+    if not verbose:
+        uvicorn_error.addFilter(_ExpectedShutdownNoise())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import add_pipeline_options, pipeline_config
-from .serve import add_server_options, data_dir, server_log_level
+from .serve import add_server_options, data_dir, server_log_level, tls_options
 
 
 def add_parser(sub) -> None:
@@ -33,6 +33,7 @@ def run(args) -> int:
 
     config = pipeline_config(args)
     codes = argtypes.as_usage(parse_codes, args.code)
+    tls = {} if args.headless else tls_options(args)  # refuse an unsafe server before opening devices
     # malformed device options (--lsl-in syntax, a BLE address, none given, one stream twice) are usage errors
     sources = argtypes.as_usage(build_live_sources, args.client_ble, args.therapist_ble, args.client_mic,
                                 args.therapist_mic, args.lsl_in, acc_rate=args.acc_rate)
@@ -48,7 +49,8 @@ def run(args) -> int:
         from ..signals import exit_code_after_server
         from ..sessions import PreparedSession
 
-        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
+        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
+              log_level=server_log_level(args), **tls,
               startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live",
                                        participant_codes=codes)])
         return exit_code_after_server()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import argtypes
 from .analyze import SPEC_HELP, add_pipeline_options, pipeline_config
-from .serve import add_server_options, data_dir, server_log_level
+from .serve import add_server_options, data_dir, server_log_level, tls_options
 
 
 def add_parser(sub) -> None:
@@ -74,14 +74,15 @@ def run(args) -> int:
         from ..signals import exit_code_after_server
         from ..schemas import SessionCreate, SourceSpec
 
+        tls = tls_options(args)
         # fail here, with a clear message, not inside the server
         check_codes(codes, [s.participant for s in build_source(args.specs, speed).streams])
         req = SessionCreate(source=SourceSpec(kind="files", specs=args.specs),
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
                             window_s=config.window_s, baseline=config.baseline, label="replay",
                             participant_codes=codes)
-        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args),
-              startup=[req])
+        serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
+              log_level=server_log_level(args), startup=[req], **tls)
         return exit_code_after_server()
     source = build_source(args.specs, speed)
     check_codes(codes, [s.participant for s in source.streams])

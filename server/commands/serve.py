@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
+import ipaddress
+import sys
+from pathlib import Path
+
+from ...sensors.errors import EX_USAGE, CoregulateError
 from . import argtypes
 
 
 def add_server_options(p, port_default: int = 8765) -> None:
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1: this machine only; use a TLS reverse proxy for remote access)")
+                   help="address to bind (default 127.0.0.1: this machine only); any other address needs "
+                        "--tls-cert/--tls-key (or --insecure-http)")
     p.add_argument("--port", type=argtypes.port, default=port_default, help=f"TCP port (default {port_default})")
     p.add_argument("--data", metavar="DIR",
                    help="where sessions and the access token live (default: $COREGULATE_DATA, "
                         "else the user data folder, e.g. ~/.local/share/coregulate)")
     p.add_argument("--token", help="supervisor token (default: generated on first start, stored in DIR/token.json)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS/WSS with this certificate (chain) file")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key file")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="allow plain HTTP on a non-loopback --host (tokens and data travel in clear)")
+
+
+class UnsafeServerOptions(CoregulateError):
+    """Server options that would expose tokens and data in clear, or a half-given TLS pair."""
+
+    exit_code = EX_USAGE
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def tls_options(args) -> dict:
+    """uvicorn's ``ssl_certfile``/``ssl_keyfile`` from the options, after the safety rule.
+
+    A non-loopback ``--host`` needs TLS: the token in the dashboard URL, every API call and the
+    websocket would otherwise cross the network in clear. ``--insecure-http`` is the explicit,
+    warned-about way out (e.g. behind a TLS-terminating reverse proxy on another host).
+    """
+    from ...sensors.errors import MissingInputError
+
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if bool(cert) != bool(key):
+        raise UnsafeServerOptions("--tls-cert and --tls-key go together: give both")
+    if cert:
+        for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+            if not Path(path).is_file():
+                raise MissingInputError("no such file", path=path, field=option, expected="a PEM file")
+        return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if not is_loopback(args.host):
+        if not getattr(args, "insecure_http", False):
+            raise UnsafeServerOptions(
+                f"--host {args.host} is reachable from other machines: refusing plain HTTP (tokens would travel "
+                "in clear); give --tls-cert and --tls-key, or --insecure-http if a TLS proxy fronts this server")
+        print(f"WARNING: plain HTTP on {args.host} (--insecure-http): tokens and session data cross the network "
+              "unencrypted; use this only behind a TLS reverse proxy or on a network you trust", file=sys.stderr,
+              flush=True)
+    return {}
 
 
 def server_log_level(args) -> str:
@@ -58,7 +112,9 @@ def run_serve(args) -> int:
     from ..signals import exit_code_after_server
 
     _check_port(args.port)
-    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args))
+    tls = tls_options(args)
+    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
+          log_level=server_log_level(args), **tls)
     return exit_code_after_server()
 
 
@@ -68,11 +124,14 @@ def run_demo(args) -> int:
     from ..signals import exit_code_after_server
 
     _check_port(args.port)
+    tls = tls_options(args)
     speed = parse_speed(args.speed)
     baseline_speed = parse_speed(args.baseline_speed)
     if speed is None or (baseline_speed is not None and baseline_speed <= speed):
         baseline_speed = speed  # already as fast: nothing to fast-forward
-    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token, log_level=server_log_level(args), demo=True,
-          demo_speed=speed if speed is not None else "max", demo_duration_s=args.duration,
-          demo_baseline_speed=None if baseline_speed == speed else (baseline_speed if baseline_speed is not None else "max"))
+    serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
+          log_level=server_log_level(args), demo=True, demo_speed=speed if speed is not None else "max",
+          demo_duration_s=args.duration,
+          demo_baseline_speed=None if baseline_speed == speed else (baseline_speed if baseline_speed is not None else "max"),
+          **tls)
     return exit_code_after_server()
