@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:  # as argparse reports its own: usage line, "coregulate X: error: ...", exit 2
         parser.command_parsers[args.command].error(str(exc))
     except CoregulateError as exc:
-        print(f"coregulate {args.command}: error: {exc}", file=sys.stderr)
+        # one line, even when a library's message quoted inside it spans several
+        print(f"coregulate {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         signals.stopped_by_signal = True  # also when Python's own handler raised it

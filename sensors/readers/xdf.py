@@ -11,7 +11,9 @@ unknown (the LSL clock is not UTC). Markers become :meth:`annotations` and MARKE
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
 from typing import Iterator
 
 import numpy as np
@@ -29,6 +31,81 @@ TYPES = {
     "audio": StreamKind.AUDIO, "markers": StreamKind.MARKER, "marker": StreamKind.MARKER,
 }
 XDF_MAGIC = b"XDF:"
+#: Chunk tags of XDF 1.0: FileHeader, StreamHeader, Samples, ClockOffset, Boundary, StreamFooter.
+XDF_TAGS = {1: "FileHeader", 2: "StreamHeader", 3: "Samples", 4: "ClockOffset", 5: "Boundary", 6: "StreamFooter"}
+
+log = logging.getLogger("coregulate.sensors.readers.xdf")
+
+
+def check_structure(path: str) -> int | None:
+    """Walk the XDF chunk headers (specification 1.0, "Chunk" layout) without reading content.
+
+    Every chunk is ``[NumLengthBytes: 1, 4 or 8][Length][Tag: uint16][Content]``; the first is
+    the FileHeader, and stream chunks start with a 4-byte stream id. pyxdf itself skips what it
+    cannot parse and only logs it, so a file of garbage after a valid magic would read as "no
+    streams". Returns None for a sound file, or the byte offset where a file that is otherwise
+    sound was cut short (its last chunk incomplete); raises :class:`InputError` naming the byte
+    offset of the first invalid chunk header.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        pos = len(XDF_MAGIC)
+        fh.seek(pos)
+        n_chunks = 0
+        while pos < size:
+            head = fh.read(1)
+            nbytes = head[0]
+            if nbytes not in (1, 4, 8):
+                raise InputError(f"not a valid XDF file: chunk length prefix {nbytes} at byte {pos}", path=path,
+                                 expected="1, 4 or 8 (XDF 1.0 chunk header)")
+            raw = fh.read(nbytes + 2)
+            if len(raw) < nbytes + 2:
+                return pos
+            length = int.from_bytes(raw[:nbytes], "little")
+            tag = struct.unpack("<H", raw[nbytes:])[0]
+            if tag not in XDF_TAGS:
+                raise InputError(f"not a valid XDF file: chunk tag {tag} at byte {pos}", path=path,
+                                 expected="a tag 1-6 (XDF 1.0 chunk types)")
+            if n_chunks == 0 and tag != 1:
+                raise InputError(f"not a valid XDF file: first chunk is {XDF_TAGS[tag]} at byte {pos}", path=path,
+                                 expected="the FileHeader chunk first")
+            minimum = 2 + (4 if tag in (2, 3, 4, 6) else 0) + (16 if tag == 4 else 0)
+            if length < minimum:
+                raise InputError(f"not a valid XDF file: {XDF_TAGS[tag]} chunk of {length} bytes at byte {pos}",
+                                 path=path, expected=f"at least {minimum} bytes")
+            end = pos + 1 + nbytes + length
+            if end > size:
+                return pos
+            pos = end
+            fh.seek(pos)
+            n_chunks += 1
+    if n_chunks == 0:
+        raise InputError("not a valid XDF file: no chunk after the magic bytes", path=path,
+                         expected="a FileHeader chunk at byte 4")
+    return None
+
+
+class _PyxdfErrors(logging.Handler):
+    """Collects what pyxdf logs as errors while it reads (it logs and skips instead of raising)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage().splitlines()[0])
+
+    def __enter__(self) -> "_PyxdfErrors":
+        logger = logging.getLogger("pyxdf")
+        self._propagate = logger.propagate
+        logger.addHandler(self)
+        logger.propagate = False  # its tracebacks are ours to turn into one line
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logger = logging.getLogger("pyxdf")
+        logger.removeHandler(self)
+        logger.propagate = self._propagate
 
 
 def _first(d, key, default=""):
@@ -66,11 +143,17 @@ class XdfReader(Reader):
                 raise InputError(f"unknown stream type(s) {sorted(bad)}", path=self.path, field="type",
                                  expected="one of " + ", ".join(sorted(TYPES)))
         names = [n.strip() for n in opts["name"].split(",")] if "name" in opts else None
-        try:
-            streams, _ = pyxdf.load_xdf(self.path)
-        except Exception as e:
-            raise InputError(f"unreadable XDF ({type(e).__name__}: {e})", path=self.path,
-                             expected="a complete XDF file") from None
+        truncated_at = check_structure(self.path)
+        with _PyxdfErrors() as pyxdf_errors:
+            try:
+                streams, _ = pyxdf.load_xdf(self.path)
+            except Exception as e:
+                raise InputError(f"not a valid XDF file ({type(e).__name__}: {e})", path=self.path,
+                                 expected="an XDF file as LabRecorder writes it") from None
+        if pyxdf_errors.messages and truncated_at is None:
+            # the chunk structure is sound but a chunk's content is not (pyxdf skipped it)
+            raise InputError(f"not a valid XDF file: {pyxdf_errors.messages[0]}", path=self.path,
+                             expected="an XDF file as LabRecorder writes it")
         self._data = []
         found, empty = [], []
         for s in streams:
@@ -87,12 +170,18 @@ class XdfReader(Reader):
                 empty.append(typ)
                 continue
             self._data.append((s, TYPES[typ], ts))
+        if not self._data and truncated_at is not None:
+            raise InputError(f"XDF file cut short at byte {truncated_at}, before any samples of the chosen streams",
+                             path=self.path, expected="a complete XDF file")
         if not self._data and empty:
             raise InputError(f"stream(s) of type {sorted(set(empty))} have no samples (truncated file?)",
                              path=self.path, expected="samples in the chosen streams")
         if not self._data:
             raise InputError(f"no stream of the chosen type(s)/name(s) (file has: {sorted(set(found))})",
                              path=self.path, field="type", expected=", ".join(sorted(want or TYPES)))
+        if truncated_at is not None:
+            log.warning("%s: XDF file cut short at byte %d (a recording that did not end cleanly?); "
+                        "reading the complete chunks before it", self.path, truncated_at)
         self.origin = min(float(ts[0]) for _, _, ts in self._data)
         self.streams = []
         self._specs = []
