@@ -53,10 +53,13 @@ class WfdbReader(Reader):
             raise InputError("record has no signals", path=self.path + ".hea", expected="a WFDB record with signals")
         self.fs = check_rate(float(h.fs), self.path + ".hea", "fs", 1)
         self.nframes = int(h.sig_len)
+        if any(not isinstance(n, str) for n in h.sig_name):  # wfdb leaves None for a cut signal line
+            raise InputError("a signal line has no name (header cut short?)", path=self.path + ".hea",
+                             field="signal specification", expected="file name, format, gain, ..., description")
         names = [n.strip() for n in h.sig_name]
         lower = [n.lower() for n in names]
-        spf = h.samps_per_frame or [1] * len(names)
-        units = h.units or [""] * len(names)
+        spf = [int(x or 1) for x in (h.samps_per_frame or [1] * len(names))]
+        units = [u or "" for u in (h.units or [""] * len(names))]
 
         def find(pred):
             return next((i for i, n in enumerate(lower) if pred(n)), None)

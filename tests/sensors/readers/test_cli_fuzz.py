@@ -66,6 +66,11 @@ def _seed_folder(root: Path) -> dict[str, tuple[Path, str]]:
     finally:
         os.chdir(cwd)
     seeds["wfdb"] = (wf, "client=wfdb:{path}/rec")
+    # a Coregulate session file, as analyze writes it (replayed with the "session" format)
+    rr, spec = seeds["rr"]
+    if main(["analyze", spec.format(path=rr), "--out", str(root / "analysed")]) != 0:
+        raise RuntimeError("the session seed could not be made")
+    seeds["session"] = (root / "analysed" / "session.sqlite", "{path}")
     return seeds
 
 
@@ -142,6 +147,9 @@ def test_damaged_files_through_analyze(case, capsys):
     where = Path(tempfile.mkdtemp(prefix="cg_cli_fuzz"))
     try:
         spec = make_case(case, where)
+        if os.environ.get("CG_FUZZ_LOG"):
+            with open(os.environ["CG_FUZZ_LOG"], "a") as fh:
+                fh.write(repr(case)[:300] + "\n")
         capsys.readouterr()
         code = main(["analyze", spec, "--out", str(where / "out")])
         check_outcome(code, capsys.readouterr().err, case)
@@ -153,9 +161,10 @@ def test_every_format_has_a_seed_and_the_seeds_analyse(capsys, tmp_path):
     """The damage starts from valid files, and every reader format is among them."""
     from coregulate.sensors.readers import FORMATS
 
-    formats = {SEEDS[n][1].split("=", 1)[1].split(":", 1)[0] for n in NAMES}
+    formats = {SEEDS[n][1].split("=", 1)[1].split(":", 1)[0] for n in NAMES if "=" in SEEDS[n][1]}
     assert formats >= set(FORMATS) - {"audio"}  # "audio" is the wav/flac reader under another name
-    for name in ("rr", "polar_ecg_40s", "e4", "wfdb", "xdf_markers"):
+    assert "session" in SEEDS
+    for name in ("rr", "polar_ecg_40s", "e4", "wfdb", "xdf_markers", "session"):
         src, spec = SEEDS[name]
         code = main(["analyze", spec.format(path=src), "--out", str(tmp_path / name)])
         assert code == 0, (name, capsys.readouterr().err)
@@ -166,6 +175,7 @@ def test_every_format_has_a_seed_and_the_seeds_analyse(capsys, tmp_path):
     ("xdf", [("truncate", 0.6)]),
     ("edf", [("flip", 0.02, 0x41), ("truncate", 0.9)]),
     ("wav", [("truncate", 0.01)]),
+    ("session", [("flip", 0.3, 0x00), ("flip", 0.5, 0xFF)]),
 ])
 def test_real_command_prints_one_line(name, ops, tmp_path):
     """The console command itself: library loggers must not reach the terminal either."""
