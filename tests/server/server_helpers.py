@@ -47,7 +47,7 @@ class ServerThread:
         self.thread.start()
         t = time.time()
         while not self.server.started:
-            assert time.time() - t < 20, "server did not start"
+            assert time.time() - t < 60, "server did not start"
             time.sleep(0.02)
         return self
 

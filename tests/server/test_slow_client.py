@@ -69,7 +69,7 @@ def test_slow_viewer_is_disconnected_and_fast_viewer_gets_everything(make_app):
         reader.start()
         t = time.time()
         while len(hub.viewers) < 2:
-            assert time.time() - t < 10
+            assert time.time() - t < 60
             time.sleep(0.02)
         pad = "x" * 20_000
         n = 600  # 12 MB of frames that must not be lost: more than the socket buffers hold
@@ -85,10 +85,12 @@ def test_slow_viewer_is_disconnected_and_fast_viewer_gets_everything(make_app):
         assert not reader.is_alive(), "the fast viewer was held up"
         kept = [f["seq"] for f in got if not f.get("lossy")]
         assert kept == list(range(1, n + 2))
-        assert worst < 0.05  # publishing never waits on a viewer
+        # publishing never waits on a viewer: one that did would wait for a socket nobody reads
+        # (seconds at least); 1 s is far above any scheduling hiccup of a busy machine
+        assert worst < 1.0
         t = time.time()
         while hub.disconnected_slow < 1:
-            assert time.time() - t < 10, "the slow viewer was not cut"
+            assert time.time() - t < 60, "the slow viewer was not cut"
             time.sleep(0.05)
         # the slow client finds the close code at the end of what was sent to it
         slow.settimeout(10)
