@@ -7,7 +7,7 @@ the session file. Baseline in the same process and conditions: a bare Python chi
 and exits on SIGINT (signal delivery, interpreter exit and reaping on this machine). Runs idle,
 then with one core kept busy (as `make test-under-load` does).
 
-    python bench/stop_latency.py [--runs 2]
+    python bench/stop_latency.py [--runs 2] [--push-s 14]
 """
 
 from __future__ import annotations
@@ -78,12 +78,15 @@ def record_run(push_s: float = 14.0) -> tuple[float, int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--push-s", type=float, default=14.0,
+                        help="seconds of ECG pushed before the signal (12: the signal lands while the first "
+                             "12-s beat block is being processed)")
     args = parser.parse_args()
     for load in (False, True):
         burner = subprocess.Popen([sys.executable, "-c", BURN, str(__import__("os").getpid())]) if load else None
         try:
             base = [baseline_exit_s() for _ in range(args.runs)]
-            runs = [record_run() for _ in range(args.runs)]
+            runs = [record_run(args.push_s) for _ in range(args.runs)]
         finally:
             if burner is not None:
                 burner.terminate()

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import threading
 import time
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
@@ -48,12 +49,44 @@ UNIT_FACTORS: dict[StreamKind, dict[str, float]] = {
 }
 
 
+#: Where liblsl looks for its configuration (LSL documentation, "Configuration File").
+_LSL_CONFIG_FILES = ("lsl_api.cfg", "~/lsl_api/lsl_api.cfg", "/etc/lsl_api/lsl_api.cfg")
+
+
+def _quiet_liblsl(pylsl) -> None:
+    """Keep liblsl's own INFO lines ("Loaded default config", its git hash) off stderr.
+
+    Only when the lab has no LSL configuration file of its own (which may hold network
+    settings that must not be overridden) and the user did not ask for ``--verbose``.
+    """
+    if log.isEnabledFor(logging.INFO) or os.environ.get("LSLAPICFG"):
+        return
+    if any(os.path.isfile(os.path.expanduser(p)) for p in _LSL_CONFIG_FILES):
+        return
+    try:
+        pylsl.set_config_content("[log]\nlevel = -2\n")  # errors only
+    except (NotImplementedError, AttributeError):  # liblsl < 1.17.7: it stays chatty
+        pass
+
+
 def _lsl():
     try:
         import pylsl
     except Exception as exc:  # liblsl missing or broken
         raise DeviceUnavailableError(f"Lab Streaming Layer is not available: {exc}") from exc
+    global _liblsl_configured
+    if not _liblsl_configured:
+        _liblsl_configured = True
+        _quiet_liblsl(pylsl)
     return pylsl
+
+
+_liblsl_configured = False
+
+
+def load_pylsl():
+    """pylsl, with liblsl's start-up chatter kept off the terminal; DeviceUnavailableError if absent."""
+    return _lsl()
 
 
 def _predicate(name: str | None, type_: str | None, source_id: str | None) -> str:

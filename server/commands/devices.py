@@ -73,12 +73,9 @@ def _audio(args) -> list[dict]:
 
 
 def _lsl(args) -> list[dict]:
-    from ...sensors.errors import DeviceUnavailableError
+    from ...sensors.lsl import load_pylsl
 
-    try:
-        import pylsl
-    except Exception as exc:
-        raise DeviceUnavailableError(f"Lab Streaming Layer is not available: {exc}") from exc
+    pylsl = load_pylsl()  # configured quiet, or DeviceUnavailableError
     return [
         {"name": s.name(), "type": s.type(), "channels": s.channel_count(), "rate": s.nominal_srate(),
          "source_id": s.source_id(), "host": s.hostname()}
