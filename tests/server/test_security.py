@@ -148,7 +148,8 @@ def test_tokens_never_reach_the_server_output(server):
     sup = tokens["supervisor"]
     h = {"Authorization": f"Bearer {sup}"}
     sid = httpx.post(base + "/api/sessions", headers=h,
-                     json={"source": {"kind": "simulator", "duration_s": 400, "audio": False}, "start": False}).json()["id"]
+                     json={"source": {"kind": "simulator", "duration_s": 400, "audio": False}, "start": False},
+                     timeout=60).json()["id"]  # httpx's default 5 s is too short on a busy machine
     for url, protos in ((f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws?token={sup}", None),
                         (f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws", ["coregulate", f"token.{sup}"]),
                         (f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws?token={BAD}", None)):
@@ -157,8 +158,8 @@ def test_tokens_never_reach_the_server_output(server):
                 ws.recv(timeout=30)
         except Exception:
             pass  # the bad token is refused; what matters is what the server wrote
-    httpx.get(base + "/api/sessions/x/features", headers={"Authorization": f"Bearer {BAD}"})
-    httpx.post(base + f"/api/sessions/{sid}/stop", headers=h)
+    httpx.get(base + "/api/sessions/x/features", headers={"Authorization": f"Bearer {BAD}"}, timeout=60)
+    httpx.post(base + f"/api/sessions/{sid}/stop", headers=h, timeout=60)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=20)
     lines = out.splitlines()
