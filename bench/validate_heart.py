@@ -50,7 +50,7 @@ from coregulate.models.beats import (
 )
 
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
-DEFAULT_DATA = Path(os.environ.get("COREGULATE_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+DEFAULT_DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
 def stream_beats(x: np.ndarray, t: np.ndarray, fs: float, kind: str, chunk_s: float = 1.0) -> tuple[np.ndarray, BeatDetector]:

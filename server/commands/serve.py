@@ -6,7 +6,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from ...sensors.errors import EX_USAGE, CoregulateError
+from ...sensors.errors import UsageError
 from . import argtypes
 
 
@@ -25,10 +25,8 @@ def add_server_options(p, port_default: int = 8765) -> None:
                    help="allow plain HTTP on a non-loopback --host (tokens and data travel in clear)")
 
 
-class UnsafeServerOptions(CoregulateError):
-    """Server options that would expose tokens and data in clear, or a half-given TLS pair."""
-
-    exit_code = EX_USAGE
+class UnsafeServerOptions(UsageError):
+    """Server options that would expose tokens and data in clear, or a half-given TLS pair (exit 2)."""
 
 
 def is_loopback(host: str) -> bool:
