@@ -192,6 +192,10 @@ def _marks(top, marks: list[tuple[float, str, str]], t_max_min: float) -> None:
     last_x: list[float] = []  # per label row: where its last mark sits
     for t, label, colour in sorted(marks, key=lambda m: m[0]):
         x = t / 60
+        if not 0 <= x <= max(t_max_min, 1 / 60):
+            # a mark off the time axis (e.g. a damaged file's marker time) would stretch the
+            # "tight" bounding box of the figure to billions of pixels
+            continue
         level = next((i for i, lx in enumerate(last_x) if x - lx > 0.02 * max(t_max_min, 1)), min(len(last_x), 3))
         last_x[level:level + 1] = [x]  # at most 4 rows: a burst of marks overlaps rather than climbing off the page
         top.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 8 * level),
@@ -252,8 +256,9 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
            t_max)
     if line_axes:
         line_axes[0].legend(loc="upper right", fontsize=7, ncol=len(people), frameon=True, framealpha=0.8)
-        line_axes[0].text(b0 / 60, 0.03, " baseline", transform=line_axes[0].get_xaxis_transform(), va="bottom",
-                          fontsize=7, color="#555555")
+        if b0 / 60 <= max(t_max, 1 / 60):  # a label off the axis would stretch the tight bounding box
+            line_axes[0].text(b0 / 60, 0.03, " baseline", transform=line_axes[0].get_xaxis_transform(),
+                              va="bottom", fontsize=7, color="#555555")
     axes[-1].set_xlabel("session time (min)")
     png = _png(fig)
     plt.close(fig)
