@@ -99,7 +99,8 @@ def test_record_from_lsl_keeps_every_pushed_sample(tmp_path, sig, code):
     np.testing.assert_allclose(got, ecg[:sent], rtol=1e-5, atol=0.01)
 
 
-def test_serve_with_a_live_session_keeps_every_pushed_sample_on_sigint(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["sigint", "sigterm"])
+def test_serve_with_a_live_session_keeps_every_pushed_sample(tmp_path, sig, code):
     name, outlet = _ecg_outlet()
     ecg = _simulated_ecg(320)
     proc = subprocess.Popen([*EXE, "record", "--lsl-in", f"client:type=ECG,name={name}", "--data", str(tmp_path),
@@ -114,8 +115,8 @@ def test_serve_with_a_live_session_keeps_every_pushed_sample_on_sigint(tmp_path)
         sent = _push_in_real_time(outlet, ecg, 5)
         time.sleep(1.0)
     finally:
-        out, err = _signal_and_wait(proc, signal.SIGINT)
-    assert proc.returncode == 130, err
+        out, err = _signal_and_wait(proc, sig)
+    assert proc.returncode == code, err
     assert "Traceback" not in err, err
     status, got = _recorded_ecg(next((tmp_path / "sessions").glob("*.sqlite")))
     assert status == "stopped"
