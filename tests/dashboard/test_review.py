@@ -33,7 +33,9 @@ def recorded(server):
     events = server.http.get(f"/api/sessions/{sid}/events").json()["events"]
     features = server.http.get(f"/api/sessions/{sid}/features").json()["rows"]
     dyad = server.http.get(f"/api/sessions/{sid}/dyad").json()["rows"]
-    return {"id": sid, "events": sorted(events, key=lambda e: e["t_start"]), "features": features, "dyad": dyad}
+    bounds = server.http.get(f"/api/sessions/{sid}").json()["tolerance"]
+    return {"id": sid, "events": sorted(events, key=lambda e: e["t_start"]), "features": features, "dyad": dyad,
+            "bounds": bounds}
 
 
 def _open_replay(server, page, sid: str) -> None:
@@ -168,8 +170,8 @@ def test_arousal_chart_keeps_the_whole_trace_during_hyperarousal(server, page, r
     _open_replay(server, page, recorded["id"])
     client = [r for r in recorded["features"] if r["participant"] == "client" and r["arousal"] is not None]
     peak = max(client, key=lambda r: r["arousal"])
-    # the episode goes far beyond the +-4 the chart used to be fixed at
-    assert peak["arousal"] > 4
+    # the episode crosses the hyperarousal bound the chart draws (the trace must stay inside it)
+    assert peak["arousal"] > recorded["bounds"]["hyper_enter"]
     _click_overview_at(page, min(DURATION_S, peak["t_s"] + 30))
     page.wait_for_timeout(500)
     sel = "section[data-person=client] [data-chart=arousal]"
