@@ -26,12 +26,17 @@ sqrt stress index  10.0    2.6    derived: Baevsky & Chernikova (2017) give SI 5
 ``sns_index = mean(z(meanHR), z(sqrt SI), -z(SD2))`` (lower SD2 = more sympathetic, as in
 Kubios). Population norms place a person relative to healthy adults, which is *not* the
 within-person change used for the window of tolerance (see :mod:`.tolerance`).
+
+Flags never contradict each other: ``vagal_reliable`` is never true when ``quality`` is poor or
+the rhythm is irregular (one place decides both: :func:`heart_flags`), and
+:func:`hrv_warnings` turns a session's rows into plain per-person statements such as
+"HRV uninterpretable: irregular rhythm (...)" for the CLI's closing lines and the report.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .base import Event, RowEstimator, finite_or_none
 from .config import PipelineConfig
@@ -59,8 +64,13 @@ class AutonomicOptions:
     #: Lipponen-Tarvainen's adaptive threshold stops flagging ectopics once they are common.
     #: Sinus arrhythmia at rest stays well below 0.2. HRV indices are then not interpretable.
     poor_cvsd: float = 0.25
-    poor_coverage: float = 0.5  # beats_in_window / beats expected from mean HR
+    poor_coverage: float = 0.5  # heart_coverage (or beats_in_window / beats expected from mean HR)
     fair_coverage: float = 0.9
+    #: share of a person's HRV windows with an irregular rhythm from which :func:`hrv_warnings`
+    #: calls their HRV uninterpretable
+    uninterpretable_share: float = 0.25
+    #: share of seconds without hr_bpm (or on the device's HR only) from which a warning is given
+    missing_share: float = 0.2
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "AutonomicOptions":
@@ -80,24 +90,108 @@ def _mean(zs: list[float | None]) -> float | None:
     return sum(vals) / len(vals) if len(vals) == len(zs) else None
 
 
-def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> str:
-    """'none' (no heart data), 'poor', 'fair' or 'good' from the share of corrected beats, the
-    share of the window covered by beats (gaps and dropouts lower it) and rhythm irregularity."""
+@dataclass(frozen=True)
+class HeartFlags:
+    """What one row says about the reliability of its heart features (see :func:`heart_flags`)."""
+
+    has_hr: bool
+    device_hr: bool  # hr_bpm is the device's own HR: no beat-level check possible
+    corrected_share: float | None  # beats_corrected / beats_in_window
+    coverage: float | None  # share of the window covered by beats
+    irregular: bool  # normalised RMSSD above poor_cvsd, or too many corrected (ectopic) beats
+
+
+def heart_flags(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> HeartFlags:
+    """The facts :func:`quality_of`, ``vagal_reliable`` and :func:`hrv_warnings` share.
+
+    ``irregular``: RMSSD / mean RR above ``poor_cvsd`` (Dash et al. 2009) or more than
+    ``poor_corrected_share`` of the window's beats corrected (Lipponen & Tarvainen 2019 count
+    ectopic beats among them; Kubios: > 5 % corrected makes results questionable).
+    """
     hr = finite_or_none(row.get("hr_bpm"))
     n = finite_or_none(row.get("beats_in_window"))
-    if hr is None:
-        return "none"
-    if n is None or n <= 0:  # heart rate only (HR stream): no beat-level check possible
-        return "fair"
+    device = row.get("heart_source") == "device_hr"
+    if hr is None or device or n is None or n <= 0:
+        return HeartFlags(hr is not None, hr is not None, None, None, False)
     share = (finite_or_none(row.get("beats_corrected")) or 0.0) / n
-    coverage = n / (window_s * hr / 60.0)
+    coverage = finite_or_none(row.get("heart_coverage"))
+    if coverage is None:  # rows without the column (older sessions): beats present vs expected
+        coverage = n / (window_s * hr / 60.0)
     rmssd = finite_or_none(row.get("rmssd_ms"))
-    irregular = rmssd is not None and rmssd * hr / 60000.0 > o.poor_cvsd
-    if share > o.poor_corrected_share or coverage < o.poor_coverage or irregular:
+    irregular = (rmssd is not None and rmssd * hr / 60000.0 > o.poor_cvsd) or share > o.poor_corrected_share
+    return HeartFlags(True, False, share, coverage, irregular)
+
+
+def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> str:
+    """'none' (no heart data), 'poor', 'fair' or 'good' from the share of corrected beats, the
+    share of the window covered by beats (gaps and dropouts lower it) and rhythm irregularity.
+    Seconds whose ``hr_bpm`` is the device's own HR are 'fair' at best (no beat-level check)."""
+    f = heart_flags(row, window_s, o)
+    if not f.has_hr:
+        return "none"
+    if f.device_hr:
+        return "fair"
+    assert f.corrected_share is not None and f.coverage is not None
+    if f.irregular or f.coverage < o.poor_coverage:
         return "poor"
-    if share > o.fair_corrected_share or coverage < o.fair_coverage or row.get("rmssd_ms") is None:
+    if f.corrected_share > o.fair_corrected_share or f.coverage < o.fair_coverage or row.get("rmssd_ms") is None:
         return "fair"
     return "good"
+
+
+def hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
+                 options: AutonomicOptions | None = None) -> dict[str, list[str]]:
+    """Plain statements about each person's heart data, for a session's closing summary and report.
+
+    Parameters
+    ----------
+    rows : iterable of mapping
+        Feature rows (``features.csv`` rows or the pipeline's dicts; numbers may be strings, empty
+        cells ``""`` or ``None``); needs ``participant``, ``t_s``, ``hr_bpm``, ``rmssd_ms``,
+        ``beats_in_window``, ``beats_corrected`` and, when present, ``heart_source`` and
+        ``heart_coverage``.
+    window_s : float
+        The session's HRV window (``PipelineConfig.window_s``); the first window of seconds is not
+        counted as missing (it is warm-up, not loss).
+    options : AutonomicOptions, optional
+        Thresholds (defaults as in the pipeline).
+
+    Returns
+    -------
+    dict
+        ``{participant: [warning, ...]}`` with an entry for every participant (an empty list when
+        nothing is wrong). Warnings, each given when its share reaches the threshold:
+
+        - ``"HRV uninterpretable: irregular rhythm (...on N % of windows)"``: the windows with HRV
+          indices that are irregular (:func:`heart_flags`) reach ``uninterpretable_share``;
+        - ``"heart rate missing on N % of seconds"`` (after the first window) reaching ``missing_share``;
+        - ``"heart rate from the device's own HR on N % of seconds (no HRV there)"``, same threshold.
+    """
+    o = options or AutonomicOptions()
+    by_person: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        by_person.setdefault(str(r.get("participant")), []).append(r)
+    out: dict[str, list[str]] = {}
+    for who, rs in by_person.items():
+        warn: list[str] = []
+        counted = [r for r in rs if (finite_or_none(r.get("t_s")) or 0.0) > window_s]
+        hrv = [r for r in counted if finite_or_none(r.get("rmssd_ms")) is not None]
+        flags = [heart_flags(r, window_s, o) for r in hrv]
+        irregular = sum(f.irregular for f in flags)
+        if hrv and irregular / len(hrv) >= o.uninterpretable_share:
+            warn.append(
+                f"HRV uninterpretable: irregular rhythm (ectopic or corrected beats above "
+                f"{100 * o.poor_corrected_share:.0f} % or RMSSD above {100 * o.poor_cvsd:.0f} % of mean RR "
+                f"on {100 * irregular / len(hrv):.0f} % of windows)")
+        if counted:
+            missing = sum(finite_or_none(r.get("hr_bpm")) is None for r in counted) / len(counted)
+            device = sum(r.get("heart_source") == "device_hr" for r in counted) / len(counted)
+            if missing >= o.missing_share:
+                warn.append(f"heart rate missing on {100 * missing:.0f} % of seconds")
+            if device >= o.missing_share:
+                warn.append(f"heart rate from the device's own HR on {100 * device:.0f} % of seconds (no HRV there)")
+        out[who] = warn
+    return out
 
 
 class AutonomicEstimator(RowEstimator):
@@ -118,16 +212,20 @@ class AutonomicEstimator(RowEstimator):
         return {
             "pns_index": pns,
             "sns_index": sns,
-            "vagal_reliable": self._vagal_reliable(row, g["rmssd_ms"]),
+            "vagal_reliable": self._vagal_reliable(row, g["rmssd_ms"], quality),
             "quality": quality,
         }, []
 
-    def _vagal_reliable(self, row: Mapping[str, Any], rmssd: float | None) -> bool | None:
+    def _vagal_reliable(self, row: Mapping[str, Any], rmssd: float | None, quality: str) -> bool | None:
         """False while speaking or breathing outside 9-24 /min: RMSSD/HF then reflect speech and
         breathing mechanics as much as vagal tone (Bernardi et al. 2000, Psychophysiology 37;
-        Laborde et al. 2017). None when there is no vagal index to qualify."""
+        Laborde et al. 2017); False when ``quality`` is poor or the rhythm irregular (ectopic
+        beats, atrial fibrillation: RMSSD then measures the arrhythmia, not vagal tone).
+        None when there is no vagal index to qualify."""
         if rmssd is None:
             return None
+        if quality in ("poor", "none") or heart_flags(row, self.window_s, self.o).irregular:
+            return False
         speaking = finite_or_none(row.get("speaking"))  # bool or 0/1 from the voice estimator
         if speaking:
             return False

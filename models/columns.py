@@ -51,6 +51,10 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "hr_inst_bpm",
     # (models/tolerance.py) share of the arousal components' weight present in this second (0-1)
     "arousal_confidence",
+    # (models/heart.py) which source fed hr_bpm this second: rr, ecg, ppg (beats) or device_hr (the
+    # device's own heart rate, where no beats were usable); and the share of the HRV window its beats cover
+    "heart_source",
+    "heart_coverage",
 )
 
 #: One row per second for the dyad (models/dyad*.py).
@@ -76,7 +80,7 @@ DYAD_COLUMNS: tuple[str, ...] = (
 )
 
 #: Columns that hold text rather than numbers.
-TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "client_zone", "therapist_zone",
+TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "heart_source", "client_zone", "therapist_zone",
                           "sync_signal", "dyad_event"})
 
 #: The arousal scale (models/tolerance.py): every component's baseline z is clipped to

@@ -1,25 +1,61 @@
-"""HeartEstimator: beats -> artefact correction -> windowed HRV, one participant, every second.
+"""HeartEstimator: every heart source of one person fused into one beat series, features every second.
 
-Which input is used when several exist (one source per person, never a mix, so that a window
-never combines two clocks or two detectors):
+Sources and the rule that picks between them
+--------------------------------------------
+A person may bring several heart streams at once. Each beat stream becomes a
+:class:`.beat_track.BeatTrack` (its own detector and artefact corrector, its own gaps), and the
+fused series takes, at every moment, the beats of the highest-ranked track whose current *run*
+(beats without a gap between them) covers that moment:
 
-1. ``RR`` -- intervals from the strap's own detector (Polar H10: R-R at 1/1024 s from a
-   ~1 kHz internal ECG). Finer than anything recoverable from a 130 Hz ECG, even with sub-sample
-   refinement, and what the device vendor validated.
-2. ``ECG`` -- R peaks detected here (:mod:`.beats`), when no RR stream is given.
-3. ``PPG`` -- pulse peaks (E4 BVP); pulse arrival jitter makes RMSSD from PPG less precise.
-4. ``HR`` -- beats per minute only: ``hr_bpm`` (window mean) and nothing else.
+1. ``RR`` -- intervals from the device's own detector. For a chest strap (Polar H10) these are
+   R-R at 1/1024 s from the strap's ~1 kHz internal ECG, what the vendor validated (Gilgen-Ammann,
+   Schweizer & Wyss 2019, Eur J Appl Physiol 119:1525, found H10 RR agreeing with a Holter ECG at
+   rest and in exercise). The ECG the strap streams is 130 Hz (7.7 ms per sample); the Task Force
+   (1996) asks for 250-500 Hz or interpolation for HRV, and our sub-sample refinement recovers
+   part of that resolution, not all of it. On the shared Polar H10 recording, RR rebuilt from the
+   130 Hz ECG differs from the strap's own RR by the figure in ``bench/RESULTS.md`` ("Heart fusion").
+   So RR outranks ECG, although issue #13 listed ECG first: the strap's RR and its ECG describe
+   the same beats, and the RR is the finer measurement of them. ECG fills the stretches where the
+   RR stream has no beats (a notification dropout, a strap that only streams ECG).
+2. ``ECG`` -- R peaks detected here (:mod:`.beats`).
+3. ``PPG`` -- pulse peaks (wrist BVP, finger PPG); pulse arrival jitter makes RMSSD from PPG less
+   precise, and motion blocks yield no beats.
+4. ``HR`` (device heart rate, e.g. the E4's or a strap's 1-Hz HR) -- never beats: it feeds
+   ``hr_bpm`` (window mean) and ``hr_inst_bpm`` only where no beats are usable, and then
+   ``heart_source = "device_hr"`` (and :mod:`.autonomic` keeps ``quality`` at ``fair`` at best).
 
-The choice is in :attr:`HeartEstimator.source` and :attr:`HeartEstimator.note`.
+Two clocks never meet in one interval: an NN interval is formed only between consecutive fused
+beats of the same run of the same track. At a switch the first beat of the new track starts a
+new run (no interval across the switch); beats of both tracks stay in the window, each interval
+measured on one clock. Duplicate beats at a switch (the same heartbeat seen by two sources) thus
+add no interval.
 
-``breathing_rpm`` (on full windows only): from ECG, the respiratory modulation of R-wave
-amplitude (:func:`.frequency.amplitude_breathing`); from RR intervals or PPG, or when too few
-beats carry an amplitude, the RSA peak of the tachogram in the HF band
-(:func:`.frequency.hf_power`); ``None`` when neither shows one dominant rhythm.
+Dropouts
+--------
+A gap (no track covers a stretch) is an event, never interpolated, and no interval spans it. It
+does not restart the HRV window: the window keeps the beats before the gap, and features are
+computed on the beats present as long as they cover ``min_coverage`` of the window
+(``heart_coverage`` = sum of the window's NN intervals / window length). A dropout of *d* seconds
+therefore costs at most about *d* seconds of ``hr_bpm`` (none when the window stays covered enough)
+and *d* + 2 s of ``hr_inst_bpm`` (the first beat after a gap has no interval yet); ``quality``
+reflects the lower coverage.
 
-Latency: a second is emitted once every beat up to it is final: ECG needs the 8-s detection
-block plus 2 s of margin, the artefact corrector 6 beats of look-ahead and runs every 8 beats
-(median 15 s with ECG, 9 s with device RR; see ``bench/bench_physiology.py``).
+Columns
+-------
+``hr_bpm`` etc. (see ``HEART_COLUMNS``); ``heart_source``: ``rr``/``ecg``/``ppg`` (the track of
+the newest beat of the window, when ``hr_bpm`` comes from beats), ``device_hr``, or empty when
+``hr_bpm`` is; ``heart_coverage`` (0-1, beat streams only).
+
+``breathing_rpm`` (on windows covered by one run only): from ECG, the respiratory modulation of
+R-wave amplitude (:func:`.frequency.amplitude_breathing`); otherwise, or when too few beats carry
+an amplitude, the RSA peak of the tachogram in the HF band (:func:`.frequency.hf_power`); ``None``
+when neither shows one dominant rhythm.
+
+Determinism: every track depends only on its own stream; the fusion decides a beat only once
+every track is final past it (the smallest track watermark), so the fused series does not depend
+on how the streams' chunks interleave or are cut. The price is latency: a person's seconds wait
+for the slowest of their heart streams (ECG: the 8-s detection block plus 2 s of margin; the
+artefact corrector: 6 beats of look-ahead).
 """
 
 from __future__ import annotations
@@ -32,24 +68,27 @@ from typing import Any
 import numpy as np
 
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
-from .artefacts import CorrectorOptions, StreamingCorrector
 from .base import Event, SecondTicker, Second, StreamEstimator
-from .beats import BeatDetector, BeatDetectorOptions
+from .beat_track import BeatTrack
 from .config import PipelineConfig
 from .frequency import amplitude_breathing, hf_power
 from .hrv import TimeDomainWindow
 
 HEART_COLUMNS = (
     "hr_inst_bpm", "hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50", "sd1_ms", "sd2_ms", "stress_index",
-    "hf_ms2", "beats_in_window", "beats_corrected", "breathing_rpm",
+    "hf_ms2", "beats_in_window", "beats_corrected", "breathing_rpm", "heart_source", "heart_coverage",
 )
 
-_PRIORITY = (StreamKind.RR, StreamKind.ECG, StreamKind.PPG, StreamKind.HR)
+#: Beat sources, best first (see the module docstring for why RR outranks ECG).
+BEAT_PRIORITY = (StreamKind.RR, StreamKind.ECG, StreamKind.PPG)
+_PRIORITY = BEAT_PRIORITY + (StreamKind.HR,)
+#: ``heart_source`` value of seconds whose ``hr_bpm`` is the device's own heart rate.
+DEVICE_HR = "device_hr"
 _NOTES = {
     StreamKind.RR: "device RR intervals (1/1024 s resolution, the strap's own ~1 kHz detector)",
     StreamKind.ECG: "R peaks detected from ECG (neurokit2, sub-sample refined)",
     StreamKind.PPG: "pulse peaks from PPG (less precise than ECG for RMSSD)",
-    StreamKind.HR: "heart rate only: no beat-to-beat variability available",
+    StreamKind.HR: "device heart rate (no beat-to-beat variability) where no beats are usable",
 }
 
 
@@ -59,10 +98,11 @@ class HeartOptions:
 
     gap_s: float = 3.0  # an RR interval (or silence) longer than this is a gap, not a beat
     min_rr_s: float = 0.25  # a raw beat this close to the previous one is dropped (> 240 bpm)
-    min_coverage: float = 0.5  # share of the window that must hold beats for time-domain indices
+    min_coverage: float = 0.5  # share of the window its NN intervals must cover for time-domain indices
     hf_min_window_s: float = 60.0  # HF only on windows at least this long (Task Force 1996: >= 1 min)
     hf_fs: float = 4.0  # tachogram resampling rate (Hz)
     rr_drift_s: float = 2.0  # device RR cumsum vs timestamps beyond this: beats were lost -> gap
+    device_hr_stale_s: float = 5.0  # device HR older than this no longer stands for the current second
     detector_step_s: float = 8.0
     detector_margin_s: float = 2.0
     corrector_block: int = 8
@@ -74,8 +114,41 @@ class HeartOptions:
         return cls(**{k: v for k, v in config.family(family).items() if k in names})
 
 
+class _Runs:
+    """Runs (first beat, last beat) of one track as the fusion has consumed them."""
+
+    def __init__(self) -> None:
+        self.closed: deque[tuple[float, float, str]] = deque()  # (start, end, reason it ended)
+        self.open: list[float] | None = None  # [start, end] of the run in progress
+        self.id = 0
+
+    def beat(self, t: float) -> int:
+        if self.open is None:
+            self.id += 1
+            self.open = [t, t]
+        else:
+            self.open[1] = t
+        return self.id
+
+    def gap(self, reason: str) -> None:
+        if self.open is not None:
+            self.closed.append((self.open[0], self.open[1], reason))
+            self.open = None
+
+    def spans(self, continues: bool) -> list[tuple[float, float]]:
+        """Every run as (start, end); an open run that continues past what was consumed ends at +inf."""
+        out = [(s, e) for s, e, _ in self.closed]
+        if self.open is not None:
+            out.append((self.open[0], math.inf if continues else self.open[1]))
+        return out
+
+    def prune(self, before: float) -> None:
+        while self.closed and self.closed[0][1] < before:
+            self.closed.popleft()
+
+
 class HeartEstimator(StreamEstimator):
-    """Per-second heart features of one participant (see module docstring for the source rule)."""
+    """Per-second heart features of one participant from all their heart streams (module docstring)."""
 
     accepts = frozenset({StreamKind.ECG, StreamKind.RR, StreamKind.PPG, StreamKind.HR})
 
@@ -84,181 +157,139 @@ class HeartEstimator(StreamEstimator):
         self.config = config
         self.o = HeartOptions.from_config(config)
         self.window_s = float(config.window_s)
-        kinds = {s.kind for s in streams if s.participant == participant} or {s.kind for s in streams}
-        self.source = next((k for k in _PRIORITY if k in kinds), None)
-        self.note = _NOTES.get(self.source, "no heart stream")
+        mine = [s for s in streams if s.participant == participant] or list(streams)
+        kinds = {s.kind for s in mine}
+        rates = {s.kind: s.rate for s in mine if s.rate}
+        self.tracks: list[BeatTrack] = [
+            BeatTrack(k, rates.get(k), self.o) for k in BEAT_PRIORITY
+            if k in kinds and (k == StreamKind.RR or rates.get(k))
+        ]
+        self.track_of = {tr.kind: i for i, tr in enumerate(self.tracks)}
+        self.has_hr = StreamKind.HR in kinds
+        present = [k for k in _PRIORITY if k in kinds]
+        #: the best source present (fills from the others are recorded per second in heart_source)
+        self.source = present[0] if present else None
+        self.note = " > ".join(_NOTES[k] for k in present) if present else "no heart stream"
         # a RESP belt (MovementEstimator) beats any ECG-derived breathing estimate
         self.derived_breathing = StreamKind.RESP not in kinds
-        self.detector: BeatDetector | None = None
-        rate = next((s.rate for s in streams if s.kind == self.source and s.rate), None)
-        if self.source in (StreamKind.ECG, StreamKind.PPG) and rate:
-            self.detector = BeatDetector(
-                rate, "ecg" if self.source == StreamKind.ECG else "ppg",
-                BeatDetectorOptions(self.o.detector_step_s, self.o.detector_margin_s),
-            )
-        self.corrector = StreamingCorrector(
-            CorrectorOptions(block=self.o.corrector_block, lookahead=self.o.corrector_lookahead, min_rr_s=self.o.min_rr_s)
-        )
+        self.started = False
+        # device HR
+        self.hr_samples: deque[tuple[float, float]] = deque()
+        self.hr_wm = -math.inf
+        # fusion
+        self.cursor = [0] * len(self.tracks)
+        self.runs = [_Runs() for _ in self.tracks]
+        self.prev: tuple[float, int, int] | None = None  # last fused beat: (t, track, run id)
+        self.fused: list[tuple[float, int, float | None, int, float | None]] = []  # (t, track, rr_ms, corrected, amp)
+        self.fi = 0
+        self.pending_events: list[Event] = []
+        # seconds
         self.window = TimeDomainWindow()
         self.ticker = SecondTicker()
-        self.final: list[tuple[str, float, int, float | None]] = []  # ("beat"|"gap", time, corrected, amplitude)
-        self.raw_amp: dict[float, float] = {}  # amplitude of raw ECG/PPG beats, by time
         self.amp_win: deque[tuple[float, float]] = deque()
-        self.fi = 0
-        self.final_wm = -math.inf
-        self.source_wm = -math.inf
-        self.last_raw: float | None = None
-        self.last_final_beat: float | None = None
-        self.run_start: float | None = None
-        self.started = False
-        self.open_gap: tuple[float, str] | None = None
-        self.pending_events: list[Event] = []
-        self.dropped = 0
-        self.last_sample_t: float | None = None
-        self.rr_anchor: float | None = None
-        self.hr_win: list[tuple[float, float]] = []
+        self.run_start: float | None = None  # first beat of the current fused run (no interval missing since)
+        self.last_beat: tuple[float, int] | None = None  # newest beat added to the window
         self.last_inst: float | None = None
 
     # ------------------------------------------------------------------ input
     def update(self, chunk: Chunk) -> list[Second]:
-        if chunk.kind != self.source or chunk.participant != self.participant:
+        if chunk.participant != self.participant:
+            return []
+        if chunk.kind == StreamKind.HR:
+            if not self.has_hr:
+                return []
+            self._device_hr(chunk)
+        elif chunk.kind in self.track_of:
+            self.tracks[self.track_of[chunk.kind]].update(chunk)
+        else:
             return []
         self.started = True
-        contact_lost = chunk.meta.get("contact") is False
-        if chunk.kind in (StreamKind.ECG, StreamKind.PPG) and self.detector is not None:
-            self._signal(chunk, contact_lost)
-        elif chunk.kind == StreamKind.RR:
-            self._rr(chunk, contact_lost)
-        elif chunk.kind == StreamKind.HR:
-            if not contact_lost:
-                for t, v in zip(chunk.sample_times(), np.asarray(chunk.values, float).ravel()):
-                    if math.isfinite(v) and v > 0:
-                        self.hr_win.append((float(t), float(v)))
-        self.source_wm = max(self.source_wm, float(chunk.t_end))
-        self._check_silence()
-        return self._emit(self.final_wm if self.source != StreamKind.HR else self.source_wm)
+        decided = min((tr.watermark for tr in self.tracks), default=math.inf)
+        self._fuse(decided)
+        return self._emit(min(decided, self.hr_wm if self.has_hr else math.inf))
 
     def finish(self) -> list[Second]:
-        if self.detector is not None:
-            for b in self.detector.end_segment():
-                self._raw_beat(b)
-        self._final_beats(self.corrector.flush())
-        if self.open_gap is not None and math.isfinite(self.source_wm):
-            self._close_gap(self.source_wm)
-        self.final_wm = max(self.final_wm, self.source_wm)
-        return self._emit(self.source_wm)
+        for tr in self.tracks:
+            tr.finish()
+        self._fuse(math.inf)
+        end = max([tr.source_wm for tr in self.tracks] + [self.hr_wm])
+        if self.prev is not None and math.isfinite(end) and end - self.prev[0] > self.o.gap_s:
+            self._gap_event(self.prev[0], end)
+        return self._emit(end)
 
     def events(self) -> list[Event]:
         ev, self.pending_events = self.pending_events, []
         return ev
 
-    def _signal(self, chunk: Chunk, contact_lost: bool) -> None:
-        det = self.detector
-        assert det is not None
-        times = chunk.sample_times()
-        vals = np.asarray(chunk.values, dtype=float).reshape(len(chunk), -1)[:, 0] if len(chunk) else np.empty(0)
-        jump = (
-            self.last_sample_t is not None and len(times)
-            and times[0] - self.last_sample_t > 0.5 + 1.0 / det.fs
+    def _device_hr(self, chunk: Chunk) -> None:
+        if chunk.meta.get("contact") is not False:
+            for t, v in zip(chunk.sample_times(), np.asarray(chunk.values, float).ravel()):
+                if math.isfinite(v) and v > 0:
+                    self.hr_samples.append((float(t), float(v)))
+        self.hr_wm = max(self.hr_wm, float(chunk.t_end))
+
+    # ----------------------------------------------------------------- fusion
+    def _fuse(self, upto: float) -> None:
+        """Decide every track's beats up to ``upto`` (all tracks are final there) in time order."""
+        cands: list[tuple[float, int, int, int, Any]] = []
+        for k, tr in enumerate(self.tracks):
+            items, i, runs = tr.items, self.cursor[k], self.runs[k]
+            while i < len(items) and items[i][1] <= upto:
+                what, t, c, x = items[i]
+                if what == "beat":
+                    cands.append((t, k, runs.beat(t), c, x))
+                else:
+                    runs.gap(x)
+                i += 1
+            if i > 4096:  # consumed items are not needed again
+                del items[:i]
+                i = 0
+            self.cursor[k] = i
+        cands.sort(key=lambda c: (c[0], c[1]))
+        for t, k, run_id, c, amp in cands:
+            if any(self._in_run(j, t) for j in range(k)):
+                continue  # a better source has beats here
+            rr = None
+            if self.prev is not None:
+                t1, k1, r1 = self.prev
+                if (k1, r1) == (k, run_id):
+                    rr = (t - t1) * 1000.0
+                elif not self._covered(t1, t):
+                    self._gap_event(t1, t)
+            self.fused.append((t, k, rr, c, amp))
+            self.prev = (t, k, run_id)
+
+    def _continues(self, k: int) -> bool:
+        """The open run of track ``k`` goes on past its consumed beats (its next item is a beat)."""
+        items, i = self.tracks[k].items, self.cursor[k]
+        return i < len(items) and items[i][0] == "beat"
+
+    def _in_run(self, k: int, t: float) -> bool:
+        return any(s <= t <= e for s, e in self.runs[k].spans(self._continues(k)))
+
+    def _covered(self, a: float, b: float) -> bool:
+        """Some track's runs cover all of [a, b] (no moment without a source)."""
+        spans = sorted(
+            (s, e) for k, r in enumerate(self.runs) for s, e in r.spans(self._continues(k)) if e >= a and s <= b
         )
-        if chunk.gap_before or jump or contact_lost:
-            for b in det.end_segment():
-                self._raw_beat(b)
-            if self.last_sample_t is not None:
-                reason = "contact lost" if contact_lost else "dropout"
-                self._begin_gap(self.last_raw if self.last_raw is not None else self.last_sample_t, reason)
-        if contact_lost or not len(vals):
-            return
-        good = np.isfinite(vals)
-        if not good.all():  # missing samples: end the segment at the hole, restart after it
-            for b in det.push(vals[: int(np.argmin(good))], times[: int(np.argmin(good))]):
-                self._raw_beat(b)
-            for b in det.end_segment():
-                self._raw_beat(b)
-            self._begin_gap(self.last_raw if self.last_raw is not None else float(times[0]), "missing samples")
-            last_bad = len(good) - int(np.argmin(good[::-1]))
-            vals, times = vals[last_bad:], times[last_bad:]
-        for b in det.push(vals, times):
-            self._raw_beat(b)
-        if len(times):
-            self.last_sample_t = float(times[-1])
+        x = a
+        for s, e in spans:
+            if s > x:
+                return False
+            x = max(x, e)
+            if x >= b:
+                return True
+        return x >= b
 
-    def _rr(self, chunk: Chunk, contact_lost: bool) -> None:
-        if chunk.gap_before or contact_lost:
-            if self.last_raw is not None:
-                self._begin_gap(self.last_raw, "contact lost" if contact_lost else "dropout")
-            self.rr_anchor = None
-        if contact_lost:
-            return
-        for stamp, rr in zip(chunk.sample_times(), np.asarray(chunk.values, float).ravel()):
-            if not (math.isfinite(rr) and rr > 0):
-                continue
-            # beat times from the cumulative intervals: BLE notification stamps jitter by ~100 ms
-            t = float(stamp) if self.rr_anchor is None else self.rr_anchor + rr / 1000.0
-            if abs(t - stamp) > self.o.rr_drift_s or rr / 1000.0 > self.o.gap_s:
-                if self.last_raw is not None:
-                    self._begin_gap(self.last_raw, "device beats missing")
-                t = float(stamp)
-            self.rr_anchor = t
-            self._raw_beat(t)
-
-    # ------------------------------------------------------------------ beats
-    def _raw_beat(self, t: float) -> None:
-        if self.last_raw is not None and t - self.last_raw > self.o.gap_s:
-            self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
-        if self.open_gap is not None:
-            self._close_gap(t)
-        if self.last_raw is not None and t - self.last_raw < self.o.min_rr_s:
-            self.dropped += 1
-            return
-        self.last_raw = t
-        if self.detector is not None:
-            a = self.detector.amplitudes.pop(t, None)
-            if a is not None:
-                self.raw_amp[t] = a
-        self._final_beats(self.corrector.add(t))
-
-    def _final_beats(self, beats: list[tuple[float, int]]) -> None:
-        for t, c in beats:
-            if self.dropped:
-                c, self.dropped = c + self.dropped, 0
-            amp = self.raw_amp.pop(t, None)  # moved or inserted beats have no measured amplitude
-            self.final.append(("beat", t, c, amp))
-            self.final_wm = max(self.final_wm, t)
-            while self.raw_amp:
-                first = next(iter(self.raw_amp))
-                if first >= t:
-                    break
-                del self.raw_amp[first]  # raw beats deleted by the correction
-
-    def _begin_gap(self, t0: float, reason: str) -> None:
-        self._final_beats(self.corrector.flush())
-        self.final.append(("gap", t0, 0, None))
-        self.final_wm = max(self.final_wm, t0)
-        self.last_raw = None
-        self.rr_anchor = None  # the first beat after a gap sits at its own stamp
-        if self.open_gap is None:
-            self.open_gap = (t0, reason)
-
-    def _close_gap(self, t1: float) -> None:
-        t0, reason = self.open_gap  # type: ignore[misc]
-        self.open_gap = None
+    def _gap_event(self, t0: float, t1: float) -> None:
+        ended = [(e, why) for r in self.runs for _, e, why in r.closed if t0 <= e < t1]
+        reason = max(ended)[1] if ended else f"no beat for {t1 - t0:.1f} s"
         self.pending_events.append(Event(
             kind="gap", t_start=t0, t_end=t1, participant=self.participant,
-            rule=f"heart: {reason}; HRV windows restart after the gap",
-            evidence={"duration_s": round(t1 - t0, 3), "source": self.source.value if self.source else None},
+            rule=f"heart: {reason}; no interval spans the gap, the window keeps the beats around it",
+            evidence={"duration_s": round(t1 - t0, 3), "sources": [tr.kind.value for tr in self.tracks]},
             label="signal gap",
         ))
-
-    def _check_silence(self) -> None:
-        """No beat for ``gap_s`` although the stream is complete up to its watermark."""
-        # device RR beat times may trail their stamps by up to rr_drift_s
-        limit = self.detector.watermark if self.detector is not None else self.source_wm - self.o.rr_drift_s
-        if self.last_raw is not None and limit - self.last_raw > self.o.gap_s:
-            self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
-        if self.last_raw is None and not self.corrector.pending:
-            wm = self.detector.watermark if self.detector is not None else self.source_wm
-            self.final_wm = max(self.final_wm, wm)
 
     # ---------------------------------------------------------------- seconds
     def _emit(self, watermark: float) -> list[Second]:
@@ -267,67 +298,81 @@ class HeartEstimator(StreamEstimator):
             return out
         for t in self.ticker.ticks(watermark):
             out.append((t, self._second(float(t))))
+        keep = min(self.prev[0] if self.prev else -math.inf, float(self.ticker.last) - 1.0)
+        for r in self.runs:
+            r.prune(keep)
         return out
 
     def _second(self, t: float) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(HEART_COLUMNS)
-        if self.source == StreamKind.HR:
-            self.hr_win = [(s, v) for s, v in self.hr_win if s > t - self.window_s]
-            vals = [v for s, v in self.hr_win if s <= t]
-            row["hr_bpm"] = float(np.mean(vals)) if vals else None
-            last = [v for s, v in self.hr_win if t - 1 < s <= t]
-            row["hr_inst_bpm"] = float(np.mean(last)) if last else None
-            return row
+        inst = self._add_beats(t)
         w = self.window
-        inst: list[float] = []
-        while self.fi < len(self.final) and self.final[self.fi][1] <= t:
-            kind, tb, c, amp = self.final[self.fi]
-            self.fi += 1
-            if kind == "gap":
-                w.reset()
-                self.amp_win.clear()
-                self.last_final_beat = None
-                self.run_start = None
-                continue
-            rr = None if self.last_final_beat is None else (tb - self.last_final_beat) * 1000.0
-            if self.run_start is None:
-                self.run_start = tb
-            w.add(tb, rr, c)
-            if amp is not None:
-                self.amp_win.append((tb, amp))
-            self.last_final_beat = tb
-            if rr:
-                inst.append(60000.0 / rr)
-        if self.fi > 4096:
-            del self.final[: self.fi]
-            self.fi = 0
         w.expire(t - self.window_s)
         while self.amp_win and self.amp_win[0][0] <= t - self.window_s:
             self.amp_win.popleft()
+        while self.hr_samples and self.hr_samples[0][0] <= t - self.window_s:
+            self.hr_samples.popleft()
         # 1-Hz HR for synchrony: mean over the beats ending in (t-1, t]; in a second without a
-        # beat (HR < 60) the last value is held while the run lasts
+        # beat (HR < 60) the last value is held while some run still covers the time
         if inst:
             self.last_inst = sum(inst) / len(inst)
-        elif self.last_final_beat is None:
+        elif self.last_beat is None or not self._covered(self.last_beat[0], t):
             self.last_inst = None
         row["hr_inst_bpm"] = self.last_inst
-        if not self.started:
-            return row
+        if self.started and self.tracks:
+            self._beat_features(t, row)
+        if row["hr_bpm"] is None and self.has_hr:
+            self._device_features(t, row)
+        return row
+
+    def _add_beats(self, t: float) -> list[float]:
+        inst: list[float] = []
+        while self.fi < len(self.fused) and self.fused[self.fi][0] <= t:
+            tb, k, rr, c, amp = self.fused[self.fi]
+            self.fi += 1
+            if rr is None:
+                self.run_start = tb
+            self.window.add(tb, rr, c)
+            if amp is not None:
+                self.amp_win.append((tb, amp))
+            self.last_beat = (tb, k)
+            if rr:
+                inst.append(60000.0 / rr)
+        if self.fi > 4096:
+            del self.fused[: self.fi]
+            self.fi = 0
+        return inst
+
+    def _beat_features(self, t: float, row: dict[str, Any]) -> None:
+        w = self.window
         row["beats_in_window"] = len(w)
         row["beats_corrected"] = w.corrected if len(w) else 0
-        if self.run_start is None:
-            return row
-        coverage = t - max(self.run_start, t - self.window_s)
-        if coverage < self.o.min_coverage * self.window_s or len(w) < 3:
-            return row
+        coverage = min(1.0, w.covered_ms / 1000.0 / self.window_s) if len(w) else 0.0
+        row["heart_coverage"] = coverage
+        if coverage < self.o.min_coverage or len(w) < 3 or self.last_beat is None:
+            return
         row.update(w.features())
-        if self.window_s >= self.o.hf_min_window_s and self.run_start <= t - self.window_s + 2.0:
+        row["heart_source"] = self.tracks[self.last_beat[1]].kind.value
+        # spectra need one uninterrupted run over the window (a missing interval would distort them)
+        if self.window_s >= self.o.hf_min_window_s and self.run_start is not None \
+                and self.run_start <= t - self.window_s + 2.0:
             bt, rr = w.intervals()
             hf, peak = hf_power(bt, rr, self.o.hf_fs)
             row["hf_ms2"] = hf
             if self.derived_breathing:
-                if self.source == StreamKind.ECG and len(self.amp_win) >= 0.8 * len(w):
+                if len(self.amp_win) >= 0.8 * len(w):
                     at, av = zip(*self.amp_win)
                     peak = amplitude_breathing(np.asarray(at), np.asarray(av), self.o.hf_fs)
                 row["breathing_rpm"] = None if peak is None else 60.0 * peak
-        return row
+
+    def _device_features(self, t: float, row: dict[str, Any]) -> None:
+        """The device's own HR where no beats are usable: window mean, and the second's mean."""
+        vals = [v for s, v in self.hr_samples if s <= t]
+        newest = max((s for s, _ in self.hr_samples if s <= t), default=-math.inf)
+        if not vals or t - newest > self.o.device_hr_stale_s:
+            return
+        row["hr_bpm"] = float(np.mean(vals))
+        row["heart_source"] = DEVICE_HR
+        if row["hr_inst_bpm"] is None:
+            last = [v for s, v in self.hr_samples if t - 1 < s <= t]
+            row["hr_inst_bpm"] = float(np.mean(last)) if last else None

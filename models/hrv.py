@@ -59,6 +59,11 @@ class TimeDomainWindow:
         return self.n
 
     @property
+    def covered_ms(self) -> float:
+        """Sum of the NN intervals in the window (ms): the time the window's beats account for."""
+        return self.s1 + self.n * _REF
+
+    @property
     def t_first(self) -> float | None:
         return self.q[0][0] if self.q else None
 

@@ -51,3 +51,47 @@ def test_vagal_reliability(kw, expected):
 def test_quality(kw, expected):
     out, _ = AutonomicEstimator("client", PipelineConfig()).update(_row(**kw))
     assert out["quality"] == expected
+
+
+@pytest.mark.parametrize("kw", [
+    {"beats_corrected": 10},  # poor: many corrected beats
+    {"rmssd_ms": 300.0, "sd1_ms": 212.0},  # irregular rhythm
+    {"heart_coverage": 0.3},  # poor: a gap left too little of the window
+])
+def test_vagal_reliable_never_with_poor_quality_or_irregular_rhythm(kw):
+    out, _ = AutonomicEstimator("client", PipelineConfig()).update(_row(**kw))
+    assert out["quality"] == "poor" and out["vagal_reliable"] is False
+
+
+def test_device_hr_seconds_are_fair_at_best():
+    row = _row(rmssd_ms=None, sd1_ms=None, sd2_ms=None, stress_index=None, heart_source="device_hr",
+               beats_in_window=20, beats_corrected=0)
+    out, _ = AutonomicEstimator("client", PipelineConfig()).update(row)
+    assert out["quality"] == "fair" and out["vagal_reliable"] is None
+
+
+def test_heart_coverage_column_decides_coverage():
+    est = AutonomicEstimator("client", PipelineConfig())
+    assert est.update(_row(heart_coverage=0.95))[0]["quality"] == "good"
+    assert est.update(_row(heart_coverage=0.7))[0]["quality"] == "fair"
+
+
+def test_hrv_warnings_name_the_reason_per_person():
+    from coregulate.models.autonomic import hrv_warnings
+
+    rows = []
+    for t in range(1, 301):
+        irregular = t % 5 < 2  # 40 % of windows
+        rows.append(_row(t_s=t, participant="client", rmssd_ms=300.0 if irregular else 42.0))
+        rows.append(_row(t_s=t, participant="therapist"))
+        dev = t > 140
+        rows.append(_row(t_s=t, participant="wrist", hr_bpm=70.0 if t % 10 else None,
+                         rmssd_ms=None if dev else 40.0, heart_source="device_hr" if dev else "ppg"))
+    # CSV rows carry strings and empty cells
+    as_csv = [{k: "" if v is None else str(v) for k, v in r.items()} for r in rows]
+    for given in (rows, as_csv):
+        w = hrv_warnings(given, window_s=60.0)
+        assert w["therapist"] == []
+        assert len(w["client"]) == 1 and w["client"][0].startswith("HRV uninterpretable: irregular rhythm")
+        assert "on 40 % of windows" in w["client"][0]
+        assert w["wrist"] == ["heart rate from the device's own HR on 67 % of seconds (no HRV there)"]

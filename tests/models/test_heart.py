@@ -63,7 +63,21 @@ def test_rr_source_preferred_and_invariant():
     assert row["hr_bpm"] == pytest.approx(60000 / rr[inside].mean(), rel=1e-6)
 
 
-def test_gap_restarts_window_and_is_an_event():
+def _window_reference(bt, t, window=60.0, gap_s=3.0):
+    """Time-domain indices of the beats in (t - window, t] (each with its interval from the beat
+    before it, as neurokit2 and Kubios count them), no interval across a gap > gap_s."""
+    first = max(0, int(np.searchsorted(bt, t - window, side="right")) - 1)
+    sel = bt[first : int(np.searchsorted(bt, t, side="right"))]
+    rr = np.diff(sel) * 1000
+    keep = rr <= gap_s * 1000
+    runs = np.split(rr, np.flatnonzero(~keep))  # each piece after the first starts with the gap
+    runs = [r[1:] if i else r for i, r in enumerate(runs)]
+    nn = np.concatenate(runs)
+    diffs = np.concatenate([np.diff(r) for r in runs])
+    return {"hr_bpm": 60000 / nn.mean(), "rmssd_ms": np.sqrt(np.mean(diffs ** 2)), "covered_s": nn.sum() / 1000}
+
+
+def test_gap_keeps_window_and_is_an_event():
     bt, rr = _rr_input(400)
     cut = (bt > 150) & (bt < 170)  # 20 s of lost beats
     bt2, rr2 = bt[~cut], rr[~cut]
@@ -74,11 +88,18 @@ def test_gap_restarts_window_and_is_an_event():
     assert len(ev) == 1 and ev[0].kind == "gap" and ev[0].participant == "client"
     assert ev[0].t_start == pytest.approx(bt[bt <= 150][-1], abs=2.5)
     assert ev[0].t_end == pytest.approx(bt[bt >= 170][0], abs=2.5)
-    assert out[140]["rmssd_ms"] is not None
-    # no window spans the gap: right after it, too little data -> None, later a fresh window
-    assert out[175]["rmssd_ms"] is None
-    assert out[230]["rmssd_ms"] is not None and out[230]["beats_in_window"] < 80
-    assert out[240]["hf_ms2"] is not None
+    assert out[140]["rmssd_ms"] is not None and out[140]["heart_coverage"] == pytest.approx(1.0, abs=0.02)
+    # the window is not thrown away: right after the gap, indices come from the beats present,
+    # with no interval (and no successive difference) across the gap, and a lower coverage
+    for t in (160, 175, 200):
+        ref = _window_reference(bt2, t)
+        assert out[t]["rmssd_ms"] == pytest.approx(ref["rmssd_ms"], rel=1e-9)
+        assert out[t]["hr_bpm"] == pytest.approx(ref["hr_bpm"], rel=1e-9)
+        assert out[t]["heart_coverage"] == pytest.approx(ref["covered_s"] / 60, rel=1e-9)
+        assert out[t]["heart_coverage"] < 0.9 and out[t]["heart_source"] == "rr"
+    assert all(out[t]["hr_bpm"] is not None for t in range(40, 330))
+    # spectra need one uninterrupted run over the window: none while the gap is inside it
+    assert out[200]["hf_ms2"] is None and out[240]["hf_ms2"] is not None
 
 
 def test_gap_before_flag_marks_dropout():
@@ -92,7 +113,9 @@ def test_gap_before_flag_marks_dropout():
     ev = est.events()
     assert [e.kind for e in ev] == ["gap"]
     t_gap = math.ceil(ev[0].t_end)
-    assert out[t_gap + 5]["rmssd_ms"] is None
+    # a dropout of one notification costs no second of hr_bpm or rmssd, only one interval
+    assert all(out[t]["rmssd_ms"] is not None for t in range(40, t_gap + 60))
+    assert out[t_gap + 5]["beats_in_window"] < out[t_gap - 5]["beats_in_window"] + 2
 
 
 def test_hr_only_stream():
@@ -164,7 +187,10 @@ def test_missing_ecg_samples_are_a_gap():
     gaps = [e for e in est.events() if e.kind == "gap"]
     assert len(gaps) == 1 and 88 <= gaps[0].t_start <= 90.5 and 100 <= gaps[0].t_end <= 101.5
     out = dict(a)
-    assert out[80]["rmssd_ms"] is not None and out[110]["rmssd_ms"] is None and out[170]["rmssd_ms"] is not None
+    assert out[80]["rmssd_ms"] is not None and out[170]["rmssd_ms"] is not None
+    # the 10-s hole costs coverage, not the window: HRV goes on from the beats present
+    assert all(out[t]["hr_bpm"] is not None for t in range(40, 201))
+    assert 0.75 < out[110]["heart_coverage"] < 0.9 and out[80]["heart_coverage"] > 0.97
 
 
 @pytest.mark.realdata

@@ -1,0 +1,197 @@
+"""BeatTrack: one heart source of one person (ECG, RR/IBI or PPG) -> final, corrected beats.
+
+A track turns its own stream, and nothing else, into an ordered list of *items*:
+
+- ``("beat", t, corrected, amplitude)``: a final beat at session time ``t`` after artefact
+  correction (:mod:`.artefacts`, Lipponen & Tarvainen 2019); ``corrected`` counts the beats moved,
+  inserted or deleted up to it; ``amplitude`` is the cleaned ECG value at the R peak (ECG only,
+  ``None`` for moved or inserted beats), used for ECG-derived breathing.
+- ``("gap", t0, 0, reason)``: the run of beats that ended at ``t0`` is over (dropout, lost
+  contact, missing samples, a motion block without usable pulses, no beat for ``gap_s``).
+
+:attr:`BeatTrack.watermark` is the session time up to which the items are final. Because items
+depend only on the track's own stream, and the watermark only on how far that stream has
+arrived, several tracks of one person can be fused (:mod:`.heart`) without the result depending
+on how their chunks interleave.
+
+A gap never restarts anything downstream: the track's beat detector starts a new segment and the
+corrector a new buffer (neither may see across missing data), but the HRV window keeps the beats
+on either side and forms no interval across the gap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..sensors.chunk import Chunk, StreamKind
+from .artefacts import CorrectorOptions, StreamingCorrector
+from .beats import BeatDetector, BeatDetectorOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .heart import HeartOptions
+
+Item = tuple[str, float, int, Any]  # ("beat", t, corrected, amplitude) | ("gap", t0, 0, reason)
+
+
+class BeatTrack:
+    """Final, artefact-corrected beats of one ECG, RR/IBI or PPG stream.
+
+    Parameters
+    ----------
+    kind : StreamKind
+        ``ECG`` or ``PPG`` (beats detected here, :class:`.beats.BeatDetector`) or ``RR``
+        (beat times rebuilt from the device's intervals).
+    rate : float or None
+        Sample rate of an ECG or PPG stream.
+    options : HeartOptions
+        Gap, drift, detector and corrector settings of the ``heart`` family.
+    """
+
+    def __init__(self, kind: StreamKind, rate: float | None, options: "HeartOptions") -> None:
+        self.kind = kind
+        self.o = options
+        self.detector: BeatDetector | None = None
+        if kind in (StreamKind.ECG, StreamKind.PPG):
+            self.detector = BeatDetector(
+                float(rate or 0.0) or 1.0, "ecg" if kind == StreamKind.ECG else "ppg",
+                BeatDetectorOptions(options.detector_step_s, options.detector_margin_s),
+            )
+        self.corrector = StreamingCorrector(CorrectorOptions(
+            block=options.corrector_block, lookahead=options.corrector_lookahead, min_rr_s=options.min_rr_s))
+        self.items: list[Item] = []
+        self.final_wm = -math.inf
+        self.source_wm = -math.inf
+        self.started = False
+        self.raw_amp: dict[float, float] = {}  # amplitude of raw ECG beats, by time
+        self.last_raw: float | None = None
+        self.last_sample_t: float | None = None
+        self.rr_anchor: float | None = None
+        self.dropped = 0
+        self.gap_reason: str | None = None  # reason of the gap the track is in (None: in a run)
+
+    @property
+    def watermark(self) -> float:
+        """Session time up to which :attr:`items` are final."""
+        return self.final_wm
+
+    # ------------------------------------------------------------------ input
+    def update(self, chunk: Chunk) -> None:
+        """Take one chunk of this track's stream."""
+        self.started = True
+        contact_lost = chunk.meta.get("contact") is False
+        if self.detector is not None:
+            self._signal(chunk, contact_lost)
+        else:
+            self._rr(chunk, contact_lost)
+        self.source_wm = max(self.source_wm, float(chunk.t_end))
+        self._check_silence()
+
+    def finish(self) -> None:
+        """End of data: everything buffered becomes final, up to the stream's last time."""
+        if self.detector is not None:
+            for b in self.detector.end_segment():
+                self._raw_beat(b)
+        self._final_beats(self.corrector.flush())
+        self.final_wm = max(self.final_wm, self.source_wm)
+
+    def _signal(self, chunk: Chunk, contact_lost: bool) -> None:
+        det = self.detector
+        assert det is not None
+        times = chunk.sample_times()
+        vals = np.asarray(chunk.values, dtype=float).reshape(len(chunk), -1)[:, 0] if len(chunk) else np.empty(0)
+        jump = (
+            self.last_sample_t is not None and len(times)
+            and times[0] - self.last_sample_t > 0.5 + 1.0 / det.fs
+        )
+        if chunk.gap_before or jump or contact_lost:
+            for b in det.end_segment():
+                self._raw_beat(b)
+            if self.last_sample_t is not None:
+                reason = "contact lost" if contact_lost else "dropout"
+                self._begin_gap(self.last_raw if self.last_raw is not None else self.last_sample_t, reason)
+        if contact_lost or not len(vals):
+            return
+        good = np.isfinite(vals)
+        if not good.all():  # missing samples: end the segment at the hole, restart after it
+            first_bad = int(np.argmin(good))
+            for b in det.push(vals[:first_bad], times[:first_bad]):
+                self._raw_beat(b)
+            for b in det.end_segment():
+                self._raw_beat(b)
+            self._begin_gap(self.last_raw if self.last_raw is not None else float(times[0]), "missing samples")
+            last_bad = len(good) - int(np.argmin(good[::-1]))
+            vals, times = vals[last_bad:], times[last_bad:]
+        for b in det.push(vals, times):
+            self._raw_beat(b)
+        if len(times):
+            self.last_sample_t = float(times[-1])
+
+    def _rr(self, chunk: Chunk, contact_lost: bool) -> None:
+        if chunk.gap_before or contact_lost:
+            if self.last_raw is not None:
+                self._begin_gap(self.last_raw, "contact lost" if contact_lost else "dropout")
+            self.rr_anchor = None
+        if contact_lost:
+            return
+        for stamp, rr in zip(chunk.sample_times(), np.asarray(chunk.values, float).ravel()):
+            if not (math.isfinite(rr) and rr > 0):
+                continue
+            # beat times from the cumulative intervals: BLE notification stamps jitter by ~100 ms
+            t = float(stamp) if self.rr_anchor is None else self.rr_anchor + rr / 1000.0
+            if abs(t - stamp) > self.o.rr_drift_s or rr / 1000.0 > self.o.gap_s:
+                if self.last_raw is not None:
+                    self._begin_gap(self.last_raw, "device beats missing")
+                t = float(stamp)
+            self.rr_anchor = t
+            self._raw_beat(t)
+
+    # ------------------------------------------------------------------ beats
+    def _raw_beat(self, t: float) -> None:
+        if self.last_raw is not None and t - self.last_raw > self.o.gap_s:
+            self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
+        if self.last_raw is not None and t - self.last_raw < self.o.min_rr_s:
+            self.dropped += 1
+            return
+        self.gap_reason = None
+        self.last_raw = t
+        if self.detector is not None:
+            a = self.detector.amplitudes.pop(t, None)
+            if a is not None and self.kind == StreamKind.ECG:
+                self.raw_amp[t] = a
+        self._final_beats(self.corrector.add(t))
+
+    def _final_beats(self, beats: list[tuple[float, int]]) -> None:
+        for t, c in beats:
+            if self.dropped:
+                c, self.dropped = c + self.dropped, 0
+            amp = self.raw_amp.pop(t, None)  # moved or inserted beats have no measured amplitude
+            self.items.append(("beat", t, c, amp))
+            self.final_wm = max(self.final_wm, t)
+            while self.raw_amp:
+                first = next(iter(self.raw_amp))
+                if first >= t:
+                    break
+                del self.raw_amp[first]  # raw beats deleted by the correction
+
+    def _begin_gap(self, t0: float, reason: str) -> None:
+        self._final_beats(self.corrector.flush())
+        self.items.append(("gap", t0, 0, reason))
+        self.final_wm = max(self.final_wm, t0)
+        self.last_raw = None
+        self.rr_anchor = None  # the first beat after a gap sits at its own stamp
+        if self.gap_reason is None:
+            self.gap_reason = reason
+
+    def _check_silence(self) -> None:
+        """No beat for ``gap_s`` although the stream is complete up to its watermark."""
+        # device RR beat times may trail their stamps by up to rr_drift_s
+        limit = self.detector.watermark if self.detector is not None else self.source_wm - self.o.rr_drift_s
+        if self.last_raw is not None and limit - self.last_raw > self.o.gap_s:
+            self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
+        if self.last_raw is None and not self.corrector.pending:
+            # between runs nothing is pending: the track is final up to its input
+            wm = self.detector.watermark if self.detector is not None else self.source_wm
+            self.final_wm = max(self.final_wm, wm)
