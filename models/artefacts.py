@@ -13,6 +13,7 @@ Engineering & Technology, 43(3), 173-181.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,7 +179,13 @@ class CorrectorOptions:
 
     context: int = 91  # final beats kept in the buffer before the pending ones
     lookahead: int = 6  # beats after a beat before it is final (11-beat median filter: 5, patterns: 3)
-    block: int = 8  # pending beats finalised per run (cost vs latency)
+    block: int = 8  # pending beats finalised per run (cost vs latency), when period_s is 0
+    #: Run the correction on the first beat of every ``period_s``-long slot of session time (with
+    #: more than ``lookahead`` beats pending) instead of every ``block`` beats. Which beats see a
+    #: truncated threshold window then depends on the session clock, not on the beat count since
+    #: the last gap, so a dropout does not change the corrections far after it (a beat count
+    #: restarted by the gap would shift every later run, and borderline decisions with it).
+    period_s: float = 6.0
     min_rr_s: float = 0.25  # a corrected beat closer than this to the last final beat is a duplicate
     #: Floor (s) of both classifier thresholds. At very low HRV the quartile-deviation threshold
     #: shrinks to a few ms and plain timing jitter (~1-4 ms at 130 Hz) gets "corrected"; 30 ms is
@@ -201,6 +208,7 @@ class StreamingCorrector:
         self.raw: list[float] = []
         self.first_pending = 0
         self.last_final = -np.inf
+        self.slot: int | None = None  # time slot of the last run (period_s > 0)
 
     @property
     def pending(self) -> int:
@@ -208,6 +216,12 @@ class StreamingCorrector:
 
     def add(self, t: float) -> list[tuple[float, int]]:
         self.raw.append(float(t))
+        if self.o.period_s > 0:
+            slot = math.floor(t / self.o.period_s)
+            if slot != self.slot and self.pending > self.o.lookahead:
+                self.slot = slot
+                return self._run(final=False)
+            return []
         if self.pending >= self.o.lookahead + self.o.block:
             return self._run(final=False)
         return []

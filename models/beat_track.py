@@ -60,7 +60,8 @@ class BeatTrack:
                 BeatDetectorOptions(options.detector_step_s, options.detector_margin_s),
             )
         self.corrector = StreamingCorrector(CorrectorOptions(
-            block=options.corrector_block, lookahead=options.corrector_lookahead, min_rr_s=options.min_rr_s))
+            block=options.corrector_block, lookahead=options.corrector_lookahead, min_rr_s=options.min_rr_s,
+            period_s=options.corrector_period_s))
         self.items: list[Item] = []
         self.final_wm = -math.inf
         self.source_wm = -math.inf

@@ -105,8 +105,9 @@ class HeartOptions:
     device_hr_stale_s: float = 5.0  # device HR older than this no longer stands for the current second
     detector_step_s: float = 8.0
     detector_margin_s: float = 2.0
-    corrector_block: int = 8
+    corrector_block: int = 8  # used only with corrector_period_s = 0
     corrector_lookahead: int = 6
+    corrector_period_s: float = 6.0  # artefact correction runs on a session-clock grid (see artefacts)
 
     @classmethod
     def from_config(cls, config: PipelineConfig, family: str = "heart") -> "HeartOptions":

@@ -31,10 +31,10 @@ def test_classification_equals_neurokit(seed):
     assert np.max(np.abs(clean - np.asarray(nk_clean) / 1000)) <= 0.001  # neurokit2 rounds to samples
 
 
-def _stream(beats, block=8):
+def _stream(beats, block=8, period_s=6.0):
     from coregulate.models.artefacts import CorrectorOptions
 
-    c = StreamingCorrector(CorrectorOptions(block=block))
+    c = StreamingCorrector(CorrectorOptions(block=block, period_s=period_s))
     out = []
     for b in beats:
         out += c.add(b)
@@ -60,11 +60,30 @@ def test_block_size_changes_only_edge_threshold_decisions():
     """Only the 91-beat threshold sees a truncated window at the live edge, so the block size may
     change a borderline decision, never the bulk of the series."""
     beats = np.cumsum(np.r_[0, rr_series(300, seed=5)]) / 1000
-    a = np.array([t for t, _ in _stream(beats, block=4)])
-    b = np.array([t for t, _ in _stream(beats, block=16)])
+    a = np.array([t for t, _ in _stream(beats, block=4, period_s=0)])
+    b = np.array([t for t, _ in _stream(beats, block=16, period_s=0)])
     assert len(a) == len(b) == len(beats)
     assert np.sum(a != b) <= 3
     assert np.sum(a != beats) <= 5
+
+
+def test_corrections_far_after_a_gap_do_not_depend_on_it():
+    """Runs are timed by the session clock: once the corrector has its context back after a gap,
+    every beat is corrected exactly as without the gap (a beat-count block would be shifted)."""
+    beats, _ = _with_artefacts(3)
+    whole = _stream(beats)
+    cut = 120.0
+    c = StreamingCorrector()
+    out = []
+    for b in beats[beats < cut]:
+        out += c.add(b)
+    out += c.flush()  # the gap
+    for b in beats[beats >= cut + 1.5]:  # a beat or two lost
+        out += c.add(b)
+    out += c.flush()
+    late = cut + 1.5 + 95  # past the 91-beat context
+    assert [x for x in out if x[0] > late] == [x for x in whole if x[0] > late]
+    assert [x for x in out if x[0] < cut - 10] == [x for x in whole if x[0] < cut - 10]
 
 
 @pytest.mark.realdata
