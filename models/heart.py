@@ -207,7 +207,9 @@ class HeartEstimator(StreamEstimator):
         self.started = True
         decided = min((tr.watermark for tr in self.tracks), default=math.inf)
         self._fuse(decided)
-        return self._emit(min(decided, self.hr_wm if self.has_hr else math.inf))
+        # a regular chunk's next sample sits at its t_end: device HR is complete only before it
+        hr_complete = self.hr_wm - 1e-6 if self.has_hr else math.inf
+        return self._emit(min(decided, hr_complete))
 
     def finish(self) -> list[Second]:
         for tr in self.tracks:
