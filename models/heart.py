@@ -7,16 +7,18 @@ A person may bring several heart streams at once. Each beat stream becomes a
 fused series takes, at every moment, the beats of the highest-ranked track whose current *run*
 (beats without a gap between them) covers that moment:
 
-1. ``RR`` -- intervals from the device's own detector. For a chest strap (Polar H10) these are
-   R-R at 1/1024 s from the strap's ~1 kHz internal ECG, what the vendor validated (Gilgen-Ammann,
-   Schweizer & Wyss 2019, Eur J Appl Physiol 119:1525, found H10 RR agreeing with a Holter ECG at
-   rest and in exercise). The ECG the strap streams is 130 Hz (7.7 ms per sample); the Task Force
-   (1996) asks for 250-500 Hz or interpolation for HRV, and our sub-sample refinement recovers
-   part of that resolution, not all of it. On the shared Polar H10 recording, RR rebuilt from the
-   130 Hz ECG differs from the strap's own RR by the figure in ``bench/RESULTS.md`` ("Heart fusion").
-   So RR outranks ECG, although issue #13 listed ECG first: the strap's RR and its ECG describe
-   the same beats, and the RR is the finer measurement of them. ECG fills the stretches where the
-   RR stream has no beats (a notification dropout, a strap that only streams ECG).
+1. ``RR`` -- intervals from the device's own detector: a chest strap's R-R (Polar H10: 1/1024 s
+   from its ~1 kHz internal ECG, validated against Holter ECG by Gilgen-Ammann, Schweizer & Wyss
+   2019, Eur J Appl Physiol 119:1525) or a wrist device's IBI.
+   Issue #13 listed ECG first; the measurement does not support a precision reason either way:
+   on the shared Polar H10 recording, intervals of the R peaks detected here from its 130 Hz ECG
+   (sub-sample refined) differ from the strap's own RR by a median 0.68 ms (95th percentile
+   1.9 ms, SD 1.0 ms) on 793 of 798 intervals (``bench/RESULTS.md``, "Heart fusion"), against
+   RMSSD of tens of ms. RR stays first because it is the vendor-validated measurement and because
+   every session that has it complete keeps exactly the beats it had before fusion existed; the
+   ECG fills the stretches where the RR stream has no beats. What ECG-first would add (R-wave
+   amplitude for ECG-derived breathing on strap sessions) is a ``beat_sources`` setting away:
+   ``{"heart": {"beat_sources": ["ecg", "rr", "ppg"]}}``.
 2. ``ECG`` -- R peaks detected here (:mod:`.beats`).
 3. ``PPG`` -- pulse peaks (wrist BVP, finger PPG); pulse arrival jitter makes RMSSD from PPG less
    precise, and motion blocks yield no beats.
@@ -79,9 +81,6 @@ HEART_COLUMNS = (
     "hf_ms2", "beats_in_window", "beats_corrected", "breathing_rpm", "heart_source", "heart_coverage",
 )
 
-#: Beat sources, best first (see the module docstring for why RR outranks ECG).
-BEAT_PRIORITY = (StreamKind.RR, StreamKind.ECG, StreamKind.PPG)
-_PRIORITY = BEAT_PRIORITY + (StreamKind.HR,)
 #: ``heart_source`` value of seconds whose ``hr_bpm`` is the device's own heart rate.
 DEVICE_HR = "device_hr"
 _NOTES = {
@@ -96,6 +95,8 @@ _NOTES = {
 class HeartOptions:
     """Options of the ``heart`` family (``config.options["heart"]``)."""
 
+    #: beat sources, best first (module docstring); any order of "rr", "ecg", "ppg"
+    beat_sources: tuple[str, ...] = ("rr", "ecg", "ppg")
     gap_s: float = 3.0  # an RR interval (or silence) longer than this is a gap, not a beat
     min_rr_s: float = 0.25  # a raw beat this close to the previous one is dropped (> 240 bpm)
     min_coverage: float = 0.5  # share of the window its NN intervals must cover for time-domain indices
@@ -112,7 +113,12 @@ class HeartOptions:
     @classmethod
     def from_config(cls, config: PipelineConfig, family: str = "heart") -> "HeartOptions":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.family(family).items() if k in names})
+        o = cls(**{k: v for k, v in config.family(family).items() if k in names})
+        o.beat_sources = tuple(o.beat_sources)  # a list after a JSON round trip
+        bad = set(o.beat_sources) - {"rr", "ecg", "ppg"}
+        if bad or len(set(o.beat_sources)) != len(o.beat_sources):
+            raise ValueError(f"heart.beat_sources {list(o.beat_sources)}: expected distinct 'rr', 'ecg', 'ppg'")
+        return o
 
 
 class _Runs:
@@ -161,13 +167,14 @@ class HeartEstimator(StreamEstimator):
         mine = [s for s in streams if s.participant == participant] or list(streams)
         kinds = {s.kind for s in mine}
         rates = {s.kind: s.rate for s in mine if s.rate}
+        order = [StreamKind(k) for k in self.o.beat_sources]
         self.tracks: list[BeatTrack] = [
-            BeatTrack(k, rates.get(k), self.o) for k in BEAT_PRIORITY
+            BeatTrack(k, rates.get(k), self.o) for k in order
             if k in kinds and (k == StreamKind.RR or rates.get(k))
         ]
         self.track_of = {tr.kind: i for i, tr in enumerate(self.tracks)}
         self.has_hr = StreamKind.HR in kinds
-        present = [k for k in _PRIORITY if k in kinds]
+        present = [k for k in (*order, StreamKind.HR) if k in kinds]
         #: the best source present (fills from the others are recorded per second in heart_source)
         self.source = present[0] if present else None
         self.note = " > ".join(_NOTES[k] for k in present) if present else "no heart stream"

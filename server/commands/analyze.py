@@ -87,3 +87,4 @@ def run(args) -> int:
     for line in res.notes:
         print(line)
     return 0
+

@@ -347,3 +347,14 @@ def test_real_ecg_dropouts_cost_what_they_last(shared_data):
         for s in away:
             assert out[s]["hr_bpm"] == pytest.approx(ref[s]["hr_bpm"], abs=0.01), (d, s)
             assert out[s]["rmssd_ms"] == pytest.approx(ref[s]["rmssd_ms"], abs=0.1), (d, s)
+
+
+def test_beat_source_order_is_a_setting():
+    streams, ecg, rr, hr = _sim_sources(hole=(0, 0))
+    cfg = PipelineConfig(options={"heart": {"beat_sources": ["ecg", "rr", "ppg"]}})
+    est = HeartEstimator("client", streams, cfg)
+    assert est.source == StreamKind.ECG
+    out = dict(run(est, sorted(ecg + rr + hr, key=lambda c: c.start)))
+    assert {out[t]["heart_source"] for t in range(60, 300)} == {"ecg"}
+    with pytest.raises(ValueError, match="beat_sources"):
+        HeartEstimator("client", streams, PipelineConfig(options={"heart": {"beat_sources": ["ecg", "hr"]}}))
