@@ -19,6 +19,9 @@
    ``coregulate analyze client=FOLDER --out OUT`` (defaults), and ``features.csv`` is counted:
    share of seconds with ``hr_bpm``, by ``heart_source``, and with quality good/fair.
 
+3. **Latency** of a finished heart second on the simulator for RR alone, ECG alone and ECG + RR
+   (the fusion waits for the slowest stream only where the best one does not cover).
+
     .venv/bin/python bench/validate_heart_fusion.py [--data ../shared/data] [--seeds 5]
 
 Prints "skipped" for a data set that is absent.
@@ -277,6 +280,33 @@ def print_wrist(data: Path, seeds: int) -> None:
         print(f"   hr_bpm on {100 * min(shares):.1f}-{100 * max(shares):.1f} % of seconds (target >= 95 %)")
 
 
+# ------------------------------------------------------------------ latency
+def latency_figures(duration_s: float = 600.0) -> dict[str, tuple[float, float]]:
+    """Median and max delay (stream time at emission - the second) of the client's heart rows on
+    the simulator, fed in time order in 1-s chunks, for RR alone, ECG alone and ECG + RR fused."""
+    from coregulate.models.heart import HeartEstimator
+    from coregulate.sensors.simulator import Simulator
+
+    sim = Simulator(seed=0, duration_s=duration_s, audio=False, rr=True)
+    chunks = [c for c in sim.chunks() if c.participant == "client"]
+    out = {}
+    for name, kinds in (("rr", {StreamKind.RR}), ("ecg", {StreamKind.ECG}), ("ecg + rr", {StreamKind.ECG, StreamKind.RR})):
+        est = HeartEstimator("client", [s for s in sim.streams if s.participant == "client" and s.kind in kinds],
+                             PipelineConfig())
+        lat = []
+        for c in chunks:
+            if c.kind in kinds:
+                lat += [c.t_end - t for t, _ in est.update(c)]
+        out[name] = (float(np.median(lat)), float(np.max(lat)))
+    return out
+
+
+def print_latency() -> None:
+    print("Latency of a finished heart second (simulator client, 600 s, 1-s chunks in time order)")
+    for name, (med, mx) in latency_figures().items():
+        print(f"   {name:>9}: median {med:.1f} s, max {mx:.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -287,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     print_dropouts(args.data, args.gap_at)
     print()
     print_wrist(args.data, args.seeds)
+    print()
+    print_latency()
     return 0
 
 

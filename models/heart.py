@@ -54,10 +54,12 @@ an amplitude, the RSA peak of the tachogram in the HF band (:func:`.frequency.hf
 when neither shows one dominant rhythm.
 
 Determinism: every track depends only on its own stream; the fusion decides a beat only once
-every track is final past it (the smallest track watermark), so the fused series does not depend
-on how the streams' chunks interleave or are cut. The price is latency: a person's seconds wait
-for the slowest of their heart streams (ECG: the 8-s detection block plus 2 s of margin; the
-artefact corrector: 6 beats of look-ahead).
+every track is final past it (the smallest track watermark), or, while the best track's run goes
+on from before that point, on the best track alone (nothing else can win there), so the fused
+series does not depend on how the streams' chunks interleave or are cut. Latency: while the best
+source covers, as that source alone (a strap's RR: ~9 s); around its gaps, the slowest of the
+person's heart streams (ECG: the 8-s detection block plus 2 s of margin; the artefact corrector:
+6 beats of look-ahead).
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ class HeartEstimator(StreamEstimator):
         self.started = True
         decided = min((tr.watermark for tr in self.tracks), default=math.inf)
         self._fuse(decided)
+        decided = max(decided, self._fuse_best_run())
         # a regular chunk's next sample sits at its t_end: device HR is complete only before it
         hr_complete = self.hr_wm - 1e-6 if self.has_hr else math.inf
         return self._emit(min(decided, hr_complete))
@@ -268,6 +271,31 @@ class HeartEstimator(StreamEstimator):
                     self._gap_event(t1, t)
             self.fused.append((t, k, rr, c, amp))
             self.prev = (t, k, run_id)
+
+    def _fuse_best_run(self) -> float:
+        """Take the best track's beats past the common watermark while its run goes on.
+
+        Where the best source's run covers everything from before the common watermark onwards,
+        no other track can contribute a beat (theirs are dropped when they arrive), so the best
+        track alone decides: a strap's RR is not held back by its slower ECG detector. Returns the
+        time up to which the fusion is decided this way (-inf when it is not).
+        """
+        if len(self.tracks) < 2 or self.runs[0].open is None:
+            return -math.inf
+        items, i, runs = self.tracks[0].items, self.cursor[0], self.runs[0]
+        last = -math.inf
+        while i < len(items) and items[i][0] == "beat":
+            _, t, c, amp = items[i]
+            run_id = runs.beat(t)
+            rr = None
+            if self.prev is not None and self.prev[1:] == (0, run_id):
+                rr = (t - self.prev[0]) * 1000.0
+            self.fused.append((t, 0, rr, c, amp))
+            self.prev = (t, 0, run_id)
+            last = t
+            i += 1
+        self.cursor[0] = i
+        return last
 
     def _continues(self, k: int) -> bool:
         """The open run of track ``k`` goes on past its consumed beats (its next item is a beat)."""

@@ -466,12 +466,16 @@ class SessionStore(_Annotations):
     # -- per-second tables --------------------------------------------------------------------
 
     def _rows(self, table: str, columns: tuple[str, ...], where: list[str], args: list[Any], order: str) -> list[dict]:
-        sql = f"SELECT {', '.join(_q(c) for c in columns)}, extra FROM {table}"
+        # a session written before a column existed (e.g. heart_source) reads it as empty
+        have = {r[1] for r in self.con.execute(f"PRAGMA table_info({table})")}
+        present = [c for c in columns if c in have]
+        sql = f"SELECT {', '.join(_q(c) for c in present)}, extra FROM {table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         out = []
         for rec in self.con.execute(sql + f" ORDER BY {order}", args):
-            row = dict(zip(columns, rec[:-1]))
+            row = dict.fromkeys(columns)
+            row.update(zip(present, rec[:-1]))
             if rec[-1]:
                 row.update(json.loads(rec[-1]))
             out.append(row)

@@ -120,3 +120,15 @@ def test_waveform_decimation_keeps_peaks(tmp_path):
     rec.close()
     w = SessionStore(tmp_path / "s.sqlite").waveform("client/ecg", 0, 10, max_points=200)
     assert len(w["t"]) <= 200 and max(w["v"]) == 1000.0
+
+
+def test_a_session_written_before_a_column_existed_reads_it_as_empty(tmp_path):
+    rec = _recorder(tmp_path)
+    rec.write_features([{"t_s": 1, "participant": "client", "hr_bpm": 75.0, "heart_source": "rr"}])
+    rec.close()
+    con = sqlite3.connect(tmp_path / "s.sqlite")
+    con.execute("ALTER TABLE feature DROP COLUMN heart_source")  # as in a file from an older version
+    con.commit()
+    con.close()
+    f = SessionStore(tmp_path / "s.sqlite").features()[0]
+    assert f["hr_bpm"] == 75.0 and "heart_source" in f and f["heart_source"] is None
