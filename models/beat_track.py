@@ -22,6 +22,7 @@ on either side and forms no interval across the gap.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -72,6 +73,39 @@ class BeatTrack:
         self.rr_anchor: float | None = None
         self.dropped = 0
         self.gap_reason: str | None = None  # reason of the gap the track is in (None: in a run)
+        # runs of final beats, for :meth:`covers`
+        self.closed_runs: deque[tuple[float, float]] = deque()
+        self.run: list[float] | None = None  # [first, last] final beat of the run in progress
+        # gating (see :meth:`gate_on`)
+        self.better: BeatTrack | None = None
+        self.gate_margin = 0.0
+        self.slots: dict[int, list[Chunk]] = {}
+        self.next_slot: int | None = None
+        self.skipping = False
+        self.slots_detected = 0  # 1-s slots given to the detector (gated tracks)
+
+    def gate_on(self, better: "BeatTrack", margin_s: float) -> None:
+        """Run the beat detector only where ``better`` (a higher-ranked track) does not cover.
+
+        The signal is held in 1-s slots of session time; slot ``k`` is decided once ``better`` is
+        final past ``k + 1 + margin_s``: skipped (no detection) when one of its runs covers
+        ``[k - margin_s, k + 1 + margin_s]``, detected otherwise. Its beats would lose to
+        ``better``'s there anyway; the margin lets a detection segment start a few seconds before
+        ``better``'s run ends, so that beats are there at the switch. Decisions depend on the data
+        only (session-time slots, ``better``'s final beats), not on chunking or interleaving. The
+        cost: where detection is needed, beats come ``better``'s latency + ``margin_s`` later.
+        """
+        self.better = better
+        self.gate_margin = float(margin_s)
+
+    def covers(self, a: float, b: float) -> bool | None:
+        """One run of this track's final beats spans ``[a, b]``; ``None`` while not yet known."""
+        if self.final_wm < b:
+            return None
+        while self.closed_runs and self.closed_runs[0][1] < a - 60.0:  # queries only move forward
+            self.closed_runs.popleft()
+        runs = list(self.closed_runs) + ([tuple(self.run)] if self.run is not None else [])
+        return any(s <= a and e >= b for s, e in runs)
 
     @property
     def watermark(self) -> float:
@@ -82,21 +116,84 @@ class BeatTrack:
     def update(self, chunk: Chunk) -> None:
         """Take one chunk of this track's stream."""
         self.started = True
+        self.source_wm = max(self.source_wm, float(chunk.t_end))
+        if self.better is not None and chunk.t0 is not None:
+            self._hold(chunk)
+            self.advance()
+            return
         contact_lost = chunk.meta.get("contact") is False
         if self.detector is not None:
             self._signal(chunk, contact_lost)
         else:
             self._rr(chunk, contact_lost)
-        self.source_wm = max(self.source_wm, float(chunk.t_end))
         self._check_silence()
 
     def finish(self) -> None:
-        """End of data: everything buffered becomes final, up to the stream's last time."""
+        """End of data: everything buffered becomes final, up to the stream's last time.
+        (A gated track's better track must have finished first.)"""
+        if self.better is not None:
+            self.advance(final=True)
         if self.detector is not None:
             for b in self.detector.end_segment():
                 self._raw_beat(b)
         self._final_beats(self.corrector.flush())
         self.final_wm = max(self.final_wm, self.source_wm)
+
+    # ----------------------------------------------------------------- gating
+    def _hold(self, chunk: Chunk) -> None:
+        """Keep a regular chunk, cut at whole session seconds, until its slots are decided."""
+        st = chunk.sample_times()
+        if not len(st):
+            pieces = [(math.floor(chunk.start), chunk)]
+        else:
+            ks = np.floor(np.round(st, 6)).astype(np.int64)  # 1-us rounding: as the detector
+            cuts = [0, *(np.flatnonzero(np.diff(ks)) + 1).tolist(), len(st)]
+            pieces = [
+                (int(ks[a]), Chunk(chunk.stream, chunk.values[a:b], t0=float(st[a]),
+                                   gap_before=chunk.gap_before and i == 0, meta=chunk.meta))
+                for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))
+            ]
+        for k, piece in pieces:
+            self.slots.setdefault(k, []).append(piece)
+            if self.next_slot is None or k < self.next_slot:
+                self.next_slot = k
+
+    def advance(self, final: bool = False) -> None:
+        """Decide every slot whose data and whose cover by the better track are known."""
+        better = self.better
+        if better is None or self.next_slot is None:
+            return
+        m = self.gate_margin
+        last = max(self.slots, default=self.next_slot - 1) if final else math.floor(self.source_wm + 1e-9) - 1
+        while self.next_slot <= last:
+            k = self.next_slot
+            covered = better.covers(k - m, k + 1 + m)
+            if covered is None:
+                if not final:
+                    break
+                covered = False  # the better track has ended
+            pieces = self.slots.pop(k, [])
+            if covered:
+                self._skip(float(k))
+            else:
+                self.skipping = False
+                self.slots_detected += 1
+                for p in pieces:
+                    self._signal(p, p.meta.get("contact") is False)
+                self._check_silence()
+            self.next_slot = k + 1
+
+    def _skip(self, k: float) -> None:
+        det = self.detector
+        assert det is not None
+        if not self.skipping:
+            for b in det.end_segment():
+                self._raw_beat(b)
+            t0 = self.last_raw if self.last_raw is not None else (self.last_sample_t if self.last_sample_t is not None else k)
+            self._begin_gap(t0, "covered by a better source")
+            self.skipping = True
+        self.last_sample_t = None  # the next detected slot starts a new segment, not a "dropout"
+        self.final_wm = max(self.final_wm, k + 1.0)
 
     def _signal(self, chunk: Chunk, contact_lost: bool) -> None:
         det = self.detector
@@ -170,6 +267,10 @@ class BeatTrack:
                 c, self.dropped = c + self.dropped, 0
             amp = self.raw_amp.pop(t, None)  # moved or inserted beats have no measured amplitude
             self.items.append(("beat", t, c, amp))
+            if self.run is None:
+                self.run = [t, t]
+            else:
+                self.run[1] = t
             self.final_wm = max(self.final_wm, t)
             while self.raw_amp:
                 first = next(iter(self.raw_amp))
@@ -179,6 +280,9 @@ class BeatTrack:
 
     def _begin_gap(self, t0: float, reason: str) -> None:
         self._final_beats(self.corrector.flush())
+        if self.run is not None:
+            self.closed_runs.append((self.run[0], self.run[1]))
+            self.run = None
         self.items.append(("gap", t0, 0, reason))
         self.final_wm = max(self.final_wm, t0)
         self.last_raw = None

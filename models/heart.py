@@ -105,7 +105,10 @@ class HeartOptions:
     hf_min_window_s: float = 60.0  # HF only on windows at least this long (Task Force 1996: >= 1 min)
     hf_fs: float = 4.0  # tachogram resampling rate (Hz)
     rr_drift_s: float = 2.0  # device RR cumsum vs timestamps beyond this: beats were lost -> gap
-    device_hr_stale_s: float = 5.0  # device HR older than this no longer stands for the current second
+    device_hr_stale_s: float = 5.0
+    #: ECG beats are detected only where the RR's runs do not cover the second +- this margin
+    #: (0: always detect); see :meth:`.beat_track.BeatTrack.gate_on`
+    ecg_gate_margin_s: float = 4.0  # device HR older than this no longer stands for the current second
     detector_step_s: float = 8.0
     detector_margin_s: float = 2.0
     corrector_block: int = 8  # used only with corrector_period_s = 0
@@ -175,6 +178,12 @@ class HeartEstimator(StreamEstimator):
             if k in kinds and (k == StreamKind.RR or rates.get(k))
         ]
         self.track_of = {tr.kind: i for i, tr in enumerate(self.tracks)}
+        # the strap's RR covers almost always: detect R peaks only where it does not (saves the
+        # ECG detector's CPU on every ECG + RR session; see BeatTrack.gate_on)
+        rr, ecg = self.track_of.get(StreamKind.RR), self.track_of.get(StreamKind.ECG)
+        if rr is not None and ecg is not None and rr < ecg and self.o.ecg_gate_margin_s > 0:
+            self.tracks[ecg].gate_on(self.tracks[rr], self.o.ecg_gate_margin_s)
+        self.gated = [tr for tr in self.tracks if tr.better is not None]
         self.has_hr = StreamKind.HR in kinds
         present = [k for k in (*order, StreamKind.HR) if k in kinds]
         #: the best source present (fills from the others are recorded per second in heart_source)
@@ -213,6 +222,8 @@ class HeartEstimator(StreamEstimator):
             self.tracks[self.track_of[chunk.kind]].update(chunk)
         else:
             return []
+        for tr in self.gated:  # the better track's progress may decide held slots
+            tr.advance()
         self.started = True
         decided = min((tr.watermark for tr in self.tracks), default=math.inf)
         self._fuse(decided)

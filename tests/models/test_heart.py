@@ -358,3 +358,20 @@ def test_beat_source_order_is_a_setting():
     assert {out[t]["heart_source"] for t in range(60, 300)} == {"ecg"}
     with pytest.raises(ValueError, match="beat_sources"):
         HeartEstimator("client", streams, PipelineConfig(options={"heart": {"beat_sources": ["ecg", "hr"]}}))
+
+
+def test_ecg_is_detected_only_where_the_rr_does_not_cover():
+    streams, ecg, rr, hr = _sim_sources()
+    chunks = sorted(ecg + rr + hr, key=lambda c: c.start)
+    gated = HeartEstimator("client", streams, PipelineConfig())
+    always = HeartEstimator("client", streams, PipelineConfig(options={"heart": {"ecg_gate_margin_s": 0}}))
+    a, b = dict(run(gated, chunks)), dict(run(always, chunks))
+    # the 30-s RR hole plus the margins and the start: a small part of the 300 s
+    assert gated.tracks[1].kind == StreamKind.ECG and 30 <= gated.tracks[1].slots_detected <= 60
+    assert {a[t]["heart_source"] for t in range(105, 130)} == {"ecg"}
+    for t in range(1, 301):
+        for col in ("hr_bpm", "rmssd_ms", "hr_inst_bpm"):
+            if b[t][col] is None:
+                assert a[t][col] is None, (t, col)
+            else:  # ECG beats in the hole come from a segment that starts elsewhere: microseconds
+                assert a[t][col] == pytest.approx(b[t][col], abs=0.01), (t, col)
