@@ -59,7 +59,9 @@ on from before that point, on the best track alone (nothing else can win there),
 series does not depend on how the streams' chunks interleave or are cut. Latency: while the best
 source covers, as that source alone (a strap's RR: ~9 s); around its gaps, the slowest of the
 person's heart streams (ECG: the 8-s detection block plus 2 s of margin; the artefact corrector:
-6 beats of look-ahead).
+6 beats of look-ahead). Cost: when RR ranks above ECG, R peaks are detected only in the seconds
+the RR does not cover (:meth:`.beat_track.BeatTrack.gate_on`, ``ecg_gate_margin_s``); those
+ECG beats then come the RR's latency + the margin later.
 """
 
 from __future__ import annotations
@@ -105,10 +107,10 @@ class HeartOptions:
     hf_min_window_s: float = 60.0  # HF only on windows at least this long (Task Force 1996: >= 1 min)
     hf_fs: float = 4.0  # tachogram resampling rate (Hz)
     rr_drift_s: float = 2.0  # device RR cumsum vs timestamps beyond this: beats were lost -> gap
-    device_hr_stale_s: float = 5.0
+    device_hr_stale_s: float = 5.0  # device HR older than this no longer stands for the current second
     #: ECG beats are detected only where the RR's runs do not cover the second +- this margin
     #: (0: always detect); see :meth:`.beat_track.BeatTrack.gate_on`
-    ecg_gate_margin_s: float = 4.0  # device HR older than this no longer stands for the current second
+    ecg_gate_margin_s: float = 4.0
     detector_step_s: float = 8.0
     detector_margin_s: float = 2.0
     corrector_block: int = 8  # used only with corrector_period_s = 0
