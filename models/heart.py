@@ -115,7 +115,7 @@ class HeartOptions:
     detector_margin_s: float = 2.0
     corrector_block: int = 8  # used only with corrector_period_s = 0
     corrector_lookahead: int = 6
-    corrector_period_s: float = 6.0  # artefact correction runs on a session-clock grid (see artefacts)
+    corrector_period_s: float = 4.0  # artefact correction runs on a session-clock grid (see artefacts)
 
     @classmethod
     def from_config(cls, config: PipelineConfig, family: str = "heart") -> "HeartOptions":
@@ -404,9 +404,10 @@ class HeartEstimator(StreamEstimator):
             return
         row.update(w.features())
         row["heart_source"] = self.tracks[self.last_beat[1]].kind.value
-        # spectra need one uninterrupted run over the window (a missing interval would distort them)
+        # spectra need one uninterrupted run over the window, up to its end (a missing interval
+        # or a silent tail would distort them)
         if self.window_s >= self.o.hf_min_window_s and self.run_start is not None \
-                and self.run_start <= t - self.window_s + 2.0:
+                and self.run_start <= t - self.window_s + 2.0 and t - self.last_beat[0] <= self.o.gap_s:
             bt, rr = w.intervals()
             hf, peak = hf_power(bt, rr, self.o.hf_fs)
             row["hf_ms2"] = hf

@@ -31,7 +31,7 @@ def test_classification_equals_neurokit(seed):
     assert np.max(np.abs(clean - np.asarray(nk_clean) / 1000)) <= 0.001  # neurokit2 rounds to samples
 
 
-def _stream(beats, block=8, period_s=6.0):
+def _stream(beats, block=8, period_s=4.0):
     from coregulate.models.artefacts import CorrectorOptions
 
     c = StreamingCorrector(CorrectorOptions(block=block, period_s=period_s))
