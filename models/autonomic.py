@@ -167,31 +167,33 @@ def hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
         - ``"heart rate missing on N % of seconds"`` (after the first window) reaching ``missing_share``;
         - ``"heart rate from the device's own HR on N % of seconds (no HRV there)"``, same threshold.
     """
-    o = options or AutonomicOptions()
     by_person: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_person.setdefault(str(r.get("participant")), []).append(r)
-    out: dict[str, list[str]] = {}
-    for who, rs in by_person.items():
-        warn: list[str] = []
-        counted = [r for r in rs if (finite_or_none(r.get("t_s")) or 0.0) > window_s]
-        hrv = [r for r in counted if finite_or_none(r.get("rmssd_ms")) is not None]
-        flags = [heart_flags(r, window_s, o) for r in hrv]
-        irregular = sum(f.irregular for f in flags)
-        if hrv and irregular / len(hrv) >= o.uninterpretable_share:
-            warn.append(
-                f"HRV uninterpretable: irregular rhythm (ectopic or corrected beats above "
-                f"{100 * o.poor_corrected_share:.0f} % or RMSSD above {100 * o.poor_cvsd:.0f} % of mean RR "
-                f"on {100 * irregular / len(hrv):.0f} % of windows)")
-        if counted:
-            missing = sum(finite_or_none(r.get("hr_bpm")) is None for r in counted) / len(counted)
-            device = sum(r.get("heart_source") == "device_hr" for r in counted) / len(counted)
-            if missing >= o.missing_share:
-                warn.append(f"heart rate missing on {100 * missing:.0f} % of seconds")
-            if device >= o.missing_share:
-                warn.append(f"heart rate from the device's own HR on {100 * device:.0f} % of seconds (no HRV there)")
-        out[who] = warn
-    return out
+    return {who: person_hrv_warnings(rs, window_s, options) for who, rs in by_person.items()}
+
+
+def person_hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
+                        options: AutonomicOptions | None = None) -> list[str]:
+    """:func:`hrv_warnings` for the rows of one person (no ``participant`` needed)."""
+    o = options or AutonomicOptions()
+    warn: list[str] = []
+    counted = [r for r in rows if (finite_or_none(r.get("t_s")) or 0.0) > window_s]
+    hrv = [r for r in counted if finite_or_none(r.get("rmssd_ms")) is not None]
+    irregular = sum(heart_flags(r, window_s, o).irregular for r in hrv)
+    if hrv and irregular / len(hrv) >= o.uninterpretable_share:
+        warn.append(
+            f"HRV uninterpretable: irregular rhythm (ectopic or corrected beats above "
+            f"{100 * o.poor_corrected_share:.0f} % or RMSSD above {100 * o.poor_cvsd:.0f} % of mean RR "
+            f"on {100 * irregular / len(hrv):.0f} % of windows)")
+    if counted:
+        missing = sum(finite_or_none(r.get("hr_bpm")) is None for r in counted) / len(counted)
+        device = sum(r.get("heart_source") == "device_hr" for r in counted) / len(counted)
+        if missing >= o.missing_share:
+            warn.append(f"heart rate missing on {100 * missing:.0f} % of seconds")
+        if device >= o.missing_share:
+            warn.append(f"heart rate from the device's own HR on {100 * device:.0f} % of seconds (no HRV there)")
+    return warn
 
 
 class AutonomicEstimator(RowEstimator):

@@ -218,24 +218,44 @@ def no_heart_data(f: SessionFacts) -> Iterable[SessionWarning]:
 
 
 def hrv_not_interpretable(f: SessionFacts) -> Iterable[SessionWarning]:
-    """Most (or all) heart seconds rated poor (corrected beats > 15 %, gaps, irregular rhythm)."""
+    """Most (or all) heart seconds rated poor (corrected beats > 15 %, gaps, irregular rhythm), or
+    an irregular rhythm on a large share of the HRV windows (:func:`.autonomic.person_hrv_warnings`
+    names it)."""
+    from .autonomic import person_hrv_warnings
+
     for who, rows in f.rows.items():
         rated = [r.get("quality") for r in rows if (r.get("quality") or "none") != "none"]
         if not rated:
             continue
+        irregular = next((w for w in person_hrv_warnings(rows, f.window_s) if w.startswith("HRV uninterpretable")), None)
         poor = sum(q == "poor" for q in rated) / len(rated)
         if poor >= POOR_SHARE:
             where = "in every second with heart data" if poor == 1 else f"in {_pct(poor)} of the seconds with heart data"
+            cause = irregular.split(": ", 1)[1] if irregular else "many corrected beats, gaps in the beats or an irregular rhythm"
             yield SessionWarning(who, "hrv_not_interpretable",
-                                 f"heart-rate variability not interpretable: quality is poor {where} (many corrected "
-                                 "beats, gaps in the beats or an irregular rhythm); RMSSD, HRV indices and arousal "
-                                 "from them should not be read")
+                                 f"heart-rate variability not interpretable: quality is poor {where} ({cause}); RMSSD, "
+                                 "HRV indices and arousal from them should not be read")
+        elif irregular:
+            yield SessionWarning(who, "hrv_not_interpretable", irregular)
+
+
+def heart_rate_device_only(f: SessionFacts) -> Iterable[SessionWarning]:
+    """Heart rate only from the device's own HR (no beats, no HRV) on a large share of the seconds
+    (:func:`.autonomic.person_hrv_warnings`; missing heart rate is left to the gap rules)."""
+    from .autonomic import person_hrv_warnings
+
+    for who, rows in f.rows.items():
+        for w in person_hrv_warnings(rows, f.window_s):
+            if w.startswith("heart rate from the device"):
+                yield SessionWarning(who, "heart_rate_device_only", w)
 
 
 def vagal_unreliable(f: SessionFacts) -> Iterable[SessionWarning]:
-    """Vagal (HRV) estimates confounded by speech or breathing outside 9-24 /min most of the time."""
+    """Vagal (HRV) estimates confounded by speech or breathing outside 9-24 /min most of the time
+    (seconds of poor quality, never vagal-reliable, are :func:`hrv_not_interpretable`'s)."""
     for who, rows in f.rows.items():
-        flags = [r.get("vagal_reliable") for r in rows if _has_heart(r) and r.get("vagal_reliable") is not None]
+        flags = [r.get("vagal_reliable") for r in rows
+                 if _has_heart(r) and r.get("vagal_reliable") is not None and r.get("quality") != "poor"]
         if flags:
             bad = sum(not bool(v) for v in flags) / len(flags)
             if bad >= VAGAL_UNRELIABLE_SHARE:
@@ -321,6 +341,7 @@ WARNING_RULES: list[WarningRule] = [
     session_interrupted,
     no_heart_data,
     hrv_not_interpretable,
+    heart_rate_device_only,
     baseline_incomplete,
     zone_mostly_unknown,
     vagal_unreliable,

@@ -87,4 +87,3 @@ def run(args) -> int:
     for line in res.notes:
         print(line)
     return 0
-

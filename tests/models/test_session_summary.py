@@ -88,3 +88,15 @@ def test_a_new_source_of_warnings_is_one_function():
     facts = _facts({"client": _rows(4000, hr_bpm=70.0, quality="good", zone="window")})
     assert [w.code for w in session_warnings(facts, [*WARNING_RULES, too_long])][-1] == "long"
     assert "long" not in [w.code for w in session_warnings(facts)]
+
+
+def test_heart_warnings_name_an_irregular_rhythm_and_device_only_heart_rate():
+    irregular = _rows(300, hr_bpm=70.0, rmssd_ms=300.0, beats_in_window=70, beats_corrected=0, quality="poor",
+                      zone="unknown")
+    wrist = _rows(300, hr_bpm=70.0, heart_source=lambda t: "device_hr" if t > 100 else "ppg", quality="fair",
+                  zone="window", vagal_reliable=None)
+    w = {(x.who, x.code): x.text for x in session_warnings(_facts({"client": irregular, "therapist": wrist}))}
+    assert "(irregular rhythm (ectopic or corrected beats above 15 % or RMSSD above 25 % of mean RR on 100 % of " \
+           "windows))" in w[("client", "hrv_not_interpretable")]
+    assert w[("therapist", "heart_rate_device_only")] == \
+        "heart rate from the device's own HR on 83 % of seconds (no HRV there)"

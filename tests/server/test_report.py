@@ -56,7 +56,7 @@ def test_summary_rows_and_columns_agree_with_the_per_second_tables(sim):
         base = [float(f["rmssd_ms"]) for f in mine if f["rmssd_ms"] and int(f["t_s"]) <= 300]
         assert float(r["rmssd_ms_baseline_mean"]) == pytest.approx(sum(base) / len(base), rel=1e-6)
         assert sum(float(r[f"quality_{q}_share"]) for q in ("good", "fair", "poor", "none")) == pytest.approx(1.0)
-        assert r["heart_source"] == "rr"  # the simulated strap gives RR: the heart estimator's first choice
+        assert r["heart_source"] == "rr 100%"  # the simulated strap gives RR: the fusion's first choice, every second
         assert r["eda_scl_us_rest_mean"] == "" and r["vocal_arousal_rest_mean"] == ""  # no EDA, no audio: empty
         assert r["hr_mean_abs_z"] == ""  # dyad columns stay empty on a person's row
     dyad = summary[2]
@@ -124,7 +124,7 @@ def test_one_person_has_no_dyad_row_and_no_dyad_section(tmp_path):
     assert main(["analyze", f"client=rr:{tmp_path}/rr.txt", "--out", str(out), "--quiet"]) == 0
     summary = _rows(out / "summary.csv")
     assert [(r["row"], r["participant"]) for r in summary] == [("person", "client")]
-    assert summary[0]["heart_source"] == "rr" and float(summary[0]["quality_good_share"]) > 0.8
+    assert summary[0]["heart_source"] == "rr 100%" and float(summary[0]["quality_good_share"]) > 0.8
     doc = (out / "report.html").read_text()
     assert "<h3>Dyad</h3>" not in doc and "synchrony" not in doc.split('<section id="timecourse">')[1].split("</p>")[0]
     assert '<section id="warnings"><h2>Warnings (0)</h2>' in doc
