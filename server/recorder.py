@@ -511,7 +511,10 @@ class SessionStore(_Annotations):
             sql += " WHERE " + " AND ".join(where)
         return [{"id": i, "kind": k, "t_start": a, "t_end": b, "participant": p, "rule": r, "label": lab,
                  "evidence": json.loads(ev or "{}")}
-                for i, k, a, b, p, r, lab, ev in self.con.execute(sql + " ORDER BY t_start, id", args)]
+                # ties of t_start by person: with --jobs, people's rows (and the events they raise)
+                # reach the recorder in whatever order their workers finish
+                for i, k, a, b, p, r, lab, ev in self.con.execute(
+                    sql + " ORDER BY t_start, COALESCE(participant, ''), id", args)]
 
     def annotations(self, include_deleted: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT id, t_s, t_end, author, text, source, created_utc, updated_utc, deleted FROM annotation"
