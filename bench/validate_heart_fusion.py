@@ -23,7 +23,7 @@
 4. **Strap RR vs ECG**: intervals of the R peaks detected here from the Polar H10's 130 Hz ECG against
    the strap's own RR (why RR stays first, see ``models/heart.py``).
 
-    .venv/bin/python bench/validate_heart_fusion.py [--data ../shared/data] [--seeds 5]
+    .venv/bin/python bench/validate_heart_fusion.py [--data DIR (default $COREGULATE_SHARED_DATA or ../shared/data)] [--seeds 5]
 
 Prints "skipped" for a data set that is absent.
 """
@@ -364,7 +364,8 @@ def print_latency() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path,
+                    default=Path(os.environ.get("COREGULATE_SHARED_DATA", ROOT.parent / "shared" / "data")))
     ap.add_argument("--gap-at", type=float, default=240.0, help="where the gap starts (session seconds)")
     ap.add_argument("--seeds", type=int, default=5, help="wrist sessions (different deletions and motion)")
     args = ap.parse_args(argv)
