@@ -328,6 +328,8 @@ def quality_cost(seconds: float = 600.0, repeats: int = 3) -> tuple[float, float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--beats-only", action="store_true",
+                    help="skip the fusion figures (dropouts, wrist session, latency: validate_heart_fusion.py)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     data = args.data
@@ -402,6 +404,12 @@ def main() -> None:
     w, wo, n = quality_cost()
     print(f"\n== Cost: ECG beat detection, 600 s simulated 130 Hz ECG, 1-s chunks ({n} beats), CPU best of 3")
     print(f"  with per-beat quality {w:.3f} s, without (baseline) {wo:.3f} s: ratio {w / wo:.2f}")
+
+    if not args.beats_only:  # the fused heart signal: one command prints every figure of issue #13
+        import validate_heart_fusion
+
+        print("\n== Heart fusion (validate_heart_fusion.py)")
+        validate_heart_fusion.main(["--data", str(data)])
 
 
 if __name__ == "__main__":
