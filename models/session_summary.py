@@ -328,6 +328,15 @@ def synchrony_not_computable(f: SessionFacts) -> Iterable[SessionWarning]:
                              "windows with at least 75% valid pairs)")
 
 
+def baseline_not_trusted(f: SessionFacts) -> Iterable[SessionWarning]:
+    """The window-of-tolerance estimator judged a person's baseline too short or too disturbed
+    (its ``baseline`` event, :mod:`coregulate.models.tolerance`): arousal and zones rest on it."""
+    for e in f.events:
+        if e.get("kind") == "baseline" and (e.get("evidence") or {}).get("trusted") is False:
+            yield SessionWarning(e.get("participant") or "session", "baseline_not_trusted",
+                                 f"{e.get('label')}; arousal and zones are measured against this baseline")
+
+
 def estimator_warnings(f: SessionFacts) -> Iterable[SessionWarning]:
     """Events of kind ``warning`` raised by an estimator; their label is the text."""
     for e in f.events:
@@ -343,6 +352,7 @@ WARNING_RULES: list[WarningRule] = [
     hrv_not_interpretable,
     heart_rate_device_only,
     baseline_incomplete,
+    baseline_not_trusted,
     zone_mostly_unknown,
     vagal_unreliable,
     signal_gaps,

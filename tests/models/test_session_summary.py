@@ -100,3 +100,13 @@ def test_heart_warnings_name_an_irregular_rhythm_and_device_only_heart_rate():
            "windows))" in w[("client", "hrv_not_interpretable")]
     assert w[("therapist", "heart_rate_device_only")] == \
         "heart rate from the device's own HR on 83 % of seconds (no HRV there)"
+
+
+def test_a_baseline_the_tolerance_estimator_did_not_trust_is_a_warning():
+    ok = _rows(600, hr_bpm=70.0, quality="good", zone="window", vagal_reliable=True)
+    events = [{"kind": "baseline", "participant": "client", "label": "baseline not trusted: disturbed: movement",
+               "evidence": {"trusted": False, "reasons": ["disturbed: movement"]}},
+              {"kind": "baseline", "participant": "therapist", "label": "baseline trusted", "evidence": {"trusted": True}}]
+    got = [w for w in session_warnings(_facts({"client": ok, "therapist": ok}, events=events))
+           if w.code == "baseline_not_trusted"]
+    assert [(w.who, w.text.split(";")[0]) for w in got] == [("client", "baseline not trusted: disturbed: movement")]
