@@ -34,6 +34,7 @@ KNOWN_FORMATS = (
     "flac",
     "audio",
     "e4",
+    "mea",
 )
 
 SPEC_SYNTAX = "ROLE=[FORMAT:]PATH[?key=value&key=value...]"

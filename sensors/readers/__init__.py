@@ -29,6 +29,7 @@ FORMATS = {
     "flac": ("audio", "AudioReader"),
     "audio": ("audio", "AudioReader"),
     "e4": ("e4", "E4Reader"),
+    "mea": ("motion_energy", "MotionEnergyReader"),
 }
 assert set(FORMATS) == set(KNOWN_FORMATS)
 
@@ -36,7 +37,7 @@ assert set(FORMATS) == set(KNOWN_FORMATS)
 OPTIONS = {
     "polar": ("channel", "max_ppi_error_ms"), "rr": ("unit",), "hrvlogger": (), "edf": ("ecg", "eda", "ppg", "resp", "hr", "temp"),
     "wfdb": ("eda",), "xdf": ("type", "name"), "wav": ("channel",), "flac": ("channel",), "audio": ("channel",),
-    "e4": (),
+    "e4": (), "mea": ("column", "rate"),
 }
 
 EXTENSIONS = {
@@ -49,6 +50,7 @@ EXTENSIONS = {
 def detect_format(path) -> str:
     """Name of the format of ``path`` (see :data:`FORMATS`), from its content first."""
     from .e4 import is_e4_folder
+    from .motion_energy import looks_like_motion_energy
     from .polar import polar_kind
     from .rrtext import HRVLOGGER_HEADER, looks_like_rr_text
     from .wfdb_reader import record_base
@@ -95,6 +97,8 @@ def detect_format(path) -> str:
             return "polar"
         if first.replace(" ", "").lower().startswith(HRVLOGGER_HEADER.replace(" ", "")):
             return "hrvlogger"
+        if looks_like_motion_energy(lines[:50]):
+            return "mea"
         if looks_like_rr_text(lines[:50]):
             return "rr"
         if any(sep in first for sep in (",", ";", "\t")):
