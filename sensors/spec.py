@@ -6,6 +6,7 @@ Examples::
     client=csv:rec.csv?time=time_ns:ns&ecg=ecg_mV:mV&rr=rr_ms:ms
     therapist=edf:C:\\data\\t.edf?ecg=ECG I&eda=GSR
     client=wav:both.wav?channel=0
+    video:session.mp4?client=0,0,0.5,1&therapist=0.5,0,1,1   (one camera, both people)
 
 The format prefix is only taken as a format when it is a known format name, so a Windows drive
 letter (``C:\\x.csv``) or a path containing ``:`` stays a path.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -35,6 +36,7 @@ KNOWN_FORMATS = (
     "audio",
     "e4",
     "mea",
+    "video",
 )
 
 SPEC_SYNTAX = "ROLE=[FORMAT:]PATH[?key=value&key=value...]"
@@ -81,6 +83,9 @@ def parse_spec(text: str) -> Spec:
     """Parse one SPEC string; raise :class:`InputError` naming it and the expected syntax."""
     if not isinstance(text, str):
         raise _bad(repr(text), "not a string")
+    if text.startswith("video:"):
+        # one camera filming the whole dyad: no ROLE=, the options name each role's region
+        return replace(parse_spec("dyad=" + text), text=text)
     role, eq, rest = text.partition("=")
     role = role.strip()
     if not eq:

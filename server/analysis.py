@@ -17,7 +17,7 @@ from ..sensors.errors import OutputError
 from .export import export_csv
 from .recorder import Recorder, SessionStore
 from .runner import SessionRunner
-from .sources import build_source, check_codes, spec_for_record
+from .sources import build_source, check_codes, spec_for_record, video_meta
 from .summary import summarize_store
 
 SESSION_FILE = "session.sqlite"
@@ -106,7 +106,7 @@ def _analyze_once(specs: list[str], out_dir: str | Path, *, config: PipelineConf
     extra = {"baseline": json.dumps(notes)} if notes else {}
     recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
                         participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in specs]),
-                                                  **extra, **(meta or {})})
+                                                  **extra, **video_meta(source), **(meta or {})})
     bar = _Progress(getattr(source, "duration_s", None), progress)
     registry = DEFAULT_REGISTRY
     if jobs > 1:

@@ -287,11 +287,12 @@ class SessionManager:
         if s.status != "created":
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
-        from .sources import spec_for_record
+        from .sources import spec_for_record, video_meta
 
         source_meta = s.request.source.model_dump()
         source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
-        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed}
+        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed,
+                **video_meta(s.source)}
         s.status = "starting"
         loop = asyncio.new_event_loop()
 

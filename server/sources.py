@@ -165,3 +165,11 @@ def spec_for_record(text: str) -> str:
     except InputError:
         return text
     return text.replace(str(path), PurePath(str(path)).name, 1)
+
+
+def video_meta(source) -> dict:
+    """``{"video": [reference, ...]}`` for the session file when the source reads a video (path,
+    size, SHA-256, offset, regions: what a replay needs to find and check it; never frames),
+    else ``{}``."""
+    refs = [r.video_reference for r in getattr(source, "readers", []) if hasattr(r, "video_reference")]
+    return {"video": refs} if refs else {}

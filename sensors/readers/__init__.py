@@ -30,6 +30,7 @@ FORMATS = {
     "audio": ("audio", "AudioReader"),
     "e4": ("e4", "E4Reader"),
     "mea": ("motion_energy", "MotionEnergyReader"),
+    "video": ("video", "VideoReader"),
 }
 assert set(FORMATS) == set(KNOWN_FORMATS)
 
@@ -43,7 +44,8 @@ OPTIONS = {
 EXTENSIONS = {
     ".edf": "edf", ".bdf": "edf", ".rec": "edf", ".hea": "wfdb", ".dat": "wfdb", ".xdf": "xdf",
     ".xdfz": "xdf", ".wav": "wav", ".flac": "flac", ".ogg": "audio", ".csv": "csv", ".tsv": "csv",
-    ".txt": "rr",
+    ".txt": "rr", ".mp4": "video", ".m4v": "video", ".mov": "video", ".mkv": "video", ".webm": "video",
+    ".avi": "video",
 }
 
 
@@ -53,6 +55,7 @@ def detect_format(path) -> str:
     from .motion_energy import looks_like_motion_energy
     from .polar import polar_kind
     from .rrtext import HRVLOGGER_HEADER, looks_like_rr_text
+    from .video import looks_like_video
     from .wfdb_reader import record_base
 
     p = os.fspath(path)
@@ -74,6 +77,8 @@ def detect_format(path) -> str:
         raise MissingInputError(f"cannot open ({e.strerror})", path=p) from None
     if not head:
         raise InputError("empty file", path=p, line=1, expected="a recording")
+    if looks_like_video(head):
+        return "video"
     if head.startswith(b"XDF:"):
         return "xdf"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":

@@ -57,7 +57,7 @@ def run(args) -> int:
     from ..signals import exit_code_for, run_until_signalled
     from ..sources import build_source
 
-    from ..sources import check_codes, check_spec_combination, parse_codes, spec_for_record
+    from ..sources import check_codes, check_spec_combination, parse_codes, spec_for_record, video_meta
 
     argtypes.as_usage(check_spec_combination, args.specs)
     speed = parse_speed(args.speed)
@@ -91,7 +91,8 @@ def run(args) -> int:
     sid = time.strftime("replay-%Y%m%d-%H%M%S")
     path = data_dir(args) / "sessions" / f"{sid}.sqlite"
     rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
-                   participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs])})
+                   participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs]),
+                                             **video_meta(source)})
     print(f"recording to {path}", flush=True)
     runner = SessionRunner(source, rec, config, sinks=[_Printer()])
     _, signum = run_until_signalled(runner.stop, runner.run)

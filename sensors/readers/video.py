@@ -1,0 +1,202 @@
+"""Session video as a source of motion energy: decoded frame by frame (PyAV), never loaded whole,
+never stored; each person's region becomes a ``MOTION`` stream (MEA, :mod:`coregulate.models.motion_energy`).
+
+Two layouts:
+
+* one camera showing both people (the usual set-up): ``video:session.mp4`` (short for
+  ``dyad=video:session.mp4``), the client in the left half and the therapist in the right half,
+  or regions given per role in relative coordinates ``x0,y0,x1,y1`` (0-1, from the top left)::
+
+      video:session.mp4?client=0,0.1,0.45,1&therapist=0.55,0.1,1,1
+
+* one file per person: ``client=video:client_cam.mp4`` (the whole frame, or ``?roi=x0,y0,x1,y1``).
+
+Options: ``threshold=GREY`` (noise threshold in grey levels, default 15), ``step=N`` (pixel stride,
+default 2), ``offset=S`` (the video's first frame is at session second S; frames before 0 are
+skipped). Frame ``k``'s motion energy is at the frame's own presentation time (so variable frame
+rates and dropped frames keep their times; holes > 3 frame periods are flagged as gaps).
+
+Privacy: frames live only in memory for one difference. The session keeps a *reference* to the
+file (:attr:`VideoReader.video_reference`: path, size, SHA-256, offset, regions), never pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Iterator
+
+import numpy as np
+
+from ..base import Reader
+from ..chunk import Chunk, StreamInfo, StreamKind
+from ..errors import InputError
+from ._common import RegularEmitter, check_rate, num
+
+#: The role of the roleless ``video:PATH`` SPEC: one camera for the whole dyad.
+DYAD_ROLE = "dyad"
+#: Options that are not a role's region.
+SETTINGS = ("roi", "threshold", "step", "offset")
+#: Frames per chunk flush (about a second of video).
+BLOCK_FRAMES = 25
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
+EXPECTED = "a video file FFmpeg can decode (mp4, mov, mkv, webm, avi)"
+
+
+def looks_like_video(head: bytes) -> bool:
+    """ISO-BMFF (mp4/mov), Matroska/WebM or AVI magic bytes."""
+    return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+
+
+def file_sha256(path: str, block: int = 1 << 20) -> str:
+    """SHA-256 of the whole file (streamed), so a replay can tell the same video from another."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class VideoReader(Reader):
+    """Motion energy per person from a video file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The video file.
+    role : str
+        The person filmed, or :data:`DYAD_ROLE` for a camera showing several people (one region
+        per role option; default client = left half, therapist = right half).
+    options : Mapping[str, str]
+        Regions and :data:`SETTINGS` (see the module docstring).
+    """
+
+    def __init__(self, path, role: str, options=None):
+        import av
+
+        from ...models.motion_energy import DEFAULT_REGIONS, DEFAULT_STEP, DEFAULT_THRESHOLD, Region
+
+        self.path = os.fspath(path)
+        opts = dict(options or {})
+        self.threshold = num(opts.get("threshold", str(DEFAULT_THRESHOLD)), self.path, None, "threshold",
+                             "a noise threshold in grey levels, 0-254")
+        step = num(opts.get("step", str(DEFAULT_STEP)), self.path, None, "step", "a whole pixel stride >= 1")
+        if not 0 <= self.threshold < 255:
+            raise InputError(f"threshold {self.threshold:g} out of range", path=self.path, field="threshold",
+                             expected="grey levels 0-254")
+        if step < 1 or step != int(step):
+            raise InputError(f"step {step:g} is not a whole number >= 1", path=self.path, field="step",
+                             expected="a pixel stride of 1, 2, 3, ...")
+        self.step = int(step)
+        self.offset_s = num(opts.get("offset", "0"), self.path, None, "offset", "seconds, e.g. offset=-2.5")
+        regions = {k: v for k, v in opts.items() if k not in SETTINGS}
+        if role == DYAD_ROLE:
+            if "roi" in opts:
+                raise InputError("roi= is for one person's file", path=self.path, field="roi",
+                                 expected="one region per role, e.g. ?client=0,0,0.5,1&therapist=0.5,0,1,1")
+            named = regions or {k: r.as_text() for k, r in DEFAULT_REGIONS.items()}
+        else:
+            if regions:
+                raise InputError(f"option(s) {sorted(regions)} do not apply to one person's video", path=self.path,
+                                 field="SPEC", expected=f"options for video: {', '.join(SETTINGS)}; regions per role "
+                                                        "only in the dyad form video:PATH?client=...&therapist=...")
+            named = {role: opts.get("roi", "0,0,1,1")}
+        self.regions: dict[str, Any] = {}
+        for who, text in named.items():
+            try:
+                self.regions[who] = Region.parse(text)
+            except ValueError as e:
+                raise InputError(str(e), path=self.path, field=who if role == DYAD_ROLE else "roi",
+                                 expected="x0,y0,x1,y1 in relative coordinates, 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1") from None
+        try:
+            with av.open(self.path) as container:
+                if not container.streams.video:
+                    raise InputError("no video stream", path=self.path, field="video", expected=EXPECTED)
+                vs = container.streams.video[0]
+                rate = vs.average_rate or vs.guessed_rate
+                self.width, self.height = vs.codec_context.width, vs.codec_context.height
+                self.duration_s = float(container.duration / 1e6) if container.duration else None
+                self.has_audio = bool(container.streams.audio)
+        except av.FFmpegError as e:
+            raise InputError(f"cannot read video ({_reason(e)})", path=self.path, field="video", expected=EXPECTED) from None
+        if not rate or not self.width or not self.height:
+            raise InputError("video stream without frame rate or size", path=self.path, field="video", expected=EXPECTED)
+        self.rate = check_rate(float(rate), self.path, "frame rate")
+        name = os.path.basename(self.path)
+        self.streams = [
+            StreamInfo(who, StreamKind.MOTION, self.rate, (),
+                       f"{name} motion energy, region {r.as_text()} (share of pixels changed > {self.threshold:g} grey levels)")
+            for who, r in self.regions.items()
+        ]
+
+    @property
+    def video_reference(self) -> dict[str, Any]:
+        """What the session keeps about the video (never frames): where it was, how to recognise
+        it, how it is aligned, and which region is whose."""
+        st = os.stat(self.path)
+        return {
+            "path": os.path.abspath(self.path), "size": st.st_size, "sha256": file_sha256(self.path),
+            "offset_s": self.offset_s, "rate": self.rate, "width": self.width, "height": self.height,
+            "duration_s": self.duration_s, "regions": {k: r.as_text() for k, r in self.regions.items()},
+        }
+
+    def chunks(self) -> Iterator[Chunk]:
+        import av
+
+        from ...models.motion_energy import MotionEnergy
+
+        mea = MotionEnergy(list(self.regions.values()), self.width, self.height, self.threshold, self.step)
+        emitters = [RegularEmitter(s, self.path, "frame time") for s in self.streams]
+        times: list[float] = []
+        rows: list[np.ndarray] = []
+        k = -1
+        try:
+            with av.open(self.path) as container:
+                vs = container.streams.video[0]
+                vs.thread_type = "AUTO"  # frame + slice threads: decoding is most of the cost
+                t_first = None
+                for k, frame in enumerate(container.decode(vs)):
+                    grey = _grey(frame)
+                    if grey.shape != (self.height, self.width):
+                        raise InputError(f"frame size changed to {grey.shape[1]}x{grey.shape[0]}", path=self.path,
+                                         field=f"frame {k}", expected=f"{self.width}x{self.height} throughout")
+                    t = frame.time if frame.time is not None else k / self.rate
+                    t_first = t if t_first is None else t_first
+                    energy = mea.update(grey)
+                    st = t - t_first + self.offset_s
+                    if energy is None or st < 0:
+                        continue
+                    times.append(st)
+                    rows.append(energy)
+                    if len(times) >= BLOCK_FRAMES:
+                        yield from self._flush(emitters, times, rows)
+                        times, rows = [], []
+        except av.FFmpegError as e:
+            where = f"frame {k + 1}" if k >= 0 else "video"
+            raise InputError(f"cannot decode video ({_reason(e)})", path=self.path, field=where, expected=EXPECTED) from None
+        if k < 1:
+            raise InputError("fewer than 2 decodable frames", path=self.path, field="video", expected=EXPECTED)
+        if times:
+            yield from self._flush(emitters, times, rows)
+
+    @staticmethod
+    def _flush(emitters, times, rows) -> list[Chunk]:
+        values = np.vstack(rows)
+        out = [c for i, em in enumerate(emitters) for c in em.push(times, values[:, i])]
+        return sorted(out, key=lambda c: c.start)  # stable: same start keeps stream order
+
+
+def _grey(frame) -> np.ndarray:
+    """Grey levels of a decoded frame: the luma plane as is for YUV/grey formats (no copy, no
+    colour conversion), a conversion otherwise."""
+    name = frame.format.name
+    if name.startswith(("yuv", "yuvj", "gray", "nv12", "nv21")) and not name.startswith(("gray16", "yuv4201", "yuv4221")) \
+            and "p10" not in name and "p12" not in name and "p16" not in name:
+        plane = frame.planes[0]
+        buf = np.frombuffer(plane, np.uint8)
+        return buf.reshape(plane.height, plane.line_size)[:, : plane.width]
+    return frame.to_ndarray(format="gray")
+
+
+def _reason(e: Exception) -> str:
+    return (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip()
