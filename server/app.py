@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import auth
 from .limits import MAX_BODY_BYTES, document_error_detail
-from .routers import annotations, data, export, meta, sessions, ws
+from .routers import annotations, data, export, meta, sessions, video, ws
 from .schemas import SessionCreate, SourceSpec
 from .sessions import Backends, SessionManager
 
@@ -64,6 +64,8 @@ class Settings:
     startup: list[Any] = field(default_factory=list)
     backends: Backends | None = None
     hub_options: dict[str, Any] = field(default_factory=dict)
+    #: may the viewer token see session videos (the supervisor always may)
+    viewers_see_video: bool = False
 
 
 def create_app(settings: Settings | str | Path | None = None, token: str | None = None, *,
@@ -111,7 +113,7 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    for r in (meta.router, sessions.router, data.router, annotations.router, export.router, ws.router):
+    for r in (meta.router, sessions.router, data.router, annotations.router, export.router, ws.router, video.router):
         app.include_router(r)
 
     # The dashboard shell (HTML, JS, CSS, vendored uPlot) holds no data: it is public; every
@@ -136,7 +138,7 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
           viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
           demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None,
           demo_baseline_speed: float | str | None = None, ssl_certfile: str | None = None,
-          ssl_keyfile: str | None = None) -> None:
+          ssl_keyfile: str | None = None, viewers_see_video: bool = False) -> None:
     """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout.
 
     With ``ssl_certfile``/``ssl_keyfile`` uvicorn serves HTTPS and WSS (its own TLS support);
@@ -146,7 +148,7 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
 
     settings = Settings(data_dir=Path(data_dir), token=token, viewer_token=viewer_token, host=host, port=port,
                         demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s, startup=list(startup or []),
-                        demo_baseline_speed=demo_baseline_speed)
+                        demo_baseline_speed=demo_baseline_speed, viewers_see_video=viewers_see_video)
     app = create_app(settings)
     t = app.state.tokens
     tls = bool(ssl_certfile)

@@ -75,6 +75,8 @@ def server_log_level(args) -> str:
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="run the supervisor server and dashboard")
     add_server_options(p)
+    p.add_argument("--viewers-see-video", action="store_true",
+                   help="let the viewer token see session videos in replay (default: the supervisor only)")
     p.set_defaults(run=run_serve)
     d = sub.add_parser("demo", help="server + dashboard on a simulated therapist-client session")
     add_server_options(d)
@@ -112,7 +114,7 @@ def run_serve(args) -> int:
     _check_port(args.port)
     tls = tls_options(args)
     serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
-          log_level=server_log_level(args), **tls)
+          log_level=server_log_level(args), viewers_see_video=args.viewers_see_video, **tls)
     return exit_code_after_server()
 
 
