@@ -10,6 +10,7 @@ import { bandOf, mmss } from "./charts.js";
 import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
 import { Overview } from "./overview.js";
+import { sessionVideo } from "./video.js";
 
 const WINDOW_S = 300;
 export const CURSOR_EVENT = "coregulate:cursor";
@@ -75,7 +76,9 @@ export async function replayView(main, sessionId, ctx) {
     ...SHORTCUTS.flatMap(([k, what], i) => [i ? " · " : "", h("kbd", {}, k), ` ${what}`]), " · click or drag the overview to go there");
   const overviewBox = h("section", { className: "strip overview-box", "aria-label": "Session overview" },
     h("h3", {}, "Whole session ", h("span", { className: "muted" }, "(zones: green window, red hyper, blue hypo, light blue possible hypo, grey calibrating or unknown; box: the charts' window)")));
-  main.replaceChildren(bar, keys, overviewBox, slider, annPanel);
+  const video = sessionVideo(q, sessionId); // beside the traces; says so when there is none, or it moved
+  main.replaceChildren(bar, keys, overviewBox, slider, video.el, annPanel);
+  main.addEventListener(CURSOR_EVENT, video.onCursor);
   const overview = new Overview(overviewBox, data, duration, (t) => seek(t));
   const view = new DyadView(main, data, { onJump: (t) => seek(t), allEvents: true });
   const drawTimeline = () => overview.draw(); // annotations changed (zones did not)
@@ -187,5 +190,6 @@ export async function replayView(main, sessionId, ctx) {
   return () => {
     clearInterval(timer); clearTimeout(waveTimer); document.removeEventListener("keydown", onKey);
     main.removeEventListener(SEEK_EVENT, onSeekRequest); overview.destroy();
+    main.removeEventListener(CURSOR_EVENT, video.onCursor); video.destroy();
   };
 }

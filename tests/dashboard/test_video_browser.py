@@ -1,0 +1,144 @@
+"""The session video in the replay view (Debian's Chromium via Playwright): the frame at the
+cursor is shown, seeking moves the video, the offset control shifts it, and a viewer without
+video permission sees no video (and is told why)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from dashboard_helpers import OUT, SUP, VIEW, ServerThread, free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("COREGULATE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SECONDS = 60
+OFFSET = 3.5  # the video's first frame is at session second 3.5 (targets fall mid-frame)
+
+
+def grey_of_second(s: float) -> float:
+    """Each second of the test video has its own brightness: the frame shown tells its time."""
+    return 20.0 + 3.5 * int(s)
+
+
+def write_clock_video(path, seconds=SECONDS, fps=10, size=(160, 120)) -> None:
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+        vs.options = {"preset": "ultrafast", "g": str(fps)}
+        for k in range(seconds * fps):
+            frame = np.full((size[1], size[0]), grey_of_second(k / fps)) + rng.normal(0, 1, (size[1], size[0]))
+            vf = av.VideoFrame.from_ndarray(np.clip(frame, 0, 255).astype(np.uint8), format="gray")
+            for p in vs.encode(vf):
+                c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+
+
+@pytest.fixture(scope="module")
+def video_server(tmp_path_factory):
+    from coregulate.server.analysis import analyze_session
+    from coregulate.server.app import Settings, create_app
+
+    d = tmp_path_factory.mktemp("vb")
+    write_clock_video(d / "clock.mp4")
+    analyze_session([f"video:{d / 'clock.mp4'}?offset={OFFSET}"], d / "out", report=False)
+    (d / "data" / "sessions").mkdir(parents=True)
+    shutil.copy(d / "out" / "session.sqlite", d / "data" / "sessions" / "vid.sqlite")
+    app = create_app(Settings(data_dir=d / "data", token=SUP, viewer_token=VIEW))
+    with ServerThread(app, free_port()) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open_replay(browser, server, token):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(f"{server.url}/#token={token}")
+    page.wait_for_selector("#role-badge")
+    page.goto(f"{server.url}/#/replay/vid")
+    page.wait_for_selector("section[aria-label='Session video'] [data-video-status]")
+    return ctx, page
+
+
+SHOWN = """() => {
+  const v = document.querySelector("video[aria-label='Session video']");
+  const c = document.createElement("canvas"); c.width = 16; c.height = 12;
+  const g = c.getContext("2d"); g.drawImage(v, 0, 0, 16, 12);
+  const px = g.getImageData(0, 0, 16, 12).data; let s = 0;
+  for (let i = 0; i < px.length; i += 4) s += px[i + 1];
+  return { t: v.currentTime, grey: s / (px.length / 4), seeking: v.seeking, ready: v.readyState };
+}"""
+
+
+def _settled(page, want_t: float, timeout=15.0) -> dict:
+    t0 = time.time()
+    while True:
+        shown = page.evaluate(SHOWN)
+        if shown["ready"] >= 2 and not shown["seeking"] and abs(shown["t"] - want_t) < 0.05:
+            return shown
+        assert time.time() - t0 < timeout, shown
+        time.sleep(0.1)
+
+
+def _seek(page, t: float) -> None:
+    page.evaluate("""(t) => { const s = document.querySelector("input[aria-label='Session time (scrub)']");
+                              s.value = t; s.dispatchEvent(new Event('input')); }""", t)
+
+
+def test_replay_shows_the_frame_at_the_cursor_and_follows_seeks_and_offset(video_server, browser):
+    ctx, page = _open_replay(browser, video_server, SUP)
+    try:
+        page.wait_for_selector("video[aria-label='Session video']:visible", timeout=15000)
+        assert "clock.mp4" in page.inner_text("[data-video-status]")
+        # seeking moves the video to the session time minus the offset, and shows that frame
+        for t in (13, 40, 24):  # the scrub slider moves in whole seconds
+            _seek(page, t)
+            shown = _settled(page, t - OFFSET)
+            assert shown["grey"] == pytest.approx(grey_of_second(t - OFFSET), abs=2.5), (t, shown)
+        # the offset control shifts it (and is remembered for this session and video)
+        page.fill("input[aria-label='Video offset in seconds']", "10")
+        page.dispatch_event("input[aria-label='Video offset in seconds']", "change")
+        shown = _settled(page, 24 - 10)
+        assert shown["grey"] == pytest.approx(grey_of_second(14), abs=2.5)
+        page.screenshot(path=str(OUT / "replay-video.png"), full_page=True)
+        page.reload()
+        page.wait_for_selector("video[aria-label='Session video']:visible", timeout=15000)
+        assert page.input_value("input[aria-label='Video offset in seconds']") == "10"
+        assert not page.errors, page.errors
+    finally:
+        ctx.close()
+
+
+def test_viewer_without_video_permission_sees_no_video(video_server, browser):
+    ctx, page = _open_replay(browser, video_server, VIEW)
+    try:
+        page.wait_for_selector("[data-video-status]:has-text('not shared with viewers')", timeout=15000)
+        assert page.locator("video[aria-label='Session video']:visible").count() == 0
+        assert page.evaluate("document.querySelector(\"video[aria-label='Session video']\").getAttribute('src')") is None
+        assert page.locator(".clock").count() == 1  # the replay itself works
+        assert not page.errors, page.errors
+    finally:
+        ctx.close()
