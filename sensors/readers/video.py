@@ -200,3 +200,40 @@ def _grey(frame) -> np.ndarray:
 
 def _reason(e: Exception) -> str:
     return (getattr(e, "strerror", None) or str(e) or type(e).__name__).strip()
+
+
+def audio_envelope_db(path, rate: int = 8000) -> np.ndarray | None:
+    """Per-second level (dB re full scale, mean square of the mono mix) of the video's soundtrack,
+    second ``k`` = samples in ``[k, k + 1)`` from the first audio sample; ``None`` if the file has
+    no audio stream. Streamed: one resampled frame in memory at a time."""
+    import av
+
+    path = os.fspath(path)
+    sums = np.zeros(0)
+    counts = np.zeros(0)
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                return None
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            n = 0
+            for frame in container.decode(container.streams.audio[0]):
+                for out in resampler.resample(frame):
+                    x = out.to_ndarray().reshape(-1).astype(np.float64)
+                    if not len(x):
+                        continue
+                    second = (n + np.arange(len(x))) // rate
+                    n += len(x)
+                    first = int(second[0])
+                    s = np.bincount(second - first, weights=x * x)
+                    c = np.bincount(second - first)
+                    if first + len(s) > len(sums):
+                        sums = np.r_[sums, np.zeros(first + len(s) - len(sums))]
+                        counts = np.r_[counts, np.zeros(first + len(s) - len(counts))]
+                    sums[first: first + len(s)] += s
+                    counts[first: first + len(c)] += c
+    except av.FFmpegError as e:
+        raise InputError(f"cannot decode the video's sound ({_reason(e)})", path=path, field="audio",
+                         expected=EXPECTED) from None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counts > 0, 10.0 * np.log10(np.maximum(sums / np.maximum(counts, 1), 1e-12)), np.nan)

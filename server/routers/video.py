@@ -127,3 +127,51 @@ def video_stream(session_id: str, request: Request, exp: int | None = Query(None
     path = ref["path"]
     media = MEDIA_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "private, no-store"})
+
+
+_envelopes: dict[tuple[str, int, int], Any] = {}
+
+
+@router.get("/offset", summary="The video's offset found from sound (its soundtrack vs the recorded loudness)")
+def video_offset(session_id: str, request: Request, role: str = Depends(current_role)) -> dict[str, Any]:
+    """Cross-correlates the per-second level of the video's soundtrack with the session's
+    ``loudness_db`` (both people's, power-summed) and returns the best offset, its r, the runner-up
+    r and the overlap (:func:`coregulate.models.alignment.envelope_offset`)."""
+    import numpy as np
+
+    from ...models.alignment import envelope_offset, power_sum_db
+    from ...sensors.errors import InputError
+    from ...sensors.readers.video import audio_envelope_db
+
+    if not _may_see(request, role):
+        return {"found": False, "reason": "the session video is not shared with viewers"}
+    ref = _reference(request, session_id)
+    if ref is None:
+        return {"found": False, "reason": "this session has no video"}
+    problem = _check_file(ref)
+    if problem:
+        return {"found": False, "reason": problem}
+    st = os.stat(ref["path"])
+    key = (ref["path"], st.st_size, st.st_mtime_ns)
+    if key not in _envelopes:
+        try:
+            _envelopes[key] = audio_envelope_db(ref["path"])
+        except InputError as exc:
+            return {"found": False, "reason": str(exc)}
+    video_env = _envelopes[key]
+    if video_env is None:
+        return {"found": False, "reason": "the video has no soundtrack"}
+    rows = read_store(request, session_id, lambda s: s.features())
+    people = sorted({r["participant"] for r in rows})
+    n = max((int(r["t_s"]) for r in rows), default=0)
+    levels = np.full((n, max(len(people), 1)), np.nan)
+    for r in rows:
+        if r.get("loudness_db") is not None:
+            levels[int(r["t_s"]) - 1, people.index(r["participant"])] = r["loudness_db"]  # t_s ends second t_s - 1
+    if not np.isfinite(levels).any():
+        return {"found": False, "reason": "the session has no recorded loudness (no microphone input)"}
+    found = envelope_offset(power_sum_db(levels), video_env)
+    if found is None:
+        return {"found": False, "reason": "too little speech in common to align (under 60 s)"}
+    return {"found": True, "offset_s": round(found.offset_s, 2), "r": round(found.r, 3),
+            "runner_up_r": round(found.runner_up_r, 3), "overlap_s": found.overlap_s}

@@ -123,6 +123,9 @@ def test_replay_shows_the_frame_at_the_cursor_and_follows_seeks_and_offset(video
         page.dispatch_event("input[aria-label='Video offset in seconds']", "change")
         shown = _settled(page, 24 - 10)
         assert shown["grey"] == pytest.approx(grey_of_second(14), abs=2.5)
+        page.click("button:has-text('Find from sound')")  # this test video has no soundtrack: said, offset kept
+        page.wait_for_selector("[data-video-found]:has-text('no soundtrack')", timeout=15000)
+        assert page.input_value("input[aria-label='Video offset in seconds']") == "10"
         page.screenshot(path=str(OUT / "replay-video.png"), full_page=True)
         page.reload()
         page.wait_for_selector("video[aria-label='Session video']:visible", timeout=15000)

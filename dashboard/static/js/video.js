@@ -4,7 +4,8 @@
 // token) for a short-lived signed URL and gives that to the element; when the link expires the
 // element errors and a fresh one is fetched. Video time = session time - offset, where the offset
 // (the session second of the video's first frame) comes from the analysis and can be nudged here
-// by hand; the nudged value is remembered in this browser per session and video file.
+// by hand or found from sound (the video's soundtrack against the recorded loudness, on the
+// server); the chosen value is remembered in this browser per session and video file.
 import { api } from "./api.js";
 import { h } from "./dyadview.js";
 
@@ -18,8 +19,10 @@ export function sessionVideo(apiBase, sessionId) {
   video.style.maxWidth = "100%"; video.style.maxHeight = "40vh"; video.style.display = "none"; video.style.background = "#000";
   const offsetIn = h("input", { type: "number", step: 0.1, value: 0, size: 6, "aria-label": "Video offset in seconds" });
   const sound = h("input", { type: "checkbox", "aria-label": "Video sound" });
+  const findBtn = h("button", { type: "button", title: "Cross-correlate the video's sound with the recorded loudness" }, "Find from sound");
+  const found = h("span", { className: "muted", "data-video-found": "" });
   const controls = h("div", { className: "bar" },
-    h("label", {}, "Video offset (s) ", offsetIn), h("label", {}, sound, " sound"));
+    h("label", {}, "Video offset (s) ", offsetIn), findBtn, found, h("label", {}, sound, " sound"));
   controls.style.display = "none";
   const el = h("section", { className: "strip", "aria-label": "Session video" }, h("h3", {}, "Video"), status, video, controls);
 
@@ -57,6 +60,15 @@ export function sessionVideo(apiBase, sessionId) {
     sync(last.cursor, last.playing, last.speed);
   };
   sound.onchange = () => { video.muted = !sound.checked; };
+  findBtn.onclick = async () => {
+    findBtn.disabled = true; found.textContent = "searching…";
+    try {
+      const r = await api(`${apiBase}/video/offset`);
+      if (!r.found) { found.textContent = `not found: ${r.reason}`; return; }
+      offsetIn.value = r.offset_s; offsetIn.onchange();
+      found.textContent = `found from sound: r = ${r.r} (next best ${r.runner_up_r}) over ${r.overlap_s} s`;
+    } catch (err) { found.textContent = `not found: ${err.message}`; } finally { findBtn.disabled = false; }
+  };
 
   /** Put the video at the cursor: playing along at the replay speed, or still on the frame. */
   function sync(cursor, playing, speed) {
