@@ -72,8 +72,7 @@ def _resolve_spec(text: str, base: Path) -> tuple[str, list[Path]]:
     spec = parse_spec(text)  # raises InputError naming the spec
     p = Path(os.path.expanduser(spec.path))
     p = p if p.is_absolute() else base / p
-    _, _, rest = text.partition("=")
-    _, q, opts = rest.partition("?")
+    _, q, opts = text.partition("?")  # the first '?' starts the options (also in video:PATH?client=...)
     fmt = f"{spec.fmt}:" if spec.fmt else ""
     return f"{spec.role}={fmt}{p}{q}{opts}", [p]
 

@@ -132,3 +132,13 @@ def test_bad_video_options_exit_65_with_the_field(session_files, capsys, tmp_pat
     code = main(["analyze", spec.format(p=d / "session.mp4"), "--out", str(tmp_path / "o"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 65 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_batch_manifest_paths_keep_the_video_regions(tmp_path):
+    from coregulate.server.batch import _resolve_spec
+    from coregulate.sensors.spec import parse_spec
+
+    text, paths = _resolve_spec("video:cams/s1.mp4?client=0,0,0.4,1&therapist=0.6,0,1,1", tmp_path)
+    spec = parse_spec(text)
+    assert paths == [tmp_path / "cams" / "s1.mp4"] and spec.fmt == "video"
+    assert dict(spec.options) == {"client": "0,0,0.4,1", "therapist": "0.6,0,1,1"}
