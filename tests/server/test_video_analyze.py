@@ -142,3 +142,16 @@ def test_batch_manifest_paths_keep_the_video_regions(tmp_path):
     spec = parse_spec(text)
     assert paths == [tmp_path / "cams" / "s1.mp4"] and spec.fmt == "video"
     assert dict(spec.options) == {"client": "0,0,0.4,1", "therapist": "0.6,0,1,1"}
+
+
+def test_corrupt_stretch_inside_a_video_exits_65_naming_the_frame(session_files, tmp_path, capsys):
+    d, _, _ = session_files
+    data = bytearray((d / "session.mp4").read_bytes())
+    n = len(data)
+    data[n // 3: n // 3 + 20000] = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    bad = tmp_path / "mid.mp4"
+    bad.write_bytes(bytes(data))
+    code = main(["analyze", f"video:{bad}", "--out", str(tmp_path / "out"), "--quiet", "--no-report"])
+    err = capsys.readouterr().err.strip()
+    assert code == 65 and len(err.splitlines()) == 1
+    assert "mid.mp4" in err and "frame " in err and "cannot decode video" in err
