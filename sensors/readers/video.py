@@ -186,12 +186,15 @@ class VideoReader(Reader):
         return sorted(out, key=lambda c: c.start)  # stable: same start keeps stream order
 
 
+#: 8-bit pixel formats whose first plane is the luma (grey level) itself.
+LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+                        "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
+
+
 def _grey(frame) -> np.ndarray:
-    """Grey levels of a decoded frame: the luma plane as is for YUV/grey formats (no copy, no
-    colour conversion), a conversion otherwise."""
-    name = frame.format.name
-    if name.startswith(("yuv", "yuvj", "gray", "nv12", "nv21")) and not name.startswith(("gray16", "yuv4201", "yuv4221")) \
-            and "p10" not in name and "p12" not in name and "p16" not in name:
+    """Grey levels of a decoded frame: the luma plane as is for 8-bit YUV/grey formats (no copy,
+    no colour conversion), a conversion otherwise (RGB, 10-bit...)."""
+    if frame.format.name in LUMA_FIRST:
         plane = frame.planes[0]
         buf = np.frombuffer(plane, np.uint8)
         return buf.reshape(plane.height, plane.line_size)[:, : plane.width]

@@ -91,5 +91,6 @@ export function sessionVideo(apiBase, sessionId) {
   load();
   // the replay view announces every cursor move (seek, play, keys, overview clicks) as an event
   const onCursor = (ev) => sync(ev.detail.t, ev.detail.playing, ev.detail.speed);
-  return { el, sync, onCursor, destroy: () => { video.pause(); video.removeAttribute("src"); video.load(); } };
+  const destroy = () => { info = null; video.pause(); video.removeAttribute("src"); video.load(); };
+  return { el, sync, onCursor, destroy };
 }
