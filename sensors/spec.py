@@ -7,6 +7,7 @@ Examples::
     therapist=edf:C:\\data\\t.edf?ecg=ECG I&eda=GSR
     client=wav:both.wav?channel=0
     video:session.mp4?client=0,0,0.5,1&therapist=0.5,0,1,1   (one camera, both people)
+    mea:200_01.txt                                          (motion energy of both people)
 
 The format prefix is only taken as a format when it is a known format name, so a Windows drive
 letter (``C:\\x.csv``) or a path containing ``:`` stays a path.
@@ -40,6 +41,8 @@ KNOWN_FORMATS = (
 )
 
 SPEC_SYNTAX = "ROLE=[FORMAT:]PATH[?key=value&key=value...]"
+#: Formats whose SPEC may name no role (``video:PATH``, ``mea:PATH``): the file holds the dyad.
+DYAD_FORMATS = ("video:", "mea:")
 
 _ROLE = re.compile(r"[a-z][a-z0-9_]*\Z")
 _KEY = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -83,8 +86,9 @@ def parse_spec(text: str) -> Spec:
     """Parse one SPEC string; raise :class:`InputError` naming it and the expected syntax."""
     if not isinstance(text, str):
         raise _bad(repr(text), "not a string")
-    if text.startswith("video:"):
-        # one camera filming the whole dyad: no ROLE=, the options name each role's region
+    if text.startswith(DYAD_FORMATS):
+        # one file for the whole dyad (a camera filming both, a two-column motion-energy file):
+        # no ROLE=, the options name each role's region or column
         return replace(parse_spec("dyad=" + text), text=text)
     role, eq, rest = text.partition("=")
     role = role.strip()

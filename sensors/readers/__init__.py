@@ -38,7 +38,7 @@ assert set(FORMATS) == set(KNOWN_FORMATS)
 OPTIONS = {
     "polar": ("channel", "max_ppi_error_ms"), "rr": ("unit",), "hrvlogger": (), "edf": ("ecg", "eda", "ppg", "resp", "hr", "temp"),
     "wfdb": ("eda",), "xdf": ("type", "name"), "wav": ("channel",), "flac": ("channel",), "audio": ("channel",),
-    "e4": (), "mea": ("column", "rate"),
+    "e4": (),
 }
 
 EXTENSIONS = {

@@ -43,6 +43,11 @@ def test_genuine_dyads_synchronise_more_than_pseudo_dyads_from_the_cli(shared_da
                      "--quiet", "--no-report"]) == 0
         genuine[f.stem] = _mean_abs_motion_z(out)
         moves[f.stem] = _movement(out)
+    # one SPEC naming both people (mea:FILE: first column client, second therapist) is the same analysis
+    one = tmp_path / "one_spec"
+    assert main(["analyze", f"mea:{files[0]}", "--out", str(one), "--quiet", "--no-report"]) == 0
+    for name in ("features.csv", "dyad.csv"):
+        assert (one / name).read_bytes() == (tmp_path / files[0].stem / name).read_bytes()
     capsys.readouterr()
     params = DyadParams()  # what analyze used: |r| peak and log(1 + motion energy)
     sync = params.sync_for("motion")

@@ -90,3 +90,23 @@ def test_a_headerless_single_column_needs_no_option(tmp_path):
     _, v, _ = _values(r)
     assert len(v) == 30
     assert detect_format(p) == "rr"  # bare numbers without the quoted header stay RR text
+
+
+def test_one_spec_names_both_people(tmp_path):
+    rng = np.random.default_rng(2)
+    data = rng.integers(0, 900, size=(100, 2))
+    p = _write(tmp_path, data)
+    (r,) = open_readers([parse_spec(f"mea:{p}")])
+    assert [s.participant for s in r.streams] == ["client", "therapist"]  # rMEA order: patient, therapist
+    chunks = list(r.chunks())
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    for who, col in (("client", 0), ("therapist", 1)):
+        np.testing.assert_array_equal(np.concatenate([c.values for c in chunks if c.stream.participant == who]),
+                                      data[:, col])
+    (swapped,) = open_readers([parse_spec(f"mea:{p}?client=th&therapist=1")])
+    first = {c.stream.participant: c.values[0] for c in swapped.chunks() if c.start == 0}
+    assert first == {"client": data[0, 1], "therapist": data[0, 0]}
+    with pytest.raises(InputError, match="column= is for one person"):
+        open_readers([parse_spec(f"mea:{p}?column=pat")])
+    with pytest.raises(InputError, match="no column 'x'"):
+        open_readers([parse_spec(f"mea:{p}?client=x")])
