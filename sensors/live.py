@@ -7,6 +7,7 @@ Option syntax
 -------------
 ``--client-ble ADDRESS``          Polar H10: ECG 130 Hz + RR + HR (``--acc-rate`` adds ACC)
 ``--client-ble hr:ADDRESS``       any other strap with the standard Heart Rate Service: RR + HR
+``--camera DEVICE[?ROLE=x0,y0,x1,y1&...]``  motion energy per person's region (:mod:`.camera`)
 ``--lsl-in ROLE:key=value,...``   keys ``name``, ``type``, ``source_id`` (which stream), ``kind``,
                                   ``channel``, ``unit`` (how to read it); e.g.
                                   ``client:type=EDA,name=Shimmer3``
@@ -36,6 +37,9 @@ def add_live_options(p) -> None:
                    help="an LSL stream as a participant's source, e.g. client:type=EDA,name=Shimmer (repeatable)")
     p.add_argument("--lsl-out", action="store_true", help="publish features, dyad rows and events to LSL")
     p.add_argument("--acc-rate", type=int, choices=(25, 50, 100, 200), help="also stream Polar H10 accelerometer (Hz)")
+    p.add_argument("--camera", metavar="DEVICE[?client=x0,y0,x1,y1&therapist=...]",
+                   help="a camera filming both people: motion energy per person's region, no frames kept "
+                        "(default regions: client left half, therapist right half)")
 
 
 def parse_lsl_spec(spec: str) -> dict[str, Any]:
@@ -90,6 +94,8 @@ def build_live_sources(
     mic_factory: Callable[..., Source] | None = None,
     lsl_timeout: float = 5.0,
     connect_timeout: float = 20.0,
+    camera: str | None = None,
+    camera_opener: Callable[[], Any] | None = None,
 ) -> list[Source]:
     """Sources for a live session; raise the typed error of the first option that cannot work.
 
@@ -122,11 +128,16 @@ def build_live_sources(
             opts = dict(spec) if isinstance(spec, dict) else parse_lsl_spec(spec)
             role = opts.pop("participant")
             sources.append(LslInletSource(role, timeout=lsl_timeout, now=now, **opts))
+    if camera:
+        from .camera import CameraSource, parse_camera_spec
+
+        device, regions = parse_camera_spec(camera)
+        sources.append(CameraSource(device, regions, now=now, opener=camera_opener))
     for src in sources:
         src.utc0 = utc0
     if not sources:
         raise InputError("no live device given", field="record",
-                         expected="--client-ble/--therapist-ble, --client-mic/--therapist-mic or --lsl-in")
+                         expected="--client-ble/--therapist-ble, --client-mic/--therapist-mic, --lsl-in or --camera")
     return sources
 
 
