@@ -4,7 +4,6 @@ video permission sees no video (and is told why)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 
@@ -15,9 +14,6 @@ from dashboard_helpers import OUT, SUP, VIEW, ServerThread, free_port
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("COREGULATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 SECONDS = 60
 OFFSET = 3.5  # the video's first frame is at session second 3.5 (targets fall mid-frame)
 
@@ -46,6 +42,8 @@ def write_clock_video(path, seconds=SECONDS, fps=10, size=(160, 120)) -> None:
 
 @pytest.fixture(scope="module")
 def video_server(tmp_path_factory):
+    # requested before `browser` (conftest) by the tests: analyze runs its own event loop, which
+    # must not start inside Playwright's
     from coregulate.server.analysis import analyze_session
     from coregulate.server.app import Settings, create_app
 
@@ -57,18 +55,6 @@ def video_server(tmp_path_factory):
     app = create_app(Settings(data_dir=d / "data", token=SUP, viewer_token=VIEW))
     with ServerThread(app, free_port()) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _open_replay(browser, server, token):
