@@ -21,7 +21,7 @@ FORMAT_HELP = {
     "audio": "any audio file soundfile reads (ogg, ...), as wav",
     "e4": "unzipped Empatica E4 folder (BVP, EDA, ACC, HR, TEMP, IBI, tags)",
     # formats other branches add (listed by KNOWN_FORMATS once they exist)
-    "mea": "frame-wise motion energy (rMEA/MEA export, one column per person); ?column=&rate=",
+    "mea": "frame-wise motion energy (rMEA/MEA export, one column per person); ?column=&rate=, or mea:FILE for both",
     "video": "a video file -> motion energy; one camera for both: video:FILE?client=X0,Y0,X1,Y1&therapist=...",
 }
 
