@@ -52,6 +52,8 @@ def valid_texts():
         "csv": ("csv", "\n".join(csv) + "\n", "?time=time_ns:ns&ecg=ecg_mV:mV&rr=rr_ms:ms&hr=hr_bpm:bpm"),
         "csv_rate": ("csv", "ECG,RSP\n" + "\n".join(f"{i / 1000},{i}" for i in range(60)) + "\n",
                      "?rate=100&ecg=ECG:mV&resp=RSP"),
+        "mea": ("mea", '"pat" "th"\n' + "\n".join(f"{(i * 37) % 900} {(i * 53) % 700}" for i in range(75)) + "\n",
+                "?column=pat"),
     }
 
 
@@ -219,7 +221,26 @@ def _valid_binaries():
         dict(id=2, name="m", type="Markers", srate=0, fmt="string", times=[1.5], values=["go"]),
     ])
     out["xdf"] = open(p, "rb").read()
+    out["video"] = _tiny_video(os.path.join(d, "a.mp4"))
     return out
+
+
+def _tiny_video(path) -> bytes:
+    """12 frames of 32x24 H.264 with a moving bar (a few kB)."""
+    import av
+
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 32, 24, "yuv420p"
+        s.options = {"preset": "ultrafast"}
+        for k in range(12):
+            g = np.full((24, 32), 40, np.uint8)
+            g[:, (2 * k) % 32: (2 * k) % 32 + 6] = 220
+            for pkt in s.encode(av.VideoFrame.from_ndarray(g, format="gray")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return open(path, "rb").read()
 
 
 BINARIES = _valid_binaries()
