@@ -45,6 +45,7 @@ import numpy as np
 from coregulate.models.config import PipelineConfig
 from coregulate.models.pipeline import SessionPipeline
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+from coregulate.sensors.dropout import chunks_with_dropout
 
 GAPS_S = (0.5, 2.0, 5.0, 30.0)
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,22 +71,10 @@ def load_ecg(data: Path, name: str) -> tuple[np.ndarray, np.ndarray, float] | No
 
 def cut_chunks(t: np.ndarray, x: np.ndarray, rate: float, gap: tuple[float, float] | None,
                participant: str = "client", step_s: float = 1.0) -> tuple[StreamInfo, list[Chunk]]:
-    """ECG chunks of about ``step_s``, each at its first sample's real time, with the samples in
-    ``gap`` removed and the first chunk after it marked ``gap_before``."""
+    """ECG chunks of about ``step_s`` with the samples in ``gap`` removed and the first chunk after
+    it marked ``gap_before``."""
     info = StreamInfo(participant, StreamKind.ECG, rate=rate)
-    keep = np.ones(len(t), bool) if gap is None else ~((t >= gap[0]) & (t < gap[1]))
-    step = max(1, int(round(step_s * rate)))
-    # chunks on one grid of sample indices with and without the cut: a chunk's samples are timed
-    # t0 + i / nominal rate, so moving chunk boundaries would move beat times by up to ~1 ms
-    chunks = []
-    for i in range(0, len(t), step):
-        cell = np.arange(i, min(i + step, len(t)))
-        kept = cell[keep[cell]]
-        for run in np.split(kept, np.flatnonzero(np.diff(kept) > 1) + 1):
-            if len(run):
-                cut_before = bool(run[0] > 0 and not keep[run[0] - 1])
-                chunks.append(Chunk(info, x[run], t0=float(t[run[0]]), gap_before=cut_before))
-    return info, chunks
+    return info, chunks_with_dropout(info, t, x, gap, max(1, int(round(step_s * rate))))
 
 
 def run_rows(info: StreamInfo, chunks: list[Chunk], config: PipelineConfig) -> tuple[dict[int, dict], list]:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+from coregulate.sensors.dropout import chunks_with_dropout
 
 
 def polar_ecg(shared_data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,17 +60,6 @@ def drivedb(shared_data: Path, record: str) -> dict:
 
 def cut_ecg_chunks(t: np.ndarray, x: np.ndarray, rate: float, gap: tuple[float, float] | None,
                    participant: str = "client", step: int | None = None):
-    """ECG chunks on one grid of sample indices, with the samples in ``gap`` removed and the first
-    chunk after the cut marked ``gap_before`` (as a source marks a dropout)."""
+    """ECG chunks of about 1 s with the samples in ``gap`` removed (see :mod:`coregulate.sensors.dropout`)."""
     info = StreamInfo(participant, StreamKind.ECG, rate=rate)
-    keep = np.ones(len(t), bool) if gap is None else ~((t >= gap[0]) & (t < gap[1]))
-    step = step or int(round(rate))
-    chunks = []
-    for i in range(0, len(t), step):
-        cell = np.arange(i, min(i + step, len(t)))
-        kept = cell[keep[cell]]
-        for run in np.split(kept, np.flatnonzero(np.diff(kept) > 1) + 1):
-            if len(run):
-                cut_before = bool(run[0] > 0 and not keep[run[0] - 1])
-                chunks.append(Chunk(info, x[run], t0=float(t[run[0]]), gap_before=cut_before))
-    return info, chunks
+    return info, chunks_with_dropout(info, t, x, gap, step or int(round(rate)))
