@@ -57,7 +57,7 @@ Determinism: every track depends only on its own stream; the fusion decides a be
 every track is final past it (the smallest track watermark), or, while the best track's run goes
 on from before that point, on the best track alone (nothing else can win there), so the fused
 series does not depend on how the streams' chunks interleave or are cut. Latency: while the best
-source covers, as that source alone (a strap's RR: ~9 s); around its gaps, the slowest of the
+source covers, as that source alone (a strap's RR: a median 8 s); around its gaps, the slowest of the
 person's heart streams (ECG: the 8-s detection block plus 2 s of margin; the artefact corrector:
 6 beats of look-ahead). Cost: when RR ranks above ECG, R peaks are detected only in the seconds
 the RR does not cover (:meth:`.beat_track.BeatTrack.gate_on`, ``ecg_gate_margin_s``); those

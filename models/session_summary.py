@@ -174,6 +174,10 @@ class SessionFacts:
         The session's status (``complete``, ``interrupted``, ...).
     window_s : float
         The HRV window in force (the first window of seconds is warm-up, not missing data).
+    baseline_origin : mapping
+        Person -> where their baseline came from when it is not the session's own segment (a
+        separate resting recording, or the whole of a recording shorter than the segment;
+        ``PipelineConfig.baseline_reference``). Such a baseline is in force from the first second.
     """
 
     rows: Mapping[str, Sequence[Mapping[str, Any]]]
@@ -185,6 +189,11 @@ class SessionFacts:
     gaps: Sequence[Mapping[str, Any]] = ()
     status: str = "complete"
     window_s: float = 60.0
+    baseline_origin: Mapping[str, str] = field(default_factory=dict)
+
+    def baseline_end(self, who: str) -> float:
+        """The second from which ``who``'s arousal and zones have a baseline to stand on."""
+        return 0.0 if who in self.baseline_origin else self.baseline[1]
 
 
 WarningRule = Callable[[SessionFacts], Iterable[SessionWarning]]
@@ -271,6 +280,8 @@ def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
     for who, rows in f.rows.items():
         if not rows or not any(_has_heart(r) for r in rows):
             continue  # no_heart_data says it
+        if who in f.baseline_origin:
+            continue  # taken from a whole recording; the tolerance estimator's verdict says if it is weak
         covered = sum(1 for r in rows if _in_segment(float(r["t_s"]), f.baseline) and _has_heart(r))
         end = max(float(r["t_s"]) for r in rows if _has_heart(r))
         if end < b1:
@@ -287,7 +298,7 @@ def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
 def zone_mostly_unknown(f: SessionFacts) -> Iterable[SessionWarning]:
     """After the baseline, the zone is unknown most of the time (missing or poor data)."""
     for who, rows in f.rows.items():
-        after = [r for r in rows if float(r["t_s"]) > f.baseline[1]]
+        after = [r for r in rows if float(r["t_s"]) > f.baseline_end(who)]
         if not after or not any(_has_heart(r) for r in rows):
             continue
         unknown = sum((r.get("zone") or "unknown") == "unknown" for r in after) / len(after)

@@ -68,11 +68,18 @@ def with_baseline_from(specs: list[str] | None, config: PipelineConfig, roles: l
     return replace(config, baseline_reference=ref)
 
 
+def baseline_origins(ref: dict[str, dict[str, Any]] | None) -> dict[str, str]:
+    """Person -> origin of a baseline taken from a whole recording (``PipelineConfig.baseline_reference``)."""
+    return {who: next((f.get("origin") for f in fams.values() if f.get("origin")), "another recording")
+            for who, fams in (ref or {}).items()}
+
+
 def baseline_lines(ref: dict[str, dict[str, Any]] | None) -> list[str]:
     """One line per person whose baseline was taken from a whole recording or is not trusted."""
     lines = []
+    origins = baseline_origins(ref)
     for who, fams in sorted((ref or {}).items()):
-        origin = next((f.get("origin") for f in fams.values() if f.get("origin")), None)
+        origin = origins[who]
         verdict = (fams.get("tolerance") or {}).get("verdict") or {}
         reasons = "; ".join(verdict.get("reasons", []))
         line = f"baseline of {who}: {origin}"

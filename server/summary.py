@@ -14,6 +14,7 @@ from typing import Any
 
 from ..models.dyad_summary import summarize_dyad
 from ..models.session_summary import PERSON_COLUMNS, SessionFacts, SessionWarning, session_warnings, summarize_person
+from .baseline import baseline_origins
 from .recorder import SessionStore
 
 SUMMARY_FILE = "summary.csv"
@@ -59,7 +60,8 @@ def session_facts(store: SessionStore) -> SessionFacts:
         kinds[s.participant] = (*kinds.get(s.participant, ()), s.kind.value)
     return SessionFacts(rows=rows, dyad=store.dyad() if len(people) >= 2 else [], events=store.events(),
                         baseline=store.config.baseline_segment, duration_s=store.duration(), stream_kinds=kinds,
-                        gaps=store.gaps(), status=store.status(), window_s=store.config.window_s)
+                        gaps=store.gaps(), status=store.status(), window_s=store.config.window_s,
+                        baseline_origin=baseline_origins(store.config.baseline_reference))
 
 
 def summarize_store(store: SessionStore) -> SessionSummary:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import time
@@ -174,4 +175,4 @@ def video_offset(session_id: str, request: Request, role: str = Depends(current_
     if found is None:
         return {"found": False, "reason": "too little speech in common to align (under 60 s)"}
     return {"found": True, "offset_s": round(found.offset_s, 2), "r": round(found.r, 3),
-            "runner_up_r": round(found.runner_up_r, 3), "overlap_s": found.overlap_s}
+            "runner_up_r": round(found.runner_up_r, 3) if math.isfinite(found.runner_up_r) else None, "overlap_s": found.overlap_s}

@@ -110,3 +110,17 @@ def test_a_baseline_the_tolerance_estimator_did_not_trust_is_a_warning():
     got = [w for w in session_warnings(_facts({"client": ok, "therapist": ok}, events=events))
            if w.code == "baseline_not_trusted"]
     assert [(w.who, w.text.split(";")[0]) for w in got] == [("client", "baseline not trusted: disturbed: movement")]
+
+
+def test_a_baseline_from_a_whole_recording_is_in_force_from_the_first_second():
+    """A 208-s recording takes its whole length as baseline: no 'baseline too short, zones stay
+    unknown' warning, and the zone counts from the first second."""
+    rows = _rows(208, hr_bpm=70.0, quality="good", zone="window", vagal_reliable=True)
+    own = {w.code for w in session_warnings(_facts({"client": rows}))}
+    assert "baseline_too_short" in own
+    whole = _facts({"client": rows}, baseline_origin={"client": "whole recording (shorter than the baseline segment)"})
+    assert whole.baseline_end("client") == 0.0
+    assert {w.code for w in session_warnings(whole)} == own - {"baseline_too_short"}
+    unknown = _facts({"client": _rows(208, hr_bpm=70.0, quality="good", zone="unknown")},
+                     baseline_origin={"client": "separate resting recording"})
+    assert "zone_mostly_unknown" in {w.code for w in session_warnings(unknown)}

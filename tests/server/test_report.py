@@ -105,7 +105,8 @@ def test_a_recording_of_poor_quality_says_so_in_plain_words(tmp_path, capsys):
     printed = capsys.readouterr()
     assert code == 0, printed.err
     # said on the terminal too, not only in the report
-    assert "warnings (3):\n  client: heart-rate variability not interpretable" in printed.out
+    assert "warnings (4):\n  client: heart-rate variability not interpretable" in printed.out
+    assert "client: baseline not trusted: " in printed.out  # the tolerance estimator's own verdict
     feats = [f for f in _rows(out / "features.csv") if f["participant"] == "client" and f["quality"] not in ("", "none")]
     assert feats and {f["quality"] for f in feats} == {"poor"}
     client, therapist, dyad = _rows(out / "summary.csv")
