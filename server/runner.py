@@ -126,8 +126,9 @@ class SessionRunner:
         status = "complete"
         try:
             status = await self._consume()
-            if status == "complete":
-                self.emit(self.pipeline.finish())
+            # a stopped session's tail is computed too (it is what `analyze` of its file gives);
+            # only a failed or cancelled run leaves it to a later analysis
+            self.emit(self.pipeline.finish())
         except asyncio.CancelledError:
             status = "stopped"
             raise

@@ -101,3 +101,22 @@ def test_a_draining_source_that_never_ends_is_cut_after_the_drain_timeout(tmp_pa
     status, stored, got = _run(tmp_path, _Stuck(drains=True), stop_after=3)
     assert status == stored == "stopped"
     assert got == [0, 1, 2]
+
+
+def test_a_stopped_session_computes_the_features_of_everything_it_received(tmp_path):
+    """Stopping finishes the pipeline like the end of a file does: the last seconds before the
+    stop get their rows (the estimators' look-ahead would otherwise drop ~10-15 s)."""
+    from coregulate.server.sources import build_source
+
+    source = build_source(["sim?duration=400&audio=0"], speed=None)
+    config = PipelineConfig()
+    rec = Recorder(tmp_path / "s.sqlite", "s", source.streams, config)
+    sink = _StopAfter(600)
+    runner = SessionRunner(source, rec, config, sinks=[sink])
+    sink.runner = runner
+    assert asyncio.run(runner.run()) == "stopped"
+    with SessionStore(tmp_path / "s.sqlite") as st:
+        received = min(max(c.t_end for c in st.chunks(s.key)) for s in st.streams())
+        last_row = max(r["t_s"] for r in st.features(participant="client"))
+    assert 30 < received < 390  # stopped mid-session
+    assert last_row >= int(received) - 1, (last_row, received)
