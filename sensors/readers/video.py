@@ -114,7 +114,8 @@ class VideoReader(Reader):
                     raise InputError("no video stream", path=self.path, field="video", expected=EXPECTED)
                 vs = container.streams.video[0]
                 rate = vs.average_rate or vs.guessed_rate
-                self.width, self.height = vs.codec_context.width, vs.codec_context.height
+                codec = vs.codec_context  # None when the stream header names no codec FFmpeg knows
+                self.width, self.height = (codec.width, codec.height) if codec is not None else (0, 0)
                 self.duration_s = float(container.duration / 1e6) if container.duration else None
                 self.has_audio = bool(container.streams.audio)
         except av.FFmpegError as e:

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 import numpy as np
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from readers_testkit import (
     POLAR_ACC_HEADER,
@@ -249,6 +249,7 @@ BINARIES = _valid_binaries()
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fmt=st.sampled_from(sorted(BINARIES)), cut=st.floats(0, 1), flips=st.lists(
     st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
+@example(fmt="video", cut=0.75, flips=[])  # a stream header with no codec context (was an AttributeError)
 def test_truncated_or_bitflipped_binary_files(fmt, cut, flips):
     data = bytearray(BINARIES[fmt])
     for pos, byte in flips:
