@@ -109,7 +109,8 @@ def video_info(session_id: str, request: Request, role: str = Depends(current_ro
     return {"available": True, "url": url, "expires": exp, **base}
 
 
-@router.api_route("/stream", methods=["GET", "HEAD"], summary="The video file, with HTTP range requests (signed URL)")
+@router.get("/stream", summary="The video file, with HTTP range requests (signed URL)")
+@router.head("/stream", summary="The video file's size and type (signed URL)", operation_id="video_stream_head")
 def video_stream(session_id: str, request: Request, exp: int | None = Query(None),
                  role: str | None = Query(None, max_length=16), sig: str | None = Query(None, max_length=128)) -> FileResponse:
     if sig is None:
