@@ -10,7 +10,7 @@ from coregulate.server.baseline import FROM_RECORDING, with_baseline_from
 
 
 def test_baseline_from_a_separate_recording(tmp_path):
-    rest = ["sim?seed=1&duration=400&audio=0"]  # the simulator's first 300 s are calm for both people
+    rest = ["sim?seed=1&duration=400&audio=0"]  # a separate recording (the whole of it is the baseline)
     cfg = with_baseline_from(rest, PipelineConfig(), ["client", "therapist"])
     ref = cfg.baseline_reference
     assert set(ref) == {"client", "therapist"} and ref["client"]["tolerance"]["origin"] == FROM_RECORDING
@@ -21,7 +21,6 @@ def test_baseline_from_a_separate_recording(tmp_path):
     # the session's own first 300 s would leave arousal empty until t = 300; here it starts at once
     with_arousal = [int(r["t_s"]) for r in rows if r["arousal"]]
     assert with_arousal and with_arousal[0] < 120
-    assert all(abs(float(r["arousal"])) <= 4.0 for r in rows if r["arousal"])
     with open(tmp_path / "s" / "events.csv") as f:
         labels = [r["label"] for r in csv.DictReader(f) if r["kind"] == "baseline"]
     assert labels and all("from the separate resting recording" in x for x in labels)
