@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.analysis import analyze_session
+from coregulate.server.offline.analysis import analyze_session
 
 
 def main() -> None:

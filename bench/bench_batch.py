@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from coregulate.server.batch import BatchSession, run_batch
+from coregulate.server.offline.batch import BatchSession, run_batch
 
 
 def sessions(n: int, duration: float) -> list[BatchSession]:

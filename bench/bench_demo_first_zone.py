@@ -36,7 +36,7 @@ def free_port() -> int:
 def run(baseline_speed: str, until_hyper: bool, timeout_s: float) -> dict:
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli", "demo", "--port", str(port), "--data", data,
+        proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli.main", "demo", "--port", str(port), "--data", data,
                                  "--token", TOKEN, "--baseline-speed", baseline_speed],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from coregulate.server.analysis import analyze_session
-from coregulate.server.recorder import SessionStore
-from coregulate.server.report import write_report
-from coregulate.server.summary import summarize_store, write_summary
+from coregulate.server.offline.analysis import analyze_session
+from coregulate.server.session.recorder import SessionStore
+from coregulate.server.offline.report import write_report
+from coregulate.server.offline.summary import summarize_store, write_summary
 
 
 def main() -> None:

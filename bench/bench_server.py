@@ -45,8 +45,8 @@ def _push_backends():
     from coregulate.sensors.base import Source
     from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
     from coregulate.sensors.pacing import paced
-    from coregulate.server.recorder import Recorder, SessionStore
-    from coregulate.server.sessions import Backends
+    from coregulate.server.session.recorder import Recorder, SessionStore
+    from coregulate.server.web.sessions import Backends
 
     rng = np.random.default_rng(0)
     ecg_block = rng.normal(0, 200, 65)
@@ -126,7 +126,7 @@ def _push_backends():
 def serve(args) -> None:
     import uvicorn
 
-    from coregulate.server.app import Settings, create_app
+    from coregulate.server.web.app import Settings, create_app
 
     backends = _push_backends() if args.mode == "push" else None
     if args.no_record and backends is not None:
@@ -141,7 +141,7 @@ def serve(args) -> None:
 
         backends.recorder_cls = NullRecorder
     if args.sync_off:
-        import coregulate.server.recorder as rec_mod
+        import coregulate.server.session.recorder as rec_mod
 
         orig = rec_mod._connect
 

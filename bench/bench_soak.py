@@ -136,13 +136,13 @@ async def soak(args) -> dict:
     data = Path(tempfile.mkdtemp(prefix="coregulate-soak-"))
     if args.hub_buffer:
         # diagnosis: the same server with a smaller resume buffer, to attribute memory growth
-        code = ("import sys, uvicorn; from coregulate.server.app import Settings, create_app; "
+        code = ("import sys, uvicorn; from coregulate.server.web.app import Settings, create_app; "
                 "app = create_app(Settings(data_dir=sys.argv[1], token=sys.argv[2], "
                 "hub_options={'buffer_frames': int(sys.argv[4])})); "
                 "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[3]), log_level='warning')")
         cmd = [sys.executable, "-c", code, str(data), SUP, str(port), str(args.hub_buffer)]
     else:
-        cmd = [sys.executable, "-m", "coregulate.server.cli", "serve", "--port", str(port), "--data", str(data),
+        cmd = [sys.executable, "-m", "coregulate.server.cli.main", "serve", "--port", str(port), "--data", str(data),
                "--token", SUP]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(data / "server.log", "w"))
     ps = psutil.Process(proc.pid)
@@ -238,7 +238,7 @@ async def _age_level(n: int, seconds: float, audio: bool) -> dict:
 
     port = _free_port()
     data = Path(tempfile.mkdtemp(prefix="coregulate-cap-"))
-    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli.main", "serve", "--port", str(port),
                              "--data", str(data), "--token", SUP], stdout=subprocess.DEVNULL,
                             stderr=open(data / "server.log", "w"))
     try:

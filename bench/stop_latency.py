@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from under_load import BURN  # noqa: E402
 
 from coregulate.sensors.simulator import Simulator  # noqa: E402
-from coregulate.server.recorder import SessionStore  # noqa: E402
+from coregulate.server.session.recorder import SessionStore  # noqa: E402
 
 ECG = np.concatenate([c.values for c in Simulator(seed=2, duration_s=320, audio=False, rr=False).chunks()
                       if c.participant == "client" and c.kind.value == "ecg"])
@@ -51,7 +51,7 @@ def record_run(push_s: float = 14.0) -> tuple[float, int, int, int]:
     info.desc().append_child("channels").append_child("channel").append_child_value("unit", "microvolts")
     outlet = pylsl.StreamOutlet(info)
     data = Path(tempfile.mkdtemp(prefix="cg_stop_bench"))
-    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli", "record", "--headless", "--lsl-in",
+    proc = subprocess.Popen([sys.executable, "-m", "coregulate.server.cli.main", "record", "--headless", "--lsl-in",
                              f"client:type=ECG,name={name}", "--data", str(data)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     proc.stdout.readline()

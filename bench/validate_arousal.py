@@ -35,7 +35,7 @@ from scipy.stats import rankdata
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [str(REPO / ".venv" / "bin" / "coregulate")] if (REPO / ".venv" / "bin" / "coregulate").exists() \
-    else [sys.executable, "-m", "coregulate.server.cli"]
+    else [sys.executable, "-m", "coregulate.server.cli.main"]
 
 
 def auc(scores, labels) -> float:
@@ -121,7 +121,7 @@ def speaker_file(clips: list[Path], path: Path, slot_s: float = 10.0) -> list[tu
 
 def level_trust(session_file: Path) -> float | None:
     """The voice level trust the session used (its baseline reference, saved with its config)."""
-    from coregulate.server.recorder import SessionStore
+    from coregulate.server.session.recorder import SessionStore
 
     with SessionStore(session_file) as store:
         ref = store.config.baseline_reference or {}
@@ -205,7 +205,7 @@ def scale_of(df: pd.DataFrame, folder: Path) -> dict:
 
 def recordings(data: Path) -> list[tuple[str, list[str]]]:
     """Shared recordings that carry heart or skin-conductance data, as analyze SPECs (the mappings
-    of ``tests/server/test_analyze_realdata.py``), with default options."""
+    of ``tests/server/offline/test_analyze_realdata.py``), with default options."""
     nk = data / "neurokit_bio"
     polar = data / "polar_h10_ecg" / "polar_h10_ecg_130hz.csv"
     return [

@@ -128,7 +128,7 @@ class DyadParams:
         motion energy is heavy-tailed (a posture shift is a burst many times the median), and
         a few bursts would otherwise decide Pearson's r (on the 20 rMEA intake interviews the
         log keeps genuine > pseudo synchrony in 16/20 dyads, raw values in 12/20; see
-        ``tests/server/test_motion_energy_cli.py``). Negative values have no log: missing.
+        ``tests/server/offline/test_motion_energy_cli.py``). Negative values have no log: missing.
         ``tama_signals`` (("vocal",)) and ``tama_s`` (10): these signals are first smoothed by a
         time-aligned moving average over ``tama_s`` seconds (Kousidis et al. 2008; each person's
         mean over the seconds they spoke), because speech features exist only while a person

@@ -355,7 +355,7 @@ class LslPublisher:
             d = ev.to_dict() if hasattr(ev, "to_dict") else dict(ev)
             self._events.push_sample([json.dumps(d, default=str, sort_keys=True)], self._stamp(d.get("t_start") or 0.0))
 
-    # The session runner's sink protocol (server/runner.py), so the publisher can be a sink.
+    # The session runner's sink protocol (server/session/runner.py), so the publisher can be a sink.
     def on_features(self, rows: list[Mapping[str, Any]]) -> None:
         self.publish(features_rows=rows)
 

@@ -14,7 +14,7 @@ from dashboard_helpers import SUP, VIEW, ServerThread, free_port, real_stack_ava
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from coregulate.server.app import Settings, create_app
+    from coregulate.server.web.app import Settings, create_app
 
     backends = None
     if not real_stack_available():

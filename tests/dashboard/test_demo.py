@@ -17,7 +17,7 @@ from dashboard_helpers import OUT, SUP, free_port, real_stack_available
 
 pytestmark = pytest.mark.browser
 
-EXE = [sys.executable, "-m", "coregulate.server.cli"]
+EXE = [sys.executable, "-m", "coregulate.server.cli.main"]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ SHOTS = OUT.parent / "report"
 def report(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no Chromium at {CHROMIUM}")
-    from coregulate.server.cli import main
+    from coregulate.server.cli.main import main
 
     out = tmp_path_factory.mktemp("report") / "sim"
     assert main(["analyze", "sim", "--out", str(out), "--quiet"]) == 0

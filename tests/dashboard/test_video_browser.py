@@ -44,8 +44,8 @@ def write_clock_video(path, seconds=SECONDS, fps=10, size=(160, 120)) -> None:
 def video_server(tmp_path_factory):
     # requested before `browser` (conftest) by the tests: analyze runs its own event loop, which
     # must not start inside Playwright's
-    from coregulate.server.analysis import analyze_session
-    from coregulate.server.app import Settings, create_app
+    from coregulate.server.offline.analysis import analyze_session
+    from coregulate.server.web.app import Settings, create_app
 
     d = tmp_path_factory.mktemp("vb")
     write_clock_video(d / "clock.mp4")

@@ -180,7 +180,7 @@ def per_speaker_cli_auc(folder, who, tmp_path):
     import pandas as pd
     import soundfile as sf
 
-    from coregulate.server.analysis import analyze_session
+    from coregulate.server.offline.analysis import analyze_session
 
     labels = pd.read_csv(folder / "labels.csv", dtype={who: str})
     scores, f0, high, spk_of, notes = [], [], [], [], set()

@@ -12,7 +12,7 @@ from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.errors import DeviceUnavailableError, InputError
 from coregulate.sensors.live import build_live_sources, parse_ble_spec, parse_lsl_spec
 from coregulate.sensors.lsl import LslInletSource
-from coregulate.server.cli import main
+from coregulate.server.cli.main import main
 
 
 def test_specs():

@@ -232,8 +232,8 @@ async def test_recorded_session_holds_audio_only_with_opt_in(tmp_path, keep_audi
     features but not one raw audio sample (searched for byte by byte in the session file)."""
     import sqlite3
 
-    from coregulate.server.recorder import Recorder
-    from coregulate.server.runner import SessionRunner
+    from coregulate.server.session.recorder import Recorder
+    from coregulate.server.session.runner import SessionRunner
 
     wav, x = _wav(tmp_path, 3.0)
     src = MicrophoneSource({"client": (None, 0), "therapist": (None, 1)}, poll_s=0.001,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from coregulate.server.app import Settings, create_app
+from coregulate.server.web.app import Settings, create_app
 
 from server_fakes import fake_backends
 

@@ -1,6 +1,6 @@
 """Small in-memory stand-ins for the recorder, store, runner and source.
 
-They follow the documented interfaces of server/recorder.py and server/runner.py so that the
+They follow the documented interfaces of server/session/recorder.py and server/session/runner.py so that the
 API and websocket behaviour can be tested quickly and deterministically; the integration tests
 (test_integration.py) run the real ones.
 """
@@ -16,8 +16,8 @@ import numpy as np
 from coregulate.models.base import Event
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
-from coregulate.server.schemas import SourceSpec
-from coregulate.server.sessions import Backends
+from coregulate.server.web.schemas import SourceSpec
+from coregulate.server.web.sessions import Backends
 
 DB: dict[str, dict] = {}
 
@@ -185,7 +185,7 @@ def fake_backends(duration_s: float = 20.0, real_recorder: bool = True) -> Backe
         return FakeSource(duration_s=min(spec.duration_s, duration_s), speed=speed)
 
     if real_recorder:
-        from coregulate.server.recorder import Recorder, SessionStore
+        from coregulate.server.session.recorder import Recorder, SessionStore
 
         return Backends(make_source, Recorder, FakeRunner, SessionStore, PipelineConfig)
     return Backends(make_source, FakeRecorder, FakeRunner, FakeStore, PipelineConfig)

@@ -8,8 +8,8 @@ import stat
 import subprocess
 import sys
 
-from coregulate.server import auth
-from coregulate.server.commands.serve import data_dir
+from coregulate.server.web import auth
+from coregulate.server.cli.commands.serve import data_dir
 from coregulate.server.datadir import resolve_data_dir, user_data_dir
 
 
@@ -49,7 +49,7 @@ def test_folder_is_created_0700_and_the_token_file_0600(monkeypatch, tmp_path):
 def test_headless_replay_writes_nothing_into_the_working_directory(tmp_path):
     cwd = tmp_path / "checkout"
     cwd.mkdir()
-    out = subprocess.run([sys.executable, "-m", "coregulate.server.cli", "replay", "--headless", "--speed", "max",
+    out = subprocess.run([sys.executable, "-m", "coregulate.server.cli.main", "replay", "--headless", "--speed", "max",
                           "sim?seed=1&duration=310&audio=0"], cwd=cwd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert list(cwd.iterdir()) == []

@@ -15,9 +15,9 @@ from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.live import LiveSource
 from coregulate.sensors.replay import ReplaySource
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.recorder import Recorder, SessionStore
-from coregulate.server.runner import SessionRunner
-from coregulate.server.session_source import SessionFileReader
+from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.runner import SessionRunner
+from coregulate.server.session.session_source import SessionFileReader
 
 from fake_bleak_client import FakeHub, FakeNow, until
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coregulate.server.cli import main
+from coregulate.server.cli.main import main
 
 from readers_testkit import write_e4, write_polar_ecg, write_xdf
 from test_reader_fuzz import BINARIES, VALID
@@ -177,7 +177,7 @@ def test_every_format_has_a_seed_and_the_seeds_analyse(capsys, tmp_path):
 def test_real_command_prints_one_line(name, ops, tmp_path):
     """The console command itself: library loggers must not reach the terminal either."""
     spec = make_case((name, None, ops), tmp_path)
-    out = subprocess.run([sys.executable, "-m", "coregulate.server.cli", "analyze", spec, "--out", str(tmp_path / "o")],
+    out = subprocess.run([sys.executable, "-m", "coregulate.server.cli.main", "analyze", spec, "--out", str(tmp_path / "o")],
                          capture_output=True, text=True, timeout=300)
     check_outcome(out.returncode, out.stderr, (name, ops))
 

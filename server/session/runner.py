@@ -1,0 +1,215 @@
+"""The session runner: pulls chunks from a source, feeds the pipeline, and hands every chunk,
+feature row, event and annotation to the recorder and to the sinks (websocket hub, LSL outlet,
+progress bar).
+
+It is the same object for a live session, a replay at any speed and ``analyze`` (speed max, no
+hub): one code path, so they cannot disagree. The recorder is written first, so a viewer never
+sees something that is not yet on its way to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from ...models.config import PipelineConfig
+from ...models.pipeline import PipelineOutput, SessionPipeline
+from ...models.registry import DEFAULT_REGISTRY, Registry
+from ...sensors.base import Source
+from ...sensors.chunk import Chunk, StreamKind
+from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+def preload_estimator_libraries() -> None:
+    """Import now what the estimators import lazily on their first beat block (neurokit2).
+
+    That first import takes 2-4 s on a busy machine. In a paced session it would happen some
+    12 s in, blocking the event loop: a Ctrl-C then waits for it, and a live inlet's buffer
+    fills meanwhile. Before the session starts it costs nothing the user notices.
+    """
+    try:
+        import neurokit2  # noqa: F401
+    except ImportError:  # the estimators will report it themselves if they need it
+        pass
+
+
+class Sink(Protocol):
+    """Receives everything the runner produces. Callbacks must be quick and never block."""
+
+    def on_chunk(self, chunk: Chunk) -> None: ...
+    def on_features(self, rows: list[dict[str, Any]]) -> None: ...
+    def on_dyad(self, rows: list[dict[str, Any]]) -> None: ...
+    def on_events(self, events: list[dict[str, Any]]) -> None: ...
+    def on_annotation(self, annotation: dict[str, Any]) -> None: ...
+    def on_status(self, status: dict[str, Any]) -> None: ...
+
+
+def _call(sinks, name: str, arg) -> None:
+    for s in sinks:
+        fn = getattr(s, name, None)
+        if fn is None:
+            continue
+        try:
+            fn(arg)
+        except Exception:  # a broken viewer must never stop the recording
+            log.exception("sink %r failed in %s", s, name)
+
+
+class SessionRunner:
+    """Runs one session from ``source`` into ``recorder``.
+
+    Parameters
+    ----------
+    source : Source
+        Simulator, replay or live adapters.
+    recorder : Recorder
+        Where everything is written durably.
+    config : PipelineConfig
+        Estimator settings (already saved in the recorder).
+    sinks : list
+        Objects with any of the :class:`Sink` callbacks.
+    registry : Registry
+        Estimator factories (``analyze --jobs`` runs people's estimators in worker processes).
+    """
+
+    def __init__(self, source: Source, recorder: Recorder, config: PipelineConfig | None = None,
+                 sinks: list[Any] | None = None, registry: Registry = DEFAULT_REGISTRY):
+        self.source = source
+        self.recorder = recorder
+        self.config = config or PipelineConfig()
+        self.sinks = list(sinks or [])
+        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry)
+        self._stop = asyncio.Event()
+        self._draining = False
+        self._last_end: dict[str, float] = {}
+        self.t = 0.0
+        self.status = "created"
+        self.error: BaseException | None = None
+
+    #: Longest wait, after a stop, for a live source to hand over what it already received.
+    drain_timeout_s = 1.0
+
+    def stop(self) -> None:
+        """Ask the session to end; what the sources already received is still recorded.
+
+        Safe to call from a signal handler or a sink callback (it only sets a flag and asks
+        the source to stop acquiring); :meth:`run` then returns ``"stopped"``.
+        """
+        if not self._stop.is_set():
+            self._stop.set()
+            self._draining = bool(self.source.request_stop())
+
+    def add_annotation(self, t_s: float, text: str, author: str = "", t_end: float | None = None,
+                       source: str = "user") -> dict[str, Any]:
+        """Annotate a live session through its own writer (never a second writer connection)."""
+        ann_id = self.recorder.add_annotation(t_s, text, author, t_end, source)
+        ann = {"id": ann_id, "t_s": t_s, "t_end": t_end, "author": author, "text": text, "source": source}
+        _call(self.sinks, "on_annotation", ann)
+        return ann
+
+    async def _commit_periodically(self) -> None:
+        # while a live source is silent, the last second must still reach the disk
+        while True:
+            await asyncio.sleep(self.recorder.commit_interval_s / 2)
+            self.recorder.maybe_commit()
+
+    async def run(self) -> str:
+        """Run to the end of the source (or :meth:`stop`); returns the final status."""
+        self.status = "running"
+        _call(self.sinks, "on_status", {"status": "running", "t": 0.0})
+        for (a, b, text) in self.source.annotations():
+            self.add_annotation(a, text, author="file", t_end=b, source="file")
+        committer = asyncio.create_task(self._commit_periodically())
+        status = "complete"
+        try:
+            status = await self._consume()
+            # a stopped session's tail is computed too (it is what `analyze` of its file gives);
+            # only a failed or cancelled run leaves it to a later analysis
+            self.emit(self.pipeline.finish())
+        except asyncio.CancelledError:
+            status = "stopped"
+            raise
+        except BaseException as exc:
+            status = "failed"
+            self.error = exc
+            raise
+        finally:
+            committer.cancel()
+            self.status = status
+            try:
+                await self.source.aclose()
+            finally:
+                self.recorder.close(status)
+                _call(self.sinks, "on_status", {"status": status, "t": self.t})
+        return status
+
+    async def _handle_all(self) -> None:
+        async for chunk in self.source:
+            self.handle(chunk)
+            if self._stop.is_set() and not self._draining:
+                return
+            # A paced source that runs behind schedule (or speed max) never sleeps: without this
+            # the loop would never run a stop request, the commit timer or a viewer's frames.
+            await asyncio.sleep(0)
+
+    async def _consume(self) -> str:
+        """Handle chunks until the source ends or a stop is asked for.
+
+        A stop does not cancel the reading outright: a live source first gets
+        :meth:`Source.request_stop`, and its chunks keep flowing into the recorder until it
+        ends (at most :attr:`drain_timeout_s`); only a source that holds nothing worth
+        draining (files, simulator) is cut at once. Cancelling the reader instead (what an
+        unhandled SIGINT does) drops what sits in the source's queues and device buffers:
+        the tail of the recording the user saw arrive.
+        """
+        reader = asyncio.ensure_future(self._handle_all())
+        stop_asked = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({reader, stop_asked}, return_when=asyncio.FIRST_COMPLETED)
+            if not reader.done():
+                if self._draining:
+                    await asyncio.wait({reader}, timeout=self.drain_timeout_s)
+                    if not reader.done():
+                        log.warning("the source did not end within %.1f s of the stop; closing it", self.drain_timeout_s)
+                if not reader.done():
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
+                    return "stopped"
+            reader.result()  # the source's own error, if any
+            return "stopped" if self._stop.is_set() else "complete"
+        finally:
+            stop_asked.cancel()
+            if not reader.done():  # the runner itself was cancelled
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+
+    def handle(self, chunk: Chunk) -> None:
+        """One chunk through recorder, pipeline and sinks (synchronous: no awaits in between)."""
+        key = chunk.stream.key
+        if chunk.gap_before and key in self._last_end:
+            self.recorder.write_gap(key, self._last_end[key], chunk.start)
+        self._last_end[key] = float(chunk.t_end)
+        self.recorder.write_chunk(chunk)
+        if chunk.kind is StreamKind.MARKER:
+            for t, label in zip(chunk.sample_times(), chunk.values):
+                self.add_annotation(float(t), str(label), author=chunk.stream.label or "marker", source="stream")
+        self.t = max(self.t, float(chunk.t_end))
+        _call(self.sinks, "on_chunk", chunk)
+        self.emit(self.pipeline.update(chunk))
+
+    def emit(self, out: PipelineOutput) -> None:
+        if not out:
+            return
+        if out.features:
+            self.recorder.write_features(out.features)
+            _call(self.sinks, "on_features", out.features)
+        if out.dyad:
+            self.recorder.write_dyad(out.dyad)
+            _call(self.sinks, "on_dyad", out.dyad)
+        if out.events:
+            ids = self.recorder.write_events(out.events)
+            _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
+

@@ -1,0 +1,185 @@
+"""The supervisor server: REST API, live websockets and the dashboard, in one FastAPI app.
+
+``create_app`` builds the application (used by ``coregulate serve`` / ``coregulate demo`` and by
+tests); ``serve`` runs it with uvicorn on 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from . import auth
+from .limits import MAX_BODY_BYTES, document_error_detail
+from .routers import annotations, data, export, meta, sessions, video, ws
+from .schemas import SessionCreate, SourceSpec
+from .sessions import Backends, SessionManager
+
+log = logging.getLogger("coregulate.server")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+if not STATIC_DIR.is_dir():  # installed package: coregulate/dashboard/static
+    from ... import dashboard as _dashboard
+
+    STATIC_DIR = Path(_dashboard.__file__).resolve().parent / "static"
+
+VENDOR_HINT = "run `npm ci --prefix dashboard` (copies uPlot into dashboard/static/vendor)"
+
+SECURITY_HEADERS = {
+    # Everything is served from this origin: no CDN, no inline script, no framing.
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                                "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+                                "form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@dataclass
+class Settings:
+    """Server settings. ``token``/``viewer_token`` override the ones stored in ``DATA/token.json``."""
+
+    data_dir: Path = Path("data")
+    token: str | None = None
+    viewer_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    demo: bool = False
+    demo_speed: float = 1.0
+    demo_duration_s: float = 1200.0
+    #: pacing of the demo's baseline (None: the same as demo_speed); pacing only
+    demo_baseline_speed: float | str | None = None
+    #: sessions started with the server: SessionCreate requests (replay) or PreparedSession (record)
+    startup: list[Any] = field(default_factory=list)
+    backends: Backends | None = None
+    hub_options: dict[str, Any] = field(default_factory=dict)
+    #: may the viewer token see session videos (the supervisor always may)
+    viewers_see_video: bool = False
+
+
+def create_app(settings: Settings | str | Path | None = None, token: str | None = None, *,
+               viewer_token: str | None = None, host: str = "127.0.0.1", **kwargs: Any) -> FastAPI:
+    """Build the app. Accepts a :class:`Settings` or ``(data_dir, token=None, host=...)``."""
+    if not isinstance(settings, Settings):
+        settings = Settings(data_dir=Path(settings or "data"), token=token, viewer_token=viewer_token, host=host, **kwargs)
+    settings.data_dir = Path(settings.data_dir)
+    tokens = auth.load_or_create(settings.data_dir, settings.token, settings.viewer_token)
+    manager = SessionManager(settings.data_dir, settings.backends, hub_options=settings.hub_options)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.demo:
+            req = SessionCreate(source=SourceSpec(kind="simulator", duration_s=settings.demo_duration_s),
+                                speed=settings.demo_speed, baseline_speed=settings.demo_baseline_speed,
+                                label="demo (simulated dyad)")
+            s = manager.create(req)
+            await manager.start(s.id)
+            app.state.demo_session = s.id
+        for item in settings.startup:
+            s = manager.create(item) if isinstance(item, SessionCreate) else manager.create_prepared(item)
+            await manager.start(s.id)
+            print(f"  session {s.id} started ({s.request.label or s.request.source.kind})", flush=True)
+        yield
+        await manager.shutdown()
+
+    app = FastAPI(title="Coregulate supervisor API", version="0.1.0", lifespan=lifespan,
+                  description="Real-time in-session signal monitor for psychotherapy research. "
+                              "Research tool, not a diagnostic device.",
+                  openapi_url=None, docs_url=None, redoc_url=None, max_body_size=MAX_BODY_BYTES)
+    document_error_detail(app)
+    app.state.tokens = tokens
+    app.state.manager = manager
+    app.state.settings = settings
+    app.state.demo_session = None
+    # No CORS middleware on purpose: browsers refuse cross-origin reads (closed by default).
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response: Response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    for r in (meta.router, sessions.router, data.router, annotations.router, export.router, ws.router, video.router):
+        app.include_router(r)
+
+    # The dashboard shell (HTML, JS, CSS, vendored uPlot) holds no data: it is public; every
+    # /api route and the websocket require a token.
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    if not (STATIC_DIR / "vendor" / "uplot" / "uPlot.esm.js").exists():
+        log.warning("dashboard charts unavailable: %s", VENDOR_HINT)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app
+
+
+def dashboard_url(host: str, port: int, token: str, tls: bool = False) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    # The token travels in the fragment, which browsers never send to a server or a log.
+    return f"{'https' if tls else 'http'}://{shown}:{port}/#token={token}"
+
+
+def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
+          viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
+          demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None,
+          demo_baseline_speed: float | str | None = None, ssl_certfile: str | None = None,
+          ssl_keyfile: str | None = None, viewers_see_video: bool = False) -> None:
+    """Run the server (blocking). Prints the dashboard URLs with the tokens once, to stdout.
+
+    With ``ssl_certfile``/``ssl_keyfile`` uvicorn serves HTTPS and WSS (its own TLS support);
+    the CLI refuses a non-loopback ``host`` without them (``server/cli/commands/serve.py``).
+    """
+    import uvicorn
+
+    settings = Settings(data_dir=Path(data_dir), token=token, viewer_token=viewer_token, host=host, port=port,
+                        demo=demo, demo_speed=demo_speed, demo_duration_s=demo_duration_s, startup=list(startup or []),
+                        demo_baseline_speed=demo_baseline_speed, viewers_see_video=viewers_see_video)
+    app = create_app(settings)
+    t = app.state.tokens
+    tls = bool(ssl_certfile)
+    from ..cli.commands.serve import is_loopback
+
+    if not is_loopback(host):
+        print(f"WARNING: listening on {host}: anyone who can reach this address and has a token can connect; "
+              "keep it behind a firewall (see README, Remote supervision).")
+    print("Coregulate supervisor server -- research tool, not a diagnostic device.")
+    print(f"  supervisor: {dashboard_url(host, port, t.supervisor, tls)}")
+    print(f"  viewer:     {dashboard_url(host, port, t.viewer, tls)}")
+    print(f"  data folder: {data_dir} (sessions/; tokens in token.json, mode 0600)", flush=True)
+    from ..datadir import is_private
+
+    if not is_private(Path(data_dir)):
+        print(f"WARNING: {data_dir} can be read by other users of this machine; chmod 700 it", flush=True)
+    if demo and demo_baseline_speed is not None:
+        def pace(v: float | str) -> str:
+            return "as fast as possible" if v == "max" else f"at x{float(v):g}"
+
+        print(f"  demo: the simulated baseline plays {pace(demo_baseline_speed)}, then the session runs "
+              f"{pace(demo_speed)} (pacing only: the data are the same)", flush=True)
+    # Access logs would carry ?token= of websocket URLs: keep them off.
+    # uvicorn logs websocket handshakes with their query string (?token=) even without the
+    # access log: mask tokens in every record of the server's loggers
+    from .redact import install as redact_tokens_in_logs
+
+    redact_tokens_in_logs()
+    # per-message deflate would compress every frame once per viewer: frames are small, CPU is not
+    # timeout_graceful_shutdown: a dashboard's open connections must not hold a Ctrl-C up; the
+    # sessions are stopped and drained by the lifespan shutdown that follows
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20,
+                ws_per_message_deflate=False, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                timeout_graceful_shutdown=1)

@@ -1,0 +1,474 @@
+"""Sessions of one server: create from a source, run as asyncio tasks, list, annotate.
+
+Live sessions run in the server's event loop (:class:`~coregulate.server.session.runner.SessionRunner`
+writing through a :class:`~coregulate.server.session.recorder.Recorder` and pushing to a
+:class:`~coregulate.server.web.hub.Hub`). Finished sessions are the files ``DATA/sessions/<id>.sqlite``,
+read through :class:`~coregulate.server.session.recorder.SessionStore`.
+
+Annotation writes on a live session go through its recorder, in the loop, so that the server
+never opens a second writer that would wait on the recorder's lock from inside the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .hub import Hub, HubSink
+from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
+
+log = logging.getLogger("coregulate.server")
+
+_ID = re.compile(SESSION_ID_PATTERN)
+
+
+class SessionError(Exception):
+    """A request about a session that cannot be honoured; ``status`` is the HTTP code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class SessionEnded(SessionError):
+    """The session stopped writing before the request reached it; its file is complete and takes
+    writes through a store instead."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(409, f"session {session_id} is not running")
+
+
+@dataclass
+class Backends:
+    """The pieces a session is built from; tests may swap them for fakes."""
+
+    make_source: Callable[[SourceSpec, float | None], Any]
+    recorder_cls: Any
+    runner_cls: Any
+    store_cls: Any
+    config_cls: Any
+
+
+def default_backends() -> Backends:
+    from ...models.config import PipelineConfig
+    from ..session.recorder import Recorder, SessionStore
+    from ..session.runner import SessionRunner
+
+    def make_source(spec: SourceSpec, speed: float | None) -> Any:
+        if spec.kind == "live":
+            raise SessionError(422, "live sessions are started on the recording machine with `coregulate record`")
+        if spec.kind == "simulator":
+            from ...sensors.simulator import Simulator
+
+            return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio, speed=speed)
+        if not spec.specs:
+            raise SessionError(422, "a 'files' source needs at least one SPEC")
+        from ..session.sources import build_source
+
+        return build_source(list(spec.specs), speed)
+
+    return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
+
+
+@dataclass
+class PreparedSession:
+    """A session whose source is built outside the server: live devices (``coregulate record``).
+
+    The devices are opened by the command (so a missing strap fails before the server starts);
+    the server then runs, records and shows it like any other session.
+    """
+
+    source: Any
+    config: Any
+    keep_audio: bool = False
+    sinks: list = field(default_factory=list)
+    label: str = "live"
+    participant_codes: dict = field(default_factory=dict)
+
+
+@dataclass
+class LiveSession:
+    id: str
+    path: Path
+    request: SessionCreate
+    source: Any
+    config: Any
+    hub: Hub
+    sink: HubSink
+    status: str = "created"
+    recorder: Any = None
+    runner: Any = None
+    task: asyncio.Future | None = None  # completion, as seen from the server loop
+    cfuture: concurrent.futures.Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None  # the session's own loop and thread
+    thread: threading.Thread | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    stop_requested: bool = False
+    ended_at: float | None = None  # time.monotonic() when the run finished
+    extra_sinks: list = field(default_factory=list)  # e.g. the LSL outlet of a live session
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    @property
+    def active(self) -> bool:
+        """Not finished yet: created, starting or running.
+
+        From the status, which the session's own thread sets once the recorder is closed: the
+        server loop's view of the task completes a moment later, and in between a finished
+        session must not read as live (its status already says "complete").
+        """
+        return self.status in ("created", "starting", "running") and not (self.task is not None and self.task.done())
+
+
+def _stream_dict(s: Any) -> dict[str, Any]:
+    if isinstance(s, dict):
+        d = dict(s)
+        d.setdefault("key", f"{d.get('participant')}/{d.get('kind')}")
+        return d
+    return {"key": s.key, "participant": s.participant, "kind": s.kind.value, "rate": s.rate,
+            "unit": s.unit, "label": s.label}
+
+
+def tolerance_bounds(options: dict[str, Any] | None) -> dict[str, float] | None:
+    """The window-of-tolerance thresholds in force (models/tolerance.py defaults + overrides),
+    so that the dashboard shades the band the estimator actually uses."""
+    try:
+        from dataclasses import asdict
+
+        from ...models.tolerance import ToleranceOptions
+    except ImportError:
+        return None
+    d = asdict(ToleranceOptions())
+    d.update({k: v for k, v in ((options or {}).get("tolerance") or {}).items() if k in d})
+    return {k: float(d[k]) for k in ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s",
+                                     "exit_sustain_s", "component_bound") if k in d}
+
+
+def _speed(v: float | str) -> float | None:
+    return None if v == "max" else float(v)
+
+
+def baseline_segment(config: Any) -> tuple[float, float] | None:
+    """The baseline segment of a PipelineConfig or of its saved JSON form (None if unknown)."""
+    if isinstance(config, dict):
+        b = config.get("baseline")
+        if b is not None:
+            return (float(b[0]), float(b[1]))
+        d = config.get("default_baseline_s")
+        return None if d is None else (0.0, float(d))
+    seg = getattr(config, "baseline_segment", None)
+    return None if seg is None else (float(seg[0]), float(seg[1]))
+
+
+def _pacing(req: SessionCreate, config: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"speed": req.speed}
+    seg = baseline_segment(config)
+    if req.baseline_speed is not None and seg is not None:
+        out.update(baseline_speed=req.baseline_speed, fast_until_s=seg[1])
+    return out
+
+
+class SessionManager:
+    def __init__(self, data_dir: str | Path, backends: Backends | None = None, *, hub_options: dict | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.sessions_dir = self.data_dir / "sessions"
+        self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self._backends = backends
+        self.hub_options = hub_options or {}
+        self.live: dict[str, LiveSession] = {}
+
+    @property
+    def backends(self) -> Backends:
+        if self._backends is None:
+            self._backends = default_backends()
+        return self._backends
+
+    # -- paths and lookup -------------------------------------------------------------------
+    def path_of(self, session_id: str) -> Path:
+        if not _ID.match(session_id):
+            raise SessionError(404, "no such session")
+        return self.sessions_dir / f"{session_id}.sqlite"
+
+    def get_live(self, session_id: str) -> LiveSession | None:
+        return self.live.get(session_id)
+
+    def exists(self, session_id: str) -> bool:
+        return session_id in self.live or self.path_of(session_id).exists()
+
+    def store(self, session_id: str) -> Any:
+        """A reader on the session file (live or finished); use it as a context manager so its
+        connection is closed. Blocking I/O: call from a worker thread."""
+        path = self.path_of(session_id)
+        if not path.exists():
+            s = self.live.get(session_id)
+            if s is not None:
+                raise SessionError(409, f"session {session_id} has not started recording yet")
+            raise SessionError(404, f"no session {session_id}")
+        return self.backends.store_cls(path)
+
+    # -- life cycle -------------------------------------------------------------------------
+    def new_id(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+    #: A finished session's hub (replay buffer for reconnecting viewers) is kept this long.
+    keep_finished_s = 600.0
+
+    def forget_finished(self) -> None:
+        """Drop hubs of sessions that ended long ago and have no viewer (bounded memory)."""
+        now = time.monotonic()
+        for sid, s in list(self.live.items()):
+            if s.ended_at is not None and now - s.ended_at > self.keep_finished_s and not s.hub.viewers:
+                del self.live[sid]
+
+    def create(self, req: SessionCreate) -> LiveSession:
+        self.forget_finished()
+        b = self.backends
+        try:
+            source = b.make_source(req.source, _speed(req.speed))
+        except SessionError:
+            raise
+        except Exception as exc:  # InputError and friends carry a clear message for the user
+            raise SessionError(422, f"cannot open source: {exc}") from None
+        config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        if req.baseline_speed is not None:
+            # pacing only: the baseline is delivered faster, its chunks (and so the features) are the same
+            from ...sensors.pacing import FastForward
+
+            seg = baseline_segment(config)
+            if not hasattr(source, "fast_forward") or seg is None:
+                raise SessionError(422, "baseline_speed needs a simulated or replayed source")
+            source.fast_forward = FastForward(until_s=seg[1], speed=_speed(req.baseline_speed))
+        return self._register(req, source, config)
+
+    def create_prepared(self, p: PreparedSession) -> LiveSession:
+        """Register a session whose source and config were built by the caller."""
+        self.forget_finished()
+        req = SessionCreate(source=SourceSpec(kind="live"), speed=1.0, keep_audio=p.keep_audio,
+                            window_s=p.config.window_s, baseline=p.config.baseline, options=p.config.options,
+                            label=p.label, participant_codes=p.participant_codes)
+        return self._register(req, p.source, p.config, p.sinks)
+
+    def _register(self, req: SessionCreate, source: Any, config: Any, sinks: list | None = None) -> LiveSession:
+        sid = self.new_id()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        hub = Hub(sid, loop=loop, **self.hub_options)
+        s = LiveSession(sid, self.path_of(sid), req, source, config, hub, HubSink(hub), extra_sinks=list(sinks or []))
+        self.live[sid] = s
+        return s
+
+    async def start(self, session_id: str) -> LiveSession:
+        """Start a created session in its own thread and event loop.
+
+        Each session runs :class:`SessionRunner` (recorder writes included) in a thread of its
+        own, so that a slow disk (an fsync at a WAL checkpoint can take a second on a busy
+        machine) or a heavy estimator delays that session only, never the pushes to viewers or
+        the other sessions. Frames reach the hub through :meth:`Hub.submit`; control calls and
+        annotation writes are sent to the session's loop (:meth:`call_in_session`), so the
+        recorder only ever has its one writer, used from its one thread.
+        """
+        s = self.live.get(session_id)
+        if s is None:
+            raise SessionError(409 if self.exists(session_id) else 404, "only a created, not yet started session can be started")
+        if s.status != "created":
+            raise SessionError(409, f"session {session_id} is {s.status}")
+        b = self.backends
+        from ..session.sources import spec_for_record, video_meta
+
+        source_meta = s.request.source.model_dump()
+        source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
+        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed,
+                **video_meta(s.source)}
+        s.status = "starting"
+        loop = asyncio.new_event_loop()
+
+        def run_loop() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        thread = threading.Thread(target=run_loop, name=f"session-{s.id}", daemon=True)
+        thread.start()
+        s.loop, s.thread = loop, thread
+
+        def build() -> None:
+            s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
+                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio,
+                                        participants=dict(s.request.participant_codes), meta=meta)
+            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink, *s.extra_sinks])
+
+        try:
+            await self.call_in_session(s, build, timeout=60)
+        except Exception as exc:
+            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.ended_at = time.monotonic()
+            if s.recorder is not None:
+                await self.call_in_session(s, lambda: s.recorder.close("failed"))
+            loop.call_soon_threadsafe(loop.stop)
+            s.hub.publish("end", {"status": s.status, "error": s.error})
+            raise SessionError(422, f"cannot start session: {exc}") from None
+        s.status = "running"
+        s.cfuture = asyncio.run_coroutine_threadsafe(self._run(s), loop)
+        s.task = asyncio.wrap_future(s.cfuture)
+        s.task.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
+        return s
+
+    async def call_in_session(self, s: LiveSession, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run ``fn()`` in the session's thread (between two chunks) and return its result."""
+        if s.loop is None or s.loop.is_closed():
+            raise SessionEnded(s.id)
+        cf: concurrent.futures.Future = concurrent.futures.Future()
+
+        def call() -> None:
+            if not cf.set_running_or_notify_cancel():
+                return
+            if s.runner is not None and s.runner.recorder.closed:  # ended between the request and this call
+                cf.set_exception(SessionEnded(s.id))
+                return
+            try:
+                cf.set_result(fn())
+            except BaseException as exc:  # handed back to the caller
+                cf.set_exception(exc)
+
+        s.loop.call_soon_threadsafe(call)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(cf), timeout)
+        except asyncio.TimeoutError:
+            raise SessionError(503, f"session {s.id} did not answer in {timeout:g} s") from None
+
+    async def _run(self, s: LiveSession) -> None:
+        # runs in the session's own loop
+        try:
+            result = await s.runner.run()
+            s.status = result if isinstance(result, str) else ("stopped" if s.stop_requested else "complete")
+        except asyncio.CancelledError:
+            s.status = "stopped"
+            raise
+        except Exception as exc:
+            log.exception("session %s failed", s.id)
+            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+        finally:
+            s.ended_at = time.monotonic()
+            s.hub.submit("end", {"status": s.status, "error": s.error})
+
+    async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
+        s = self.live.get(session_id)
+        if s is None or s.status == "created":
+            if s is not None:
+                del self.live[session_id]
+                s.status = "stopped"
+                s.hub.publish("end", {"status": "stopped", "error": None})
+                return s
+            raise SessionError(409 if self.exists(session_id) else 404, "session is not running")
+        if not s.running:
+            raise SessionError(409, f"session {session_id} is already {s.status}")
+        s.stop_requested = True
+        s.loop.call_soon_threadsafe(s.runner.stop)
+        try:
+            await asyncio.wait_for(asyncio.shield(s.task), timeout)
+        except asyncio.TimeoutError:
+            s.cfuture.cancel()
+        except Exception:  # the outcome is in s.status
+            pass
+        # let the hand-over of the last frames ("end") reach the hub before answering
+        await asyncio.sleep(0)
+        return s
+
+    async def shutdown(self) -> None:
+        for s in list(self.live.values()):
+            if s.running:
+                s.stop_requested = True
+                s.loop.call_soon_threadsafe(s.runner.stop)
+        tasks = [s.task for s in self.live.values() if s.task is not None and not s.task.done()]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=10)
+            for s in self.live.values():
+                if s.task in pending:
+                    s.cfuture.cancel()
+        for s in self.live.values():
+            if s.thread is not None:
+                s.thread.join(timeout=5)
+            s.hub.close()
+
+    # -- descriptions -----------------------------------------------------------------------
+    def describe_live(self, s: LiveSession) -> dict[str, Any]:
+        streams = [_stream_dict(x) for x in s.source.streams]
+        return {
+            "id": s.id, "status": s.status, "live": s.active,
+            "label": s.request.label, "utc0": getattr(s.source, "utc0", None),
+            "duration_s": max((st.last_end for st in list(s.sink.streams.values())), default=0.0),
+            "participants": sorted({x["participant"] for x in streams}),
+            "streams": streams, "seq": s.hub.seq, "error": s.error,
+            "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
+            "tolerance": tolerance_bounds(s.request.options),
+            "baseline": baseline_segment(s.config), "pacing": _pacing(s.request, s.config),
+        }
+
+    def describe_file(self, session_id: str) -> dict[str, Any]:
+        with self.store(session_id) as st:
+            info = dict(st.info())
+            meta = dict(getattr(st, "meta", None) or info.get("meta") or {})
+        streams = [_stream_dict(x) for x in info.get("streams") or []]
+        return {
+            "id": info.get("id", session_id), "status": info.get("status", "unknown"), "live": False,
+            "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
+            "duration_s": info.get("duration_s", info.get("duration")),
+            "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
+            "streams": streams, "seq": None, "error": None,
+            "source": info.get("sources") if isinstance(info.get("sources"), dict) else None, "config": info.get("config") if isinstance(info.get("config"), dict) else None,
+            "tolerance": tolerance_bounds((info.get("config") or {}).get("options") if isinstance(info.get("config"), dict) else None),
+            "baseline": baseline_segment(info.get("config")) if isinstance(info.get("config"), dict) else None,
+        }
+
+    def describe(self, session_id: str) -> dict[str, Any]:
+        s = self.live.get(session_id)
+        if s is not None:
+            d = self.describe_live(s)
+            if not d["live"] and s.path.exists():
+                try:
+                    fd = self.describe_file(session_id)
+                    fd["seq"] = s.hub.seq
+                    return fd
+                except Exception:  # the live description is still right
+                    log.warning("session %s: cannot read its file", session_id)
+            return d
+        return self.describe_file(session_id)
+
+    def list(self) -> list[dict[str, Any]]:
+        out = {sid: self.describe_live(s) for sid, s in self.live.items() if s.active}
+        for p in sorted(self.sessions_dir.glob("*.sqlite"), reverse=True):
+            sid = p.stem
+            if sid in out or not _ID.match(sid):
+                continue
+            try:
+                out[sid] = self.describe(sid)
+            except Exception as exc:
+                out[sid] = {"id": sid, "status": "unreadable", "live": False, "error": str(exc)}
+        return sorted(out.values(), key=lambda d: d["id"], reverse=True)
+
+    # -- annotations ------------------------------------------------------------------------
+    def running_session(self, session_id: str) -> LiveSession | None:
+        """The live session, when annotations must go through its runner's recorder (one writer)."""
+        s = self.live.get(session_id)
+        return s if s is not None and s.running and s.runner is not None else None
+
+    def publish_annotation(self, session_id: str, op: str, ann: dict[str, Any]) -> None:
+        s = self.live.get(session_id)
+        if s is not None:
+            s.sink.on_annotation({"op": op, **ann})

@@ -1,0 +1,103 @@
+"""Hub: sequence numbers, resume without gaps, lossy-first dropping, slow viewers cut loose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+from coregulate.server.web.hub import Hub, HubSink
+
+
+def _seqs(frames):
+    return [json.loads(f.text)["seq"] for f in frames if f.kept]
+
+
+async def test_kept_frames_are_numbered_consecutively_and_lossy_ones_reuse_the_last():
+    hub = Hub("s")
+    a = hub.publish("features", [{"t_s": 1}])
+    w = hub.publish("wave", {"t": [0.1], "v": [1.0]})
+    b = hub.publish("events", [{"kind": "x"}])
+    assert (a.seq, w.seq, b.seq) == (1, 1, 2)
+    assert json.loads(w.text)["lossy"] is True and "lossy" not in json.loads(b.text)
+
+
+async def test_resume_replays_every_kept_frame_after_since():
+    hub = Hub("s")
+    for i in range(10):
+        hub.publish("features", [{"t_s": i}])
+        hub.publish("wave", {"t": [i], "v": [0]})
+    v = hub.subscribe(since=4)
+    batch = await v.next_batch()
+    assert _seqs(batch) == list(range(5, 11))
+    assert json.loads(batch[0].text)["type"] == "hello"
+    hub.publish("dyad", [{"t_s": 11}])
+    assert _seqs(await v.next_batch()) == [11]
+
+
+async def test_resume_beyond_buffer_asks_for_resync():
+    hub = Hub("s", buffer_frames=5)
+    for i in range(20):
+        hub.publish("features", [{"t_s": i}])
+    v = hub.subscribe(since=3)
+    types = [json.loads(f.text)["type"] for f in await v.next_batch()]
+    assert types == ["hello", "resync"]
+    v2 = hub.subscribe(since=15)  # 16..20 are still buffered
+    assert _seqs(await v2.next_batch()) == [16, 17, 18, 19, 20]
+
+
+async def test_since_from_the_future_asks_for_resync():
+    hub = Hub("s")
+    hub.publish("features", [])
+    v = hub.subscribe(since=99)
+    assert [json.loads(f.text)["type"] for f in await v.next_batch()] == ["hello", "resync"]
+
+
+async def test_slow_viewer_loses_waveforms_first_and_is_cut_when_kept_frames_overflow():
+    hub = Hub("s", max_kept=10, max_lossy=4)
+    slow, fast = hub.subscribe(None), hub.subscribe(None)
+    await slow.next_batch(), await fast.next_batch()  # hellos
+    for i in range(8):
+        hub.publish("wave", {"i": i})
+        hub.publish("features", [{"t_s": i}])
+        assert len(await fast.next_batch()) == 2  # the fast viewer sees everything
+    assert slow.dropped_lossy == 4 and len(slow.lossy) == 4 and len(slow.kept) == 8
+    for i in range(3):
+        hub.publish("features", [{"t_s": 100 + i}])
+        await fast.next_batch()
+    assert slow.overflowed and await slow.next_batch() == []
+    assert not fast.overflowed  # publishing never waited on the slow viewer
+
+
+async def test_viewer_of_an_ended_session_gets_the_rest_then_stops():
+    hub = Hub("s")
+    hub.publish("features", [])
+    hub.publish("end", {"status": "complete"})
+    v = hub.subscribe(since=1)
+    assert [json.loads(f.text)["type"] for f in await v.next_batch()] == ["hello", "end"]
+    assert await asyncio.wait_for(v.next_batch(), 1) == []
+
+
+def test_sink_reduces_ecg_to_an_envelope_and_audio_to_levels():
+    hub = Hub("s")
+    sink = HubSink(hub)
+    ecg = StreamInfo("client", StreamKind.ECG, 130.0)
+    aud = StreamInfo("client", StreamKind.AUDIO, 16000.0)
+    got = []
+    v = hub.subscribe(None)
+    for k in range(4):
+        t0 = k * 0.25
+        sink.on_chunk(Chunk(ecg, np.sin(np.arange(int(130 * 0.25)) / 5.0) * 500, t0=t0))
+        sink.on_chunk(Chunk(aud, np.full(4000, 0.1), t0=t0))
+    got = [json.loads(f.text) for _, f in v.lossy]
+    waves = [g for g in got if g["type"] == "wave"]
+    levels = [g for g in got if g["type"] == "level"]
+    assert waves and levels and any(g["type"] == "sensors" for g in got)
+    pts = sum(len(w["data"]["v"]) for w in waves)
+    assert 30 <= pts <= 70  # ~50 points per second of ECG, not 130
+    assert all(abs(x - 20 * np.log10(0.1)) < 0.2 for lv in levels for x in lv["data"]["v"])
+    sink.on_features([{"t_s": 1, "participant": "client", "hr_bpm": float("nan"), "rmssd_ms": None}])
+    f = json.loads(hub.buffer[-1].text)
+    assert f["type"] == "features" and f["data"] == [{"t_s": 1, "participant": "client", "hr_bpm": None}]
