@@ -5,12 +5,17 @@
   body movement whatever the sensor's orientation (cf. the vector-magnitude activity counts of
   van Hees et al. 2013, PLoS ONE 8:e61691, without their gravity calibration).
 - ``MOTION`` (video motion energy analysis, MEA; Ramseyer & Tschacher 2011): ``movement`` =
-  mean motion energy within the second (arbitrary units).
+  mean motion energy within the second, in the source's unit: the share of the region's pixels
+  that changed (0-1) from a video or camera, the file's own numbers (often changed-pixel counts)
+  from an MEA export. It has no absolute scale across cameras and framings, so everything that
+  judges "low" or "high" movement from it is relative to the person's own baseline
+  (:data:`coregulate.models.tolerance.MOVEMENT_SCALE_FLOORS`).
 - ``RESP`` (belt): ``breathing_rpm`` from the last ``resp_window_s`` seconds, band-passed to
   0.1-0.7 Hz (6-42 breaths/min), as upward zero crossings per minute. The column is only
   written when it can be computed, so an ECG-derived (RSA) estimate from the heart estimator is
   used otherwise.
-ACC is preferred to MOTION when both exist (body-worn, not confounded by camera framing).
+ACC is preferred to MOTION when both exist (body-worn, not confounded by camera framing):
+:func:`movement_source` says which one feeds the column.
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ def breathing_rate(t: np.ndarray, x: np.ndarray, band: tuple[float, float]) -> f
     return 60.0 * (len(up) - 1) / (t[up[-1]] - t[up[0]])
 
 
+def movement_source(kinds) -> StreamKind | None:
+    """The stream kind that feeds ``movement`` for a person with streams of these ``kinds``:
+    ``ACC`` (milli-g) before ``MOTION`` (video motion energy), ``None`` without either."""
+    kinds = set(kinds)
+    return StreamKind.ACC if StreamKind.ACC in kinds else (StreamKind.MOTION if StreamKind.MOTION in kinds else None)
+
+
 class MovementEstimator(StreamEstimator):
     """Per-second ``movement`` (ACC or MOTION) and ``breathing_rpm`` (RESP)."""
 
@@ -66,7 +78,7 @@ class MovementEstimator(StreamEstimator):
         self.participant = participant
         self.o = MovementOptions.from_config(config)
         kinds = {s.kind for s in streams}
-        self.move_kind = StreamKind.ACC if StreamKind.ACC in kinds else (StreamKind.MOTION if StreamKind.MOTION in kinds else None)
+        self.move_kind = movement_source(kinds)
         self.has_resp = StreamKind.RESP in kinds
         self.bins = {k: Binner(1.0) for k in kinds if k in self.accepts}
         self.wm = {k: -math.inf for k in self.bins}

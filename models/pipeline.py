@@ -133,7 +133,7 @@ class SessionPipeline:
         for who, mine in by_person.items():
             est = registry.stream_estimators(who, mine, self.config)
             if est:
-                self.participants[who] = ParticipantPipeline(who, est, registry.row_estimators(who, self.config), utc0)
+                self.participants[who] = ParticipantPipeline(who, est, registry.row_estimators(who, self.config, mine), utc0)
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
         self._seen: dict[str, int] = {p: 0 for p in self.participants}

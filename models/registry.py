@@ -63,11 +63,15 @@ class Registry:
                 out.append(factory(participant, mine, config))
         return out
 
-    def row_estimators(self, participant: str, config: PipelineConfig) -> list[RowEstimator]:
+    def row_estimators(self, participant: str, config: PipelineConfig,
+                       streams: list[StreamInfo] = ()) -> list[RowEstimator]:
         from .autonomic import AutonomicEstimator
+        from .movement import movement_source
         from .tolerance import ToleranceEstimator
 
-        return [AutonomicEstimator(participant, config), ToleranceEstimator(participant, config)]
+        # the tolerance judges "low movement" by what feeds the column (mg vs a video share)
+        kind = movement_source(s.kind for s in streams)
+        return [AutonomicEstimator(participant, config), ToleranceEstimator(participant, config, kind)]
 
     def dyad_estimators(self, participants: list[str], config: PipelineConfig) -> list[DyadEstimator]:
         if len(participants) < 2:

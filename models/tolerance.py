@@ -74,7 +74,11 @@ Zones
 stays below ``hyper_exit`` for ``exit_sustain_s`` (hysteresis). ``hypo`` likewise below
 ``-hypo_enter``, but only when corroborated by another channel -- flat, quiet voice or long
 pauses, low movement or low skin conductance relative to baseline -- because low HR with high
-HRV looks the same in calm rest and in freeze/shutdown; otherwise ``hypo_candidate``.
+HRV looks the same in calm rest and in freeze/shutdown; otherwise ``hypo_candidate``. A channel
+corroborates when its mean over the last ``corroboration_s`` is ``corroboration_z`` baseline
+spreads on the low side, the spread floored as in :data:`CORROBORATION`; for ``movement`` the
+floor depends on its source (:data:`MOVEMENT_SCALE_FLOORS`: milli-g from an accelerometer, a
+share of the baseline median from video motion energy, which has no absolute unit).
 ``unknown`` until the baseline is complete and whenever arousal cannot be computed, its
 confidence is below ``min_confidence`` or quality is too low. Every change is an
 :class:`Event` with the numbers that fired it. These are candidates for a human to review, not
@@ -88,6 +92,7 @@ from collections import deque
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from ..sensors.chunk import StreamKind
 from .base import Event, RowEstimator, finite_or_none
 from .columns import AROUSAL_BOUND
 from .config import PipelineConfig
@@ -121,6 +126,15 @@ CORROBORATION: dict[str, tuple[int, float]] = {
     "movement": (-1, 1.0),
     "eda_scl_us": (-1, 0.10),
 }
+#: ``movement``'s spread floor as a corroborator, per source kind (:func:`.movement.movement_source`):
+#: (absolute floor in the column's unit, share of the baseline median). ACC is in milli-g with a
+#: known noise floor. Video motion energy (MEA) is a share of a region's pixels that depends on how
+#: large the person is filmed (or an MEA export's own counts), so an absolute floor has no meaning:
+#: 1.0 was always larger than any share (0-1) and video could never corroborate. Its floor is half
+#: the baseline median: 30 s of video movement corroborates only when under half the person's usual
+#: movement, and one robust spread below it.
+MOVEMENT_SCALE_FLOORS: dict[StreamKind, tuple[float, float]] = {StreamKind.ACC: (1.0, 0.0),
+                                                                 StreamKind.MOTION: (0.0, 0.5)}
 _GROUP = {"vocal_arousal": "voice", "loudness_db": "voice", "f0_range_st": "voice", "pause_ratio": "voice",
           "movement": "movement", "eda_scl_us": "skin conductance"}
 
@@ -185,13 +199,27 @@ def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple
 
 
 class ToleranceEstimator(RowEstimator):
-    """Adds ``arousal``, ``arousal_confidence`` and ``zone``; emits baseline and zone-change events."""
+    """Adds ``arousal``, ``arousal_confidence`` and ``zone``; emits baseline and zone-change events.
+
+    Parameters
+    ----------
+    participant : str
+        The person.
+    config : PipelineConfig
+        Baseline segment and the ``tolerance`` options.
+    movement_kind : StreamKind, optional
+        What feeds the person's ``movement`` (ACC or MOTION; :func:`.movement.movement_source`),
+        which sets its floor as a corroborator (:data:`MOVEMENT_SCALE_FLOORS`).
+    """
 
     baseline_family = "tolerance"  # key of its part of ``config.baseline_reference``
 
-    def __init__(self, participant: str, config: PipelineConfig) -> None:
+    def __init__(self, participant: str, config: PipelineConfig, movement_kind: StreamKind | None = None) -> None:
         self.participant = participant
         self.o = ToleranceOptions.from_config(config)
+        self.cfloors: dict[str, tuple[float, float]] = {k: (floor, 0.0) for k, (_, floor) in CORROBORATION.items()}
+        if movement_kind in MOVEMENT_SCALE_FLOORS:
+            self.cfloors["movement"] = MOVEMENT_SCALE_FLOORS[movement_kind]
         self.b0, self.b1 = config.baseline_segment
         self.samples: dict[str, list[float]] = {k: [] for k in set(COMPONENTS) | set(CORROBORATION)}
         self.stats: dict[str, tuple[float, float]] | None = None
@@ -292,7 +320,7 @@ class ToleranceEstimator(RowEstimator):
         n = self.o.min_baseline_values
         self.stats = {k: robust_stats(v, COMPONENTS[k].floor, COMPONENTS[k].relative_floor)
                       for k, v in self.samples.items() if k in COMPONENTS and len(v) >= n}
-        self.cstats = {k: robust_stats(v, CORROBORATION[k][1]) for k, v in self.samples.items()
+        self.cstats = {k: robust_stats(v, *self.cfloors[k]) for k, v in self.samples.items()
                        if k in CORROBORATION and len(v) >= n}
         counts = {k: len(v) for k, v in self.samples.items() if k in COMPONENTS}
         self.samples = {}
@@ -358,8 +386,8 @@ class ToleranceEstimator(RowEstimator):
                 dq.append((t, v))
             while dq and dq[0][0] <= t - self.o.corroboration_s:
                 dq.popleft()
-            if k in self.cstats and len(dq) >= self.o.corroboration_s / 3:
-                med, scale = self.cstats[k]
+            med, scale = self.cstats.get(k, (0.0, 0.0))
+            if scale > 0 and len(dq) >= self.o.corroboration_s / 3:  # scale 0: a still baseline, nothing is lower
                 z = direction * (sum(x for _, x in dq) / len(dq) - med) / scale
                 if z >= self.o.corroboration_z:
                     low[k] = round(z, 2)

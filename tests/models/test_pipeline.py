@@ -74,7 +74,7 @@ class Diff(DyadEstimator):
 
 
 REG = Registry(stream_families=((frozenset({StreamKind.ECG}), MeanEcg), (frozenset({StreamKind.RR}), CountRr)))
-REG.row_estimators = lambda p, c: [Doubler(p, c)]
+REG.row_estimators = lambda p, c, streams=(): [Doubler(p, c)]
 REG.dyad_estimators = lambda ps, c: [Diff(ps, c)] if len(ps) > 1 else []
 
 

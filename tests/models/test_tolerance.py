@@ -4,6 +4,7 @@ import pytest
 from coregulate.models.columns import ZONES
 from coregulate.models.config import PipelineConfig
 from coregulate.models.tolerance import ToleranceEstimator, robust_stats
+from coregulate.sensors.chunk import StreamKind
 
 
 def _drive(est, hr, lnr, extra=None, quality="good"):
@@ -71,6 +72,32 @@ def test_hypo_needs_corroboration():
     assert "hypo" in zones
     hypo_ev = [e for e in events if e.label.endswith("-> hypo")]
     assert hypo_ev and "movement" in hypo_ev[0].rule and "movement" in hypo_ev[0].evidence["corroboration_z"]
+
+
+def test_low_video_movement_corroborates_hypo_as_low_accelerometer_movement_does():
+    rng = np.random.default_rng(1)
+    hr, lnr = _series(700, rng, [(400, 600, -10, 0.5)])
+    share = np.clip(0.08 + rng.normal(0, 0.02, 700), 0, 1)  # video MEA: share of the region's pixels changed
+    still = share.copy()
+    still[400:600] = 0.004  # the person sits still while HR falls and HRV rises
+
+    def zones(movement, kind):
+        est = ToleranceEstimator("client", PipelineConfig(), kind)
+        rows, events = _drive(est, hr, lnr, extra={"movement": movement})
+        return [r["zone"] for r in rows], events
+
+    z, events = zones(still, StreamKind.MOTION)
+    assert "hypo" in z
+    (ev,) = [e for e in events if e.label.endswith("-> hypo")]
+    assert "movement" in ev.evidence["corroboration_z"] and "movement" in ev.rule
+    # the same numbers read as milli-g are far below an accelerometer's 1-mg floor: no corroboration
+    # (what every video did before its movement had a floor of its own)
+    assert "hypo" not in zones(still, StreamKind.ACC)[0] and "hypo_candidate" in zones(still, StreamKind.ACC)[0]
+    # a person who keeps moving on video does not corroborate
+    assert "hypo" not in zones(share, StreamKind.MOTION)[0]
+    # nor does anything against a baseline where the video showed no movement at all (spread 0)
+    z0, _ = zones(np.zeros(700), StreamKind.MOTION)
+    assert "hypo" not in z0 and "hypo_candidate" in z0
 
 
 def test_poor_quality_makes_zone_unknown():

@@ -27,17 +27,19 @@ def scripted_levels(seconds: int, seed: int = 0) -> np.ndarray:
 
 
 def write_dyad_video(path: Path, seconds: int = 120, fps: int = 25, size=(320, 240), lag_s: int = 2,
-                     noise: float = 3.0, seed: int = 0, crf: int = 20, audio_envelope=None) -> dict[str, np.ndarray]:
+                     noise: float = 3.0, seed: int = 0, crf: int = 20, audio_envelope=None,
+                     client_levels=None) -> dict[str, np.ndarray]:
     """Write the video; return the per-second scripts ``{"client": m, "therapist": m shifted}``.
 
     ``audio_envelope`` (per-second amplitudes, optional) adds an AAC soundtrack of a 440 Hz tone
-    with that envelope.
+    with that envelope. ``client_levels`` (moving bands per second, optional) replaces the random
+    script.
     """
     import av
 
     w, h = size
     rng = np.random.default_rng(seed)
-    client = scripted_levels(seconds, seed)
+    client = scripted_levels(seconds, seed) if client_levels is None else np.asarray(client_levels, int)[:seconds]
     therapist = np.r_[np.zeros(lag_s, int), client[: seconds - lag_s]]
     background = rng.integers(60, 110, size=(h, w)).astype(np.float32)
     ph, pw = int(h * 0.7), int(w * 0.3)

@@ -155,3 +155,24 @@ def test_corrupt_stretch_inside_a_video_exits_65_naming_the_frame(session_files,
     err = capsys.readouterr().err.strip()
     assert code == 65 and len(err.splitlines()) == 1
     assert "mid.mp4" in err and "frame " in err and "cannot decode video" in err
+
+
+def test_a_person_sitting_still_on_video_corroborates_hypoarousal(tmp_path, capsys):
+    # the client moves in bouts through the 90-s baseline, then sits still while HR falls and HRV rises
+    rng = np.random.default_rng(11)
+    levels = np.r_[rng.integers(2, 9, 90), np.zeros(120, int)]
+    write_dyad_video(tmp_path / "still.mp4", seconds=210, size=(160, 120), seed=7, client_levels=levels)
+    rr = np.r_[800 + 25 * rng.standard_normal(115), 1030 + 45 * rng.standard_normal(130)]
+    np.savetxt(tmp_path / "client_rr.txt", rr, fmt="%.1f")
+    out = tmp_path / "out"
+    assert main(["analyze", f"video:{tmp_path / 'still.mp4'}", f"client=rr:{tmp_path / 'client_rr.txt'}",
+                 "--baseline", "0-90", "--out", str(out), "--quiet", "--no-report"]) == 0
+    capsys.readouterr()
+    feats = [r for r in _rows(out / "features.csv") if r["participant"] == "client"]
+    moving = [float(r["movement"]) for r in feats[5:85]]
+    still = [float(r["movement"]) for r in feats[95:205] if r["movement"]]
+    assert np.median(still) < 0.1 * np.median(moving)  # the script, seen through MEA
+    zones = [r["zone"] for r in feats]
+    assert "hypo" in zones and "hypo_candidate" not in zones[zones.index("hypo"):]
+    entered = [e for e in _rows(out / "events.csv") if e["participant"] == "client" and e["label"].endswith("-> hypo")]
+    assert entered and "movement" in entered[0]["rule"] and "movement" in entered[0]["evidence"]
