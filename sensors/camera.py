@@ -11,16 +11,25 @@ Device and regions, as ``coregulate record --camera DEVICE[?client=x0,y0,x1,y1&t
 
 Clock: the first frame is stamped with the session clock (``now()``) when it arrives; later
 frames keep the device's own frame times from there (one device = one clock, as for a
-microphone), so frame jitter of the delivery does not become motion-energy jitter. Dropped
-frames (a hole > 3 frame periods) start a chunk with ``gap_before``.
+microphone), so frame jitter of the delivery does not become motion-energy jitter. A frame
+without a time, or whose time goes back (the device restarted its clock), is stamped with the
+session clock and the device clock is re-anchored there.
+
+Trouble mid-capture is one warning line (logger ``coregulate.sensors.camera``) and a gap, never a
+traceback: dropped frames (a hole > 3 frame periods) and a decoding error restart the differencing
+and start the next chunk with ``gap_before``; a frame-size change restarts MEA at the new size
+(regions are relative); after :data:`MAX_DECODE_ERRORS` decoding errors in a row (a camera
+unplugged) the capture stops cleanly and the session goes on without it.
 
 Tested with a video file played through the same code path (no camera on the development
-machines): the values are exactly those of the video reader on that file.
+machines): the values are exactly those of the video reader on that file; the failures with fake
+devices (``tests/sensors/test_camera.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from typing import Any, AsyncIterator, Callable
@@ -28,9 +37,12 @@ from typing import Any, AsyncIterator, Callable
 from .base import Source
 from .chunk import Chunk, StreamInfo, StreamKind
 from .errors import DeviceUnavailableError, InputError
+from .readers.video import FrameSizeChanged
 
-#: Frames decoded per hand-over from the capture thread (about a second at 25 fps).
-BLOCK_FRAMES = 25
+log = logging.getLogger("coregulate.sensors.camera")
+
+#: Decoding errors in a row after which the camera is taken as gone and the capture stops.
+MAX_DECODE_ERRORS = 3
 
 
 def default_input_format() -> str:
@@ -76,7 +88,8 @@ class CameraSource(Source):
                  threshold: float | None = None, step: int | None = None) -> None:
         import av
 
-        from ..models.motion_energy import DEFAULT_REGIONS, DEFAULT_STEP, DEFAULT_THRESHOLD, MotionEnergy, Region
+        from ..models.motion_energy import DEFAULT_REGIONS, DEFAULT_STEP, DEFAULT_THRESHOLD, Region
+        from .readers.video import FrameMotion, MotionChunker
 
         self.device = device
         self.now = now
@@ -90,55 +103,90 @@ class CameraSource(Source):
             raise DeviceUnavailableError(f"camera {device!r} cannot be opened ({e})") from None
         if not self._container.streams.video:
             raise DeviceUnavailableError(f"camera {device!r} gives no video")
-        vs = self._container.streams.video[0]
-        self.rate = float(vs.average_rate or vs.guessed_rate or 25)
-        self._mea = MotionEnergy(list(parsed.values()), vs.codec_context.width, vs.codec_context.height,
-                                 DEFAULT_THRESHOLD if threshold is None else threshold,
-                                 DEFAULT_STEP if step is None else step)
+        self._video = self._container.streams.video[0]
+        self.rate = float(self._video.average_rate or self._video.guessed_rate or 25)
+        self._motion = FrameMotion(list(parsed.values()), self._video.codec_context.width,
+                                   self._video.codec_context.height, self.rate,
+                                   DEFAULT_THRESHOLD if threshold is None else threshold,
+                                   DEFAULT_STEP if step is None else step)
         self.streams = [StreamInfo(who, StreamKind.MOTION, self.rate, (),
                                    f"camera {device} motion energy, region {r.as_text()}") for who, r in parsed.items()]
-        self._frames = self._container.decode(vs)
-        self._t_first: float | None = None
-        self._session_first = 0.0
+        self._chunker = MotionChunker(self.streams, f"camera {device}")
+        self._frames = self._container.decode(self._video)
+        self._anchor: tuple[float, float] | None = None  # (device time, session time) of the clock anchor
+        self._last_t: float | None = None
+        self._errors = 0  # decoding errors in a row
+        self._ended = False  # the device gave its last frame (or is gone)
         self._closed = False
         self._lock = threading.Lock()  # the capture thread decodes under it; closing waits for it
 
-    def _block(self) -> list[tuple[float, Any]]:
-        """Up to :data:`BLOCK_FRAMES` frames' (session time, energies); [] at the end (blocking)."""
-        out: list[tuple[float, Any]] = []
+    def _block(self) -> list[Chunk]:
+        """The next chunks (about a second of frames); [] at the end (blocking)."""
         with self._lock:
-            if self._closed:
-                return out
-            self._decode_into(out)
-        return out
+            out: list[Chunk] = []
+            while not out and not self._closed and not self._ended:
+                out = self._next_frame()
+            if (self._ended or self._closed) and not out:
+                out = self._chunker.flush()
+            return out
 
-    def _decode_into(self, out: list[tuple[float, Any]]) -> None:
-        from .readers.video import _grey
+    def _next_frame(self) -> list[Chunk]:
+        """Decode one frame and add its motion energy; the chunks that became complete."""
+        import av
 
-        for frame in self._frames:
-            if self._t_first is None:
-                self._t_first, self._session_first = (frame.time or 0.0), self.now()
-            energy = self._mea.update(_grey(frame))
-            if energy is not None:
-                out.append((self._session_first + (frame.time or 0.0) - self._t_first, energy))
-            if len(out) >= BLOCK_FRAMES:
-                break
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            self._ended = True
+            return []
+        except (av.FFmpegError, OSError) as e:
+            self._errors += 1
+            if self._errors >= MAX_DECODE_ERRORS:
+                log.warning("camera %s: capture stopped after %d decoding errors in a row (%s); the session goes on "
+                            "without its motion energy", self.device, self._errors, e)
+                self._ended = True
+                return []
+            log.warning("camera %s: a frame could not be decoded (%s); motion energy resumes after a gap", self.device, e)
+            self._motion.reset()
+            self._frames = self._container.decode(self._video)  # the demuxer goes on from the next packet
+            return self._chunker.gap()
+        self._errors = 0
+        t = self._session_time(frame.time)
+        if t is None:
+            return []
+        try:
+            energy = self._motion.update(frame, t)
+        except FrameSizeChanged as e:
+            log.warning("camera %s: %s; motion energy restarts at the new size after a gap", self.device, e)
+            self._motion.restart(*e.new)
+            out = self._chunker.gap()
+            self._motion.update(frame, t)  # the first frame at the new size: no difference yet
+            return out
+        return self._chunker.add(t, energy) if energy is not None else []
+
+    def _session_time(self, device_t: float | None) -> float | None:
+        """Session time of a frame: the device's clock from its anchor; the session clock for a frame
+        without time or one that goes back (re-anchored there); ``None`` to drop a frame that would
+        not be later than the last (several frames within one tick of the session clock)."""
+        if device_t is not None and self._anchor is not None:
+            t = self._anchor[1] + device_t - self._anchor[0]
+            if self._last_t is None or t > self._last_t:
+                self._last_t = t
+                return t
+        now = float(self.now())
+        self._anchor = (device_t, now) if device_t is not None else None
+        if self._last_t is not None and now <= self._last_t:
+            return None
+        self._last_t = now
+        return now
 
     async def __aiter__(self) -> AsyncIterator[Chunk]:
-        import numpy as np
-
-        from .readers._common import RegularEmitter
-
-        emitters = [RegularEmitter(s, f"camera {self.device}", "frame time") for s in self.streams]
         try:
             while not self._closed:
-                block = await asyncio.to_thread(self._block)
-                if not block:
+                chunks = await asyncio.to_thread(self._block)
+                if not chunks:
                     return
-                times = [t for t, _ in block]
-                values = np.vstack([e for _, e in block])
-                chunks = [c for i, em in enumerate(emitters) for c in em.push(times, values[:, i])]
-                for c in sorted(chunks, key=lambda c: c.start):
+                for c in chunks:
                     yield c
         finally:
             await self.aclose()

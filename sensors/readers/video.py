@@ -31,7 +31,7 @@ import numpy as np
 from ..base import Reader
 from ..chunk import Chunk, StreamInfo, StreamKind
 from ..errors import InputError
-from ._common import RegularEmitter, check_rate, num
+from ._common import GAP_PERIODS, RegularEmitter, check_rate, num
 
 #: The role of the roleless ``video:PATH`` SPEC: one camera for the whole dyad.
 DYAD_ROLE = "dyad"
@@ -144,12 +144,8 @@ class VideoReader(Reader):
     def chunks(self) -> Iterator[Chunk]:
         import av
 
-        from ...models.motion_energy import MotionEnergy
-
-        mea = MotionEnergy(list(self.regions.values()), self.width, self.height, self.threshold, self.step)
-        emitters = [RegularEmitter(s, self.path, "frame time") for s in self.streams]
-        times: list[float] = []
-        rows: list[np.ndarray] = []
+        motion = FrameMotion(list(self.regions.values()), self.width, self.height, self.rate, self.threshold, self.step)
+        chunker = MotionChunker(self.streams, self.path)
         k = -1
         try:
             with av.open(self.path) as container:
@@ -157,33 +153,119 @@ class VideoReader(Reader):
                 vs.thread_type = "AUTO"  # frame + slice threads: decoding is most of the cost
                 t_first = None
                 for k, frame in enumerate(container.decode(vs)):
-                    grey = _grey(frame)
-                    if grey.shape != (self.height, self.width):
-                        raise InputError(f"frame size changed to {grey.shape[1]}x{grey.shape[0]}", path=self.path,
-                                         field=f"frame {k}", expected=f"{self.width}x{self.height} throughout")
                     t = frame.time if frame.time is not None else k / self.rate
                     t_first = t if t_first is None else t_first
-                    energy = mea.update(grey)
+                    try:
+                        energy = motion.update(frame, t)
+                    except FrameSizeChanged as e:
+                        raise InputError(str(e), path=self.path, field=f"frame {k}",
+                                         expected=f"{self.width}x{self.height} throughout") from None
                     st = t - t_first + self.offset_s
                     if energy is None or st < 0:
                         continue
-                    times.append(st)
-                    rows.append(energy)
-                    if len(times) >= BLOCK_FRAMES:
-                        yield from self._flush(emitters, times, rows)
-                        times, rows = [], []
+                    yield from chunker.add(st, energy)
         except av.FFmpegError as e:
             where = f"frame {k + 1}" if k >= 0 else "video"
             raise InputError(f"cannot decode video ({_reason(e)})", path=self.path, field=where, expected=EXPECTED) from None
         if k < 1:
             raise InputError("fewer than 2 decodable frames", path=self.path, field="video", expected=EXPECTED)
-        if times:
-            yield from self._flush(emitters, times, rows)
+        yield from chunker.flush()
 
-    @staticmethod
-    def _flush(emitters, times, rows) -> list[Chunk]:
-        values = np.vstack(rows)
-        out = [c for i, em in enumerate(emitters) for c in em.push(times, values[:, i])]
+
+class FrameSizeChanged(ValueError):
+    """A decoded frame's size differs from the stream's (a camera renegotiated, a spliced file)."""
+
+    def __init__(self, old: tuple[int, int], new: tuple[int, int]) -> None:
+        super().__init__(f"frame size changed from {old[0]}x{old[1]} to {new[0]}x{new[1]}")
+        self.old, self.new = old, new
+
+
+class FrameMotion:
+    """Decoded frames and their times -> motion energy per region (MEA,
+    :class:`~coregulate.models.motion_energy.MotionEnergy`): the one implementation the video
+    reader and the live camera share.
+
+    A hole of more than :data:`~._common.GAP_PERIODS` frame periods between frames restarts the
+    differencing (the first frame after it has no value): a difference across the hole would count
+    all of its movement as one frame's.
+
+    Parameters
+    ----------
+    regions : sequence of Region
+        One per person, relative coordinates.
+    width, height : int
+        Expected frame size; another size raises :class:`FrameSizeChanged` (see :meth:`restart`).
+    rate : float
+        Nominal frame rate (for the hole rule).
+    threshold, step
+        MEA noise threshold and pixel stride.
+    """
+
+    def __init__(self, regions, width: int, height: int, rate: float, threshold: float, step: int) -> None:
+        self.regions, self.threshold, self.step = list(regions), threshold, step
+        self.max_dt = GAP_PERIODS / float(rate)
+        self.restart(width, height)
+
+    def restart(self, width: int, height: int) -> None:
+        """Start over at another frame size (no difference across the change)."""
+        from ...models.motion_energy import MotionEnergy
+
+        self.mea = MotionEnergy(self.regions, width, height, self.threshold, self.step)
+        self.last_t: float | None = None
+
+    def reset(self) -> None:
+        """Forget the previous frame (after a decoding error: no difference across it)."""
+        self.mea.reset()
+        self.last_t = None
+
+    def update(self, frame, t: float) -> np.ndarray | None:
+        """One frame at time ``t`` (s) -> one share per region, or ``None`` (first frame, after a hole)."""
+        grey = frame_grey(frame)
+        if grey.shape != (self.mea.height, self.mea.width):
+            raise FrameSizeChanged((self.mea.width, self.mea.height), (grey.shape[1], grey.shape[0]))
+        if self.last_t is not None and t - self.last_t > self.max_dt:
+            self.mea.reset()
+        self.last_t = t
+        return self.mea.update(grey)
+
+
+class MotionChunker:
+    """Per-frame motion energies -> ``MOTION`` chunks per person, flushed every
+    :data:`BLOCK_FRAMES` frames (about a second), on the reader's rules for regular streams
+    (:class:`~._common.RegularEmitter`: holes > 3 frame periods start a chunk with ``gap_before``).
+
+    Parameters
+    ----------
+    streams : list of StreamInfo
+        One ``MOTION`` stream per region, in the order of the energies.
+    source : str
+        Named in errors (the file or device).
+    """
+
+    def __init__(self, streams, source: str) -> None:
+        self.emitters = [RegularEmitter(s, source, "frame time") for s in streams]
+        self.times: list[float] = []
+        self.rows: list[np.ndarray] = []
+
+    def add(self, t: float, energy: np.ndarray) -> list[Chunk]:
+        """One frame's energies at session time ``t``; chunks once a block is full."""
+        self.times.append(t)
+        self.rows.append(energy)
+        return self.flush() if len(self.times) >= BLOCK_FRAMES else []
+
+    def gap(self) -> list[Chunk]:
+        """Frames are missing here: flush what is pending; the next chunks start ``gap_before``."""
+        out = self.flush()
+        for em in self.emitters:
+            em.mark_gap()
+        return out
+
+    def flush(self) -> list[Chunk]:
+        if not self.times:
+            return []
+        values = np.vstack(self.rows)
+        out = [c for i, em in enumerate(self.emitters) for c in em.push(self.times, values[:, i])]
+        self.times, self.rows = [], []
         return sorted(out, key=lambda c: c.start)  # stable: same start keeps stream order
 
 
@@ -192,7 +274,7 @@ LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p",
                         "yuv411p", "yuv410p", "nv12", "nv21", "gray"})
 
 
-def _grey(frame) -> np.ndarray:
+def frame_grey(frame) -> np.ndarray:
     """Grey levels of a decoded frame: the luma plane as is for 8-bit YUV/grey formats (no copy,
     no colour conversion), a conversion otherwise (RGB, 10-bit...)."""
     if frame.format.name in LUMA_FIRST:
