@@ -46,6 +46,10 @@ class SessionFileReader(Reader):
             # is on the same clock as the original
             self.streams = [s.__class__(s.participant, s.kind, s.rate, s.channels, s.label, utc0)
                             for s in self._store.streams() if s.kind is not StreamKind.PROSODY]
+            raw = self._store.meta.get("video")
+            #: the recorded session's video references: its motion energy is replayed as recorded,
+            #: so a re-analysis keeps pointing at the same videos (replay view, offset)
+            self.video_references = list(json.loads(raw) if raw else [])
         self._by_key = {s.key: s for s in self.streams}
 
     def chunks(self) -> Iterator[Chunk]:

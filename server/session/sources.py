@@ -171,5 +171,9 @@ def video_meta(source) -> dict:
     """``{"video": [reference, ...]}`` for the session file when the source reads a video (path,
     size, SHA-256, offset, regions: what a replay needs to find and check it; never frames),
     else ``{}``."""
-    refs = [r.video_reference for r in getattr(source, "readers", []) if hasattr(r, "video_reference")]
+    refs = []
+    for r in getattr(source, "readers", []):
+        if hasattr(r, "video_reference"):
+            refs.append(r.video_reference)
+        refs.extend(getattr(r, "video_references", ()))  # a recorded session's, kept on re-analysis
     return {"video": refs} if refs else {}

@@ -81,3 +81,18 @@ def test_offset_found_from_the_video_sound(session_with_video):
             "found": False, "reason": "the session video is not shared with viewers"}
         mute = c.get("/api/sessions/mute/video/offset", headers=auth(SUP)).json()
         assert mute == {"found": False, "reason": "the video has no soundtrack"}
+
+
+def test_the_soundtrack_is_decoded_once_per_file_version_in_a_bounded_cache(session_with_video, monkeypatch):
+    from coregulate.sensors.readers import video as video_reader
+    from coregulate.server.routers import video as video_route
+
+    decoded = []
+    real = video_reader.audio_envelope_db
+    monkeypatch.setattr(video_reader, "audio_envelope_db", lambda path: decoded.append(path) or real(path))
+    video_route._soundtrack_envelope.cache_clear()
+    app = create_app(Settings(data_dir=session_with_video / "data", token=SUP, viewer_token=VIEW))
+    with TestClient(app) as c:
+        answers = [c.get("/api/sessions/cam/video/offset", headers=auth(SUP)).json() for _ in range(3)]
+    assert len(decoded) == 1 and answers[0] == answers[1] == answers[2] and answers[0]["found"]
+    assert video_route._soundtrack_envelope.cache_info().maxsize == 16

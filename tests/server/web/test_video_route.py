@@ -110,3 +110,35 @@ def test_session_without_video_says_so(tmp_path, analysed):
     with TestClient(create_app(Settings(data_dir=data, token=SUP, viewer_token=VIEW))) as c:
         info = c.get("/api/sessions/sim/video", headers=auth(SUP)).json()
         assert info == {"available": False, "reason": "this session has no video"}
+
+
+def test_each_persons_video_is_served_and_a_reanalysis_keeps_the_references(tmp_path):
+    import json
+
+    from coregulate.server.recorder import SessionStore
+
+    for who, seed in (("client", 1), ("therapist", 2)):
+        write_dyad_video(tmp_path / f"{who}_cam.mp4", seconds=6, size=(96, 64), seed=seed)
+    analyze_session([f"client=video:{tmp_path / 'client_cam.mp4'}",
+                     f"therapist=video:{tmp_path / 'therapist_cam.mp4'}?offset=1"], tmp_path / "out", report=False)
+    # analysing the session file again keeps pointing at the same videos (and offsets)
+    analyze_session([f"session:{tmp_path / 'out' / 'session.sqlite'}"], tmp_path / "again", report=False)
+    with SessionStore(tmp_path / "out" / "session.sqlite") as a, SessionStore(tmp_path / "again" / "session.sqlite") as b:
+        first, second = json.loads(a.meta["video"]), json.loads(b.meta["video"])
+    assert len(first) == 2 and second == first
+    data = tmp_path / "data"
+    (data / "sessions").mkdir(parents=True)
+    shutil.copy(tmp_path / "again" / "session.sqlite", data / "sessions" / "two.sqlite")
+    with TestClient(create_app(Settings(data_dir=data, token=SUP, viewer_token=VIEW))) as c:
+        info = c.get("/api/sessions/two/video", headers=auth(SUP)).json()
+        videos = info["videos"]
+        assert [(v["index"], v["roles"], v["name"], v["offset_s"]) for v in videos] == [
+            (0, ["client"], "client_cam.mp4", 0.0), (1, ["therapist"], "therapist_cam.mp4", 1.0)]
+        assert info["url"] == videos[0]["url"]  # the top level is the first video, as for one camera
+        for v, who in zip(videos, ("client", "therapist")):
+            assert c.get(v["url"]).content == (tmp_path / f"{who}_cam.mp4").read_bytes()
+        # the signature binds the video: the client's link does not open the therapist's
+        assert c.get(videos[0]["url"].replace("i=0", "i=1")).status_code == 401
+        assert c.get("/api/sessions/two/video/stream?i=2", headers=auth(SUP)).status_code == 404
+        assert c.get("/api/sessions/two/video/stream?i=1", headers=auth(SUP)).content == (
+            tmp_path / "therapist_cam.mp4").read_bytes()
