@@ -50,27 +50,33 @@ def video_server(tmp_path_factory):
     d = tmp_path_factory.mktemp("vb")
     write_clock_video(d / "clock.mp4")
     analyze_session([f"video:{d / 'clock.mp4'}?offset={OFFSET}"], d / "out", report=False)
+    # one camera per person: the therapist's started 2 s after the client's
+    write_clock_video(d / "client_cam.mp4", seconds=40)
+    write_clock_video(d / "therapist_cam.mp4", seconds=40)
+    analyze_session([f"client=video:{d / 'client_cam.mp4'}", f"therapist=video:{d / 'therapist_cam.mp4'}?offset=2"],
+                    d / "two", report=False)
     (d / "data" / "sessions").mkdir(parents=True)
     shutil.copy(d / "out" / "session.sqlite", d / "data" / "sessions" / "vid.sqlite")
+    shutil.copy(d / "two" / "session.sqlite", d / "data" / "sessions" / "two.sqlite")
     app = create_app(Settings(data_dir=d / "data", token=SUP, viewer_token=VIEW))
     with ServerThread(app, free_port()) as srv:
         yield srv
 
 
-def _open_replay(browser, server, token):
+def _open_replay(browser, server, token, session="vid"):
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     page = ctx.new_page()
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.goto(f"{server.url}/#token={token}")
     page.wait_for_selector("#role-badge")
-    page.goto(f"{server.url}/#/replay/vid")
+    page.goto(f"{server.url}/#/replay/{session}")
     page.wait_for_selector("section[aria-label='Session video'] [data-video-status]")
     return ctx, page
 
 
-SHOWN = """() => {
-  const v = document.querySelector("video[aria-label='Session video']");
+SHOWN = """(label) => {
+  const v = document.querySelector(`video[aria-label='${label}']`);
   const c = document.createElement("canvas"); c.width = 16; c.height = 12;
   const g = c.getContext("2d"); g.drawImage(v, 0, 0, 16, 12);
   const px = g.getImageData(0, 0, 16, 12).data; let s = 0;
@@ -79,10 +85,10 @@ SHOWN = """() => {
 }"""
 
 
-def _settled(page, want_t: float, timeout=15.0) -> dict:
+def _settled(page, want_t: float, timeout=15.0, label="Session video") -> dict:
     t0 = time.time()
     while True:
-        shown = page.evaluate(SHOWN)
+        shown = page.evaluate(SHOWN, label)
         if shown["ready"] >= 2 and not shown["seeking"] and abs(shown["t"] - want_t) < 0.05:
             return shown
         assert time.time() - t0 < timeout, shown
@@ -112,6 +118,10 @@ def test_replay_shows_the_frame_at_the_cursor_and_follows_seeks_and_offset(video
         page.click("button:has-text('Find from sound')")  # this test video has no soundtrack: said, offset kept
         page.wait_for_selector("[data-video-found]:has-text('no soundtrack')", timeout=15000)
         assert page.input_value("input[aria-label='Video offset in seconds']") == "10"
+        # what the offset applies to is said: the picture; movement was aligned at analysis
+        note = page.inner_text("[data-video-offset-note]")
+        assert f"offset {OFFSET} s" in note and "picture only" in note and "video:clock.mp4?client=0,0,0.5,1&" in note
+        assert "offset=10" in note
         page.screenshot(path=str(OUT / "replay-video.png"), full_page=True)
         page.reload()
         page.wait_for_selector("video[aria-label='Session video']:visible", timeout=15000)
@@ -125,9 +135,27 @@ def test_viewer_without_video_permission_sees_no_video(video_server, browser):
     ctx, page = _open_replay(browser, video_server, VIEW)
     try:
         page.wait_for_selector("[data-video-status]:has-text('not shared with viewers')", timeout=15000)
-        assert page.locator("video[aria-label='Session video']:visible").count() == 0
-        assert page.evaluate("document.querySelector(\"video[aria-label='Session video']\").getAttribute('src')") is None
+        assert page.locator("video").count() == 0  # no element, no link
         assert page.locator(".clock").count() == 1  # the replay itself works
+        assert not page.errors, page.errors
+    finally:
+        ctx.close()
+
+
+def test_each_persons_video_plays_beside_the_traces_at_its_own_offset(video_server, browser):
+    ctx, page = _open_replay(browser, video_server, SUP, session="two")
+    try:
+        for who in ("client", "therapist"):
+            page.wait_for_selector(f"video[aria-label='Session video ({who})']:visible", timeout=15000)
+        statuses = page.locator("[data-video-status]").all_inner_texts()
+        assert any("client_cam.mp4 (client)" in t for t in statuses) and any("therapist_cam.mp4 (therapist)" in t
+                                                                              for t in statuses)
+        for t in (12, 30):
+            _seek(page, t)
+            for who, offset in (("client", 0.0), ("therapist", 2.0)):
+                shown = _settled(page, t - offset, label=f"Session video ({who})")
+                assert shown["grey"] == pytest.approx(grey_of_second(t - offset), abs=2.5), (who, t, shown)
+        page.screenshot(path=str(OUT / "replay-two-videos.png"), full_page=True)
         assert not page.errors, page.errors
     finally:
         ctx.close()
