@@ -14,7 +14,8 @@ Two layouts:
 Options: ``threshold=GREY`` (noise threshold in grey levels, default 15), ``step=N`` (pixel stride,
 default 2), ``offset=S`` (the video's first frame is at session second S; frames before 0 are
 skipped). Frame ``k``'s motion energy is at the frame's own presentation time (so variable frame
-rates and dropped frames keep their times; holes > 3 frame periods are flagged as gaps).
+rates and dropped frames keep their times; holes > 3 frame periods are flagged as gaps, and no
+difference is taken across them: :class:`FrameMotion`, shared with the live camera).
 
 Privacy: frames live only in memory for one difference. The session keeps a *reference* to the
 file (:attr:`VideoReader.video_reference`: path, size, SHA-256, offset, regions), never pixels.

@@ -58,3 +58,31 @@ def test_dyad_form_gives_one_motion_stream_per_role_and_a_reference(tmp_path):
     ref = r.video_reference
     assert ref["size"] == p.stat().st_size and len(ref["sha256"]) == 64 and ref["offset_s"] == 2.0
     assert set(ref) == {"path", "size", "sha256", "offset_s", "rate", "width", "height", "duration_s", "regions"}
+
+
+def test_dropped_frames_in_a_file_are_a_gap_with_no_difference_across_it(tmp_path):
+    import av
+
+    from fractions import Fraction
+
+    p = tmp_path / "dropped.mov"
+    with av.open(str(p), "w") as c:  # 5 fps; frames 10-19 were never written (2 s missing)
+        s = c.add_stream("png", rate=5)
+        s.width, s.height, s.pix_fmt = 64, 48, "rgb24"
+        for i in [*range(10), *range(20, 30)]:
+            a = np.zeros((48, 64, 3), np.uint8)
+            a[:, : (i % 10) * 6] = 200
+            f = av.VideoFrame.from_ndarray(a, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 5)
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    (r,) = open_readers([parse_spec(f"client=video:{p}?step=1")])
+    chunks = [c for c in r.chunks() if c.stream.participant == "client"]
+    t = np.concatenate([c.sample_times() for c in chunks])
+    v = np.concatenate([c.values for c in chunks])
+    assert [c.t0 for c in chunks if c.gap_before] == [pytest.approx(4.2)]
+    # 9 differences before the hole, 9 after it (the frame after the hole has no predecessor)
+    assert len(t) == 18 and t[9] == pytest.approx(4.2, abs=0.01)
+    np.testing.assert_allclose(v, 6 / 64)  # every value is one frame's growth (across the hole: 54/64)
