@@ -127,8 +127,10 @@ class DyadParams:
         ``log_signals`` (("motion",)): these signals enter the correlation as ``log(1 + x)``:
         motion energy is heavy-tailed (a posture shift is a burst many times the median), and
         a few bursts would otherwise decide Pearson's r (on the 20 rMEA intake interviews the
-        log keeps genuine > pseudo synchrony in 16/20 dyads, raw values in 12/20; see
-        ``tests/server/offline/test_motion_energy_cli.py``). Negative values have no log: missing.
+        log keeps genuine > pseudo synchrony in 16/20 dyads, raw values in 12/20, in-sample:
+        ``tests/server/offline/test_motion_energy_cli.py``; chosen on one half of them and checked
+        on the other, 8/10 either way round: ``bench/validate_motion_holdout.py``). Negative values
+        have no log: missing.
         ``tama_signals`` (("vocal",)) and ``tama_s`` (10): these signals are first smoothed by a
         time-aligned moving average over ``tama_s`` seconds (Kousidis et al. 2008; each person's
         mean over the seconds they spoke), because speech features exist only while a person
