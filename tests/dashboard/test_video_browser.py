@@ -155,6 +155,13 @@ def test_each_persons_video_plays_beside_the_traces_at_its_own_offset(video_serv
             for who, offset in (("client", 0.0), ("therapist", 2.0)):
                 shown = _settled(page, t - offset, label=f"Session video ({who})")
                 assert shown["grey"] == pytest.approx(grey_of_second(t - offset), abs=2.5), (who, t, shown)
+        box = "input[aria-label='Video offset in seconds (therapist)']"
+        page.fill(box, "5")
+        page.dispatch_event(box, "change")
+        shown = _settled(page, 30 - 5, label="Session video (therapist)")
+        assert shown["grey"] == pytest.approx(grey_of_second(25), abs=2.5)
+        notes = page.locator("[data-video-offset-note]").all_inner_texts()
+        assert "analyze again" not in notes[0] and "therapist=video:therapist_cam.mp4?offset=5" in notes[1]
         page.screenshot(path=str(OUT / "replay-two-videos.png"), full_page=True)
         assert not page.errors, page.errors
     finally:
