@@ -49,7 +49,7 @@ def main() -> int:
     args = ap.parse_args()
     from coregulate.models.dyad import DyadParams
     from coregulate.models.synchrony import peak_statistic, wclc_offline
-    from coregulate.server.cli import main as cli
+    from coregulate.server.cli.main import main as cli
 
     folder = args.data / "psychotherapy_motion_dyads"
     halves = {g: sorted((folder / g).glob("*.txt")) for g in ("normal", "dropout")}

@@ -85,7 +85,7 @@ def test_offset_found_from_the_video_sound(session_with_video):
 
 def test_the_soundtrack_is_decoded_once_per_file_version_in_a_bounded_cache(session_with_video, monkeypatch):
     from coregulate.sensors.readers import video as video_reader
-    from coregulate.server.routers import video as video_route
+    from coregulate.server.web.routers import video as video_route
 
     decoded = []
     real = video_reader.audio_envelope_db
