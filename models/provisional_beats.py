@@ -1,0 +1,341 @@
+"""Streaming beat detection (ECG R peaks, PPG systolic peaks) with a short, bounded look-ahead,
+for the *provisional* live tier.
+
+The final detector (:class:`.beats.BeatDetector`) runs neurokit2 on 12-s blocks and zero-phase
+filters, so a beat is final 8-10 s after it happened. This module detects the same R peaks
+causally, sample by sample, so a beat is known a fraction of a second after its sample arrives:
+
+1. **Cleaning**, as neurokit2's ``ecg_clean(method="neurokit")`` but causal: the same 5th-order
+   Butterworth high-pass at 0.5 Hz run forward only (``scipy.signal.sosfilt``; its phase lag at
+   QRS frequencies, 10-20 Hz, is below 1 ms) and the same ``fs/50``-sample moving average
+   (a linear-phase FIR: its delay of ``(L-1)/2`` samples is subtracted from every peak time).
+2. **QRS search**, the gradient method of neurokit2's ``ecg_findpeaks(method="neurokit")``
+   (Makowski et al. 2021, Behav Res Methods 53:1689): the absolute gradient smoothed over
+   0.1 s; a QRS complex is where it exceeds 1.5 x its average over the *preceding* 0.75 s
+   (neurokit2 centres that average, which would need 0.375 s of look-ahead); complexes shorter
+   than 0.4 x the mean length of the recent ones are ignored (neurokit2: of the whole block);
+   the R peak is the most prominent local maximum of the cleaned signal inside the complex; a
+   peak closer than 0.3 s to the previous one is dropped.
+3. **Refinement**: the three-point parabolic vertex (:func:`.beats.parabolic_offset`), as the
+   final detector does.
+
+A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold),
+i.e. about half a QRS width plus the 0.05-s smoothing delay after the R peak, whatever the chunk
+size: every filter keeps its state (``zi``) between chunks, as MNE-LSL's stream filters do, and
+all decisions are taken in sample order, so the beats do not depend on how the signal was cut
+(``tests/models/test_provisional_beats.py`` checks bit-identical output over chunkings).
+A complex still open after ``max_qrs_s`` is closed there, which bounds the look-ahead.
+
+What is *not* claimed: these beats are not artefact-corrected and carry no template quality;
+they are a live preview that the final tier replaces (``bench/RESULTS.md``, "Provisional beats",
+gives their sensitivity, positive predictivity and agreement with the final beats).
+A segment (after a dropout, a hole of missing samples, or at the start) needs ``warmup_s`` of
+signal before its first beat can be confirmed: the threshold average must fill first.
+
+PPG (:class:`StreamingPpgDetector`) follows the same pattern with Elgendi et al.'s detector, as
+neurokit2's ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et al. 2013, PLoS ONE 8(10):e76585): a
+3rd-order Butterworth band-pass 0.5-8 Hz run forward only; the clipped, squared signal averaged
+over 0.111 s (the "peak" average) against its average over the preceding 0.667 s (the "beat"
+average, centred in neurokit2) plus 0.02 x its running mean (neurokit2: the block's mean; here a
+one-pole average with a 10-s time constant); a wave at least 0.111 s long holds one systolic
+peak, placed as the final detector places it (a least-squares parabola over ``PPG_PEAK_FIT_S``).
+The forward-only band-pass delays the pulse wave (it is not zero-phase): provisional PPG beats
+sit a roughly constant time after the final ones (measured in ``bench/RESULTS.md``); intervals,
+hence heart rate, are not shifted. No per-beat template quality is judged here (the final tier
+drops beats below ``PPG_MIN_BEAT_QUALITY``); only implausible intervals are dropped downstream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.signal import butter, find_peaks, lfilter, sosfilt, sosfilt_zi
+
+from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
+
+
+
+@dataclass
+class StreamingEcgOptions:
+    """Settings of :class:`StreamingEcgDetector` (neurokit2's names and defaults where they exist)."""
+
+    smooth_s: float = 0.1  # neurokit2 smoothwindow: boxcar on the absolute gradient
+    avg_s: float = 0.75  # neurokit2 avgwindow: the threshold's average (trailing here)
+    grad_threshold: float = 1.5  # neurokit2 gradthreshweight
+    min_len_weight: float = 0.4  # neurokit2 minlenweight
+    min_delay_s: float = 0.3  # neurokit2 mindelay: refractory period between R peaks
+    recent_qrs: int = 16  # complexes whose mean length sets the minimum length
+    max_qrs_s: float = 0.3  # an open complex is closed after this long (bounds the look-ahead)
+    warmup_s: float = 1.0  # no beat in the first second of a segment (the averages fill first)
+
+
+@dataclass
+class StreamingPpgOptions:
+    """Settings of :class:`StreamingPpgDetector` (neurokit2's Elgendi names and defaults)."""
+
+    peak_s: float = 0.111  # peakwindow; also the shortest wave (Elgendi's threshold 2)
+    beat_s: float = 0.667  # beatwindow (trailing here)
+    beat_offset: float = 0.02  # beatoffset, times the running mean of the squared signal
+    mean_tau_s: float = 10.0  # time constant of that running mean
+    min_delay_s: float = 0.3  # mindelay
+    max_wave_s: float = 0.6  # an open wave is closed after this long (bounds the look-ahead)
+    warmup_s: float = 2.0  # the band-pass and the averages settle first
+
+
+def _boxcar(n: int) -> np.ndarray:
+    return np.ones(n) / n
+
+
+#: Denominator that sends an FIR filter through lfilter's sequential (direct form II transposed)
+#: path: with a one-element denominator scipy convolves each chunk and adds the carried state,
+#: which sums the same products in a chunk-dependent order (last-bit differences).
+_SEQUENTIAL = np.array([1.0, 0.0])
+
+
+def _fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``lfilter(b, 1, x, zi=zi)``, bit-identical however ``x`` is cut into chunks."""
+    if len(b) == 1:
+        return b[0] * x, zi
+    return lfilter(b, _SEQUENTIAL, x, zi=zi)
+
+
+_GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
+
+
+@lru_cache(maxsize=16)
+def _ecg_filters(fs: float):
+    hp = butter(5, 0.5, btype="highpass", output="sos", fs=fs)
+    ma_n = int(fs / 50) if fs >= 100 else 2  # neurokit2's "powerline" moving average, as beats.ecg_clean
+    return hp, sosfilt_zi(hp), _boxcar(ma_n)
+
+
+@lru_cache(maxsize=16)
+def _ppg_filters(fs: float):
+    bp = butter(3, [0.5, 8.0], btype="bandpass", output="sos", fs=fs)
+    return bp, sosfilt_zi(bp)
+
+
+class _WaveDetector:
+    """Causal beat detector: a *feature* crossing a *threshold* opens a wave, the wave closing
+    confirms the most prominent local maximum of the cleaned signal inside it.
+
+    Subclasses filter (:meth:`_filter`, keeping every filter state between chunks) and set the
+    delays that map feature samples back to cleaned samples and cleaned samples back to input
+    samples. Decisions are taken sample by sample in order, so chunking never changes them.
+    """
+
+    #: cleaned sample m shows the input at m - clean_delay (fractional: a linear-phase FIR)
+    clean_delay: float = 0.0
+    #: the feature at m describes the cleaned signal at m - feature_delay
+    feature_delay: int = 0
+
+    def __init__(self, fs: float, min_delay_s: float, max_wave_s: float, warmup_s: float) -> None:
+        self.fs = float(fs)
+        self.min_delay = int(np.rint(min_delay_s * self.fs))
+        self.max_wave = max(2, int(np.rint(max_wave_s * self.fs)))
+        self.warmup = int(np.rint(warmup_s * self.fs))
+        self.keep = int(np.ceil(2.0 * self.fs)) + self.max_wave + self.feature_delay  # kept for the peak search
+        #: for each beat returned, the session time of the newest sample that had arrived when it
+        #: was confirmed (the last sample of that chunk); the consumer pops them
+        self.confirmed_at: dict[float, float] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._reset_filters()
+        self.n = 0  # samples seen in the segment
+        self.base = 0  # segment index of clean[0] / t[0]
+        self.clean = np.empty(0)
+        self.t = np.empty(0)
+        self.wave_beg: int | None = None  # segment index where the open wave began (feature time)
+        self.above = False  # the feature was above the threshold at the last sample
+        self.last_peak = -(10**9)
+
+    def _reset_filters(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """Cleaned signal and "feature above threshold" for the new samples."""
+        raise NotImplementedError
+
+    def _accept(self, length: int) -> bool:  # pragma: no cover - abstract
+        """Whether a wave of ``length`` samples may hold a beat (also learns from it)."""
+        raise NotImplementedError
+
+    def _refine(self, j: int) -> float:
+        """Sub-sample position of the peak at buffer index ``j`` (three-point vertex)."""
+        c = self.clean
+        return j + parabolic_offset(c[j - 1], c[j], c[j + 1])
+
+    def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
+        """Add samples with their session times; returns the beats confirmed by them, in order."""
+        x = np.asarray(values, dtype=float)
+        if not len(x):
+            return []
+        times = np.round(np.asarray(times, dtype=float), 6)  # as the final detector (1-us rounding)
+        clean, above = self._filter(x)
+        first = self.n
+        self.n += len(x)
+        self.clean = np.concatenate([self.clean, clean])
+        self.t = np.concatenate([self.t, times])
+        beats: list[float] = []
+        # only the samples where the comparison flips matter: walk them in sample order
+        flips = np.flatnonzero(np.diff(np.concatenate([[self.above], above]).astype(np.int8)))
+        self.above = bool(above[-1])
+        for e in (*flips.tolist(), None):
+            at = self.n if e is None else first + e
+            if self.wave_beg is not None and self.wave_beg + self.max_wave < at:
+                self._close(self.wave_beg + self.max_wave, beats)  # capped: the look-ahead stays bounded
+            if e is None:
+                break
+            if above[e]:
+                if self.wave_beg is None and at >= self.warmup:
+                    self.wave_beg = at - 1  # neurokit2: the last sample below the threshold
+            elif self.wave_beg is not None:
+                self._close(at, beats)
+        for b in beats:
+            self.confirmed_at[b] = float(times[-1])
+        drop = max(0, len(self.clean) - self.keep)
+        if self.wave_beg is not None:
+            drop = min(drop, max(0, self.wave_beg - self.feature_delay - 2 - self.base))
+        if drop:
+            self.clean, self.t = self.clean[drop:], self.t[drop:]
+            self.base += drop
+        return beats
+
+    def _close(self, end: int, beats: list[float]) -> None:
+        """The open wave ends: its last sample above the threshold is segment index ``end - 1``."""
+        beg, self.wave_beg = self.wave_beg, None
+        assert beg is not None
+        if not self._accept(end - 1 - beg):  # neurokit2: end = the last sample above threshold
+            return
+        lo = max(beg - self.feature_delay, self.base)
+        hi = end - 1 - self.feature_delay
+        data = self.clean[lo - self.base : hi - self.base]
+        if len(data) < 3:
+            return
+        locmax, props = find_peaks(data, prominence=(None, None))
+        if not len(locmax):
+            return
+        peak = lo + int(locmax[np.argmax(props["prominences"])])
+        if peak - self.last_peak <= self.min_delay:
+            return
+        self.last_peak = peak
+        frac = self._refine(peak - self.base) - self.clean_delay
+        # fractional sample -> session time on the buffered sample times (rate drift is harmless)
+        beats.append(float(np.interp(frac, np.arange(len(self.t)), self.t)))
+
+    def end_segment(self) -> list[float]:
+        """A dropout, a hole or the end of data: forget the segment (an open wave is dropped).
+
+        Returns no beats (a list, for symmetry with :meth:`.beats.BeatDetector.end_segment`):
+        a wave still open has not been confirmed.
+        """
+        self._reset()
+        return []
+
+
+class StreamingEcgDetector(_WaveDetector):
+    """Causal, incremental R-peak detector for one ECG stream (module docstring).
+
+    Feed samples with :meth:`push`; call :meth:`end_segment` at a dropout or a hole. Both return
+    the beats confirmed by that call, as session times (sub-sample precision), in order.
+
+    Parameters
+    ----------
+    fs : float
+        Nominal sample rate (Hz); sample times come from the caller, so rate drift is harmless.
+    options : StreamingEcgOptions, optional
+        Detector settings.
+
+    Attributes
+    ----------
+    confirmed_at : dict[float, float]
+        For each beat returned, the session time of the newest sample that had arrived when it was
+        confirmed (the last sample of that chunk); the consumer pops them (bench: confirmation delay).
+    """
+
+    def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
+        o = self.o = options or StreamingEcgOptions()
+        self.hp, self.hp_zi, self.ma = _ecg_filters(float(fs))
+        self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
+        self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
+        self.clean_delay = (len(self.ma) - 1) / 2.0
+        # gradient (centred difference: 1 sample) then the boxcar (half its length)
+        self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0))
+        super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
+
+    def _reset_filters(self) -> None:
+        self.zi_hp: np.ndarray | None = None  # set from the segment's first sample
+        self.zi_ma = np.zeros(len(self.ma) - 1)
+        self.zi_grad = np.zeros(2)
+        self.zi_smooth = np.zeros(len(self.smooth) - 1)
+        self.zi_avg = np.zeros(len(self.avg) - 1)
+        self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
+
+    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.zi_hp is None:
+            self.zi_hp = self.hp_zi * x[0]  # start in steady state: no step at the segment start
+        hp, self.zi_hp = sosfilt(self.hp, x, zi=self.zi_hp)
+        clean, self.zi_ma = _fir(self.ma, hp, self.zi_ma)
+        grad, self.zi_grad = _fir(_GRADIENT, clean, self.zi_grad)
+        smooth, self.zi_smooth = _fir(self.smooth, np.abs(grad), self.zi_smooth)
+        avg, self.zi_avg = _fir(self.avg, smooth, self.zi_avg)
+        return clean, smooth > self.o.grad_threshold * avg
+
+    def _accept(self, length: int) -> bool:
+        self.qrs_lens.append(length)
+        return length >= self.o.min_len_weight * float(np.mean(self.qrs_lens))
+
+
+class StreamingPpgDetector(_WaveDetector):
+    """Causal, incremental systolic-peak detector for one PPG stream (module docstring).
+
+    Same interface as :class:`StreamingEcgDetector`.
+
+    Parameters
+    ----------
+    fs : float
+        Nominal sample rate (Hz).
+    options : StreamingPpgOptions, optional
+        Detector settings.
+    """
+
+    def __init__(self, fs: float, options: StreamingPpgOptions | None = None) -> None:
+        o = self.o = options or StreamingPpgOptions()
+        self.bp, self.bp_zi = _ppg_filters(float(fs))
+        self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
+        self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
+        self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
+        self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0))
+        self.fit = max(1, int(round(PPG_PEAK_FIT_S * fs)))
+        super().__init__(fs, o.min_delay_s, o.max_wave_s, o.warmup_s)
+
+    def _reset_filters(self) -> None:
+        self.zi_bp: np.ndarray | None = None
+        self.zi_peak = np.zeros(len(self.ma_peak) - 1)
+        self.zi_beat = np.zeros(len(self.ma_beat) - 1)
+        self.zi_mean: np.ndarray | None = None
+
+    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.zi_bp is None:
+            self.zi_bp = self.bp_zi * x[0]
+        clean, self.zi_bp = sosfilt(self.bp, x, zi=self.zi_bp)
+        sqrd = np.maximum(clean, 0.0) ** 2
+        peak, self.zi_peak = _fir(self.ma_peak, sqrd, self.zi_peak)
+        beat, self.zi_beat = _fir(self.ma_beat, sqrd, self.zi_beat)
+        if self.zi_mean is None:
+            self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
+        mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
+        return clean, peak > beat + self.o.beat_offset * mean
+
+    def _accept(self, length: int) -> bool:
+        return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average
+
+    def _refine(self, j: int) -> float:
+        """The final detector's least-squares vertex where the fit's samples are buffered."""
+        if j - self.fit >= 0 and j + self.fit < len(self.clean):
+            return float(refine_peaks_lsq(self.clean, np.array([j]), self.fit)[0])
+        return super()._refine(j)
