@@ -6,13 +6,15 @@ filters, so a beat is final 8-10 s after it happened. This module detects the sa
 causally, sample by sample, so a beat is known a fraction of a second after its sample arrives:
 
 1. **Cleaning**, as neurokit2's ``ecg_clean(method="neurokit")`` but causal: the same 5th-order
-   Butterworth high-pass at 0.5 Hz run forward only (``scipy.signal.sosfilt``; its phase lag at
-   QRS frequencies, 10-20 Hz, is below 1 ms) and the same ``fs/50``-sample moving average
+   Butterworth high-pass at 0.5 Hz run forward only (``scipy.signal.sosfilt``; unlike the
+   zero-phase original it shifts phase, which moves a sharp R wave by well under a millisecond
+   but a broad, smooth complex by up to about one sample at 130 Hz) and the same ``fs/50``-sample moving average
    (a linear-phase FIR: its delay of ``(L-1)/2`` samples is subtracted from every peak time).
 2. **QRS search**, the gradient method of neurokit2's ``ecg_findpeaks(method="neurokit")``
    (Makowski et al. 2021, Behav Res Methods 53:1689): the absolute gradient smoothed over
-   0.1 s; a QRS complex is where it exceeds 1.5 x its average over the *preceding* 0.75 s
-   (neurokit2 centres that average, which would need 0.375 s of look-ahead); complexes shorter
+   0.1 s; a QRS complex is where it exceeds 1.5 x its average over 0.75 s, a window that
+   reaches ``avg_lookahead_s`` = 0.3 s past the sample judged (neurokit2 centres it: 0.375 s;
+   a purely trailing one misses the beat after a large ectopic complex); complexes shorter
    than 0.4 x the mean length of the recent ones are ignored (neurokit2: of the whole block);
    the R peak is the most prominent local maximum of the cleaned signal inside the complex; a
    peak closer than 0.3 s to the previous one is dropped.
@@ -20,8 +22,8 @@ causally, sample by sample, so a beat is known a fraction of a second after its 
    final detector does.
 
 A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold),
-i.e. about half a QRS width plus the 0.05-s smoothing delay after the R peak, whatever the chunk
-size: every filter keeps its state (``zi``) between chunks, as MNE-LSL's stream filters do, and
+i.e. about half a QRS width, the 0.05-s smoothing delay and the threshold's 0.3-s look-ahead after
+the R peak (about 0.4 s in all), whatever the chunk size: every filter keeps its state (``zi``) between chunks, as MNE-LSL's stream filters do, and
 all decisions are taken in sample order, so the beats do not depend on how the signal was cut
 (``tests/models/test_provisional_beats.py`` checks bit-identical output over chunkings).
 A complex still open after ``max_qrs_s`` is closed there, which bounds the look-ahead.
@@ -63,7 +65,12 @@ class StreamingEcgOptions:
     """Settings of :class:`StreamingEcgDetector` (neurokit2's names and defaults where they exist)."""
 
     smooth_s: float = 0.1  # neurokit2 smoothwindow: boxcar on the absolute gradient
-    avg_s: float = 0.75  # neurokit2 avgwindow: the threshold's average (trailing here)
+    avg_s: float = 0.75  # neurokit2 avgwindow: the threshold's average
+    #: look-ahead of that average (s): 0 = trailing; avg_s / 2 = centred as in neurokit2. A
+    #: trailing average still holds a large ectopic complex when the next beat comes (Polar H10
+    #: recording: 9 of its 538 beats missed); 0.3 s recovers most of them at ~0.3 s of delay
+    #: (chosen among 0, 0.2, 0.3, 0.375 s on the bench records, bench/RESULTS.md)
+    avg_lookahead_s: float = 0.3
     grad_threshold: float = 1.5  # neurokit2 gradthreshweight
     min_len_weight: float = 0.4  # neurokit2 minlenweight
     min_delay_s: float = 0.3  # neurokit2 mindelay: refractory period between R peaks
@@ -165,9 +172,9 @@ class _WaveDetector:
         raise NotImplementedError
 
     def _refine(self, j: int) -> float:
-        """Sub-sample position of the peak at buffer index ``j`` (three-point vertex)."""
+        """Sub-sample offset of the peak at buffer index ``j`` from ``j`` (three-point vertex)."""
         c = self.clean
-        return j + parabolic_offset(c[j - 1], c[j], c[j + 1])
+        return parabolic_offset(c[j - 1], c[j], c[j + 1])
 
     def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
         """Add samples with their session times; returns the beats confirmed by them, in order."""
@@ -223,9 +230,15 @@ class _WaveDetector:
         if peak - self.last_peak <= self.min_delay:
             return
         self.last_peak = peak
-        frac = self._refine(peak - self.base) - self.clean_delay
-        # fractional sample -> session time on the buffered sample times (rate drift is harmless)
-        beats.append(float(np.interp(frac, np.arange(len(self.t)), self.t)))
+        # the peak's input sample plus a fraction, between two buffered sample times (rate drift is
+        # harmless); the fraction is split off before the buffer offset enters, so where the buffer
+        # starts (which depends on the chunking) cannot change a bit of the result
+        shift = self._refine(peak - self.base) - self.clean_delay
+        whole = int(np.floor(shift))
+        k = peak + whole - self.base
+        if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
+            return
+        beats.append(float(self.t[k] + (self.t[k + 1] - self.t[k]) * (shift - whole)))
 
     def end_segment(self) -> list[float]:
         """A dropout, a hole or the end of data: forget the segment (an open wave is dropped).
@@ -263,8 +276,13 @@ class StreamingEcgDetector(_WaveDetector):
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
-        # gradient (centred difference: 1 sample) then the boxcar (half its length)
-        self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0))
+        # the smoothed gradient is compared with its average once that average has seen
+        # lookahead samples past it: a delay line of that many samples
+        self.lookahead = min(len(self.avg) - 1, int(np.rint(o.avg_lookahead_s * fs)))
+        self.delay_line = np.zeros(self.lookahead + 1)
+        self.delay_line[-1] = 1.0
+        # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
+        self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
@@ -273,6 +291,7 @@ class StreamingEcgDetector(_WaveDetector):
         self.zi_grad = np.zeros(2)
         self.zi_smooth = np.zeros(len(self.smooth) - 1)
         self.zi_avg = np.zeros(len(self.avg) - 1)
+        self.zi_delay = np.zeros(self.lookahead)
         self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -283,6 +302,8 @@ class StreamingEcgDetector(_WaveDetector):
         grad, self.zi_grad = _fir(_GRADIENT, clean, self.zi_grad)
         smooth, self.zi_smooth = _fir(self.smooth, np.abs(grad), self.zi_smooth)
         avg, self.zi_avg = _fir(self.avg, smooth, self.zi_avg)
+        if self.lookahead:
+            smooth, self.zi_delay = _fir(self.delay_line, smooth, self.zi_delay)
         return clean, smooth > self.o.grad_threshold * avg
 
     def _accept(self, length: int) -> bool:
@@ -337,5 +358,7 @@ class StreamingPpgDetector(_WaveDetector):
     def _refine(self, j: int) -> float:
         """The final detector's least-squares vertex where the fit's samples are buffered."""
         if j - self.fit >= 0 and j + self.fit < len(self.clean):
-            return float(refine_peaks_lsq(self.clean, np.array([j]), self.fit)[0])
+            lo = j - self.fit  # fit on a slice so the offset does not depend on where the buffer starts
+            seg = self.clean[lo : j + self.fit + 1]
+            return float(refine_peaks_lsq(seg, np.array([self.fit]), self.fit)[0]) - self.fit
         return super()._refine(j)

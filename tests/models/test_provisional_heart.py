@@ -1,0 +1,165 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from coregulate.models.config import PipelineConfig
+from coregulate.models.heart import HeartEstimator
+from coregulate.models.provisional_heart import ProvisionalHeart
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind, rechunk
+from coregulate.sensors.simulator import Simulator
+
+from physio_helpers import rr_chunks, rr_series
+
+CFG = PipelineConfig()
+
+
+def _run(ph, chunks):
+    out = []
+    for c in chunks:
+        out += ph.update(c)
+    return out
+
+
+def _beats(out):
+    return np.array([b for o in out for b in o["beat_times"]]), [h for o in out for h in o["beat_hr_bpm"]]
+
+
+@pytest.fixture(scope="module")
+def sim_client():
+    """90 s of the simulated client: ECG and RR chunks (1 s), in the simulator's order."""
+    sim = Simulator(seed=4, duration_s=400, audio=False, rr=True)
+    chunks = [c for c in itertools.takewhile(lambda c: c.start < 90, sim.chunks()) if c.participant == "client"]
+    return sim, [s for s in sim.streams if s.participant == "client"], chunks
+
+
+def test_rr_goes_straight_through_with_the_final_window_mean():
+    rr = rr_series(200, seed=1)
+    t = 1.0 + np.cumsum(rr) / 1000.0
+    info, chunks = rr_chunks(t, rr, per=3)
+    out = _run(ProvisionalHeart("client", [info], CFG), chunks)
+    assert len(out) == len(chunks)  # one value per chunk that brought beats, no look-ahead
+    beats, hr = _beats(out)
+    assert np.allclose(beats, t, atol=1e-9)
+    assert hr[0] is None and np.allclose(hr[1:], 60000.0 / rr[1:])
+    for o in out:
+        assert o["t"] == o["beat_times"][-1] and o["beat_source"] == "rr"
+        sel = (t > o["t"] - CFG.window_s + 1e-9) & (t <= o["t"] + 1e-9)  # beat times rebuilt from the RR sum
+        iv = rr[sel][1:] if sel[0] else rr[sel]  # the first beat of all has no interval
+        covered = iv.sum() / 1000.0 / CFG.window_s
+        if covered >= 0.5 and len(iv) >= 3:
+            assert o["hr_bpm"] == pytest.approx(60000.0 / iv.mean(), rel=1e-9) and o["heart_source"] == "rr"
+        else:
+            assert o["hr_bpm"] is None and o["heart_source"] is None
+
+
+def test_device_hr_goes_straight_through_where_no_beats_are_live():
+    hr_info = StreamInfo("client", StreamKind.HR, 1.0)
+    rr_info = StreamInfo("client", StreamKind.RR)
+    ph = ProvisionalHeart("client", [hr_info, rr_info], CFG)
+    hr = 60 + 5 * np.sin(np.arange(20) / 3)
+    out = [ph.update(Chunk(hr_info, hr[k : k + 1], t0=float(k))) for k in range(10)]
+    assert all(len(o) == 1 for o in out)
+    assert [o[0]["hr_inst_bpm"] for o in out] == pytest.approx(hr[:10].tolist())
+    assert out[-1][0]["hr_bpm"] == pytest.approx(hr[:10].mean()) and out[-1][0]["heart_source"] == "device_hr"
+    # RR beats arrive: they speak for their moments, the device HR goes quiet until they stop for gap_s
+    rr = np.full(5, 800.0)
+    ph.update(Chunk(rr_info, rr, times=10.0 + np.cumsum(rr) / 1000.0))
+    assert ph.update(Chunk(hr_info, hr[10:11], t0=10.0)) == []
+    assert ph.update(Chunk(hr_info, hr[12:13], t0=16.5)) == []  # the last beat (14 s) is < 3 s old
+    assert ph.update(Chunk(hr_info, hr[13:14], t0=17.5))[0]["hr_inst_bpm"] == pytest.approx(hr[13])
+
+
+def test_contact_lost_device_hr_is_not_published():
+    hr_info = StreamInfo("client", StreamKind.HR, 1.0)
+    ph = ProvisionalHeart("client", [hr_info], CFG)
+    assert ph.update(Chunk(hr_info, np.array([70.0]), t0=0.0, meta={"contact": False})) == []
+
+
+def test_ecg_beats_follow_the_simulated_heart(sim_client):
+    sim, streams, chunks = sim_client
+    ecg_only = [s for s in streams if s.kind == StreamKind.ECG]
+    out = _run(ProvisionalHeart("client", ecg_only, CFG), [c for c in chunks if c.kind == StreamKind.ECG])
+    beats, hr = _beats(out)
+    truth = sim.truth.beat_times["client"]
+    truth = truth[(truth > 1.3) & (truth < 89.5)]
+    assert abs(len(beats) - len(truth)) <= 2
+    j = np.searchsorted(beats, truth).clip(1, len(beats) - 1)
+    err = np.minimum(np.abs(beats[j] - truth), np.abs(beats[j - 1] - truth))
+    assert np.median(err) < 0.01 and np.mean(err < 0.05) > 0.98
+    assert {o["beat_source"] for o in out} == {"ecg"}
+    assert out[-1]["hr_bpm"] == pytest.approx(60.0 / np.mean(np.diff(truth[truth > 89.5 - 60])), rel=0.02)
+
+
+def test_ecg_values_do_not_depend_on_chunking(sim_client):
+    _, streams, chunks = sim_client
+    ecg = [c for c in chunks if c.kind == StreamKind.ECG]
+    ecg_only = [s for s in streams if s.kind == StreamKind.ECG]
+    a = _run(ProvisionalHeart("client", ecg_only, CFG), ecg)
+    b = _run(ProvisionalHeart("client", ecg_only, CFG), rechunk(ecg, 0.37))
+    ba, ha = _beats(a)
+    bb, hb = _beats(b)
+    assert np.array_equal(ba, bb) and ha == hb
+    # the window mean at a beat is the same whichever chunk brought it
+    at = {o["t"]: o["hr_bpm"] for o in a}
+    common = [o for o in b if o["t"] in at]
+    assert len(common) > 20 and all(o["hr_bpm"] == at[o["t"]] for o in common)
+
+
+def test_rr_ranks_above_ecg_and_ecg_fills_an_rr_dropout(sim_client):
+    _, streams, chunks = sim_client
+    # the strap's RR stream stops for 20 s (30-50 s); the ECG goes on
+    fed = [c for c in chunks if not (c.kind == StreamKind.RR and 30 <= c.start < 50)]
+    out = _run(ProvisionalHeart("client", streams, CFG), fed)
+    used = [(b, h, o["beat_source"]) for o in out for b, h in zip(o["beat_times"], o["beat_hr_bpm"])]
+    src = {s for b, _, s in used if 36 < b < 48}
+    assert src == {"ecg"}  # beyond gap_s (3 s) after the last RR beat, the ECG speaks
+    assert {s for b, _, s in used if 2 < b < 29 or b > 52} == {"rr"}
+    # no interval across a switch of source
+    for (b0, _, s0), (b1, h1, s1) in zip(used, used[1:]):
+        if s0 != s1:
+            assert h1 is None
+    assert all(b1 > b0 for (b0, _, _), (b1, _, _) in zip(used, used[1:]))  # one beat series in time order
+    # hr_bpm never disappears across the dropout: the window keeps the beats of both sources
+    assert all(o["hr_bpm"] is not None for o in out if o["t"] > 35)
+
+
+def test_a_gap_restarts_only_the_run(sim_client):
+    _, streams, chunks = sim_client
+    ecg = [c for c in chunks if c.kind == StreamKind.ECG]
+    ecg_only = [s for s in streams if s.kind == StreamKind.ECG]
+    cut = [c for c in ecg if not 40 <= c.start < 45]
+    cut = [Chunk(c.stream, c.values, t0=c.t0, gap_before=True) if c.start == 45 else c for c in cut]
+    out = _run(ProvisionalHeart("client", ecg_only, CFG), cut)
+    beats, hr = _beats(out)
+    first_after = int(np.searchsorted(beats, 45.0))
+    assert hr[first_after] is None and all(h is not None for h in hr[first_after + 1 :])
+    assert beats[first_after] > 45.7  # the detector warms up again after the gap (1 s, 0.3 s of it look-ahead)
+    assert not np.any((beats > 40.0) & (beats < 45.0))
+    # the window keeps the beats before the gap: hr_bpm is there with the first beats after it
+    with_second = next(o for o in out if beats[first_after + 1] in o["beat_times"])
+    assert with_second["hr_bpm"] is not None
+
+
+def test_deterministic_and_ignores_other_people(sim_client):
+    _, streams, chunks = sim_client
+    a = _run(ProvisionalHeart("client", streams, CFG), chunks)
+    b = _run(ProvisionalHeart("client", streams, CFG), chunks)
+    assert a == b
+    other = [Chunk(StreamInfo("therapist", c.kind, c.stream.rate), c.values, t0=c.t0, times=c.times, t_end=c.t_end)
+             for c in chunks]
+    assert _run(ProvisionalHeart("client", streams, CFG), other) == []
+
+
+def test_final_rows_are_unchanged_by_the_provisional_tier(sim_client):
+    _, streams, chunks = sim_client
+    alone = HeartEstimator("client", streams, CFG)
+    rows_alone = [r for c in chunks for r in alone.update(c)] + alone.finish()
+    beside = HeartEstimator("client", streams, CFG)
+    ph = ProvisionalHeart("client", streams, CFG)
+    rows_beside = []
+    for c in chunks:
+        ph.update(c)
+        rows_beside += beside.update(c)
+    rows_beside += beside.finish()
+    assert rows_beside == rows_alone and len(rows_alone) >= 89
