@@ -12,7 +12,9 @@ object gives the same person's heart values the moment the data allows, for view
 
 Source priority is the final fusion's (``heart.beat_sources``, :mod:`.heart`): a beat of a
 source is used unless a better-ranked source is *live*, i.e. gave a beat within ``gap_s`` before
-it. An interval is formed only between consecutive used beats of the same source and the same
+it. As in the final tier, a detector does not run where a better source has beats
+(:data:`GATE_S`): on a strap session the R-peak detector costs nothing while the RR flows.
+An interval is formed only between consecutive used beats of the same source and the same
 run (no gap, no switch between them), as in the final fusion; a gap in one source resets that
 source's run (and its detector, which may not filter across missing data) and nothing else.
 
@@ -48,6 +50,13 @@ from .provisional_beats import StreamingEcgDetector, StreamingPpgDetector
 
 BEAT_KINDS = {"rr": StreamKind.RR, "ecg": StreamKind.ECG, "ppg": StreamKind.PPG}
 
+#: A detector (ECG, PPG) sits idle while a better-ranked source gave a beat within this many
+#: seconds of its chunk: its beats would lose there anyway (a strap's RR beats arrive up to ~1 s
+#: late). Past it the detector restarts, and its 1-s warm-up ends about when the better source
+#: stops being live (``gap_s`` = 3 s), so the fill starts on time. As the final tier's
+#: ``heart.ecg_gate_margin_s``, 0 there means "always detect".
+GATE_S = 2.0
+
 
 class _BeatSource:
     """One beat stream of the person: its detector (ECG/PPG) and where its current run stands."""
@@ -64,6 +73,9 @@ class _BeatSource:
         self.run = 0
         self.last_sample_t: float | None = None
         self.rr_anchor: float | None = None
+        self.newest_beat = -math.inf  # newest raw beat ever (for gating worse sources)
+        self.gated = False  # the detector is idle because a better source has beats
+        self.samples_detected = 0
 
     def end_run(self) -> None:
         self.last_beat = None
@@ -99,6 +111,7 @@ class ProvisionalHeart:
                 self.rank[kind] = len(self.rank)
                 self.sources[kind] = _BeatSource(kind, rates[kind])
         self.has_hr = StreamKind.HR in rates
+        self.gate_s = GATE_S if self.o.ecg_gate_margin_s > 0 else 0.0
         self.window = TimeDomainWindow()
         self.prev: tuple[float, StreamKind, int] | None = None  # newest used beat: (t, source, run)
         self.hr_samples: deque[tuple[float, float]] = deque()
@@ -150,6 +163,15 @@ class ProvisionalHeart:
         assert det is not None
         times = chunk.sample_times()
         vals = np.asarray(chunk.values, dtype=float).reshape(len(chunk), -1)[:, 0] if len(chunk) else np.empty(0)
+        if self.gate_s and len(times) and self._gated(src, float(times[0])):
+            if not src.gated:
+                det.end_segment()
+                src.end_run()
+                src.gated = True
+            src.last_sample_t = None  # the next detected chunk starts a segment, it is no dropout
+            return []
+        src.gated = False
+        src.samples_detected += len(times)
         jump = (src.last_sample_t is not None and len(times)
                 and times[0] - src.last_sample_t > 0.5 + 1.0 / det.fs)  # as BeatTrack: a lost packet
         beats: list[float] = []
@@ -170,6 +192,11 @@ class ProvisionalHeart:
             src.last_sample_t = float(times[-1])
         return beats
 
+    def _gated(self, src: _BeatSource, t: float) -> bool:
+        """A better-ranked source gave a beat within ``gate_s`` before ``t`` (module docstring)."""
+        return any(s.newest_beat >= t - self.gate_s for s in self.sources.values()
+                   if self.rank[s.kind] < self.rank[src.kind])
+
     # ------------------------------------------------------------------ beats
     def _beat(self, src: _BeatSource, t: float) -> float | None | bool:
         """Use one raw beat of ``src``; its instantaneous HR (None: first of a run), False if not used."""
@@ -178,6 +205,7 @@ class ProvisionalHeart:
         if src.last_beat is not None and t - src.last_beat < self.o.min_rr_s:
             return False  # > 240 bpm: dropped, as the final track does
         src.last_beat = t
+        src.newest_beat = max(src.newest_beat, t)
         src.live_until = t + self.o.gap_s
         better = [s for s in self.sources.values() if self.rank[s.kind] < self.rank[src.kind]]
         if any(s.live_until >= t for s in better):

@@ -110,7 +110,11 @@ def test_rr_ranks_above_ecg_and_ecg_fills_an_rr_dropout(sim_client):
     _, streams, chunks = sim_client
     # the strap's RR stream stops for 20 s (30-50 s); the ECG goes on
     fed = [c for c in chunks if not (c.kind == StreamKind.RR and 30 <= c.start < 50)]
-    out = _run(ProvisionalHeart("client", streams, CFG), fed)
+    ph = ProvisionalHeart("client", streams, CFG)
+    out = _run(ph, fed)
+    # the R-peak detector ran only around the dropout (from 2 s after the last RR beat until
+    # the RR is back): about 20 of the 90 s
+    assert 15 * 130 <= ph.sources[StreamKind.ECG].samples_detected <= 23 * 130
     used = [(b, h, o["beat_source"]) for o in out for b, h in zip(o["beat_times"], o["beat_hr_bpm"])]
     src = {s for b, _, s in used if 36 < b < 48}
     assert src == {"ecg"}  # beyond gap_s (3 s) after the last RR beat, the ECG speaks
@@ -163,3 +167,18 @@ def test_final_rows_are_unchanged_by_the_provisional_tier(sim_client):
         rows_beside += beside.update(c)
     rows_beside += beside.finish()
     assert rows_beside == rows_alone and len(rows_alone) >= 89
+
+
+def test_detection_never_idles_when_the_final_gate_is_off(sim_client):
+    _, streams, chunks = sim_client
+    cfg = PipelineConfig(options={"heart": {"ecg_gate_margin_s": 0}})
+    ph = ProvisionalHeart("client", streams, cfg)
+    out = _run(ph, chunks)
+    assert ph.sources[StreamKind.ECG].samples_detected == sum(len(c) for c in chunks if c.kind == StreamKind.ECG)
+    gated = _run(ProvisionalHeart("client", streams, CFG), chunks)
+
+    def rr_beats(values):
+        return [b for o in values if o["beat_source"] == "rr" for b in o["beat_times"] if b > 3.0]
+
+    # the gate only saves work: the RR beats shown are the same either way
+    assert rr_beats(out) == rr_beats(gated) and len(rr_beats(out)) > 90
