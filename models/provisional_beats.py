@@ -84,7 +84,9 @@ class StreamingPpgOptions:
     """Settings of :class:`StreamingPpgDetector` (neurokit2's Elgendi names and defaults)."""
 
     peak_s: float = 0.111  # peakwindow; also the shortest wave (Elgendi's threshold 2)
-    beat_s: float = 0.667  # beatwindow (trailing here)
+    beat_s: float = 0.667  # beatwindow
+    #: look-ahead of the beat average (s): 0 = trailing; beat_s / 2 = centred as in neurokit2
+    beat_lookahead_s: float = 0.333
     beat_offset: float = 0.02  # beatoffset, times the running mean of the squared signal
     mean_tau_s: float = 10.0  # time constant of that running mean
     min_delay_s: float = 0.3  # mindelay
@@ -330,7 +332,10 @@ class StreamingPpgDetector(_WaveDetector):
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
-        self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0))
+        self.lookahead = min(len(self.ma_beat) - 1, int(np.rint(o.beat_lookahead_s * fs)))
+        self.delay_line = np.zeros(self.lookahead + 1)
+        self.delay_line[-1] = 1.0
+        self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0)) + self.lookahead
         self.fit = max(1, int(round(PPG_PEAK_FIT_S * fs)))
         super().__init__(fs, o.min_delay_s, o.max_wave_s, o.warmup_s)
 
@@ -339,6 +344,7 @@ class StreamingPpgDetector(_WaveDetector):
         self.zi_peak = np.zeros(len(self.ma_peak) - 1)
         self.zi_beat = np.zeros(len(self.ma_beat) - 1)
         self.zi_mean: np.ndarray | None = None
+        self.zi_delay = np.zeros(self.lookahead)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.zi_bp is None:
@@ -350,6 +356,8 @@ class StreamingPpgDetector(_WaveDetector):
         if self.zi_mean is None:
             self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
         mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
+        if self.lookahead:
+            peak, self.zi_delay = _fir(self.delay_line, peak, self.zi_delay)
         return clean, peak > beat + self.o.beat_offset * mean
 
     def _accept(self, length: int) -> bool:
