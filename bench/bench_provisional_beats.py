@@ -19,6 +19,11 @@ the final detector runs on the same signal in the same process (1-s chunks, defa
   p50/p99/max, with chunks as the device sends them (``--chunk-s``, default 0.56 s: a Polar
   H10's ECG packet of 73 samples) and with one-sample chunks (the detector's own look-ahead;
   on the first 120 s of each record, as a call per sample is slow).
+* Provisional against final heart rate (Polar H10 ECG alone, 73-sample chunks): each final row's
+  ``hr_bpm`` (``HeartEstimator``, default configuration) against the newest provisional value
+  (``ProvisionalHeart``) with ``t`` at or before that second; median and 95th percentile of the
+  absolute difference, the share of the final rows with ``hr_bpm`` that had a provisional one,
+  and the age of each provisional value when it was produced (newest sample time - ``t``).
 * CPU per hour of 130-Hz ECG (Polar H10 recording, ``--repeat`` passes): process time of the
   provisional detector and of the final detector on the same samples in the same chunks, and
   their ratio.
@@ -36,7 +41,11 @@ from pathlib import Path
 import numpy as np
 
 from coregulate.models.beats import BeatDetector
+from coregulate.models.config import PipelineConfig
+from coregulate.models.heart import HeartEstimator
 from coregulate.models.provisional_beats import StreamingEcgDetector, StreamingPpgDetector
+from coregulate.models.provisional_heart import ProvisionalHeart
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
 DEFAULT_DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -191,6 +200,37 @@ def ppg(name: str, x: np.ndarray, fs: float, chunk_s: float) -> tuple[str, float
     return name, fs, {"agree": agreement(fin, prov), "delay": delays(x, t, fs, "ppg", step, dev)}
 
 
+def heart_agreement(data: Path, chunk_s: float) -> None:
+    t, x, _ = polar_signal(data)
+    info = StreamInfo("client", StreamKind.ECG, 130.0)
+    step = max(1, int(round(chunk_s * 130.0)))
+    cfg = PipelineConfig()
+    final, prov = HeartEstimator("client", [info], cfg), ProvisionalHeart("client", [info], cfg)
+    rows, values, ages = [], [], []
+    for i in range(0, len(x), step):
+        c = Chunk(info, x[i : i + step], t0=float(t[i]))
+        rows += final.update(c)
+        for v in prov.update(c):
+            values.append((v["t"], v["hr_bpm"]))
+            ages.append(float(c.sample_times()[-1]) - v["t"])
+    rows += final.finish()
+    vt = np.array([v[0] for v in values])
+    diffs, missing = [], 0
+    for t_s, r in rows:
+        if r["hr_bpm"] is None:
+            continue
+        k = int(np.searchsorted(vt, t_s, side="right")) - 1
+        if k < 0 or values[k][1] is None:
+            missing += 1
+            continue
+        diffs.append(abs(values[k][1] - r["hr_bpm"]))
+    d = np.array(diffs)
+    print(f"hr_bpm, provisional vs final (polar_h10_ecg, ECG only, {step}-sample chunks): {len(d)} of {len(d) + missing} "
+          f"final seconds with hr_bpm had a provisional one; |difference| median {np.median(d):.2f} bpm, "
+          f"p95 {np.percentile(d, 95):.2f} bpm, max {d.max():.2f} bpm; age of provisional values when produced "
+          f"p50/p99 {np.percentile(ages, 50):.2f}/{np.percentile(ages, 99):.2f} s")
+
+
 def cpu(data: Path, chunk_s: float, repeat: int) -> None:
     t, x, _ = polar_signal(data)
     fs, step = 130.0, max(1, int(round(chunk_s * 130.0)))
@@ -221,6 +261,7 @@ def main() -> None:
     row(*polar(a.data, a.chunk_s))
     for name, x, fs in ppg_records(a.data):
         row(*ppg(name, x, fs, a.chunk_s))
+    heart_agreement(a.data, a.chunk_s)
     cpu(a.data, a.chunk_s, a.repeat)
 
 

@@ -37,14 +37,16 @@ signal before its first beat can be confirmed: the threshold average must fill f
 PPG (:class:`StreamingPpgDetector`) follows the same pattern with Elgendi et al.'s detector, as
 neurokit2's ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et al. 2013, PLoS ONE 8(10):e76585): a
 3rd-order Butterworth band-pass 0.5-8 Hz run forward only; the clipped, squared signal averaged
-over 0.111 s (the "peak" average) against its average over the preceding 0.667 s (the "beat"
-average, centred in neurokit2) plus 0.02 x its running mean (neurokit2: the block's mean; here a
-one-pole average with a 10-s time constant); a wave at least 0.111 s long holds one systolic
+over 0.111 s (the "peak" average) against its average over 0.667 s (the "beat" average, centred
+as in neurokit2, so the peak average is judged 0.333 s late; a trailing one found 76 % instead
+of 98 % of the final beats on ICU record a103l) plus 0.02 x its running mean (neurokit2: the
+block's mean; here a one-pole average with a 10-s time constant); a wave at least 0.111 s long holds one systolic
 peak, placed as the final detector places it (a least-squares parabola over ``PPG_PEAK_FIT_S``).
 The forward-only band-pass delays the pulse wave (it is not zero-phase): provisional PPG beats
 sit a roughly constant time after the final ones (measured in ``bench/RESULTS.md``); intervals,
-hence heart rate, are not shifted. No per-beat template quality is judged here (the final tier
-drops beats below ``PPG_MIN_BEAT_QUALITY``); only implausible intervals are dropped downstream.
+hence heart rate, are not shifted. No per-beat template quality is judged here: the final tier
+drops beats below ``PPG_MIN_BEAT_QUALITY``, the provisional tier shows them (noisy stretches
+therefore show more provisional than final PPG beats).
 """
 
 from __future__ import annotations
