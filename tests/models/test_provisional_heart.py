@@ -182,3 +182,29 @@ def test_detection_never_idles_when_the_final_gate_is_off(sim_client):
 
     # the gate only saves work: the RR beats shown are the same either way
     assert rr_beats(out) == rr_beats(gated) and len(rr_beats(out)) > 90
+
+
+def test_an_rr_dropout_starts_a_new_run_and_keeps_the_window():
+    rr = rr_series(120, seed=2)
+    t = 1.0 + np.cumsum(rr) / 1000.0
+    info = StreamInfo("client", StreamKind.RR)
+    keep = (t < 50) | (t > 55)  # 5 s of beats lost, the next chunk says so
+    first_after = int(np.argmax(t > 55))
+    chunks = [Chunk(info, rr[i : i + 4][keep[i : i + 4]], times=t[i : i + 4][keep[i : i + 4]],
+                    gap_before=bool(i <= first_after < i + 4)) for i in range(0, len(rr), 4) if keep[i : i + 4].any()]
+    out = _run(ProvisionalHeart("client", [info], CFG), chunks)
+    beats, hr = _beats(out)
+    k = int(np.searchsorted(beats, 55.0))
+    assert np.allclose(beats, t[keep], atol=1e-9)
+    assert hr[k] is None and hr[k + 1] == pytest.approx(60000.0 / rr[first_after + 1])
+    with_gap = next(o for o in out if beats[k] in o["beat_times"])
+    assert with_gap["hr_bpm"] is not None  # the window still holds the beats before the dropout
+
+
+def test_a_beat_closer_than_min_rr_is_dropped():
+    info = StreamInfo("client", StreamKind.RR)
+    t = np.array([1.0, 1.8, 1.9, 2.6])  # 1.9 is 100 ms after 1.8: no heart beats at 600 bpm
+    out = ProvisionalHeart("client", [info], CFG).update(Chunk(info, np.array([800.0, 800.0, 100.0, 800.0]), times=t))
+    # times come from the cumulative intervals (as the final track rebuilds them): 1.9 + 0.8
+    assert out[0]["beat_times"] == pytest.approx([1.0, 1.8, 2.7])
+    assert out[0]["beat_hr_bpm"][2] == pytest.approx(60.0 / 0.9)
