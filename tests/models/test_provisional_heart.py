@@ -208,3 +208,20 @@ def test_a_beat_closer_than_min_rr_is_dropped():
     # times come from the cumulative intervals (as the final track rebuilds them): 1.9 + 0.8
     assert out[0]["beat_times"] == pytest.approx([1.0, 1.8, 2.7])
     assert out[0]["beat_hr_bpm"][2] == pytest.approx(60.0 / 0.9)
+
+
+def test_missing_samples_end_the_run_at_the_hole(sim_client):
+    _, streams, chunks = sim_client
+    ecg = [c for c in chunks if c.kind == StreamKind.ECG]
+    ecg_only = [s for s in streams if s.kind == StreamKind.ECG]
+    holed = []
+    for c in ecg:
+        if c.start == 30:
+            v = np.array(c.values, dtype=float)
+            v[40:60] = np.nan  # 0.15 s of samples missing inside the chunk
+            c = Chunk(c.stream, v, t0=c.t0)
+        holed.append(c)
+    beats, hr = _beats(_run(ProvisionalHeart("client", ecg_only, CFG), holed))
+    k = int(np.searchsorted(beats, 30.0 + 60 / 130.0))
+    assert hr[k] is None and beats[k] > 30.0 + 60 / 130.0 + 0.7  # a new segment, warmed up again
+    assert all(h is not None for h in hr[k + 1 :])
