@@ -129,6 +129,10 @@ def _ppg_filters(fs: float):
     return bp, sosfilt_zi(bp)
 
 
+#: How many recent beats keep their confirmation time when nobody pops them.
+CONFIRMED_MEMORY = 4096
+
+
 class _WaveDetector:
     """Causal beat detector: a *feature* crossing a *threshold* opens a wave, the wave closing
     confirms the most prominent local maximum of the cleaned signal inside it.
@@ -150,7 +154,8 @@ class _WaveDetector:
         self.warmup = int(np.rint(warmup_s * self.fs))
         self.keep = int(np.ceil(2.0 * self.fs)) + self.max_wave + self.feature_delay  # kept for the peak search
         #: for each beat returned, the session time of the newest sample that had arrived when it
-        #: was confirmed (the last sample of that chunk); the consumer pops them
+        #: was confirmed (the last sample of that chunk); the consumer pops them (the most recent
+        #: CONFIRMED_MEMORY are kept if nobody does)
         self.confirmed_at: dict[float, float] = {}
         self._reset()
 
@@ -208,6 +213,8 @@ class _WaveDetector:
                 self._close(at, beats)
         for b in beats:
             self.confirmed_at[b] = float(times[-1])
+        while len(self.confirmed_at) > CONFIRMED_MEMORY:  # nobody pops them on the live path
+            del self.confirmed_at[next(iter(self.confirmed_at))]
         drop = max(0, len(self.clean) - self.keep)
         if self.wave_beg is not None:
             drop = min(drop, max(0, self.wave_beg - self.feature_delay - 2 - self.base))

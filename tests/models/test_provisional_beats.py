@@ -135,3 +135,12 @@ def test_mitbih_100_provisional_beats_against_the_labels(shared_data):
     prov, _ = _feed(StreamingEcgDetector(fs), t, x, range(0, len(x), 180))
     c = compare_annotations(ref, np.round(prov * fs).astype(int), int(0.15 * fs))
     assert c.sensitivity >= 0.995 and c.positive_predictivity >= 0.995
+
+
+def test_confirmation_times_are_bounded_when_nobody_pops_them(monkeypatch):
+    import coregulate.models.provisional_beats as pb
+
+    monkeypatch.setattr(pb, "CONFIRMED_MEMORY", 10)
+    det = StreamingEcgDetector(130.0)
+    beats = det.push(ECG_X, ECG_T)
+    assert len(beats) > 60 and list(det.confirmed_at) == beats[-10:]
