@@ -7,9 +7,10 @@ causally, sample by sample, so a beat is known a fraction of a second after its 
 
 1. **Cleaning**, as neurokit2's ``ecg_clean(method="neurokit")`` but causal: the same 5th-order
    Butterworth high-pass at 0.5 Hz run forward only (``scipy.signal.sosfilt``; unlike the
-   zero-phase original it shifts phase, which moves a sharp R wave by well under a millisecond
-   but a broad, smooth complex by up to about one sample at 130 Hz) and the same ``fs/50``-sample moving average
-   (a linear-phase FIR: its delay of ``(L-1)/2`` samples is subtracted from every peak time).
+   zero-phase original it shifts phase, which moves a real R wave by a median 0.5-2.6 ms but a
+   broad, smooth simulated complex by about one sample at 130 Hz) and the same ``fs/50``-sample
+   moving average (a linear-phase FIR: its delay of ``(L-1)/2`` samples is subtracted from
+   every peak time).
 2. **QRS search**, the gradient method of neurokit2's ``ecg_findpeaks(method="neurokit")``
    (Makowski et al. 2021, Behav Res Methods 53:1689): the absolute gradient smoothed over
    0.1 s; a QRS complex is where it exceeds 1.5 x its average over 0.75 s, a window that
@@ -21,10 +22,11 @@ causally, sample by sample, so a beat is known a fraction of a second after its 
 3. **Refinement**: the three-point parabolic vertex (:func:`.beats.parabolic_offset`), as the
    final detector does.
 
-A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold),
-i.e. about half a QRS width, the 0.05-s smoothing delay and the threshold's 0.3-s look-ahead after
-the R peak (about 0.4 s in all), whatever the chunk size: every filter keeps its state (``zi``) between chunks, as MNE-LSL's stream filters do, and
-all decisions are taken in sample order, so the beats do not depend on how the signal was cut
+A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold):
+about half a QRS width, the 0.05-s smoothing delay and the threshold's 0.3-s look-ahead after
+the R peak (0.42-0.45 s measured), whatever the chunk size. Every filter keeps its state
+(``zi``) between chunks, as MNE-LSL's stream filters do, and all decisions are taken in sample
+order, so the beats do not depend on how the signal was cut
 (``tests/models/test_provisional_beats.py`` checks bit-identical output over chunkings).
 A complex still open after ``max_qrs_s`` is closed there, which bounds the look-ahead.
 
@@ -40,8 +42,9 @@ neurokit2's ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et al. 2013, PLoS ONE 8(1
 over 0.111 s (the "peak" average) against its average over 0.667 s (the "beat" average, centred
 as in neurokit2, so the peak average is judged 0.333 s late; a trailing one found 76 % instead
 of 98 % of the final beats on ICU record a103l) plus 0.02 x its running mean (neurokit2: the
-block's mean; here a one-pole average with a 10-s time constant); a wave at least 0.111 s long holds one systolic
-peak, placed as the final detector places it (a least-squares parabola over ``PPG_PEAK_FIT_S``).
+block's mean; here a one-pole average with a 10-s time constant); a wave at least 0.111 s long
+holds one systolic peak, placed as the final detector places it (a least-squares parabola over
+``PPG_PEAK_FIT_S``).
 The forward-only band-pass delays the pulse wave (it is not zero-phase): provisional PPG beats
 sit a roughly constant time after the final ones (measured in ``bench/RESULTS.md``); intervals,
 hence heart rate, are not shifted. No per-beat template quality is judged here: the final tier
