@@ -189,7 +189,12 @@ class _WaveDetector:
         return parabolic_offset(c[j - 1], c[j], c[j + 1])
 
     def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
-        """Add samples with their session times; returns the beats confirmed by them, in order."""
+        """Add samples with their session times; returns the beats confirmed by them, in order.
+
+        The values must be finite: a NaN would stay in every filter's state until
+        :meth:`end_segment`, so the caller ends the segment at a hole (as
+        :class:`.provisional_heart.ProvisionalHeart` and :class:`.beat_track.BeatTrack` do).
+        """
         x = np.asarray(values, dtype=float)
         if not len(x):
             return []
