@@ -144,3 +144,21 @@ def test_confirmation_times_are_bounded_when_nobody_pops_them(monkeypatch):
     det = StreamingEcgDetector(130.0)
     beats = det.push(ECG_X, ECG_T)
     assert len(beats) > 60 and list(det.confirmed_at) == beats[-10:]
+
+
+def test_fir_state_carries_bit_for_bit_across_chunks():
+    """scipy's one-coefficient-denominator path convolves per chunk and adds the carried state,
+    which differs in the last bits from one pass; the detector's FIR must not."""
+    from coregulate.models.provisional_beats import _boxcar, _fir
+
+    x = np.random.default_rng(0).standard_normal(2000) * 1000
+    b = _boxcar(98)
+
+    def run(cuts):
+        zi, out = np.zeros(len(b) - 1), []
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            y, zi = _fir(b, x[lo:hi], zi)
+            out.append(y)
+        return np.concatenate(out)
+
+    assert np.array_equal(run([0, 2000]), run([0, 73, 500, 1001, 1002, 2000]))
