@@ -182,6 +182,8 @@ def test_detection_never_idles_when_the_final_gate_is_off(sim_client):
 
     # the gate only saves work: the RR beats shown are the same either way
     assert rr_beats(out) == rr_beats(gated) and len(rr_beats(out)) > 90
+    # with the detector running throughout, the priority rule alone keeps its beats out
+    assert {o["beat_source"] for o in out if o["t"] > 3.0} == {"rr"}
 
 
 def test_an_rr_dropout_starts_a_new_run_and_keeps_the_window():
