@@ -29,7 +29,7 @@ within-person change used for the window of tolerance (see :mod:`.tolerance`).
 
 Flags never contradict each other: ``vagal_reliable`` is never true when ``quality`` is poor or
 the rhythm is irregular (one place decides both: :func:`heart_flags`), and
-:func:`hrv_warnings` turns a session's rows into plain per-person statements such as
+:func:`hrv_warnings` turns a session's rows into per-person statements (a code and plain text) such as
 "HRV uninterpretable: irregular rhythm (...)" for the CLI's closing lines and the report.
 """
 
@@ -139,8 +139,19 @@ def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> 
     return "good"
 
 
+@dataclass(frozen=True)
+class HeartWarning:
+    """One plain statement about a person's heart data: a stable ``code`` to match on, and ``text``.
+
+    Codes: ``hrv_uninterpretable``, ``heart_rate_missing``, ``heart_rate_device_only``.
+    """
+
+    code: str
+    text: str
+
+
 def hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
-                 options: AutonomicOptions | None = None) -> dict[str, list[str]]:
+                 options: AutonomicOptions | None = None) -> dict[str, list[HeartWarning]]:
     """Plain statements about each person's heart data, for a session's closing summary and report.
 
     Parameters
@@ -159,13 +170,16 @@ def hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
     Returns
     -------
     dict
-        ``{participant: [warning, ...]}`` with an entry for every participant (an empty list when
-        nothing is wrong). Warnings, each given when its share reaches the threshold:
+        ``{participant: [HeartWarning, ...]}`` with an entry for every participant (an empty list
+        when nothing is wrong). Warnings (code: text), each given when its share reaches the threshold:
 
-        - ``"HRV uninterpretable: irregular rhythm (...on N % of windows)"``: the windows with HRV
-          indices that are irregular (:func:`heart_flags`) reach ``uninterpretable_share``;
-        - ``"heart rate missing on N % of seconds"`` (after the first window) reaching ``missing_share``;
-        - ``"heart rate from the device's own HR on N % of seconds (no HRV there)"``, same threshold.
+        - ``hrv_uninterpretable``: "HRV uninterpretable: irregular rhythm (...on N % of windows)":
+          the windows with HRV indices that are irregular (:func:`heart_flags`) reach
+          ``uninterpretable_share``;
+        - ``heart_rate_missing``: "heart rate missing on N % of seconds" (after the first window)
+          reaching ``missing_share``;
+        - ``heart_rate_device_only``: "heart rate from the device's own HR on N % of seconds (no HRV
+          there)", same threshold.
     """
     by_person: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -174,25 +188,27 @@ def hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
 
 
 def person_hrv_warnings(rows: Iterable[Mapping[str, Any]], window_s: float = 60.0,
-                        options: AutonomicOptions | None = None) -> list[str]:
+                        options: AutonomicOptions | None = None) -> list[HeartWarning]:
     """:func:`hrv_warnings` for the rows of one person (no ``participant`` needed)."""
     o = options or AutonomicOptions()
-    warn: list[str] = []
+    warn: list[HeartWarning] = []
     counted = [r for r in rows if (finite_or_none(r.get("t_s")) or 0.0) > window_s]
     hrv = [r for r in counted if finite_or_none(r.get("rmssd_ms")) is not None]
     irregular = sum(heart_flags(r, window_s, o).irregular for r in hrv)
     if hrv and irregular / len(hrv) >= o.uninterpretable_share:
-        warn.append(
+        warn.append(HeartWarning(
+            "hrv_uninterpretable",
             f"HRV uninterpretable: irregular rhythm (ectopic or corrected beats above "
             f"{100 * o.poor_corrected_share:.0f} % or RMSSD above {100 * o.poor_cvsd:.0f} % of mean RR "
-            f"on {100 * irregular / len(hrv):.0f} % of windows)")
+            f"on {100 * irregular / len(hrv):.0f} % of windows)"))
     if counted:
         missing = sum(finite_or_none(r.get("hr_bpm")) is None for r in counted) / len(counted)
         device = sum(r.get("heart_source") == "device_hr" for r in counted) / len(counted)
         if missing >= o.missing_share:
-            warn.append(f"heart rate missing on {100 * missing:.0f} % of seconds")
+            warn.append(HeartWarning("heart_rate_missing", f"heart rate missing on {100 * missing:.0f} % of seconds"))
         if device >= o.missing_share:
-            warn.append(f"heart rate from the device's own HR on {100 * device:.0f} % of seconds (no HRV there)")
+            warn.append(HeartWarning("heart_rate_device_only",
+                                     f"heart rate from the device's own HR on {100 * device:.0f} % of seconds (no HRV there)"))
     return warn
 
 

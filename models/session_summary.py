@@ -236,7 +236,7 @@ def hrv_not_interpretable(f: SessionFacts) -> Iterable[SessionWarning]:
         rated = [r.get("quality") for r in rows if (r.get("quality") or "none") != "none"]
         if not rated:
             continue
-        irregular = next((w for w in person_hrv_warnings(rows, f.window_s) if w.startswith("HRV uninterpretable")), None)
+        irregular = next((w.text for w in person_hrv_warnings(rows, f.window_s) if w.code == "hrv_uninterpretable"), None)
         poor = sum(q == "poor" for q in rated) / len(rated)
         if poor >= POOR_SHARE:
             where = "in every second with heart data" if poor == 1 else f"in {_pct(poor)} of the seconds with heart data"
@@ -255,8 +255,8 @@ def heart_rate_device_only(f: SessionFacts) -> Iterable[SessionWarning]:
 
     for who, rows in f.rows.items():
         for w in person_hrv_warnings(rows, f.window_s):
-            if w.startswith("heart rate from the device"):
-                yield SessionWarning(who, "heart_rate_device_only", w)
+            if w.code == "heart_rate_device_only":
+                yield SessionWarning(who, w.code, w.text)
 
 
 def vagal_unreliable(f: SessionFacts) -> Iterable[SessionWarning]:

@@ -92,6 +92,8 @@ def test_hrv_warnings_name_the_reason_per_person():
     for given in (rows, as_csv):
         w = hrv_warnings(given, window_s=60.0)
         assert w["therapist"] == []
-        assert len(w["client"]) == 1 and w["client"][0].startswith("HRV uninterpretable: irregular rhythm")
-        assert "on 40 % of windows" in w["client"][0]
-        assert w["wrist"] == ["heart rate from the device's own HR on 67 % of seconds (no HRV there)"]
+        assert [x.code for x in w["client"]] == ["hrv_uninterpretable"]
+        assert w["client"][0].text.startswith("HRV uninterpretable: irregular rhythm")
+        assert "on 40 % of windows" in w["client"][0].text
+        assert [(x.code, x.text) for x in w["wrist"]] == [
+            ("heart_rate_device_only", "heart rate from the device's own HR on 67 % of seconds (no HRV there)")]
