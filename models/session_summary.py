@@ -200,8 +200,6 @@ WarningRule = Callable[[SessionFacts], Iterable[SessionWarning]]
 
 #: Share of a person's heart-data seconds rated ``poor`` above which HRV is flagged.
 POOR_SHARE = 0.5
-#: Share of the baseline segment that must hold heart data for a trustworthy baseline.
-BASELINE_COVERAGE = 0.8
 #: Share of the seconds after the baseline with zone ``unknown`` above which it is flagged.
 UNKNOWN_SHARE = 0.5
 #: Share of the session lost in gaps (per stream) above which it is flagged.
@@ -274,25 +272,21 @@ def vagal_unreliable(f: SessionFacts) -> Iterable[SessionWarning]:
 
 
 def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
-    """The recording ends before the baseline does, or the baseline holds too little heart data."""
+    """The heart data end before the baseline segment does: no baseline at all. (A baseline that
+    was frozen but holds too little or too poor data is :func:`baseline_not_trusted`'s, from the
+    tolerance estimator's verdict: one fact, one warning.)"""
     b0, b1 = f.baseline
-    length = b1 - b0
     for who, rows in f.rows.items():
         if not rows or not any(_has_heart(r) for r in rows):
             continue  # no_heart_data says it
         if who in f.baseline_origin:
             continue  # taken from a whole recording; the tolerance estimator's verdict says if it is weak
-        covered = sum(1 for r in rows if _in_segment(float(r["t_s"]), f.baseline) and _has_heart(r))
         end = max(float(r["t_s"]) for r in rows if _has_heart(r))
         if end < b1:
             yield SessionWarning(who, "baseline_too_short",
                                  f"baseline too short: the heart data end at {end / 60:.1f} min, before the "
                                  f"baseline segment ({b0 / 60:.1f}-{b1 / 60:.1f} min) is complete; arousal and zones "
                                  "stay empty/unknown")
-        elif covered < BASELINE_COVERAGE * length:
-            yield SessionWarning(who, "baseline_sparse",
-                                 f"baseline holds heart data in only {_pct(covered / length)} of its seconds "
-                                 f"({b0 / 60:.1f}-{b1 / 60:.1f} min): the person's reference values are uncertain")
 
 
 def zone_mostly_unknown(f: SessionFacts) -> Iterable[SessionWarning]:
@@ -340,7 +334,7 @@ def synchrony_not_computable(f: SessionFacts) -> Iterable[SessionWarning]:
 
 
 def baseline_not_trusted(f: SessionFacts) -> Iterable[SessionWarning]:
-    """The window-of-tolerance estimator judged a person's baseline too short or too disturbed
+    """The window-of-tolerance estimator judged a person's baseline short, sparse or disturbed
     (its ``baseline`` event, :mod:`coregulate.models.tolerance`): arousal and zones rest on it."""
     for e in f.events:
         if e.get("kind") == "baseline" and (e.get("evidence") or {}).get("trusted") is False:

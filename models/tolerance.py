@@ -59,11 +59,15 @@ The baseline
 ------------
 When the baseline is frozen an event ``baseline`` says what it holds (per component: seconds,
 median, spread) and whether it can be trusted: ``short`` when a component has fewer than
-``min_baseline_values`` seconds, ``disturbed`` when more than ``max_disturbed_share`` (20 %) of
-the baseline's seconds had poor or no heart quality, or moved: movement above
-``movement_factor`` (3) times the baseline's median movement. The event's
-``evidence["trusted"]`` is false then, and ``analyze`` repeats it in its closing lines, because a
-shaky baseline shifts every z-score after it.
+``min_baseline_values`` seconds; ``sparse`` when the person has heart data but more than
+``max_disturbed_share`` (20 %) of the baseline's seconds have none; ``disturbed`` when more than
+``max_disturbed_share`` of the seconds with heart data had poor heart quality, or of the seconds
+with movement moved: movement above ``movement_factor`` (3) times the baseline's median movement.
+The heart counts leave out the session's first ``window_s`` seconds: the HRV window is still
+filling then (no heart rate, partial windows), which is warm-up, not missing or disturbed data
+(the same convention as :func:`.autonomic.hrv_warnings`). The event's ``evidence["trusted"]``
+is false then; it is the one source of the session's ``baseline_not_trusted`` warning, which
+``analyze`` repeats in its closing lines, because a shaky baseline shifts every z-score after it.
 A baseline taken from a separate resting recording arrives pre-computed
 (``config.baseline_reference``) and is frozen from the first second.
 
@@ -155,7 +159,7 @@ class ToleranceOptions:
     corroboration_s: float = 30.0  # ... averaged over this many seconds
     component_bound: float = AROUSAL_BOUND  # every component's z is clipped to +-this: |arousal| never exceeds it
     min_confidence: float = 0.3  # zones need at least this share of the baseline's component weight
-    max_disturbed_share: float = 0.2  # baseline seconds with poor heart quality or movement, at most
+    max_disturbed_share: float = 0.2  # baseline seconds without heart data, with poor heart quality or moved, at most
     movement_factor: float = 3.0  # a baseline second "moved" above this times the median movement
 
     @classmethod
@@ -221,6 +225,7 @@ class ToleranceEstimator(RowEstimator):
         if movement_kind in MOVEMENT_SCALE_FLOORS:
             self.cfloors["movement"] = MOVEMENT_SCALE_FLOORS[movement_kind]
         self.b0, self.b1 = config.baseline_segment
+        self.warmup_s = float(config.window_s)  # the HRV window fills during the session's first window_s
         self.samples: dict[str, list[float]] = {k: [] for k in set(COMPONENTS) | set(CORROBORATION)}
         self.stats: dict[str, tuple[float, float]] | None = None
         self.cstats: dict[str, tuple[float, float]] = {}
@@ -229,7 +234,8 @@ class ToleranceEstimator(RowEstimator):
         self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
         self.corr_run = 0
         self._hr_inst: deque[tuple[int, float]] = deque()
-        self._baseline_seconds = self._baseline_poor = self._baseline_heart = 0
+        # baseline seconds; after the HRV warm-up: all, with heart data, with poor heart quality
+        self._baseline_seconds = self._settled = self._settled_heart = self._settled_poor = 0
         self._baseline_movement: list[float] = []
         self._pending: list[Event] = []
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
@@ -269,7 +275,7 @@ class ToleranceEstimator(RowEstimator):
         events, self._pending = self._pending, []
         if self.stats is None:
             if self.b0 < t <= self.b1:
-                self._collect(row, values)
+                self._collect(t, row, values)
             if t >= self.b1:
                 events.append(self._freeze(t))
             if self.stats is None:
@@ -284,16 +290,17 @@ class ToleranceEstimator(RowEstimator):
                 "zone": self.zone}, events
 
     # ------------------------------------------------------------------ baseline
-    def _collect(self, row: Mapping[str, Any], values: Mapping[str, float]) -> None:
+    def _collect(self, t: int, row: Mapping[str, Any], values: Mapping[str, float]) -> None:
         for k in self.samples:
             v = values.get(k) if k in COMPONENTS else finite_or_none(row.get(k))
             if v is not None:
                 self.samples[k].append(v)
         self._baseline_seconds += 1
-        if row.get("quality") in ("none", "poor"):
-            self._baseline_poor += 1
-        if row.get("quality") not in (None, "none"):
-            self._baseline_heart += 1  # the person has heart data at all
+        if t > self.warmup_s:  # warm-up seconds are neither missing nor disturbed
+            self._settled += 1
+            if row.get("quality") not in (None, "none"):
+                self._settled_heart += 1
+                self._settled_poor += row.get("quality") == "poor"
         m = finite_or_none(row.get("movement"))
         if m is not None:
             self._baseline_movement.append(m)
@@ -329,20 +336,25 @@ class ToleranceEstimator(RowEstimator):
 
     def _baseline_verdict(self, counts: Mapping[str, int]) -> dict[str, Any]:
         """Can this baseline be trusted? ``short``: a component that has data has fewer than
-        ``min_baseline_values`` seconds (or none has any); ``disturbed``: too many seconds with
-        poor heart quality or movement."""
+        ``min_baseline_values`` seconds (or none has any); ``sparse``: too many seconds without
+        heart data (after the HRV warm-up); ``disturbed``: too many of the seconds with heart data
+        had poor quality, or too many moved."""
         o = self.o
         reasons = []
         short = sorted(k for k, n in counts.items() if 0 < n < o.min_baseline_values)
-        if not any(counts.values()) and not self._baseline_heart:  # voice only, say: nothing to judge
+        if not any(counts.values()) and not self._settled_heart:  # voice only, say: nothing to judge
             return {"trusted": None, "reasons": [], "seconds": self._baseline_seconds, "values": dict(counts),
                     "source": "session"}
         if short or not self.stats:
             reasons.append("short: " + (", ".join(f"{k} {counts[k]} s" for k in short) or "no component")
                            + f" (need {o.min_baseline_values} s)")
-        n = max(self._baseline_seconds, 1)
-        if self._baseline_heart and self._baseline_poor / n > o.max_disturbed_share:
-            reasons.append(f"disturbed: heart quality poor or absent in {self._baseline_poor / n:.0%} of it")
+        if self._settled_heart:  # the person has heart data: judge its coverage and quality
+            absent = 1.0 - self._settled_heart / self._settled
+            if absent > o.max_disturbed_share:
+                reasons.append(f"sparse: no heart data in {absent:.0%} of it (after the {self.warmup_s:g}-s HRV warm-up)")
+            poor = self._settled_poor / self._settled_heart
+            if poor > o.max_disturbed_share:
+                reasons.append(f"disturbed: heart quality poor in {poor:.0%} of its seconds with heart data")
         mv = sorted(self._baseline_movement)
         if len(mv) >= o.min_baseline_values:
             med = mv[len(mv) // 2]
@@ -365,8 +377,9 @@ class ToleranceEstimator(RowEstimator):
             label += f" (from the {v['source']})"
         return Event(kind="baseline", t_start=float(t), participant=self.participant,
                      rule=(f"median and max(1.4826*MAD, floor) of each arousal component over the baseline; "
-                           f"at least {self.o.min_baseline_values} s per component, at most "
-                           f"{self.o.max_disturbed_share:.0%} of it with poor heart quality or movement"),
+                           f"at least {self.o.min_baseline_values} s per component; after the HRV warm-up at "
+                           f"most {self.o.max_disturbed_share:.0%} of it without heart data, with poor heart "
+                           f"quality or moved"),
                      evidence={**v, "median_spread": stats}, label=label)
 
     def _arousal(self, values: Mapping[str, float]) -> tuple[float | None, float, dict[str, float]]:

@@ -286,6 +286,32 @@ def test_baseline_event_says_when_the_baseline_is_short_or_disturbed():
     assert any(x.startswith("disturbed: heart quality") for x in ev.evidence["reasons"])
 
 
+def test_hrv_warm_up_is_neither_sparse_nor_disturbed_but_a_dropout_is():
+    """The first window_s seconds have no heart rate, then partial windows: warm-up, not a shaky
+    baseline, whatever the window (a 120-s window used to make every baseline untrusted)."""
+    def verdict(window_s, quality):
+        rng = np.random.default_rng(9)
+        rows = _full_rows(301, rng)
+        for r in rows:
+            r["quality"] = quality(r["t_s"])
+            if r["quality"] == "none":
+                r["hr_bpm"] = r["hr_inst_bpm"] = r["ln_rmssd"] = None
+        est = ToleranceEstimator("client", PipelineConfig(window_s=window_s))
+        return next(e for r in rows for e in est.update(r)[1] if e.kind == "baseline").evidence
+
+    def warm_up(window_s):
+        return lambda t: "none" if t <= window_s / 2 else ("poor" if t <= window_s else "good")
+
+    for window_s in (60.0, 120.0, 240.0):
+        assert verdict(window_s, warm_up(window_s))["trusted"] is True
+    dropout = verdict(120.0, lambda t: "none" if t <= 60 or 150 < t <= 200 else "good")
+    assert dropout["trusted"] is False and [x.split(":")[0] for x in dropout["reasons"]] == ["sparse"]
+    assert "no heart data in 28% of it" in dropout["reasons"][0]  # 50 of the 180 s after the warm-up
+    poor = verdict(120.0, lambda t: "none" if t <= 60 else ("poor" if 150 < t <= 200 else "good"))
+    assert poor["trusted"] is False and poor["reasons"] == ["disturbed: heart quality poor in 28% of its seconds "
+                                                            "with heart data"]
+
+
 def test_baseline_reference_from_another_recording_applies_from_the_first_second():
     rng = np.random.default_rng(8)
     rest = ToleranceEstimator("client", PipelineConfig(baseline=(0.0, float("inf"))))
