@@ -168,6 +168,31 @@ class ToleranceOptions:
         return cls(**{k: v for k, v in config.family("tolerance").items() if k in names})
 
 
+#: What a reader of ``arousal`` needs to draw and read it (the dashboard's band, the report's):
+#: the zone thresholds, their hysteresis and sustain times, and the bound of the scale.
+BOUND_FIELDS = ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s", "exit_sustain_s",
+                "component_bound")
+
+
+def tolerance_bounds(options: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """The thresholds in force (:data:`BOUND_FIELDS`): :class:`ToleranceOptions` defaults with the
+    overrides of ``options["tolerance"]``.
+
+    Parameters
+    ----------
+    options : mapping, optional
+        ``PipelineConfig.options`` (or the ``options`` of its saved JSON, or of a session request).
+        Anything that is not a mapping of numbers leaves the defaults in place: this describes
+        the estimator's thresholds, it does not validate them.
+    """
+    bounds = {k: float(getattr(ToleranceOptions(), k)) for k in BOUND_FIELDS}
+    family = options.get("tolerance") if isinstance(options, Mapping) else None
+    for k, v in (family.items() if isinstance(family, Mapping) else ()):
+        if k in bounds and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            bounds[k] = float(v)
+    return bounds
+
+
 def robust_stats(values: list[float], floor: float, relative_floor: float = 0.0) -> tuple[float, float]:
     """Median and max(1.4826 * MAD, floor, relative_floor * |median|) (Leys et al. 2013)."""
     v = sorted(values)

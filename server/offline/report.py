@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...models.dyad import SIGNALS
+from ...models.tolerance import tolerance_bounds
 from ..session.recorder import SessionStore
 from .summary import SUMMARY_FILE, SessionSummary, summarize_store
 
@@ -154,16 +155,9 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _thresholds(store: SessionStore) -> tuple[float, float]:
-    try:
-        from ...models.tolerance import ToleranceOptions
-
-        o = ToleranceOptions.from_config(store.config)
-        return float(o.hyper_enter), float(o.hypo_enter)
-    except (ImportError, AttributeError, TypeError):  # another options shape: the literature's default band
-        return 2.0, 2.0
-
-
+from ...models.dyad import SIGNALS
+from ...models.tolerance import tolerance_bounds
+from ..session.recorder import SessionStore
 #: Panels of the time course that have a column in features.csv, in order: (column, axis label).
 LINE_PANELS = (("hr_bpm", "heart rate (bpm)"), ("rmssd_ms", "RMSSD (ms)"), ("arousal", "arousal\n(z, own baseline)"),
                ("vocal_arousal", "vocal arousal (z)"), ("eda_scl_us", "skin conductance\n(µS)"))
@@ -227,7 +221,8 @@ def time_course_png(store: SessionStore, summary: SessionSummary, events: list[d
     line_axes = axes[len(people):]
     t_max = summary.facts.duration_s / 60
     b0, b1 = summary.facts.baseline
-    hyper, hypo = _thresholds(store)
+    bounds = tolerance_bounds(store.config.options)
+    hyper, hypo = bounds["hyper_enter"], bounds["hypo_enter"]
     for ax, who in zip(axes, people):
         _zone_band(ax, who, rows[who])
     for ax, (col, label) in zip(line_axes, panels):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ...models.tolerance import tolerance_bounds  # the dashboard shades the band the estimator uses
 from .hub import Hub, HubSink
 from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
 
@@ -139,21 +140,6 @@ def _stream_dict(s: Any) -> dict[str, Any]:
         return d
     return {"key": s.key, "participant": s.participant, "kind": s.kind.value, "rate": s.rate,
             "unit": s.unit, "label": s.label}
-
-
-def tolerance_bounds(options: dict[str, Any] | None) -> dict[str, float] | None:
-    """The window-of-tolerance thresholds in force (models/tolerance.py defaults + overrides),
-    so that the dashboard shades the band the estimator actually uses."""
-    try:
-        from dataclasses import asdict
-
-        from ...models.tolerance import ToleranceOptions
-    except ImportError:
-        return None
-    d = asdict(ToleranceOptions())
-    d.update({k: v for k, v in ((options or {}).get("tolerance") or {}).items() if k in d})
-    return {k: float(d[k]) for k in ("hyper_enter", "hyper_exit", "hypo_enter", "hypo_exit", "sustain_s",
-                                     "exit_sustain_s", "component_bound") if k in d}
 
 
 def _speed(v: float | str) -> float | None:

@@ -3,7 +3,7 @@ import pytest
 
 from coregulate.models.columns import ZONES
 from coregulate.models.config import PipelineConfig
-from coregulate.models.tolerance import ToleranceEstimator, robust_stats
+from coregulate.models.tolerance import ToleranceEstimator, ToleranceOptions, robust_stats
 from coregulate.sensors.chunk import StreamKind
 
 
@@ -330,3 +330,19 @@ def test_voice_only_baseline_is_not_called_disturbed():
     est = ToleranceEstimator("client", PipelineConfig())
     events = [e for t in range(1, 302) for e in est.update({"t_s": t, "quality": "none", "vocal_arousal": 0.1})[1]]
     assert [e.label for e in events if e.kind == "baseline"] == ["baseline: no arousal component in the data"]
+
+
+def test_tolerance_bounds_are_the_options_in_force():
+    from dataclasses import asdict
+
+    from coregulate.models.tolerance import BOUND_FIELDS, tolerance_bounds
+
+    defaults = asdict(ToleranceOptions())
+    assert tolerance_bounds(None) == {k: float(defaults[k]) for k in BOUND_FIELDS}
+    b = tolerance_bounds({"tolerance": {"hyper_enter": 3, "hypo_exit": 0.5, "min_confidence": 0.9}, "voice": {}})
+    assert (b["hyper_enter"], b["hypo_exit"], b["hypo_enter"]) == (3.0, 0.5, defaults["hypo_enter"])
+    assert "min_confidence" not in b  # what a reader needs to draw the band, not every option
+    # the estimator reads the same overrides
+    est = ToleranceEstimator("client", PipelineConfig(options={"tolerance": {"hyper_enter": 3}}))
+    assert est.o.hyper_enter == b["hyper_enter"]
+    assert tolerance_bounds({"tolerance": "not a mapping"}) == tolerance_bounds(None)
