@@ -6,6 +6,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: ``origin`` of a ``baseline_reference`` taken from another recording than the session's own
+#: (``--baseline-from``): what it measured (a voice level, say) may differ from the session's.
+BASELINE_FROM_RECORDING = "separate resting recording"
+#: ``origin`` of a ``baseline_reference`` taken from the session's own recording, whole, because
+#: it is shorter than the baseline segment.
+BASELINE_WHOLE_RECORDING = "whole recording (shorter than the baseline segment)"
+
 
 @dataclass
 class PipelineConfig:

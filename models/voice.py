@@ -36,7 +36,13 @@ second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``)
     129:770); the alpha ratio (spectral balance, rises with vocal effort) is the level-independent
     effort cue of eGeMAPS. The level trust (1 on natural recordings, 0 on clipped or
     peak-normalised ones: see :class:`VoiceOptions`) comes from how often the baseline's voice
-    reaches full scale. ``None`` until the baseline segment has ended, when the person did not
+    reaches full scale. With a baseline from a separate resting recording (``--baseline-from``)
+    the level is compared across two recordings, so both must be trustworthy: the trust is the
+    lower of the resting recording's and the session's own, the latter from the session's voiced
+    seconds so far (updated every second; a clipped or peak-normalised session loses its level
+    cue within its first voiced seconds). Levels of two recordings are comparable only with the
+    same microphone, gain and distance, which ``--baseline-from`` asks for ("same people and
+    devices") and cannot check. ``None`` until the baseline segment has ended, when the person did not
     speak in the window, or when the baseline held too little speech. A baseline given
     beforehand (``config.baseline_reference``: ``--baseline-from``, or the whole recording when
     it is shorter than the baseline segment, as ``analyze`` does) applies from the first second.
@@ -55,7 +61,7 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from ..sensors.errors import InputError
 from .base import Second, SecondTicker, StreamEstimator, finite_or_none
 from .columns import VOCAL_AROUSAL_BOUND
-from .config import PipelineConfig
+from .config import BASELINE_FROM_RECORDING, PipelineConfig
 from .pitch import hz_to_semitones
 
 FULL_SCALE_DB = -1.0  # a frame peaking above this (dBFS) touches full scale
@@ -231,12 +237,17 @@ class VoiceEstimator(StreamEstimator):
         self.stream = pros[0]
         self.b0, self.b1 = config.baseline_segment
         self.baseline = RobustBaseline(min_n=self.opts.baseline_min_seconds)
-        self._full_scale = [0, 0]  # baseline voiced seconds: reaching full scale, all
+        # voiced seconds reaching full scale, all: of the baseline, or, with a baseline from a
+        # separate recording, of this session so far (its own level trust)
+        self._full_scale = [0, 0]
         self.level_trust = 1.0
+        self._reference_trust: float | None = None  # the separate resting recording's level trust
         reference = (config.baseline_reference or {}).get(participant, {}).get("voice")
         if reference is not None:
             self.baseline.adopt(reference)
             self.level_trust = float(reference.get("level_trust", 1.0))
+            if reference.get("origin") == BASELINE_FROM_RECORDING:
+                self._reference_trust = self.level_trust
         self.ticker = SecondTicker()
         self._weights = self.opts.weights()
         self._weights["loudness_db"] *= self.level_trust
@@ -313,12 +324,19 @@ class VoiceEstimator(StreamEstimator):
     def _freeze(self) -> None:
         """Fix the baseline and the level trust (see :class:`VoiceOptions`)."""
         self.baseline.freeze()
+        self._set_level_trust(self._trust_of_counts())
+
+    def _trust_of_counts(self) -> float:
+        """Level trust from the share of counted voiced seconds at full scale (:class:`VoiceOptions`)."""
         hit, n = self._full_scale
         share = hit / n if n else 0.0
         lo, hi = self.opts.level_trusted_share, self.opts.level_untrusted_share
-        self.level_trust = float(min(1.0, max(0.0, (hi - share) / (hi - lo))))
+        return float(min(1.0, max(0.0, (hi - share) / (hi - lo))))
+
+    def _set_level_trust(self, trust: float) -> None:
+        self.level_trust = trust
         self._weights = self.opts.weights()
-        self._weights["loudness_db"] *= self.level_trust
+        self._weights["loudness_db"] *= trust
 
     # -- turn-taking -----------------------------------------------------------------------------
     def _turns(self, t: np.ndarray, speech: np.ndarray, other: np.ndarray) -> None:
@@ -359,6 +377,11 @@ class VoiceEstimator(StreamEstimator):
                     self._full_scale[1] += 1
             if s >= self.b1 and self.baseline.stats is None:
                 self._freeze()
+            if self._reference_trust is not None and feats["full_scale"] is not None:
+                # levels of two recordings compared: the session's own must be trustworthy too
+                self._full_scale[0] += feats["full_scale"]
+                self._full_scale[1] += 1
+                self._set_level_trust(min(self._reference_trust, self._trust_of_counts()))
             # a baseline given beforehand applies from the first second; the session's own from its end
             z = self.baseline.z(feats) if frozen_before or (self.baseline.stats is not None and s > self.b1) else {}
             feats["vocal_arousal"] = composite(z, self._weights) if z else None

@@ -15,14 +15,14 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from ...models.config import PipelineConfig
+from ...models.config import BASELINE_FROM_RECORDING, BASELINE_WHOLE_RECORDING, PipelineConfig
 from ...models.pipeline import SessionPipeline
 from ...sensors.errors import InputError
 from ..session.sources import build_source
 
 #: What the session says about where its baseline came from.
-FROM_RECORDING = "separate resting recording"
-WHOLE_SHORT_RECORDING = "whole recording (shorter than the baseline segment)"
+FROM_RECORDING = BASELINE_FROM_RECORDING
+WHOLE_SHORT_RECORDING = BASELINE_WHOLE_RECORDING
 
 
 def reference_from(specs: list[str], config: PipelineConfig, origin: str) -> dict[str, dict[str, Any]]:

@@ -148,7 +148,7 @@ def emodb_features(folder):
     return rows
 
 
-def _level_trust(peak_normalise: bool, seconds: int = 80) -> float:
+def _level_trust(peak_normalise: bool, seconds: int = 80, cfg: PipelineConfig | None = None) -> float:
     """Level trust of a one-person recording: speech bursts, each scaled to full scale or not."""
     rng = np.random.default_rng(11)
     t = np.arange(int(seconds * RATE)) / RATE
@@ -158,7 +158,7 @@ def _level_trust(peak_normalise: bool, seconds: int = 80) -> float:
         seg = (t >= a) & (t < b)
         burst = _syllables(rng, t[seg] - a, 200, [(0.0, b - a)], 0.05)
         y[seg] = burst / np.max(np.abs(burst)) * 0.999 if peak_normalise else burst
-    cfg = PipelineConfig(baseline=(0.0, 60.0))
+    cfg = cfg or PipelineConfig(baseline=(0.0, 60.0))
     info = StreamInfo("client", StreamKind.AUDIO, float(RATE))
     fe = AudioFrontEnd([info], cfg)
     est = VoiceEstimator("client", fe.prosody_streams, cfg)
@@ -171,6 +171,22 @@ def _level_trust(peak_normalise: bool, seconds: int = 80) -> float:
 def test_level_trust_detects_peak_normalised_recordings():
     assert _level_trust(peak_normalise=False) == 1.0
     assert _level_trust(peak_normalise=True) == 0.0
+
+
+def test_level_trust_with_a_baseline_from_a_separate_recording_needs_both_recordings():
+    """--baseline-from compares the session's level with the resting recording's: a clipped or
+    peak-normalised session loses the level cue even when the resting recording was natural."""
+    from coregulate.models.config import BASELINE_FROM_RECORDING, BASELINE_WHOLE_RECORDING
+
+    def session(ref_trust, origin, peak_normalise):
+        ref = {"stats": {"f0_st": [50.0, 1.0], "loudness_db": [-30.0, 3.0]}, "level_trust": ref_trust, "origin": origin}
+        return _level_trust(peak_normalise, 30, PipelineConfig(baseline_reference={"client": {"voice": ref}}))
+
+    assert session(1.0, BASELINE_FROM_RECORDING, peak_normalise=False) == 1.0
+    assert session(1.0, BASELINE_FROM_RECORDING, peak_normalise=True) == 0.0
+    assert session(0.0, BASELINE_FROM_RECORDING, peak_normalise=False) == 0.0  # a clipped resting recording
+    # the whole of the session's own (short) recording: its trust already describes this session
+    assert session(1.0, BASELINE_WHOLE_RECORDING, peak_normalise=True) == 1.0
 
 
 def per_speaker_cli_auc(folder, who, tmp_path):

@@ -62,11 +62,10 @@ def run(args) -> int:
     argtypes.as_usage(check_spec_combination, args.specs)
     speed = parse_speed(args.speed)
     if args.baseline_from and not args.headless:
-        import sys
+        from ...sensors.errors import UsageError
 
         # the server's session request carries no resting recording yet: say so rather than ignore it
-        print("coregulate replay: error: --baseline-from needs --headless (or use analyze)", file=sys.stderr)
-        return 2
+        raise UsageError("--baseline-from needs --headless (or use analyze)")
     config = pipeline_config(args)
     codes = argtypes.as_usage(parse_codes, args.code)
     if not args.headless:
