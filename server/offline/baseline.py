@@ -57,7 +57,12 @@ def with_baseline_from(specs: list[str] | None, config: PipelineConfig, roles: l
     """
     if not specs:
         return config
-    ref = reference_from(specs, config, FROM_RECORDING)
+    return with_reference(reference_from(specs, config, FROM_RECORDING), config, roles)
+
+
+def with_reference(ref: dict[str, dict[str, Any]], config: PipelineConfig, roles: list[str] | None) -> PipelineConfig:
+    """``config`` with the resting recording's baseline ``ref`` (:func:`reference_from`), once its
+    roles are checked against the session's (``roles``; ``None``: not known in advance)."""
     unknown = sorted(set(ref) - set(roles)) if roles is not None else []
     if unknown:
         raise InputError(f"--baseline-from has role(s) {', '.join(unknown)} that the session has not",

@@ -6,6 +6,7 @@ tests); ``serve`` runs it with uvicorn on 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
@@ -87,7 +88,10 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
             await manager.start(s.id)
             app.state.demo_session = s.id
         for item in settings.startup:
-            s = manager.create(item) if isinstance(item, SessionCreate) else manager.create_prepared(item)
+            if isinstance(item, SessionCreate):  # a resting recording runs off the event loop
+                s = manager.create(item, await asyncio.to_thread(manager.resting_baseline, item))
+            else:
+                s = manager.create_prepared(item)
             await manager.start(s.id)
             print(f"  session {s.id} started ({s.request.label or s.request.source.kind})", flush=True)
         yield

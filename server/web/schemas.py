@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -40,12 +40,27 @@ class SessionCreate(BaseModel):
     keep_audio: bool = Field(False, description="store raw audio (off unless the participants consented)")
     window_s: float = Field(60.0, gt=5, le=600)
     baseline: tuple[float, float] | None = None
+    baseline_from: list[str] | None = Field(
+        None, min_length=1, description="SPECs (ROLE=[FORMAT:]PATH) of a separate resting recording of the same people "
+                                        "and devices: its baseline is used from the first second (`--baseline-from`); "
+                                        "excludes `baseline`")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     label: str = Field("", max_length=200)
     start: bool = Field(True, description="start right away")
     participant_codes: dict[str, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]] = Field(
         default_factory=dict, max_length=16,
         description="role -> pseudonymous code recorded with the session (never a name)")
+
+    @field_validator("baseline_from")
+    @classmethod
+    def _resting_specs_nonempty(cls, v: list[str] | None) -> list[str] | None:
+        return v if v is None else SourceSpec._specs_nonempty_strings(v)
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> "SessionCreate":
+        if self.baseline is not None and self.baseline_from:
+            raise ValueError("give either baseline (a segment of this session) or baseline_from (a resting recording)")
+        return self
 
     @field_validator("speed", "baseline_speed")
     @classmethod

@@ -218,7 +218,22 @@ class SessionManager:
             if s.ended_at is not None and now - s.ended_at > self.keep_finished_s and not s.hub.viewers:
                 del self.live[sid]
 
-    def create(self, req: SessionCreate) -> LiveSession:
+    def resting_baseline(self, req: SessionCreate) -> dict[str, Any] | None:
+        """The baseline of ``req.baseline_from`` (None without one). Blocking: the resting
+        recording runs through the pipeline, so call it off the event loop."""
+        if not req.baseline_from:
+            return None
+        from .baseline import FROM_RECORDING, reference_from
+
+        config = self.backends.config_cls(window_s=req.window_s, options=req.options)
+        try:
+            return reference_from(list(req.baseline_from), config, FROM_RECORDING)
+        except Exception as exc:  # InputError and friends carry a clear message for the user
+            raise SessionError(422, f"cannot use the resting recording (baseline_from): {exc}") from None
+
+    def create(self, req: SessionCreate, resting_baseline: dict[str, Any] | None = None) -> LiveSession:
+        """Register a session; ``resting_baseline`` is :meth:`resting_baseline` of ``req`` when the
+        caller computed it off the event loop (else it is computed here)."""
         self.forget_finished()
         b = self.backends
         try:
@@ -228,6 +243,14 @@ class SessionManager:
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot open source: {exc}") from None
         config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        if req.baseline_from:
+            from .baseline import with_reference
+
+            ref = resting_baseline if resting_baseline is not None else self.resting_baseline(req)
+            try:
+                config = with_reference(ref, config, sorted({s.participant for s in source.streams}))
+            except Exception as exc:
+                raise SessionError(422, f"cannot use the resting recording (baseline_from): {exc}") from None
         if req.baseline_speed is not None:
             # pacing only: the baseline is delivered faster, its chunks (and so the features) are the same
             from ...sensors.pacing import FastForward

@@ -61,11 +61,8 @@ def run(args) -> int:
 
     argtypes.as_usage(check_spec_combination, args.specs)
     speed = parse_speed(args.speed)
-    if args.baseline_from and not args.headless:
-        from ...sensors.errors import UsageError
-
-        # the server's session request carries no resting recording yet: say so rather than ignore it
-        raise UsageError("--baseline-from needs --headless (or use analyze)")
+    # with --baseline-from this runs the resting recording here too, so that a bad one fails now, with
+    # a clear message, rather than inside the server (which runs it again for the session request)
     config = pipeline_config(args)
     codes = argtypes.as_usage(parse_codes, args.code)
     if not args.headless:
@@ -78,7 +75,8 @@ def run(args) -> int:
         check_codes(codes, [s.participant for s in build_source(args.specs, speed).streams])
         req = SessionCreate(source=SourceSpec(kind="files", specs=args.specs),
                             speed=speed if speed is not None else "max", keep_audio=args.keep_audio,
-                            window_s=config.window_s, baseline=config.baseline, label="replay",
+                            window_s=config.window_s, baseline=config.baseline, baseline_from=args.baseline_from,
+                            label="replay",
                             participant_codes=codes)
         serve(data_dir=data_dir(args), host=args.host, port=args.port, token=args.token,
               log_level=server_log_level(args), startup=[req], **tls)

@@ -24,17 +24,19 @@ async def list_sessions(request: Request) -> list[dict]:
              dependencies=[Depends(require_supervisor)], summary="Create a session from a source (and start it)")
 async def create_session(body: SessionCreate, request: Request) -> dict:
     m = manager(request)
-    if body.source.kind == "files":
+    if body.source.kind == "files" or body.baseline_from:
         # over the API, only recordings the operator put in the data folder can be replayed
         # (`coregulate replay` on the server's own machine names any file it may read)
         try:
-            confine_specs(list(body.source.specs), m.data_dir)
+            confine_specs([*body.source.specs, *(body.baseline_from or [])], m.data_dir)
         except InputError as exc:  # not a SPEC at all
             raise http_error(SessionError(422, f"cannot open source: {exc}")) from None
         except ValueError as exc:
             raise http_error(SessionError(403, str(exc))) from None
     try:
-        s = m.create(body)
+        # the resting recording runs through the pipeline: off the event loop
+        resting = await run_in_threadpool(m.resting_baseline, body) if body.baseline_from else None
+        s = m.create(body, resting)
         if body.start:
             await m.start(s.id)
     except SessionError as exc:
