@@ -86,7 +86,7 @@ TEXT_COLUMNS = frozenset({"participant", "zone", "quality", "leader", "heart_sou
 #: The arousal scale (models/tolerance.py): every component's baseline z is clipped to
 #: +-AROUSAL_BOUND, so |arousal| <= AROUSAL_BOUND; the zone thresholds and their hysteresis are the
 #: ``tolerance`` options (``models.tolerance.tolerance_bounds`` returns those in force).
-AROUSAL_BOUND = 4.0
+AROUSAL_BOUND = 6.0
 #: vocal_arousal: every voice feature's z is clipped to +-VOCAL_AROUSAL_BOUND (models/voice.py).
 VOCAL_AROUSAL_BOUND = 5.0
 

@@ -4,9 +4,9 @@ The composite
 -------------
 ``arousal`` is a weighted mean of per-component robust z-scores against the person's own
 baseline segment (``config.baseline_segment``, default the first 300 s, or a separate resting
-recording: ``--baseline-from``), each soft-clipped to +-``component_bound`` (default 4) as
-``4 * tanh(z / 4)`` (close to z inside +-2: z = 2 gives 1.85; never beyond 4), signed so that
-positive means towards sympathetic activation / threat:
+recording: ``--baseline-from``), each soft-clipped to +-``component_bound`` (default 6) as
+``6 * tanh(z / 6)`` (close to z up to the zone thresholds: z = 1 gives 0.99, z = 2 gives 1.93;
+never beyond 6), signed so that positive means towards sympathetic activation / threat:
 
 ================  ====  ======  ===========================  =====================================================
 component         sign  weight  spread floor                 why
@@ -36,7 +36,13 @@ Psychol 49:764: median/MAD are robust to the odd artefact in a short baseline), 
 soft-clipped: **no single channel can move arousal by more than its weight times the bound**, and
 ``|arousal| < component_bound`` always. A soft rather than a hard clip because a hard one turns
 the peak of an episode into a plateau: on the simulator that hid the slow co-regulation waves
-(fewer significant synchrony seconds) and dated recoveries late (``bench/RESULTS.md``). The floors stop a very steady baseline from turning
+(fewer significant synchrony seconds) and dated recoveries late (``bench/RESULTS.md``). The bound
+is three times the zone threshold (``hyper_enter`` = ``hypo_enter`` = 2) so that the clip is
+close to the identity where the zone rules act: with a bound of 4, z = 2 read as 1.85 (the
+thresholds became z = 2.2 in effect) and the hysteresis band was compressed, which on the
+simulator confirmed a withdrawal 72 s after its onset instead of 43 s and dated the recovery
+after hyperarousal 2 s later (``bench/RESULTS.md``); 6 is also the issue's readable ceiling
+(p99 of ``|arousal|`` <= 6). The floors stop a very steady baseline from turning
 tiny changes into large z (the issue this fixes: a 0.1-µS floor against a steady drivedb
 baseline gave z = 103).
 

@@ -212,7 +212,7 @@ def test_drivedb_arousal_higher_while_driving(shared_data, record):
             return m.mean()
 
         assert mean_arousal("driving") > mean_arousal("rest") + 1.0, with_eda
-        assert df.arousal.abs().max() <= 4.0  # the documented bound
+        assert df.arousal.abs().max() <= AROUSAL_BOUND  # the documented bound
 
 
 # ------------------------------------------------------------------ the composite rule (issue 14)
