@@ -155,9 +155,6 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-from ...models.dyad import SIGNALS
-from ...models.tolerance import tolerance_bounds
-from ..session.recorder import SessionStore
 #: Panels of the time course that have a column in features.csv, in order: (column, axis label).
 LINE_PANELS = (("hr_bpm", "heart rate (bpm)"), ("rmssd_ms", "RMSSD (ms)"), ("arousal", "arousal\n(z, own baseline)"),
                ("vocal_arousal", "vocal arousal (z)"), ("eda_scl_us", "skin conductance\n(µS)"))

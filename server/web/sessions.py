@@ -223,7 +223,7 @@ class SessionManager:
         recording runs through the pipeline, so call it off the event loop."""
         if not req.baseline_from:
             return None
-        from .baseline import FROM_RECORDING, reference_from
+        from ..offline.baseline import FROM_RECORDING, reference_from
 
         config = self.backends.config_cls(window_s=req.window_s, options=req.options)
         try:
@@ -244,7 +244,7 @@ class SessionManager:
             raise SessionError(422, f"cannot open source: {exc}") from None
         config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
         if req.baseline_from:
-            from .baseline import with_reference
+            from ..offline.baseline import with_reference
 
             ref = resting_baseline if resting_baseline is not None else self.resting_baseline(req)
             try:
