@@ -70,6 +70,7 @@ class BeatTrack:
         self.raw_amp: dict[float, float] = {}  # amplitude of raw ECG beats, by time
         self.last_raw: float | None = None
         self.last_sample_t: float | None = None
+        self.silent_until = -math.inf  # an empty chunk said: no samples up to here
         self.rr_anchor: float | None = None
         self.dropped = 0
         self.gap_reason: str | None = None  # reason of the gap the track is in (None: in a run)
@@ -208,8 +209,13 @@ class BeatTrack:
             for b in det.end_segment():
                 self._raw_beat(b)
             if self.last_sample_t is not None:
-                reason = "contact lost" if contact_lost else "dropout"
+                reason = "contact lost" if contact_lost else _dropout_reason(chunk)
                 self._begin_gap(self.last_raw if self.last_raw is not None else self.last_sample_t, reason)
+        if not len(vals) and (chunk.gap_before or self.last_sample_t is None):
+            # no samples up to this watermark (a live stream gone silent, or one not yet
+            # started: sensors.live.SilenceWatch): final up to there, nothing to detect
+            self.last_sample_t = None
+            self.silent_until = max(self.silent_until, float(chunk.t_end))
         if contact_lost or not len(vals):
             return
         good = np.isfinite(vals)
@@ -230,7 +236,7 @@ class BeatTrack:
     def _rr(self, chunk: Chunk, contact_lost: bool) -> None:
         if chunk.gap_before or contact_lost:
             if self.last_raw is not None:
-                self._begin_gap(self.last_raw, "contact lost" if contact_lost else "dropout")
+                self._begin_gap(self.last_raw, "contact lost" if contact_lost else _dropout_reason(chunk))
             self.rr_anchor = None
         if contact_lost:
             return
@@ -298,5 +304,10 @@ class BeatTrack:
             self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
         if self.last_raw is None and not self.corrector.pending:
             # between runs nothing is pending: the track is final up to its input
-            wm = self.detector.watermark if self.detector is not None else self.source_wm
+            wm = max(self.detector.watermark, self.silent_until) if self.detector is not None else self.source_wm
             self.final_wm = max(self.final_wm, wm)
+
+
+def _dropout_reason(chunk: Chunk) -> str:
+    """Why the data before ``chunk`` are missing, for the gap event."""
+    return "stream silent" if chunk.meta.get("silent") else "dropout"

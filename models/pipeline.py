@@ -142,6 +142,10 @@ class SessionPipeline:
     def update(self, chunk: Chunk) -> PipelineOutput:
         """Feed one chunk; return the rows and events that became final."""
         out = PipelineOutput()
+        if chunk.meta.get("late"):
+            # samples that reached a live session after their stream was declared silent there
+            # (sensors.live.SilenceWatch): recorded, but the seconds were already computed without them
+            return out
         if chunk.kind in AUDIO_KINDS:
             if self.frontend is not None:
                 for prosody in self.frontend.update(chunk):

@@ -9,7 +9,7 @@ LSL) are all sources, so the pipeline cannot tell them apart (the BrainFlow idea
 from __future__ import annotations
 
 import abc
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 from .chunk import Chunk, StreamInfo
 
@@ -44,6 +44,9 @@ class Source(abc.ABC):
     streams: list[StreamInfo]
     #: Absolute UTC time (Unix seconds) of session time 0, when known.
     utc0: float | None = None
+    #: The session clock ``now()`` (seconds) of a live source; None for recorded data, whose
+    #: time comes from the data alone.
+    clock: Callable[[], float] | None = None
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[Chunk]:

@@ -11,19 +11,46 @@ Option syntax
 ``--lsl-in ROLE:key=value,...``   keys ``name``, ``type``, ``source_id`` (which stream), ``kind``,
                                   ``channel``, ``unit`` (how to read it); e.g.
                                   ``client:type=EDA,name=Shimmer3``
+``--silence-timeout S``           a stream silent for longer is marked missing (:class:`SilenceWatch`)
+
+Silent streams
+--------------
+A person's row for second ``t`` is final once every one of their streams has reached ``t``
+(:mod:`coregulate.models.pipeline`). Recorded files always reach the end; a live device may
+simply stop sending (a wrist device's HR while its PPG goes on, an EDA sensor whose battery
+died, a stream that never starts). :class:`SilenceWatch` therefore turns silence into data at
+the edge: once a stream has sent nothing for ``silence_timeout_s`` of session time, it gets an
+empty chunk whose watermark (``t_end``) is ``now - silence_timeout_s``, marked ``gap_before``
+when the stream had sent data before, renewed every second while the silence lasts. Its
+estimator then finishes those seconds as missing, and the person's rows flow on
+``silence_timeout_s`` + the estimators' own latency behind real time. The chunks are recorded
+like any other, so a replay of the session file sees the same gap and computes the same rows.
+Samples that arrive after their stretch was declared silent are recorded (nothing is lost) but
+marked ``meta["late"]`` and left out of the features (:class:`SessionPipeline` skips them), for
+the same reason; the first chunk after a silence is marked ``gap_before``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from .base import Source
-from .chunk import StreamKind
+from .chunk import Chunk, StreamInfo, StreamKind
 from .errors import DeviceUnavailableError, InputError
 
 ROLES = ("client", "therapist")
+#: Seconds a live stream may send nothing before it is marked missing (:class:`SilenceWatch`).
+#: Longer than the delivery interval of the devices supported (BLE notifications: < 1 s; LSL
+#: chunks: typically < 1 s; Polar PPI: one per beat), short enough that rows keep flowing.
+SILENCE_TIMEOUT_S = 5.0
+#: Kinds a silence does not concern: markers are sparse by nature and feed no estimator.
+_NOT_WATCHED = frozenset({StreamKind.MARKER})
 _LSL_KEYS = {"name", "type", "source_id", "kind", "channel", "unit"}
 
 
@@ -40,6 +67,21 @@ def add_live_options(p) -> None:
     p.add_argument("--camera", metavar="DEVICE[?client=x0,y0,x1,y1&therapist=...]",
                    help="a camera filming both people: motion energy per person's region, no frames kept "
                         "(default regions: client left half, therapist right half)")
+    p.add_argument("--silence-timeout", type=_positive_seconds, default=SILENCE_TIMEOUT_S, metavar="S",
+                   help="a stream that sends nothing for S seconds is marked missing there, so the person's "
+                        f"other signals go on (default {SILENCE_TIMEOUT_S:g})")
+
+
+def _positive_seconds(text: str) -> float:
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not 0.5 <= v <= 600:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds between 0.5 and 600")
+    return v
 
 
 def parse_lsl_spec(spec: str) -> dict[str, Any]:
@@ -135,6 +177,7 @@ def build_live_sources(
         sources.append(CameraSource(device, regions, now=now, opener=camera_opener))
     for src in sources:
         src.utc0 = utc0
+        src.clock = now
     if not sources:
         raise InputError("no live device given", field="record",
                          expected="--client-ble/--therapist-ble, --client-mic/--therapist-mic, --lsl-in or --camera")
@@ -153,15 +196,107 @@ def _microphones(mics: dict[str, str], now: Callable[[], float], factory: Callab
     return microphone.MicrophoneSource(mics, now=now)
 
 
+class SilenceWatch:
+    """Marks live streams that stopped sending as missing (module docstring, "Silent streams").
+
+    Pure bookkeeping over the session clock, so it is tested without devices: feed every chunk
+    through :meth:`passed` and ask :meth:`silences` now and then.
+
+    Parameters
+    ----------
+    streams : list of StreamInfo
+        The session's streams (markers are not watched).
+    timeout_s : float
+        Seconds of silence after which a stream is marked missing.
+    now : callable
+        The session clock shared by the live sources.
+    step_s : float
+        A silence's watermark advances in steps of at least this (one chunk per step and stream).
+    """
+
+    def __init__(self, streams: list[StreamInfo], timeout_s: float, now: Callable[[], float], step_s: float = 1.0):
+        self.timeout_s = float(timeout_s)
+        self.now = now
+        self.step_s = float(step_s)
+        self.streams = {s.key: s for s in streams if s.kind not in _NOT_WATCHED}
+        self.complete: dict[str, float] = dict.fromkeys(self.streams, 0.0)  # data or silence up to here
+        self.had_data: set[str] = set()
+        self.silent: set[str] = set()  # streams inside a declared silence
+        self.late_samples = 0
+
+    def passed(self, chunk: Chunk) -> list[Chunk]:
+        """The chunk as it goes on: split where its samples arrived after a declared silence."""
+        key = chunk.stream.key
+        if key not in self.streams:
+            return [chunk]
+        edge = self.complete[key]
+        pieces = [chunk]
+        if key in self.silent and len(chunk) and chunk.start < edge:
+            late, rest = chunk.split(edge)
+            pieces = []
+            if late is not None:
+                self.late_samples += len(late)
+                pieces.append(replace(late, meta={**late.meta, "late": True}, gap_before=False))
+            if rest is not None:
+                pieces.append(rest)
+            elif chunk.t_end > edge:  # no sample after the edge, but the watermark goes on
+                pieces.append(Chunk(chunk.stream, chunk.values[:0], meta=chunk.meta,
+                                    **_empty_at(chunk.stream, float(chunk.t_end))))
+        out = []
+        for c in pieces:
+            if not c.meta.get("late"):
+                if len(c) and key in self.silent:
+                    if key in self.had_data:  # data resume after a silence: a dropout
+                        c = replace(c, gap_before=True)
+                    self.silent.discard(key)
+                if len(c):
+                    self.had_data.add(key)
+                self.complete[key] = max(self.complete[key], float(c.t_end))
+            out.append(c)
+        return out
+
+    def silences(self) -> list[Chunk]:
+        """An empty chunk for every stream silent for longer than the timeout."""
+        edge = self.now() - self.timeout_s
+        out = []
+        for key, info in self.streams.items():
+            if edge - self.complete[key] < self.step_s:
+                continue
+            out.append(Chunk(info, np.empty((0, len(info.channels))) if info.channels else np.empty(0),
+                             gap_before=key in self.had_data, meta={"silent": True}, **_empty_at(info, edge)))
+            self.silent.add(key)
+            self.complete[key] = edge
+        return out
+
+
+def _empty_at(info: StreamInfo, t: float) -> dict[str, Any]:
+    """Where an empty chunk of ``info`` sits: its watermark ``t``."""
+    if info.rate:
+        return {"t0": t, "t_end": t}
+    return {"times": np.empty(0), "t_end": t}
+
+
 class LiveSource(Source):
     """Several live sources as the one source a session runner reads.
 
     Chunks are passed on in arrival order (each source's own order is kept). A source that
     fails (e.g. a strap that never connects) fails the session with its typed error, after the
-    other sources are closed.
+    other sources are closed. A stream silent for ``silence_timeout_s`` is marked missing
+    (:class:`SilenceWatch`) so that it never holds its person's rows.
+
+    Parameters
+    ----------
+    sources : list of Source
+        The live sources, one or more streams each.
+    now : callable, optional
+        The session clock; default: the sources' own (``Source.clock``, set by
+        :func:`build_live_sources`). Without any, silences are not watched.
+    silence_timeout_s : float
+        Seconds without data after which a stream is marked missing (``--silence-timeout``).
     """
 
-    def __init__(self, sources: list[Source]):
+    def __init__(self, sources: list[Source], *, now: Callable[[], float] | None = None,
+                 silence_timeout_s: float = SILENCE_TIMEOUT_S):
         keys = [s.key for src in sources for s in src.streams]
         dup = {k for k in keys if keys.count(k) > 1}
         if dup:
@@ -172,6 +307,8 @@ class LiveSource(Source):
         self.utc0 = next((u for u in (getattr(src, "utc0", None) for src in sources) if u is not None), None)
         self._closed = False
         self._pumps: dict[int, asyncio.Task] = {}
+        now = now or next((src.clock for src in sources if getattr(src, "clock", None) is not None), None)
+        self.silence = SilenceWatch(self.streams, silence_timeout_s, now) if now is not None else None
 
     def request_stop(self) -> bool:
         """Sources that can drain hand over what they hold and end; the others are cut now."""
@@ -201,18 +338,32 @@ class LiveSource(Source):
         self._pumps = {i: asyncio.create_task(pump(s)) for i, s in enumerate(self.sources)}
         tasks = list(self._pumps.values())
         running = len(tasks)
+        getter: asyncio.Future | None = None
         try:
             while running:
-                item = await queue.get()
+                if self.silence is not None:
+                    for chunk in self.silence.silences():
+                        yield chunk
+                # a pending get is kept across timeouts (cancelling it could lose an item)
+                getter = getter or asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter}, timeout=None if self.silence is None else self.silence.step_s)
+                if not getter.done():
+                    continue
+                item, getter = getter.result(), None
                 if item is done:
                     running -= 1
                 elif isinstance(item, BaseException):
                     if isinstance(item, asyncio.CancelledError):
                         continue
                     raise item
+                elif self.silence is not None:
+                    for chunk in self.silence.passed(item):
+                        yield chunk
                 else:
                     yield item
         finally:
+            if getter is not None:
+                getter.cancel()
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

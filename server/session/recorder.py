@@ -193,6 +193,7 @@ class Recorder(_Annotations):
         self.keep_audio = keep_audio
         self._clock = clock
         self._stream_ids: dict[str, int] = {}
+        self._gap_rows: dict[str, tuple[int, float]] = {}  # stream key -> (rowid, t_end) of its last gap
         self._last_commit = clock()
         self._last_t = 0.0
         self.closed = False
@@ -284,7 +285,15 @@ class Recorder(_Annotations):
         return True
 
     def write_gap(self, stream_key: str, t_start: float, t_end: float) -> None:
-        self._write("INSERT INTO gap VALUES (?,?,?)", (stream_key, t_start, t_end))
+        """Record a gap; one that continues the stream's previous gap extends it (a live silence
+        is marked second by second, :class:`coregulate.sensors.live.SilenceWatch`)."""
+        last = self._gap_rows.get(stream_key)
+        if last is not None and last[1] == t_start:
+            self._write("UPDATE gap SET t_end = ? WHERE rowid = ?", (t_end, last[0]))
+            self._gap_rows[stream_key] = (last[0], t_end)
+            return
+        cur = self._write("INSERT INTO gap VALUES (?,?,?)", (stream_key, t_start, t_end))
+        self._gap_rows[stream_key] = (cur.lastrowid, t_end)
 
     def _write_rows(self, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
         """Per-second rows: known columns as such, anything else an estimator added in ``extra``."""

@@ -191,7 +191,7 @@ class SessionRunner:
         key = chunk.stream.key
         if chunk.gap_before and key in self._last_end:
             self.recorder.write_gap(key, self._last_end[key], chunk.start)
-        self._last_end[key] = float(chunk.t_end)
+        self._last_end[key] = max(float(chunk.t_end), self._last_end.get(key, float("-inf")))  # late chunks: no step back
         self.recorder.write_chunk(chunk)
         if chunk.kind is StreamKind.MARKER:
             for t, label in zip(chunk.sample_times(), chunk.values):

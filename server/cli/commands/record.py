@@ -37,7 +37,7 @@ def run(args) -> int:
     # malformed device options (--lsl-in syntax, a BLE address, none given, one stream twice) are usage errors
     sources = argtypes.as_usage(build_live_sources, args.client_ble, args.therapist_ble, args.client_mic,
                                 args.therapist_mic, args.lsl_in, acc_rate=args.acc_rate, camera=args.camera)
-    source = argtypes.as_usage(LiveSource, sources)
+    source = argtypes.as_usage(LiveSource, sources, silence_timeout_s=args.silence_timeout)
     check_codes(codes, [s.participant for s in source.streams])
     sinks = []
     if args.lsl_out:
