@@ -199,8 +199,15 @@ def _microphones(mics: dict[str, str], now: Callable[[], float], factory: Callab
 class SilenceWatch:
     """Marks live streams that stopped sending as missing (module docstring, "Silent streams").
 
-    Pure bookkeeping over the session clock, so it is tested without devices: feed every chunk
-    through :meth:`passed` and ask :meth:`silences` now and then.
+    Pure bookkeeping over the session clock, so it is tested without devices: note every chunk
+    as it arrives from its device (:meth:`arrived`), pass it on through :meth:`passed` when the
+    session takes it, and ask :meth:`silences` now and then (at least once a second).
+
+    A stream is silent once it has delivered nothing for ``timeout_s`` seconds *while the event
+    loop was running*: the quiet time grows by at most ``step_s`` per call, so a loop blocked
+    for a while (a slow first beat block, a busy machine) does not make every device look
+    silent when their data merely wait in their buffers; nor is a stream silent while chunks
+    of it wait in the merged queue.
 
     Parameters
     ----------
@@ -222,7 +229,17 @@ class SilenceWatch:
         self.complete: dict[str, float] = dict.fromkeys(self.streams, 0.0)  # data or silence up to here
         self.had_data: set[str] = set()
         self.silent: set[str] = set()  # streams inside a declared silence
+        self.quiet: dict[str, float] = dict.fromkeys(self.streams, 0.0)  # loop-time since its last delivery
+        self.queued: dict[str, float] = dict.fromkeys(self.streams, 0.0)  # watermark of what it delivered
+        self.last_check: float | None = None
         self.late_samples = 0
+
+    def arrived(self, chunk: Chunk) -> None:
+        """A device delivered ``chunk`` (it may wait in a queue before :meth:`passed`)."""
+        key = chunk.stream.key
+        if key in self.streams:
+            self.quiet[key] = 0.0
+            self.queued[key] = max(self.queued[key], float(chunk.t_end))
 
     def passed(self, chunk: Chunk) -> list[Chunk]:
         """The chunk as it goes on: split where its samples arrived after a declared silence."""
@@ -257,9 +274,15 @@ class SilenceWatch:
 
     def silences(self) -> list[Chunk]:
         """An empty chunk for every stream silent for longer than the timeout."""
-        edge = self.now() - self.timeout_s
+        now = self.now()
+        dt = 0.0 if self.last_check is None else min(max(now - self.last_check, 0.0), self.step_s)
+        self.last_check = now
+        edge = now - self.timeout_s
         out = []
         for key, info in self.streams.items():
+            self.quiet[key] += dt
+            if self.quiet[key] < self.timeout_s or self.queued[key] > self.complete[key]:
+                continue  # it spoke recently, or what it sent is still on its way
             if edge - self.complete[key] < self.step_s:
                 continue
             out.append(Chunk(info, np.empty((0, len(info.channels))) if info.channels else np.empty(0),
@@ -329,6 +352,8 @@ class LiveSource(Source):
         async def pump(src: Source) -> None:
             try:
                 async for chunk in src:
+                    if self.silence is not None:
+                        self.silence.arrived(chunk)
                     await queue.put(chunk)
             except BaseException as exc:  # noqa: BLE001 - handed to the reader of the merged source
                 await queue.put(exc)

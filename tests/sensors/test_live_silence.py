@@ -141,24 +141,35 @@ async def test_a_silent_stream_does_not_hold_rows_and_replays_the_same(tmp_path)
         assert st2.features() == live
 
 
+def _tick(w, now, until):
+    """Call ``silences`` every 0.5 s of the clock up to ``until`` (a loop running freely)."""
+    out = []
+    while now.t < until:
+        now.t = min(until, now.t + 0.5)
+        out += w.silences()
+    return out
+
+
 def test_silence_watch_marks_resumes_and_splits_late_samples():
     now = FakeNow()
     eda = StreamInfo("client", StreamKind.EDA, rate=4.0)
     never = StreamInfo("client", StreamKind.RR)
     marker = StreamInfo("client", StreamKind.MARKER)
     w = SilenceWatch([eda, never, marker], 5.0, now)
+    w.silences()
     first = Chunk(eda, np.ones(8), t0=0.0)
+    w.arrived(first)
     assert w.passed(first) == [first]
-    now.t = 10.5
-    got = {c.stream.key: c for c in w.silences()}
-    # only the data stream that sent before gets a gap; one that never started is just complete
-    assert set(got) == {"client/eda", "client/rr"}
-    assert len(got["client/eda"]) == 0 and got["client/eda"].t_end == 5.5 and got["client/eda"].gap_before
-    assert not got["client/rr"].gap_before and got["client/rr"].t_end == 5.5
-    now.t = 11.0
-    assert w.silences() == []  # less than a step since the last mark
-    now.t = 12.0
-    assert [c.t_end for c in w.silences()] == [7.0, 7.0]
+    got = _tick(w, now, 7.5)
+    # a stream that never started is complete up to now - timeout, in 1-s steps, without a gap
+    assert [(c.stream.key, c.t_end, c.gap_before, len(c)) for c in got] == [
+        ("client/rr", 1.0, False, 0), ("client/rr", 2.0, False, 0)]
+    # the EDA delivered up to 2 s: silent from its last data on, marked as a gap
+    got = _tick(w, now, 10.5)
+    assert [(c.t_end, c.gap_before) for c in got if c.stream.key == "client/eda"] == [(3.0, True), (4.0, True),
+                                                                                       (5.0, True)]
+    assert [c.t_end for c in _tick(w, now, 11.0)] == [6.0, 6.0]
+    assert [c.t_end for c in _tick(w, now, 12.0)] == [7.0, 7.0]
     # samples from 6 to 9 s arrive now: those before the declared 7 s are late, the rest resume
     late, rest = w.passed(Chunk(eda, np.arange(12.0), t0=6.0))
     assert late.meta == {"late": True} and late.t0 == 6.0 and len(late) == 4 and not late.gap_before
@@ -166,3 +177,17 @@ def test_silence_watch_marks_resumes_and_splits_late_samples():
     nxt = w.passed(Chunk(eda, np.ones(4), t0=9.0))
     assert len(nxt) == 1 and not nxt[0].gap_before  # back to normal
     assert w.late_samples == 4
+
+
+def test_a_blocked_loop_or_a_backlog_is_not_silence():
+    now = FakeNow()
+    eda = StreamInfo("client", StreamKind.EDA, rate=4.0)
+    w = SilenceWatch([eda], 5.0, now)
+    w.silences()
+    now.t = 30.0  # the loop was blocked for 30 s: only one step of quiet counts
+    assert w.silences() == []
+    w.arrived(Chunk(eda, np.ones(4), t0=29.0))  # delivered, still in the queue
+    assert _tick(w, now, 40.0) == []
+    assert w.quiet["client/eda"] >= 5.0  # it would be silent, but its data wait to be taken
+    w.passed(Chunk(eda, np.ones(4), t0=29.0))
+    assert [c.t_end for c in w.silences()] == [35.0]
