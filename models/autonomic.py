@@ -64,7 +64,9 @@ class AutonomicOptions:
     #: Lipponen-Tarvainen's adaptive threshold stops flagging ectopics once they are common.
     #: Sinus arrhythmia at rest stays well below 0.2. HRV indices are then not interpretable.
     poor_cvsd: float = 0.25
-    poor_coverage: float = 0.5  # heart_coverage (or beats_in_window / beats expected from mean HR)
+    #: heart_coverage below this: at best fair. (No "poor" coverage threshold: below the heart
+    #: estimator's ``HeartOptions.min_coverage`` it gives no beat features at all, so such a row
+    #: has no beat-based hr_bpm to qualify.)
     fair_coverage: float = 0.9
     #: share of a person's HRV windows with an irregular rhythm from which :func:`hrv_warnings`
     #: calls their HRV uninterpretable
@@ -97,6 +99,7 @@ class HeartFlags:
     has_hr: bool
     device_hr: bool  # hr_bpm is the device's own HR: no beat-level check possible
     corrected_share: float | None  # beats_corrected / beats_in_window
+    poor_share: float | None  # beats_poor / beats_in_window (poor waveform: template correlation)
     coverage: float | None  # share of the window covered by beats
     irregular: bool  # normalised RMSSD above poor_cvsd, or too many corrected (ectopic) beats
 
@@ -112,29 +115,33 @@ def heart_flags(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) ->
     n = finite_or_none(row.get("beats_in_window"))
     device = row.get("heart_source") == "device_hr"
     if hr is None or device or n is None or n <= 0:
-        return HeartFlags(hr is not None, hr is not None, None, None, False)
+        return HeartFlags(hr is not None, hr is not None, None, None, None, False)
     share = (finite_or_none(row.get("beats_corrected")) or 0.0) / n
+    poor = (finite_or_none(row.get("beats_poor")) or 0.0) / n
     coverage = finite_or_none(row.get("heart_coverage"))
     if coverage is None:  # rows without the column (older sessions): beats present vs expected
         coverage = n / (window_s * hr / 60.0)
     rmssd = finite_or_none(row.get("rmssd_ms"))
     irregular = (rmssd is not None and rmssd * hr / 60000.0 > o.poor_cvsd) or share > o.poor_corrected_share
-    return HeartFlags(True, False, share, coverage, irregular)
+    return HeartFlags(True, False, share, poor, coverage, irregular)
 
 
 def quality_of(row: Mapping[str, Any], window_s: float, o: AutonomicOptions) -> str:
     """'none' (no heart data), 'poor', 'fair' or 'good' from the share of corrected beats, the
-    share of the window covered by beats (gaps and dropouts lower it) and rhythm irregularity.
+    share of beats with a poor waveform (``beats_poor``: same thresholds as corrected beats), the
+    share of the window covered by beats (gaps, dropouts, PPG beats dropped for a poor waveform
+    or strong motion lower it) and rhythm irregularity.
     Seconds whose ``hr_bpm`` is the device's own HR are 'fair' at best (no beat-level check)."""
     f = heart_flags(row, window_s, o)
     if not f.has_hr:
         return "none"
     if f.device_hr:
         return "fair"
-    assert f.corrected_share is not None and f.coverage is not None
-    if f.irregular or f.coverage < o.poor_coverage:
+    assert f.corrected_share is not None and f.coverage is not None and f.poor_share is not None
+    if f.irregular or f.poor_share > o.poor_corrected_share:
         return "poor"
-    if f.corrected_share > o.fair_corrected_share or f.coverage < o.fair_coverage or row.get("rmssd_ms") is None:
+    if (f.corrected_share > o.fair_corrected_share or f.poor_share > o.fair_corrected_share
+            or f.coverage < o.fair_coverage or row.get("rmssd_ms") is None):
         return "fair"
     return "good"
 

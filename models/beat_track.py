@@ -29,7 +29,7 @@ import numpy as np
 
 from ..sensors.chunk import Chunk, StreamKind
 from .artefacts import CorrectorOptions, StreamingCorrector
-from .beats import BeatDetector, BeatDetectorOptions
+from .beats import ECG_MIN_TEMPLATE_CORR, BeatDetector, BeatDetectorOptions, MotionGate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .heart import HeartOptions
@@ -68,6 +68,15 @@ class BeatTrack:
         self.source_wm = -math.inf
         self.started = False
         self.raw_amp: dict[float, float] = {}  # amplitude of raw ECG beats, by time
+        #: final beats whose waveform matched the block's median beat poorly (ECG below
+        #: ECG_MIN_TEMPLATE_CORR; PPG beats below their floor are not returned at all), by time;
+        #: the fusion takes them out as it consumes the beats
+        self.poor: set[float] = set()
+        self.raw_poor: set[float] = set()
+        #: PPG only, with the person's accelerometer (:meth:`watch_motion`)
+        self.motion: MotionGate | None = None
+        self.waiting: deque[Chunk] = deque()  # PPG chunks waiting for the ACC to reach them
+        self.motion_dropped = 0  # beats dropped in strong-motion seconds
         self.last_raw: float | None = None
         self.last_sample_t: float | None = None
         self.silent_until = -math.inf  # an empty chunk said: no samples up to here
@@ -99,6 +108,41 @@ class BeatTrack:
         self.better = better
         self.gate_margin = float(margin_s)
 
+    def watch_motion(self, gate: MotionGate) -> None:
+        """Drop PPG beats in strong-motion seconds of the person's accelerometer (a gap).
+
+        Each PPG chunk waits until the accelerometer has decided the motion of every second it
+        covers, so the beats it yields are judged as they are found, in order, whatever the
+        interleaving of the two streams. Motion shifts the sensor against the skin and moves the
+        venous blood: pulse peaks found then are unreliable even when their shape passes the
+        template check (Maeda, Sekine & Tamura 2011, J Med Syst 35:969, wrist PPG during walking).
+        """
+        self.motion = gate
+
+    def motion_input(self, chunk: Chunk) -> None:
+        """Take an ACC chunk (milli-g, x/y/z) for the motion gate."""
+        assert self.motion is not None
+        self.motion.push(chunk.values, chunk.sample_times(), float(chunk.t_end))
+        self._release_waiting()
+
+    def take_poor(self, t: float) -> bool:
+        """Whether final beat ``t`` had a poor waveform (asked once, as the fusion consumes it)."""
+        if t in self.poor:
+            self.poor.discard(t)
+            return True
+        return False
+
+    def _release_waiting(self) -> None:
+        gate = self.motion
+        assert gate is not None
+        while self.waiting:
+            c = self.waiting[0]
+            if len(c) and not gate.knows(float(c.sample_times()[-1])):
+                break
+            self.waiting.popleft()
+            self._signal(c, c.meta.get("contact") is False)
+        self._check_silence()
+
     def covers(self, a: float, b: float) -> bool | None:
         """One run of this track's final beats spans ``[a, b]``; ``None`` while not yet known."""
         if self.final_wm < b:
@@ -122,6 +166,10 @@ class BeatTrack:
             self._hold(chunk)
             self.advance()
             return
+        if self.motion is not None and chunk.t0 is not None:
+            self.waiting.append(chunk)
+            self._release_waiting()
+            return
         contact_lost = chunk.meta.get("contact") is False
         if self.detector is not None:
             self._signal(chunk, contact_lost)
@@ -134,6 +182,9 @@ class BeatTrack:
         (A gated track's better track must have finished first.)"""
         if self.better is not None:
             self.advance(final=True)
+        if self.motion is not None:
+            self.motion.end()
+            self._release_waiting()
         if self.detector is not None:
             for b in self.detector.end_segment():
                 self._raw_beat(b)
@@ -254,6 +305,14 @@ class BeatTrack:
 
     # ------------------------------------------------------------------ beats
     def _raw_beat(self, t: float) -> None:
+        if self.motion is not None and self.motion.quality_factor(t) == 0.0:
+            assert self.detector is not None
+            self.detector.amplitudes.pop(t, None)
+            self.detector.quality.pop(t, None)
+            self.motion_dropped += 1
+            if self.last_raw is not None:
+                self._begin_gap(self.last_raw, "strong motion")
+            return
         if self.last_raw is not None and t - self.last_raw > self.o.gap_s:
             self._begin_gap(self.last_raw, f"no beat for more than {self.o.gap_s:g} s")
         if self.last_raw is not None and t - self.last_raw < self.o.min_rr_s:
@@ -265,6 +324,9 @@ class BeatTrack:
             a = self.detector.amplitudes.pop(t, None)
             if a is not None and self.kind == StreamKind.ECG:
                 self.raw_amp[t] = a
+            q = self.detector.quality.pop(t, None)
+            if q is not None and q < ECG_MIN_TEMPLATE_CORR:  # NaN (not judged) is not poor
+                self.raw_poor.add(t)
         self._final_beats(self.corrector.add(t))
 
     def _final_beats(self, beats: list[tuple[float, int]]) -> None:
@@ -272,6 +334,11 @@ class BeatTrack:
             if self.dropped:
                 c, self.dropped = c + self.dropped, 0
             amp = self.raw_amp.pop(t, None)  # moved or inserted beats have no measured amplitude
+            if t in self.raw_poor:
+                self.raw_poor.discard(t)
+                self.poor.add(t)
+            if self.raw_poor and len(self.raw_poor) > 64:  # raw beats deleted by the correction
+                self.raw_poor = {x for x in self.raw_poor if x > t}
             self.items.append(("beat", t, c, amp))
             if self.run is None:
                 self.run = [t, t]

@@ -391,8 +391,9 @@ class MotionGate:
         self.motion_mg: dict[int, float] = {}  # second -> RMS of acc around its mean (mg)
         self.watermark = -np.inf  # ACC seen up to this time
 
-    def push(self, values: np.ndarray, times: np.ndarray) -> None:
-        """Add ACC samples (n x 3, milli-g) with their session times."""
+    def push(self, values: np.ndarray, times: np.ndarray, t_end: float | None = None) -> None:
+        """Add ACC samples (n x 3, milli-g) with their session times; ``t_end``: the stream is
+        complete up to there (a chunk's watermark, e.g. an empty chunk of a silent stream)."""
         v = np.asarray(values, dtype=float).reshape(len(times), -1)
         for t, row in zip(np.asarray(times, dtype=float), v):
             s = int(np.floor(t))
@@ -401,7 +402,18 @@ class MotionGate:
             self._sec = s
             self._vals.append(row)
         if len(times):
-            self.watermark = float(np.floor(times[-1]))  # the current second is still open
+            self.watermark = max(self.watermark, float(np.floor(times[-1])))  # the current second is still open
+        if t_end is not None and t_end > self.watermark:
+            # no sample can come before t_end: seconds wholly before it are complete
+            done = float(np.floor(t_end))
+            if self._sec is not None and self._sec < done:
+                self._close()
+                self._sec = None
+            self.watermark = max(self.watermark, done)
+
+    def knows(self, t: float) -> bool:
+        """The motion of second ``floor(t)`` is decided (:meth:`quality_factor` is not None)."""
+        return int(np.floor(t)) < self.watermark
 
     def _close(self) -> None:
         if self._sec is not None and len(self._vals) >= 2:
@@ -416,8 +428,8 @@ class MotionGate:
 
     def quality_factor(self, t: float) -> float | None:
         """0.0 if second ``floor(t)`` had strong motion, 1.0 if not or no ACC there, None if pending."""
-        s = int(np.floor(t))
-        if s >= self.watermark:
+        if not self.knows(t):
             return None
+        s = int(np.floor(t))
         m = self.motion_mg.get(s)
         return 0.0 if m is not None and m > self.threshold_mg else 1.0

@@ -55,6 +55,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     # device's own heart rate, where no beats were usable); and the share of the HRV window its beats cover
     "heart_source",
     "heart_coverage",
+    # (models/heart.py) beats in the HRV window whose waveform matched the block's median beat poorly
+    # (ECG template correlation < 0.66; Orphanidou et al. 2015); counted into `quality` like corrected beats
+    "beats_poor",
 )
 
 #: One row per second for the dyad (models/dyad*.py).

@@ -46,7 +46,20 @@ Columns
 -------
 ``hr_bpm`` etc. (see ``HEART_COLUMNS``); ``heart_source``: ``rr``/``ecg``/``ppg`` (the track of
 the newest beat of the window, when ``hr_bpm`` comes from beats), ``device_hr``, or empty when
-``hr_bpm`` is; ``heart_coverage`` (0-1, beat streams only).
+``hr_bpm`` is; ``heart_coverage`` (0-1, beat streams only); ``beats_poor``: beats of the window whose
+waveform correlates with the block's median beat below ``beats.ECG_MIN_TEMPLATE_CORR`` (Orphanidou
+et al. 2015; ECG beats are graded, not dropped; :mod:`.autonomic` counts them into ``quality`` as it
+counts corrected beats).
+
+Per-beat quality and motion (PPG)
+---------------------------------
+PPG beats below ``beats.PPG_MIN_BEAT_QUALITY`` never leave the detector; with an accelerometer of
+the same person (the registry hands it to this estimator when there is a PPG stream), PPG beats
+in seconds of strong motion (``ppg_motion_mg``, :class:`.beats.MotionGate`) are dropped as well.
+Both become gaps of the PPG track ("strong motion"): HRV leaves them out, and the lower
+``heart_coverage`` lowers ``quality``. The PPG track waits for the accelerometer to reach each
+chunk (:meth:`.beat_track.BeatTrack.watch_motion`), so the result does not depend on how the two
+streams interleave; the cost is the accelerometer's latency, when it trails the PPG.
 
 ``breathing_rpm`` (on windows covered by one run only): from ECG, the respiratory modulation of
 R-wave amplitude (:func:`.frequency.amplitude_breathing`); otherwise, or when too few beats carry
@@ -76,6 +89,7 @@ import numpy as np
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .base import Event, SecondTicker, Second, StreamEstimator
 from .beat_track import BeatTrack
+from .beats import STRONG_MOTION_MG, MotionGate
 from .config import PipelineConfig
 from .frequency import amplitude_breathing, hf_power
 from .hrv import TimeDomainWindow
@@ -83,6 +97,7 @@ from .hrv import TimeDomainWindow
 HEART_COLUMNS = (
     "hr_inst_bpm", "hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50", "sd1_ms", "sd2_ms", "stress_index",
     "hf_ms2", "beats_in_window", "beats_corrected", "breathing_rpm", "heart_source", "heart_coverage",
+    "beats_poor",
 )
 
 #: ``heart_source`` value of seconds whose ``hr_bpm`` is the device's own heart rate.
@@ -116,6 +131,9 @@ class HeartOptions:
     corrector_block: int = 8  # used only with corrector_period_s = 0
     corrector_lookahead: int = 6
     corrector_period_s: float = 4.0  # artefact correction runs on a session-clock grid (see artefacts)
+    #: PPG beats in seconds whose accelerometer RMS exceeds this (milli-g) are dropped (a gap);
+    #: 0 turns the motion gate off (see :class:`.beats.MotionGate`)
+    ppg_motion_mg: float = STRONG_MOTION_MG
 
     @classmethod
     def from_config(cls, config: PipelineConfig, family: str = "heart") -> "HeartOptions":
@@ -186,6 +204,13 @@ class HeartEstimator(StreamEstimator):
         if rr is not None and ecg is not None and rr < ecg and self.o.ecg_gate_margin_s > 0:
             self.tracks[ecg].gate_on(self.tracks[rr], self.o.ecg_gate_margin_s)
         self.gated = [tr for tr in self.tracks if tr.better is not None]
+        # the person's accelerometer gates their PPG beats (registry passes it along with PPG)
+        ppg = self.track_of.get(StreamKind.PPG)
+        self.motion_track = None
+        if ppg is not None and StreamKind.ACC in kinds and self.o.ppg_motion_mg > 0:
+            self.motion_track = self.tracks[ppg]
+            self.motion_track.watch_motion(MotionGate(self.o.ppg_motion_mg))
+        self.accepts = HeartEstimator.accepts | ({StreamKind.ACC} if self.motion_track else set())
         self.has_hr = StreamKind.HR in kinds
         present = [k for k in (*order, StreamKind.HR) if k in kinds]
         #: the best source present (fills from the others are recorded per second in heart_source)
@@ -201,13 +226,15 @@ class HeartEstimator(StreamEstimator):
         self.cursor = [0] * len(self.tracks)
         self.runs = [_Runs() for _ in self.tracks]
         self.prev: tuple[float, int, int] | None = None  # last fused beat: (t, track, run id)
-        self.fused: list[tuple[float, int, float | None, int, float | None]] = []  # (t, track, rr_ms, corrected, amp)
+        #: (t, track, rr_ms, corrected, amp, poor waveform)
+        self.fused: list[tuple[float, int, float | None, int, float | None, bool]] = []
         self.fi = 0
         self.pending_events: list[Event] = []
         # seconds
         self.window = TimeDomainWindow()
         self.ticker = SecondTicker()
         self.amp_win: deque[tuple[float, float]] = deque()
+        self.poor_win: deque[float] = deque()  # times of the window's beats with a poor waveform
         self.run_start: float | None = None  # first beat of the current fused run (no interval missing since)
         self.last_beat: tuple[float, int] | None = None  # newest beat added to the window
         self.last_inst: float | None = None
@@ -220,6 +247,10 @@ class HeartEstimator(StreamEstimator):
             if not self.has_hr:
                 return []
             self._device_hr(chunk)
+        elif chunk.kind == StreamKind.ACC:
+            if self.motion_track is None:
+                return []
+            self.motion_track.motion_input(chunk)
         elif chunk.kind in self.track_of:
             self.tracks[self.track_of[chunk.kind]].update(chunk)
         else:
@@ -263,7 +294,7 @@ class HeartEstimator(StreamEstimator):
             while i < len(items) and items[i][1] <= upto:
                 what, t, c, x = items[i]
                 if what == "beat":
-                    cands.append((t, k, runs.beat(t), c, x))
+                    cands.append((t, k, runs.beat(t), c, x, tr.take_poor(t)))
                 else:
                     runs.gap(x)
                 i += 1
@@ -272,7 +303,7 @@ class HeartEstimator(StreamEstimator):
                 i = 0
             self.cursor[k] = i
         cands.sort(key=lambda c: (c[0], c[1]))
-        for t, k, run_id, c, amp in cands:
+        for t, k, run_id, c, amp, poor in cands:
             if any(self._in_run(j, t) for j in range(k)):
                 continue  # a better source has beats here
             rr = None
@@ -282,7 +313,7 @@ class HeartEstimator(StreamEstimator):
                     rr = (t - t1) * 1000.0
                 elif not self._covered(t1, t):
                     self._gap_event(t1, t)
-            self.fused.append((t, k, rr, c, amp))
+            self.fused.append((t, k, rr, c, amp, poor))
             self.prev = (t, k, run_id)
 
     def _fuse_best_run(self) -> float:
@@ -303,7 +334,7 @@ class HeartEstimator(StreamEstimator):
             rr = None
             if self.prev is not None and self.prev[1:] == (0, run_id):
                 rr = (t - self.prev[0]) * 1000.0
-            self.fused.append((t, 0, rr, c, amp))
+            self.fused.append((t, 0, rr, c, amp, self.tracks[0].take_poor(t)))
             self.prev = (t, 0, run_id)
             last = t
             i += 1
@@ -361,6 +392,8 @@ class HeartEstimator(StreamEstimator):
         w.expire(t - self.window_s)
         while self.amp_win and self.amp_win[0][0] <= t - self.window_s:
             self.amp_win.popleft()
+        while self.poor_win and self.poor_win[0] <= t - self.window_s:
+            self.poor_win.popleft()
         while self.hr_samples and self.hr_samples[0][0] <= t - self.window_s:
             self.hr_samples.popleft()
         # 1-Hz HR for synchrony: mean over the beats ending in (t-1, t]; in a second without a
@@ -379,13 +412,15 @@ class HeartEstimator(StreamEstimator):
     def _add_beats(self, t: float) -> list[float]:
         inst: list[float] = []
         while self.fi < len(self.fused) and self.fused[self.fi][0] <= t:
-            tb, k, rr, c, amp = self.fused[self.fi]
+            tb, k, rr, c, amp, poor = self.fused[self.fi]
             self.fi += 1
             if rr is None:
                 self.run_start = tb
             self.window.add(tb, rr, c)
             if amp is not None:
                 self.amp_win.append((tb, amp))
+            if poor:
+                self.poor_win.append(tb)
             self.last_beat = (tb, k)
             if rr:
                 inst.append(60000.0 / rr)
@@ -398,6 +433,7 @@ class HeartEstimator(StreamEstimator):
         w = self.window
         row["beats_in_window"] = len(w)
         row["beats_corrected"] = w.corrected if len(w) else 0
+        row["beats_poor"] = len(self.poor_win) if len(w) else 0
         coverage = min(1.0, w.covered_ms / 1000.0 / self.window_s) if len(w) else 0.0
         row["heart_coverage"] = coverage
         if coverage < self.o.min_coverage or len(w) < 3 or self.last_beat is None:

@@ -44,6 +44,11 @@ def _voice(participant, streams, config):
     return VoiceEstimator(participant, streams, config)
 
 
+#: Streams a family also reads when it is built for a person, never a reason to build it: the
+#: heart estimator's PPG beats are gated by the same person's accelerometer (models/beats.MotionGate).
+CONTEXT_KINDS: dict[Callable, frozenset] = {_heart: frozenset({StreamKind.ACC})}
+
+
 @dataclass
 class Registry:
     """Factories of the estimators; tests can swap any of them for a fake."""
@@ -60,6 +65,7 @@ class Registry:
         for kinds, factory in self.stream_families:
             mine = [s for s in streams if s.kind in kinds]
             if mine:
+                mine += [s for s in streams if s.kind in CONTEXT_KINDS.get(factory, ()) and s not in mine]
                 out.append(factory(participant, mine, config))
         return out
 

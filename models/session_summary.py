@@ -32,10 +32,6 @@ SUMMARY_SIGNALS = ("hr_bpm", "rmssd_ms", "eda_scl_us", "arousal", "vocal_arousal
 #: Labels of the ``quality`` column (models/autonomic.py); an empty cell counts as ``none``.
 QUALITY_LEVELS = ("good", "fair", "poor", "none")
 
-#: Order in which the heart estimator picks one heart source per person when the rows do not
-#: say it (models/heart.py: device RR, then ECG, then PPG, then the device's HR).
-HEART_SOURCE_ORDER = ("rr", "ecg", "ppg", "hr")
-
 #: Columns of a person's summary row, in ``summary.csv`` order (after ``row``/``participant``/``code``).
 PERSON_COLUMNS: tuple[str, ...] = (
     "minutes",
@@ -63,10 +59,14 @@ def heart_source(rows: Sequence[Mapping[str, Any]], stream_kinds: Iterable[str] 
     """Which heart input fed a person's rows.
 
     The per-second ``heart_source`` column when the rows carry one (shares of each source, most
-    used first, e.g. ``"rr 97%, ecg 3%"``); otherwise the kind the heart estimator reads among
-    ``stream_kinds`` (:data:`HEART_SOURCE_ORDER`); ``""`` when no second has a heart rate (a
-    source that gave nothing was not used).
+    used first, e.g. ``"rr 97%, ecg 3%"``); otherwise (rows of sessions older than that column)
+    the best source among ``stream_kinds`` in the heart estimator's own default order
+    (``models.heart.HeartOptions.beat_sources``), or ``device_hr`` for a device HR stream alone,
+    as the column would name them; ``""`` when no second has a heart rate (a source that gave
+    nothing was not used).
     """
+    from .heart import DEVICE_HR, HeartOptions
+
     if not any(finite_or_none(r.get("hr_bpm")) is not None for r in rows):
         return ""
     used = Counter(str(r["heart_source"]) for r in rows if r.get("heart_source") not in (None, ""))
@@ -74,7 +74,8 @@ def heart_source(rows: Sequence[Mapping[str, Any]], stream_kinds: Iterable[str] 
         n = sum(used.values())
         return ", ".join(f"{k} {100 * v / n:.0f}%" for k, v in used.most_common())
     kinds = set(stream_kinds)
-    return next((k for k in HEART_SOURCE_ORDER if k in kinds), "")
+    best = next((k for k in HeartOptions.beat_sources if k in kinds), None)
+    return best or (DEVICE_HR if "hr" in kinds else "")
 
 
 def summarize_person(rows: Sequence[Mapping[str, Any]], baseline: tuple[float, float], *, window_s: float,

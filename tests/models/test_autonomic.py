@@ -43,7 +43,9 @@ def test_vagal_reliability(kw, expected):
     ({}, "good"),
     ({"beats_corrected": 4}, "fair"),
     ({"beats_corrected": 10}, "poor"),
-    ({"beats_in_window": 25}, "poor"),  # a gap left a third of the window
+    # (a window under half covered has no beat-based hr_bpm at all: models/heart.py min_coverage)
+    ({"beats_poor": 4}, "fair"),  # ECG beats whose waveform does not match the template
+    ({"beats_poor": 10}, "poor"),
     ({"beats_in_window": 55}, "fair"),
     ({"hr_bpm": None, "beats_in_window": 0}, "none"),
     ({"rmssd_ms": 300.0}, "poor"),  # trigeminy-like irregularity, whatever was corrected
@@ -56,7 +58,7 @@ def test_quality(kw, expected):
 @pytest.mark.parametrize("kw", [
     {"beats_corrected": 10},  # poor: many corrected beats
     {"rmssd_ms": 300.0, "sd1_ms": 212.0},  # irregular rhythm
-    {"heart_coverage": 0.3},  # poor: a gap left too little of the window
+    {"beats_poor": 12},  # poor: many ECG beats with a poor waveform
 ])
 def test_vagal_reliable_never_with_poor_quality_or_irregular_rhythm(kw):
     out, _ = AutonomicEstimator("client", PipelineConfig()).update(_row(**kw))

@@ -375,3 +375,106 @@ def test_ecg_is_detected_only_where_the_rr_does_not_cover():
                 assert a[t][col] is None, (t, col)
             else:  # ECG beats in the hole come from a segment that starts elsewhere: microseconds
                 assert a[t][col] == pytest.approx(b[t][col], abs=0.01), (t, col)
+
+
+def _acc(duration, fs=50.0, strong=(100.0, 115.0), seed=3):
+    """3-axis ACC (mg): gravity on z, sensor noise, and arm swing of ~300 mg RMS inside ``strong``."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration * fs)) / fs
+    x = np.column_stack([5 * rng.standard_normal(len(t)), 5 * rng.standard_normal(len(t)),
+                         1000 + 5 * rng.standard_normal(len(t))])
+    swing = (t >= strong[0]) & (t < strong[1])
+    x[swing, 0] += 400 * np.sin(2 * np.pi * 1.8 * t[swing])
+    return StreamInfo("client", StreamKind.ACC, rate=fs, channels=("x", "y", "z")), x
+
+
+def test_strong_motion_drops_ppg_beats_whatever_the_interleaving():
+    import neurokit2 as nk
+
+    from coregulate.models.autonomic import AutonomicEstimator
+
+    fs = 64.0
+    x = nk.ppg_simulate(duration=240, sampling_rate=fs, heart_rate=70, random_state=2)  # clean: only ACC says motion
+    ppg = StreamInfo("client", StreamKind.PPG, rate=fs)
+    acc, a = _acc(240)
+    ppg_chunks = list(rechunk([Chunk(ppg, x, t0=0.0)], 1.0))
+    acc_chunks = list(rechunk([Chunk(acc, a, t0=0.0)], 1.0))
+    orders = {
+        "by time": sorted(ppg_chunks + acc_chunks, key=lambda c: (c.start, c.kind.value)),
+        "acc first": acc_chunks + ppg_chunks,
+        "ppg first": ppg_chunks + acc_chunks,
+        "recut": sorted([*rechunk([Chunk(ppg, x, t0=0.0)], 3.3), *rechunk([Chunk(acc, a, t0=0.0)], 0.7)],
+                        key=lambda c: c.start),
+    }
+    outs, evs = {}, {}
+    for name, chunks in orders.items():
+        est = HeartEstimator("client", [ppg, acc], PipelineConfig())
+        outs[name] = run(est, chunks)
+        evs[name] = est.events()
+    for name in orders:
+        _same(outs["by time"], outs[name])
+    gated = dict(outs["by time"])
+    plain = dict(run(HeartEstimator("client", [ppg], PipelineConfig()), ppg_chunks))
+    gaps = [e for e in evs["by time"] if e.kind == "gap"]
+    assert len(gaps) == 1 and "strong motion" in gaps[0].rule
+    assert 98 <= gaps[0].t_start <= 100.5 and 115 <= gaps[0].t_end <= 117
+    for t in (60, 99, 200):  # before the motion, and a window after it, nothing changes
+        for k, v in plain[t].items():  # (running sums: last-digit noise)
+            assert gated[t][k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), (t, k)
+    # during and after it, the window holds fewer beats, covers less, and the quality says so
+    assert gated[130]["beats_in_window"] < plain[130]["beats_in_window"] - 10
+    assert gated[130]["heart_coverage"] < 0.8 < plain[130]["heart_coverage"]
+    auto = AutonomicEstimator("client", PipelineConfig())
+    assert auto.update(plain[130])[0]["quality"] == "good" and auto.update(gated[130])[0]["quality"] == "fair"
+    # the gate is an option: 0 turns it off
+    off = PipelineConfig(options={"heart": {"ppg_motion_mg": 0}})
+    _same(run(HeartEstimator("client", [ppg, acc], off), orders["by time"]),
+          run(HeartEstimator("client", [ppg], off), ppg_chunks))
+
+
+def test_ecg_beats_with_a_poor_waveform_lower_quality():
+    from coregulate.models.autonomic import AutonomicEstimator
+
+    fs = 130.0
+    x = _ecg(duration=200, fs=fs, hr=70)
+    rng = np.random.default_rng(5)
+    noisy = x.copy()
+    seg = slice(int(100 * fs), int(130 * fs))
+    noisy[seg] += 0.35 * np.ptp(x) * rng.standard_normal(seg.stop - seg.start)
+    info = StreamInfo("client", StreamKind.ECG, rate=fs)
+    clean = dict(run(HeartEstimator("client", [info], PipelineConfig()), rechunk([Chunk(info, x, t0=0.0)], 1.0)))
+    out = dict(run(HeartEstimator("client", [info], PipelineConfig()), rechunk([Chunk(info, noisy, t0=0.0)], 1.0)))
+    assert all(clean[t]["beats_poor"] == 0 for t in range(10, 200))
+    assert all(out[t]["beats_poor"] == 0 for t in range(10, 100))
+    assert max(out[t]["beats_poor"] for t in range(110, 190)) >= 0.15 * out[130]["beats_in_window"]
+    auto = AutonomicEstimator("client", PipelineConfig())
+    assert auto.update(clean[135])[0]["quality"] == "good"
+    assert auto.update(out[135])[0]["quality"] == "poor"
+
+
+@pytest.mark.realdata
+def test_real_verity_sense_ppg_with_its_accelerometer(shared_data):
+    """Polar Verity Sense PPG + its own ACC (3 of 513 s above the strong-motion threshold): the
+    beats of those seconds are dropped as gaps, and from a window + the corrector's context
+    after the last of them on, every feature is what the PPG alone gives."""
+    from coregulate.sensors.readers import open_reader
+    from coregulate.sensors.spec import parse_spec
+
+    d = shared_data / "polar_verity_sense_ppg_biobss"
+    rp = open_reader(parse_spec(f"client={d / 'Polar_Sense_PPG.txt'}"))
+    ra = open_reader(parse_spec(f"client={d / 'Polar_Sense_ACC.txt'}"))
+    ppg = list(rp.chunks())
+    acc = [c.shifted(ra.streams[0].utc_start - rp.streams[0].utc_start) for c in ra.chunks()]  # one session clock
+    est = HeartEstimator("client", [rp.streams[0], ra.streams[0]], PipelineConfig())
+    both = dict(run(est, sorted(ppg + acc, key=lambda c: c.start)))
+    alone = dict(run(HeartEstimator("client", [rp.streams[0]], PipelineConfig()), ppg))
+    strong = sorted(s for s, m in est.motion_track.motion.motion_mg.items() if m > 100)
+    assert len(strong) == 3 and 1 <= est.motion_track.motion_dropped <= 6
+    gaps = [e for e in est.events() if e.kind == "gap"]
+    assert gaps and all("strong motion" in e.rule for e in gaps)
+    assert all(any(e.t_start <= s + 1 and e.t_end >= s for e in gaps) for s in strong)
+    for t in range(200, len(alone) + 1):
+        for k, v in alone[t].items():
+            assert both[t][k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), (t, k)
+    has_hr = [sum(o[t]["hr_bpm"] is not None for t in o) / len(o) for o in (alone, both)]
+    assert has_hr[0] - 0.02 <= has_hr[1] <= has_hr[0]

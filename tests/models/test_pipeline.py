@@ -143,3 +143,17 @@ def test_participant_without_rr_is_not_waited_for():
     assert all(r["beats_in_window"] is not None for r in client)
     therapist = [r for r in feats if r["participant"] == "therapist"]
     assert all(r["beats_in_window"] is None for r in therapist)
+
+
+def test_the_accelerometer_reaches_the_heart_estimator_only_with_ppg():
+    from coregulate.models.heart import HeartEstimator
+    from coregulate.models.movement import MovementEstimator
+
+    acc = StreamInfo("client", StreamKind.ACC, rate=50.0, channels=("x", "y", "z"))
+    ppg = StreamInfo("client", StreamKind.PPG, rate=64.0)
+    acc_t = StreamInfo("therapist", StreamKind.ACC, rate=50.0, channels=("x", "y", "z"))
+    p = SessionPipeline([acc, ppg, acc_t])
+    kinds = {who: [type(e) for e in pp.stream_estimators] for who, pp in p.participants.items()}
+    assert kinds == {"client": [HeartEstimator, MovementEstimator], "therapist": [MovementEstimator]}
+    heart = p.participants["client"].stream_estimators[0]
+    assert StreamKind.ACC in heart.accepts and heart.motion_track is not None

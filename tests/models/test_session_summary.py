@@ -34,6 +34,7 @@ def test_heart_source_prefers_what_the_rows_say():
     rows = _rows(10, hr_bpm=70.0, heart_source=lambda t: "ecg" if t <= 3 else "rr")
     assert heart_source(rows, ("ecg", "rr")) == "rr 70%, ecg 30%"
     assert heart_source(_rows(3, hr_bpm=70.0), ("hr", "ppg")) == "ppg"
+    assert heart_source(_rows(3, hr_bpm=70.0), ("hr", "eda")) == "device_hr"  # as the column names it
     assert heart_source(_rows(3, hr_bpm=70.0), ("eda",)) == ""
     assert heart_source(_rows(3), ("rr",)) == ""  # an RR stream that gave no heart rate was not used
 
