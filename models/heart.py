@@ -51,6 +51,16 @@ waveform correlates with the block's median beat below ``beats.ECG_MIN_TEMPLATE_
 et al. 2015; ECG beats are graded, not dropped; :mod:`.autonomic` counts them into ``quality`` as it
 counts corrected beats).
 
+Clocks
+------
+A device's RR/PPI may be dated on another clock than the signal beats are detected from (Polar
+Sensor Logger PPI rows carry the phone's arrival time, ~16 s late on the Verity Sense record). On
+the first :data:`.beat_alignment.BEATS_NEEDED` beats of the RR track and of the PPG (else ECG)
+track, :class:`.beat_alignment.ClockCheck` finds the shift at which their interval series match;
+an unambiguous shift above :data:`.beat_alignment.MISALIGNED_S` is a ``warning`` event naming it
+and the reader option that removes it (``delay_s``). Nothing is shifted here: the shift is known
+only after minutes of beats, when earlier rows are already final.
+
 Per-beat quality and motion (PPG)
 ---------------------------------
 PPG beats below ``beats.PPG_MIN_BEAT_QUALITY`` never leave the detector; with an accelerometer of
@@ -88,6 +98,7 @@ import numpy as np
 
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .base import Event, SecondTicker, Second, StreamEstimator
+from .beat_alignment import MISALIGNED_S, ClockCheck
 from .beat_track import BeatTrack
 from .beats import STRONG_MOTION_MG, MotionGate
 from .config import PipelineConfig
@@ -211,6 +222,12 @@ class HeartEstimator(StreamEstimator):
             self.motion_track = self.tracks[ppg]
             self.motion_track.watch_motion(MotionGate(self.o.ppg_motion_mg))
         self.accepts = HeartEstimator.accepts | ({StreamKind.ACC} if self.motion_track else set())
+        # a device's RR/PPI may be dated on another clock than the signal its beats are detected
+        # from (Polar PPI rows: phone arrival time); checked once on their first beats
+        rr_k = self.track_of.get(StreamKind.RR)
+        det_k = self.track_of.get(StreamKind.PPG, self.track_of.get(StreamKind.ECG))
+        self.clock_check = ClockCheck() if rr_k is not None and det_k is not None else None
+        self.check_roles = {} if self.clock_check is None else {rr_k: "device", det_k: "detected"}
         self.has_hr = StreamKind.HR in kinds
         present = [k for k in (*order, StreamKind.HR) if k in kinds]
         #: the best source present (fills from the others are recorded per second in heart_source)
@@ -269,6 +286,8 @@ class HeartEstimator(StreamEstimator):
         for tr in self.tracks:
             tr.finish()
         self._fuse(math.inf)
+        if self.clock_check is not None and not self.clock_check.done:
+            self._clock_verdict()
         end = max([tr.source_wm for tr in self.tracks] + [self.hr_wm])
         if self.prev is not None and math.isfinite(end) and end - self.prev[0] > self.o.gap_s:
             self._gap_event(self.prev[0], end)
@@ -295,6 +314,8 @@ class HeartEstimator(StreamEstimator):
                 what, t, c, x = items[i]
                 if what == "beat":
                     cands.append((t, k, runs.beat(t), c, x, tr.take_poor(t)))
+                    if k in self.check_roles:
+                        self._clock_beat(k, t)
                 else:
                     runs.gap(x)
                 i += 1
@@ -335,11 +356,40 @@ class HeartEstimator(StreamEstimator):
             if self.prev is not None and self.prev[1:] == (0, run_id):
                 rr = (t - self.prev[0]) * 1000.0
             self.fused.append((t, 0, rr, c, amp, self.tracks[0].take_poor(t)))
+            if 0 in self.check_roles:
+                self._clock_beat(0, t)
             self.prev = (t, 0, run_id)
             last = t
             i += 1
         self.cursor[0] = i
         return last
+
+    def _clock_beat(self, k: int, t: float) -> None:
+        assert self.clock_check is not None
+        self.clock_check.add(self.check_roles[k], t)
+        if self.clock_check.ready():
+            self._clock_verdict()
+
+    def _clock_verdict(self) -> None:
+        """Warn when the device's beats sit on another clock (:mod:`.beat_alignment`)."""
+        assert self.clock_check is not None
+        check = self.clock_check
+        off = check.decide()
+        if off is None or not off.unambiguous or abs(off.shift_s) <= MISALIGNED_S:
+            return
+        role_kind = {role: self.tracks[k].kind.value for k, role in self.check_roles.items()}
+        device, detected = role_kind["device"], role_kind["detected"]
+        late = -off.shift_s
+        self.pending_events.append(Event(
+            kind="warning", t_start=max(b[-1] for b in check.beats.values()), participant=self.participant,
+            rule="heart: device beats on another clock",
+            label=(f"the device's {device.upper()} beats sit {abs(late):.1f} s {'after' if late > 0 else 'before'} "
+                   f"the same beats in the {detected.upper()} (their interval series match there, median error "
+                   f"{off.median_err_ms:.0f} ms), so the fused heart signal mixes two clocks; a Polar Sensor Logger "
+                   f"PPI/RR file dated on arrival is aligned with ?delay_s={late:.1f} in its SPEC"),
+            evidence={"shift_s": off.shift_s, "median_err_ms": round(off.median_err_ms, 1),
+                      "runner_up_ms": round(off.runner_up_ms, 1), "compared": off.compared},
+        ))
 
     def _continues(self, k: int) -> bool:
         """The open run of track ``k`` goes on past its consumed beats (its next item is a beat)."""

@@ -36,7 +36,7 @@ assert set(FORMATS) == set(KNOWN_FORMATS)
 
 #: Options each format understands (csv checks its own: the mapping keys are open-ended).
 OPTIONS = {
-    "polar": ("channel", "max_ppi_error_ms"), "rr": ("unit",), "hrvlogger": (), "edf": ("ecg", "eda", "ppg", "resp", "hr", "temp"),
+    "polar": ("channel", "max_ppi_error_ms", "delay_s"), "rr": ("unit",), "hrvlogger": (), "edf": ("ecg", "eda", "ppg", "resp", "hr", "temp"),
     "wfdb": ("eda",), "xdf": ("type", "name"), "wav": ("channel",), "flac": ("channel",), "audio": ("channel",),
     "e4": (),
 }

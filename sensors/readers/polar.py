@@ -19,7 +19,10 @@ and the next kept interval starts after a marked gap, so no interval spans a dro
 PPI rows carry only the logger's phone times, which trail the beats by the device's processing
 delay: on the Verity Sense sample record the PPI beats sit ~16 s after the same beats in the PPG
 file (bench/validate_heart.py finds the offset by matching the interval series). Nothing in the
-file tells that delay, so it is not corrected here.
+file tells that delay, so it is not corrected here; the heart estimator detects such an offset
+when the same person's PPG or ECG is given too and warns with its size
+(:mod:`coregulate.models.beat_alignment`), and the option ``delay_s=S`` (RR, PPI and HR files:
+the rows' phone times trail the data by S seconds) moves the file's times S seconds earlier.
 
 Timing. The phone timestamp is the (naive, local) arrival time of a BLE packet, shared by all
 samples of the packet and always *late*. ECG/ACC sample timing therefore comes from the sensor
@@ -106,6 +109,8 @@ class PolarReader(Reader):
             self._ppg_columns()
         self.max_ppi_error_ms = self._max_ppi_error()  # checked before the session starts
         if kind in ("ecg", "acc", "ppg"):
+            self._delay()  # refused there
+        if kind in ("ecg", "acc", "ppg"):
             self._anchor()
             sk = {"ecg": StreamKind.ECG, "acc": StreamKind.ACC, "ppg": StreamKind.PPG}[kind]
             channels = ("x", "y", "z") if kind == "acc" else ()
@@ -115,7 +120,9 @@ class PolarReader(Reader):
             if first is None:
                 raise InputError("no data rows", path=self.path, line=2, expected="at least one data row")
             # RR: clock origin at the start of the first interval, so every beat time is > 0
-            self.utc_start = first - (self._first_packet_rr() / 1000.0 if kind in ("rr", "ppi") else 0.0)
+            self._phone_origin = first - (self._first_packet_rr() / 1000.0 if kind in ("rr", "ppi") else 0.0)
+            # stream times stay on the phone's dating; the absolute origin moves delay_s earlier
+            self.utc_start = self._phone_origin - self._delay()
             sk = StreamKind.RR if kind in ("rr", "ppi") else StreamKind.HR
             self.streams = [StreamInfo(role, sk, None, (), name, self.utc_start)]
 
@@ -241,7 +248,7 @@ class PolarReader(Reader):
             nonlocal prev_beat, dropped_before
             # intervals of one packet end at or before its arrival: assign times backwards
             rrs = np.array([r for _, r, _ in packet]) / 1000.0
-            back = arrival - self.utc_start - np.cumsum(rrs[::-1])[::-1] + rrs
+            back = arrival - self._phone_origin - np.cumsum(rrs[::-1])[::-1] + rrs
             out: list[Chunk] = []
             for (lineno, rr_ms, flagged), tb, rr in zip(packet, back, rrs):
                 t = tb if prev_beat is None else max(tb, prev_beat + rr)
@@ -274,6 +281,23 @@ class PolarReader(Reader):
         if packet:
             yield from flush_packet()
         yield from em.flush()
+
+    def _delay(self) -> float:
+        """Option ``delay_s``: seconds by which the phone dated a phone-timed file's rows late."""
+        text = self.options.get("delay_s")
+        if text is None:
+            return 0.0
+        if self.kind in ("ecg", "acc", "ppg"):
+            raise InputError(f"delay_s={text!r} on a {self.kind.upper()} file", path=self.path, field="delay_s",
+                             expected="delay_s only on RR, PPI or HR files (sampled files use the sensor clock)")
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not abs(value) <= 600:
+            raise InputError(f"delay_s={text!r}", path=self.path, field="delay_s",
+                             expected="seconds between -600 and 600")
+        return value
 
     def _max_ppi_error(self) -> float:
         text = self.options.get("max_ppi_error_ms")
@@ -322,7 +346,7 @@ class PolarReader(Reader):
         em = IrregularEmitter(stream, self.path, "Phone timestamp")
         last = None
         for lineno, cells in self._rows():
-            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp") - self.utc_start
+            p = parse_local_iso(cells[0], self.path, lineno, "Phone timestamp") - self._phone_origin
             hr = num(cells[1], self.path, lineno, "HR [bpm]")
             if hr <= 0:  # the device reports 0 until it has an estimate (Verity Sense start-up)
                 continue

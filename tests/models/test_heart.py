@@ -478,3 +478,57 @@ def test_real_verity_sense_ppg_with_its_accelerometer(shared_data):
             assert both[t][k] == (pytest.approx(v, rel=1e-9) if isinstance(v, float) else v), (t, k)
     has_hr = [sum(o[t]["hr_bpm"] is not None for t in o) / len(o) for o in (alone, both)]
     assert has_hr[0] - 0.02 <= has_hr[1] <= has_hr[0]
+
+
+def _ppg_and_its_beats(duration=300, fs=64.0, seed=6):
+    """A simulated PPG with HRV and its beat times (found by the detector on the whole record)."""
+    import neurokit2 as nk
+
+    x = nk.ppg_simulate(duration=duration, sampling_rate=fs, heart_rate=65, ibi_randomness=0.2,
+                        frequency_modulation=0.3, random_state=seed)
+    det = __import__("coregulate.models.beats", fromlist=["BeatDetector"]).BeatDetector(fs, "ppg")
+    beats = np.array(det.push(x, np.arange(len(x)) / fs) + det.end_segment())
+    return x, beats
+
+
+@pytest.mark.parametrize("late", [0.0, 12.0])
+def test_a_device_rr_on_another_clock_is_detected_and_named(late):
+    fs = 64.0
+    x, beats = _ppg_and_its_beats()
+    ppg = StreamInfo("client", StreamKind.PPG, rate=fs)
+    rr_t = beats[1:] + late  # the device dates its intervals `late` seconds after the beats
+    info, rr = rr_chunks(rr_t[rr_t < 300], 1000 * np.diff(beats)[rr_t < 300], per=3)
+    chunks = sorted([*rechunk([Chunk(ppg, x, t0=0.0)], 1.0), *rr], key=lambda c: c.start)
+    est = HeartEstimator("client", [ppg, info], PipelineConfig())
+    run(est, chunks)
+    warns = [e for e in est.events() if e.kind == "warning"]
+    if not late:
+        assert warns == []
+        return
+    assert len(warns) == 1 and warns[0].evidence["shift_s"] == pytest.approx(-late, abs=0.05)
+    assert "RR beats sit 12.0 s after the same beats in the PPG" in warns[0].label
+    assert "delay_s=12.0" in warns[0].label
+    # another interleaving, another chunking: the same warning, at the same time
+    est2 = HeartEstimator("client", [ppg, info], PipelineConfig())
+    run(est2, [*rr, *rechunk([Chunk(ppg, x, t0=0.0)], 4.7)])
+    assert [(e.t_start, e.label) for e in est2.events() if e.kind == "warning"] == [(warns[0].t_start, warns[0].label)]
+
+
+@pytest.mark.realdata
+def test_real_verity_ppi_offset_is_found_and_the_option_aligns_it(shared_data):
+    from coregulate.sensors.readers import open_reader
+    from coregulate.sensors.spec import parse_spec
+
+    d = shared_data / "polar_verity_sense_ppg_biobss"
+    rp = open_reader(parse_spec(f"client={d / 'Polar_Sense_PPG.txt'}"))
+    found = []
+    for spec in (f"client={d / 'Polar_Sense_PPI.txt'}", f"client={d / 'Polar_Sense_PPI.txt'}?delay_s=16"):
+        ri = open_reader(parse_spec(spec))
+        shift = ri.streams[0].utc_start - rp.streams[0].utc_start  # one session clock, as analyze builds it
+        chunks = sorted([*rp.chunks(), *(c.shifted(shift) for c in ri.chunks())], key=lambda c: c.start)
+        est = HeartEstimator("client", [rp.streams[0], ri.streams[0]], PipelineConfig())
+        run(est, chunks)
+        found.append([e for e in est.events() if e.kind == "warning"])
+    # (bench/validate_heart.py finds -15.98 s on all beats; the first 120 give it to a few tenths)
+    assert len(found[0]) == 1 and found[0][0].evidence["shift_s"] == pytest.approx(-16.0, abs=0.3)
+    assert found[1] == []

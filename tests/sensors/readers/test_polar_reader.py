@@ -203,3 +203,19 @@ def test_ppi_bad_error_option_is_one_line(tmp_path):
     with pytest.raises(InputError) as e:
         open_reader(parse_spec(f"client={p}?max_ppi_error_ms=lots"))
     assert e.value.field == "max_ppi_error_ms" and "positive" in str(e.value)
+
+
+def test_delay_option_moves_phone_dated_rows_earlier(tmp_path):
+    p = tmp_path / "Polar_Sense_PPI.txt"
+    T = 1_700_000_000.0
+    p.write_text("\n".join([POLAR_PPI_HEADER] + [f"{phone_time(T + i)};1000;8;0;1;1;0" for i in range(1, 8)]) + "\n")
+    plain = open_reader(parse_spec(f"client={p}"))
+    late = open_reader(parse_spec(f"client={p}?delay_s=16.5"))
+    t0 = plain.streams[0].utc_start + np.concatenate([c.sample_times() for c in plain.chunks()])
+    t1 = late.streams[0].utc_start + np.concatenate([c.sample_times() for c in late.chunks()])
+    np.testing.assert_allclose(t1, t0 - 16.5)  # same beats, 16.5 s earlier in absolute time
+    for bad, words in ((f"client={p}?delay_s=soon", "between -600 and 600"),
+                       (f"client={p}?delay_s=900", "between -600 and 600")):
+        with pytest.raises(InputError) as e:
+            open_reader(parse_spec(bad))
+        assert e.value.field == "delay_s" and words in str(e.value)
