@@ -330,9 +330,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--beats-only", action="store_true",
                     help="skip the fusion figures (dropouts, wrist session, latency: validate_heart_fusion.py)")
+    ap.add_argument("--ppg-fiducial", choices=("peak", "slope"), default="peak",
+                    help="PPG beat fiducial point: systolic peak (default, the pipeline's) or steepest upstroke "
+                         "(models.beats.max_slope_points; an alternative kept for comparison)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     data = args.data
+    from coregulate.models import beats as beats_module
+
+    beats_module.PPG_FIDUCIAL = args.ppg_fiducial
+    if args.ppg_fiducial != "peak":
+        print(f"(PPG fiducial: {args.ppg_fiducial}, not the pipeline's default)")
 
     print("== ECG beats vs MIT-BIH cardiologists' labels (streaming BeatDetector, 1-s chunks, 150 ms window)")
     for rec, (se_t, ppv_t) in {"100": (99.8, 99.8), "105": (99.0, 97.0)}.items():

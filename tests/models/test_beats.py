@@ -160,3 +160,16 @@ def test_motion_gate_marks_strong_motion_and_waits_for_acc():
     assert g.quality_factor(9.5) is None  # the last second is still open
     g.end()
     assert g.quality_factor(9.5) == 1.0
+
+
+def test_max_slope_points_find_the_steepest_upstroke():
+    from coregulate.models.beats import max_slope_points
+
+    fs, sigma = 30.0, 0.1
+    t = np.arange(0, 10, 1 / fs)
+    centres = np.arange(1.0, 9.5, 0.9) + 0.013  # off the sample grid
+    x = sum(np.exp(-((t - c) ** 2) / (2 * sigma**2)) for c in centres)
+    peaks = np.array([int(np.argmax(np.where(np.abs(t - c) < 0.3, x, -1))) for c in centres])
+    got = max_slope_points(x, peaks, fs) / fs
+    # a Gaussian pulse rises fastest one sigma before its centre
+    np.testing.assert_allclose(got, centres - sigma, atol=0.006)
