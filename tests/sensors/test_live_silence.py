@@ -16,9 +16,9 @@ from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.live import LiveSource, SilenceWatch
 from coregulate.sensors.replay import ReplaySource
-from coregulate.server.recorder import Recorder, SessionStore
-from coregulate.server.runner import SessionRunner
-from coregulate.server.session_source import SessionFileReader
+from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.runner import SessionRunner
+from coregulate.server.session.session_source import SessionFileReader
 
 TIMEOUT = 5.0
 END = 200.0
