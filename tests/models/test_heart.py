@@ -529,6 +529,6 @@ def test_real_verity_ppi_offset_is_found_and_the_option_aligns_it(shared_data):
         est = HeartEstimator("client", [rp.streams[0], ri.streams[0]], PipelineConfig())
         run(est, chunks)
         found.append([e for e in est.events() if e.kind == "warning"])
-    # (bench/validate_heart.py finds -15.98 s on all beats; the first 120 give it to a few tenths)
+    # (bench/validate_heart.py matches all beats at -16.2 s; the first 120 give -15.8 s)
     assert len(found[0]) == 1 and found[0][0].evidence["shift_s"] == pytest.approx(-16.0, abs=0.3)
     assert found[1] == []
