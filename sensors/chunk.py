@@ -115,7 +115,10 @@ class Chunk:
         Data between the previous chunk's end and this chunk's start is missing (dropout,
         lost contact, reconnect). Estimators must not let a feature window span it silently.
     meta : Mapping
-        Source-specific flags, e.g. ``{"contact": False}`` for a strap without skin contact.
+        Source-specific flags, e.g. ``{"contact": False}`` for a strap without skin contact,
+        ``{"silent": True}`` for the empty chunk that marks a live stream's silence and
+        ``{"late": True}`` for samples that arrived after it (recorded, never computed; see
+        :class:`coregulate.sensors.live.SilenceWatch`).
     """
 
     stream: StreamInfo
