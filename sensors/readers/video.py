@@ -110,7 +110,7 @@ class VideoReader(Reader):
                 raise InputError(str(e), path=self.path, field=who if role == DYAD_ROLE else "roi",
                                  expected="x0,y0,x1,y1 in relative coordinates, 0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1") from None
         try:
-            with av.open(self.path) as container:
+            with av.open(self.path, metadata_errors="replace") as container:
                 if not container.streams.video:
                     raise InputError("no video stream", path=self.path, field="video", expected=EXPECTED)
                 vs = container.streams.video[0]
@@ -149,7 +149,7 @@ class VideoReader(Reader):
         chunker = MotionChunker(self.streams, self.path)
         k = -1
         try:
-            with av.open(self.path) as container:
+            with av.open(self.path, metadata_errors="replace") as container:
                 vs = container.streams.video[0]
                 vs.thread_type = "AUTO"  # frame + slice threads: decoding is most of the cost
                 t_first = None
@@ -299,7 +299,7 @@ def audio_envelope_db(path, rate: int = 8000) -> np.ndarray | None:
     sums = np.zeros(0)
     counts = np.zeros(0)
     try:
-        with av.open(path) as container:
+        with av.open(path, metadata_errors="replace") as container:
             if not container.streams.audio:
                 return None
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)

@@ -250,6 +250,7 @@ BINARIES = _valid_binaries()
 @given(fmt=st.sampled_from(sorted(BINARIES)), cut=st.floats(0, 1), flips=st.lists(
     st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
 @example(fmt="video", cut=0.75, flips=[])  # a stream header with no codec context (was an AttributeError)
+@example(fmt="video", cut=1.0, flips=[(0.99362, 0x80)])  # not UTF-8 in the muxer's tag (was a UnicodeDecodeError)
 def test_truncated_or_bitflipped_binary_files(fmt, cut, flips):
     data = bytearray(BINARIES[fmt])
     for pos, byte in flips:
