@@ -1,0 +1,280 @@
+"""Live latency as a supervisor sees it: from the moment a value describes to its arrival at a viewer.
+
+One server (uvicorn, a separate process, the real app, Simulator/replay + SessionRunner + pipeline)
+runs N dyads started over REST at x1; this process connects one websocket viewer per dyad and, for
+every frame, computes
+
+    lag = arrival wall time - (session origin in wall time + session time the value describes)
+
+* ``final``: feature rows (``features`` frames); a row ``t_s`` describes the moment ``t_s``.
+* ``provisional``: ``provisional`` frames (issue #15); a value describes its ``t`` (its newest beat).
+* ``provisional_arousal``: the arousal/zone evidence inside provisional frames (when present).
+* ``wire``: ``sensors`` frames, which say how far the raw data has arrived (``t``, the end of the
+  newest chunk); their lag is what the server and the socket cost, the floor any value can reach.
+
+The baseline, measured in the same process and run, is the final tier: it is what a viewer got
+before the provisional tier existed (the final rows are unchanged by it), and each provisional
+tier is printed as a ratio to its median (``p50_vs_final``).
+
+The session origin is estimated per dyad as min(publish time - t) over its ``sensors`` frames (a
+chunk is released at ``origin + t_end`` by the pacing, never earlier). Frames that arrive after
+the stop request are left out: a stop flushes the tail at once, which would flatter the figures.
+
+Input kinds (each dyad has one): ``ecg`` (simulated Polar-H10 ECG at 130 Hz, beats from the ECG
+only), ``rr`` (the strap's RR intervals only), ``audio`` (RR plus two 16-kHz microphones: the row
+waits for the voice features too), ``ppg`` (NeuroKit2's resting PPG at 100 Hz replayed for both
+people; needs the shared data folder, skipped without it). The simulator releases 1-s chunks.
+
+The server's CPU time over the run (from /proc) is printed per dyad, as a share of one core.
+
+Usage:
+  .venv/bin/python bench/bench_latency.py                      # 1 dyad per kind, then 32 dyads (kinds mixed)
+  .venv/bin/python bench/bench_latency.py --levels 1 --kinds rr --seconds 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SUP = "bench-supervisor-token-0123456789"
+VIEW = "bench-viewer-token-0123456789"
+KINDS = ("ecg", "rr", "audio", "ppg")
+DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
+
+
+def session_request(kind: str, data_dir: Path) -> dict:
+    """The REST body that starts one dyad whose live values come from ``kind``.
+
+    A replayed file must sit in the server's data folder (the API confines SPECs to it): the PPG
+    recording is copied into the bench's temporary one.
+    """
+    base = {"speed": 1.0, "label": f"latency-{kind}", "start": False}
+    if kind in ("ecg", "rr"):
+        return {**base, "source": {"kind": "simulator", "duration_s": 1200, "audio": False},
+                "options": {"heart": {"beat_sources": [kind]}}}
+    if kind == "audio":
+        return {**base, "source": {"kind": "simulator", "duration_s": 1200, "audio": True}}
+    if kind == "ppg":
+        specs = []
+        for who in ("client", "therapist"):  # one file per person (a SPEC names each file once)
+            local = data_dir / f"{who}-{PPG_CSV.name}"
+            if not local.exists():
+                shutil.copyfile(PPG_CSV, local)
+            specs.append(f"{who}=csv:{local}?rate=100&ppg=PPG")
+        return {**base, "source": {"kind": "files", "specs": specs}}
+    raise ValueError(kind)
+
+
+# -- server side ---------------------------------------------------------------------------------
+
+def serve(args) -> None:
+    import threading
+
+    import uvicorn
+
+    from coregulate.server.app import Settings, create_app
+
+    app = create_app(Settings(data_dir=Path(args.data), token=SUP, viewer_token=VIEW))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning",
+                                            access_log=False, ws_per_message_deflate=False))
+    stop_file = Path(args.data) / "STOP"
+
+    def watch() -> None:  # a stop request without a signal (uvicorn re-raises signals on exit)
+        while not stop_file.exists():
+            time.sleep(0.2)
+        server.should_exit = True
+
+    threading.Thread(target=watch, daemon=True).start()
+    server.run()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- viewer side ---------------------------------------------------------------------------------
+
+class DyadLags:
+    """Arrivals of one dyad's frames, turned into lags once the session origin is known."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.origin_candidates: list[float] = []
+        self.arrivals: dict[str, list[tuple[float, float]]] = {"final": [], "provisional": [],
+                                                               "provisional_arousal": [], "wire": []}
+        self.connected = False
+
+    def take(self, frame: dict, now: float) -> None:
+        typ, data = frame.get("type"), frame.get("data")
+        if typ == "sensors":
+            t = float(data["t"])
+            self.origin_candidates.append(frame["ts"] - t)
+            self.arrivals["wire"].append((now, t))
+        elif typ == "features":
+            for row in data:
+                if row.get("hr_bpm") is not None or row.get("hr_inst_bpm") is not None or self.kind == "audio":
+                    self.arrivals["final"].append((now, float(row["t_s"])))
+        elif typ == "provisional":
+            for v in data:
+                if v.get("hr_bpm") is not None or v.get("hr_inst_bpm") is not None:
+                    self.arrivals["provisional"].append((now, float(v["t"])))
+                if v.get("arousal") is not None:
+                    self.arrivals["provisional_arousal"].append((now, float(v.get("t_arousal", v["t"]))))
+
+    def lags(self, until: float) -> dict[str, np.ndarray]:
+        if not self.origin_candidates:
+            return {k: np.zeros(0) for k in self.arrivals}
+        origin = min(self.origin_candidates)
+        return {k: np.array([now - (origin + t) for now, t in v if now <= until]) for k, v in self.arrivals.items()}
+
+
+async def viewer(port: int, sid: str, lags: DyadLags) -> None:
+    import websockets
+
+    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws"
+    async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22,
+                                  compression=None) as ws:
+        lags.connected = True
+        try:
+            async for msg in ws:
+                now = time.time()
+                f = json.loads(msg)
+                lags.take(f, now)
+                if f.get("type") == "end":
+                    return
+        except websockets.ConnectionClosed:
+            return
+
+
+async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float) -> dict:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
+                                 timeout=60) as http:
+        sids, dyads = [], []
+        for kind in kinds:
+            r = await http.post("/api/sessions", json=session_request(kind, data_dir))
+            if r.status_code != 201:
+                raise RuntimeError(f"cannot create a {kind} dyad: {r.status_code} {r.text}")
+            sids.append(r.json()["id"])
+            dyads.append(DyadLags(kind))
+        tasks = [asyncio.create_task(viewer(port, sid, d)) for sid, d in zip(sids, dyads)]
+        while sum(d.connected for d in dyads) < len(dyads):
+            await asyncio.sleep(0.05)
+        cpu0, wall0 = cpu_seconds(pid), time.time()
+        for sid in sids:
+            (await http.post(f"/api/sessions/{sid}/start")).raise_for_status()
+        await asyncio.sleep(seconds)
+        t_stop = time.time()
+        cpu1 = cpu_seconds(pid)
+        await asyncio.gather(*(http.post(f"/api/sessions/{sid}/stop") for sid in sids))
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+    res: dict = {"dyads": len(kinds), "seconds": seconds,
+                 "server_cpu_per_dyad_pct": round(100 * (cpu1 - cpu0) / (t_stop - wall0) / len(kinds), 2)}
+    for kind in sorted(set(kinds)):
+        per_tier: dict[str, list] = {}
+        for d in dyads:
+            if d.kind != kind:
+                continue
+            for tier, arr in d.lags(t_stop).items():
+                per_tier.setdefault(tier, []).append(arr)
+        out = {}
+        final = np.concatenate(per_tier.get("final", [np.zeros(0)]))
+        final_p50 = float(np.percentile(final, 50)) if final.size else None
+        for tier, arrs in per_tier.items():
+            a = np.concatenate(arrs)
+            if not a.size:
+                out[tier] = None
+                continue
+            p50, p99 = float(np.percentile(a, 50)), float(np.percentile(a, 99))
+            out[tier] = {"n": int(a.size), "p50_s": round(p50, 3), "p99_s": round(p99, 3)}
+            if tier.startswith("provisional") and final_p50:
+                out[tier]["p50_vs_final"] = round(p50 / final_p50, 3)
+        res[kind] = out
+    return res
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _wait_up(port: int, proc) -> None:
+    import httpx
+
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise RuntimeError("server process exited")
+        try:
+            async with httpx.AsyncClient() as c:
+                r = await c.get(f"http://127.0.0.1:{port}/api/whoami", headers={"Authorization": f"Bearer {VIEW}"})
+                if r.status_code == 200:
+                    return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+async def bench(args) -> None:
+    kinds = [k for k in args.kinds.split(",") if k]
+    if "ppg" in kinds and not PPG_CSV.exists():
+        print(f"# ppg skipped: {PPG_CSV} not found", flush=True)
+        kinds.remove("ppg")
+    plan: list[list[str]] = []
+    for n in (int(x) for x in args.levels.split(",") if x):
+        if n == 1:
+            plan += [[k] for k in kinds]  # one dyad alone, each kind in turn
+        else:
+            plan.append([kinds[i % len(kinds)] for i in range(n)])  # kinds mixed, round robin
+    for level in plan:
+        port = _free_port()
+        data = tempfile.mkdtemp(prefix="coregulate-latency-")
+        proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data])
+        try:
+            await _wait_up(port, proc)
+            res = await run_level(port, proc.pid, Path(data), level, args.seconds)
+        finally:
+            Path(data, "STOP").touch()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait(15)
+        print(json.dumps(res), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--levels", default="1,32", help="numbers of concurrent dyads (1: each kind alone)")
+    ap.add_argument("--kinds", default=",".join(KINDS), help="input kinds, comma-separated: " + ", ".join(KINDS))
+    ap.add_argument("--seconds", type=float, default=60.0, help="x1 session time per level")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--data", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args)
+        return
+    print(f"# bench_latency: cpus={os.cpu_count()} seconds/level={args.seconds} levels={args.levels}", flush=True)
+    asyncio.run(bench(args))
+
+
+if __name__ == "__main__":
+    main()
