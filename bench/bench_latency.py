@@ -28,7 +28,7 @@ people; needs the shared data folder, skipped without it). The simulator release
 The server's CPU time over the run (from /proc) is printed per dyad, as a share of one core.
 
 Usage:
-  .venv/bin/python bench/bench_latency.py                      # 1 dyad per kind, then 32 dyads (kinds mixed)
+  .venv/bin/python bench/bench_latency.py --seconds 150       # 1 dyad per kind, then 32 dyads (kinds mixed)
   .venv/bin/python bench/bench_latency.py --levels 1 --kinds rr --seconds 40
 """
 
@@ -55,13 +55,14 @@ DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().pa
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
 
 
-def session_request(kind: str, data_dir: Path) -> dict:
+def session_request(kind: str, data_dir: Path, baseline: tuple[float, float]) -> dict:
     """The REST body that starts one dyad whose live values come from ``kind``.
 
     A replayed file must sit in the server's data folder (the API confines SPECs to it): the PPG
-    recording is copied into the bench's temporary one.
+    recording is copied into the bench's temporary one. ``baseline`` is shorter than the default
+    5 minutes so that arousal (which needs it) exists within a short run.
     """
-    base = {"speed": 1.0, "label": f"latency-{kind}", "start": False}
+    base = {"speed": 1.0, "label": f"latency-{kind}", "start": False, "baseline": list(baseline)}
     if kind in ("ecg", "rr"):
         return {**base, "source": {"kind": "simulator", "duration_s": 1200, "audio": False},
                 "options": {"heart": {"beat_sources": [kind]}}}
@@ -161,14 +162,15 @@ async def viewer(port: int, sid: str, lags: DyadLags) -> None:
             return
 
 
-async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float) -> dict:
+async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float,
+                    baseline: tuple[float, float]) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
                                  timeout=60) as http:
         sids, dyads = [], []
         for kind in kinds:
-            r = await http.post("/api/sessions", json=session_request(kind, data_dir))
+            r = await http.post("/api/sessions", json=session_request(kind, data_dir, baseline))
             if r.status_code != 201:
                 raise RuntimeError(f"cannot create a {kind} dyad: {r.status_code} {r.text}")
             sids.append(r.json()["id"])
@@ -234,6 +236,7 @@ async def _wait_up(port: int, proc) -> None:
 
 async def bench(args) -> None:
     kinds = [k for k in args.kinds.split(",") if k]
+    baseline = tuple(float(x) for x in args.baseline.split("-", 1))
     if "ppg" in kinds and not PPG_CSV.exists():
         print(f"# ppg skipped: {PPG_CSV} not found", flush=True)
         kinds.remove("ppg")
@@ -249,7 +252,7 @@ async def bench(args) -> None:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data])
         try:
             await _wait_up(port, proc)
-            res = await run_level(port, proc.pid, Path(data), level, args.seconds)
+            res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline)
         finally:
             Path(data, "STOP").touch()
             try:
@@ -265,6 +268,8 @@ def main() -> None:
     ap.add_argument("--levels", default="1,32", help="numbers of concurrent dyads (1: each kind alone)")
     ap.add_argument("--kinds", default=",".join(KINDS), help="input kinds, comma-separated: " + ", ".join(KINDS))
     ap.add_argument("--seconds", type=float, default=60.0, help="x1 session time per level")
+    ap.add_argument("--baseline", default="0-90", help="arousal baseline START-END in session seconds "
+                    "(provisional arousal exists from its end + the final lag on)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--data", default="", help=argparse.SUPPRESS)
@@ -272,7 +277,8 @@ def main() -> None:
     if args.serve:
         serve(args)
         return
-    print(f"# bench_latency: cpus={os.cpu_count()} seconds/level={args.seconds} levels={args.levels}", flush=True)
+    print(f"# bench_latency: cpus={os.cpu_count()} seconds/level={args.seconds} levels={args.levels} "
+          f"baseline={args.baseline}", flush=True)
     asyncio.run(bench(args))
 
 

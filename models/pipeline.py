@@ -13,6 +13,13 @@ is assembled once every one of its estimators has finished ``t``. Because every 
 output depends only on its own input stream, the rows do not depend on how the sources
 interleave or cut their chunks -- the property that makes live, replay at any speed and
 offline analysis agree.
+
+Live viewers also get a *provisional* tier (issue #15): with ``provisional=True`` each person's
+heart chunks also feed a :class:`~.provisional_heart.ProvisionalHeart`, whose values (a beat's HR
+within a fraction of a second of its data) go out in :attr:`PipelineOutput.provisional` with the
+arousal and zone they would give (:meth:`~.tolerance.ToleranceEstimator.peek`). That tier reads
+the final tier's state and never writes it: the final rows are the same with or without it, and
+``analyze`` leaves it off.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from ..sensors.chunk import Chunk, StreamInfo
 from .base import Event, RowEstimator, StreamEstimator
 from .columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from .config import PipelineConfig
-from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, Registry
+from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, HEART_KINDS, Registry
+from .tolerance import HR_MEDIAN_S, median
 
 
 def utc_iso(utc0: float | None, t: float) -> str | None:
@@ -38,19 +46,22 @@ def utc_iso(utc0: float | None, t: float) -> str | None:
 
 @dataclass
 class PipelineOutput:
-    """What became final after one update."""
+    """What became final after one update, and the provisional values it brought (live only)."""
 
     features: list[dict[str, Any]] = field(default_factory=list)
     dyad: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    #: provisional values for viewers, never recorded as features (module docstring)
+    provisional: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: "PipelineOutput") -> None:
         self.features.extend(other.features)
         self.dyad.extend(other.dyad)
         self.events.extend(other.events)
+        self.provisional.extend(other.provisional)
 
     def __bool__(self) -> bool:
-        return bool(self.features or self.dyad or self.events)
+        return bool(self.features or self.dyad or self.events or self.provisional)
 
 
 class ParticipantPipeline:
@@ -65,6 +76,8 @@ class ParticipantPipeline:
         self._done = [0] * len(stream_estimators)
         self._partial: dict[int, dict[str, Any]] = defaultdict(dict)
         self._emitted = 0
+        #: the newest final row (the provisional tier reads it, never writes it)
+        self.last_row: dict[str, Any] | None = None
 
     def _take(self, i: int, seconds) -> None:
         for t, values in seconds:
@@ -98,8 +111,47 @@ class ParticipantPipeline:
                 row.update(added)
                 events.extend(evs)
             rows.append(row)
+            self.last_row = row
         self._emitted = max(self._emitted, upto)
         return rows
+
+    def peek_arousal(self, hr: float | None) -> dict[str, Any] | None:
+        """What the row estimators' arousal would be with heart rate ``hr`` now (no state changes)."""
+        for est in self.row_estimators:
+            peek = getattr(est, "peek", None)
+            if peek is not None:
+                return peek(self.last_row, hr)
+        return None
+
+
+class ProvisionalTier:
+    """One person's provisional heart values, with the arousal and zone they would give.
+
+    The ``hr`` component of a provisional arousal is the median of the provisional beat-level HR
+    over the last ``HR_MEDIAN_S`` seconds, the final tier's rule (:mod:`.tolerance`) on the
+    newest beats.
+    """
+
+    def __init__(self, heart: Any, person: ParticipantPipeline) -> None:
+        self.heart = heart
+        self.person = person
+        self._beat_hr: list[tuple[float, float]] = []
+
+    def update(self, chunk: Chunk) -> list[dict[str, Any]]:
+        values = self.heart.update(chunk)
+        for v in values:
+            times = v.get("beat_times") or []
+            hrs = v.get("beat_hr_bpm") or [None] * len(times)
+            self._beat_hr += [(float(t), float(h)) for t, h in zip(times, hrs) if h is not None]
+            if not times and v.get("hr_inst_bpm") is not None:  # device HR: no beats, one sample
+                self._beat_hr.append((float(v["t"]), float(v["hr_inst_bpm"])))
+            t = float(v["t"])
+            self._beat_hr = [(tb, h) for tb, h in self._beat_hr if tb > t - HR_MEDIAN_S]
+            recent = [h for tb, h in self._beat_hr if tb <= t]
+            peek = self.person.peek_arousal(median(recent) if recent else None)
+            if peek is not None:
+                v.update(peek)
+        return values
 
 
 class SessionPipeline:
@@ -115,10 +167,12 @@ class SessionPipeline:
         Absolute time of session time 0 (for the ``utc`` columns).
     registry : Registry
         Estimator factories (tests may swap in fakes).
+    provisional : bool
+        Also compute the provisional tier (live viewers; module docstring). Off for ``analyze``.
     """
 
     def __init__(self, streams: list[StreamInfo], config: PipelineConfig | None = None,
-                 utc0: float | None = None, registry: Registry = DEFAULT_REGISTRY):
+                 utc0: float | None = None, registry: Registry = DEFAULT_REGISTRY, *, provisional: bool = False):
         self.config = config or PipelineConfig()
         self.utc0 = utc0
         audio = [s for s in streams if s.kind in AUDIO_KINDS]
@@ -134,6 +188,12 @@ class SessionPipeline:
             est = registry.stream_estimators(who, mine, self.config)
             if est:
                 self.participants[who] = ParticipantPipeline(who, est, registry.row_estimators(who, self.config, mine), utc0)
+        self.provisional: dict[str, ProvisionalTier] = {}
+        if provisional:
+            for who, pp in self.participants.items():
+                heart = registry.provisional_heart(who, by_person[who], self.config)
+                if heart is not None:
+                    self.provisional[who] = ProvisionalTier(heart, pp)
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
         self._seen: dict[str, int] = {p: 0 for p in self.participants}
@@ -160,6 +220,10 @@ class SessionPipeline:
             return
         rows = pp.update(chunk, out.events)
         self._collect(rows, out, final=False)
+        # after the final tier: a provisional arousal uses the newest final row
+        tier = self.provisional.get(chunk.participant)
+        if tier is not None and chunk.kind in HEART_KINDS:
+            out.provisional.extend(tier.update(chunk))
 
     def finish(self) -> PipelineOutput:
         """End of data: flush every estimator and the dyad."""

@@ -86,6 +86,15 @@ class Registry:
 
         return [DyadPipeline(participants, config)]
 
+    def provisional_heart(self, participant: str, streams: list[StreamInfo], config: PipelineConfig):
+        """The person's provisional heart values (live viewers only), or None without heart streams."""
+        mine = [s for s in streams if s.kind in HEART_KINDS]
+        if not mine:
+            return None
+        from .provisional_heart import ProvisionalHeart
+
+        return ProvisionalHeart(participant, mine, config)
+
     def audio_frontend(self, audio_streams: list[StreamInfo], config: PipelineConfig):
         from .audio_frontend import AudioFrontEnd
 

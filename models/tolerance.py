@@ -97,6 +97,7 @@ clinical judgements.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from dataclasses import dataclass, fields
@@ -147,6 +148,13 @@ MOVEMENT_SCALE_FLOORS: dict[StreamKind, tuple[float, float]] = {StreamKind.ACC: 
                                                                  StreamKind.MOTION: (0.0, 0.5)}
 _GROUP = {"vocal_arousal": "voice", "loudness_db": "voice", "f0_range_st": "voice", "pause_ratio": "voice",
           "movement": "movement", "eda_scl_us": "skin conductance"}
+
+
+def median(values: list[float]) -> float:
+    """Median of a non-empty list (the middle value, or the mean of the two middle ones)."""
+    vals = sorted(values)
+    n = len(vals)
+    return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
 
 
 @dataclass
@@ -264,6 +272,7 @@ class ToleranceEstimator(RowEstimator):
         self.above = self.below = self.inside_hi = self.inside_lo = self.bad = 0
         self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
         self.corr_run = 0
+        self.low: dict[str, float] = {}  # the newest final second's corroborating channels (for peek)
         self._hr_inst: deque[tuple[int, float]] = deque()
         # baseline seconds; after the HRV warm-up: all, with heart data, with poor heart quality
         self._baseline_seconds = self._settled = self._settled_heart = self._settled_poor = 0
@@ -282,9 +291,7 @@ class ToleranceEstimator(RowEstimator):
         while self._hr_inst and self._hr_inst[0][0] <= t - HR_MEDIAN_S:
             self._hr_inst.popleft()
         if self._hr_inst:
-            vals = sorted(x for _, x in self._hr_inst)
-            n = len(vals)
-            return vals[n // 2] if n % 2 else 0.5 * (vals[n // 2 - 1] + vals[n // 2])
+            return median([x for _, x in self._hr_inst])
         return finite_or_none(row.get("hr_bpm"))
 
     def _values(self, t: int, row: Mapping[str, Any]) -> dict[str, float]:
@@ -312,13 +319,48 @@ class ToleranceEstimator(RowEstimator):
             if self.stats is None:
                 return {"arousal": None, "arousal_confidence": None, "zone": "unknown"}, events
         arousal, confidence, zs = self._arousal(values)
-        low = self._corroboration(t, row)
+        low = self.low = self._corroboration(t, row)
         new = self._next_zone(arousal, confidence, row, low)
         if new != self.zone:
             events.append(self._event(t, self.zone, new, arousal, zs, low, row))
             self.zone = new
         return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
                 "zone": self.zone}, events
+
+    def peek(self, row: Mapping[str, Any] | None, hr: float | None) -> dict[str, Any] | None:
+        """Arousal and zone if the ``hr`` component were ``hr`` now; changes no state.
+
+        For the live provisional tier (issue #15). ``hr`` is the running median of the newest
+        provisional beat-level HR (:func:`median`, as :meth:`_hr` does with final seconds); the
+        other components come from ``row``, the newest final row: they are window measures that
+        move over tens of seconds, while HR is the component that reacts within seconds. Same
+        baseline, z-scores and composite (:func:`combine`) as :meth:`update`.
+
+        ``zone_provisional`` is the zone the final tier would call if this were the next final
+        second: :meth:`_next_zone` run on a copy of the sustain counters, with the corroboration
+        of the newest final second. It is evidence, not a call: only :meth:`update` moves the zone.
+
+        Returns
+        -------
+        dict or None
+            ``arousal``, ``arousal_confidence``, ``zone`` (the final tier's current zone) and
+            ``zone_provisional``; None while the baseline is not frozen or without a final row.
+        """
+        if self.stats is None or row is None:
+            return None
+        poor_heart = row.get("quality") in ("none", "poor")
+        values: dict[str, float] = {}
+        for k, c in COMPONENTS.items():
+            if c.heart and poor_heart:
+                continue
+            v = finite_or_none(hr) if k == "hr" else finite_or_none(row.get(k))
+            if v is not None:
+                values[k] = v
+        arousal, confidence, _ = self._arousal(values)
+        probe = copy.copy(self)  # counters are ints: the probe's steps never reach self
+        zone = probe._next_zone(arousal, confidence, row, self.low)
+        return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
+                "zone": self.zone, "zone_provisional": zone}
 
     # ------------------------------------------------------------------ baseline
     def _collect(self, t: int, row: Mapping[str, Any], values: Mapping[str, float]) -> None:

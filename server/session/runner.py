@@ -45,6 +45,7 @@ class Sink(Protocol):
     def on_events(self, events: list[dict[str, Any]]) -> None: ...
     def on_annotation(self, annotation: dict[str, Any]) -> None: ...
     def on_status(self, status: dict[str, Any]) -> None: ...
+    def on_provisional(self, values: list[dict[str, Any]]) -> None: ...
 
 
 def _call(sinks, name: str, arg) -> None:
@@ -73,6 +74,10 @@ class SessionRunner:
         Objects with any of the :class:`Sink` callbacks.
     registry : Registry
         Estimator factories (``analyze --jobs`` runs people's estimators in worker processes).
+
+    Provisional values (issue #15) are computed only when a sink has ``on_provisional`` (a live
+    viewer's hub): they go to the sinks, never to the recorder, so ``analyze`` (no such sink)
+    does not pay for them and the recorded rows are the same either way.
     """
 
     def __init__(self, source: Source, recorder: Recorder, config: PipelineConfig | None = None,
@@ -81,7 +86,9 @@ class SessionRunner:
         self.recorder = recorder
         self.config = config or PipelineConfig()
         self.sinks = list(sinks or [])
-        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry)
+        wants_provisional = any(hasattr(s, "on_provisional") for s in self.sinks)
+        self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry,
+                                        provisional=wants_provisional)
         self._stop = asyncio.Event()
         self._draining = False
         self._last_end: dict[str, float] = {}
@@ -212,4 +219,6 @@ class SessionRunner:
         if out.events:
             ids = self.recorder.write_events(out.events)
             _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
+        if out.provisional:  # viewers only: the recorder keeps final values
+            _call(self.sinks, "on_provisional", out.provisional)
 

@@ -7,8 +7,12 @@ shared by every viewer. Two classes of frame:
   numbers, go into a bounded replay buffer and are never dropped for a connected viewer. A
   viewer that reconnects with ``?since=N`` receives every kept frame after ``N`` -- no gaps -- or,
   when ``N`` has left the buffer, a ``resync`` frame telling it to refetch history over REST.
-* *lossy* frames (waveform, audio level, sensor status, hello, resync) carry the ``seq`` of the
-  last kept frame and ``"lossy": true``; a slow viewer loses the oldest of them first.
+* *lossy* frames (waveform, audio level, sensor status, provisional values, hello, resync) carry
+  the ``seq`` of the last kept frame and ``"lossy": true``; a slow viewer loses the oldest of them
+  first. ``provisional`` frames (issue #15) hold values published before their second is final
+  (``{"participant", "t", "hr_inst_bpm", "hr_bpm", "beat_times", "beat_hr_bpm", "arousal",
+  "zone_provisional", ...}``, ``t`` = the session time they describe); the ``features`` row of
+  that second replaces them, so losing one costs nothing that stays.
 
 A viewer never slows ingestion or other viewers: :meth:`Hub.publish` only appends to per-viewer
 bounded queues. A viewer whose queue of kept frames overflows is disconnected with close code
@@ -280,6 +284,7 @@ class Hub:
 WAVE_HZ = 50.0  # points per second in the "signal alive" ECG strip (min/max pairs)
 LEVEL_BLOCK_S = 0.1  # audio level block
 FLUSH_S = 0.5  # session seconds per waveform frame
+PROVISIONAL_MIN_S = 0.25  # session seconds between two provisional frames of one person (at most 4/s)
 
 
 @dataclass
@@ -305,8 +310,14 @@ class HubSink:
         self.hub = hub
         self.streams: dict[str, _StreamState] = {}
         self._last_sensor_push = -1.0
+        self._provisional_sent: dict[str, float] = {}  # person -> session time of the last frame
+        self._provisional_held: dict[str, dict[str, Any]] = {}  # person -> merged values not yet sent
 
     def on_chunk(self, chunk: Any) -> None:
+        # a provisional value held back by the throttle goes out once its person's data moved on
+        if chunk.participant in self._provisional_held and (
+                float(chunk.t_end) - self._provisional_sent.get(chunk.participant, -1e9) >= PROVISIONAL_MIN_S):
+            self._send_provisional(chunk.participant, float(chunk.t_end))
         key = chunk.stream.key
         st = self.streams.setdefault(key, _StreamState())
         st.chunks += 1
@@ -355,6 +366,27 @@ class HubSink:
             self.hub.submit("sensors", {"t": now, "streams": {
                 k: {"last_t": s.last_end, "chunks": s.chunks, "gaps": s.gaps, "contact": s.contact}
                 for k, s in self.streams.items()}})
+
+    def on_provisional(self, values: Iterable[dict[str, Any]]) -> None:
+        """Provisional values, at most one frame per person per :data:`PROVISIONAL_MIN_S` of
+        session time (throttled on the data's clock, so a source's chunking sets no frame rate);
+        values held back are merged (newest scalars, all beats) and sent with the next frame."""
+        for v in values:
+            who = v["participant"]
+            held = self._provisional_held.get(who)
+            if held is None:
+                self._provisional_held[who] = dict(v)
+            else:
+                beats = {k: list(held.get(k) or []) + list(v.get(k) or []) for k in ("beat_times", "beat_hr_bpm")}
+                held.update(v)
+                held.update(beats)
+            if float(v["t"]) - self._provisional_sent.get(who, -1e9) >= PROVISIONAL_MIN_S:
+                self._send_provisional(who, float(v["t"]))
+
+    def _send_provisional(self, who: str, now: float) -> None:
+        """Send the person's held values; ``now`` is how far their data has come (session s)."""
+        self._provisional_sent[who] = now
+        self.hub.submit("provisional", [self._provisional_held.pop(who)])
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         rows = [{k: v for k, v in r.items() if v is not None} for r in rows]

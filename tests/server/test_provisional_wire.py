@@ -1,0 +1,103 @@
+"""The provisional tier on the wire (issue #15): to viewers only, throttled, never recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import numpy as np
+
+from coregulate.models.config import PipelineConfig
+from coregulate.models.registry import Registry
+from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+from coregulate.sensors.simulator import Simulator
+from coregulate.server.hub import PROVISIONAL_MIN_S, Hub, HubSink
+from coregulate.server.recorder import Recorder, SessionStore
+from coregulate.server.runner import SessionRunner
+
+
+class _PassThroughHeart:
+    """Test stand-in for the provisional heart: every RR beat straight through."""
+
+    def __init__(self, participant, streams, config):
+        self.participant = participant
+
+    def update(self, chunk):
+        if chunk.kind != StreamKind.RR or not len(chunk):
+            return []
+        times = [float(t) for t in chunk.sample_times()]
+        hrs = [60000.0 / float(v) for v in np.asarray(chunk.values, float)]
+        return [{"participant": self.participant, "t": times[-1], "hr_inst_bpm": hrs[-1], "hr_bpm": None,
+                 "heart_source": "rr", "beat_times": times, "beat_hr_bpm": hrs, "beat_source": "rr"}]
+
+
+class _StubRegistry(Registry):
+    def provisional_heart(self, participant, streams, config):
+        return _PassThroughHeart(participant, streams, config)
+
+
+class _Collect:
+    def __init__(self):
+        self.provisional, self.features = [], []
+
+    def on_provisional(self, values):
+        self.provisional += values
+
+    def on_features(self, rows):
+        self.features += rows
+
+
+def _run(tmp_path, name, sinks):
+    sim = Simulator(seed=2, duration_s=310, audio=False)
+    cfg = PipelineConfig()
+    rec = Recorder(tmp_path / f"{name}.sqlite", name, sim.streams, cfg, utc0=sim.utc0)
+    asyncio.run(SessionRunner(sim, rec, cfg, sinks=sinks, registry=_StubRegistry()).run())
+    with SessionStore(tmp_path / f"{name}.sqlite") as st:
+        recorded = (st.features(), st.dyad(), [(e["kind"], e["t_start"], e["participant"]) for e in st.events()])
+    with sqlite3.connect(tmp_path / f"{name}.sqlite") as con:
+        tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    return recorded, tables
+
+
+def test_runner_sends_provisional_values_to_sinks_and_records_the_same_rows(tmp_path):
+    viewer = _Collect()
+    with_viewer, tables_a = _run(tmp_path, "a", [viewer])
+    plain, tables_b = _run(tmp_path, "b", [])
+    assert with_viewer == plain and tables_a == tables_b  # nothing provisional reaches the file
+    assert viewer.provisional and {v["participant"] for v in viewer.provisional} == {"client", "therapist"}
+    # the provisional value of a beat is out before the final row of its second
+    first_final = min(r["t_s"] for r in viewer.features if r.get("hr_bpm") is not None)
+    assert min(v["t"] for v in viewer.provisional) < first_final - 5
+
+
+def _frames(hub_frames):
+    return [json.loads(f.text) for f in hub_frames]
+
+
+async def test_sink_throttles_per_person_on_session_time_and_loses_no_beat():
+    hub = Hub("s", max_lossy=1000)  # this test reads every frame
+    viewer = hub.subscribe(None)
+    sink = HubSink(hub)
+    ecg = StreamInfo("client", StreamKind.ECG, 100.0)
+    beats = []
+    for k in range(40):  # a beat every 0.1 s: faster than the throttle
+        t = 0.1 * (k + 1)
+        beats.append(t)
+        sink.on_chunk(Chunk(ecg, np.zeros(10), t0=t - 0.1))
+        sink.on_provisional([{"participant": "client", "t": t, "hr_inst_bpm": 600.0, "beat_times": [t],
+                              "beat_hr_bpm": [600.0]}])
+        sink.on_provisional([{"participant": "therapist", "t": t, "hr_inst_bpm": 60.0, "beat_times": [t],
+                              "beat_hr_bpm": [60.0]}])
+    sink.on_chunk(Chunk(ecg, np.zeros(100), t0=4.0))  # the client's data moves on: what is held goes out
+    frames = [f for f in _frames(await viewer.next_batch()) if f["type"] == "provisional"]
+    assert all(f["lossy"] for f in frames)
+    # 40 values over 4 s of data: at most one frame per PROVISIONAL_MIN_S each, every beat once, in order
+    for who in ("client", "therapist"):
+        mine = [f["data"][0] for f in frames if f["data"][0]["participant"] == who]
+        assert 4.0 / PROVISIONAL_MIN_S / 2 <= len(mine) <= 4.0 / PROVISIONAL_MIN_S + 1
+        assert np.allclose([b for v in mine for b in v["beat_times"]], beats[: sum(len(v["beat_times"]) for v in mine)])
+        assert np.all(np.diff([v["t"] for v in mine]) > 0)
+    # the client's data moved on to 4.1 s: nothing of theirs is held back
+    client = [f["data"][0] for f in frames if f["data"][0]["participant"] == "client"]
+    assert np.allclose([b for v in client for b in v["beat_times"]], beats)
