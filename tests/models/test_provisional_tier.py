@@ -92,3 +92,21 @@ def test_provisional_values_come_with_arousal_and_leave_the_final_rows_alone():
                         for v in late)
     early = [v for v in prov if v["t"] < 115]
     assert early and all("arousal" not in v for v in early)  # before the baseline: no arousal claimed
+
+
+def test_real_provisional_heart_from_ecg_alone_leaves_the_final_rows_alone_at_any_chunking():
+    sim = Simulator(seed=4, duration_s=310, audio=False)
+    cfg = PipelineConfig(baseline=(0.0, 120.0), options={"heart": {"beat_sources": ["ecg"]}})
+    chunks = list(sim.chunks())
+    plain = _run(SessionPipeline(sim.streams, cfg, sim.utc0), chunks)
+    a = _run(SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True), rechunk(chunks, 0.3))
+    b = _run(SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True), chunks)
+    assert a[:3] == plain[:3] == b[:3]
+    ecg_values = [v for v in b[3] if v["participant"] == "client"]
+    assert ecg_values and {v["beat_source"] for v in ecg_values} == {"ecg"}
+    beats = np.concatenate([v["beat_times"] for v in ecg_values])
+    rechunked = np.concatenate([v["beat_times"] for v in a[3] if v["participant"] == "client"])
+    assert np.array_equal(beats, rechunked)  # a function of the data, not of how it was cut
+    truth = sim.truth.beat_times["client"]
+    assert abs(beats.size - np.sum(truth < 310)) <= 3  # beats all along (their accuracy: livecore's tests)
+    assert [v for v in ecg_values if v["t"] > 150 and v.get("arousal") is not None]
