@@ -106,7 +106,7 @@ export function runs(points) {
 
 export class TimeChart {
   /** @param el container
-   *  @param opts {title, series:[{label,color,width,dash,step,fill}], y:[min,max] (fixed),
+   *  @param opts {title, series:[{label,color,width,dash,step,fill,points}], y:[min,max] (fixed),
    *    minSpan (autoscale: smallest y span), band (tolerance shading), height, legend} */
   constructor(el, opts) {
     this.el = el; this.opts = opts;
@@ -130,7 +130,7 @@ export class TimeChart {
     for (const s of opts.series) {
       series.push({
         label: s.label, stroke: s.color, width: s.width ?? 1.5, dash: s.dash, fill: s.fill,
-        spanGaps: false, points: { show: false },
+        spanGaps: false, points: { show: !!s.points, size: 5, fill: s.color },
         paths: s.step ? uPlot.paths.stepped({ align: 1 }) : undefined,
         value: (u, v) => (v == null ? "–" : (Math.round(v * 100) / 100).toString()),
       });

@@ -1,6 +1,7 @@
 // Client-side model of one session's data, filled by websocket frames (live) or REST (replay).
 
 const WAVE_KEEP_S = 20;
+const BEATS_KEEP_S = 60;
 const LOOKBACK_S = 15;
 
 function latest(m, t) {
@@ -19,6 +20,10 @@ export class SessionData {
     this.tMax = 0;
     this.tLast = new Map(); // participant -> newest final second
     this.participants = [];
+    // live only (issue #15): the newest provisional value per person, until the final row of its
+    // second arrives, and the beat-by-beat HR of the last minute
+    this.provisional = new Map(); // participant -> value {t, hr_inst_bpm, hr_bpm, arousal, ...}
+    this.beats = new Map(); // participant -> {t: [], hr: []}
   }
   setParticipants(list) {
     const order = (p) => (p === "client" ? 0 : p === "therapist" ? 1 : 2);
@@ -32,6 +37,27 @@ export class SessionData {
       if (r.t_s > this.tMax) this.tMax = r.t_s;
       if (!(r.t_s <= this.tLast.get(r.participant))) this.tLast.set(r.participant, r.t_s);
     }
+  }
+  addProvisional(values) {
+    for (const v of values) {
+      const old = this.provisional.get(v.participant);
+      if (!old || v.t >= old.t) this.provisional.set(v.participant, v);
+      const times = v.beat_times || [];
+      if (!times.length) continue;
+      let b = this.beats.get(v.participant);
+      if (!b) { b = { t: [], hr: [] }; this.beats.set(v.participant, b); }
+      const hrs = v.beat_hr_bpm || [];
+      times.forEach((t, i) => { if (!b.t.length || t > b.t[b.t.length - 1]) { b.t.push(t); b.hr.push(hrs[i] ?? null); } });
+      const cut = b.t[b.t.length - 1] - BEATS_KEEP_S;
+      let i = 0; while (i < b.t.length && b.t[i] < cut) i++;
+      if (i) { b.t.splice(0, i); b.hr.splice(0, i); }
+    }
+  }
+  /** The person's newest provisional value, or null once the final row of its second is in
+   *  (a value describes the moment t; the row t_s closes the second (t_s - 1, t_s]). */
+  provisionalOf(participant) {
+    const v = this.provisional.get(participant);
+    return v && !(Math.ceil(v.t) <= this.tLast.get(participant)) ? v : null;
   }
   addDyad(rows) { for (const r of rows) this.dyad.set(r.t_s, r); }
   addEvents(evs) { for (const e of evs) this.events.set(e.id ?? `${e.kind}@${e.t_start}/${e.participant}`, e); }

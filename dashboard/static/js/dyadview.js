@@ -46,7 +46,11 @@ class PersonPanel {
     this.quality = h("span", { className: "badge", title: "Signal quality of this person's sensors" }, "quality –");
     this.vagal = h("span", { className: "badge", title: "Whether the vagal (HF/RMSSD) index is trustworthy now" }, "vagal –");
     this.stale = h("span", { className: "badge bad", hidden: true }, "sensor stale");
-    const head = h("div", { className: "head" }, h("h2", {}, who), this.zone, this.quality, this.vagal, this.stale);
+    // live: what the newest provisional data suggest, until the final rows confirm or withdraw it
+    this.zoneProv = h("span", { className: "zone provisional", hidden: true, "data-zone-provisional": who,
+      title: "Provisional: the zone the newest beats point to; confirmed or withdrawn when the final rows arrive" });
+    this.age = h("span", { className: "muted age", "data-age": who, title: "Age of the newest value shown" }, "");
+    const head = h("div", { className: "head" }, h("h2", {}, who), this.zone, this.zoneProv, this.quality, this.vagal, this.stale, this.age);
     // calibration: the zone needs the person's own baseline first; say how far it is
     this.calibBar = h("progress", { max: 1, value: 0, "aria-label": `${who}: baseline progress` });
     this.calibText = h("span", {}, "");
@@ -57,7 +61,7 @@ class PersonPanel {
       ["arousal", "Arousal (z)"], ["vocal_arousal", "Vocal arousal"], ["speaking", "Speaking"], ["breathing_rpm", "Breathing (/min)"]]) {
       const b = h("b", {}, "–");
       this.nums[k] = b;
-      numsEl.append(h("div", { className: "num" }, label, b));
+      numsEl.append(h("div", { className: "num", "data-num": k }, label, b));
     }
     const panel = h("section", { className: "person", "aria-label": `${who} signals`, "data-person": who }, head, this.calib, numsEl);
     el.append(panel);
@@ -73,6 +77,8 @@ class PersonPanel {
         band, height: 150, series: [{ label: "arousal", color: C.black, width: 2 }] }),
       voice: new TimeChart(panel, { key: "voice", title: "Vocal arousal (baseline z) and speaking (0/1)", minSpan: 2, series: [{ label: "vocal", color: C.purple }, { label: "speaking", color: C.sky, step: true, fill: "rgba(86,180,233,0.25)" }] }),
       ecg: new TimeChart(panel, { key: "ecg", title: "Signal alive: ECG (µV, last 10 s)", height: 100, legend: false, series: [{ label: "ECG", color: C.black, width: 1 }] }),
+      // live: every beat as it is confirmed (provisional, not artefact-corrected), on the ECG's time axis
+      beats: replay ? null : new TimeChart(panel, { key: "beats", title: "Beat-by-beat HR (bpm, last 10 s, provisional: not yet artefact-corrected)", height: 80, legend: false, minSpan: HR_MIN_SPAN, series: [{ label: "beat HR", color: C.vermillion, width: 1, points: true }] }),
       // replay: recordings keep no raw audio unless opted in, so there is no level to show
       level: replay ? null : new TimeChart(panel, { key: "level", title: "Microphone level (dBFS, last 10 s)", height: 90, legend: false, y: [-80, 0], series: [{ label: "level", color: C.green, width: 1 }] }),
     };
@@ -105,16 +111,40 @@ class PersonPanel {
         for (let i = 0; i < wv.t.length; i++) if (wv.t[i] >= hi - 10 && wv.t[i] <= hi) { xs.push(wv.t[i]); ys.push(wv.v[i]); }
         chart.set([xs, ys], [hi - 10, hi]);
       } else chart.set([[], []], [hi - 10, hi]);
+      if (kind === "ecg" && this.charts.beats) {
+        const b = data.beats.get(this.who);
+        const xs = [], ys = [];
+        if (b) for (let i = 0; i < b.t.length; i++) if (b.t[i] >= hi - 10 && b.t[i] <= hi) { xs.push(b.t[i]); ys.push(b.hr[i]); }
+        this.charts.beats.set([xs, ys], [hi - 10, hi]);
+      }
     }
     const r = data.rowAt(this.who, tNow) || {};
+    // a provisional value newer than the final row is shown lighter until its second is final
+    const p = data.provisionalOf ? data.provisionalOf(this.who) : null;
+    const shown = { ...r };
+    const provisional = new Set();
+    if (p) {
+      for (const k of ["hr_bpm", "arousal"]) if (p[k] != null) { shown[k] = p[k]; provisional.add(k); }
+    }
+    const tNewest = Math.max(r.t_s ?? -Infinity, provisional.size ? p.t : -Infinity);
+    this.age.textContent = isFinite(tNewest) ? `${Math.max(0, Math.round(tNow - tNewest))} s ago` : "";
+    this.age.dataset.provisional = provisional.size ? "1" : "0";
+    const zp = p && p.zone_provisional;
+    this.zoneProv.hidden = !(zp && KNOWN_ZONES.has(zp) && zp !== r.zone);
+    if (!this.zoneProv.hidden) {
+      this.zoneProv.textContent = `${zoneInfo(zp).text}?`;
+      this.zoneProv.className = `zone provisional zone-${zp}`;
+    }
     const calib = baselineProgress(data, this.who, tNow);
     this.renderCalibration(calib, tNow);
     const known = KNOWN_ZONES.has(r.zone);
     this.zone.textContent = known ? zoneInfo(r.zone).text : calib ? CALIBRATING : zoneInfo("unknown").text;
     this.zone.className = `zone zone-${known ? r.zone : "unknown"}`;
     for (const [k, el] of Object.entries(this.nums)) {
-      const v = r[k];
+      const v = shown[k];
       el.textContent = k === "speaking" ? (v == null ? "–" : v ? "yes" : "no") : fmt(v, k === "hr_bpm" || k === "breathing_rpm" ? 0 : 2);
+      el.classList.toggle("provisional", provisional.has(k));
+      el.title = provisional.has(k) ? "provisional: from the newest beats, replaced when its second is final" : "";
     }
     const q = r.quality;
     this.quality.textContent = `quality ${q ?? "–"}`;

@@ -1,0 +1,59 @@
+"""Live view of the provisional tier (issue #15) in Debian's Chromium: a provisional value is shown
+lighter, with its age and its beat on the beat-by-beat strip, and the final value replaces it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard_helpers import OUT, SUP
+
+pytestmark = pytest.mark.browser
+
+HR = "section[data-person=client] [data-num=hr_bpm] b"
+AROUSAL = "section[data-person=client] [data-num=arousal] b"
+
+
+def test_provisional_value_is_lighter_then_replaced_by_the_final_one(server, page):
+    # a created, never started session: every frame it shows is the one this test sends
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    hub = server.server.config.app.state.manager.live[sid].hub
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/live/{sid}")
+    page.wait_for_selector("section[data-person=client]")
+    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+
+    final = [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window"} for t in range(1, 21)]
+    hub.submit("features", final)
+    hub.submit("sensors", {"t": 21.0, "streams": {}})
+    page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '70'", timeout=10_000)
+    assert "provisional" not in (page.get_attribute(HR, "class") or "")
+    opaque = page.evaluate(f"getComputedStyle(document.querySelector({HR!r})).opacity")
+
+    hub.submit("provisional", [{"participant": "client", "t": 20.6, "hr_inst_bpm": 95.0, "hr_bpm": 91.0,
+                                "beat_times": [19.9, 20.6], "beat_hr_bpm": [90.0, 95.0], "beat_source": "ecg",
+                                "arousal": 1.5, "arousal_confidence": 1.0, "zone": "window", "zone_provisional": "hyper"}])
+    page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '91'", timeout=10_000)
+    for sel in (HR, AROUSAL):
+        assert "provisional" in (page.get_attribute(sel, "class") or "")
+        lighter = page.evaluate(f"getComputedStyle(document.querySelector({sel!r})).opacity")
+        assert float(lighter) < float(opaque)  # visibly lighter than a final value
+    assert page.inner_text(AROUSAL) == "1.50"
+    age = page.locator("[data-age=client]")
+    assert age.inner_text().endswith("s ago") and age.get_attribute("data-provisional") == "1"
+    assert page.locator("[data-zone-provisional=client]").is_visible()
+    assert page.locator("section[data-person=client] [data-chart=beats]").count() == 1
+    page.screenshot(path=str(OUT / "live-provisional.png"), full_page=True)
+
+    # the final row of that second arrives: it replaces the provisional values
+    hub.submit("features", [{"t_s": 21, "participant": "client", "hr_bpm": 88.0, "arousal": 1.2, "zone": "window"}])
+    page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '88'", timeout=10_000)
+    for sel in (HR, AROUSAL):
+        assert "provisional" not in (page.get_attribute(sel, "class") or "")
+    assert page.inner_text(AROUSAL) == "1.20"
+    assert page.locator("[data-age=client]").get_attribute("data-provisional") == "0"
+    assert not page.locator("[data-zone-provisional=client]").is_visible()
+    server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors
