@@ -89,7 +89,7 @@ def serve(args) -> None:
 
     import uvicorn
 
-    from coregulate.server.app import Settings, create_app
+    from coregulate.server.web.app import Settings, create_app
 
     app = create_app(Settings(data_dir=Path(args.data), token=SUP, viewer_token=VIEW))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning",

@@ -12,9 +12,9 @@ from coregulate.models.config import PipelineConfig
 from coregulate.models.registry import Registry
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.hub import PROVISIONAL_MIN_S, Hub, HubSink
-from coregulate.server.recorder import Recorder, SessionStore
-from coregulate.server.runner import SessionRunner
+from coregulate.server.web.hub import PROVISIONAL_MIN_S, Hub, HubSink
+from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.runner import SessionRunner
 
 
 class _PassThroughHeart:
