@@ -47,7 +47,7 @@ class PersonPanel {
     this.vagal = h("span", { className: "badge", title: "Whether the vagal (HF/RMSSD) index is trustworthy now" }, "vagal –");
     this.stale = h("span", { className: "badge bad", hidden: true }, "sensor stale");
     // live: what the newest provisional data suggest, until the final rows confirm or withdraw it
-    this.zoneProv = h("span", { className: "zone provisional", hidden: true, "data-zone-provisional": who,
+    this.zoneProv = h("span", { className: "zonep provisional", hidden: true, "data-zone-provisional": who,
       title: "Provisional: the zone the newest beats point to; confirmed or withdrawn when the final rows arrive" });
     this.age = h("span", { className: "muted age", "data-age": who, title: "Age of the newest value shown" }, "");
     const head = h("div", { className: "head" }, h("h2", {}, who), this.zone, this.zoneProv, this.quality, this.vagal, this.stale, this.age);
@@ -133,7 +133,7 @@ class PersonPanel {
     this.zoneProv.hidden = !(zp && KNOWN_ZONES.has(zp) && zp !== r.zone);
     if (!this.zoneProv.hidden) {
       this.zoneProv.textContent = `${zoneInfo(zp).text}?`;
-      this.zoneProv.className = `zone provisional zone-${zp}`;
+      this.zoneProv.className = `zonep provisional zone-${zp}`;
     }
     const calib = baselineProgress(data, this.who, tNow);
     this.renderCalibration(calib, tNow);
