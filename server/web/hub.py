@@ -296,6 +296,7 @@ class _StreamState:
     chunks: int = 0
     gaps: int = 0
     contact: bool | None = None
+    silent: bool = False  # inside a silence the live source renews every second
 
 
 class HubSink:
@@ -321,7 +322,10 @@ class HubSink:
         key = chunk.stream.key
         st = self.streams.setdefault(key, _StreamState())
         st.chunks += 1
-        st.gaps += int(bool(chunk.gap_before))
+        silent = bool(chunk.meta.get("silent"))
+        # one silence is one gap, however many times the source renews its mark
+        st.gaps += int(bool(chunk.gap_before) and not (silent and st.silent))
+        st.silent = silent
         st.last_end = max(st.last_end, float(chunk.t_end))
         if "contact" in chunk.meta:
             st.contact = bool(chunk.meta["contact"])

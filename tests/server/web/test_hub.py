@@ -101,3 +101,17 @@ def test_sink_reduces_ecg_to_an_envelope_and_audio_to_levels():
     sink.on_features([{"t_s": 1, "participant": "client", "hr_bpm": float("nan"), "rmssd_ms": None}])
     f = json.loads(hub.buffer[-1].text)
     assert f["type"] == "features" and f["data"] == [{"t_s": 1, "participant": "client", "hr_bpm": None}]
+
+
+def test_one_silence_counts_as_one_gap_however_often_the_source_renews_it():
+    sink = HubSink(Hub("s"))
+    eda = StreamInfo("client", StreamKind.EDA, 4.0)
+    key = eda.key
+    sink.on_chunk(Chunk(eda, np.full(8, 2.0), t0=0.0))
+    for t in (3.0, 4.0, 5.0):  # the live source's silence mark, renewed every second
+        sink.on_chunk(Chunk(eda, np.empty(0), t0=t, t_end=t, gap_before=True, meta={"silent": True}))
+    assert sink.streams[key].gaps == 1
+    sink.on_chunk(Chunk(eda, np.full(4, 2.0), t0=6.0, gap_before=True))  # data back after the silence
+    assert sink.streams[key].gaps == 2
+    sink.on_chunk(Chunk(eda, np.empty(0), t0=9.0, t_end=9.0, gap_before=True, meta={"silent": True}))
+    assert sink.streams[key].gaps == 3  # a new silence is a new gap
