@@ -90,11 +90,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from .base import DyadEstimator, Event, finite_or_none
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 from .surrogates import SurrogateParams, SurrogateResult, SurrogateSynchrony
 from .synchrony import SyncParams, lag_leader
 
@@ -206,15 +206,7 @@ class DyadParams:
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
-        opts = config.family("dyad") if config is not None else {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(opts) - known
-        if unknown:
-            raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
-        for key in ("abs_signals", "log_signals", "tama_signals", "event_signals"):
-            if key in opts:
-                opts[key] = tuple(opts[key])
-        return replace(cls(), **opts)
+        return family_options(config, "dyad", cls)
 
     @property
     def sync(self) -> SyncParams:

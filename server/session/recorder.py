@@ -402,7 +402,7 @@ class SessionStore(_Annotations):
 
     @property
     def config(self) -> PipelineConfig:
-        return PipelineConfig.from_json(self.con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
+        return PipelineConfig.as_recorded(self.con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
 
     def status(self) -> str:
         """running, complete, stopped, failed -- or interrupted for a writer that died."""
