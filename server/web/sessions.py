@@ -56,11 +56,9 @@ class Backends:
     recorder_cls: Any
     runner_cls: Any
     store_cls: Any
-    config_cls: Any
 
 
 def default_backends() -> Backends:
-    from ...models.config import PipelineConfig
     from ..session.recorder import Recorder, SessionStore
     from ..session.runner import SessionRunner
 
@@ -77,7 +75,7 @@ def default_backends() -> Backends:
 
         return build_source(list(spec.specs), speed)
 
-    return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
+    return Backends(make_source, Recorder, SessionRunner, SessionStore)
 
 
 @dataclass
@@ -225,7 +223,7 @@ class SessionManager:
             return None
         from ..offline.baseline import FROM_RECORDING, reference_from
 
-        config = self.backends.config_cls(window_s=req.window_s, options=req.options)
+        config = req.config  # its window and options; reference_from sets the baseline itself
         try:
             return reference_from(list(req.baseline_from), config, FROM_RECORDING)
         except Exception as exc:  # InputError and friends carry a clear message for the user
@@ -242,7 +240,7 @@ class SessionManager:
             raise
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot open source: {exc}") from None
-        config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        config = req.config  # checked when the request was read
         if req.baseline_from:
             from ..offline.baseline import with_reference
 
@@ -424,8 +422,8 @@ class SessionManager:
             "duration_s": max((st.last_end for st in list(s.sink.streams.values())), default=0.0),
             "participants": sorted({x["participant"] for x in streams}),
             "streams": streams, "seq": s.hub.seq, "error": s.error,
-            "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
-            "tolerance": tolerance_bounds(s.request.options),
+            "source": s.request.source.model_dump(), "config": {"window_s": s.config.window_s, "speed": s.request.speed},  # in force
+            "tolerance": tolerance_bounds(s.config.options),
             "baseline": baseline_segment(s.config), "pacing": _pacing(s.request, s.config),
         }
 
