@@ -177,7 +177,7 @@ class PipelineConfig:
         and :class:`~coregulate.models.voice.VoiceEstimator`). Estimators given one use it from the
         first second and skip ``baseline``.
     options : dict
-        Per-family overrides, e.g. ``{"tolerance": {"hyper_sustain_s": 20}}``; each estimator
+        Per-family overrides, e.g. ``{"tolerance": {"sustain_s": 20}}``; each estimator
         family documents its keys in its own config dataclass (:data:`OPTION_FAMILIES`).
 
     Raises
