@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from ...models.config import PipelineConfig
+from ..session.runner import SessionStatus
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -100,7 +101,7 @@ class StreamOut(BaseModel):
 
 class SessionOut(BaseModel):
     id: str
-    status: str = Field(description="created | running | complete | stopped | failed | interrupted")
+    status: str = Field(description=" | ".join(SessionStatus))
     live: bool
     label: str = ""
     utc0: float | None = None

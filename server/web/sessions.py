@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ...models.tolerance import tolerance_bounds  # the dashboard shades the band the estimator uses
 from .hub import Hub, HubSink
+from ..session.runner import SessionStatus
 from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
 
 log = logging.getLogger("coregulate.server")
@@ -103,7 +104,7 @@ class LiveSession:
     config: Any
     hub: Hub
     sink: HubSink
-    status: str = "created"
+    status: str = SessionStatus.CREATED
     recorder: Any = None
     runner: Any = None
     task: asyncio.Future | None = None  # completion, as seen from the server loop
@@ -126,9 +127,9 @@ class LiveSession:
 
         From the status, which the session's own thread sets once the recorder is closed: the
         server loop's view of the task completes a moment later, and in between a finished
-        session must not read as live (its status already says "complete").
+        session must not read as live (its status already says complete).
         """
-        return self.status in ("created", "starting", "running") and not (self.task is not None and self.task.done())
+        return SessionStatus.is_active(self.status) and not (self.task is not None and self.task.done())
 
 
 def _stream_dict(s: Any) -> dict[str, Any]:
@@ -291,7 +292,7 @@ class SessionManager:
         s = self.live.get(session_id)
         if s is None:
             raise SessionError(409 if self.exists(session_id) else 404, "only a created, not yet started session can be started")
-        if s.status != "created":
+        if s.status != SessionStatus.CREATED:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
         from ..session.sources import spec_for_record, video_meta
@@ -300,7 +301,7 @@ class SessionManager:
         source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
         meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed,
                 **video_meta(s.source)}
-        s.status = "starting"
+        s.status = SessionStatus.STARTING
         loop = asyncio.new_event_loop()
 
         def run_loop() -> None:
@@ -323,14 +324,14 @@ class SessionManager:
         try:
             await self.call_in_session(s, build, timeout=60)
         except Exception as exc:
-            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.status, s.error = SessionStatus.FAILED, f"{exc.__class__.__name__}: {exc}"
             s.ended_at = time.monotonic()
             if s.recorder is not None:
-                await self.call_in_session(s, lambda: s.recorder.close("failed"))
+                await self.call_in_session(s, lambda: s.recorder.close(SessionStatus.FAILED))
             loop.call_soon_threadsafe(loop.stop)
             s.hub.publish("end", {"status": s.status, "error": s.error})
             raise SessionError(422, f"cannot start session: {exc}") from None
-        s.status = "running"
+        s.status = SessionStatus.RUNNING
         s.cfuture = asyncio.run_coroutine_threadsafe(self._run(s), loop)
         s.task = asyncio.wrap_future(s.cfuture)
         s.task.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
@@ -363,24 +364,25 @@ class SessionManager:
         # runs in the session's own loop
         try:
             result = await s.runner.run()
-            s.status = result if isinstance(result, str) else ("stopped" if s.stop_requested else "complete")
+            s.status = result if isinstance(result, str) else (
+                SessionStatus.STOPPED if s.stop_requested else SessionStatus.COMPLETE)
         except asyncio.CancelledError:
-            s.status = "stopped"
+            s.status = SessionStatus.STOPPED
             raise
         except Exception as exc:
             log.exception("session %s failed", s.id)
-            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.status, s.error = SessionStatus.FAILED, f"{exc.__class__.__name__}: {exc}"
         finally:
             s.ended_at = time.monotonic()
             s.hub.submit("end", {"status": s.status, "error": s.error})
 
     async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
         s = self.live.get(session_id)
-        if s is None or s.status == "created":
+        if s is None or s.status == SessionStatus.CREATED:
             if s is not None:
                 del self.live[session_id]
-                s.status = "stopped"
-                s.hub.publish("end", {"status": "stopped", "error": None})
+                s.status = SessionStatus.STOPPED
+                s.hub.publish("end", {"status": SessionStatus.STOPPED, "error": None})
                 return s
             raise SessionError(409 if self.exists(session_id) else 404, "session is not running")
         if not s.running:
@@ -433,7 +435,7 @@ class SessionManager:
             meta = dict(getattr(st, "meta", None) or info.get("meta") or {})
         streams = [_stream_dict(x) for x in info.get("streams") or []]
         return {
-            "id": info.get("id", session_id), "status": info.get("status", "unknown"), "live": False,
+            "id": info.get("id", session_id), "status": info.get("status", SessionStatus.UNKNOWN), "live": False,
             "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
             "duration_s": info.get("duration_s", info.get("duration")),
             "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
@@ -466,7 +468,7 @@ class SessionManager:
             try:
                 out[sid] = self.describe(sid)
             except Exception as exc:
-                out[sid] = {"id": sid, "status": "unreadable", "live": False, "error": str(exc)}
+                out[sid] = {"id": sid, "status": SessionStatus.UNREADABLE, "live": False, "error": str(exc)}
         return sorted(out.values(), key=lambda d: d["id"], reverse=True)
 
     # -- annotations ------------------------------------------------------------------------
