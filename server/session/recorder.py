@@ -472,8 +472,18 @@ class SessionStore(_Annotations):
                          "rate": s.rate, "label": s.label} for s in self.streams()],
             "keep_audio": bool(self._meta_value("keep_audio", 0)),
             "config": json.loads(self.config.to_json()),
-            "sources": self._meta_value("sources"),
+            "sources": self._sources(),
         }
+
+    def _sources(self) -> dict[str, Any] | None:
+        """The ``sources`` metadata in its one schema (:func:`~.sources.source_meta`); files written
+        before it kept a plain list of SPECs."""
+        v = self._meta_value("sources")
+        if isinstance(v, list):
+            return {"kind": "files", "specs": v}
+        if isinstance(v, str):  # a single SPEC that was not JSON
+            return {"kind": "files", "specs": [v]}
+        return v if isinstance(v, dict) else None
 
     # -- per-second tables --------------------------------------------------------------------
 

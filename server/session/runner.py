@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -239,3 +241,58 @@ class SessionRunner:
             ids = self.recorder.write_events(out.events)
             _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
 
+
+def new_session_id(kind: str = "") -> str:
+    """The one id scheme of sessions, also their file name: ``[KIND-]YYYYmmdd-HHMMSS-xxxxxx``.
+
+    UTC time of creation and 6 random hex digits (two sessions started in the same second do not
+    collide); ``kind`` says where it came from (``live``: ``record``, ``replay``: ``replay
+    --headless``; none for the server's own sessions). ``analyze`` names a session after its
+    output folder instead.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{kind}-{stamp}-{secrets.token_hex(3)}" if kind else f"{stamp}-{secrets.token_hex(3)}"
+
+
+def open_session(source: Source, config: PipelineConfig, path, session_id: str, *, keep_audio: bool = False,
+                 participants: dict[str, str] | None = None, meta: dict[str, Any] | None = None,
+                 sinks: list[Any] | None = None, registry: Registry | None = None,
+                 recorder_cls: Any = None, runner_cls: Any = None) -> SessionRunner:
+    """The one way to open a session: its file (a :class:`~.recorder.Recorder`) and its runner.
+
+    Used by ``analyze``, ``replay``, ``record`` and the server, so that every session file is made
+    the same way. The recorder is not one sink among the others: it is written first and its
+    errors end the session (nothing may be lost silently), while a failing sink is logged and
+    skipped (:func:`_call`).
+
+    Parameters
+    ----------
+    source : Source
+        Where the chunks come from (its ``streams`` and ``utc0`` go into the file).
+    config : PipelineConfig
+        Checked settings, saved with the session.
+    path : path-like
+        The session file to create.
+    session_id : str
+        See :func:`new_session_id`.
+    keep_audio, participants, meta
+        Passed to the recorder (raw audio kept or not, role -> pseudonymous code, metadata such
+        as ``sources``, see :func:`~.sources.source_meta`).
+    sinks : list, optional
+        Consumers after the recorder (websocket hub, LSL outlet, progress bar, printer).
+    registry : Registry, optional
+        Estimator factories (``analyze --jobs``: per-person worker processes).
+    recorder_cls, runner_cls : type, optional
+        Stand-ins for tests.
+    """
+    from .recorder import Recorder
+
+    recorder = (recorder_cls or Recorder)(path, session_id, list(source.streams), config,
+                                          utc0=getattr(source, "utc0", None), keep_audio=keep_audio,
+                                          participants=dict(participants or {}), meta=dict(meta or {}))
+    extra = {"registry": registry} if registry is not None else {}
+    try:
+        return (runner_cls or SessionRunner)(source, recorder, config, sinks=list(sinks or []), **extra)
+    except BaseException:  # e.g. streams no estimator accepts: the file says so rather than "interrupted"
+        recorder.close(SessionStatus.FAILED)
+        raise

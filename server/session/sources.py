@@ -169,6 +169,16 @@ def spec_for_record(text: str) -> str:
     return text.replace(str(path), PurePath(str(path)).name, 1)
 
 
+def source_meta(kind: str, specs: list[str] | tuple[str, ...] = (), **params) -> dict:
+    """The one schema of a session's ``sources`` metadata, whoever opened it.
+
+    ``{"kind": "files" | "simulator" | "live", "specs": [SPEC as kept in the file], **params}``
+    (the server adds the simulator's ``seed``, ``duration_s``, ``audio``). Files written before
+    this schema hold a plain list of SPECs; :meth:`~.recorder.SessionStore.info` reads both.
+    """
+    return {"kind": kind, **params, "specs": [spec_for_record(x) for x in specs]}
+
+
 def video_meta(source) -> dict:
     """``{"video": [reference, ...]}`` for the session file when the source reads a video (path,
     size, SHA-256, offset, regions: what a replay needs to find and check it; never frames),

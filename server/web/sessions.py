@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import logging
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -205,7 +204,9 @@ class SessionManager:
 
     # -- life cycle -------------------------------------------------------------------------
     def new_id(self) -> str:
-        return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+        from ..session.runner import new_session_id
+
+        return new_session_id()
 
     #: A finished session's hub (replay buffer for reconnecting viewers) is kept this long.
     keep_finished_s = 600.0
@@ -295,12 +296,12 @@ class SessionManager:
         if s.status != SessionStatus.CREATED:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
-        from ..session.sources import spec_for_record, video_meta
+        from ..session.runner import open_session
+        from ..session.sources import source_meta, video_meta
 
-        source_meta = s.request.source.model_dump()
-        source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
-        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed,
-                **video_meta(s.source)}
+        src = s.request.source.model_dump()
+        meta = {"label": s.request.label, "sources": source_meta(src.pop("kind"), src.pop("specs"), **src),
+                "speed": s.request.speed, **video_meta(s.source)}
         s.status = SessionStatus.STARTING
         loop = asyncio.new_event_loop()
 
@@ -316,10 +317,10 @@ class SessionManager:
         s.loop, s.thread = loop, thread
 
         def build() -> None:
-            s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
-                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio,
-                                        participants=dict(s.request.participant_codes), meta=meta)
-            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink, *s.extra_sinks])
+            s.runner = open_session(s.source, s.config, s.path, s.id, keep_audio=s.request.keep_audio,
+                                    participants=s.request.participant_codes, meta=meta,
+                                    sinks=[s.sink, *s.extra_sinks], recorder_cls=b.recorder_cls, runner_cls=b.runner_cls)
+            s.recorder = s.runner.recorder
 
         try:
             await self.call_in_session(s, build, timeout=60)
