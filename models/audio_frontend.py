@@ -27,67 +27,22 @@ Each person's PROSODY stream has these channels per frame (see :data:`PROSODY_CH
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from ..sensors.errors import InputError
 from .attribution import AttributionConfig, CrosstalkAttributor
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 from .prosody import FRAME_CHANNELS, Decimator, FrameAnalyzer, FrameConfig
 from .vad import EnergyVad, VadConfig
+from .voice_options import FrontEndOptions
 
 PROSODY_CHANNELS: tuple[str, ...] = FRAME_CHANNELS + ("vad", "speech", "other_speech", "overlap")
 
 #: Frame spacing on the session clock (s).
 HOP_S = 0.01
 _FRAMES_PER_S = 100
-
-
-@dataclass(frozen=True)
-class FrontEndOptions:
-    """Keys of ``config.family("voice")`` read by the front end (others belong to VoiceEstimator).
-
-    Parameters
-    ----------
-    f0_min_hz, f0_max_hz : float
-        Pitch search range.
-    yin_threshold : float
-        YIN absolute threshold.
-    voiced_max_aperiodicity : float
-        A frame counts as voiced when YIN found a period with ``d'`` below this.
-    vad_onset_db, vad_offset_db, vad_min_level_db : float
-        Energy VAD thresholds above the tracked noise floor (and absolute, dBFS).
-    hangover_s : float
-        Hold time of the VAD and of the speaker decision.
-    leak_db, crosstalk_margin_db, crosstalk_hysteresis_db, calibration_s : float
-        Crosstalk attribution (:mod:`.attribution`).
-    """
-
-    f0_min_hz: float = 60.0
-    f0_max_hz: float = 500.0
-    yin_threshold: float = 0.15
-    voiced_max_aperiodicity: float = 0.15
-    vad_onset_db: float = 12.0
-    vad_offset_db: float = 7.0
-    vad_min_level_db: float = -55.0
-    hangover_s: float = 0.2
-    leak_db: float = 10.0
-    crosstalk_margin_db: float = 6.0
-    crosstalk_hysteresis_db: float = 1.5
-    calibration_s: float = 120.0
-
-    @classmethod
-    def from_config(cls, config: PipelineConfig, known_elsewhere: frozenset[str] = frozenset()) -> "FrontEndOptions":
-        opts = config.family("voice")
-        mine = {f.name for f in fields(cls)}
-        unknown = set(opts) - mine - set(known_elsewhere)
-        if unknown:
-            raise InputError(
-                f"unknown voice option(s) {sorted(unknown)}", field="options.voice", expected=", ".join(sorted(mine | known_elsewhere))
-            )
-        return cls(**{k: v for k, v in opts.items() if k in mine})
 
 
 class _Channel:
@@ -222,14 +177,8 @@ class AudioFrontEnd:
 
     MIN_BATCH = 25
 
-    def __init__(self, audio_streams: list[StreamInfo], config: PipelineConfig | None = None,
-                 _known_elsewhere: frozenset[str] | None = None) -> None:
-        config = config or PipelineConfig()
-        if _known_elsewhere is None:
-            from .voice import VoiceOptions  # the voice estimator reads the rest of the family
-
-            _known_elsewhere = frozenset(f.name for f in fields(VoiceOptions))
-        self.opts = FrontEndOptions.from_config(config, _known_elsewhere)
+    def __init__(self, audio_streams: list[StreamInfo], config: PipelineConfig | None = None) -> None:
+        self.opts = family_options(config, "voice", FrontEndOptions)
         seen: set[str] = set()
         for s in audio_streams:
             if s.kind is not StreamKind.AUDIO:

@@ -35,11 +35,11 @@ the rhythm is irregular (one place decides both: :func:`heart_flags`), and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .base import Event, RowEstimator, finite_or_none
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 
 NORMS: dict[str, tuple[float, float]] = {
     "mean_rr_ms": (926.0, 90.0),
@@ -76,8 +76,7 @@ class AutonomicOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "AutonomicOptions":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.family("autonomic").items() if k in names})
+        return family_options(config, "autonomic", cls)
 
 
 def _z(name: str, value: float | None) -> float | None:

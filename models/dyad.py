@@ -82,7 +82,8 @@ withdrawal, the zone times themselves are used.
     leading* (>= half the time: the therapist being pulled along). A regulated therapist is the
     precondition of safety, so this is surfaced, not hidden.
 
-Every threshold is in :class:`DyadParams`. Zone changes of either person
+Every threshold is in :class:`DyadParams`; each event kind is one small state machine of
+:mod:`.dyad_events`, its state a dataclass. Zone changes of either person
 (``leave_window``/``return_window``) are emitted by the tolerance estimator, not repeated here.
 """
 
@@ -90,11 +91,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from .base import DyadEstimator, Event, finite_or_none
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
+from .dyad_events import (
+    ArousalTrace, ClientEpisodes, CoregulationRule, DyadSecond, PendingRepair, RepairRule, RuptureRule, TherapistRule,
+)
 from .surrogates import SurrogateParams, SurrogateResult, SurrogateSynchrony
 from .synchrony import SyncParams, lag_leader
 
@@ -107,7 +111,6 @@ SIGNALS: dict[str, tuple[str, ...]] = {
 }
 
 LABEL = "candidate for review"
-DYSREGULATED = frozenset({"hyper", "hypo", "hypo_candidate"})
 
 
 @dataclass(frozen=True)
@@ -206,15 +209,7 @@ class DyadParams:
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
-        opts = config.family("dyad") if config is not None else {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(opts) - known
-        if unknown:
-            raise ValueError(f"unknown dyad option(s) {sorted(unknown)}; expected some of {sorted(known)}")
-        for key in ("abs_signals", "log_signals", "tama_signals", "event_signals"):
-            if key in opts:
-                opts[key] = tuple(opts[key])
-        return replace(cls(), **opts)
+        return family_options(config, "dyad", cls)
 
     @property
     def sync(self) -> SyncParams:
@@ -256,39 +251,6 @@ class _Tama:
         return sum(vals) / len(vals) if vals else None
 
 
-class _Run:
-    """Hysteresis on a boolean: ``on`` after ``sustain`` true seconds, off after ``sustain`` false."""
-
-    def __init__(self, sustain: int):
-        self.sustain = sustain
-        self.on = False
-        self.onset: int | None = None  # first second of the current true run
-        self.last_true: int | None = None
-        self._true = 0
-        self._false = 0
-
-    def step(self, t: int, value: bool | None) -> str | None:
-        """Advance; returns ``"start"`` / ``"end"`` on a change, else ``None``. ``None`` = unknown."""
-        if value is None:
-            return None
-        if value:
-            if self._true == 0:
-                self.onset = t if not self.on else self.onset
-            self._true += 1
-            self._false = 0
-            self.last_true = t
-            if not self.on and self._true >= self.sustain:
-                self.on = True
-                return "start"
-        else:
-            self._false += 1
-            self._true = 0
-            if self.on and self._false >= self.sustain:
-                self.on = False
-                return "end"
-        return None
-
-
 class DyadPipeline(DyadEstimator):
     """Synchrony, zones and dyad event candidates for a client-therapist pair.
 
@@ -313,18 +275,13 @@ class DyadPipeline(DyadEstimator):
         p = self.params
         self._levels: deque[float | None] = deque(maxlen=p.level_s)
         self._pauses: deque[float | None] = deque(maxlen=p.level_s)
-        # the client's (t, arousal): enough for the turning points of an episode and its lead-in
-        self._arousal: deque[tuple[int, float]] = deque(maxlen=p.repair_after_s + p.onset_lookback_s)
-        self._client_out = _Run(p.sustain_s)  # client dysregulated (hyper / withdrawal)
-        self._client_in = _Run(p.sustain_s)  # client in window
-        self._therapist_out = _Run(p.sustain_s)
-        self._episode: dict[str, Any] | None = None  # current client dysregulation episode
-        self._coreg: dict[str, Any] | None = None  # episode watched for co-regulation
-        self._rupture: dict[str, Any] | None = None
-        self._last_rupture: dict[str, Any] | None = None
-        self._pending_repair: dict[str, Any] | None = None
-        self._restored_since: int | None = None
-        self._therapist_dys: dict[str, Any] | None = None
+        # one state machine per event kind (:mod:`.dyad_events`), stepped in _events
+        self._arousal = ArousalTrace(p)
+        self._episodes = ClientEpisodes(p, self._arousal)
+        self._ruptures = RuptureRule(p, self._arousal, self._event)
+        self._repair = RepairRule(p, self._event)
+        self._coreg = CoregulationRule(p, self._event)
+        self._therapist = TherapistRule(p, self.therapist, self._event)
         self._t = 0
         self.counts: dict[str, int] = {}
 
@@ -406,217 +363,49 @@ class DyadPipeline(DyadEstimator):
         return Event(kind=kind, t_start=float(start), t_end=float(end), participant=participant,
                      rule=rule, evidence=evidence, label=LABEL)
 
-    def _events(self, t: int, cz: str | None, tz: str | None, row: dict[str, Any]) -> list[Event]:
+    def _second(self, t: int, cz: str | None, tz: str | None, row: dict[str, Any]) -> DyadSecond:
         p = self.params
-        ev: list[Event] = []
         level = self._level()
-        low = None if level is None else level <= p.low_effect
-        high = None if level is None else level >= p.restore_effect
-        known_c = cz is not None and cz != "unknown"
-        client_state = None
         if cz == "hyper":
-            client_state = "hyper"
+            state: str | None = "hyper"
         elif cz in ("hypo", "hypo_candidate"):
-            client_state = "withdrawal"
+            state = "withdrawal"
         elif self._withdrawn_vocally():
-            client_state = "vocal_withdrawal"
+            state = "vocal_withdrawal"
+        else:
+            state = None
+        return DyadSecond(t, cz, tz, state, level, None if level is None else level <= p.low_effect,
+                          None if level is None else level >= p.restore_effect, row)
 
-        # Client episodes (dysregulated, with hysteresis) ------------------------------------
-        out_change = self._client_out.step(t, client_state is not None if (known_c or client_state) else None)
-        in_change = self._client_in.step(t, cz == "window" if known_c else None)
-        if out_change == "start" and self._episode is None:
-            onset = self._client_out.onset
-            assert onset is not None
-            departure, _ = self._turning_point(client_state, onset - p.onset_lookback_s, onset, leaving=True)
-            self._episode = {"onset": onset, "state": client_state, "departure": departure, "arousal_state": None}
-            # A new episode supersedes a co-regulation still being watched after a return.
-            self._coreg = {"onset": self._client_out.onset, "state": client_state, "first": [],
-                           "therapist_in": 0, "therapist_known": 0, "lead_t": 0, "sig": 0,
-                           "first_lead": None, "return": None}
-        if self._episode is not None and client_state in ("hyper", "withdrawal"):
-            # an episode that began as vocal withdrawal is dated back by its zone's arousal
-            self._episode["arousal_state"] = client_state
-        if self._coreg is not None:
-            ev.extend(self._watch_coregulation(t, tz, level, row))
-
-        # Rupture candidate: dysregulated client and synchrony near pseudo-synchrony; closes when
-        # the episode ends or synchrony is restored (level >= restore_effect) for sustain_s.
-        if (self._episode is not None and self._client_out.on and client_state is not None and low
-                and (self._rupture is not None or not self._recovering(self._episode))):
-            if self._rupture is None:
-                ep = self._episode
-                first = self._last_rupture is None or self._last_rupture["episode"] != ep["onset"]
-                self._rupture = {"start": ep["departure"] if first else t, "episode": ep["onset"], "low_since": t,
-                                 "state": client_state, "last": t, "min_level": level, "restored": 0}
-            r = self._rupture
-            r["last"], r["restored"] = t, 0
-            r["min_level"] = min(r["min_level"], level)
-        elif self._rupture is not None:
-            r = self._rupture
-            r["restored"] = r["restored"] + 1 if high else 0
-            if r["restored"] >= p.sustain_s or in_change == "start" or self._episode is None:
-                ev.append(self._close_rupture())
-
-        # Synchrony restored after this episode's rupture (may precede the zone return, which the
-        # tolerance estimator confirms later): remember since when, forget on a new drop.
-        rup = self._rupture or self._last_rupture
-        ep_rupture = self._episode is not None and rup is not None and rup["episode"] == self._episode["onset"]
-        if ep_rupture and self._rupture is None and high:
-            self._restored_since = self._restored_since or t
-        elif low or not ep_rupture:
-            self._restored_since = None
-
-        # Return to the window: repair candidates ----------------------------------------------
-        if in_change == "start" and self._episode is not None:
-            t_ret = self._client_in.onset or t
-            if ep_rupture and t_ret - rup["last"] <= p.repair_after_s:
-                self._pending_repair = {"return": t_ret, "rupture": rup, "restored": self._restored_since,
-                                        "recovery": self._turning_point(self._episode["arousal_state"] or "vocal_withdrawal",
-                                                                        self._episode["onset"], t_ret, leaving=False)}
-            if self._coreg is not None:
-                self._coreg["return"] = t_ret
-            self._episode = None
-            self._restored_since = None
-        if self._pending_repair is not None:
-            pr = self._pending_repair
-            if pr["restored"] is not None or high:
-                restored = pr["restored"] if pr["restored"] is not None else t
-                rec_s, extreme = pr["recovery"]
-                ev.append(self._event(
-                    "repair_candidate", min(restored, rec_s), t,
-                    f"client back in window after a rupture candidate, with synchrony level >= {p.restore_effect} "
-                    f"(restored before the return, or within {p.repair_within_s} s after it); dated from the "
-                    f"restoration or the client's recovery onset (arousal last within {p.onset_margin:.0%} "
-                    "of the episode's extreme), whichever came first",
-                    {"rupture_start_s": pr["rupture"]["start"], "rupture_end_s": pr["rupture"]["last"],
-                     "recovery_onset_s": rec_s, "episode_extreme_arousal": extreme, "return_s": pr["return"],
-                     "restored_s": restored, "confirmed_s": t, "level": level}))
-                self._pending_repair = None
-            elif t - pr["return"] > p.repair_within_s or self._episode is not None:
-                self._pending_repair = None
-
-        # Therapist dysregulated in a dyadic context ------------------------------------------
-        t_out = tz in DYSREGULATED if tz is not None and tz != "unknown" else None
-        change = self._therapist_out.step(t, t_out)
-        if self._therapist_out.on:
-            d = self._therapist_dys
-            if d is None:
-                d = self._therapist_dys = {"start": self._therapist_out.onset, "client_out": 0, "n": 0,
-                                           "client_led_sig": 0, "zones": set()}
-            d["n"] += 1
-            d["last"] = t
-            d["zones"].add(tz)
-            d["client_out"] += bool(self._client_out.on)
-            d["client_led_sig"] += bool(row.get("sync_significant") and row.get("leader") == "client")
-        if change == "end" and self._therapist_dys is not None:
-            ev.extend(self._close_therapist())
-
-        open_kinds = [k for k, v in (("rupture_candidate", self._rupture),
-                                     ("therapist_dysregulated", self._therapist_dys)) if v is not None]
+    def _events(self, t: int, cz: str | None, tz: str | None, row: dict[str, Any]) -> list[Event]:
+        # the order matters: each rule reads what the ones before it decided this second
+        s = self._second(t, cz, tz, row)
+        began = self._episodes.step(s)
+        if began is not None:
+            self._coreg.begin(began)
+        ev = self._coreg.step(s)
+        ev += self._ruptures.step(s, self._episodes)
+        self._ruptures.track_restoration(s, self._episodes.current)
+        if self._episodes.back and self._episodes.current is not None:
+            self._client_returned(s)
+        ev += self._repair.step(s, self._episodes.current is not None)
+        ev += self._therapist.step(s, self._episodes.out.on)
+        open_kinds = [k for k, v in (("rupture_candidate", self._ruptures.open),
+                                     ("therapist_dysregulated", self._therapist.spell)) if v is not None]
         row["dyad_event"] = ",".join(open_kinds) or None
         return ev
 
-    def _recovering(self, episode: Mapping[str, Any]) -> bool:
-        """The client's arousal is on its way back: ``recovering_share`` of the way from the
-        episode's extreme towards the baseline (0)."""
-        state = episode["arousal_state"]
-        if state is None or not self._arousal or self._arousal[-1][0] != self._t:
-            return False
-        sign = 1.0 if state == "hyper" else -1.0
-        extreme = max(sign * a for s, a in self._arousal if s >= episode["onset"])
-        return extreme > 0 and extreme - sign * self._arousal[-1][1] >= self.params.recovering_share * extreme
-
-    def _turning_point(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, float | None]:
-        """(turning point, reference arousal) of the client's arousal over ``[t0, t1]``.
-
-        Leaving (``t1`` = the zone change): the last second still within ``onset_margin`` of the
-        way from the calmest value to the value at ``t1``; returning (``t1`` = the return): the
-        last second still within it of the extreme. ``(t1, None)`` without a usable excursion.
-        """
-        if state not in ("hyper", "withdrawal"):  # vocal only: no arousal excursion to date it by
-            return t1, None
-        sign = 1.0 if state == "hyper" else -1.0  # oriented so that larger = further out
-        seq = [(s, sign * a) for s, a in self._arousal if t0 <= s <= t1]
-        if not seq:
-            return t1, None
-        end = seq[-1][1]
-        ref = min(e for _, e in seq) if leaving else max(e for _, e in seq)
-        span = end - ref if leaving else ref - end
-        if span <= 0:
-            return t1, None
-        if leaving:
-            level = ref + self.params.onset_margin * span
-            return max(s for s, e in seq if e <= level), sign * ref
-        level = ref - self.params.onset_margin * span
-        return max(s for s, e in seq if e >= level), sign * ref
-
-    def _close_rupture(self) -> Event:
-        r = self._rupture
-        assert r is not None
-        self._rupture = None
-        self._last_rupture = r
-        p = self.params
-        return self._event(
-            "rupture_candidate", r["start"], r["last"],
-            f"client {r['state']} sustained >= {p.sustain_s} s while synchrony level "
-            f"(mean effect over {p.level_s} s) <= {p.low_effect}; a zone episode's first candidate is dated from "
-            f"the departure onset (arousal last within {p.onset_margin:.0%} of its calmest value in the "
-            f"{p.onset_lookback_s} s before the zone change)",
-            {"client_state": r["state"], "zone_onset_s": r["episode"], "low_sync_since_s": r["low_since"],
-             "min_level": r["min_level"]})
-
-    def _watch_coregulation(self, t: int, tz: str | None, level: float | None, row: Mapping[str, Any]) -> list[Event]:
-        """Track a client episode and up to ``coreg_after_s`` after the return; fire once."""
-        p, c = self.params, self._coreg
-        assert c is not None
-        if t < c["onset"] + p.episode_ref_s and level is not None:
-            c["first"].append(level)
-        if tz is not None and tz != "unknown":
-            c["therapist_known"] += 1
-            c["therapist_in"] += tz == "window"
-        if row.get("sync_significant"):
-            c["sig"] += 1
-            if row.get("leader") == "therapist":
-                c["lead_t"] += 1
-                c["first_lead"] = c["first_lead"] or t
-        if c["return"] is None:
-            return []
-        if t - c["return"] > p.coreg_after_s:
-            self._coreg = None
-            return []
-        rise = level - sum(c["first"]) / len(c["first"]) if c["first"] and level is not None else None
-        th_share = c["therapist_in"] / c["therapist_known"] if c["therapist_known"] else None
-        lead_share = c["lead_t"] / c["sig"] if c["sig"] else None
-        if (rise is None or rise < p.rise_effect or th_share is None or th_share < p.therapist_window_share
-                or lead_share is None or lead_share < p.therapist_lead_share or c["lead_t"] < p.min_lead_s):
-            return []
-        self._coreg = None
-        return [self._event(
-            "co_regulation", c["first_lead"] or c["onset"], t,
-            f"client returned to window (watched up to {p.coreg_after_s} s after); therapist in window "
-            f">= {p.therapist_window_share:.0%} of the time; therapist led >= {p.therapist_lead_share:.0%} "
-            f"of significant seconds (>= {p.min_lead_s} s); synchrony level rose >= {p.rise_effect} "
-            f"since the episode's first {p.episode_ref_s} s",
-            {"episode_onset_s": c["onset"], "client_state": c["state"], "return_s": c["return"],
-             "level_rise": rise, "therapist_window_share": th_share, "therapist_lead_share": lead_share,
-             "therapist_led_s": c["lead_t"]})]
-
-    def _close_therapist(self) -> list[Event]:
-        d = self._therapist_dys
-        self._therapist_dys = None
-        if d is None:
-            return []
-        co = d["client_out"] / d["n"]
-        led = d["client_led_sig"] / d["n"]
-        # Only surfaced when the dyad adds evidence; a lone zone change is the tolerance
-        # estimator's leave_window/return_window event already.
-        if co < 0.5 and led < 0.5:
-            return []
-        rule = ("therapist out of window while the client is out of window too (co-dysregulation)" if co >= 0.5
-                else "therapist out of window while significantly synchronised with the client leading")
-        return [self._event("therapist_dysregulated", d["start"], d["last"], rule,
-                            {"zones": sorted(d["zones"]), "client_out_share": co, "client_led_share": led},
-                            participant=self.therapist)]
+    def _client_returned(self, s: DyadSecond) -> None:
+        """The client is confirmed back in the window: a repair is awaited if this episode had a
+        rupture candidate recently enough; co-regulation is watched a while longer."""
+        rup = self._ruptures.of_episode(self._episodes.current)
+        restored = self._ruptures.restored_since
+        ep, t_ret = self._episodes.end(s.t)
+        if rup is not None and t_ret - rup.last <= self.params.repair_after_s:
+            recovery = self._arousal.turning_point(ep.arousal_state or "vocal_withdrawal", ep.onset, t_ret, leaving=False)
+            self._repair.pending = PendingRepair(t_ret, rup, restored, recovery)
+        self._coreg.client_returned(t_ret)
+        self._ruptures.restored_since = None
 
     # -- estimator protocol ----------------------------------------------------------------
 
@@ -631,16 +420,13 @@ class DyadPipeline(DyadEstimator):
         rule_effects = [r.effect for s, r in results.items() if r.effect is not None and s in self.params.event_signals]
         self._levels.append(sum(rule_effects) / len(rule_effects) if rule_effects else None)
         self._pauses.append(finite_or_none(a.get("pause_ratio")))
-        arousal = finite_or_none(a.get("arousal"))
-        if arousal is not None:
-            self._arousal.append((t_s, arousal))
+        self._arousal.push(t_s, finite_or_none(a.get("arousal")))
         events = self._events(t_s, cz, tz, out)
         return out, events
 
     def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
         ev: list[Event] = []
-        if self._rupture is not None:
-            ev.append(self._close_rupture())
-        if self._therapist_dys is not None:
-            ev.extend(self._close_therapist())
+        if self._ruptures.open is not None:
+            ev.append(self._ruptures.close())
+        ev.extend(self._therapist.close())
         return [], ev

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .base import Second, SecondTicker, StreamEstimator
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 from .window import Binner
 
 
@@ -41,8 +41,7 @@ class EdaOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "EdaOptions":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.family("eda").items() if k in names})
+        return family_options(config, "eda", cls)
 
 
 class EdaEstimator(StreamEstimator):

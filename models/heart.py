@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,7 +101,7 @@ from .base import Event, SecondTicker, Second, StreamEstimator
 from .beat_alignment import MISALIGNED_S, ClockCheck
 from .beat_track import BeatTrack
 from .beats import STRONG_MOTION_MG, MotionGate
-from .config import PipelineConfig
+from .config import ConfigError, PipelineConfig, family_options
 from .frequency import amplitude_breathing, hf_power
 from .hrv import TimeDomainWindow
 
@@ -146,15 +146,16 @@ class HeartOptions:
     #: 0 turns the motion gate off (see :class:`.beats.MotionGate`)
     ppg_motion_mg: float = STRONG_MOTION_MG
 
+    def __post_init__(self) -> None:
+        self.beat_sources = tuple(self.beat_sources)  # a list after a JSON round trip
+        bad = set(self.beat_sources) - {"rr", "ecg", "ppg"}
+        if bad or len(set(self.beat_sources)) != len(self.beat_sources):
+            raise ConfigError(f"{list(self.beat_sources)} is not a list of distinct beat sources",
+                              field="options.heart.beat_sources", expected="some of 'rr', 'ecg', 'ppg', best first")
+
     @classmethod
-    def from_config(cls, config: PipelineConfig, family: str = "heart") -> "HeartOptions":
-        names = {f.name for f in fields(cls)}
-        o = cls(**{k: v for k, v in config.family(family).items() if k in names})
-        o.beat_sources = tuple(o.beat_sources)  # a list after a JSON round trip
-        bad = set(o.beat_sources) - {"rr", "ecg", "ppg"}
-        if bad or len(set(o.beat_sources)) != len(o.beat_sources):
-            raise ValueError(f"heart.beat_sources {list(o.beat_sources)}: expected distinct 'rr', 'ecg', 'ppg'")
-        return o
+    def from_config(cls, config: PipelineConfig) -> "HeartOptions":
+        return family_options(config, "heart", cls)
 
 
 class _Runs:

@@ -21,7 +21,7 @@ ACC is preferred to MOTION when both exist (body-worn, not confounded by camera 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .base import Second, SecondTicker, StreamEstimator
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 from .window import Binner
 
 
@@ -43,8 +43,7 @@ class MovementOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "MovementOptions":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.family("movement").items() if k in names})
+        return family_options(config, "movement", cls)
 
 
 def breathing_rate(t: np.ndarray, x: np.ndarray, band: tuple[float, float]) -> float | None:

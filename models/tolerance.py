@@ -100,13 +100,13 @@ from __future__ import annotations
 import copy
 import math
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..sensors.chunk import StreamKind
 from .base import Event, RowEstimator, finite_or_none
 from .columns import AROUSAL_BOUND
-from .config import PipelineConfig
+from .config import PipelineConfig, family_options
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,7 @@ class ToleranceOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "ToleranceOptions":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in config.family("tolerance").items() if k in names})
+        return family_options(config, "tolerance", cls)
 
 
 #: What a reader of ``arousal`` needs to draw and read it (the dashboard's band, the report's):

@@ -51,7 +51,6 @@ second ``t_s`` (window features over the ``window_s`` seconds ending at ``t_s``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 import numpy as np
@@ -61,8 +60,9 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from ..sensors.errors import InputError
 from .base import Second, SecondTicker, StreamEstimator, finite_or_none
 from .columns import VOCAL_AROUSAL_BOUND
-from .config import BASELINE_FROM_RECORDING, PipelineConfig
+from .config import BASELINE_FROM_RECORDING, PipelineConfig, family_options
 from .pitch import hz_to_semitones
+from .voice_options import FrontEndOptions, VoiceOptions
 
 FULL_SCALE_DB = -1.0  # a frame peaking above this (dBFS) touches full scale
 
@@ -79,64 +79,6 @@ COMPOSITE_FEATURES: dict[str, float] = {
     "speech_rate": 0.3,
     "alpha_db": 1.0,
 }
-
-
-@dataclass(frozen=True)
-class VoiceOptions:
-    """Keys of ``config.family("voice")`` read by :class:`VoiceEstimator`.
-
-    Parameters
-    ----------
-    window_s : float
-        Window of F0, range, level, rate and pause features.
-    turn_window_s : float
-        Window of talk share and response latency.
-    min_speaking_s : float
-        Attributed speech needed in a second for ``speaking = 1``; it includes the front end's
-        0.2-s hangover, so 0.3 s means at least ~0.1 s of actual voice.
-    min_voiced_frames : int
-        Voiced frames needed in the window for F0 level (twice as many for the range).
-    max_response_gap_s : float
-        Longer silences between turns are not counted as responses.
-    nucleus_prominence_db : float
-        Dip on both sides of a syllable nucleus (de Jong & Wempe use 2 dB).
-    baseline_min_seconds : int
-        Seconds with a value needed in the baseline before a feature enters the composite.
-    weight_f0, weight_range, weight_loudness, weight_rate, weight_alpha : float
-        Composite weights (0 drops a feature). F0 level counts twice: it is the most consistent
-        arousal cue across studies (Juslin & Laukka, 2003; Banse & Scherer, 1996); the alpha ratio
-        once; F0 range half and speech rate not at all, because both vary with speaking style and
-        sentence: on EmoDB (the development corpus) their speaker-normalised AUC for high vs low
-        arousal was 0.65 and 0.51. Loudness counts ``weight_loudness`` times the level trust.
-    f0_ref_hz : float
-        Semitone reference.
-    level_trusted_share, level_untrusted_share : float
-        Level trust: share f of the baseline's voiced seconds whose voice reaches full scale
-        (a frame peak above -1 dBFS: clipped, or peak-normalised clip by clip). Trust is 1 up to
-        ``level_trusted_share`` (a few shouts clipping on a natural recording), 0 from
-        ``level_untrusted_share`` (a normalised or clipped recording, whose level no longer follows
-        vocal effort), linear between.
-    """
-
-    window_s: float = 5.0
-    turn_window_s: float = 60.0
-    min_speaking_s: float = 0.3
-    min_voiced_frames: int = 10
-    max_response_gap_s: float = 5.0
-    nucleus_prominence_db: float = 2.0
-    baseline_min_seconds: int = 10
-    weight_f0: float = 2.0
-    weight_range: float = 0.5
-    weight_loudness: float = 1.0
-    weight_rate: float = 0.0
-    weight_alpha: float = 1.0
-    f0_ref_hz: float = 27.5
-    level_trusted_share: float = 0.10
-    level_untrusted_share: float = 0.25
-
-    def weights(self) -> dict[str, float]:
-        return {"f0_st": self.weight_f0, "f0_range_st": self.weight_range, "loudness_db": self.weight_loudness,
-                "speech_rate": self.weight_rate, "alpha_db": self.weight_alpha}
 
 
 def composite(z: Mapping[str, float | None], weights: Mapping[str, float], clip: float = VOCAL_AROUSAL_BOUND) -> float | None:
@@ -222,13 +164,9 @@ class VoiceEstimator(StreamEstimator):
     baseline_family = "voice"  # key of its part of ``config.baseline_reference``
 
     def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig | None = None) -> None:
-        from .audio_frontend import FrontEndOptions
-
         config = config or PipelineConfig()
-        mine = {f.name for f in fields(VoiceOptions)}
-        fe = FrontEndOptions.from_config(config, frozenset(mine))
-        self.opts = VoiceOptions(**{k: v for k, v in config.family("voice").items() if k in mine})
-        self.hangover_s = fe.hangover_s
+        self.opts = family_options(config, "voice", VoiceOptions)
+        self.hangover_s = family_options(config, "voice", FrontEndOptions).hangover_s
         self.participant = participant
         pros = [s for s in streams if s.kind is StreamKind.PROSODY and s.participant == participant]
         if len(pros) != 1:

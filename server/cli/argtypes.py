@@ -12,11 +12,6 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-#: The HRV window range accepted by --window (seconds): below 10 s RMSSD rests on a handful of
-#: beats; above 10 min a "moment-by-moment" index no longer follows the session.
-WINDOW_RANGE_S = (10.0, 600.0)
-
-
 def _message(exc) -> str:
     text = getattr(exc, "message", None) or str(exc)
     expected = getattr(exc, "expected", None)
@@ -49,7 +44,7 @@ def spec(text: str) -> str:
 
 
 def baseline(text: str) -> str:
-    """``START-END`` seconds, at least 60 s long."""
+    """``START-END`` seconds, by the rule of :class:`~coregulate.models.config.PipelineConfig` (at least 60 s)."""
     from ..session.sources import parse_baseline
 
     return checked(parse_baseline)(text)
@@ -77,12 +72,10 @@ def _number(text: str, kind: type, what: str) -> float:
 
 
 def window(text: str) -> float:
-    """HRV window in seconds, within :data:`WINDOW_RANGE_S`."""
-    value = _number(text, float, "a number of seconds")
-    lo, hi = WINDOW_RANGE_S
-    if not lo <= value <= hi:
-        raise argparse.ArgumentTypeError(f"window {value:g} s is out of range (expected {lo:g} to {hi:g} s)")
-    return value
+    """HRV window in seconds, by the rule of :class:`~coregulate.models.config.PipelineConfig`."""
+    from ...models.config import check_window
+
+    return checked(check_window, keep_text=False)(_number(text, float, "a number of seconds"))
 
 
 def positive_int(text: str) -> int:

@@ -15,9 +15,9 @@ from ...models.config import PipelineConfig
 from ...models.registry import DEFAULT_REGISTRY
 from ...sensors.errors import OutputError
 from .export import export_csv
-from ..session.recorder import Recorder, SessionStore
-from ..session.runner import SessionRunner
-from ..session.sources import build_source, check_codes, spec_for_record, video_meta
+from ..session.recorder import SessionStore
+from ..session.runner import open_session
+from ..session.sources import build_source, check_codes, source_meta, video_meta
 from .summary import summarize_store
 
 SESSION_FILE = "session.sqlite"
@@ -104,19 +104,18 @@ def _analyze_once(specs: list[str], out_dir: str | Path, *, config: PipelineConf
 
     notes = baseline_lines(config.baseline_reference)
     extra = {"baseline": json.dumps(notes)} if notes else {}
-    recorder = Recorder(session_file, sid, source.streams, config, utc0=source.utc0, keep_audio=keep_audio,
-                        participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in specs]),
-                                                  **extra, **video_meta(source), **(meta or {})})
+    meta = {"sources": source_meta("files", specs), **extra, **video_meta(source), **(meta or {})}
     bar = _Progress(getattr(source, "duration_s", None), progress)
     registry = DEFAULT_REGISTRY
     if jobs > 1:
         from .parallel import ParallelRegistry, PrefetchSource
 
         if PrefetchSource.possible(source):
-            source = PrefetchSource(source)
+            source = PrefetchSource(source)  # same streams and utc0
             jobs -= 1
         registry = ParallelRegistry(jobs)
-    runner = SessionRunner(source, recorder, config, sinks=[bar], registry=registry)
+    runner = open_session(source, config, session_file, sid, keep_audio=keep_audio, participants=codes, meta=meta,
+                          sinks=[bar], registry=registry)
     try:
         asyncio.run(runner.run())
     finally:

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -574,9 +574,7 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
                 "session_id": s.session_id, "status": "failed", "error": str(s.error),
                 "exit_code": s.error.exit_code, "kind": getattr(s.error, "kind", type(s.error).__name__), "rows": []}
             continue
-        cfg = PipelineConfig(window_s=base.window_s, default_baseline_s=base.default_baseline_s,
-                             options=base.options,
-                             baseline=parse_baseline(s.baseline) if s.baseline else base.baseline)
+        cfg = replace(base, baseline=parse_baseline(s.baseline) if s.baseline else base.baseline)
         tasks.append({"session_id": s.session_id, "specs": s.specs, "out_dir": str(out / s.session_id),
                       "config": cfg.to_json(), "settings": settings, "meta": s.meta, "force": force,
                       "where": f"{s.source}:{s.line}" if s.line is not None else (s.source or s.session_id)})

@@ -365,12 +365,7 @@ def _annotations_section(anns: list[dict]) -> str:
 
 def _inputs_section(store: SessionStore, s: SessionSummary) -> str:
     info = store.info()
-    sources = info.get("sources") or []
-    if isinstance(sources, str):
-        try:
-            sources = json.loads(sources)
-        except ValueError:
-            sources = [sources]
+    sources = (info.get("sources") or {}).get("specs") or []
     spans = store.stream_spans()
     gaps: dict[str, int] = {}
     for g in s.facts.gaps:

@@ -32,6 +32,7 @@ from ...models.columns import DYAD_COLUMNS, FEATURE_COLUMNS, TEXT_COLUMNS
 from ...models.config import PipelineConfig
 from ...sensors.chunk import Chunk, StreamInfo, StreamKind
 from ...sensors.errors import InputError, MissingInputError, OutputError, RecordingIOError
+from .runner import SessionStatus
 
 FORMAT_VERSION = "1"
 #: A running session whose writer has not committed for this long is reported as interrupted.
@@ -201,7 +202,7 @@ class Recorder(_Annotations):
         codes = participants or {}
         self.con.execute("BEGIN")
         self._set_meta({
-            "format_version": FORMAT_VERSION, "session_id": session_id, "status": "running",
+            "format_version": FORMAT_VERSION, "session_id": session_id, "status": SessionStatus.RUNNING,
             "created_utc": time.time(), "utc0": utc0, "config": config.to_json(),
             "keep_audio": int(keep_audio), "heartbeat_utc": time.time(), "last_t": 0.0,
             "writer_pid": os.getpid(), "writer_host": _host_id(),
@@ -325,7 +326,7 @@ class Recorder(_Annotations):
     def set_meta(self, **kv: Any) -> None:
         self._set_meta(kv)
 
-    def close(self, status: str = "complete") -> None:
+    def close(self, status: str = SessionStatus.COMPLETE) -> None:
         """Final commit with the session's end status (complete, stopped, failed)."""
         if self.closed:
             return
@@ -402,17 +403,19 @@ class SessionStore(_Annotations):
 
     @property
     def config(self) -> PipelineConfig:
-        return PipelineConfig.from_json(self.con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
+        return PipelineConfig.as_recorded(self.con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
 
     def status(self) -> str:
-        """running, complete, stopped, failed -- or interrupted for a writer that died."""
-        status = str(self._meta_value("status", "unknown"))
-        if status == "running":
+        """The status the writer left (:class:`~coregulate.server.runner.SessionStatus`), or
+        ``interrupted`` for a ``running`` file whose writer died; another word is returned as stored."""
+        stored = str(self._meta_value("status", SessionStatus.UNKNOWN))
+        status = SessionStatus(stored) if stored in SessionStatus._value2member_map_ else stored
+        if status == SessionStatus.RUNNING:
             if self._writer_is_dead():
-                return "interrupted"
+                return SessionStatus.INTERRUPTED
             beat = float(self._meta_value("heartbeat_utc", 0) or 0)
             if time.time() - beat > STALE_AFTER_S:
-                return "interrupted"
+                return SessionStatus.INTERRUPTED
         return status
 
     def _writer_is_dead(self) -> bool:
@@ -430,8 +433,8 @@ class SessionStore(_Annotations):
 
     def mark_interrupted(self) -> None:
         """Record that the writer died (called when a stale running session is found)."""
-        if self.status() == "interrupted":
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('status', 'interrupted')")
+        if self.status() == SessionStatus.INTERRUPTED:
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('status', ?)", (SessionStatus.INTERRUPTED,))
 
     def streams(self) -> list[StreamInfo]:
         out = []
@@ -469,8 +472,18 @@ class SessionStore(_Annotations):
                          "rate": s.rate, "label": s.label} for s in self.streams()],
             "keep_audio": bool(self._meta_value("keep_audio", 0)),
             "config": json.loads(self.config.to_json()),
-            "sources": self._meta_value("sources"),
+            "sources": self._sources(),
         }
+
+    def _sources(self) -> dict[str, Any] | None:
+        """The ``sources`` metadata in its one schema (:func:`~.sources.source_meta`); files written
+        before it kept a plain list of SPECs."""
+        v = self._meta_value("sources")
+        if isinstance(v, list):
+            return {"kind": "files", "specs": v}
+        if isinstance(v, str):  # a single SPEC that was not JSON
+            return {"kind": "files", "specs": [v]}
+        return v if isinstance(v, dict) else None
 
     # -- per-second tables --------------------------------------------------------------------
 

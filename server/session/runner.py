@@ -11,16 +11,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+import secrets
+import time
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...models.config import PipelineConfig
 from ...models.pipeline import PipelineOutput, SessionPipeline
 from ...models.registry import DEFAULT_REGISTRY, Registry
 from ...sensors.base import Source
 from ...sensors.chunk import Chunk, StreamKind
-from .recorder import Recorder
+
+if TYPE_CHECKING:  # the recorder reads SessionStatus from here
+    from .recorder import Recorder
 
 log = logging.getLogger(__name__)
+
+
+class SessionStatus(StrEnum):
+    """Where a session is in its life; owned here, read by the recorder, the server and the API.
+
+    A :class:`~enum.StrEnum`: each member *is* its string, so the values stored in the session
+    file's ``meta`` table and sent as JSON are the same words as before the enum existed.
+    """
+
+    CREATED = "created"  # registered by the server, not started
+    STARTING = "starting"  # recorder and runner being built
+    RUNNING = "running"
+    COMPLETE = "complete"  # the source ended
+    STOPPED = "stopped"  # asked to stop (Ctrl-C, SIGTERM, the API)
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a file left "running" by a writer that died
+    UNKNOWN = "unknown"  # a file without a status
+    UNREADABLE = "unreadable"  # a file that cannot be read
+
+    @staticmethod
+    def is_active(status: str) -> bool:
+        """Not finished yet: created, starting or running (any other word is finished)."""
+        return status in (SessionStatus.CREATED, SessionStatus.STARTING, SessionStatus.RUNNING)
 
 
 def preload_estimator_libraries() -> None:
@@ -93,7 +121,7 @@ class SessionRunner:
         self._draining = False
         self._last_end: dict[str, float] = {}
         self.t = 0.0
-        self.status = "created"
+        self.status = SessionStatus.CREATED
         self.error: BaseException | None = None
 
     #: Longest wait, after a stop, for a live source to hand over what it already received.
@@ -103,7 +131,7 @@ class SessionRunner:
         """Ask the session to end; what the sources already received is still recorded.
 
         Safe to call from a signal handler or a sink callback (it only sets a flag and asks
-        the source to stop acquiring); :meth:`run` then returns ``"stopped"``.
+        the source to stop acquiring); :meth:`run` then returns :attr:`SessionStatus.STOPPED`.
         """
         if not self._stop.is_set():
             self._stop.set()
@@ -123,24 +151,24 @@ class SessionRunner:
             await asyncio.sleep(self.recorder.commit_interval_s / 2)
             self.recorder.maybe_commit()
 
-    async def run(self) -> str:
+    async def run(self) -> SessionStatus:
         """Run to the end of the source (or :meth:`stop`); returns the final status."""
-        self.status = "running"
-        _call(self.sinks, "on_status", {"status": "running", "t": 0.0})
+        self.status = SessionStatus.RUNNING
+        _call(self.sinks, "on_status", {"status": SessionStatus.RUNNING, "t": 0.0})
         for (a, b, text) in self.source.annotations():
             self.add_annotation(a, text, author="file", t_end=b, source="file")
         committer = asyncio.create_task(self._commit_periodically())
-        status = "complete"
+        status = SessionStatus.COMPLETE
         try:
             status = await self._consume()
             # a stopped session's tail is computed too (it is what `analyze` of its file gives);
             # only a failed or cancelled run leaves it to a later analysis
             self.emit(self.pipeline.finish())
         except asyncio.CancelledError:
-            status = "stopped"
+            status = SessionStatus.STOPPED
             raise
         except BaseException as exc:
-            status = "failed"
+            status = SessionStatus.FAILED
             self.error = exc
             raise
         finally:
@@ -162,7 +190,7 @@ class SessionRunner:
             # the loop would never run a stop request, the commit timer or a viewer's frames.
             await asyncio.sleep(0)
 
-    async def _consume(self) -> str:
+    async def _consume(self) -> SessionStatus:
         """Handle chunks until the source ends or a stop is asked for.
 
         A stop does not cancel the reading outright: a live source first gets
@@ -184,9 +212,9 @@ class SessionRunner:
                 if not reader.done():
                     reader.cancel()
                     await asyncio.gather(reader, return_exceptions=True)
-                    return "stopped"
+                    return SessionStatus.STOPPED
             reader.result()  # the source's own error, if any
-            return "stopped" if self._stop.is_set() else "complete"
+            return SessionStatus.STOPPED if self._stop.is_set() else SessionStatus.COMPLETE
         finally:
             stop_asked.cancel()
             if not reader.done():  # the runner itself was cancelled
@@ -222,3 +250,58 @@ class SessionRunner:
         if out.provisional:  # viewers only: the recorder keeps final values
             _call(self.sinks, "on_provisional", out.provisional)
 
+
+def new_session_id(kind: str = "") -> str:
+    """The one id scheme of sessions, also their file name: ``[KIND-]YYYYmmdd-HHMMSS-xxxxxx``.
+
+    UTC time of creation and 6 random hex digits (two sessions started in the same second do not
+    collide); ``kind`` says where it came from (``live``: ``record``, ``replay``: ``replay
+    --headless``; none for the server's own sessions). ``analyze`` names a session after its
+    output folder instead.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{kind}-{stamp}-{secrets.token_hex(3)}" if kind else f"{stamp}-{secrets.token_hex(3)}"
+
+
+def open_session(source: Source, config: PipelineConfig, path, session_id: str, *, keep_audio: bool = False,
+                 participants: dict[str, str] | None = None, meta: dict[str, Any] | None = None,
+                 sinks: list[Any] | None = None, registry: Registry | None = None,
+                 recorder_cls: Any = None, runner_cls: Any = None) -> SessionRunner:
+    """The one way to open a session: its file (a :class:`~.recorder.Recorder`) and its runner.
+
+    Used by ``analyze``, ``replay``, ``record`` and the server, so that every session file is made
+    the same way. The recorder is not one sink among the others: it is written first and its
+    errors end the session (nothing may be lost silently), while a failing sink is logged and
+    skipped (:func:`_call`).
+
+    Parameters
+    ----------
+    source : Source
+        Where the chunks come from (its ``streams`` and ``utc0`` go into the file).
+    config : PipelineConfig
+        Checked settings, saved with the session.
+    path : path-like
+        The session file to create.
+    session_id : str
+        See :func:`new_session_id`.
+    keep_audio, participants, meta
+        Passed to the recorder (raw audio kept or not, role -> pseudonymous code, metadata such
+        as ``sources``, see :func:`~.sources.source_meta`).
+    sinks : list, optional
+        Consumers after the recorder (websocket hub, LSL outlet, progress bar, printer).
+    registry : Registry, optional
+        Estimator factories (``analyze --jobs``: per-person worker processes).
+    recorder_cls, runner_cls : type, optional
+        Stand-ins for tests.
+    """
+    from .recorder import Recorder
+
+    recorder = (recorder_cls or Recorder)(path, session_id, list(source.streams), config,
+                                          utc0=getattr(source, "utc0", None), keep_audio=keep_audio,
+                                          participants=dict(participants or {}), meta=dict(meta or {}))
+    extra = {"registry": registry} if registry is not None else {}
+    try:
+        return (runner_cls or SessionRunner)(source, recorder, config, sinks=list(sinks or []), **extra)
+    except BaseException:  # e.g. streams no estimator accepts: the file says so rather than "interrupted"
+        recorder.close(SessionStatus.FAILED)
+        raise

@@ -108,18 +108,20 @@ def session_path(text: str):
 
 
 def parse_baseline(text: str | None) -> tuple[float, float] | None:
-    """``"60-360"`` → (60.0, 360.0) seconds; ``None`` → default (first 5 minutes)."""
+    """``"60-360"`` → (60.0, 360.0) seconds; ``None`` → default (first 5 minutes).
+
+    The syntax is read here; the rules (``0 <= START``, at least 60 s) are those of
+    :func:`~coregulate.models.config.check_baseline`, whose ConfigError names the key.
+    """
+    from ...models.config import check_baseline
+
     if text is None:
         return None
     try:
         a, b = (float(x) for x in text.split("-", 1))
     except ValueError:
-        raise InputError(f"cannot read baseline {text!r}", field="--baseline", expected="START-END in seconds, e.g. 0-300") from None
-    if not 0 <= a < b:
-        raise InputError(f"baseline {text!r} is empty or negative", field="--baseline", expected="0 <= START < END")
-    if b - a < 60:
-        raise InputError(f"baseline {text!r} is shorter than 60 s", field="--baseline", expected="at least 60 s of baseline")
-    return (a, b)
+        raise InputError(f"cannot read baseline {text!r}", field="baseline", expected="START-END in seconds, e.g. 0-300") from None
+    return check_baseline((a, b))
 
 
 _CODE = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -165,6 +167,16 @@ def spec_for_record(text: str) -> str:
     except InputError:
         return text
     return text.replace(str(path), PurePath(str(path)).name, 1)
+
+
+def source_meta(kind: str, specs: list[str] | tuple[str, ...] = (), **params) -> dict:
+    """The one schema of a session's ``sources`` metadata, whoever opened it.
+
+    ``{"kind": "files" | "simulator" | "live", "specs": [SPEC as kept in the file], **params}``
+    (the server adds the simulator's ``seed``, ``duration_s``, ``audio``). Files written before
+    this schema hold a plain list of SPECs; :meth:`~.recorder.SessionStore.info` reads both.
+    """
+    return {"kind": kind, **params, "specs": [spec_for_record(x) for x in specs]}
 
 
 def video_meta(source) -> dict:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+
+from ...models.config import PipelineConfig
+from ..session.runner import SessionStatus
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -38,13 +41,17 @@ class SessionCreate(BaseModel):
         None, description="pacing until the baseline segment ends (the demo plays its baseline fast, then `speed`); "
                           "pacing only: the data and features are the same")
     keep_audio: bool = Field(False, description="store raw audio (off unless the participants consented)")
-    window_s: float = Field(60.0, gt=5, le=600)
-    baseline: tuple[float, float] | None = None
+    # the pipeline settings travel flat on the wire; their rules are PipelineConfig's (checked below)
+    window_s: float = Field(PipelineConfig.window_s, description="HRV window (s), 10 to 600")
+    baseline: tuple[float, float] | None = Field(
+        None, description="baseline segment [start, end] in session seconds, at least 60 s (default: the first 300 s)")
     baseline_from: list[str] | None = Field(
         None, min_length=1, description="SPECs (ROLE=[FORMAT:]PATH) of a separate resting recording of the same people "
                                         "and devices: its baseline is used from the first second (`--baseline-from`); "
                                         "excludes `baseline`")
-    options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-family estimator options, e.g. {\"tolerance\": {\"sustain_s\": 20}}; "
+                                          "an unknown family or key is refused")
     label: str = Field("", max_length=200)
     start: bool = Field(True, description="start right away")
     participant_codes: dict[str, Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]] = Field(
@@ -69,6 +76,19 @@ class SessionCreate(BaseModel):
             raise ValueError("speed must be in (0, 1000] or 'max'")
         return v
 
+    _config: PipelineConfig | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _pipeline_config(self) -> "SessionCreate":
+        # PipelineConfig checks itself; its ConfigError (a ValueError) becomes the 422 answer
+        self._config = PipelineConfig(window_s=self.window_s, baseline=self.baseline, options=self.options)
+        return self
+
+    @property
+    def config(self) -> PipelineConfig:
+        """The session's pipeline configuration, checked."""
+        return self._config
+
 
 class StreamOut(BaseModel):
     key: str
@@ -81,7 +101,7 @@ class StreamOut(BaseModel):
 
 class SessionOut(BaseModel):
     id: str
-    status: str = Field(description="created | running | complete | stopped | failed | interrupted")
+    status: str = Field(description=" | ".join(SessionStatus))
     live: bool
     label: str = ""
     utc0: float | None = None

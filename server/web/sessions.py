@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import logging
 import re
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, Callable
 
 from ...models.tolerance import tolerance_bounds  # the dashboard shades the band the estimator uses
 from .hub import Hub, HubSink
+from ..session.runner import SessionStatus
 from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
 
 log = logging.getLogger("coregulate.server")
@@ -56,11 +56,9 @@ class Backends:
     recorder_cls: Any
     runner_cls: Any
     store_cls: Any
-    config_cls: Any
 
 
 def default_backends() -> Backends:
-    from ...models.config import PipelineConfig
     from ..session.recorder import Recorder, SessionStore
     from ..session.runner import SessionRunner
 
@@ -77,7 +75,7 @@ def default_backends() -> Backends:
 
         return build_source(list(spec.specs), speed)
 
-    return Backends(make_source, Recorder, SessionRunner, SessionStore, PipelineConfig)
+    return Backends(make_source, Recorder, SessionRunner, SessionStore)
 
 
 @dataclass
@@ -105,7 +103,7 @@ class LiveSession:
     config: Any
     hub: Hub
     sink: HubSink
-    status: str = "created"
+    status: str = SessionStatus.CREATED
     recorder: Any = None
     runner: Any = None
     task: asyncio.Future | None = None  # completion, as seen from the server loop
@@ -128,9 +126,9 @@ class LiveSession:
 
         From the status, which the session's own thread sets once the recorder is closed: the
         server loop's view of the task completes a moment later, and in between a finished
-        session must not read as live (its status already says "complete").
+        session must not read as live (its status already says complete).
         """
-        return self.status in ("created", "starting", "running") and not (self.task is not None and self.task.done())
+        return SessionStatus.is_active(self.status) and not (self.task is not None and self.task.done())
 
 
 def _stream_dict(s: Any) -> dict[str, Any]:
@@ -206,7 +204,9 @@ class SessionManager:
 
     # -- life cycle -------------------------------------------------------------------------
     def new_id(self) -> str:
-        return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+        from ..session.runner import new_session_id
+
+        return new_session_id()
 
     #: A finished session's hub (replay buffer for reconnecting viewers) is kept this long.
     keep_finished_s = 600.0
@@ -225,7 +225,7 @@ class SessionManager:
             return None
         from ..offline.baseline import FROM_RECORDING, reference_from
 
-        config = self.backends.config_cls(window_s=req.window_s, options=req.options)
+        config = req.config  # its window and options; reference_from sets the baseline itself
         try:
             return reference_from(list(req.baseline_from), config, FROM_RECORDING)
         except Exception as exc:  # InputError and friends carry a clear message for the user
@@ -242,7 +242,7 @@ class SessionManager:
             raise
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot open source: {exc}") from None
-        config = b.config_cls(window_s=req.window_s, baseline=req.baseline, options=req.options)
+        config = req.config  # checked when the request was read
         if req.baseline_from:
             from ..offline.baseline import with_reference
 
@@ -293,16 +293,16 @@ class SessionManager:
         s = self.live.get(session_id)
         if s is None:
             raise SessionError(409 if self.exists(session_id) else 404, "only a created, not yet started session can be started")
-        if s.status != "created":
+        if s.status != SessionStatus.CREATED:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
-        from ..session.sources import spec_for_record, video_meta
+        from ..session.runner import open_session
+        from ..session.sources import source_meta, video_meta
 
-        source_meta = s.request.source.model_dump()
-        source_meta["specs"] = [spec_for_record(x) for x in source_meta.get("specs", [])]
-        meta = {"label": s.request.label, "sources": source_meta, "speed": s.request.speed,
-                **video_meta(s.source)}
-        s.status = "starting"
+        src = s.request.source.model_dump()
+        meta = {"label": s.request.label, "sources": source_meta(src.pop("kind"), src.pop("specs"), **src),
+                "speed": s.request.speed, **video_meta(s.source)}
+        s.status = SessionStatus.STARTING
         loop = asyncio.new_event_loop()
 
         def run_loop() -> None:
@@ -317,22 +317,22 @@ class SessionManager:
         s.loop, s.thread = loop, thread
 
         def build() -> None:
-            s.recorder = b.recorder_cls(s.path, s.id, list(s.source.streams), s.config,
-                                        utc0=getattr(s.source, "utc0", None), keep_audio=s.request.keep_audio,
-                                        participants=dict(s.request.participant_codes), meta=meta)
-            s.runner = b.runner_cls(s.source, s.recorder, s.config, sinks=[s.sink, *s.extra_sinks])
+            s.runner = open_session(s.source, s.config, s.path, s.id, keep_audio=s.request.keep_audio,
+                                    participants=s.request.participant_codes, meta=meta,
+                                    sinks=[s.sink, *s.extra_sinks], recorder_cls=b.recorder_cls, runner_cls=b.runner_cls)
+            s.recorder = s.runner.recorder
 
         try:
             await self.call_in_session(s, build, timeout=60)
         except Exception as exc:
-            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.status, s.error = SessionStatus.FAILED, f"{exc.__class__.__name__}: {exc}"
             s.ended_at = time.monotonic()
             if s.recorder is not None:
-                await self.call_in_session(s, lambda: s.recorder.close("failed"))
+                await self.call_in_session(s, lambda: s.recorder.close(SessionStatus.FAILED))
             loop.call_soon_threadsafe(loop.stop)
             s.hub.publish("end", {"status": s.status, "error": s.error})
             raise SessionError(422, f"cannot start session: {exc}") from None
-        s.status = "running"
+        s.status = SessionStatus.RUNNING
         s.cfuture = asyncio.run_coroutine_threadsafe(self._run(s), loop)
         s.task = asyncio.wrap_future(s.cfuture)
         s.task.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
@@ -365,24 +365,25 @@ class SessionManager:
         # runs in the session's own loop
         try:
             result = await s.runner.run()
-            s.status = result if isinstance(result, str) else ("stopped" if s.stop_requested else "complete")
+            s.status = result if isinstance(result, str) else (
+                SessionStatus.STOPPED if s.stop_requested else SessionStatus.COMPLETE)
         except asyncio.CancelledError:
-            s.status = "stopped"
+            s.status = SessionStatus.STOPPED
             raise
         except Exception as exc:
             log.exception("session %s failed", s.id)
-            s.status, s.error = "failed", f"{exc.__class__.__name__}: {exc}"
+            s.status, s.error = SessionStatus.FAILED, f"{exc.__class__.__name__}: {exc}"
         finally:
             s.ended_at = time.monotonic()
             s.hub.submit("end", {"status": s.status, "error": s.error})
 
     async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
         s = self.live.get(session_id)
-        if s is None or s.status == "created":
+        if s is None or s.status == SessionStatus.CREATED:
             if s is not None:
                 del self.live[session_id]
-                s.status = "stopped"
-                s.hub.publish("end", {"status": "stopped", "error": None})
+                s.status = SessionStatus.STOPPED
+                s.hub.publish("end", {"status": SessionStatus.STOPPED, "error": None})
                 return s
             raise SessionError(409 if self.exists(session_id) else 404, "session is not running")
         if not s.running:
@@ -424,8 +425,8 @@ class SessionManager:
             "duration_s": max((st.last_end for st in list(s.sink.streams.values())), default=0.0),
             "participants": sorted({x["participant"] for x in streams}),
             "streams": streams, "seq": s.hub.seq, "error": s.error,
-            "source": s.request.source.model_dump(), "config": {"window_s": s.request.window_s, "speed": s.request.speed},
-            "tolerance": tolerance_bounds(s.request.options),
+            "source": s.request.source.model_dump(), "config": {"window_s": s.config.window_s, "speed": s.request.speed},  # in force
+            "tolerance": tolerance_bounds(s.config.options),
             "baseline": baseline_segment(s.config), "pacing": _pacing(s.request, s.config),
         }
 
@@ -435,7 +436,7 @@ class SessionManager:
             meta = dict(getattr(st, "meta", None) or info.get("meta") or {})
         streams = [_stream_dict(x) for x in info.get("streams") or []]
         return {
-            "id": info.get("id", session_id), "status": info.get("status", "unknown"), "live": False,
+            "id": info.get("id", session_id), "status": info.get("status", SessionStatus.UNKNOWN), "live": False,
             "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
             "duration_s": info.get("duration_s", info.get("duration")),
             "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
@@ -468,7 +469,7 @@ class SessionManager:
             try:
                 out[sid] = self.describe(sid)
             except Exception as exc:
-                out[sid] = {"id": sid, "status": "unreadable", "live": False, "error": str(exc)}
+                out[sid] = {"id": sid, "status": SessionStatus.UNREADABLE, "live": False, "error": str(exc)}
         return sorted(out.values(), key=lambda d: d["id"], reverse=True)
 
     # -- annotations ------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from coregulate.models.base import Event
-from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.server.web.schemas import SourceSpec
 from coregulate.server.web.sessions import Backends
@@ -187,5 +186,5 @@ def fake_backends(duration_s: float = 20.0, real_recorder: bool = True) -> Backe
     if real_recorder:
         from coregulate.server.session.recorder import Recorder, SessionStore
 
-        return Backends(make_source, Recorder, FakeRunner, SessionStore, PipelineConfig)
-    return Backends(make_source, FakeRecorder, FakeRunner, FakeStore, PipelineConfig)
+        return Backends(make_source, Recorder, FakeRunner, SessionStore)
+    return Backends(make_source, FakeRecorder, FakeRunner, FakeStore)

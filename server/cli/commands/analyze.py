@@ -13,16 +13,20 @@ SPEC_HELP = ("ROLE=PATH, ROLE=FORMAT:PATH or ROLE=FORMAT:PATH?key=value&... (a f
 
 
 def add_pipeline_options(p: argparse.ArgumentParser, baseline_from: bool = True) -> None:
+    from ....models.config import MIN_BASELINE_S, WINDOW_RANGE_S, PipelineConfig
+
     # a baseline segment of this session, or one taken from a separate resting recording
     which = p.add_mutually_exclusive_group()
     which.add_argument("--baseline", metavar="START-END", type=argtypes.baseline,
-                       help="baseline segment in seconds, at least 60 s (default: the first 300 s)")
+                       help=f"baseline segment in seconds, at least {MIN_BASELINE_S:g} s (default: the first "
+                            f"{PipelineConfig.default_baseline_s:g} s)")
     if baseline_from:  # not in batch: one resting recording cannot serve every session of a manifest
         which.add_argument("--baseline-from", action="append", default=None, metavar="SPEC",
                            help="take the baseline from a separate resting recording of the same people and devices "
                                 "(ROLE=[FORMAT:]PATH, repeatable) instead of the session's first 300 s")
-    p.add_argument("--window", type=argtypes.window, default=60.0, metavar="S",
-                   help="HRV window in seconds, 10-600 (default 60)")
+    p.add_argument("--window", type=argtypes.window, default=PipelineConfig.window_s, metavar="S",
+                   help=f"HRV window in seconds, {WINDOW_RANGE_S[0]:g}-{WINDOW_RANGE_S[1]:g} "
+                        f"(default {PipelineConfig.window_s:g})")
     p.add_argument("--keep-audio", action="store_true",
                    help="store raw audio in the session file (off: only prosody features are kept)")
     p.add_argument("--code", action="append", default=[], metavar="ROLE=CODE", type=argtypes.code,

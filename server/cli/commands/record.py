@@ -20,16 +20,12 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    import time
-    from pathlib import Path
-
     from ....sensors.live import LiveSource, build_live_sources
-    from ...session.recorder import Recorder
-    from ...session.runner import SessionRunner, preload_estimator_libraries
+    from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled
     from .replay import _Printer
 
-    from ...session.sources import check_codes, parse_codes
+    from ...session.sources import check_codes, parse_codes, source_meta
 
     config = pipeline_config(args)
     codes = argtypes.as_usage(parse_codes, args.code)
@@ -54,13 +50,12 @@ def run(args) -> int:
               startup=[PreparedSession(source, config, keep_audio=args.keep_audio, sinks=sinks, label="live",
                                        participant_codes=codes)])
         return exit_code_after_server()
-    sid = time.strftime("live-%Y%m%d-%H%M%S")
+    sid = new_session_id("live")
     path = data_dir(args) / "sessions" / f"{sid}.sqlite"
     preload_estimator_libraries()
-    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
-                   participants=codes)
+    runner = open_session(source, config, path, sid, keep_audio=args.keep_audio, participants=codes,
+                          meta={"sources": source_meta("live")}, sinks=[*sinks, _Printer()])
     print(f"recording to {path}; press Ctrl-C to stop", flush=True)
-    runner = SessionRunner(source, rec, config, sinks=[*sinks, _Printer()])
     _, signum = run_until_signalled(runner.stop, runner.run)
     if signum is not None:
         print("stopped; everything received so far is in the session file", flush=True)

@@ -47,17 +47,12 @@ class _Printer:
 
 
 def run(args) -> int:
-    import json
-    import time
-    from pathlib import Path
-
     from ....sensors.pacing import parse_speed
-    from ...session.recorder import Recorder
-    from ...session.runner import SessionRunner, preload_estimator_libraries
+    from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled
     from ...session.sources import build_source
 
-    from ...session.sources import check_codes, check_spec_combination, parse_codes, spec_for_record, video_meta
+    from ...session.sources import check_codes, check_spec_combination, parse_codes, source_meta, video_meta
 
     argtypes.as_usage(check_spec_combination, args.specs)
     speed = parse_speed(args.speed)
@@ -85,12 +80,10 @@ def run(args) -> int:
     check_codes(codes, [s.participant for s in source.streams])
     if speed is not None:  # paced: keep a 2-4 s import out of the session (see the function)
         preload_estimator_libraries()
-    sid = time.strftime("replay-%Y%m%d-%H%M%S")
+    sid = new_session_id("replay")
     path = data_dir(args) / "sessions" / f"{sid}.sqlite"
-    rec = Recorder(path, sid, source.streams, config, utc0=source.utc0, keep_audio=args.keep_audio,
-                   participants=codes, meta={"sources": json.dumps([spec_for_record(s) for s in args.specs]),
-                                             **video_meta(source)})
+    runner = open_session(source, config, path, sid, keep_audio=args.keep_audio, participants=codes,
+                          meta={"sources": source_meta("files", args.specs), **video_meta(source)}, sinks=[_Printer()])
     print(f"recording to {path}", flush=True)
-    runner = SessionRunner(source, rec, config, sinks=[_Printer()])
     _, signum = run_until_signalled(runner.stop, runner.run)
     return exit_code_for(signum)

@@ -21,6 +21,13 @@ from coregulate.server.session.session_source import SessionFileReader
 
 from fake_bleak_client import FakeHub, FakeNow, until
 
+
+class TinyDataConfig(PipelineConfig):
+    """A config whose baseline may be shorter than the 60 s users can set: these recordings last seconds."""
+
+    MIN_BASELINE_S = 0.0
+
+
 DURATION = 120.0
 DROP = (60.0, 64.0)  # link down: what the strap measured then is lost
 
@@ -59,7 +66,7 @@ async def run_live(tmp_path, events):
     hub, now = FakeHub(), FakeNow()
     strap = PolarH10Source("A0:9E:1A:00:00:01", "client", client_factory=hub.factory, now=now, backoff=(0.0,))
     source = LiveSource([strap])
-    config = PipelineConfig(baseline=(10, 50))
+    config = TinyDataConfig(baseline=(10, 50))
     rec = Recorder(tmp_path / "live.sqlite", "live", source.streams, config)
     runner = SessionRunner(source, rec, config)
     task = asyncio.create_task(runner.run())
@@ -93,7 +100,7 @@ async def test_live_recording_replays_to_identical_features(tmp_path):
         rr_chunks = list(st.chunks("client/rr"))
         gaps = st.gaps()
     assert len(live) >= 100 and any(r["hr_bpm"] is not None for r in live)
-    config = PipelineConfig(baseline=(10, 50))
+    config = TinyDataConfig(baseline=(10, 50))
     replay_src = ReplaySource([SessionFileReader(path)], speed=None)
     rec2 = Recorder(tmp_path / "again.sqlite", "again", replay_src.streams, config)
     assert await SessionRunner(replay_src, rec2, config).run() == "complete"

@@ -97,7 +97,7 @@ USAGE = [
     (["analyze", "noequals", "--out", "{tmp}/o"], "analyze", "missing '='"),
     (["analyze", "Client=x.csv", "--out", "{tmp}/o"], "analyze", "not a lowercase identifier"),
     (["analyze", "client=x.csv?unit", "--out", "{tmp}/o"], "analyze", "not key=value"),
-    (["analyze", "sim", "--out", "{tmp}/o", "--window", "5"], "analyze", "--window: window 5 s is out of range"),
+    (["analyze", "sim", "--out", "{tmp}/o", "--window", "5"], "analyze", "--window: 5 s is out of range (expected 10 to 600 s)"),
     (["analyze", "sim", "--out", "{tmp}/o", "--window", "abc"], "analyze", "'abc' is not a number"),
     (["analyze", "sim", "--out", "{tmp}/o", "--baseline", "100-50"], "analyze", "--baseline"),
     (["analyze", "sim", "--out", "{tmp}/o", "--baseline", "0-30"], "analyze", "shorter than 60 s"),
