@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from coregulate.server.offline.analysis import analyze_session
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 from coregulate.server.offline.report import write_report
 from coregulate.server.offline.summary import summarize_store, write_summary
 

@@ -45,7 +45,8 @@ def _push_backends():
     from coregulate.sensors.base import Source
     from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
     from coregulate.sensors.pacing import paced
-    from coregulate.server.session.recorder import Recorder, SessionStore
+    from coregulate.server.session.recorder import Recorder
+    from coregulate.server.session.store import SessionStore
     from coregulate.server.web.sessions import Backends
 
     rng = np.random.default_rng(0)

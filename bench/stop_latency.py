@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from under_load import BURN  # noqa: E402
 
 from coregulate.sensors.simulator import Simulator  # noqa: E402
-from coregulate.server.session.recorder import SessionStore  # noqa: E402
+from coregulate.server.session.store import SessionStore  # noqa: E402
 
 ECG = np.concatenate([c.values for c in Simulator(seed=2, duration_s=320, audio=False, rr=False).chunks()
                       if c.participant == "client" and c.kind.value == "ecg"])

@@ -121,7 +121,7 @@ def speaker_file(clips: list[Path], path: Path, slot_s: float = 10.0) -> list[tu
 
 def level_trust(session_file: Path) -> float | None:
     """The voice level trust the session used (its baseline reference, saved with its config)."""
-    from coregulate.server.session.recorder import SessionStore
+    from coregulate.server.session.store import SessionStore
 
     with SessionStore(session_file) as store:
         ref = store.config.baseline_reference or {}

@@ -14,10 +14,10 @@ from typing import Any
 from ...models.config import PipelineConfig
 from ...models.registry import DEFAULT_REGISTRY
 from ...sensors.errors import OutputError
-from .export import export_csv
-from ..session.recorder import SessionStore
 from ..session.runner import open_session
 from ..session.sources import build_source, check_codes, source_meta, video_meta
+from ..session.store import SessionStore
+from .export import export_csv
 from .summary import summarize_store
 
 SESSION_FILE = "session.sqlite"

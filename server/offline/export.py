@@ -13,7 +13,7 @@ import numpy as np
 from ...models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from ...sensors.chunk import StreamKind
 from ...sensors.errors import InputError, OutputError
-from ..session.recorder import SessionStore
+from ..session.store import SessionStore
 
 FORMATS = ("csv", "edf", "rr")
 

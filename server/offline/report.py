@@ -21,7 +21,7 @@ import numpy as np
 
 from ...models.dyad import SIGNALS
 from ...models.tolerance import tolerance_bounds
-from ..session.recorder import SessionStore
+from ..session.store import SessionStore
 from .summary import SUMMARY_FILE, SessionSummary, summarize_store
 
 ZONE_COLOURS = {"window": "#009E73", "hyper": "#D55E00", "hypo": "#0072B2", "hypo_candidate": "#56B4E9",

@@ -15,7 +15,7 @@ from typing import Any
 from ...models.dyad_summary import summarize_dyad
 from ...models.session_summary import PERSON_COLUMNS, SessionFacts, SessionWarning, session_warnings, summarize_person
 from .baseline import baseline_origins
-from ..session.recorder import SessionStore
+from ..session.store import SessionStore
 
 SUMMARY_FILE = "summary.csv"
 

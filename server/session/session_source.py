@@ -13,7 +13,7 @@ from typing import Iterator
 from ...sensors.base import Reader
 from ...sensors.chunk import Chunk, StreamKind
 from ...sensors.errors import InputError
-from .recorder import SessionStore
+from .store import SessionStore
 
 
 @contextlib.contextmanager

@@ -59,7 +59,8 @@ class Backends:
 
 
 def default_backends() -> Backends:
-    from ..session.recorder import Recorder, SessionStore
+    from ..session.recorder import Recorder
+    from ..session.store import SessionStore
     from ..session.runner import SessionRunner
 
     def make_source(spec: SourceSpec, speed: float | None) -> Any:

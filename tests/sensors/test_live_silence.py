@@ -16,7 +16,8 @@ from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.live import LiveSource, SilenceWatch
 from coregulate.sensors.replay import ReplaySource
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 from coregulate.server.session.session_source import SessionFileReader
 

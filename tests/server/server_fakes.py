@@ -184,7 +184,8 @@ def fake_backends(duration_s: float = 20.0, real_recorder: bool = True) -> Backe
         return FakeSource(duration_s=min(spec.duration_s, duration_s), speed=speed)
 
     if real_recorder:
-        from coregulate.server.session.recorder import Recorder, SessionStore
+        from coregulate.server.session.recorder import Recorder
+        from coregulate.server.session.store import SessionStore
 
         return Backends(make_source, Recorder, FakeRunner, SessionStore)
     return Backends(make_source, FakeRecorder, FakeRunner, FakeStore)

@@ -15,7 +15,8 @@ from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.live import LiveSource
 from coregulate.sensors.replay import ReplaySource
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 from coregulate.server.session.session_source import SessionFileReader
 

@@ -14,7 +14,7 @@ import pytest
 
 from coregulate.models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from coregulate.server.cli.main import main
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 
 EXE = [sys.executable, "-m", "coregulate.server.cli.main"]
 

@@ -23,7 +23,7 @@ import pylsl
 import pytest
 
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 
 EXE = [sys.executable, "-m", "coregulate.server.cli.main"]
 #: Generous bound for the process to exit once signalled: only a hang fails it.

@@ -134,7 +134,7 @@ def test_one_person_has_no_dyad_row_and_no_dyad_section(tmp_path):
 def test_annotations_are_marked_on_the_time_course_and_listed_in_minutes(sim, tmp_path):
     import shutil
 
-    from coregulate.server.session.recorder import SessionStore
+    from coregulate.server.session.store import SessionStore
     from coregulate.server.offline.report import write_report
 
     shutil.copy(sim / "session.sqlite", tmp_path / "session.sqlite")

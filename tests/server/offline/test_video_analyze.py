@@ -17,7 +17,8 @@ import pytest
 
 from coregulate.models.config import PipelineConfig
 from coregulate.server.cli.main import main
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 from coregulate.server.session.sources import build_source
 

@@ -23,7 +23,8 @@ from coregulate.models.config import PipelineConfig
 from coregulate.sensors.base import Source
 from coregulate.sensors.errors import RecordingIOError
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
 CONFIG = PipelineConfig()

@@ -13,7 +13,7 @@ import pytest
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.simulator import Simulator
 from coregulate.server.session import runner
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionStatus, new_session_id, open_session
 from coregulate.server.session.sources import source_meta
 

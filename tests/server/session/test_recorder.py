@@ -7,7 +7,8 @@ from coregulate.models.base import Event
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.errors import MissingInputError, OutputError
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 
 ECG = StreamInfo("client", StreamKind.ECG, 130.0, label="strap", utc_start=1.7e9)
 RR = StreamInfo("client", StreamKind.RR, label="strap", utc_start=1.7e9)

@@ -9,7 +9,8 @@ import numpy as np
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import rechunk
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
 

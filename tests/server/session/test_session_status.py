@@ -11,7 +11,8 @@ from pathlib import Path
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import StreamInfo, StreamKind
 from coregulate.server.session import runner
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionStatus
 
 SERVER = Path(runner.__file__).parent.parent  # the whole server/ package

@@ -13,7 +13,8 @@ from coregulate.models.registry import Registry
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.simulator import Simulator
 from coregulate.server.web.hub import PROVISIONAL_MIN_S, Hub, HubSink
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
 

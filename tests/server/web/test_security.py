@@ -178,7 +178,8 @@ def test_session_files_do_not_carry_the_host_name(tmp_path):
 
     from coregulate.models.config import PipelineConfig
     from coregulate.sensors.chunk import StreamInfo, StreamKind
-    from coregulate.server.session.recorder import Recorder, SessionStore
+    from coregulate.server.session.recorder import Recorder
+    from coregulate.server.session.store import SessionStore
 
     rec = Recorder(tmp_path / "s.sqlite", "s", [StreamInfo("client", StreamKind.RR)], PipelineConfig())
     meta = dict(sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT key, value FROM meta"))

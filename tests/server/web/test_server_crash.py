@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from coregulate.server.cli.main import main
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 
 from server_helpers import stop_process
 

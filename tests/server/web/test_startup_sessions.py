@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from coregulate.models.config import PipelineConfig
 from coregulate.server.web.app import Settings, create_app
-from coregulate.server.session.recorder import SessionStore
+from coregulate.server.session.store import SessionStore
 from coregulate.server.web.schemas import SessionCreate, SourceSpec
 from coregulate.server.web.sessions import PreparedSession
 from coregulate.sensors.simulator import Simulator

@@ -115,7 +115,7 @@ def test_session_without_video_says_so(tmp_path, analysed):
 def test_each_persons_video_is_served_and_a_reanalysis_keeps_the_references(tmp_path):
     import json
 
-    from coregulate.server.session.recorder import SessionStore
+    from coregulate.server.session.store import SessionStore
 
     for who, seed in (("client", 1), ("therapist", 2)):
         write_dyad_video(tmp_path / f"{who}_cam.mp4", seconds=6, size=(96, 64), seed=seed)
