@@ -225,7 +225,7 @@ def test_dask_cluster_gives_identical_features(sim_batch, tmp_path):
 
 
 def test_unreachable_dask_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(batch.execution, "DASK_CONNECT_TIMEOUT", "1s")
     man = write_manifest(tmp_path / "m.csv", ["session_id,specs", f"a,{SIM.format(1)}"])
     code = main(["batch", str(man), "--out", str(tmp_path / "o"), "--dask", "tcp://127.0.0.1:1", "--quiet"])
     assert code == 69 and "Dask scheduler" in capsys.readouterr().err

@@ -136,7 +136,7 @@ def test_bad_video_options_exit_65_with_the_field(session_files, capsys, tmp_pat
 
 
 def test_batch_manifest_paths_keep_the_video_regions(tmp_path):
-    from coregulate.server.offline.batch import _resolve_spec
+    from coregulate.server.offline.batch.manifest import _resolve_spec
     from coregulate.sensors.spec import parse_spec
 
     text, paths = _resolve_spec("video:cams/s1.mp4?client=0,0,0.4,1&therapist=0.6,0,1,1", tmp_path)
