@@ -13,7 +13,8 @@ from coregulate.models.base import Event
 from coregulate.models.columns import FEATURE_COLUMNS, TEXT_COLUMNS
 from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.errors import DeviceUnavailableError, InputError
-from coregulate.sensors.lsl import LslInletSource, LslPublisher
+from coregulate.sensors.lsl import LslInletSource
+from coregulate.server.session.lsl_outlet import LslPublisher
 
 
 def outlet(name, type_, rate, fmt="float32", unit=None, channels=1):

@@ -37,7 +37,7 @@ def run(args) -> int:
     check_codes(codes, [s.participant for s in source.streams])
     sinks = []
     if args.lsl_out:
-        from ....sensors.lsl import LslPublisher
+        from ...session.lsl_outlet import LslPublisher
 
         sinks.append(LslPublisher(sorted({s.participant for s in source.streams})))
     if not args.headless:
