@@ -10,7 +10,7 @@ PIP    := $(VENV)/bin/pip
 # dashboard's pinned packages (skipped when a node and npm are already on the PATH).
 APT_PACKAGES := libportaudio2 chromium $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: setup system-deps python-deps dashboard-deps demo test test-under-load test-fast bench lint-docker clean
+.PHONY: setup system-deps python-deps dashboard-deps demo test test-under-load test-fast bench lint lint-docker clean
 
 setup: system-deps python-deps dashboard-deps
 
@@ -46,6 +46,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# Style and layering: ruff (pyflakes, pycodestyle, numpy docstrings; pyproject.toml) and the
+# import directions sensors -> models -> server (.ci/check_imports.py).
+lint: python-deps
+	$(VENV)/bin/ruff check .
+	$(PY) .ci/check_imports.py
 
 # The suite on a busy machine: one core spinning (bench/under_load.py) while the tests run.
 test-under-load: setup

@@ -1,0 +1,1 @@
+"""The browser dashboard, served as static files by the supervisor server."""

@@ -61,15 +61,15 @@ def summarize_dyad(rows: Iterable[Mapping[str, Any]],
     out: dict[str, Any] = {"seconds": len(rows)}
     for s in SIGNALS:
         zs = [z for z in (finite_or_none(r.get(f"sync_{s}_z")) for r in rows) if z is not None]
-        lags = [l for l in (finite_or_none(r.get(f"sync_{s}_lag_s")) for r in rows) if l is not None]
+        lags = [lag for lag in (finite_or_none(r.get(f"sync_{s}_lag_s")) for r in rows) if lag is not None]
         out[f"{s}_windows"] = len(zs)
         out[f"{s}_mean_abs_z"] = _mean([abs(z) for z in zs])
         out[f"{s}_mean_z"] = _mean(zs)
         out[f"{s}_lag_median_s"] = statistics.median(lags) if lags else None
     out["mean_effect"] = _mean([e for e in (finite_or_none(r.get("sync_effect")) for r in rows) if e is not None])
     sig = [(_truthy(r.get("sync_significant")), r.get("leader")) for r in rows]
-    known = [(b, l) for b, l in sig if b is not None]
-    hits = [l for b, l in known if b]
+    known = [(b, leader) for b, leader in sig if b is not None]
+    hits = [leader for b, leader in known if b]
     out["significant_share"] = len(hits) / len(known) if known else None
     # sync_significant is a dyad-level test (Bonferroni over the signals); the signal that carried
     # it is sync_signal, so a signal's share is the share of seconds it carried significant synchrony
@@ -78,7 +78,7 @@ def summarize_dyad(rows: Iterable[Mapping[str, Any]],
         out[f"{s}_significant_share"] = sum(c == s for c in carried) / len(known) if known else None
     for who in ("client", "therapist", "simultaneous"):
         key = f"{who}_leads_share" if who != "simultaneous" else "simultaneous_share"
-        out[key] = sum(l == who for l in hits) / len(hits) if hits else None
+        out[key] = sum(leader == who for leader in hits) / len(hits) if hits else None
     for who in ("client", "therapist"):
         zones = [r.get(f"{who}_zone") for r in rows]
         zk = [z for z in zones if z not in (None, "", "unknown")]

@@ -24,7 +24,6 @@ import os
 import re
 from typing import Iterator
 
-import numpy as np
 
 from ..base import Reader
 from ..chunk import Chunk, StreamInfo, StreamKind

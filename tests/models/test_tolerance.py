@@ -9,8 +9,8 @@ from coregulate.sensors.chunk import StreamKind
 
 def _drive(est, hr, lnr, extra=None, quality="good"):
     rows, events = [], []
-    for i, (h, l) in enumerate(zip(hr, lnr)):
-        row = {"t_s": i + 1, "hr_bpm": h, "ln_rmssd": l, "quality": quality}
+    for i, (h, ln) in enumerate(zip(hr, lnr)):
+        row = {"t_s": i + 1, "hr_bpm": h, "ln_rmssd": ln, "quality": quality}
         if extra:
             row.update({k: v[i] for k, v in extra.items()})
         out, ev = est.update(row)

@@ -8,7 +8,7 @@ import pytest
 
 from coregulate.models.audio_frontend import AudioFrontEnd
 from coregulate.models.config import PipelineConfig
-from coregulate.models.voice import VOICE_COLUMNS, RobustBaseline, VoiceEstimator, VoiceOptions, composite
+from coregulate.models.voice import VOICE_COLUMNS, RobustBaseline, VoiceEstimator, composite
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind, rechunk
 from coregulate.sensors.errors import InputError
 

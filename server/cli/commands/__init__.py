@@ -1,0 +1,1 @@
+"""One module per ``coregulate`` sub-command, each with ``add_parser(subparsers)``."""

@@ -162,7 +162,10 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
         bar.close()
         _write_outputs(sessions, results, out)
     order = {s.session_id: i for i, s in enumerate(sessions)}
-    by = lambda st: sorted((r["session_id"] for r in results.values() if r["status"] == st), key=order.get)
+
+    def by(st: str) -> list[str]:
+        return sorted((r["session_id"] for r in results.values() if r["status"] == st), key=order.get)
+
     return BatchResult(by("ok"), by("skipped"), by("failed"), out / STUDY_FILE, out / ERRORS_FILE)
 
 
