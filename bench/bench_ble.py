@@ -8,18 +8,12 @@ Prints seconds of strap signal handled per CPU second (x real time) for the full
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sensors" / "ble"))
-
-from fake_bleak_client import FakeHub, FakeNow, until  # noqa: E402
-from test_ble_replay import strap_script  # noqa: E402
-
-from coregulate.sensors.ble import pmd  # noqa: E402
-from coregulate.sensors.ble.adapter import PolarH10Source  # noqa: E402
-from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT, parse_heart_rate  # noqa: E402
+from coregulate.sensors.ble import pmd
+from coregulate.sensors.ble.adapter import PolarH10Source
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, strap_script, until
+from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT, parse_heart_rate
 
 SIGNAL_S = 120.0
 

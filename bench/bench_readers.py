@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -29,8 +28,7 @@ DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", REPO.parent / "shared" / "d
 
 
 def write_polar_ecg(path: Path, minutes: float) -> float:
-    sys.path.insert(0, str(REPO / "tests" / "sensors" / "readers"))
-    from readers_testkit import write_polar_ecg as w
+    from coregulate.sensors.readers.synthetic import write_polar_ecg as w
 
     n = int(minutes * 60 * 130)
     w(path, n=n)

@@ -7,11 +7,10 @@ import pytest
 
 from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, until
 from coregulate.sensors.ble.heart_rate import BATTERY_LEVEL, HEART_RATE_MEASUREMENT as HRM
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.errors import DeviceUnavailableError
-
-from fake_bleak_client import FakeHub, FakeNow, until
 
 ADDR = "A0:9E:1A:00:00:01"
 R = pmd.ECG_RATE_HZ

@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 
 from coregulate.models.config import PipelineConfig
-from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import PolarH10Source
-from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT as HRM
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, strap_script, until
 from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.live import LiveSource
 from coregulate.sensors.replay import ReplaySource
-from coregulate.sensors.simulator import Simulator
 from coregulate.server.session.recorder import Recorder
 from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 from coregulate.server.session.session_source import SessionFileReader
 
-from fake_bleak_client import FakeHub, FakeNow, until
 
 
 class TinyDataConfig(PipelineConfig):
@@ -31,36 +28,6 @@ class TinyDataConfig(PipelineConfig):
 
 DURATION = 120.0
 DROP = (60.0, 64.0)  # link down: what the strap measured then is lost
-
-
-def strap_script(seed=0):
-    """(arrival, uuid, payload) notifications the client's H10 would send, and the truth."""
-    sim = Simulator(seed=seed, duration_s=301, audio=False)
-    ecg, beats = [], []
-    for c in sim.chunks():
-        if c.participant != "client" or c.start >= DURATION:
-            continue
-        if c.kind is StreamKind.ECG:
-            ecg.append(c.values)
-        elif len(c):
-            beats.append((c.times.copy(), c.values.copy()))
-    ecg = np.round(np.concatenate(ecg)).astype(np.int64)
-    rng = np.random.default_rng(seed)
-    events = []
-    s0 = 725_000_000 * 10**9  # the strap's clock: ns since 2000, unrelated to the session
-    for k0 in range(0, len(ecg) - 73, 73):
-        last = k0 + 72
-        t_last = last / 130.0
-        body = b"".join(int(v).to_bytes(3, "little", signed=True) for v in ecg[k0 : k0 + 73])
-        frame = bytes([0]) + (s0 + round(last * 1e9 / 130)).to_bytes(8, "little") + bytes([0]) + body
-        events.append((t_last + 0.008 + rng.exponential(0.03), pmd.PMD_DATA, frame, ("ecg", k0)))
-    for times, rr in beats:
-        ticks = np.round(rr * 1.024).astype(int)
-        hr = int(round(60000 / rr[-1]))
-        payload = bytes([0x16, hr]) + b"".join(int(t).to_bytes(2, "little") for t in ticks)
-        events.append((times[-1] + 0.01 + rng.exponential(0.05), HRM, payload, ("rr", times, rr)))
-    events.sort(key=lambda e: e[0])
-    return events, ecg
 
 
 async def run_live(tmp_path, events):
