@@ -97,7 +97,7 @@ def test_commits_at_least_once_a_second_of_wall_time(tmp_path):
 def test_a_dead_writer_is_reported_as_interrupted(tmp_path, monkeypatch):
     rec = _recorder(tmp_path)
     rec.commit()
-    import coregulate.server.session.recorder as mod
+    import coregulate.server.session.store as mod  # the reader decides staleness
 
     monkeypatch.setattr(mod, "STALE_AFTER_S", -1.0)
     st = SessionStore(tmp_path / "s.sqlite")
