@@ -273,9 +273,11 @@ def vagal_unreliable(f: SessionFacts) -> Iterable[SessionWarning]:
 
 
 def baseline_incomplete(f: SessionFacts) -> Iterable[SessionWarning]:
-    """The heart data end before the baseline segment does: no baseline at all. (A baseline that
-    was frozen but holds too little or too poor data is :func:`baseline_not_trusted`'s, from the
-    tolerance estimator's verdict: one fact, one warning.)"""
+    """The heart data end before the baseline segment does: no baseline at all.
+
+    (A baseline that was frozen but holds too little or too poor data is
+    :func:`baseline_not_trusted`'s, from the tolerance estimator's verdict: one fact, one warning.)
+    """
     b0, b1 = f.baseline
     for who, rows in f.rows.items():
         if not rows or not any(_has_heart(r) for r in rows):
