@@ -5,7 +5,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(VENV)/bin/pip
+# pip through the venv's python: a venv copied from another checkout keeps that one's pip shebang
+PIP    := $(PY) -m pip
 # Debian packages: PortAudio for microphones, Chromium for the browser tests, Node/npm for the
 # dashboard's pinned packages (skipped when a node and npm are already on the PATH).
 APT_PACKAGES := libportaudio2 chromium $(if $(shell command -v npm),,nodejs npm)
