@@ -18,7 +18,7 @@ def _rows(n, rng):
     hr[200:] += 25
     lnr = 3.5 + rng.normal(0, 0.05, n)
     lnr[200:] -= 0.5
-    return [{"t_s": i + 1, "hr_bpm": float(h), "ln_rmssd": float(l), "quality": "good"} for i, (h, l) in enumerate(zip(hr, lnr))]
+    return [{"t_s": i + 1, "hr_bpm": float(h), "ln_rmssd": float(ln), "quality": "good"} for i, (h, ln) in enumerate(zip(hr, lnr))]
 
 
 def test_peek_changes_no_state_and_matches_the_update_it_anticipates():
