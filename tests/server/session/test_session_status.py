@@ -35,7 +35,7 @@ def test_no_status_word_is_spelt_out_outside_the_runner():
         if path.name == "runner.py":
             continue
         text = path.read_text()
-        if path.name == "batch.py":  # its per-row outcome (ok / skipped / failed) is another vocabulary
+        if path.parent.name == "batch":  # its per-row outcome (ok / skipped / failed) is another vocabulary
             text = re.sub(r"""["']failed["']""", "", text)
         found += [f"{path.relative_to(SERVER)}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0)}"
                   for m in literal.finditer(text)]
