@@ -9,6 +9,9 @@ chunks on the session clock, which counts the device's own samples from the mome
 starts (one device = one sample clock; several devices are assumed not to drift apart during a
 session, which holds to ~0.01 % for USB audio and is small against the 1-s feature step).
 
+A stop (:meth:`MicrophoneSource.request_stop`) stops the streams first, then hands over what
+the rings hold: every sample the driver delivered reaches the session.
+
 Losses are counted, never hidden:
 
 * ring overflow (the consumer fell behind by more than ``ring_s``): the newest block is dropped,
@@ -259,6 +262,7 @@ class MicrophoneSource(Source):
                         for c in self.channels]
         self._captures: dict[Any, _DeviceCapture] = {}
         self._closed = False
+        self._stopping = False
         self._now = now
         self.t_open = 0.0  # session time of the first captured sample
         self.utc0 = None
@@ -358,10 +362,27 @@ class MicrophoneSource(Source):
             out += self._drain(cap, dev)
         return out
 
+    def request_stop(self) -> bool:
+        """Stop capturing; what the devices already delivered is still handed over.
+
+        The iteration stops the PortAudio streams (``stop()`` returns once the buffers the
+        driver still held have passed the callback into the rings), yields what the rings
+        hold, and ends: at most ``poll_s`` plus the driver's latency after the request.
+        """
+        if not self._captures or self._closed:
+            return False  # not capturing: nothing received, nothing to hand over
+        self._stopping = True
+        return True
+
     async def __aiter__(self) -> AsyncIterator[Chunk]:  # type: ignore[override]
         self.open()
         try:
             while not self._closed:
+                if self._stopping:
+                    self._stop()  # no callback writes into the rings after this
+                    for ch in self.poll():
+                        yield ch
+                    return
                 for ch in self.poll():
                     yield ch
                 done = True

@@ -164,6 +164,7 @@ class HeartRateStrapSource(Source):
         self._dropped = asyncio.Event()
         self._closed = False
         self._task: asyncio.Task | None = None
+        self._ending: asyncio.Task | None = None
 
     # -- stream shapes -------------------------------------------------------------------
     def _rate(self, kind: StreamKind) -> float | None:
@@ -187,16 +188,56 @@ class HeartRateStrapSource(Source):
         finally:
             await self.aclose()
 
+    #: Longest wait, after a stop, for the strap to confirm that its notifications stopped.
+    stop_timeout_s = 0.5
+
+    def request_stop(self) -> bool:
+        """Stop acquiring; the chunks of every notification received so far are still handed over.
+
+        The link is no longer supervised (no reconnect) and the notifications are unsubscribed;
+        the iteration then ends after the last chunk already queued. Unsubscribing first matters:
+        BlueZ delivers the notifications it had forwarded before it answers ``StopNotify`` (one
+        D-Bus connection keeps its messages in order), so awaiting the answer hands over what
+        was in flight between the strap and this process too. Bounded by :attr:`stop_timeout_s`.
+        """
+        if self._task is None or self._closed:
+            return False  # not iterating: nothing received, nothing to hand over
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end_after_unsubscribing())
+        return True
+
+    def _subscribed_data(self) -> tuple[str, ...]:
+        """Characteristics whose notifications carry samples."""
+        return (HEART_RATE_MEASUREMENT,)
+
+    async def _end_after_unsubscribing(self) -> None:
+        task = self._task
+        if task is not None:  # no reconnect, no set-up half done after the stop
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        client = self._client
+        if client is not None and self.stats.connected:
+            try:
+                await asyncio.wait_for(self._unsubscribe(client), self.stop_timeout_s)
+            except (asyncio.TimeoutError, Exception) as exc:  # a link that went away: nothing more is coming
+                log.info("%s: stopping notifications: %s", self.participant, str(exc) or type(exc).__name__)
+        self._queue.put_nowait(None)  # after every chunk already queued
+
+    async def _unsubscribe(self, client: Any) -> None:
+        for uuid in self._subscribed_data():
+            await client.stop_notify(uuid)
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._task is not None and self._task is not asyncio.current_task():
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        for task in (self._ending, self._task):
+            if task is not None and not task.done() and task is not asyncio.current_task():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):
+                    pass
         client, self._client = self._client, None
         if client is not None:
             await self._shutdown(client)
@@ -382,6 +423,9 @@ class PolarH10Source(HeartRateStrapSource):
 
     def _channels(self, kind: StreamKind) -> tuple[str, ...]:
         return ("x", "y", "z") if kind is StreamKind.ACC else ()
+
+    def _subscribed_data(self) -> tuple[str, ...]:
+        return (pmd.PMD_DATA, HEART_RATE_MEASUREMENT)
 
     def _link_lost(self) -> None:
         super()._link_lost()

@@ -66,6 +66,8 @@ class FakeBleakClient:
         self.hub, self.address, self._on_disc = hub, address, disconnected_callback
         self.callbacks: dict[str, object] = {}
         self.is_connected = False
+        #: Notifications the OS has received but not yet handed to the process, per characteristic.
+        self.in_flight: dict[str, list[bytes]] = {}
 
     async def connect(self):
         """Connect, failing while the hub has ``fail_connects`` left."""
@@ -101,6 +103,14 @@ class FakeBleakClient:
         self.hub.log.append(("start_notify", uuid))
         self.callbacks[uuid] = callback
 
+    async def stop_notify(self, uuid):
+        """As BlueZ does: what it forwarded before the request reaches the callback first."""
+        self.hub.log.append(("stop_notify", uuid))
+        await asyncio.sleep(0)
+        for data in self.in_flight.pop(uuid, []):
+            self.callbacks[uuid](None, bytearray(data))
+        self.callbacks.pop(uuid, None)
+
     async def write_gatt_char(self, uuid, data, response=False):
         """A write; a PMD control write is answered as a Polar H10 answers it."""
         data = bytes(data)
@@ -114,6 +124,10 @@ class FakeBleakClient:
     def notify(self, uuid: str, data: bytes) -> None:
         """Deliver one notification to the adapter."""
         self.callbacks[uuid](None, bytearray(data))
+
+    def send_later(self, uuid: str, data: bytes) -> None:
+        """A notification still on its way (in the OS) when the adapter is asked to stop."""
+        self.in_flight.setdefault(uuid, []).append(bytes(data))
 
     def drop(self) -> None:
         """The link goes away as a strap out of range would."""

@@ -3,6 +3,7 @@ callback with blocks read from a WAV file written by the test."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import tracemalloc
@@ -43,17 +44,19 @@ class FakeStream:
     """Mimics ``sounddevice.InputStream``: calls ``callback(indata, frames, time, status)``."""
 
     def __init__(self, wav, *, samplerate, blocksize, device, channels, dtype, callback,
-                 threaded=False, overflow_blocks=(), manual=False):
+                 threaded=False, overflow_blocks=(), manual=False, pending_at_stop=0):
         assert samplerate == RATE and dtype == "float32"
         self.wav, self.block, self.channels, self.callback = wav, blocksize, channels, callback
         self.threaded, self.overflow_blocks, self.manual = threaded, set(overflow_blocks), manual
+        self.pending_at_stop = pending_at_stop  # blocks the driver still holds: stop() passes them on
+        self.stopped = False
         self.active = False
         self._t = None
         self._blocks = sf.blocks(str(self.wav), blocksize=self.block, dtype="float32", always_2d=True)
         self._i = 0
 
     def feed(self, n=None):
-        """Push ``n`` blocks (all remaining when None) through the callback."""
+        """Push blocks through the callback until ``n`` were pushed in all (all when None)."""
         for block in self._blocks:
             i = self._i
             self._i += 1
@@ -78,6 +81,9 @@ class FakeStream:
     def stop(self):
         if self._t is not None:
             self._t.join()
+        if self.manual and self.active and not self.stopped and self.pending_at_stop:
+            self.feed(self._i + self.pending_at_stop)  # as Pa_StopStream: pending buffers first
+        self.stopped, self.active = True, False
 
     def close(self):
         pass
@@ -287,3 +293,47 @@ async def test_shared_session_clock_offsets_chunk_times(tmp_path):
     got = await _collect(src)
     assert got["client"][0].t0 == pytest.approx(12.5)
     assert src.status()["dropped_samples"] == 0
+
+
+async def test_a_stop_hands_over_every_captured_sample(tmp_path):
+    """Ctrl-C in a live session: the blocks already in the rings, and those the driver still
+    held when the stop came, are all in the session file; nothing after the stop is."""
+    from coregulate.sensors.live import LiveSource
+    from coregulate.server.recorder import Recorder, SessionStore
+    from coregulate.server.runner import SessionRunner
+
+    wav, x = _wav(tmp_path, 3.0)
+    streams = []
+
+    def factory(**kw):
+        streams.append(FakeStream(wav, **kw, manual=True, pending_at_stop=7))
+        return streams[-1]
+
+    # a slow poll: at the stop, most of what was captured still sits in the ring
+    mic = MicrophoneSource({"client": (None, 0), "therapist": (None, 1)}, poll_s=0.5, stream_factory=factory)
+    source = LiveSource([mic])
+    cfg = PipelineConfig()
+    path = tmp_path / "s.sqlite"
+    rec = Recorder(path, "s", source.streams, cfg, keep_audio=True)
+    runner = SessionRunner(source, rec, cfg)
+    task = asyncio.create_task(runner.run())
+    while not streams:
+        await asyncio.sleep(0.001)
+    fake = streams[0]
+    fake.feed(40)  # 0.8 s captured by the callback
+    runner.stop()
+    assert await asyncio.wait_for(task, 60) == "stopped"
+    assert fake.stopped and fake._i == 47
+    n = 47 * fake.block
+    with SessionStore(path) as st:
+        assert st.status() == "stopped"
+        for col, who in enumerate(("client", "therapist")):
+            chunks = list(st.chunks(f"{who}/audio"))
+            y = np.concatenate([np.zeros(0)] + [c.values for c in chunks])
+            np.testing.assert_array_equal(y, x[:n, col].astype(np.float64))
+            assert not any(c.gap_before for c in chunks)
+
+
+async def test_a_microphone_that_never_started_is_not_waited_for():
+    src = MicrophoneSource({"client": "default:0"}, stream_factory=lambda **kw: None)
+    assert src.request_stop() is False
