@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from ...sensors.errors import CoregulateError, UsageError
@@ -53,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     terminal_log.configure(verbose=args.verbose)
-    signals.install_handlers()
+    with signals.handlers_installed():
+        return _run(parser, args)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """One command, its errors and stop signals turned into one line and an exit code."""
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:  # as argparse reports its own: usage line, "coregulate X: error: ...", exit 2
@@ -80,7 +86,12 @@ def entry_point() -> None:
     teardown (garbage-collecting pandas, scipy, liblsl...) would still take 1-2 s on a busy
     machine, so the process ends at once instead, as the user who pressed Ctrl-C expects.
     """
-    code = main()
+    signals.install_handlers()  # for the whole process: before and after a command, no traceback either
+    try:
+        code = main()
+    except (KeyboardInterrupt, signals.Terminated):  # while parsing the command line, or once it returned
+        signals.stopped_by_signal = True
+        code = signals.exit_code_for(signals.first_signal if signals.first_signal is not None else signal.SIGINT)
     if signals.stopped_by_signal:
         sys.stdout.flush()
         sys.stderr.flush()

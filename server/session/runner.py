@@ -302,6 +302,9 @@ def open_session(source: Source, config: PipelineConfig, path, session_id: str, 
     extra = {"registry": registry} if registry is not None else {}
     try:
         return (runner_cls or SessionRunner)(source, recorder, config, sinks=list(sinks or []), **extra)
-    except BaseException:  # e.g. streams no estimator accepts: the file says so rather than "interrupted"
-        recorder.close(SessionStatus.FAILED)
+    except BaseException as exc:  # e.g. streams no estimator accepts: the file says so rather than "interrupted"
+        from .signals import Terminated
+
+        stopped = isinstance(exc, (KeyboardInterrupt, Terminated))  # Ctrl-C while the pipeline is built
+        recorder.close(SessionStatus.STOPPED if stopped else SessionStatus.FAILED)
         raise

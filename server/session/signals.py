@@ -13,7 +13,8 @@ SIGTERM (a supervisor such as systemd or Docker asking for a normal stop).
 from __future__ import annotations
 
 import signal
-from typing import Any, Awaitable, Callable
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterator
 
 #: ``sysexits``-style code of a run that the user interrupted (128 + SIGINT).
 EX_INTERRUPTED = 130
@@ -60,6 +61,40 @@ def install_handlers() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+@contextmanager
+def handlers_installed() -> Iterator[None]:
+    """:func:`install_handlers` for the duration of one command, then the previous handlers again.
+
+    ``cli.main`` may run several times in one process (tests, a script calling it): each call
+    starts with no signal noted, and leaves SIGINT/SIGTERM as it found them.
+    """
+    global stopped_by_signal, first_signal
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopped_by_signal, first_signal = False, None
+    install_handlers()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def session_closed_on_error(close: Callable[[str], None]) -> Iterator[None]:
+    """Until its runner takes over, a session file is closed if start-up ends early.
+
+    A stop signal between creating the file and running the session closes it ``stopped``
+    (what it holds is committed); any other error closes it ``failed``. Once the runner ran,
+    it has closed the file itself and ``close`` must then do nothing (``Recorder.close`` is
+    idempotent).
+    """
+    try:
+        yield
+    except BaseException as exc:
+        close("stopped" if isinstance(exc, (KeyboardInterrupt, Terminated)) else "failed")
+        raise
+
+
 def exit_code_after_server() -> int:
     """The exit code of a server that returned: 130 if it was stopped by SIGINT, else 0."""
     return exit_code_for(first_signal)
@@ -88,6 +123,18 @@ def run_until_signalled(stop: Callable[[], None], main: Callable[[], Awaitable[A
     import asyncio  # here: the CLI's --help must not pay for it
 
     received: list[int] = []
+    before_loop: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore_previous() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def noted_until_the_loop_runs(signum: int, frame: Any) -> None:
+        # while the event loop starts, a signal is kept for it (raising here would leave the
+        # session neither run nor closed); the loop then handles it as if it came just now
+        _note(signum)
+        before_loop.append(signum)
 
     async def supervised() -> Any:
         loop = asyncio.get_running_loop()
@@ -103,18 +150,23 @@ def run_until_signalled(stop: Callable[[], None], main: Callable[[], Awaitable[A
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig)
+        for signum in before_loop:
+            on_signal(signum)
         try:
             return await main()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            # the loop's removal leaves Python's defaults (SIGTERM would kill at once); the
+            # session is closed by now, so the caller's handlers may act straight away
+            restore_previous()
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, noted_until_the_loop_runs)
     try:
         result = asyncio.run(supervised())
     except asyncio.CancelledError:
         result = None
-    finally:  # the loop's clean-up resets SIGTERM to the default (kill at once)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    finally:
+        restore_previous()
     return result, (received[0] if received else None)

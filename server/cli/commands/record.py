@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ....sensors.live import LiveSource, build_live_sources
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
-    from ...session.signals import exit_code_for, run_until_signalled
+    from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error
     from .replay import _Printer
 
     from ...session.sources import check_codes, parse_codes, source_meta
@@ -55,8 +55,9 @@ def run(args) -> int:
     preload_estimator_libraries()
     runner = open_session(source, config, path, sid, keep_audio=args.keep_audio, participants=codes,
                           meta={"sources": source_meta("live")}, sinks=[*sinks, _Printer()])
-    print(f"recording to {path}; press Ctrl-C to stop", flush=True)
-    _, signum = run_until_signalled(runner.stop, runner.run)
+    with session_closed_on_error(runner.recorder.close):  # a Ctrl-C before the loop runs still closes the file
+        print(f"recording to {path}; press Ctrl-C to stop", flush=True)
+        _, signum = run_until_signalled(runner.stop, runner.run)
     if signum is not None:
         print("stopped; everything received so far is in the session file", flush=True)
     return exit_code_for(signum)

@@ -49,7 +49,7 @@ class _Printer:
 def run(args) -> int:
     from ....sensors.pacing import parse_speed
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
-    from ...session.signals import exit_code_for, run_until_signalled
+    from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error
     from ...session.sources import build_source
 
     from ...session.sources import check_codes, check_spec_combination, parse_codes, source_meta, video_meta
@@ -84,6 +84,7 @@ def run(args) -> int:
     path = data_dir(args) / "sessions" / f"{sid}.sqlite"
     runner = open_session(source, config, path, sid, keep_audio=args.keep_audio, participants=codes,
                           meta={"sources": source_meta("files", args.specs), **video_meta(source)}, sinks=[_Printer()])
-    print(f"recording to {path}", flush=True)
-    _, signum = run_until_signalled(runner.stop, runner.run)
+    with session_closed_on_error(runner.recorder.close):  # a Ctrl-C before the loop runs still closes the file
+        print(f"recording to {path}", flush=True)
+        _, signum = run_until_signalled(runner.stop, runner.run)
     return exit_code_for(signum)
