@@ -29,6 +29,7 @@ def test_specs():
         parse_ble_spec("hr:")
 
 
+@pytest.mark.lsl
 def test_build_live_sources_shares_clock_and_lock():
     name = f"cg-live-{uuid.uuid4().hex[:8]}"
     info = pylsl.StreamInfo(name, "EDA", 1, 4, "float32", name)
@@ -45,6 +46,7 @@ def test_build_live_sources_shares_clock_and_lock():
     assert a._now is now and c._now is now
 
 
+@pytest.mark.lsl
 def test_build_live_sources_errors():
     with pytest.raises(InputError, match="no live device given"):
         build_live_sources()
@@ -70,6 +72,7 @@ def test_devices_scan_without_bluetooth_exits_69(capsys, monkeypatch):
     assert err.strip() == "coregulate devices: error: no Bluetooth adapter or BlueZ service found"
 
 
+@pytest.mark.lsl
 def test_devices_lsl_lists_streams(capsys):
     name = f"cg-dev-{uuid.uuid4().hex[:8]}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "ECG", 1, 130, "float32", name))  # noqa: F841

@@ -16,6 +16,8 @@ from coregulate.sensors.errors import DeviceUnavailableError, InputError
 from coregulate.sensors.lsl import LslInletSource
 from coregulate.server.session.lsl_outlet import LslPublisher
 
+pytestmark = pytest.mark.lsl
+
 
 def outlet(name, type_, rate, fmt="float32", unit=None, channels=1):
     info = pylsl.StreamInfo(name, type_, channels, rate, fmt, f"src-{name}")

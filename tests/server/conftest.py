@@ -9,7 +9,18 @@ from coregulate.server.web.app import Settings, create_app
 
 from server_fakes import fake_backends
 
-from server_helpers import SUP, VIEW
+from server_helpers import ANALYZED_SIM, SUP, VIEW
+
+
+@pytest.fixture(scope="session")
+def analyzed_sim(tmp_path_factory):
+    """``coregulate analyze`` of :data:`ANALYZED_SIM` with defaults, once per run: the tests
+    that use it only read its output folder (an analysis costs more than most test modules)."""
+    from coregulate.server.cli import main
+
+    out = tmp_path_factory.mktemp("analyzed") / "sim"
+    assert main(["analyze", ANALYZED_SIM, "--out", str(out), "--quiet"]) == 0
+    return out
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ import subprocess
 SUP = "s" * 20 + "-supervisor-token"
 VIEW = "v" * 20 + "-viewer-token"
 
+#: The simulated session that several modules analyse once and then only read (tests/server/conftest.py).
+ANALYZED_S = 480
+ANALYZED_SIM = f"sim?duration={ANALYZED_S}&audio=0&seed=3"
+
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

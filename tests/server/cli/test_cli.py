@@ -16,6 +16,8 @@ from coregulate.models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from coregulate.server.cli.main import main
 from coregulate.server.session.store import SessionStore
 
+from server_helpers import ANALYZED_S
+
 EXE = [sys.executable, "-m", "coregulate.server.cli.main"]
 
 
@@ -25,11 +27,9 @@ def _cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.fixture(scope="module")
-def analyzed(tmp_path_factory):
-    out = tmp_path_factory.mktemp("analyzed") / "sim"
-    assert main(["analyze", "sim?duration=420&audio=0&seed=2", "--out", str(out), "--quiet"]) == 0
-    return out
+@pytest.fixture
+def analyzed(analyzed_sim):
+    return analyzed_sim  # read only
 
 
 def test_analyze_writes_the_promised_files(analyzed):
@@ -39,7 +39,7 @@ def test_analyze_writes_the_promised_files(analyzed):
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[: len(FEATURE_COLUMNS)] == list(FEATURE_COLUMNS)
     assert {r["participant"] for r in rows} == {"client", "therapist"}
-    assert len(rows) == 2 * 420
+    assert len(rows) == 2 * ANALYZED_S
     # a value that cannot be computed is empty, never invented: no voice without audio
     assert all(r["f0_st"] == "" for r in rows)
     late = [float(r["hr_bpm"]) for r in rows if r["participant"] == "client" and int(r["t_s"]) > 120 and r["hr_bpm"]]
@@ -64,7 +64,7 @@ def test_export_formats(analyzed, tmp_path, capsys):
 
     with pyedflib.EdfReader(str(tmp_path / "edf" / "signals.edf")) as f:
         assert f.getSampleFrequency(0) == 130 and "ecg" in f.getLabel(0)
-        assert abs(f.getFileDuration() - 420) <= 1
+        assert abs(f.getFileDuration() - ANALYZED_S) <= 1
 
 
 def test_recorded_session_replays_to_identical_features(analyzed, tmp_path):

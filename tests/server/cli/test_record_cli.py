@@ -25,6 +25,8 @@ import pytest
 from coregulate.sensors.simulator import Simulator
 from coregulate.server.session.store import SessionStore
 
+pytestmark = pytest.mark.lsl
+
 EXE = [sys.executable, "-m", "coregulate.server.cli.main"]
 #: Generous bound for the process to exit once signalled: only a hang fails it.
 EXIT_TIMEOUT_S = 20

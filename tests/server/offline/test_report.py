@@ -21,11 +21,9 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "sim"
-    assert main(["analyze", "sim?duration=480&audio=0&seed=3", "--out", str(out), "--quiet"]) == 0
-    return out
+@pytest.fixture
+def sim(analyzed_sim):
+    return analyzed_sim  # read only
 
 
 def _rr_file(path, seconds: float, irregular: bool, seed: int = 0) -> None:

@@ -56,7 +56,7 @@ def test_https_and_wss_with_a_self_signed_certificate(tmp_path):
         first_lines = [proc.stdout.readline() for _ in range(3)]
         assert any(f"https://{HOST}:{port}/#token=" in line for line in first_lines), first_lines
         trust = ssl.create_default_context(cafile=cert)
-        with httpx.Client(base_url=f"https://{HOST}:{port}", verify=trust, timeout=10) as api:
+        with httpx.Client(base_url=f"https://{HOST}:{port}", verify=trust, timeout=60) as api:  # a busy machine
             deadline = time.monotonic() + 60
             while True:
                 try:

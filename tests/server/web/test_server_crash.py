@@ -41,7 +41,8 @@ def _start_server(data: Path) -> tuple[subprocess.Popen, httpx.Client]:
     port = _free_port()
     proc = subprocess.Popen([*EXE, "serve", "--port", str(port), "--data", str(data), "--token", TOKEN],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    # generous: creating a session loads the estimators, >10 s on a busy machine (a ReadTimeout was seen at 10 s)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
