@@ -16,7 +16,7 @@ from server_helpers import ANALYZED_SIM, SUP, VIEW
 def analyzed_sim(tmp_path_factory):
     """``coregulate analyze`` of :data:`ANALYZED_SIM` with defaults, once per run: the tests
     that use it only read its output folder (an analysis costs more than most test modules)."""
-    from coregulate.server.cli import main
+    from coregulate.server.cli.main import main
 
     out = tmp_path_factory.mktemp("analyzed") / "sim"
     assert main(["analyze", ANALYZED_SIM, "--out", str(out), "--quiet"]) == 0

@@ -11,8 +11,8 @@ from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
 from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT as HRM
 from coregulate.sensors.live import LiveSource
-from coregulate.server.recorder import Recorder, SessionStore
-from coregulate.server.runner import SessionRunner
+from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.runner import SessionRunner
 
 from fake_bleak_client import FakeHub, FakeNow, until
 
