@@ -80,7 +80,7 @@ def handlers_installed() -> Iterator[None]:
 
 
 @contextmanager
-def session_closed_on_error(close: Callable[[str], None]) -> Iterator[None]:
+def session_closed_on_error(close: Callable[[Any], None]) -> Iterator[None]:
     """Until its runner takes over, a session file is closed if start-up ends early.
 
     A stop signal between creating the file and running the session closes it ``stopped``
@@ -91,7 +91,10 @@ def session_closed_on_error(close: Callable[[str], None]) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        close("stopped" if isinstance(exc, (KeyboardInterrupt, Terminated)) else "failed")
+        from .runner import SessionStatus  # here: the CLI's start-up must not import the pipeline
+
+        stopped = isinstance(exc, (KeyboardInterrupt, Terminated))
+        close(SessionStatus.STOPPED if stopped else SessionStatus.FAILED)
         raise
 
 
