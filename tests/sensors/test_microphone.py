@@ -299,7 +299,8 @@ async def test_a_stop_hands_over_every_captured_sample(tmp_path):
     """Ctrl-C in a live session: the blocks already in the rings, and those the driver still
     held when the stop came, are all in the session file; nothing after the stop is."""
     from coregulate.sensors.live import LiveSource
-    from coregulate.server.session.recorder import Recorder, SessionStore
+    from coregulate.server.session.recorder import Recorder
+    from coregulate.server.session.store import SessionStore
     from coregulate.server.session.runner import SessionRunner
 
     wav, x = _wav(tmp_path, 3.0)

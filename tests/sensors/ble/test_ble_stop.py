@@ -9,12 +9,13 @@ import numpy as np
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, until
 from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT as HRM
 from coregulate.sensors.live import LiveSource
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
-from fake_bleak_client import FakeHub, FakeNow, until
 
 ADDR = "A0:9E:1A:00:00:01"
 S0 = 725_000_000 * 10**9  # the strap's clock (ns)

@@ -21,7 +21,8 @@ from coregulate.sensors.base import Source
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.server.session import signals
 from coregulate.server.cli.main import main
-from coregulate.server.session.recorder import Recorder, SessionStore
+from coregulate.server.session.recorder import Recorder
+from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
 ECG = StreamInfo("client", StreamKind.ECG, 130.0)
