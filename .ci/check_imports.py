@@ -7,6 +7,8 @@
 * ``sensors/`` never imports ``models/`` or ``server/`` -- except the documented exception below.
 * Every package folder under ``sensors/``, ``models/``, ``server/`` and ``dashboard/`` is listed in
   ``pyproject.toml`` (a package missing there is left out of an installed copy).
+* No module in ``server/`` is longer than :data:`MAX_SERVER_LINES` lines: a longer one holds more
+  than one job and is split by job (issue #18).
 
 Imports inside functions count as much as those at the top. Prints one line per violation,
 ``path:line: what``, and exits 1 if there is any.
@@ -110,13 +112,27 @@ def check_packages(root: Path = REPO) -> list[str]:
     return problems
 
 
+#: Longest module allowed in ``server/``.
+MAX_SERVER_LINES = 350
+
+
+def check_sizes(root: Path = REPO) -> list[str]:
+    """Modules in ``server/`` longer than :data:`MAX_SERVER_LINES`."""
+    problems = []
+    for path in sorted((root / "server").rglob("*.py")):
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > MAX_SERVER_LINES:
+            problems.append(f"{path.relative_to(root)}: {n} lines (at most {MAX_SERVER_LINES}: split it by job)")
+    return problems
+
+
 def check_repo(root: Path = REPO) -> list[str]:
     """Every violation in the repository."""
     problems = []
     for layer in ("sensors", "models"):
         for path in sorted((root / layer).rglob("*.py")):
             problems += check_file(path, root)
-    return problems + check_packages(root)
+    return problems + check_packages(root) + check_sizes(root)
 
 
 def main() -> int:
@@ -125,7 +141,7 @@ def main() -> int:
     for p in problems:
         print(p)
     if not problems:
-        print("import directions and package list: ok")
+        print("import directions, package list and server module sizes: ok")
     return 1 if problems else 0
 
 

@@ -62,3 +62,11 @@ def test_a_package_missing_from_pyproject_is_named(checker, fake_repo):
     (fake_repo / "server" / "newjob").mkdir()
     (fake_repo / "server" / "newjob" / "__init__.py").write_text("")
     assert any("coregulate.server.newjob" in p for p in checker.check_packages(fake_repo))
+
+
+def test_a_server_module_over_the_size_limit_is_named(checker, fake_repo):
+    long = fake_repo / "server" / "long.py"
+    long.write_text("x = 1\n" * (checker.MAX_SERVER_LINES + 1))
+    (fake_repo / "server" / "short.py").write_text("x = 1\n" * checker.MAX_SERVER_LINES)
+    assert checker.check_sizes(fake_repo) == [f"server/long.py: {checker.MAX_SERVER_LINES + 1} lines "
+                                              f"(at most {checker.MAX_SERVER_LINES}: split it by job)"]

@@ -17,152 +17,24 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ...models.tolerance import tolerance_bounds  # the dashboard shades the band the estimator uses
-from .hub import Hub, HubSink
 from ..session.runner import SessionStatus
+from .hub import Hub
+from .hub_sink import HubSink
+from .live_session import (  # noqa: F401  (re-exported: the routers and the CLI import them from here)
+    Backends, LiveSession, PreparedSession, SessionEnded, SessionError, default_backends)
 from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
+from .session_descriptions import baseline_segment, describe_file, describe_live
 
 log = logging.getLogger("coregulate.server")
 
 _ID = re.compile(SESSION_ID_PATTERN)
 
 
-class SessionError(Exception):
-    """A request about a session that cannot be honoured; ``status`` is the HTTP code."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class SessionEnded(SessionError):
-    """The session stopped writing before the request reached it; its file is complete and takes
-    writes through a store instead."""
-
-    def __init__(self, session_id: str) -> None:
-        super().__init__(409, f"session {session_id} is not running")
-
-
-@dataclass
-class Backends:
-    """The pieces a session is built from; tests may swap them for fakes."""
-
-    make_source: Callable[[SourceSpec, float | None], Any]
-    recorder_cls: Any
-    runner_cls: Any
-    store_cls: Any
-
-
-def default_backends() -> Backends:
-    from ..session.recorder import Recorder
-    from ..session.store import SessionStore
-    from ..session.runner import SessionRunner
-
-    def make_source(spec: SourceSpec, speed: float | None) -> Any:
-        if spec.kind == "live":
-            raise SessionError(422, "live sessions are started on the recording machine with `coregulate record`")
-        if spec.kind == "simulator":
-            from ...sensors.simulator import Simulator
-
-            return Simulator(seed=spec.seed, duration_s=spec.duration_s, audio=spec.audio, speed=speed)
-        if not spec.specs:
-            raise SessionError(422, "a 'files' source needs at least one SPEC")
-        from ..session.sources import build_source
-
-        return build_source(list(spec.specs), speed)
-
-    return Backends(make_source, Recorder, SessionRunner, SessionStore)
-
-
-@dataclass
-class PreparedSession:
-    """A session whose source is built outside the server: live devices (``coregulate record``).
-
-    The devices are opened by the command (so a missing strap fails before the server starts);
-    the server then runs, records and shows it like any other session.
-    """
-
-    source: Any
-    config: Any
-    keep_audio: bool = False
-    sinks: list = field(default_factory=list)
-    label: str = "live"
-    participant_codes: dict = field(default_factory=dict)
-
-
-@dataclass
-class LiveSession:
-    id: str
-    path: Path
-    request: SessionCreate
-    source: Any
-    config: Any
-    hub: Hub
-    sink: HubSink
-    status: str = SessionStatus.CREATED
-    recorder: Any = None
-    runner: Any = None
-    task: asyncio.Future | None = None  # completion, as seen from the server loop
-    cfuture: concurrent.futures.Future | None = None
-    loop: asyncio.AbstractEventLoop | None = None  # the session's own loop and thread
-    thread: threading.Thread | None = None
-    error: str | None = None
-    created: float = field(default_factory=time.time)
-    stop_requested: bool = False
-    ended_at: float | None = None  # time.monotonic() when the run finished
-    extra_sinks: list = field(default_factory=list)  # e.g. the LSL outlet of a live session
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    @property
-    def active(self) -> bool:
-        """Not finished yet: created, starting or running.
-
-        From the status, which the session's own thread sets once the recorder is closed: the
-        server loop's view of the task completes a moment later, and in between a finished
-        session must not read as live (its status already says complete).
-        """
-        return SessionStatus.is_active(self.status) and not (self.task is not None and self.task.done())
-
-
-def _stream_dict(s: Any) -> dict[str, Any]:
-    if isinstance(s, dict):
-        d = dict(s)
-        d.setdefault("key", f"{d.get('participant')}/{d.get('kind')}")
-        return d
-    return {"key": s.key, "participant": s.participant, "kind": s.kind.value, "rate": s.rate,
-            "unit": s.unit, "label": s.label}
-
-
 def _speed(v: float | str) -> float | None:
     return None if v == "max" else float(v)
-
-
-def baseline_segment(config: Any) -> tuple[float, float] | None:
-    """The baseline segment of a PipelineConfig or of its saved JSON form (None if unknown)."""
-    if isinstance(config, dict):
-        b = config.get("baseline")
-        if b is not None:
-            return (float(b[0]), float(b[1]))
-        d = config.get("default_baseline_s")
-        return None if d is None else (0.0, float(d))
-    seg = getattr(config, "baseline_segment", None)
-    return None if seg is None else (float(seg[0]), float(seg[1]))
-
-
-def _pacing(req: SessionCreate, config: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"speed": req.speed}
-    seg = baseline_segment(config)
-    if req.baseline_speed is not None and seg is not None:
-        out.update(baseline_speed=req.baseline_speed, fast_until_s=seg[1])
-    return out
 
 
 class SessionManager:
@@ -419,33 +291,12 @@ class SessionManager:
 
     # -- descriptions -----------------------------------------------------------------------
     def describe_live(self, s: LiveSession) -> dict[str, Any]:
-        streams = [_stream_dict(x) for x in s.source.streams]
-        return {
-            "id": s.id, "status": s.status, "live": s.active,
-            "label": s.request.label, "utc0": getattr(s.source, "utc0", None),
-            "duration_s": max((st.last_end for st in list(s.sink.streams.values())), default=0.0),
-            "participants": sorted({x["participant"] for x in streams}),
-            "streams": streams, "seq": s.hub.seq, "error": s.error,
-            "source": s.request.source.model_dump(), "config": {"window_s": s.config.window_s, "speed": s.request.speed},  # in force
-            "tolerance": tolerance_bounds(s.config.options),
-            "baseline": baseline_segment(s.config), "pacing": _pacing(s.request, s.config),
-        }
+        """See :func:`~coregulate.server.web.session_descriptions.describe_live`."""
+        return describe_live(s)
 
     def describe_file(self, session_id: str) -> dict[str, Any]:
-        with self.store(session_id) as st:
-            info = dict(st.info())
-            meta = dict(getattr(st, "meta", None) or info.get("meta") or {})
-        streams = [_stream_dict(x) for x in info.get("streams") or []]
-        return {
-            "id": info.get("id", session_id), "status": info.get("status", SessionStatus.UNKNOWN), "live": False,
-            "label": info.get("label") or meta.get("label", ""), "utc0": info.get("utc0"),
-            "duration_s": info.get("duration_s", info.get("duration")),
-            "participants": list(info.get("participants") or sorted({x["participant"] for x in streams})),
-            "streams": streams, "seq": None, "error": None,
-            "source": info.get("sources") if isinstance(info.get("sources"), dict) else None, "config": info.get("config") if isinstance(info.get("config"), dict) else None,
-            "tolerance": tolerance_bounds((info.get("config") or {}).get("options") if isinstance(info.get("config"), dict) else None),
-            "baseline": baseline_segment(info.get("config")) if isinstance(info.get("config"), dict) else None,
-        }
+        """See :func:`~coregulate.server.web.session_descriptions.describe_file`."""
+        return describe_file(session_id, self.store(session_id))
 
     def describe(self, session_id: str) -> dict[str, Any]:
         s = self.live.get(session_id)

@@ -8,7 +8,8 @@ import json
 import numpy as np
 
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
-from coregulate.server.web.hub import Hub, HubSink
+from coregulate.server.web.hub import Hub
+from coregulate.server.web.hub_sink import HubSink
 
 
 def _seqs(frames):

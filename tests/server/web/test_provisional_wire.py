@@ -12,7 +12,8 @@ from coregulate.models.config import PipelineConfig
 from coregulate.models.registry import Registry
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.simulator import Simulator
-from coregulate.server.web.hub import PROVISIONAL_MIN_S, Hub, HubSink
+from coregulate.server.web.hub import Hub
+from coregulate.server.web.hub_sink import PROVISIONAL_MIN_S, HubSink
 from coregulate.server.session.recorder import Recorder
 from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
