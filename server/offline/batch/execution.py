@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from ....sensors.errors import EX_SOFTWARE, OutputError
 from .manifest import BatchSession
-from .session_task import run_session
+from .session_task import RowOutcome, run_session
 from .study import ERRORS_FILE, STUDY_FILE, write_table
 
 #: How long to wait for a Dask scheduler before giving up (exit 69).
@@ -32,7 +32,7 @@ class BatchResult:
 class _Bar:
     def __init__(self, total: int, enabled: bool):
         self.bar = None
-        self.counts = {"ok": 0, "skipped": 0, "failed": 0}
+        self.counts = {outcome: 0 for outcome in RowOutcome}
         if enabled:
             from tqdm import tqdm
 
@@ -45,8 +45,8 @@ class _Bar:
         self.counts[status] += 1
         if self.bar is not None:
             left = self.bar.total - self.bar.n - 1
-            self.bar.set_postfix_str(f"done {self.counts['ok']}, skipped {self.counts['skipped']}, "
-                                     f"failed {self.counts['failed']}, remaining {left}", refresh=False)
+            self.bar.set_postfix_str(f"done {self.counts[RowOutcome.OK]}, skipped {self.counts[RowOutcome.SKIPPED]}, "
+                                     f"failed {self.counts[RowOutcome.FAILED]}, remaining {left}", refresh=False)
             self.bar.update(1)
 
     def close(self) -> None:
@@ -116,7 +116,7 @@ def _result_or_crash(task: dict, fut) -> dict:
     try:
         return fut.result()
     except Exception as exc:
-        return {"session_id": task["session_id"], "status": "failed", "exit_code": EX_SOFTWARE,
+        return {"session_id": task["session_id"], "status": RowOutcome.FAILED, "exit_code": EX_SOFTWARE,
                 "kind": type(exc).__name__, "error": f"worker failed: {type(exc).__name__}: {exc}", "rows": []}
 
 
@@ -140,7 +140,7 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
     for s in sessions:
         if s.error is not None:
             results[s.session_id + f"@{s.line}"] = {
-                "session_id": s.session_id, "status": "failed", "error": str(s.error),
+                "session_id": s.session_id, "status": RowOutcome.FAILED, "error": str(s.error),
                 "exit_code": s.error.exit_code, "kind": getattr(s.error, "kind", type(s.error).__name__), "rows": []}
             continue
         cfg = replace(base, baseline=parse_baseline(s.baseline) if s.baseline else base.baseline)
@@ -149,7 +149,7 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
                       "where": f"{s.source}:{s.line}" if s.line is not None else (s.source or s.session_id)})
     bar = _Bar(len(sessions), progress)
     for r in results.values():
-        bar.update("failed")
+        bar.update(RowOutcome.FAILED)
     try:
         if tasks:
             stream = _dask_results(tasks, dask) if dask else _local_results(tasks, jobs or os.cpu_count() or 1)
@@ -166,7 +166,7 @@ def run_batch(sessions: list[BatchSession], out_dir: str | Path, *, config=None,
     def by(st: str) -> list[str]:
         return sorted((r["session_id"] for r in results.values() if r["status"] == st), key=order.get)
 
-    return BatchResult(by("ok"), by("skipped"), by("failed"), out / STUDY_FILE, out / ERRORS_FILE)
+    return BatchResult(by(RowOutcome.OK), by(RowOutcome.SKIPPED), by(RowOutcome.FAILED), out / STUDY_FILE, out / ERRORS_FILE)
 
 
 def _write_outputs(sessions: list[BatchSession], results: dict[str, dict], out: Path) -> None:
@@ -180,7 +180,7 @@ def _write_outputs(sessions: list[BatchSession], results: dict[str, dict], out: 
         r = results.get(s.session_id) if s.error is None else results.get(s.session_id + f"@{s.line}")
         if r is None:
             continue  # not reached (interrupted)
-        if r["status"] == "failed":
+        if r["status"] == RowOutcome.FAILED:
             errors.append({"session_id": s.session_id, "manifest_line": s.line, "exit_code": r["exit_code"],
                            "error_type": r["kind"], "error": r["error"]})
             continue

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ from ...version import coregulate_version
 from .study import summarize_session
 
 BATCH_FILE = "batch.json"
+
+
+class RowOutcome(StrEnum):
+    """What became of one manifest row in a batch (not a session's status: a skipped row's
+    session file stays ``complete``). Stored and printed as the plain word."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"
 
 
 def _stat_entries(p: Path) -> list[str]:
@@ -72,11 +82,11 @@ def run_session(task: dict[str, Any]) -> dict[str, Any]:
     from ....models.config import PipelineConfig
 
     sid, out = task["session_id"], Path(task["out_dir"])
-    res: dict[str, Any] = {"session_id": sid, "status": "ok", "error": None, "exit_code": 0, "kind": None, "rows": []}
+    res: dict[str, Any] = {"session_id": sid, "status": RowOutcome.OK, "error": None, "exit_code": 0, "kind": None, "rows": []}
     try:
         fp = fingerprint(task["specs"], task["config"], task["settings"])
         if not task.get("force") and is_complete(out, fp):
-            res["status"] = "skipped"
+            res["status"] = RowOutcome.SKIPPED
         else:
             from ..analysis import analyze_session
 
@@ -95,8 +105,8 @@ def run_session(task: dict[str, Any]) -> dict[str, Any]:
             os.replace(tmp, out / BATCH_FILE)
         res["rows"] = summarize_session(out)
     except CoregulateError as exc:
-        res.update(status="failed", error=f"{task['where']}: {exc}", exit_code=exc.exit_code, kind=type(exc).__name__)
+        res.update(status=RowOutcome.FAILED, error=f"{task['where']}: {exc}", exit_code=exc.exit_code, kind=type(exc).__name__)
     except Exception as exc:  # a bug in one session must not stop the batch; reported as such
-        res.update(status="failed", error=f"{task['where']}: internal error: {type(exc).__name__}: {exc}",
+        res.update(status=RowOutcome.FAILED, error=f"{task['where']}: internal error: {type(exc).__name__}: {exc}",
                    exit_code=EX_SOFTWARE, kind=type(exc).__name__)
     return res

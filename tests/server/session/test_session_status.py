@@ -34,9 +34,8 @@ def test_no_status_word_is_spelt_out_outside_the_runner():
     for path in sorted(SERVER.rglob("*.py")):
         if path.name == "runner.py":
             continue
-        text = path.read_text()
-        if path.parent.name == "batch":  # its per-row outcome (ok / skipped / failed) is another vocabulary
-            text = re.sub(r"""["']failed["']""", "", text)
+        # an enum of another vocabulary may own a word too (the batch's RowOutcome.FAILED per manifest row)
+        text = re.sub(r"""(?m)^    [A-Z_]+ = ["'][a-z]+["']$""", "", path.read_text())
         found += [f"{path.relative_to(SERVER)}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0)}"
                   for m in literal.finditer(text)]
     assert found == []
