@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coregulate.models.registry import Registry
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.dropout import chunks_with_dropout
 
@@ -63,3 +64,25 @@ def cut_ecg_chunks(t: np.ndarray, x: np.ndarray, rate: float, gap: tuple[float, 
     """ECG chunks of about 1 s with the samples in ``gap`` removed (see :mod:`coregulate.sensors.dropout`)."""
     info = StreamInfo(participant, StreamKind.ECG, rate=rate)
     return info, chunks_with_dropout(info, t, x, gap, step or int(round(rate)))
+
+
+class PassThroughHeart:
+    """Test stand-in for the provisional heart: every RR beat straight through."""
+
+    def __init__(self, participant, streams, config):
+        self.participant = participant
+
+    def update(self, chunk):
+        if chunk.kind != StreamKind.RR or not len(chunk):
+            return []
+        times = [float(t) for t in chunk.sample_times()]
+        hrs = [60000.0 / float(v) for v in np.asarray(chunk.values, float)]
+        return [{"participant": self.participant, "t": times[-1], "hr_inst_bpm": hrs[-1], "hr_bpm": None,
+                 "heart_source": "rr", "beat_times": times, "beat_hr_bpm": hrs, "beat_source": "rr"}]
+
+
+class PassThroughRegistry(Registry):
+    """The real registry with :class:`PassThroughHeart` as the provisional heart."""
+
+    def provisional_heart(self, participant, streams, config):
+        return PassThroughHeart(participant, streams, config)

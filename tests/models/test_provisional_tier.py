@@ -6,10 +6,11 @@ import numpy as np
 
 from coregulate.models.config import PipelineConfig
 from coregulate.models.pipeline import SessionPipeline
-from coregulate.models.registry import Registry
 from coregulate.models.tolerance import ToleranceEstimator
-from coregulate.sensors.chunk import StreamKind, rechunk
+from coregulate.sensors.chunk import rechunk
 from coregulate.sensors.simulator import Simulator
+
+from physio_helpers import PassThroughRegistry
 
 
 def _rows(n, rng):
@@ -42,26 +43,6 @@ def test_peek_changes_no_state_and_matches_the_update_it_anticipates():
     assert seen_hyper  # the episode was called: the evidence was right across a zone change
 
 
-class _PassThroughHeart:
-    """Test stand-in for the provisional heart: every RR beat straight through."""
-
-    def __init__(self, participant, streams, config):
-        self.participant = participant
-
-    def update(self, chunk):
-        if chunk.kind != StreamKind.RR or not len(chunk):
-            return []
-        times = [float(t) for t in chunk.sample_times()]
-        hrs = [60000.0 / float(v) for v in np.asarray(chunk.values, float)]
-        return [{"participant": self.participant, "t": times[-1], "hr_inst_bpm": hrs[-1], "hr_bpm": None,
-                 "heart_source": "rr", "beat_times": times, "beat_hr_bpm": hrs, "beat_source": "rr"}]
-
-
-class _StubRegistry(Registry):
-    def provisional_heart(self, participant, streams, config):
-        return _PassThroughHeart(participant, streams, config)
-
-
 def _run(pipe, chunks):
     feats, dyad, events, prov = [], [], [], []
     for c in chunks:
@@ -78,9 +59,9 @@ def test_provisional_values_come_with_arousal_and_leave_the_final_rows_alone():
     sim = Simulator(seed=1, duration_s=330, audio=False)
     cfg = PipelineConfig(baseline=(0.0, 120.0))
     chunks = list(sim.chunks())
-    with_tier = _run(SessionPipeline(sim.streams, cfg, sim.utc0, _StubRegistry(), provisional=True),
+    with_tier = _run(SessionPipeline(sim.streams, cfg, sim.utc0, PassThroughRegistry(), provisional=True),
                      rechunk(chunks, 0.25))
-    without = _run(SessionPipeline(sim.streams, cfg, sim.utc0, _StubRegistry()), chunks)
+    without = _run(SessionPipeline(sim.streams, cfg, sim.utc0, PassThroughRegistry()), chunks)
     assert with_tier[:3] == without[:3]
     assert without[3] == []  # off unless asked for: `analyze` pays nothing
     prov = with_tier[3]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from coregulate.models.config import PipelineConfig
-from coregulate.models.registry import Registry
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.simulator import Simulator
 from coregulate.server.web.hub import Hub
@@ -18,25 +19,8 @@ from coregulate.server.session.recorder import Recorder
 from coregulate.server.session.store import SessionStore
 from coregulate.server.session.runner import SessionRunner
 
-
-class _PassThroughHeart:
-    """Test stand-in for the provisional heart: every RR beat straight through."""
-
-    def __init__(self, participant, streams, config):
-        self.participant = participant
-
-    def update(self, chunk):
-        if chunk.kind != StreamKind.RR or not len(chunk):
-            return []
-        times = [float(t) for t in chunk.sample_times()]
-        hrs = [60000.0 / float(v) for v in np.asarray(chunk.values, float)]
-        return [{"participant": self.participant, "t": times[-1], "hr_inst_bpm": hrs[-1], "hr_bpm": None,
-                 "heart_source": "rr", "beat_times": times, "beat_hr_bpm": hrs, "beat_source": "rr"}]
-
-
-class _StubRegistry(Registry):
-    def provisional_heart(self, participant, streams, config):
-        return _PassThroughHeart(participant, streams, config)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
+from physio_helpers import PassThroughRegistry  # noqa: E402
 
 
 class _Collect:
@@ -54,7 +38,7 @@ def _run(tmp_path, name, sinks):
     sim = Simulator(seed=2, duration_s=310, audio=False)
     cfg = PipelineConfig()
     rec = Recorder(tmp_path / f"{name}.sqlite", name, sim.streams, cfg, utc0=sim.utc0)
-    asyncio.run(SessionRunner(sim, rec, cfg, sinks=sinks, registry=_StubRegistry()).run())
+    asyncio.run(SessionRunner(sim, rec, cfg, sinks=sinks, registry=PassThroughRegistry()).run())
     with SessionStore(tmp_path / f"{name}.sqlite") as st:
         recorded = (st.features(), st.dyad(), [(e["kind"], e["t_start"], e["participant"]) for e in st.events()])
     with sqlite3.connect(tmp_path / f"{name}.sqlite") as con:
