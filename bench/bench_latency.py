@@ -39,7 +39,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,8 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-SUP = "bench-supervisor-token-0123456789"
-VIEW = "bench-viewer-token-0123456789"
+from bench_server import SUP, VIEW, free_port, wait_up  # the same server start-up as the capacity bench
 KINDS = ("ecg", "rr", "audio", "ppg")
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
@@ -85,24 +83,11 @@ def session_request(kind: str, data_dir: Path, baseline: tuple[float, float]) ->
 # -- server side ---------------------------------------------------------------------------------
 
 def serve(args) -> None:
-    import threading
+    """The real app with every estimator: bench_server's full mode."""
+    import bench_server
 
-    import uvicorn
-
-    from coregulate.server.web.app import Settings, create_app
-
-    app = create_app(Settings(data_dir=Path(args.data), token=SUP, viewer_token=VIEW))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning",
-                                            access_log=False, ws_per_message_deflate=False))
-    stop_file = Path(args.data) / "STOP"
-
-    def watch() -> None:  # a stop request without a signal (uvicorn re-raises signals on exit)
-        while not stop_file.exists():
-            time.sleep(0.2)
-        server.should_exit = True
-
-    threading.Thread(target=watch, daemon=True).start()
-    server.run()
+    bench_server.serve(argparse.Namespace(mode="full", no_record=False, sync_off=False, profile="",
+                                          port=args.port, data=args.data))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -222,29 +207,6 @@ async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], secon
     return res
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait_up(port: int, proc) -> None:
-    import httpx
-
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise RuntimeError("server process exited")
-        try:
-            async with httpx.AsyncClient() as c:
-                r = await c.get(f"http://127.0.0.1:{port}/api/whoami", headers={"Authorization": f"Bearer {VIEW}"})
-                if r.status_code == 200:
-                    return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
 async def bench(args) -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     baseline = tuple(float(x) for x in args.baseline.split("-", 1))
@@ -258,11 +220,11 @@ async def bench(args) -> None:
         else:
             plan.append([kinds[i % len(kinds)] for i in range(n)])  # kinds mixed, round robin
     for level in plan:
-        port = _free_port()
+        port = free_port()
         data = tempfile.mkdtemp(prefix="coregulate-latency-")
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data])
         try:
-            await _wait_up(port, proc)
+            await wait_up(port, proc)
             res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline)
         finally:
             Path(data, "STOP").touch()

@@ -41,7 +41,6 @@ VIEW = "bench-viewer-token-0123456789"
 
 def _push_backends():
     from coregulate.models.base import Event
-    from coregulate.models.config import PipelineConfig
     from coregulate.sensors.base import Source
     from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
     from coregulate.sensors.pacing import paced
@@ -121,7 +120,7 @@ def _push_backends():
     def make_source(spec, speed):
         return BenchSource(spec.duration_s, speed)
 
-    return Backends(make_source, Recorder, ScriptRunner, SessionStore, PipelineConfig)
+    return Backends(make_source, Recorder, ScriptRunner, SessionStore)
 
 
 def serve(args) -> None:
@@ -270,13 +269,13 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-async def _wait_up(port: int, proc) -> None:
+async def wait_up(port: int, proc) -> None:
     import httpx
 
     for _ in range(200):
@@ -298,7 +297,7 @@ async def bench(args) -> list[dict]:
     plan = [(int(n), 2) for n in args.levels.split(",") if n] + ([(1, args.fanout)] if args.fanout else [])
     for n_sessions, n_viewers in plan:
         # a fresh server per level: one level's leftovers never weigh on the next
-        port = _free_port()
+        port = free_port()
         data = tempfile.mkdtemp(prefix="coregulate-bench-")
         cmd = [sys.executable, __file__, "--serve", "--mode", args.mode, "--port", str(port), "--data", data]
         if args.no_record:
@@ -309,7 +308,7 @@ async def bench(args) -> list[dict]:
             cmd += ["--profile", args.profile]
         proc = subprocess.Popen(cmd)
         try:
-            await _wait_up(port, proc)
+            await wait_up(port, proc)
             res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
         finally:
             Path(data, "STOP").touch()
