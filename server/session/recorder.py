@@ -223,3 +223,45 @@ class Recorder(_Annotations):
         finally:
             self.closed = True
             self.con.close()
+
+
+class RecorderSink:
+    """The session file as the first of the runner's sinks.
+
+    Its errors end the session (``fatal``; see :func:`~coregulate.server.session.runner._call`). Being first, it also gives each
+    event and annotation its id in the file before the other sinks see it, and it records a
+    stream's gap from the end of that stream's previous chunk.
+    """
+
+    fatal = True
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self._last_end: dict[str, float] = {}
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        """Write the chunk, after the gap before it if it has one."""
+        key = chunk.stream.key
+        if chunk.gap_before and key in self._last_end:
+            self.recorder.write_gap(key, self._last_end[key], chunk.start)
+        self._last_end[key] = max(float(chunk.t_end), self._last_end.get(key, float("-inf")))  # late chunks: no step back
+        self.recorder.write_chunk(chunk)
+
+    def on_features(self, rows: list[dict[str, Any]]) -> None:
+        """Write final feature rows."""
+        self.recorder.write_features(rows)
+
+    def on_dyad(self, rows: list[dict[str, Any]]) -> None:
+        """Write final dyad rows."""
+        self.recorder.write_dyad(rows)
+
+    def on_events(self, events: list[dict[str, Any]]) -> None:
+        """Write events and set each one's ``id`` in the file."""
+        ids = self.recorder.write_events([Event(**{k: v for k, v in e.items() if k != "id"}) for e in events])
+        for e, i in zip(events, ids):
+            e["id"] = i
+
+    def on_annotation(self, annotation: dict[str, Any]) -> None:
+        """Write an annotation and set its ``id`` in the file."""
+        a = annotation
+        a["id"] = self.recorder.add_annotation(a["t_s"], a["text"], a["author"], a["t_end"], a["source"])

@@ -1,9 +1,10 @@
 """The session runner: pulls chunks from a source, feeds the pipeline, and hands every chunk,
-feature row, event and annotation to the recorder and to the sinks (websocket hub, LSL outlet,
-progress bar).
+feature row, event and annotation to its sinks: first the session file
+(:class:`~coregulate.server.session.recorder.RecorderSink`),
+then the others (websocket hub, LSL outlet, progress bar), in one loop.
 
 It is the same object for a live session, a replay at any speed and ``analyze`` (speed max, no
-hub): one code path, so they cannot disagree. The recorder is written first, so a viewer never
+hub): one code path, so they cannot disagree. The recorder is the first sink, so a viewer never
 sees something that is not yet on its way to disk.
 """
 
@@ -77,13 +78,22 @@ class Sink(Protocol):
 
 
 def _call(sinks, name: str, arg) -> None:
+    """Hand ``arg`` to every sink's ``name`` callback, in order.
+
+    Failure policy: a sink marked ``fatal`` (the session file) raises, which ends the session,
+    because nothing may be lost silently; any other sink's error is logged and skipped, because
+    a broken viewer must never stop the recording.
+    """
     for s in sinks:
         fn = getattr(s, name, None)
         if fn is None:
             continue
+        if getattr(s, "fatal", False):
+            fn(arg)
+            continue
         try:
             fn(arg)
-        except Exception:  # a broken viewer must never stop the recording
+        except Exception:
             log.exception("sink %r failed in %s", s, name)
 
 
@@ -114,12 +124,14 @@ class SessionRunner:
         self.recorder = recorder
         self.config = config or PipelineConfig()
         self.sinks = list(sinks or [])
+        from .recorder import RecorderSink  # here: the recorder module reads SessionStatus from this one
+
+        self.outputs = [RecorderSink(recorder), *self.sinks]  # the one fan-out, the file first
         wants_provisional = any(hasattr(s, "on_provisional") for s in self.sinks)
         self.pipeline = SessionPipeline(source.streams, self.config, source.utc0, registry,
                                         provisional=wants_provisional)
         self._stop = asyncio.Event()
         self._draining = False
-        self._last_end: dict[str, float] = {}
         self.t = 0.0
         self.status = SessionStatus.CREATED
         self.error: BaseException | None = None
@@ -140,9 +152,8 @@ class SessionRunner:
     def add_annotation(self, t_s: float, text: str, author: str = "", t_end: float | None = None,
                        source: str = "user") -> dict[str, Any]:
         """Annotate a live session through its own writer (never a second writer connection)."""
-        ann_id = self.recorder.add_annotation(t_s, text, author, t_end, source)
-        ann = {"id": ann_id, "t_s": t_s, "t_end": t_end, "author": author, "text": text, "source": source}
-        _call(self.sinks, "on_annotation", ann)
+        ann = {"id": None, "t_s": t_s, "t_end": t_end, "author": author, "text": text, "source": source}
+        _call(self.outputs, "on_annotation", ann)  # the file sets the id first
         return ann
 
     async def _commit_periodically(self) -> None:
@@ -222,33 +233,25 @@ class SessionRunner:
                 await asyncio.gather(reader, return_exceptions=True)
 
     def handle(self, chunk: Chunk) -> None:
-        """One chunk through recorder, pipeline and sinks (synchronous: no awaits in between)."""
-        key = chunk.stream.key
-        if chunk.gap_before and key in self._last_end:
-            self.recorder.write_gap(key, self._last_end[key], chunk.start)
-        self._last_end[key] = max(float(chunk.t_end), self._last_end.get(key, float("-inf")))  # late chunks: no step back
-        self.recorder.write_chunk(chunk)
+        """One chunk through the sinks and the pipeline (synchronous: no awaits in between)."""
+        _call(self.outputs, "on_chunk", chunk)
         if chunk.kind is StreamKind.MARKER:
             for t, label in zip(chunk.sample_times(), chunk.values):
                 self.add_annotation(float(t), str(label), author=chunk.stream.label or "marker", source="stream")
         self.t = max(self.t, float(chunk.t_end))
-        _call(self.sinks, "on_chunk", chunk)
         self.emit(self.pipeline.update(chunk))
 
     def emit(self, out: PipelineOutput) -> None:
         if not out:
             return
         if out.features:
-            self.recorder.write_features(out.features)
-            _call(self.sinks, "on_features", out.features)
+            _call(self.outputs, "on_features", out.features)
         if out.dyad:
-            self.recorder.write_dyad(out.dyad)
-            _call(self.sinks, "on_dyad", out.dyad)
+            _call(self.outputs, "on_dyad", out.dyad)
         if out.events:
-            ids = self.recorder.write_events(out.events)
-            _call(self.sinks, "on_events", [dict(e.to_dict(), id=i) for e, i in zip(out.events, ids)])
-        if out.provisional:  # viewers only: the recorder keeps final values
-            _call(self.sinks, "on_provisional", out.provisional)
+            _call(self.outputs, "on_events", [e.to_dict() for e in out.events])
+        if out.provisional:  # viewers only: the recorder keeps final values (it has no on_provisional)
+            _call(self.outputs, "on_provisional", out.provisional)
 
 
 def new_session_id(kind: str = "") -> str:
@@ -270,9 +273,9 @@ def open_session(source: Source, config: PipelineConfig, path, session_id: str, 
     """The one way to open a session: its file (a :class:`~.recorder.Recorder`) and its runner.
 
     Used by ``analyze``, ``replay``, ``record`` and the server, so that every session file is made
-    the same way. The recorder is not one sink among the others: it is written first and its
-    errors end the session (nothing may be lost silently), while a failing sink is logged and
-    skipped (:func:`_call`).
+    the same way. The recorder is the first of the runner's sinks (:class:`~.recorder.RecorderSink`): its
+    errors end the session (nothing may be lost silently), while a failing sink after it is
+    logged and skipped (:func:`_call`).
 
     Parameters
     ----------

@@ -75,3 +75,56 @@ def test_runner_records_everything_it_was_given(tmp_path):
         assert st.status() == "complete"
         rr = np.concatenate([c.values for c in st.chunks("client/rr")])
         np.testing.assert_array_equal(rr, sim.truth.rr_ms["client"][: len(rr)])
+
+
+class _Viewer:
+    """A sink that keeps what it sees, and one that breaks on every feature row."""
+
+    def __init__(self, broken=False):
+        self.events, self.annotations, self.rows, self.broken = [], [], 0, broken
+
+    def on_events(self, events):
+        self.events += [dict(e) for e in events]
+
+    def on_annotation(self, ann):
+        self.annotations.append(dict(ann))
+
+    def on_features(self, rows):
+        if self.broken:
+            raise RuntimeError("viewer broke")
+        self.rows += len(rows)
+
+
+def test_the_file_is_the_first_sink_numbering_events_and_a_broken_viewer_is_skipped(tmp_path):
+    sim = Simulator(seed=3, duration_s=420, audio=False)
+    config = PipelineConfig()
+    rec = Recorder(tmp_path / "s.sqlite", "s", sim.streams, config, utc0=sim.utc0)
+    broken, viewer = _Viewer(broken=True), _Viewer()
+    runner = SessionRunner(sim, rec, config, sinks=[broken, viewer])
+    assert asyncio.run(runner.run()) == "complete"  # the broken viewer did not stop the recording
+    with SessionStore(tmp_path / "s.sqlite") as st:
+        stored = st.events()
+        assert viewer.rows == len(st.features()) > 0
+    assert stored and [e["id"] for e in viewer.events] == [e["id"] for e in stored]
+    assert [(e["kind"], e["t_start"]) for e in viewer.events] == [(e["kind"], e["t_start"]) for e in stored]
+
+
+def test_an_error_writing_the_file_ends_the_session(tmp_path):
+    sim = Simulator(seed=3, duration_s=320, audio=False)
+    config = PipelineConfig()
+    rec = Recorder(tmp_path / "s.sqlite", "s", sim.streams, config, utc0=sim.utc0)
+
+    def disk_full(rows):
+        raise OSError("no space left on device")
+
+    rec.write_features = disk_full
+    viewer = _Viewer()
+    try:
+        asyncio.run(SessionRunner(sim, rec, config, sinks=[viewer]).run())
+    except OSError:
+        pass
+    else:
+        raise AssertionError("a failed write must end the session")
+    assert viewer.rows == 0  # no viewer saw a row the file did not take
+    with SessionStore(tmp_path / "s.sqlite") as st:
+        assert st.status() == "failed"
