@@ -46,6 +46,7 @@ from coregulate.models.heart import HeartEstimator
 from coregulate.models.provisional_beats import StreamingEcgDetector, StreamingPpgDetector
 from coregulate.models.provisional_heart import ProvisionalHeart
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+from validate_heart_fusion import strap_beats_on_ecg_clock  # bench/ is on the path of a script run from it
 
 BEAT_SYMBOLS = set("NLRBAaJSVrFejnE/fQ?")
 DEFAULT_DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -149,24 +150,15 @@ def polar_signal(data: Path):
 
 
 def polar(data: Path, chunk_s: float) -> tuple[str, float, dict]:
-    import pandas as pd
 
     t, x, rr = polar_signal(data)
     fs = 130.0
     step = max(1, int(round(chunk_s * fs)))
     fin = final_beats(x, t, fs, "ecg", 130)
     prov, dev = provisional_beats(x, t, fs, "ecg", step)
-    # the strap's beats on the ECG clock (as bench/validate_heart_fusion.py's strap_rr_vs_ecg)
-    sb = np.concatenate([[0.0], np.cumsum(rr) / 1000.0])
-
-    def nearest(times):
-        j = np.searchsorted(fin, times).clip(1, len(fin) - 1)
-        return np.where(np.abs(fin[j] - times) < np.abs(fin[j - 1] - times), fin[j], fin[j - 1])
-
-    offsets = np.arange(-5.0, 5.0, 0.005)
-    off = offsets[int(np.argmax([np.mean(np.abs(nearest(sb + o) - sb - o) < 0.05) for o in offsets]))]
-    resid = nearest(sb + off) - sb - off
-    ref = sb + off + pd.Series(resid).rolling(41, center=True, min_periods=1).median().to_numpy()
+    # the strap's beats on the ECG clock, smoothed by the running median of their offsets
+    off, nearest_ecg, resid, local = strap_beats_on_ecg_clock(fin, rr)
+    ref = nearest_ecg - resid + local
     ref = ref[(ref > t[0]) & (ref < t[-1])]
     tp, fn, fp = match(ref, prov)
     ftp, ffn, ffp = match(ref, fin)

@@ -271,6 +271,29 @@ def print_wrist(data: Path, seeds: int) -> None:
 
 
 # ------------------------------------------------------------- RR vs ECG
+def strap_beats_on_ecg_clock(ecg_beats: np.ndarray, rr_ms: np.ndarray):
+    """A strap's beats (rebuilt from its RR sum) placed on the ECG's clock.
+
+    The best global offset is the one (-5..5 s by 5 ms) that gives the most strap beats an ECG beat
+    within 50 ms. Returns ``(offset_s, nearest, residual, local)``: each strap beat's nearest ECG
+    beat, its residual offset from it, and the running median (41 beats) of those residuals.
+    """
+    import pandas as pd
+
+    sb = np.concatenate([[0.0], np.cumsum(rr_ms) / 1000.0])
+
+    def nearest(times):
+        j = np.searchsorted(ecg_beats, times).clip(1, len(ecg_beats) - 1)
+        return np.where(np.abs(ecg_beats[j] - times) < np.abs(ecg_beats[j - 1] - times), ecg_beats[j], ecg_beats[j - 1])
+
+    offsets = np.arange(-5.0, 5.0, 0.005)
+    off = offsets[int(np.argmax([np.mean(np.abs(nearest(sb + o) - sb - o) < 0.05) for o in offsets]))]
+    nb = nearest(sb + off)
+    resid = nb - sb - off
+    local = pd.Series(resid).rolling(41, center=True, min_periods=1).median().to_numpy()
+    return float(off), nb, resid, local
+
+
 def strap_rr_vs_ecg(data: Path) -> dict | None:
     """Intervals of the R peaks detected here from the Polar H10's 130 Hz ECG vs the strap's own RR.
 
@@ -295,17 +318,7 @@ def strap_rr_vs_ecg(data: Path) -> dict | None:
         beats += det.push(seg, t[i] + np.arange(len(seg)) / 130.0)
     b = np.asarray(beats + det.end_segment())
     rr = df.rr_ms.dropna().to_numpy()
-    sb = np.concatenate([[0.0], np.cumsum(rr) / 1000.0])
-
-    def nearest(times):
-        j = np.searchsorted(b, times).clip(1, len(b) - 1)
-        return np.where(np.abs(b[j] - times) < np.abs(b[j - 1] - times), b[j], b[j - 1])
-
-    offsets = np.arange(-5.0, 5.0, 0.005)
-    off = offsets[int(np.argmax([np.mean(np.abs(nearest(sb + o) - sb - o) < 0.05) for o in offsets]))]
-    nb = nearest(sb + off)
-    resid = nb - sb - off
-    local = pd.Series(resid).rolling(41, center=True, min_periods=1).median().to_numpy()
+    off, nb, resid, local = strap_beats_on_ecg_clock(b, rr)
     ok = np.abs(resid - local) < 0.04
     pair = ok[1:] & ok[:-1] & (nb[1:] != nb[:-1])
     diff = (np.diff(nb) * 1000.0 - rr)[pair]
