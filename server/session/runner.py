@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # the recorder reads SessionStatus from here
 
 log = logging.getLogger(__name__)
 
+#: The annotation text of a marker that arrived without a label (a damaged or bare marker stream).
+EMPTY_MARKER_TEXT = "(empty marker)"
+
 
 class SessionStatus(StrEnum):
     """Where a session is in its life; owned here, read by the recorder, the server and the API.
@@ -237,7 +240,9 @@ class SessionRunner:
         _call(self.outputs, "on_chunk", chunk)
         if chunk.kind is StreamKind.MARKER:
             for t, label in zip(chunk.sample_times(), chunk.values):
-                self.add_annotation(float(t), str(label), author=chunk.stream.label or "marker", source="stream")
+                # an empty marker still marks a moment: kept, with a text that says it was empty
+                text = str(label).strip() or EMPTY_MARKER_TEXT
+                self.add_annotation(float(t), text, author=chunk.stream.label or "marker", source="stream")
         self.t = max(self.t, float(chunk.t_end))
         self.emit(self.pipeline.update(chunk))
 

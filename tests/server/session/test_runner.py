@@ -128,3 +128,35 @@ def test_an_error_writing_the_file_ends_the_session(tmp_path):
     assert viewer.rows == 0  # no viewer saw a row the file did not take
     with SessionStore(tmp_path / "s.sqlite") as st:
         assert st.status() == "failed"
+
+
+class _Markers:
+    """A marker stream whose labels are empty or blank (a damaged or bare marker stream), then one with text."""
+
+    def __init__(self):
+        from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+
+        self.stream = StreamInfo("client", StreamKind.MARKER)
+        self.streams, self.utc0 = [self.stream], 1.7e9
+        self.chunk = Chunk(self.stream, np.array(["", "  ", "go"], dtype=object), times=np.array([0.5, 1.0, 1.5]))
+
+    def annotations(self):
+        return []
+
+    async def aclose(self):
+        pass
+
+    async def __aiter__(self):
+        yield self.chunk
+
+
+def test_an_empty_marker_is_kept_as_an_annotation_saying_so(tmp_path):
+    from coregulate.server.session.runner import EMPTY_MARKER_TEXT
+
+    config = PipelineConfig()
+    source = _Markers()
+    rec = Recorder(tmp_path / "m.sqlite", "m", source.streams, config, utc0=source.utc0)
+    assert asyncio.run(SessionRunner(source, rec, config).run()) == "complete"
+    with SessionStore(tmp_path / "m.sqlite") as st:
+        got = [(a["t_s"], a["text"]) for a in st.annotations()]
+    assert got == [(0.5, EMPTY_MARKER_TEXT), (1.0, EMPTY_MARKER_TEXT), (1.5, "go")]
