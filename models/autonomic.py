@@ -76,6 +76,18 @@ class AutonomicOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "AutonomicOptions":
+        """The options of the ``autonomic`` family in ``config`` (defaults where unset).
+
+        Parameters
+        ----------
+        config : PipelineConfig
+            The session's configuration; ``config.options["autonomic"]`` overrides the defaults.
+
+        Returns
+        -------
+        AutonomicOptions
+            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
+        """
         return family_options(config, "autonomic", cls)
 
 
@@ -227,6 +239,22 @@ class AutonomicEstimator(RowEstimator):
         self.o = AutonomicOptions.from_config(config)
 
     def update(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Event]]:
+        """Add the autonomic indices to one per-second row.
+
+        Parameters
+        ----------
+        row : Mapping
+            The participant's row of the second (``hr_bpm``, ``rmssd_ms``, ``sd1_ms``, ``sd2_ms``,
+            ``stress_index``, quality columns).
+
+        Returns
+        -------
+        columns : dict
+            ``pns_index``, ``sns_index`` (means of baseline z-scores, see the class docstring),
+            ``vagal_reliable`` and ``quality``.
+        events : list of Event
+            Always empty: the indices raise no events of their own.
+        """
         g = {k: finite_or_none(row.get(k)) for k in ("hr_bpm", "rmssd_ms", "sd1_ms", "sd2_ms", "stress_index")}
         mean_rr = 60000.0 / g["hr_bpm"] if g["hr_bpm"] else None
         pns = _mean([_z("mean_rr_ms", mean_rr), _z("rmssd_ms", g["rmssd_ms"]), _z("sd1_ms", g["sd1_ms"])])

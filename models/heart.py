@@ -155,6 +155,18 @@ class HeartOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "HeartOptions":
+        """The options of the ``heart`` family in ``config`` (defaults where unset).
+
+        Parameters
+        ----------
+        config : PipelineConfig
+            The session's configuration; ``config.options["heart"]`` overrides the defaults.
+
+        Returns
+        -------
+        HeartOptions
+            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
+        """
         return family_options(config, "heart", cls)
 
 
@@ -259,6 +271,18 @@ class HeartEstimator(StreamEstimator):
 
     # ------------------------------------------------------------------ input
     def update(self, chunk: Chunk) -> list[Second]:
+        """Take one chunk of this participant's heart streams and return the seconds it completed.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            ECG, PPG, RR or HR of any participant (others' chunks are ignored).
+
+        Returns
+        -------
+        list of Second
+            Finished seconds with the fused heart features (see the module docstring).
+        """
         if chunk.participant != self.participant:
             return []
         if chunk.kind == StreamKind.HR:
@@ -284,6 +308,7 @@ class HeartEstimator(StreamEstimator):
         return self._emit(min(decided, hr_complete))
 
     def finish(self) -> list[Second]:
+        """End of data: every track's buffered beats become final; returns the remaining seconds."""
         for tr in self.tracks:
             tr.finish()
         self._fuse(math.inf)
@@ -295,6 +320,7 @@ class HeartEstimator(StreamEstimator):
         return self._emit(end)
 
     def events(self) -> list[Event]:
+        """Events found since the last call (signal gaps, a device on another clock); drained by the pipeline."""
         ev, self.pending_events = self.pending_events, []
         return ev
 
