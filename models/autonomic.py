@@ -250,7 +250,7 @@ class AutonomicEstimator(RowEstimator):
         Returns
         -------
         columns : dict
-            ``pns_index``, ``sns_index`` (means of baseline z-scores, see the class docstring),
+            ``pns_index``, ``sns_index`` (means of z-scores against population norms, module docstring),
             ``vagal_reliable`` and ``quality``.
         events : list of Event
             Always empty: the indices raise no events of their own.

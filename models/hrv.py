@@ -53,7 +53,7 @@ class TimeDomainWindow:
         self.bins: dict[int, int] = {}
 
     def reset(self) -> None:
-        """Forget every interval (after a gap: indices never span it)."""
+        """Forget every interval and zero the running sums (also when the window empties: no float residue)."""
         self.__init__()
 
     def __len__(self) -> int:

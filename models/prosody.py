@@ -71,7 +71,7 @@ class FrameConfig:
         """Framing for audio at ``rate`` Hz: 10-ms hop and 25-ms window.
 
         Rates that are a multiple of 8 kHz from 16 kHz up are decimated to 8 kHz for the pitch
-        search (YIN needs no more for 60-500 Hz voices), which keeps its cost flat.
+        search (enough for a 60-500 Hz pitch range), which keeps its cost the same at any such rate.
 
         Parameters
         ----------
