@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_server import SUP, follow_session, free_port, wait_up  # the same server and viewer as the capacity bench
+from bench_server import SUP, follow_session, free_port, stop_server, wait_up  # the same server and viewer as the capacity bench
 KINDS = ("ecg", "rr", "audio", "ppg")
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
@@ -217,12 +217,7 @@ async def bench(args) -> None:
             await wait_up(port, proc)
             res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline)
         finally:
-            Path(data, "STOP").touch()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait(15)
+            stop_server(proc, data)
         print(json.dumps(res), flush=True)
 
 

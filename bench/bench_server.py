@@ -285,6 +285,17 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
     }
 
 
+def stop_server(proc: subprocess.Popen, data: str) -> None:
+    """Stop a bench server started with ``--serve --data DATA``: its STOP file asks it to shut down
+    cleanly; terminated if it has not exited after 30 s."""
+    Path(data, "STOP").touch()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(15)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -327,12 +338,7 @@ async def bench(args) -> list[dict]:
             await wait_up(port, proc)
             res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
         finally:
-            Path(data, "STOP").touch()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait(15)
+            stop_server(proc, data)
         ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
         res["meets_target"] = ok
         print(json.dumps(res), flush=True)
