@@ -76,18 +76,7 @@ class AutonomicOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "AutonomicOptions":
-        """The options of the ``autonomic`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig
-            The session's configuration; ``config.options["autonomic"]`` overrides the defaults.
-
-        Returns
-        -------
-        AutonomicOptions
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``autonomic`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "autonomic", cls)
 
 

@@ -209,19 +209,7 @@ class DyadParams:
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
-        """The options of the ``dyad`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig or None
-            The session's configuration; ``config.options["dyad"]`` overrides the defaults;
-            ``None`` gives the defaults.
-
-        Returns
-        -------
-        DyadParams
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``dyad`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "dyad", cls)
 
     @property

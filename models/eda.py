@@ -41,18 +41,7 @@ class EdaOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "EdaOptions":
-        """The options of the ``eda`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig
-            The session's configuration; ``config.options["eda"]`` overrides the defaults.
-
-        Returns
-        -------
-        EdaOptions
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``eda`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "eda", cls)
 
 

@@ -155,18 +155,7 @@ class HeartOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "HeartOptions":
-        """The options of the ``heart`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig
-            The session's configuration; ``config.options["heart"]`` overrides the defaults.
-
-        Returns
-        -------
-        HeartOptions
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``heart`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "heart", cls)
 
 

@@ -43,18 +43,7 @@ class MovementOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "MovementOptions":
-        """The options of the ``movement`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig
-            The session's configuration; ``config.options["movement"]`` overrides the defaults.
-
-        Returns
-        -------
-        MovementOptions
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``movement`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "movement", cls)
 
 

@@ -127,12 +127,8 @@ class SurrogateSynchrony:
         return self._pool[np.isfinite(self._pool)].copy()
 
     def update(self, x: Any, y: Any) -> SurrogateResult:
-        """Add one second of both series and, every ``step_s``, test the genuine peak.
-
-        Parameters
-        ----------
-        x, y : float or None
-            The client's and the therapist's value of the second (``None`` if missing).
+        """Add one second of both series (as :meth:`.WindowedCrossCorrelation.update`) and, every
+        ``step_s``, test the genuine peak.
 
         Returns
         -------

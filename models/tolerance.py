@@ -178,18 +178,7 @@ class ToleranceOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "ToleranceOptions":
-        """The options of the ``tolerance`` family in ``config`` (defaults where unset).
-
-        Parameters
-        ----------
-        config : PipelineConfig
-            The session's configuration; ``config.options["tolerance"]`` overrides the defaults.
-
-        Returns
-        -------
-        ToleranceOptions
-            The family's options (an unknown key raises ``ConfigError``; see :func:`family_options`).
-        """
+        """The ``tolerance`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "tolerance", cls)
 
 

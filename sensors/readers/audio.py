@@ -142,19 +142,8 @@ class AudioReader(Reader):
                                    f"{os.path.basename(self.path)}{chn}{note}")]
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: the chosen channel's audio, resampled to ``AUDIO_RATE`` if needed.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: the chosen channel's audio, resampled to ``AUDIO_RATE`` if needed
+        (see :meth:`.Reader.chunks`)."""
         import soundfile as sf
 
         st = self.streams[0]

@@ -116,19 +116,8 @@ class E4Reader(Reader):
         return start, rate
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: each signal file's chunks, merged, and the inter-beat intervals.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: each signal file's chunks, merged, and the inter-beat intervals
+        (see :meth:`.Reader.chunks`)."""
         gens = [self._signal(*spec) for spec in self.files]
         if self.ibi_start is not None:
             gens.append(self._ibi())

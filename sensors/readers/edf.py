@@ -125,19 +125,8 @@ class EdfReader(Reader):
             f.close()
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: each mapped channel, ``CHUNK_S`` seconds at a time.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: each mapped channel, ``CHUNK_S`` seconds at a time
+        (see :meth:`.Reader.chunks`)."""
         import pyedflib
 
         f = pyedflib.EdfReader(self.path)

@@ -130,19 +130,8 @@ class MotionEnergyReader(Reader):
                          expected=f"one of {listed} or a number 1-{len(names)}")
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: one ``MOTION`` stream per person's column.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: one ``MOTION`` stream per person's column
+        (see :meth:`.Reader.chunks`)."""
         emitters = [RegularEmitter(s, self.path, "frame") for s in self.streams]
         pending: list[tuple[list[float], list[float], list[int]]] = [([], [], []) for _ in self.streams]
 

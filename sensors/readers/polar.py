@@ -209,19 +209,8 @@ class PolarReader(Reader):
 
     # -- streaming ---------------------------------------------------------------------------
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: regular samples (ECG, ACC, PPG) or beat intervals (RR, PPI).
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: regular samples (ECG, ACC, PPG) or beat intervals (RR, PPI)
+        (see :meth:`.Reader.chunks`)."""
         if self.kind in ("ecg", "acc"):
             yield from self._regular()
         elif self.kind == "ppg":

@@ -67,19 +67,8 @@ class RRTextReader(Reader):
         self.streams = [StreamInfo(role, StreamKind.RR, None, (), f"{os.path.basename(self.path)} (RR in {unit})")]
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: the intervals as beats at their cumulative time.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: the intervals as beats at their cumulative time
+        (see :meth:`.Reader.chunks`)."""
         em = IrregularEmitter(self.streams[0], self.path, "RR interval")
         t_ms = 0.0
         for lineno, line in text_lines(self.path):
@@ -121,19 +110,8 @@ class HRVLoggerReader(Reader):
         return cells
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: the intervals at their ``since start`` time.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: the intervals at their ``since start`` time
+        (see :meth:`.Reader.chunks`)."""
         em = IrregularEmitter(self.streams[0], self.path, "since start")
         prev = None
         it = text_lines(self.path)

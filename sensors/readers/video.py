@@ -143,19 +143,8 @@ class VideoReader(Reader):
         }
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: one ``MOTION`` stream per region, frame differences of the decoded video.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: one ``MOTION`` stream per region, frame differences of the decoded video
+        (see :meth:`.Reader.chunks`)."""
         import av
 
         motion = FrameMotion(list(self.regions.values()), self.width, self.height, self.rate, self.threshold, self.step)

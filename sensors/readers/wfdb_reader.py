@@ -112,19 +112,7 @@ class WfdbReader(Reader):
         return r.e_p_signal
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: each mapped channel, read block by block.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: each mapped channel, read block by block (see :meth:`.Reader.chunks`)."""
         idx = [c[0] for c in self.channels]
         block = max(1, int(round(BLOCK_S * self.fs)))
         per_chunk = max(1, int(round(CHUNK_S * self.fs)))

@@ -205,19 +205,7 @@ class XdfReader(Reader):
             self._specs.append((st, s, ts, scale, nch))
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in time order: the participant's streams, merged.
-
-        Yields
-        ------
-        Chunk
-            Blocks of samples on the session clock; a hole in the data starts the next chunk
-            ``gap_before``.
-
-        Raises
-        ------
-        InputError
-            On bad data, naming the file, line or field and what was expected.
-        """
+        """The file's chunks, in time order: the participant's streams, merged (see :meth:`.Reader.chunks`)."""
         return merge_chunks(self._one(*spec) for spec in self._specs)
 
     def _one(self, st, s, ts, scale, nch) -> Iterator[Chunk]:

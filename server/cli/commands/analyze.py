@@ -85,18 +85,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    """Analyze the given inputs offline and print the files written, warnings and baseline notes.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code (0; errors are raised as ``CoregulateError`` and become their sysexits code).
-    """
+    """Analyze the inputs offline; print the files written, warnings and baseline notes. Exit code 0."""
     from ...offline.analysis import analyze_session
     from ...session.sources import check_spec_combination, parse_codes
 

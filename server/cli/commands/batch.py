@@ -36,18 +36,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    """Analyze every session of a manifest (resumable) and print the counts and the study table's path.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code: 0, or 65 (``EX_DATAERR``) if any session failed.
-    """
+    """Analyze every session of a manifest (resumable); print the counts and the study table.
+    Exit code 0, or 65 (``EX_DATAERR``) if any session failed."""
     from ....sensors.errors import EX_DATAERR, UsageError
     from ...offline.batch import read_manifest, run_batch
 

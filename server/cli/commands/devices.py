@@ -25,18 +25,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    """List the devices asked for, as a table or as JSON lines (``--json``).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code (0, also when none is found: that is said on stderr).
-    """
+    """List the devices asked for, as a table or as JSON lines (``--json``); exit code 0, also when none
+    is found (that is said on stderr)."""
     rows = {"scan": _scan, "audio": _audio, "lsl": _lsl}[args.what](args)
     if not rows:
         print({"scan": "no heart-rate straps found (is the strap worn and not connected to a phone?)",

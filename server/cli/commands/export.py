@@ -48,18 +48,7 @@ def resolve_session(text: str, data_dir: str) -> Path:
 
 
 def run(args) -> int:
-    """Export a session in the chosen format and print each file written.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code (0).
-    """
+    """Export a session in the chosen format and print each file written; exit code 0."""
     from ...datadir import resolve_data_dir
     from ...offline.export import export_session
 

@@ -21,18 +21,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    """Record a live session until stopped (optionally serving the dashboard).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code: 0, or 130 (``EX_INTERRUPTED``) after SIGINT.
-    """
+    """Record a live session until stopped (optionally serving the dashboard); exit code 0, or 130
+    (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.live import LiveSource, build_live_sources
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error

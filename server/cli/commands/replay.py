@@ -48,18 +48,8 @@ class _Printer:
 
 
 def run(args) -> int:
-    """Replay recorded files as a live session, served to the dashboard or headless.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code: 0, or 130 (``EX_INTERRUPTED``) after SIGINT.
-    """
+    """Replay recorded files as a live session, served to the dashboard or headless; exit code 0, or
+    130 (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.pacing import parse_speed
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error

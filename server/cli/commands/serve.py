@@ -118,18 +118,7 @@ def _check_port(port: int) -> None:
 
 
 def run_serve(args) -> int:
-    """Run the server and dashboard until stopped.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code after the server stopped (0, or 130 after SIGINT).
-    """
+    """Run the server and dashboard until stopped; exit code 0, or 130 after SIGINT."""
     from ...web.app import serve
     from ...session.signals import exit_code_after_server
 
@@ -141,18 +130,8 @@ def run_serve(args) -> int:
 
 
 def run_demo(args) -> int:
-    """Run the server with a simulated therapist-client session at the chosen speed.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        The parsed command line.
-
-    Returns
-    -------
-    int
-        The exit code after the server stopped (0, or 130 after SIGINT).
-    """
+    """Run the server with a simulated therapist-client session at the chosen speed; exit code 0, or
+    130 after SIGINT."""
     from ....sensors.pacing import parse_speed
     from ...web.app import serve
     from ...session.signals import exit_code_after_server
