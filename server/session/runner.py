@@ -70,16 +70,22 @@ class Sink(Protocol):
 
     def on_chunk(self, chunk: Chunk) -> None:
         """A raw chunk, as read from the source."""
+
     def on_features(self, rows: list[dict[str, Any]]) -> None:
         """Finished per-second rows of the participants."""
+
     def on_dyad(self, rows: list[dict[str, Any]]) -> None:
         """Finished dyad rows."""
+
     def on_events(self, events: list[dict[str, Any]]) -> None:
         """Events, as dicts (:meth:`Event.to_dict`)."""
+
     def on_annotation(self, annotation: dict[str, Any]) -> None:
         """An annotation added, changed or deleted (``op`` and the annotation's fields)."""
+
     def on_status(self, status: dict[str, Any]) -> None:
         """The session's status and session time ``t`` (s) when it changes (running, stopped, ...)."""
+
     def on_provisional(self, values: list[dict[str, Any]]) -> None:
         """Provisional values (live only; never stored)."""
 

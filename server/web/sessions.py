@@ -38,9 +38,8 @@ def _speed(v: float | str) -> float | None:
 
 
 class SessionManager:
-    """The sessions of one server: live ones it runs, finished ones in ``data_dir/sessions/``;
-    ``backends`` (factories of sources and runners; tests pass fakes) default to the real ones,
-    ``hub_options`` (buffer and queue sizes) go to each live session's :class:`Hub`."""
+    """The sessions of one server: live ones it runs (``backends``: source and runner factories;
+    ``hub_options``: their hubs' queue sizes), finished ones in ``data_dir/sessions/``."""
 
     def __init__(self, data_dir: str | Path, backends: Backends | None = None, *, hub_options: dict | None = None) -> None:
         self.data_dir = Path(data_dir)

@@ -11,7 +11,7 @@ from .. import argtypes
 
 
 def add_server_options(p, port_default: int = 8765) -> None:
-    """Add the server's options (address, port, data folder, token, TLS, log level) to a parser.
+    """Add the server's options (address, port, data folder, token, TLS) to a command's parser.
 
     Parameters
     ----------
