@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_server import SUP, VIEW, free_port, wait_up  # the same server start-up as the capacity bench
+from bench_server import SUP, follow_session, free_port, stop_server, wait_up  # the same server and viewer as the capacity bench
 KINDS = ("ecg", "rr", "audio", "ppg")
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
@@ -135,21 +135,11 @@ class DyadLags:
 
 
 async def viewer(port: int, sid: str, lags: DyadLags) -> None:
-    import websockets
+    def take(f: dict, now: float) -> bool:
+        lags.take(f, now)
+        return f.get("type") == "end"
 
-    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws"
-    async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22,
-                                  compression=None) as ws:
-        lags.connected = True
-        try:
-            async for msg in ws:
-                now = time.time()
-                f = json.loads(msg)
-                lags.take(f, now)
-                if f.get("type") == "end":
-                    return
-        except websockets.ConnectionClosed:
-            return
+    await follow_session(port, sid, take, on_connect=lambda: setattr(lags, "connected", True))
 
 
 async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float,
@@ -227,12 +217,7 @@ async def bench(args) -> None:
             await wait_up(port, proc)
             res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline)
         finally:
-            Path(data, "STOP").touch()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait(15)
+            stop_server(proc, data)
         print(json.dumps(res), flush=True)
 
 

@@ -191,31 +191,47 @@ class ViewerStats:
         self.connected = False
 
 
-async def viewer(port: int, sid: str, st: ViewerStats) -> None:
+async def follow_session(port: int, sid: str, on_frame, on_connect=None, since: int | None = None) -> int | None:
+    """Be one websocket viewer of session ``sid`` (viewer token) until it closes.
+
+    ``on_connect()`` is called once connected; ``on_frame(frame, now)`` gets every frame (parsed
+    JSON) with its arrival time (``time.time()``, taken before parsing) and stops the viewer by
+    returning True. Returns the close code, if the server closed the socket. Shared by this
+    capacity bench and bench_latency.py, so both measure the same client.
+    """
     import websockets
 
-    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws?since=0"
+    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws" + ("" if since is None else f"?since={since}")
     async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22,
                                   compression=None) as ws:
-        st.connected = True
+        if on_connect is not None:
+            on_connect()
+        code = None
         try:
             async for msg in ws:
                 now = time.time()
-                f = json.loads(msg)
-                if f.get("lossy"):
-                    st.lossy += 1
-                    continue
-                if f["seq"] != st.last_seq + 1:
-                    st.gaps += f["seq"] - st.last_seq - 1
-                st.last_seq = f["seq"]
-                st.kept += 1
-                st.lat_ms.append((now - f["ts"]) * 1000.0)
-                st.when.append(now)
-                if f["type"] == "end":
-                    st.ended = True
+                if on_frame(json.loads(msg), now):
+                    return None
         except websockets.ConnectionClosed as exc:
-            st.closed_code = exc.code
-        st.closed_code = st.closed_code or (ws.close_code if ws.close_code else None)
+            code = exc.code
+        return code or ws.close_code or None
+
+
+async def viewer(port: int, sid: str, st: ViewerStats) -> None:
+    def take(f: dict, now: float) -> None:
+        if f.get("lossy"):
+            st.lossy += 1
+            return
+        if f["seq"] != st.last_seq + 1:
+            st.gaps += f["seq"] - st.last_seq - 1
+        st.last_seq = f["seq"]
+        st.kept += 1
+        st.lat_ms.append((now - f["ts"]) * 1000.0)
+        st.when.append(now)
+        if f["type"] == "end":
+            st.ended = True
+
+    st.closed_code = await follow_session(port, sid, take, on_connect=lambda: setattr(st, "connected", True), since=0)
 
 
 async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str) -> dict:
@@ -269,6 +285,17 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
     }
 
 
+def stop_server(proc: subprocess.Popen, data: str) -> None:
+    """Stop a bench server started with ``--serve --data DATA``: its STOP file asks it to shut down
+    cleanly; terminated if it has not exited after 30 s."""
+    Path(data, "STOP").touch()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(15)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -311,12 +338,7 @@ async def bench(args) -> list[dict]:
             await wait_up(port, proc)
             res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
         finally:
-            Path(data, "STOP").touch()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                proc.wait(15)
+            stop_server(proc, data)
         ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
         res["meets_target"] = ok
         print(json.dumps(res), flush=True)

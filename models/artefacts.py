@@ -214,9 +214,24 @@ class StreamingCorrector:
 
     @property
     def pending(self) -> int:
+        """Beats added but not yet final (waiting for their look-ahead)."""
         return len(self.raw) - self.first_pending
 
     def add(self, t: float) -> list[tuple[float, int]]:
+        """Add one detected beat and return the beats that became final.
+
+        Parameters
+        ----------
+        t : float
+            Beat time (s, session clock), later than every beat added before.
+
+        Returns
+        -------
+        list of (float, int)
+            ``(time_s, corrected)`` of each newly final beat, in order, where ``corrected`` counts the
+            beats moved, inserted or deleted up to it (Lipponen & Tarvainen 2019). Empty until enough
+            beats are pending (``lookahead`` plus ``block``, or one ``period_s`` slot).
+        """
         self.raw.append(float(t))
         if self.o.period_s > 0:
             slot = math.floor(t / self.o.period_s)

@@ -28,6 +28,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AttributionConfig:
+    """Settings of the crosstalk-aware attribution (module docstring: formula and sources).
+
+    Levels in dB, times in s. ``default_leak_db`` is the leakage ``L_i`` used until calibration
+    (the first ``calibration_s`` of audio, with at least ``min_calibration_frames`` usable frames)
+    has estimated it; ``margin_db`` caps the margin ``m_i``; ``hysteresis_db`` and ``hangover_s``
+    steady the decision from one frame of ``hop_s`` to the next.
+    """
+
     default_leak_db: float = 10.0
     margin_db: float = 6.0
     hysteresis_db: float = 1.5

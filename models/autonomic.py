@@ -76,6 +76,7 @@ class AutonomicOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "AutonomicOptions":
+        """The ``autonomic`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "autonomic", cls)
 
 
@@ -227,6 +228,22 @@ class AutonomicEstimator(RowEstimator):
         self.o = AutonomicOptions.from_config(config)
 
     def update(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Event]]:
+        """Add the autonomic indices to one per-second row.
+
+        Parameters
+        ----------
+        row : Mapping
+            The participant's row of the second (``hr_bpm``, ``rmssd_ms``, ``sd1_ms``, ``sd2_ms``,
+            ``stress_index``, quality columns).
+
+        Returns
+        -------
+        columns : dict
+            ``pns_index``, ``sns_index`` (means of z-scores against population norms, module docstring),
+            ``vagal_reliable`` and ``quality``.
+        events : list of Event
+            Always empty: the indices raise no events of their own.
+        """
         g = {k: finite_or_none(row.get(k)) for k in ("hr_bpm", "rmssd_ms", "sd1_ms", "sd2_ms", "stress_index")}
         mean_rr = 60000.0 / g["hr_bpm"] if g["hr_bpm"] else None
         pns = _mean([_z("mean_rr_ms", mean_rr), _z("rmssd_ms", g["rmssd_ms"]), _z("sd1_ms", g["sd1_ms"])])

@@ -41,6 +41,7 @@ class Event:
     label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as a plain dict (field name to value), as stored and sent."""
         return asdict(self)
 
 
@@ -67,7 +68,20 @@ class RowEstimator(abc.ABC):
 
     @abc.abstractmethod
     def update(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Event]]:
-        ...
+        """Compute this estimator's columns for one second.
+
+        Parameters
+        ----------
+        row : Mapping
+            The participant's row of the second, with the columns of the estimators that ran before.
+
+        Returns
+        -------
+        columns : dict
+            The columns to add to the row.
+        events : list of Event
+            Events that this second completed.
+        """
 
 
 class DyadEstimator(abc.ABC):
@@ -75,7 +89,22 @@ class DyadEstimator(abc.ABC):
 
     @abc.abstractmethod
     def update(self, t_s: int, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], list[Event]]:
-        ...
+        """Compute the dyad row of one second.
+
+        Parameters
+        ----------
+        t_s : int
+            The second (session time).
+        rows : Mapping
+            Each participant's finished row of that second, by role.
+
+        Returns
+        -------
+        row : dict
+            The dyad columns of the second.
+        events : list of Event
+            Events that this second completed.
+        """
 
     def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
         """End of session: summaries/events that only close at the end (optional)."""
@@ -94,6 +123,20 @@ class SecondTicker:
         self.last = 0  # last second emitted
 
     def ticks(self, watermark: float, latency: float = 0.0) -> range:
+        """The seconds that ``watermark`` completes, each returned once.
+
+        Parameters
+        ----------
+        watermark : float
+            Session time (s) up to which the input is complete.
+        latency : float, optional
+            How far (s) behind the watermark a second is still open (look-ahead of the estimator).
+
+        Returns
+        -------
+        range
+            Seconds ``t`` not emitted before with ``t <= watermark - latency`` (empty if none).
+        """
         upto = math.floor(watermark - latency + 1e-9)
         if upto <= self.last:
             return range(0)

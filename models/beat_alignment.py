@@ -1,4 +1,4 @@
-"""Is a device's beat series on the same clock as the beats detected from a signal?
+"""Whether a device's beat series is on the same clock as the beats detected from a signal.
 
 Devices that date their beat intervals on arrival (Polar Sensor Logger's PPI rows: the phone's
 time when the packet came, ~16 s after the beat on the shared Verity Sense record) put them on
@@ -46,6 +46,9 @@ class Offset:
 
     @property
     def unambiguous(self) -> bool:
+        """Whether the best shift is both close (median error <= ``MATCH_MS``) and clearly better
+        than the runner-up (by ``RUNNER_UP_RATIO``).
+        """
         return self.median_err_ms <= MATCH_MS and self.runner_up_ms >= RUNNER_UP_RATIO * self.median_err_ms
 
 
@@ -112,11 +115,21 @@ class ClockCheck:
         self.done = False
 
     def add(self, which: str, t: float) -> None:
+        """Collect one beat of a series until both series have ``needed`` beats.
+
+        Parameters
+        ----------
+        which : str
+            The series the beat belongs to (a key of ``beats``: the device's or the detected one).
+        t : float
+            Beat time (s, session clock).
+        """
         b = self.beats[which]
         if not self.done and len(b) < self.needed:  # the first beats of each, whatever the interleaving
             b.append(t)
 
     def ready(self) -> bool:
+        """Whether both series have their beats and the verdict is still to be made."""
         return not self.done and all(len(b) >= self.needed for b in self.beats.values())
 
     def decide(self) -> Offset | None:

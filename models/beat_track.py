@@ -179,7 +179,9 @@ class BeatTrack:
 
     def finish(self) -> None:
         """End of data: everything buffered becomes final, up to the stream's last time.
-        (A gated track's better track must have finished first.)"""
+
+        A gated track's better track must have finished first.
+        """
         if self.better is not None:
             self.advance(final=True)
         if self.motion is not None:

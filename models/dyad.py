@@ -209,17 +209,23 @@ class DyadParams:
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None) -> "DyadParams":
+        """The ``dyad`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "dyad", cls)
 
     @property
     def sync(self) -> SyncParams:
+        """Parameters of the windowed cross-lagged correlation (peak of the signed correlation)."""
         return SyncParams(self.window_s, self.max_lag_s, self.step_s, self.min_valid_frac, detrend=self.detrend)
 
     def sync_for(self, signal: str) -> SyncParams:
+        """The correlation parameters for ``signal``: its peak is taken on ``|r|`` if the signal is one of
+        ``abs_signals`` (in-phase and anti-phase both count), else on the signed maximum.
+        """
         return replace(self.sync, peak="abs" if signal in self.abs_signals else "max")
 
     @property
     def surrogates(self) -> SurrogateParams:
+        """Parameters of the segment-shift surrogate null of the synchrony."""
         return SurrogateParams(self.segment_s, self.n_surrogates, self.max_offset_s, self.pool_size,
                                self.min_null, self.alpha, self.seed)
 
@@ -410,6 +416,22 @@ class DyadPipeline(DyadEstimator):
     # -- estimator protocol ----------------------------------------------------------------
 
     def update(self, t_s: int, rows: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], list[Event]]:
+        """The dyad row and the events of one second.
+
+        Parameters
+        ----------
+        t_s : int
+            The second (session time).
+        rows : Mapping
+            Each participant's finished row of the second, by role (the client's and the therapist's).
+
+        Returns
+        -------
+        row : dict
+            Synchrony per signal (with its surrogate significance and leader) and both zones.
+        events : list of Event
+            Rupture, repair, co-regulation and therapist events this second completed.
+        """
         a = rows.get(self.client) or {}
         b = rows.get(self.therapist) or {}
         self._t = t_s
@@ -425,6 +447,15 @@ class DyadPipeline(DyadEstimator):
         return out, events
 
     def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
+        """End of session: close the rupture candidate and the therapist spell still open.
+
+        Returns
+        -------
+        rows : list of dict
+            Always empty (no dyad row is produced after the last second).
+        events : list of Event
+            The events the close completed.
+        """
         ev: list[Event] = []
         if self._ruptures.open is not None:
             ev.append(self._ruptures.close())

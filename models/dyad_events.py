@@ -91,6 +91,7 @@ class ArousalTrace:
         self.points: deque[tuple[int, float]] = deque(maxlen=params.repair_after_s + params.onset_lookback_s)
 
     def push(self, t: int, arousal: float | None) -> None:
+        """Remember the client's arousal at second ``t`` (a missing value is skipped)."""
         if arousal is not None:
             self.points.append((t, arousal))
 
@@ -236,6 +237,7 @@ class RuptureRule:
             self.restored_since = None
 
     def close(self) -> Event:
+        """Close the open rupture candidate (there must be one) and return its event."""
         r = self.open
         assert r is not None
         self.open = None
@@ -272,6 +274,21 @@ class RepairRule:
         self.pending: PendingRepair | None = None
 
     def step(self, s: DyadSecond, episode_open: bool) -> list[Event]:
+        """Confirm or drop the pending repair with one more second.
+
+        Parameters
+        ----------
+        s : DyadSecond
+            The dyad second (synchrony level, zones).
+        episode_open : bool
+            Whether a new client episode has begun (a pending repair is then dropped).
+
+        Returns
+        -------
+        list of Event
+            The ``repair_candidate`` if synchrony is restored (before the return, or within
+            ``repair_within_s`` after it), else empty.
+        """
         pr, p = self.pending, self.p
         if pr is None:
             return []
@@ -318,14 +335,24 @@ class CoregulationRule:
         self.watch: CoregulationWatch | None = None
 
     def begin(self, episode: Episode) -> None:
+        """Watch a new client episode (supersedes one still watched after its return)."""
         # a new episode supersedes a co-regulation still being watched after a return
         self.watch = CoregulationWatch(episode.onset, episode.state)
 
     def client_returned(self, t_return: int) -> None:
+        """The client came back to the window at ``t_return`` (s): the watch runs ``coreg_after_s`` more."""
         if self.watch is not None:
             self.watch.return_s = t_return
 
     def step(self, s: DyadSecond) -> list[Event]:
+        """Count one more second of the watched episode and decide once the client has returned.
+
+        Returns
+        -------
+        list of Event
+            One ``co_regulation`` event when the therapist was in the window and leading enough and
+            synchrony rose enough (thresholds in :class:`DyadParams`), else empty.
+        """
         c, p = self.watch, self.p
         if c is None:
             return []
@@ -389,6 +416,21 @@ class TherapistRule:
         self.spell: TherapistSpell | None = None
 
     def step(self, s: DyadSecond, client_out: bool) -> list[Event]:
+        """Follow the therapist's zone for one second.
+
+        Parameters
+        ----------
+        s : DyadSecond
+            The dyad second (therapist zone, synchrony, leader).
+        client_out : bool
+            Whether the client is out of the window this second.
+
+        Returns
+        -------
+        list of Event
+            The ``therapist_dysregulated`` event when a sustained spell ends and the dyad adds evidence
+            to it (see :meth:`close`), else empty.
+        """
         tz = s.therapist_zone
         change = self.out.step(s.t, tz in DYSREGULATED if tz is not None and tz != "unknown" else None)
         if self.out.on:
@@ -406,6 +448,9 @@ class TherapistRule:
         return []
 
     def close(self) -> list[Event]:
+        """End the current spell; an event only if the client was out of the window too, or led a
+        significant synchrony, for at least half of it.
+        """
         d = self.spell
         self.spell = None
         if d is None:

@@ -41,6 +41,7 @@ class EdaOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "EdaOptions":
+        """The ``eda`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "eda", cls)
 
 
@@ -70,6 +71,19 @@ class EdaEstimator(StreamEstimator):
         self.rising = False
 
     def update(self, chunk: Chunk) -> list[Second]:
+        """Take one chunk and return the seconds it completed.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            Any chunk; only this participant's EDA (µS) is used. A gap or lost skin contact restarts
+            the level and response detection.
+
+        Returns
+        -------
+        list of Second
+            Finished seconds with ``eda_scl_us`` and ``scr_per_min``.
+        """
         if chunk.kind != StreamKind.EDA or chunk.participant != self.participant:
             return []
         if chunk.gap_before or chunk.meta.get("contact") is False:
@@ -83,6 +97,7 @@ class EdaEstimator(StreamEstimator):
         return self._emit(self.wm)
 
     def finish(self) -> list[Second]:
+        """End of data: the seconds still open, up to the last sample."""
         return self._emit(self.wm)
 
     def _process(self, bins) -> None:

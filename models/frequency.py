@@ -68,13 +68,15 @@ def respiratory_peak(f: np.ndarray, p: np.ndarray, band: tuple[float, float], mi
 
 
 def amplitude_breathing(beat_t: np.ndarray, amp: np.ndarray, fs: float = 4.0) -> float | None:
-    """Breathing frequency (Hz) from the beat-to-beat amplitude of the ECG R wave (ECG-derived
-    respiration, EDR; Moody et al. 1985, Computers in Cardiology 12:113): peak of the Welch spectrum of the
+    """Breathing frequency (Hz) from the beat-to-beat amplitude of the ECG R wave.
+
+    ECG-derived respiration (EDR; Moody et al. 1985, Computers in Cardiology 12:113): peak of the Welch spectrum of the
     amplitude series (linearly resampled at ``fs``) in 0.10-0.50 Hz (6-30 /min) holding at least
     35 % of that band's power. Chest movement modulates amplitude mechanically, so unlike RSA it
     is not mistaken for the ~0.1 Hz baroreflex (Mayer) waves and also sees slow breathing.
     (PPG pulse amplitude, Karlen et al. 2013, tracked the belt worse than RSA on the neurokit2
-    resting recording, so PPG uses RSA.)"""
+    resting recording, so PPG uses RSA.)
+    """
     if len(beat_t) < 8:
         return None
     grid = np.arange(beat_t[0], beat_t[-1], 1.0 / fs)

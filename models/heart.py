@@ -155,6 +155,7 @@ class HeartOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "HeartOptions":
+        """The ``heart`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "heart", cls)
 
 
@@ -259,6 +260,18 @@ class HeartEstimator(StreamEstimator):
 
     # ------------------------------------------------------------------ input
     def update(self, chunk: Chunk) -> list[Second]:
+        """Take one chunk of this participant's heart streams and return the seconds it completed.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            ECG, PPG, RR or HR of any participant (others' chunks are ignored).
+
+        Returns
+        -------
+        list of Second
+            Finished seconds with the fused heart features (see the module docstring).
+        """
         if chunk.participant != self.participant:
             return []
         if chunk.kind == StreamKind.HR:
@@ -284,6 +297,7 @@ class HeartEstimator(StreamEstimator):
         return self._emit(min(decided, hr_complete))
 
     def finish(self) -> list[Second]:
+        """End of data: every track's buffered beats become final; returns the remaining seconds."""
         for tr in self.tracks:
             tr.finish()
         self._fuse(math.inf)
@@ -295,6 +309,7 @@ class HeartEstimator(StreamEstimator):
         return self._emit(end)
 
     def events(self) -> list[Event]:
+        """Events found since the last call (signal gaps, a device on another clock); drained by the pipeline."""
         ev, self.pending_events = self.pending_events, []
         return ev
 

@@ -53,6 +53,7 @@ class TimeDomainWindow:
         self.bins: dict[int, int] = {}
 
     def reset(self) -> None:
+        """Forget every interval and zero the running sums (also when the window empties: no float residue)."""
         self.__init__()
 
     def __len__(self) -> int:
@@ -65,9 +66,21 @@ class TimeDomainWindow:
 
     @property
     def t_first(self) -> float | None:
+        """Time (s) of the oldest interval in the window, ``None`` if empty."""
         return self.q[0][0] if self.q else None
 
     def add(self, t: float, rr: float | None, corrected: int = 0) -> None:
+        """Append one interval and update the running sums.
+
+        Parameters
+        ----------
+        t : float
+            Time (s) of the beat that ends the interval.
+        rr : float or None
+            The NN interval (ms); ``None`` marks a beat whose interval is unknown.
+        corrected : int, optional
+            Beats the artefact correction changed for this interval.
+        """
         d = pair = None
         if rr is not None and self.q and self.q[-1][1] is not None:
             d = rr - self.q[-1][1]
@@ -97,6 +110,7 @@ class TimeDomainWindow:
             self.nn50 += sign
 
     def expire(self, t0: float) -> None:
+        """Drop the intervals ending at or before ``t0`` (s) and take them out of the running sums."""
         q = self.q
         while q and q[0][0] <= t0:
             t, rr, d, pair, c = q.popleft()

@@ -58,6 +58,7 @@ class Region:
         return cls(*(float(p) for p in parts))
 
     def as_text(self) -> str:
+        """The region as ``x0,y0,x1,y1``, the form the command line and the stored metadata use."""
         return f"{self.x0:g},{self.y0:g},{self.x1:g},{self.y1:g}"
 
     def pixels(self, width: int, height: int) -> tuple[slice, slice]:

@@ -43,6 +43,7 @@ class MovementOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "MovementOptions":
+        """The ``movement`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "movement", cls)
 
 
@@ -86,6 +87,18 @@ class MovementEstimator(StreamEstimator):
         self.ticker = SecondTicker()
 
     def update(self, chunk: Chunk) -> list[Second]:
+        """Take one chunk and return the seconds it completed.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            ACC, MOTION or RESP of this participant (others are ignored); a gap restarts breathing.
+
+        Returns
+        -------
+        list of Second
+            Finished seconds with ``movement`` and ``breathing_rpm``.
+        """
         k = chunk.kind
         if k not in self.bins or chunk.participant != self.participant:
             return []
@@ -98,6 +111,7 @@ class MovementEstimator(StreamEstimator):
         return self._emit(min(self.wm.values()))
 
     def finish(self) -> list[Second]:
+        """End of data: the seconds still open, up to the latest sample of any stream."""
         return self._emit(max(self.wm.values(), default=-math.inf), final=True)
 
     def _second(self, kind: StreamKind, s: int, t: np.ndarray, v: np.ndarray) -> Any:

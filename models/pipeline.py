@@ -55,6 +55,7 @@ class PipelineOutput:
     provisional: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: "PipelineOutput") -> None:
+        """Append everything of ``other`` (in order) to this output."""
         self.features.extend(other.features)
         self.dyad.extend(other.dyad)
         self.events.extend(other.events)
@@ -88,6 +89,20 @@ class ParticipantPipeline:
             self._partial[t].update(values)
 
     def update(self, chunk: Chunk, events: list[Event]) -> list[dict[str, Any]]:
+        """Feed one chunk to the stream estimators that accept its kind.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            One of this person's chunks.
+        events : list of Event
+            Receives the events the estimators and row estimators raised (appended in place).
+
+        Returns
+        -------
+        list of dict
+            The person's rows of the seconds every stream estimator has now finished.
+        """
         for i, est in enumerate(self.stream_estimators):
             if chunk.kind in est.accepts:
                 self._take(i, est.update(chunk))
@@ -95,6 +110,13 @@ class ParticipantPipeline:
         return self._rows(min(self._done, default=0), events)
 
     def finish(self, events: list[Event]) -> list[dict[str, Any]]:
+        """End of data: finish every stream estimator and return the rows still to come.
+
+        Parameters
+        ----------
+        events : list of Event
+            Receives the events raised on the way (appended in place).
+        """
         for i, est in enumerate(self.stream_estimators):
             self._take(i, est.finish())
             events.extend(est.events())
@@ -138,6 +160,14 @@ class ProvisionalTier:
         self._beat_hr: list[tuple[float, float]] = []
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
+        """The provisional heart values one chunk brings, with the arousal and zone they would give.
+
+        Returns
+        -------
+        list of dict
+            One value per provisional second; ``arousal`` and ``zone`` are added from the median of
+            the heart rate of the last ``HR_MEDIAN_S`` seconds when the tolerance can judge them.
+        """
         values = self.heart.update(chunk)
         for v in values:
             times = v.get("beat_times") or []

@@ -48,10 +48,12 @@ class YinConfig:
 
     @property
     def tau_min(self) -> int:
+        """Shortest lag (samples) searched: the period of ``fmax``, at least 2."""
         return max(2, int(np.floor(self.rate / self.fmax)))
 
     @property
     def tau_max(self) -> int:
+        """Longest lag (samples) searched: the period of ``fmin``."""
         return int(np.ceil(self.rate / self.fmin))
 
     @property

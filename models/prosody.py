@@ -68,6 +68,20 @@ class FrameConfig:
 
     @classmethod
     def for_rate(cls, rate: int, fmin: float = 60.0, fmax: float = 500.0, threshold: float = 0.15) -> "FrameConfig":
+        """Framing for audio at ``rate`` Hz: 10-ms hop and 25-ms window.
+
+        Rates that are a multiple of 8 kHz from 16 kHz up are decimated to 8 kHz for the pitch
+        search (enough for a 60-500 Hz pitch range), which keeps its cost the same at any such rate.
+
+        Parameters
+        ----------
+        rate : int
+            Audio sample rate (Hz).
+        fmin, fmax : float, optional
+            Pitch search range (Hz).
+        threshold : float, optional
+            YIN's absolute threshold (de Cheveigné & Kawahara 2002).
+        """
         q = rate // 8000 if rate % 8000 == 0 and rate >= 16000 else 1
         yc = YinConfig(rate=rate / q, fmin=fmin, fmax=fmax, window=int(round(0.025 * rate / q)), threshold=threshold)
         return cls(rate=rate, hop=rate // 100, window=int(round(0.025 * rate)), decimate=q, yin=yc)
@@ -89,6 +103,7 @@ class Decimator:
             self.zi = np.zeros((self.sos.shape[0], 2))
 
     def filter(self, x: np.ndarray) -> np.ndarray:
+        """Low-pass one block (state kept between blocks); returned unchanged when there is no decimation."""
         if self.q == 1 or not len(x):
             return x
         y, self.zi = sosfilt(self.sos, x, zi=self.zi)

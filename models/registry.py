@@ -61,6 +61,17 @@ class Registry:
     )
 
     def stream_estimators(self, participant: str, streams: list[StreamInfo], config: PipelineConfig) -> list[StreamEstimator]:
+        """One person's stream estimators, one per family whose stream kinds they have.
+
+        Parameters
+        ----------
+        participant : str
+            The person's role.
+        streams : list of StreamInfo
+            That person's streams.
+        config : PipelineConfig
+            The session's configuration.
+        """
         out = []
         for kinds, factory in self.stream_families:
             mine = [s for s in streams if s.kind in kinds]
@@ -71,6 +82,11 @@ class Registry:
 
     def row_estimators(self, participant: str, config: PipelineConfig,
                        streams: list[StreamInfo] = ()) -> list[RowEstimator]:
+        """One person's row estimators, in the order they run (autonomic, then tolerance).
+
+        ``streams`` tells the tolerance where ``movement`` comes from (an accelerometer in mg or a
+        video's motion share), so that it judges "low movement" on the right scale.
+        """
         from .autonomic import AutonomicEstimator
         from .movement import movement_source
         from .tolerance import ToleranceEstimator
@@ -80,6 +96,7 @@ class Registry:
         return [AutonomicEstimator(participant, config), ToleranceEstimator(participant, config, kind)]
 
     def dyad_estimators(self, participants: list[str], config: PipelineConfig) -> list[DyadEstimator]:
+        """The dyad estimators: one pipeline for the first two participants, none for a single person."""
         if len(participants) < 2:
             return []
         from .dyad import DyadPipeline
@@ -96,6 +113,7 @@ class Registry:
         return ProvisionalHeart(participant, mine, config)
 
     def audio_frontend(self, audio_streams: list[StreamInfo], config: PipelineConfig):
+        """The shared front end that turns the sessions' AUDIO streams into per-person PROSODY frames."""
         from .audio_frontend import AudioFrontEnd
 
         return AudioFrontEnd(audio_streams, config)

@@ -127,6 +127,15 @@ class SurrogateSynchrony:
         return self._pool[np.isfinite(self._pool)].copy()
 
     def update(self, x: Any, y: Any) -> SurrogateResult:
+        """Add one second of both series (as :meth:`.WindowedCrossCorrelation.update`) and, every
+        ``step_s``, test the genuine peak.
+
+        Returns
+        -------
+        SurrogateResult
+            The genuine peak and its z and p against the surrogate pool, or ``None`` fields between
+            steps, while the signal is absent, or until ``min_null`` surrogates are pooled.
+        """
         self.bank.push(x, y)
         self.t_s += 1
         if self.bank.idle:  # signal absent (e.g. no microphone): skip the arithmetic

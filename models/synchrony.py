@@ -85,6 +85,7 @@ class SyncParams:
 
     @property
     def min_pairs(self) -> int:
+        """Fewest valid pairs a window needs for a correlation: ``min_valid_frac`` of it, at least 3."""
         return max(3, math.ceil(self.min_valid_frac * int(self.window_s)))
 
 
@@ -99,6 +100,7 @@ class SyncResult:
 
     @property
     def leader(self) -> str:
+        """Who leads at the peak lag (see :func:`lag_leader`)."""
         return lag_leader(self.lag)
 
 
@@ -195,6 +197,7 @@ class LaggedCorrelationBank:
 
     @property
     def n_pairings(self) -> int:
+        """Number of pairings ``P`` (the delay pairs given at construction)."""
         return self._xoff.shape[0]
 
     def _pairs(self, j: int) -> tuple[np.ndarray, np.ndarray]:
@@ -309,6 +312,18 @@ class WindowedCrossCorrelation:
         self.t_s = 0
 
     def update(self, x: Any, y: Any) -> SyncResult | None:
+        """Add one second of both series; every ``step_s`` seconds, the window's peak.
+
+        Parameters
+        ----------
+        x, y : float or None
+            The client's and the therapist's value of the second (``None`` if missing).
+
+        Returns
+        -------
+        SyncResult or None
+            The peak of the current window, or ``None`` between steps.
+        """
         self.bank.push(x, y)
         self.t_s += 1
         if self.t_s % int(self.params.step_s):

@@ -178,6 +178,7 @@ class ToleranceOptions:
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "ToleranceOptions":
+        """The ``tolerance`` options in ``config``, defaults where unset (:func:`.family_options`)."""
         return family_options(config, "tolerance", cls)
 
 
@@ -307,6 +308,20 @@ class ToleranceEstimator(RowEstimator):
         return out
 
     def update(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Event]]:
+        """Add ``arousal``, ``arousal_confidence`` and ``zone`` to one per-second row.
+
+        Parameters
+        ----------
+        row : Mapping
+            The participant's row of the second (heart, autonomic, movement and voice columns).
+
+        Returns
+        -------
+        columns : dict
+            The three columns (``None`` and ``unknown`` while the baseline is being collected).
+        events : list of Event
+            Baseline and zone-change events this second completed.
+        """
         t = int(row["t_s"])
         values = self._values(t, row)
         events, self._pending = self._pending, []

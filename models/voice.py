@@ -105,6 +105,7 @@ class RobustBaseline:
         self.stats: dict[str, tuple[float, float]] | None = None
 
     def add(self, feats: Mapping[str, Any]) -> None:
+        """Add one second's features to the reference values (missing ones are skipped)."""
         for k in self.floors:
             v = finite_or_none(feats.get(k))
             if v is not None:
@@ -134,6 +135,9 @@ class RobustBaseline:
         self.values = {k: [] for k in self.floors}
 
     def z(self, feats: Mapping[str, Any]) -> dict[str, float | None]:
+        """Robust z-scores of one second's features: ``(x - median) / spread``; ``None`` where the
+        value or the feature's statistics are missing.
+        """
         out: dict[str, float | None] = {}
         for k in self.floors:
             v = finite_or_none(feats.get(k))
@@ -224,6 +228,13 @@ class VoiceEstimator(StreamEstimator):
                 "speech": speech, "other": other, "overlap": overlap}
 
     def update(self, chunk: Chunk) -> list[Second]:
+        """Take one chunk of PROSODY frames and return the seconds it completed.
+
+        Raises
+        ------
+        InputError
+            If the chunk is not a PROSODY chunk.
+        """
         if chunk.stream.kind is not StreamKind.PROSODY:
             raise InputError(f"voice estimator got a {chunk.stream.kind.value} chunk", field=chunk.stream.key,
                              expected="prosody frames")
@@ -250,10 +261,11 @@ class VoiceEstimator(StreamEstimator):
         self._pending = []
 
     def finish(self) -> list[Second]:
+        """End of data: the seconds still open, up to the last frame."""
         return self._emit(self._wm)
 
     def baseline_reference(self) -> dict[str, Any]:
-        """This person's voice baseline as collected so far, frozen (see ``config.baseline_reference``)."""
+        """The person's voice baseline as collected so far, frozen (see ``config.baseline_reference``)."""
         if self.baseline.stats is None:
             self._freeze()
         return {**self.baseline.reference(), "level_trust": self.level_trust,

@@ -97,5 +97,6 @@ class VoiceOptions:
     level_untrusted_share: float = 0.25
 
     def weights(self) -> dict[str, float]:
+        """The weight of each voice feature in the voice arousal, by feature column."""
         return {"f0_st": self.weight_f0, "f0_range_st": self.weight_range, "loudness_db": self.weight_loudness,
                 "speech_rate": self.weight_rate, "alpha_db": self.weight_alpha}

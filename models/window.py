@@ -27,6 +27,22 @@ class Binner:
         self.v: list[np.ndarray] = []
 
     def push(self, times: np.ndarray, values: np.ndarray, watermark: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Add samples and release the bins the watermark completes.
+
+        Parameters
+        ----------
+        times : ndarray
+            Sample times (s), increasing.
+        values : ndarray
+            One value (or row) per time.
+        watermark : float
+            Session time (s) up to which the input is complete.
+
+        Returns
+        -------
+        list of (int, ndarray, ndarray)
+            ``(bin index, times, values)`` of each complete bin, in order (empty bins included).
+        """
         if len(times):
             self.t.append(np.asarray(times, dtype=float))
             self.v.append(np.asarray(values, dtype=float))

@@ -192,6 +192,7 @@ class CameraSource(Source):
             await self.aclose()
 
     async def aclose(self) -> None:
+        """Stop the capture and release it; safe to call more than once."""
         if not self._closed:
             self._closed = True
             await asyncio.to_thread(self._close)

@@ -80,6 +80,7 @@ class StreamInfo:
 
     @property
     def unit(self) -> str:
+        """The stream's canonical unit (one unit per kind, ``CANONICAL_UNITS``)."""
         return CANONICAL_UNITS[self.kind]
 
     @property
@@ -150,14 +151,17 @@ class Chunk:
 
     @property
     def participant(self) -> str:
+        """The role of the person the chunk belongs to (its stream's)."""
         return self.stream.participant
 
     @property
     def kind(self) -> StreamKind:
+        """The kind of signal (its stream's)."""
         return self.stream.kind
 
     @property
     def rate(self) -> float | None:
+        """Nominal sample rate (Hz) of the stream, ``None`` for irregular samples."""
         return self.stream.rate
 
     def __len__(self) -> int:

@@ -59,10 +59,12 @@ class SensorClock:
 
     @property
     def drift_ppm(self) -> float:
+        """Estimated drift of the sensor clock against the session clock (parts per million)."""
         return self._drift * 1e6
 
     @property
     def started(self) -> bool:
+        """Whether a first sample has anchored the mapping."""
         return self.segment >= 0
 
     def new_segment(self) -> None:

@@ -343,6 +343,7 @@ class LiveSource(Source):
         return True
 
     def status(self) -> list[dict[str, Any]]:
+        """The status of each source that reports one (device, connection, battery), in order."""
         return [src.status() for src in self.sources if hasattr(src, "status")]
 
     async def __aiter__(self):  # type: ignore[override]
@@ -395,6 +396,7 @@ class LiveSource(Source):
             await self.aclose()
 
     async def aclose(self) -> None:
+        """Close every source (one that fails to close does not keep the others open); safe to call twice."""
         if self._closed:
             return
         self._closed = True

@@ -254,6 +254,7 @@ class LslInletSource(Source):
         return Chunk(self.stream, values, t0=t0, gap_before=gap)
 
     async def aclose(self) -> None:
+        """Stop pulling from the LSL inlet and release it; safe to call more than once."""
         self._closed = True
         await asyncio.to_thread(self._close_stream)
 

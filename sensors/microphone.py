@@ -131,6 +131,16 @@ class RingBuffer:
         self.gaps_read = 0
 
     def write(self, block: np.ndarray) -> None:
+        """Append one block (producer side, the audio callback: no allocation).
+
+        A block that does not fit is dropped whole and recorded as a gap (merged with the gap just
+        before it), so the consumer marks the hole instead of seeing shifted samples.
+
+        Parameters
+        ----------
+        block : ndarray
+            ``(frames, channels)`` samples.
+        """
         n = len(block)
         free = self.capacity - (self.written - self.read)
         if n > free:
@@ -406,6 +416,7 @@ class MicrophoneSource(Source):
                 pass
 
     async def aclose(self) -> None:
+        """Stop the capture stream and release it; safe to call more than once."""
         self._closed = True
         self._stop()
 

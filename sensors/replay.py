@@ -52,6 +52,7 @@ class ReplaySource(Source):
         return heapq.merge(*(self._shifted(r) for r in self.readers), key=lambda c: c.start)
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
+        """Every reader's annotations, shifted to the session clock and sorted by start."""
         out = []
         for r in self.readers:
             off = min((self._offset[s.key] for s in r.streams), default=0.0)

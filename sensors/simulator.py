@@ -121,18 +121,22 @@ class SimulationTruth:
     utterances: dict[str, np.ndarray] = field(default_factory=dict)  # rows: start, end
 
     def phase_at(self, t: float) -> Phase:
+        """The phase scripted at session time ``t`` (s); the last phase after the end."""
         for p in self.phases:
             if p.start <= t < p.end:
                 return p
         return self.phases[-1]
 
     def phase(self, name: str) -> Phase:
+        """The phase called ``name`` (``StopIteration`` if there is none)."""
         return next(p for p in self.phases if p.name == name)
 
     def zone(self, participant: str, t: float) -> str:
+        """The zone scripted for ``participant`` at session time ``t`` (s)."""
         return getattr(self.phase_at(t), participant).zone
 
     def speaking(self, participant: str, t: float) -> bool:
+        """Whether ``participant`` is scripted to speak at session time ``t`` (s)."""
         u = self.utterances[participant]
         i = int(np.searchsorted(u[:, 0], t, side="right")) - 1
         return i >= 0 and t < u[i, 1]

@@ -40,6 +40,15 @@ _RETRYABLE = (Exception,)
 
 
 def bleak_client_factory(address: str, disconnected_callback: Callable[[Any], None]) -> Any:
+    """A bleak client for the strap at ``address`` (the default factory; tests pass a fake).
+
+    Parameters
+    ----------
+    address : str
+        The strap's Bluetooth address (or platform identifier).
+    disconnected_callback : callable
+        Called by bleak with the client when the link drops.
+    """
     from bleak import BleakClient
 
     return BleakClient(address, disconnected_callback=disconnected_callback)
@@ -228,6 +237,7 @@ class HeartRateStrapSource(Source):
             await client.stop_notify(uuid)
 
     async def aclose(self) -> None:
+        """Stop the strap's tasks, disconnect and release it; safe to call more than once."""
         if self._closed:
             return
         self._closed = True

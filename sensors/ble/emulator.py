@@ -146,6 +146,12 @@ async def until(predicate, timeout: float = 2.0) -> None:
         await asyncio.sleep(0.001)
 
 
+async def collect(source, out: list) -> None:
+    """Append every chunk ``source`` yields to ``out`` until it ends (run it as a task)."""
+    async for chunk in source:
+        out.append(chunk)
+
+
 def strap_script(seed: int = 0, duration_s: float = 120.0) -> tuple[list[tuple], np.ndarray]:
     """(arrival, uuid, payload, truth) notifications the client's H10 would send, and its ECG.
 

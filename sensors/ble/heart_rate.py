@@ -50,10 +50,12 @@ class HeartRateMeasurement:
 
     @property
     def contact_supported(self) -> bool:
+        """Whether the strap reports skin contact at all (flags bit 2)."""
         return self.contact is not None
 
     @property
     def rr_ms(self) -> tuple[float, ...]:
+        """The RR intervals (ms), converted from the 1/1024-s ticks of the notification."""
         return tuple(t * 1000.0 / RR_TICKS_PER_S for t in self.rr_ticks)
 
 

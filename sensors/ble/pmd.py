@@ -75,6 +75,7 @@ def acc_start(rate_hz: int = 25, range_g: int = 8) -> bytes:
 
 
 def stop(measurement: int) -> bytes:
+    """Stop-measurement command for ``measurement`` (``MEAS_ECG`` or ``MEAS_ACC``)."""
     return bytes([OP_STOP, measurement])
 
 
@@ -92,6 +93,12 @@ class PmdControlError(DeviceUnavailableError):
 
 @dataclass(frozen=True)
 class PmdResponse:
+    """One decoded control-point indication (see :func:`parse_control_response`).
+
+    ``op`` and ``measurement`` echo the command, ``status`` is the strap's answer (0 = success,
+    names in ``PMD_STATUS``), ``more`` says another indication follows, ``params`` holds the rest.
+    """
+
     op: int
     measurement: int
     status: int
@@ -100,13 +107,24 @@ class PmdResponse:
 
     @property
     def status_name(self) -> str:
+        """The status by name (``UNKNOWN_STATUS_<n>`` when the code is not known)."""
         return PMD_STATUS.get(self.status, f"UNKNOWN_STATUS_{self.status}")
 
     @property
     def ok(self) -> bool:
+        """Whether the strap answered success (status 0)."""
         return self.status == 0
 
     def raise_for_status(self) -> "PmdResponse":
+        """The response itself if the command took effect, else raise.
+
+        ALREADY_IN_STATE (6) counts as success: after a reconnect the strap may still be streaming.
+
+        Raises
+        ------
+        PmdControlError
+            For any other non-zero status.
+        """
         # ALREADY_IN_STATE after a reconnect means the strap kept streaming: that is what we want.
         if self.status not in (0, 6):
             raise PmdControlError(self.op, self.measurement, self.status)
@@ -142,6 +160,7 @@ class PmdFrame:
 
     @property
     def sensor_s(self) -> float:
+        """Timestamp of the last sample (s, strap clock; from ``sensor_ns``)."""
         return self.sensor_ns * 1e-9
 
 

@@ -15,6 +15,10 @@ NO_ADAPTER = "no Bluetooth adapter or BlueZ service found"
 
 @dataclass(frozen=True)
 class FoundDevice:
+    """One device seen in a Bluetooth LE scan: name, address, signal strength (dBm), battery
+    level (%, ``None`` if not read) and whether it advertises heart rate or Polar PMD.
+    """
+
     name: str
     address: str
     rssi: int | None
@@ -23,6 +27,7 @@ class FoundDevice:
     polar_pmd: bool  # advertises Polar Measurement Data (raw ECG)
 
     def as_row(self) -> dict[str, Any]:
+        """The device as one row of ``coregulate devices scan`` (its kind in words)."""
         return {
             "name": self.name, "address": self.address, "rssi": self.rssi, "battery": self.battery,
             "kind": "Polar PMD (ECG)" if self.polar_pmd else ("heart rate" if self.heart_rate else "other"),

@@ -71,6 +71,18 @@ class StreamingResampler:
         return np.concatenate(parts)
 
     def process(self, x: np.ndarray) -> np.ndarray:
+        """Resample one block; the output does not depend on how the input was cut into blocks.
+
+        Parameters
+        ----------
+        x : ndarray
+            The next input samples.
+
+        Returns
+        -------
+        ndarray
+            Every output sample the input so far determines (none may follow later for it).
+        """
         x = np.asarray(x, dtype=float)
         self.buf = np.concatenate((self.buf, x))
         self.n_in += len(x)
@@ -130,6 +142,8 @@ class AudioReader(Reader):
                                    f"{os.path.basename(self.path)}{chn}{note}")]
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: the chosen channel's audio, resampled to ``AUDIO_RATE`` if needed
+        (see :meth:`.Reader.chunks`)."""
         import soundfile as sf
 
         st = self.streams[0]

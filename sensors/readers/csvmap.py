@@ -261,6 +261,7 @@ class CsvReader(Reader):
         return t_first, utc, probe
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: one stream per mapped column (see :meth:`.Reader.chunks`)."""
         ems = []
         for (key, idx, scale), st in zip(self.sig, self.streams):
             fld = self.time_name if self.row_rate is None else "row"

@@ -46,6 +46,7 @@ IBI_HOLE_S = 0.25
 
 
 def is_e4_folder(path) -> bool:
+    """Whether ``path`` is a folder holding at least one E4 signal file (``EDA.csv``, ``IBI.csv``, ...)."""
     return os.path.isdir(path) and any(os.path.isfile(os.path.join(path, f)) for f in list(SIGNALS) + ["IBI.csv"])
 
 
@@ -115,6 +116,8 @@ class E4Reader(Reader):
         return start, rate
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: each signal file's chunks, merged, and the inter-beat intervals
+        (see :meth:`.Reader.chunks`)."""
         gens = [self._signal(*spec) for spec in self.files]
         if self.ibi_start is not None:
             gens.append(self._ibi())
@@ -165,6 +168,7 @@ class E4Reader(Reader):
         yield from em.flush()
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
+        """The tag-button presses of ``tags.csv`` as ``(t, None, "tag")``, ``t`` in s since the earliest file start."""
         f = os.path.join(self.path, "tags.csv")
         if not os.path.isfile(f):
             return []

@@ -36,6 +36,30 @@ UNIT_SCALE = {
 
 
 def unit_scale(kind: StreamKind, unit: str, path, label: str) -> tuple[float, str]:
+    """The factor that converts a channel's physical unit to the kind's canonical unit.
+
+    Parameters
+    ----------
+    kind : StreamKind
+        The channel's stream kind.
+    unit : str
+        The EDF physical dimension (case and ``μ``/``µ`` spelling are ignored).
+    path, label
+        The file and channel, named in errors.
+
+    Returns
+    -------
+    scale : float
+        Factor to the canonical unit (1 for kinds without a table).
+    note : str
+        A warning to append to the stream's label (EDA in an unknown unit is kept unconverted),
+        else empty.
+
+    Raises
+    ------
+    InputError
+        If the unit cannot be converted.
+    """
     table = UNIT_SCALE.get(kind)
     if table is None:
         return 1.0, ""
@@ -101,6 +125,8 @@ class EdfReader(Reader):
             f.close()
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: each mapped channel, ``CHUNK_S`` seconds at a time
+        (see :meth:`.Reader.chunks`)."""
         import pyedflib
 
         f = pyedflib.EdfReader(self.path)
@@ -124,5 +150,6 @@ class EdfReader(Reader):
             f.close()
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
+        """The EDF+ annotations as ``(onset, onset + duration or None, text)`` (s, file clock)."""
         onsets, durations, texts = self._ann
         return [(float(o), float(o + d) if d > 0 else None, str(t)) for o, d, t in zip(onsets, durations, texts)]

@@ -130,6 +130,8 @@ class MotionEnergyReader(Reader):
                          expected=f"one of {listed} or a number 1-{len(names)}")
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: one ``MOTION`` stream per person's column
+        (see :meth:`.Reader.chunks`)."""
         emitters = [RegularEmitter(s, self.path, "frame") for s in self.streams]
         pending: list[tuple[list[float], list[float], list[int]]] = [([], [], []) for _ in self.streams]
 

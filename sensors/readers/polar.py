@@ -76,6 +76,7 @@ OFFSET_QUANTILE = 0.05
 
 
 def polar_kind(header: str) -> str | None:
+    """The kind of Polar Sensor Logger file its header line names (a key of ``HEADERS``), or ``None``."""
     h = header.strip().lstrip("\ufeff")
     for kind, prefix in HEADERS.items():
         if h.lower().startswith(prefix.lower()):
@@ -208,6 +209,8 @@ class PolarReader(Reader):
 
     # -- streaming ---------------------------------------------------------------------------
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: regular samples (ECG, ACC, PPG) or beat intervals (RR, PPI)
+        (see :meth:`.Reader.chunks`)."""
         if self.kind in ("ecg", "acc"):
             yield from self._regular()
         elif self.kind == "ppg":

@@ -26,6 +26,7 @@ UNIT_SCAN = 50
 
 
 def looks_like_rr_text(lines: list[str]) -> bool:
+    """Whether every non-blank line is a number (a plain RR-interval file); ``False`` for no lines."""
     vals = [ln.strip() for ln in lines if ln.strip()]
     if not vals:
         return False
@@ -66,6 +67,8 @@ class RRTextReader(Reader):
         self.streams = [StreamInfo(role, StreamKind.RR, None, (), f"{os.path.basename(self.path)} (RR in {unit})")]
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: the intervals as beats at their cumulative time
+        (see :meth:`.Reader.chunks`)."""
         em = IrregularEmitter(self.streams[0], self.path, "RR interval")
         t_ms = 0.0
         for lineno, line in text_lines(self.path):
@@ -107,6 +110,8 @@ class HRVLoggerReader(Reader):
         return cells
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: the intervals at their ``since start`` time
+        (see :meth:`.Reader.chunks`)."""
         em = IrregularEmitter(self.streams[0], self.path, "since start")
         prev = None
         it = text_lines(self.path)

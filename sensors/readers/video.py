@@ -143,6 +143,8 @@ class VideoReader(Reader):
         }
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: one ``MOTION`` stream per region, frame differences of the decoded video
+        (see :meth:`.Reader.chunks`)."""
         import av
 
         motion = FrameMotion(list(self.regions.values()), self.width, self.height, self.rate, self.threshold, self.step)
@@ -262,6 +264,7 @@ class MotionChunker:
         return out
 
     def flush(self) -> list[Chunk]:
+        """Chunks of every pending frame, ordered by start (same start keeps stream order)."""
         if not self.times:
             return []
         values = np.vstack(self.rows)

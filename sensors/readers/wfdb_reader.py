@@ -28,6 +28,7 @@ MARKER_MERGE_S = 5.0
 
 
 def record_base(path: str) -> str:
+    """The record's name without a ``.hea`` or ``.dat`` ending (how wfdb addresses a record)."""
     for ext in (".hea", ".dat"):
         if path.endswith(ext):
             return path[: -len(ext)]
@@ -111,6 +112,7 @@ class WfdbReader(Reader):
         return r.e_p_signal
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: each mapped channel, read block by block (see :meth:`.Reader.chunks`)."""
         idx = [c[0] for c in self.channels]
         block = max(1, int(round(BLOCK_S * self.fs)))
         per_chunk = max(1, int(round(CHUNK_S * self.fs)))
@@ -126,6 +128,17 @@ class WfdbReader(Reader):
                 yield from out
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
+        """Event markers found in the marker channel, if the record has one.
+
+        A marker is a run of samples above ``median + 8 x MAD`` (scaled MAD, Hampel's outlier rule);
+        runs closer than ``MARKER_MERGE_S`` merge. A run at the very start is the recorder settling and
+        is skipped.
+
+        Returns
+        -------
+        list of (float, float, str)
+            ``(start, end, "marker")`` in seconds of the record.
+        """
         if self.marker is None:
             return []
         spf_rate = None

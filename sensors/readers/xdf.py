@@ -205,6 +205,7 @@ class XdfReader(Reader):
             self._specs.append((st, s, ts, scale, nch))
 
     def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in time order: the participant's streams, merged (see :meth:`.Reader.chunks`)."""
         return merge_chunks(self._one(*spec) for spec in self._specs)
 
     def _one(self, st, s, ts, scale, nch) -> Iterator[Chunk]:
@@ -227,6 +228,7 @@ class XdfReader(Reader):
             yield from RegularEmitter(st, self.path, st.label).push(t, x)
 
     def annotations(self) -> list[tuple[float, float | None, str]]:
+        """The values of the file's marker streams as ``(t, None, text)`` (s from the file's origin)."""
         out = []
         for st, s, ts, _, _ in self._specs:
             if st.kind == StreamKind.MARKER:

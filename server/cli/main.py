@@ -24,6 +24,7 @@ COMMANDS = ("demo", "serve", "replay", "record", "analyze", "batch", "export", "
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``coregulate`` argument parser with every command's subparser."""
     from ._help import FORMATS_AND_EXAMPLES
     from ..version import coregulate_version
 
@@ -51,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``coregulate`` with ``argv`` (default: the process's arguments).
+
+    Returns
+    -------
+    int
+        The sysexits exit code: errors become one line on stderr and their code (usage 2, data 65,
+        missing input 66, ...), an interrupt 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     terminal_log.configure(verbose=args.verbose)

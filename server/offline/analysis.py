@@ -25,6 +25,10 @@ SESSION_FILE = "session.sqlite"
 
 @dataclass
 class AnalysisResult:
+    """What :func:`analyze_session` did: the output folder, the session file, every file written,
+    the seconds analysed, the participants' roles, and the warnings and baseline notes to print.
+    """
+
     out_dir: Path
     session_file: Path
     files: list[Path]

@@ -81,11 +81,16 @@ class WorkerEstimators(StreamEstimator):
         return out
 
     def update(self, chunk: Chunk) -> list[tuple[int, dict[str, Any]]]:
+        """Send one chunk to the worker; return the seconds it has finished so far.
+
+        Waits for the worker only when more than ``MAX_IN_FLIGHT`` chunks are unanswered.
+        """
         self._conn.send(chunk)
         self._in_flight += 1
         return self._receive(block=self._in_flight > MAX_IN_FLIGHT)
 
     def finish(self) -> list[tuple[int, dict[str, Any]]]:
+        """End of data: wait for every answer, stop the worker and return the last seconds."""
         self._conn.send(None)
         self._in_flight += 1
         out = []
@@ -95,6 +100,7 @@ class WorkerEstimators(StreamEstimator):
         return out
 
     def events(self) -> list[Event]:
+        """Events the worker's estimators raised since the last call."""
         ev, self._events = self._events, []
         return ev
 
@@ -108,6 +114,9 @@ class ParallelRegistry(Registry):
         self.workers_left = max(0, jobs - 1)
 
     def stream_estimators(self, participant: str, streams: list[StreamInfo], config: PipelineConfig) -> list[StreamEstimator]:
+        """The person's stream estimators, in a worker process while workers are left, else in this
+        process (as :meth:`Registry.stream_estimators`).
+        """
         if self.workers_left <= 0:
             return DEFAULT_REGISTRY.stream_estimators(participant, streams, config)
         self.workers_left -= 1
@@ -148,9 +157,11 @@ class PrefetchSource(Source):
 
     @staticmethod
     def possible(source: Source) -> bool:
+        """Whether ``source`` can be read in a forked process (a fork is possible and the source is not paced)."""
         return _fork_context() is not None and hasattr(source, "chunks") and getattr(source, "speed", None) is None
 
     def annotations(self):
+        """The inner source's annotations (read in this process)."""
         return self.inner.annotations()
 
     def _chunks(self):

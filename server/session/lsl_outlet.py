@@ -94,14 +94,18 @@ class LslPublisher:
 
     # The session runner's sink protocol (runner.py), so the publisher can be a sink.
     def on_features(self, rows: list[Mapping[str, Any]]) -> None:
+        """Publish finished per-second rows (sink callback)."""
         self.publish(features_rows=rows)
 
     def on_dyad(self, rows: list[Mapping[str, Any]]) -> None:
+        """Publish finished dyad rows (sink callback)."""
         self.publish(dyad_rows=rows)
 
     def on_events(self, events: list[Any]) -> None:
+        """Publish events as JSON markers (sink callback)."""
         self.publish(events=events)
 
     def close(self) -> None:
+        """Drop the outlets (their streams disappear from the network)."""
         self._features.clear()
         self._dyad = self._events = None

@@ -184,12 +184,15 @@ class Recorder(_Annotations):
              for r in rows])
 
     def write_features(self, rows: list[dict[str, Any]]) -> None:
+        """Store finished per-second rows (the ``FEATURE_COLUMNS``)."""
         self._write_rows("feature", FEATURE_COLUMNS, rows)
 
     def write_dyad(self, rows: list[dict[str, Any]]) -> None:
+        """Store finished dyad rows (the ``DYAD_COLUMNS``)."""
         self._write_rows("dyad", DYAD_COLUMNS, rows)
 
     def write_events(self, events: list[Event]) -> list[int]:
+        """Store events; returns their ids in the ``event`` table, in order."""
         ids = []
         for e in events:
             cur = self._write(
@@ -200,6 +203,7 @@ class Recorder(_Annotations):
         return ids
 
     def set_meta(self, **kv: Any) -> None:
+        """Store metadata entries in the ``meta`` table (strings as they are, other values as JSON)."""
         self._set_meta(kv)
 
     def close(self, status: str = SessionStatus.COMPLETE) -> None:

@@ -71,13 +71,26 @@ def preload_estimator_libraries() -> None:
 class Sink(Protocol):
     """Receives everything the runner produces. Callbacks must be quick and never block."""
 
-    def on_chunk(self, chunk: Chunk) -> None: ...
-    def on_features(self, rows: list[dict[str, Any]]) -> None: ...
-    def on_dyad(self, rows: list[dict[str, Any]]) -> None: ...
-    def on_events(self, events: list[dict[str, Any]]) -> None: ...
-    def on_annotation(self, annotation: dict[str, Any]) -> None: ...
-    def on_status(self, status: dict[str, Any]) -> None: ...
-    def on_provisional(self, values: list[dict[str, Any]]) -> None: ...
+    def on_chunk(self, chunk: Chunk) -> None:
+        """A raw chunk, as read from the source."""
+
+    def on_features(self, rows: list[dict[str, Any]]) -> None:
+        """Finished per-second rows of the participants."""
+
+    def on_dyad(self, rows: list[dict[str, Any]]) -> None:
+        """Finished dyad rows."""
+
+    def on_events(self, events: list[dict[str, Any]]) -> None:
+        """Events, as dicts (:meth:`Event.to_dict`)."""
+
+    def on_annotation(self, annotation: dict[str, Any]) -> None:
+        """An annotation added, changed or deleted (``op`` and the annotation's fields)."""
+
+    def on_status(self, status: dict[str, Any]) -> None:
+        """The session's status and session time ``t`` (s) when it changes (running, stopped, ...)."""
+
+    def on_provisional(self, values: list[dict[str, Any]]) -> None:
+        """Provisional values (live only; never stored)."""
 
 
 def _call(sinks, name: str, arg) -> None:
@@ -247,6 +260,7 @@ class SessionRunner:
         self.emit(self.pipeline.update(chunk))
 
     def emit(self, out: PipelineOutput) -> None:
+        """Hand one pipeline output to every sink: features, dyad rows, events, then provisional values."""
         if not out:
             return
         if out.features:

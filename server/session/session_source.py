@@ -53,6 +53,7 @@ class SessionFileReader(Reader):
         self._by_key = {s.key: s for s in self.streams}
 
     def chunks(self) -> Iterator[Chunk]:
+        """The recorded chunks, in recorded order, without the derived PROSODY frames (they are recomputed)."""
         with _damaged_file_is_bad_input(self.path):
             for c in self._store.chunks():
                 info = self._by_key.get(c.stream.key)
@@ -61,5 +62,6 @@ class SessionFileReader(Reader):
                                 meta=c.meta)
 
     def annotations(self):
+        """The annotations that came from the original files (not those added by hand)."""
         with _damaged_file_is_bad_input(self.path):
             return [(a["t_s"], a["t_end"], a["text"]) for a in self._store.annotations() if a["source"] == "file"]

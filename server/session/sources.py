@@ -11,6 +11,7 @@ SIM_WORDS = ("sim", "simulator")
 
 
 def is_simulator_spec(text: str) -> bool:
+    """Whether a SPEC names the simulator (``sim`` or ``simulator``, with or without ``?options``)."""
     head = text.split("?", 1)[0].strip().lower()
     return head in SIM_WORDS
 
@@ -102,6 +103,7 @@ def is_session_spec(text: str) -> bool:
 
 
 def session_path(text: str):
+    """The session file a ``session:PATH`` SPEC (or a bare path) names."""
     from pathlib import Path
 
     return Path(text[len("session:"):] if text.startswith("session:") else text)
@@ -145,6 +147,13 @@ def parse_codes(items: list[str] | None) -> dict[str, str]:
 
 
 def check_codes(codes: dict[str, str], roles) -> None:
+    """Check that every ``--code`` names a role some input has.
+
+    Raises
+    ------
+    InputError
+        Naming the unknown roles and the roles there are.
+    """
     unknown = sorted(set(codes) - set(roles))
     if unknown:
         raise InputError(f"--code names role(s) {', '.join(unknown)} that no input has", field="--code",

@@ -42,6 +42,7 @@ class SessionStore(_Annotations):
             raise InputError("not a Coregulate session file (no session id)", path=self.path)
 
     def close(self) -> None:
+        """Close the database connection."""
         self.con.close()
 
     def __enter__(self) -> "SessionStore":
@@ -66,14 +67,17 @@ class SessionStore(_Annotations):
 
     @property
     def session_id(self) -> str:
+        """The session's id (metadata ``session_id``)."""
         return str(self._meta_value("session_id"))
 
     @property
     def utc0(self) -> float | None:
+        """Absolute (Unix) time of session time 0, ``None`` if unknown."""
         return self._meta_value("utc0")
 
     @property
     def config(self) -> PipelineConfig:
+        """The pipeline configuration the session was run with, as recorded."""
         return PipelineConfig.as_recorded(self.con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0])
 
     def status(self) -> str:
@@ -108,6 +112,7 @@ class SessionStore(_Annotations):
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('status', ?)", (SessionStatus.INTERRUPTED,))
 
     def streams(self) -> list[StreamInfo]:
+        """The session's streams, in the order they were registered."""
         out = []
         for key, participant, kind, rate, channels, label, utc_start in self.con.execute(
                 "SELECT key, participant, kind, rate, channels, label, utc_start FROM stream ORDER BY id"):
@@ -116,6 +121,7 @@ class SessionStore(_Annotations):
         return out
 
     def participants(self) -> dict[str, str]:
+        """Each role's participant code (role to code)."""
         return dict(self.con.execute("SELECT role, code FROM participant ORDER BY role").fetchall())
 
     def stream_spans(self) -> dict[str, tuple[float, float]]:
@@ -125,12 +131,14 @@ class SessionStore(_Annotations):
             "GROUP BY s.key") if a is not None}
 
     def duration(self) -> float:
+        """The session's length (s): the latest chunk end, per-second row or recorded last time."""
         row = self.con.execute("SELECT MAX(t_end) FROM chunk").fetchone()
         t_chunks = row[0] or 0.0
         t_feat = self.con.execute("SELECT MAX(t_s) FROM feature").fetchone()[0] or 0
         return float(max(t_chunks, t_feat, float(self._meta_value("last_t", 0) or 0)))
 
     def info(self) -> dict[str, Any]:
+        """The session's description: id, status, times, participants, streams, config and sources."""
         return {
             "id": self.session_id,
             "status": self.status(),
@@ -187,6 +195,15 @@ class SessionStore(_Annotations):
 
     def features(self, t_from: float | None = None, t_to: float | None = None,
                  participant: str | None = None) -> list[dict[str, Any]]:
+        """Per-second rows, ordered by time and participant.
+
+        Parameters
+        ----------
+        t_from, t_to : float, optional
+            Session time range (s); open where ``None``.
+        participant : str, optional
+            Only this role's rows.
+        """
         where, args = self._range(t_from, t_to)
         if participant is not None:
             where.append("participant = ?")
@@ -194,10 +211,12 @@ class SessionStore(_Annotations):
         return self._rows("feature", FEATURE_COLUMNS, where, args, "t_s, participant")
 
     def dyad(self, t_from: float | None = None, t_to: float | None = None) -> list[dict[str, Any]]:
+        """Dyad rows in the time range (s; open where ``None``), ordered by time."""
         where, args = self._range(t_from, t_to)
         return self._rows("dyad", DYAD_COLUMNS, where, args, "t_s")
 
     def events(self, t_from: float | None = None, t_to: float | None = None) -> list[dict[str, Any]]:
+        """Events starting in the time range (s; open where ``None``), with their evidence decoded."""
         where, args = self._range(t_from, t_to, "t_start")
         sql = "SELECT id, kind, t_start, t_end, participant, rule, label, evidence FROM event"
         if where:
@@ -210,6 +229,7 @@ class SessionStore(_Annotations):
                     sql + " ORDER BY t_start, COALESCE(participant, ''), id", args)]
 
     def annotations(self, include_deleted: bool = False) -> list[dict[str, Any]]:
+        """The annotations, ordered by time (deleted ones only if ``include_deleted``)."""
         sql = "SELECT id, t_s, t_end, author, text, source, created_utc, updated_utc, deleted FROM annotation"
         if not include_deleted:
             sql += " WHERE deleted = 0"
@@ -217,6 +237,7 @@ class SessionStore(_Annotations):
         return [dict(zip(keys, r)) for r in self.con.execute(sql + " ORDER BY t_s, id")]
 
     def gaps(self) -> list[dict[str, Any]]:
+        """The marked gaps: stream key, start and end (s), ordered by start."""
         return [{"stream": k, "t_start": a, "t_end": b} for k, a, b in self.con.execute("SELECT * FROM gap ORDER BY t_start")]
 
     # -- raw samples ----------------------------------------------------------------------------

@@ -133,6 +133,10 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
 
 
 def dashboard_url(host: str, port: int, token: str, tls: bool = False) -> str:
+    """The dashboard's address with the token in the fragment (never sent to a server or a log).
+
+    A wildcard bind address (``0.0.0.0``, ``::``) is shown as ``127.0.0.1``.
+    """
     shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
     # The token travels in the fragment, which browsers never send to a server or a log.
     return f"{'https' if tls else 'http'}://{shown}:{port}/#token={token}"

@@ -29,6 +29,8 @@ WS_CLOSE_UNAUTHORIZED = 4401
 
 @dataclass(frozen=True)
 class Tokens:
+    """The two access tokens of a server: the supervisor's (full control) and the viewer's (read only)."""
+
     supervisor: str
     viewer: str
 
@@ -50,6 +52,7 @@ class Tokens:
 
 
 def new_token() -> str:
+    """A new random token (24 bytes from ``secrets``, URL-safe text)."""
     return secrets.token_urlsafe(24)
 
 

@@ -71,6 +71,11 @@ def _dumps(obj: Any) -> str:
 
 @dataclass(slots=True)
 class Frame:
+    """One message for the viewers: its sequence number, type, JSON text, whether it must reach
+    every viewer (kept) or may be dropped for a newer one (lossy), and when it was published
+    (``perf_counter`` s, for the push latency).
+    """
+
     seq: int
     type: str
     text: str
@@ -97,6 +102,11 @@ class Viewer:
         self.t_sub = time.perf_counter()  # frames older than this are replay, not push
 
     def push(self, frame: Frame, force: bool = False) -> None:
+        """Queue a frame for this viewer.
+
+        A kept frame that finds the queue full disconnects the viewer (it resumes by sequence number);
+        a lossy frame pushes out the oldest lossy one. ``force`` queues even after :meth:`close`.
+        """
         if (self.closed and not force) or self.overflowed:
             return
         if frame.kept:
@@ -131,6 +141,7 @@ class Viewer:
         return out
 
     def close(self) -> None:
+        """No more frames: the sender finishes what is queued, then stops."""
         self.closed = True
         self.wake.set()
 
@@ -252,6 +263,7 @@ class Hub:
         return v
 
     def unsubscribe(self, v: Viewer) -> None:
+        """Forget a viewer and close its queue."""
         self.viewers.discard(v)
         v.close()
 
@@ -263,10 +275,12 @@ class Hub:
             self.latencies_ms.append((time.perf_counter() - frame.t_pub) * 1000.0)
 
     def close(self) -> None:
+        """Close every viewer's queue (end of session or server)."""
         for v in list(self.viewers):
             v.close()
 
     def stats(self) -> dict[str, Any]:
+        """Counters of the hub: last sequence number, viewers, frames sent, push latency p50/p99 (ms), drops."""
         lat = np.fromiter(self.latencies_ms, float) if self.latencies_ms else np.zeros(0)
         return {
             "seq": self.seq,

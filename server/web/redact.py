@@ -16,6 +16,7 @@ LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "coregulate", "coregula
 
 
 def redact(text: str) -> str:
+    """``text`` with every ``token=VALUE`` or ``token.VALUE`` replaced by ``***``."""
     return _TOKEN.sub(r"\1***", text)
 
 
@@ -23,6 +24,7 @@ class RedactTokens(logging.Filter):
     """Rewrites a record's message and arguments with tokens masked; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask tokens in the record's message and string arguments; always keeps the record."""
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):

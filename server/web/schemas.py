@@ -33,6 +33,8 @@ class SourceSpec(BaseModel):
 
 
 class SessionCreate(BaseModel):
+    """A request to start a session: its source, pacing, audio storage and pipeline settings."""
+
     model_config = ConfigDict(extra="forbid")
 
     source: SourceSpec
@@ -91,6 +93,8 @@ class SessionCreate(BaseModel):
 
 
 class StreamOut(BaseModel):
+    """One stream of a session: key, role, kind, rate (Hz, ``null`` if irregular), unit and label."""
+
     key: str
     participant: str
     kind: str
@@ -100,6 +104,8 @@ class StreamOut(BaseModel):
 
 
 class SessionOut(BaseModel):
+    """A session as listed: id, status, whether it is live, times, participants and streams."""
+
     id: str
     status: str = Field(description=" | ".join(SessionStatus))
     live: bool
@@ -120,11 +126,15 @@ class SessionOut(BaseModel):
 
 
 class StatusOut(SessionOut):
+    """A session with its current session time (s) and, when live, its hub's counters."""
+
     session_time_s: float | None = None
     hub: dict[str, Any] | None = None
 
 
 class SourceKind(BaseModel):
+    """A kind of source a session can be started from, with its parameters described."""
+
     kind: str
     description: str
     parameters: dict[str, str]
@@ -141,6 +151,8 @@ def _visible(v: str | None) -> str | None:
 
 
 class AnnotationIn(BaseModel):
+    """A new annotation: time or time range (s), text and author."""
+
     model_config = ConfigDict(extra="forbid")
 
     t_s: float = Field(ge=0, le=MAX_SESSION_T)
@@ -152,6 +164,8 @@ class AnnotationIn(BaseModel):
 
 
 class AnnotationPatch(BaseModel):
+    """Changes to an annotation: only the fields given are changed."""
+
     model_config = ConfigDict(extra="forbid")
 
     t_s: float | None = Field(None, ge=0, le=MAX_SESSION_T)
@@ -162,6 +176,8 @@ class AnnotationPatch(BaseModel):
 
 
 class AnnotationOut(BaseModel):
+    """A stored annotation with its id."""
+
     model_config = ConfigDict(extra="allow")
 
     id: int
@@ -179,14 +195,20 @@ class Rows(BaseModel):
 
 
 class EventsOut(BaseModel):
+    """Events of a time range, each with its rule and evidence."""
+
     events: list[dict[str, Any]]
 
 
 class WaveformOut(BaseModel):
+    """Decimated raw samples of one stream: times (s) and values (``null`` in gaps)."""
+
     stream: str
     t: list[float]
     v: list[float | None]
 
 
 class Role(BaseModel):
+    """The role the presented token grants."""
+
     role: Literal["supervisor", "viewer"]

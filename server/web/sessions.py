@@ -38,6 +38,9 @@ def _speed(v: float | str) -> float | None:
 
 
 class SessionManager:
+    """The sessions of one server: live ones it runs (``backends``: source and runner factories;
+    ``hub_options``: their hubs' queue sizes), finished ones in ``data_dir/sessions/``."""
+
     def __init__(self, data_dir: str | Path, backends: Backends | None = None, *, hub_options: dict | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.sessions_dir = self.data_dir / "sessions"
@@ -48,20 +51,24 @@ class SessionManager:
 
     @property
     def backends(self) -> Backends:
+        """The factories in use (the default ones, made on first use)."""
         if self._backends is None:
             self._backends = default_backends()
         return self._backends
 
     # -- paths and lookup -------------------------------------------------------------------
     def path_of(self, session_id: str) -> Path:
+        """The file of session ``session_id``; a malformed id is a 404 (no other path can be named)."""
         if not _ID.match(session_id):
             raise SessionError(404, "no such session")
         return self.sessions_dir / f"{session_id}.sqlite"
 
     def get_live(self, session_id: str) -> LiveSession | None:
+        """The live session with this id, ``None`` if it is not running here."""
         return self.live.get(session_id)
 
     def exists(self, session_id: str) -> bool:
+        """Whether the session is live here or its file exists."""
         return session_id in self.live or self.path_of(session_id).exists()
 
     def store(self, session_id: str) -> Any:
@@ -77,6 +84,7 @@ class SessionManager:
 
     # -- life cycle -------------------------------------------------------------------------
     def new_id(self) -> str:
+        """A new session id (:func:`~coregulate.server.session.runner.new_session_id`)."""
         from ..session.runner import new_session_id
 
         return new_session_id()
@@ -251,6 +259,7 @@ class SessionManager:
             s.hub.submit("end", {"status": s.status, "error": s.error})
 
     async def stop(self, session_id: str, timeout: float = 10.0) -> LiveSession:
+        """Stop a live session, waiting up to ``timeout`` s for it to end (404: none such, 409: not running)."""
         s = self.live.get(session_id)
         if s is None or s.status == SessionStatus.CREATED:
             if s is not None:
@@ -274,6 +283,7 @@ class SessionManager:
         return s
 
     async def shutdown(self) -> None:
+        """Stop every running session (server shutdown), waiting up to 10 s for them to finish."""
         for s in list(self.live.values()):
             if s.running:
                 s.stop_requested = True
@@ -299,6 +309,7 @@ class SessionManager:
         return describe_file(session_id, self.store(session_id))
 
     def describe(self, session_id: str) -> dict[str, Any]:
+        """The session's description: from its file once it is written, else from the live session."""
         s = self.live.get(session_id)
         if s is not None:
             d = self.describe_live(s)
@@ -313,6 +324,7 @@ class SessionManager:
         return self.describe_file(session_id)
 
     def list(self) -> list[dict[str, Any]]:
+        """Every session, live and on file, newest id first (an unreadable file is listed as such)."""
         out = {sid: self.describe_live(s) for sid, s in self.live.items() if s.active}
         for p in sorted(self.sessions_dir.glob("*.sqlite"), reverse=True):
             sid = p.stem
@@ -331,6 +343,7 @@ class SessionManager:
         return s if s is not None and s.running and s.runner is not None else None
 
     def publish_annotation(self, session_id: str, op: str, ann: dict[str, Any]) -> None:
+        """Tell a live session's viewers that an annotation was added, changed or deleted (``op``)."""
         s = self.live.get(session_id)
         if s is not None:
             s.sink.on_annotation({"op": op, **ann})

@@ -3,6 +3,7 @@ folders have a conftest.py, so tests never import from "conftest")."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 
@@ -16,6 +17,20 @@ ANALYZED_SIM = f"sim?duration={ANALYZED_S}&audio=0&seed=3"
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def read_until_end(ws, frames: list[dict]) -> list[dict]:
+    """Append a TestClient websocket's frames (parsed) to ``frames`` up to the session's "end"
+    frame or until the server closes the socket; returns ``frames``."""
+    from starlette.websockets import WebSocketDisconnect
+
+    try:
+        while True:
+            frames.append(json.loads(ws.receive_text()))
+            if frames[-1]["type"] == "end":
+                return frames
+    except WebSocketDisconnect:
+        return frames
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:

@@ -13,6 +13,18 @@ SPEC_HELP = ("ROLE=PATH, ROLE=FORMAT:PATH or ROLE=FORMAT:PATH?key=value&... (a f
 
 
 def add_pipeline_options(p: argparse.ArgumentParser, baseline_from: bool = True) -> None:
+    """Add the pipeline's options (baseline, window, audio storage, participant codes) to a command's parser.
+
+    Shared by ``analyze``, ``batch``, ``replay`` and ``record``, so that every command takes the
+    same settings under the same names; :func:`pipeline_config` turns them into a ``PipelineConfig``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The command's parser.
+    baseline_from : bool, optional
+        Also offer ``--baseline-from`` (a baseline taken from a separate resting recording).
+    """
     from ....models.config import MIN_BASELINE_S, WINDOW_RANGE_S, PipelineConfig
 
     # a baseline segment of this session, or one taken from a separate resting recording
@@ -50,6 +62,7 @@ def pipeline_config(args):
 
 
 def add_parser(sub) -> None:
+    """Add the ``analyze`` command to the CLI's subparsers ``sub``."""
     from .._help import FORMATS_AND_EXAMPLES
 
     p = sub.add_parser("analyze", help="analyze recorded files (or the simulator) offline",
@@ -72,6 +85,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """Analyze the inputs offline; print the files written, warnings and baseline notes. Exit code 0."""
     from ...offline.analysis import analyze_session
     from ...session.sources import check_spec_combination, parse_codes
 

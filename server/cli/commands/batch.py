@@ -9,6 +9,7 @@ from .analyze import add_pipeline_options, pipeline_config
 
 
 def add_parser(sub) -> None:
+    """Add the ``batch`` command to the CLI's subparsers ``sub``."""
     p = sub.add_parser(
         "batch", help="analyze many sessions (manifest or folder), resumable, locally or on Dask",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -35,6 +36,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """Analyze every session of a manifest (resumable); print the counts and the study table.
+    Exit code 0, or 65 (``EX_DATAERR``) if any session failed."""
     from ....sensors.errors import EX_DATAERR, UsageError
     from ...offline.batch import read_manifest, run_batch
 

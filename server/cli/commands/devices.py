@@ -9,6 +9,7 @@ from .. import argtypes
 
 
 def add_parser(sub) -> None:
+    """Add the ``devices`` command (``scan``, ``audio``, ``lsl``) to the CLI's subparsers ``sub``."""
     p = sub.add_parser("devices", help="list heart-rate straps (scan), microphones (audio) or LSL streams (lsl)")
     dsub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     s = dsub.add_parser("scan", help="nearby Bluetooth LE heart-rate straps: name, address, RSSI, battery")
@@ -24,6 +25,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """List the devices asked for, as a table or as JSON lines (``--json``); exit code 0, also when none
+    is found (that is said on stderr)."""
     rows = {"scan": _scan, "audio": _audio, "lsl": _lsl}[args.what](args)
     if not rows:
         print({"scan": "no heart-rate straps found (is the strap worn and not connected to a phone?)",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    """Add the ``export`` command to the CLI's subparsers ``sub``."""
     p = sub.add_parser("export", help="export a recorded session (CSV, EDF+, RR text for Kubios)")
     p.add_argument("session", metavar="SESSION",
                    help="a session file, an analyze output folder, or a session id in --data")
@@ -17,6 +18,20 @@ def add_parser(sub) -> None:
 
 
 def resolve_session(text: str, data_dir: str) -> Path:
+    """The session file that ``text`` names.
+
+    Parameters
+    ----------
+    text : str
+        A session file, an ``analyze`` output folder, or a session id in ``data_dir``.
+    data_dir : str
+        The data folder whose ``sessions/`` holds sessions by id.
+
+    Raises
+    ------
+    MissingInputError
+        If ``text`` names none of these.
+    """
     from ....sensors.errors import MissingInputError
     from ...offline.analysis import SESSION_FILE
 
@@ -33,6 +48,7 @@ def resolve_session(text: str, data_dir: str) -> Path:
 
 
 def run(args) -> int:
+    """Export a session in the chosen format and print each file written; exit code 0."""
     from ...datadir import resolve_data_dir
     from ...offline.export import export_session
 

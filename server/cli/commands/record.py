@@ -9,6 +9,7 @@ from .serve import add_server_options, data_dir, server_log_level, tls_options
 
 
 def add_parser(sub) -> None:
+    """Add the ``record`` command to the CLI's subparsers ``sub``."""
     from ....sensors.live import add_live_options
 
     p = sub.add_parser("record", help="record a live session (Polar H10 / heart-rate straps, microphones, LSL)")
@@ -20,6 +21,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    """Record a live session until stopped (optionally serving the dashboard); exit code 0, or 130
+    (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.live import LiveSource, build_live_sources
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error

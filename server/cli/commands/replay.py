@@ -12,6 +12,7 @@ from .serve import add_server_options, data_dir, server_log_level, tls_options
 
 
 def add_parser(sub) -> None:
+    """Add the ``replay`` command to the CLI's subparsers ``sub``."""
     import argparse
 
     from .._help import FORMATS_AND_EXAMPLES
@@ -47,6 +48,8 @@ class _Printer:
 
 
 def run(args) -> int:
+    """Replay recorded files as a live session, served to the dashboard or headless; exit code 0, or
+    130 (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.pacing import parse_speed
     from ...session.runner import new_session_id, open_session, preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error

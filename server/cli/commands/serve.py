@@ -11,6 +11,15 @@ from .. import argtypes
 
 
 def add_server_options(p, port_default: int = 8765) -> None:
+    """Add the server's options (address, port, data folder, token, TLS) to a command's parser.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The command's parser (``serve``, ``demo``, ``record``, ``replay``).
+    port_default : int, optional
+        The TCP port used when ``--port`` is not given.
+    """
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only); any other address needs "
                         "--tls-cert/--tls-key (or --insecure-http)")
@@ -73,6 +82,7 @@ def server_log_level(args) -> str:
 
 
 def add_parser(sub) -> None:
+    """Add the ``serve`` command and the ``demo`` command to the CLI's subparsers ``sub``."""
     p = sub.add_parser("serve", help="run the supervisor server and dashboard")
     add_server_options(p)
     p.add_argument("--viewers-see-video", action="store_true",
@@ -108,6 +118,7 @@ def _check_port(port: int) -> None:
 
 
 def run_serve(args) -> int:
+    """Run the server and dashboard until stopped; exit code 0, or 130 after SIGINT."""
     from ...web.app import serve
     from ...session.signals import exit_code_after_server
 
@@ -119,6 +130,8 @@ def run_serve(args) -> int:
 
 
 def run_demo(args) -> int:
+    """Run the server with a simulated therapist-client session at the chosen speed; exit code 0, or
+    130 after SIGINT."""
     from ....sensors.pacing import parse_speed
     from ...web.app import serve
     from ...session.signals import exit_code_after_server

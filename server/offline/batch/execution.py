@@ -22,6 +22,10 @@ DASK_CONNECT_TIMEOUT = "10s"
 
 @dataclass
 class BatchResult:
+    """What :func:`run_batch` did: the session ids analysed, skipped (up to date) and failed, and
+    the paths of ``study.csv`` and ``errors.csv``.
+    """
+
     analysed: list[str]
     skipped: list[str]
     failed: list[str]

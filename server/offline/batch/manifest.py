@@ -106,6 +106,17 @@ def _dedupe(sessions: list[BatchSession], where: str) -> list[BatchSession]:
 
 
 def read_csv_manifest(path: Path) -> list[BatchSession]:
+    """The sessions of a CSV manifest: columns ``session_id``, ``specs`` (';'-separated), optional
+    ``baseline`` and metadata columns.
+
+    A row that cannot be used (wrong cell count, bad spec, repeated id) becomes a session with its
+    ``error`` set, so that the other sessions still run and ``errors.csv`` names the line.
+
+    Raises
+    ------
+    InputError
+        If the file as a whole is unusable (not UTF-8, not CSV, empty, bad header).
+    """
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))

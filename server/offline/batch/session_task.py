@@ -69,6 +69,9 @@ def fingerprint(specs: list[str], config_json: str, settings: dict[str, Any]) ->
 
 
 def is_complete(out_dir: Path, fp: str) -> bool:
+    """Whether ``out_dir`` holds a finished analysis of the same inputs: its ``batch.json`` records
+    fingerprint ``fp`` (see :func:`fingerprint`) and every file it lists still exists.
+    """
     try:
         done = json.loads((out_dir / BATCH_FILE).read_text())
     except (OSError, ValueError):

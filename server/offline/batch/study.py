@@ -102,6 +102,22 @@ def _fmt(v: Any) -> str:
 
 
 def write_table(path: Path, rows: list[dict[str, Any]], first: list[str]) -> Path:
+    """Write ``rows`` as CSV to ``path`` (atomically: a temporary file, then a rename).
+
+    Parameters
+    ----------
+    path : Path
+        The table to write.
+    rows : list of dict
+        One dict per row; a key missing from a row is an empty cell.
+    first : list of str
+        Columns that come first; the others follow in the order they first appear.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     cols = list(first)
     for r in rows:
         cols += [k for k in r if k not in cols]

@@ -7,7 +7,7 @@ import pytest
 
 from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
-from coregulate.sensors.ble.emulator import FakeHub, FakeNow, until
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, collect, until
 from coregulate.sensors.ble.heart_rate import BATTERY_LEVEL, HEART_RATE_MEASUREMENT as HRM
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.errors import DeviceUnavailableError
@@ -22,11 +22,6 @@ def ecg_frame(base_ns: int, k0: int, n: int = 13) -> tuple[bytes, np.ndarray]:
     ts = base_ns + round((k0 + n - 1) * 1e9 / R)
     body = b"".join(int(v).to_bytes(3, "little", signed=True) for v in vals)
     return bytes([0]) + ts.to_bytes(8, "little") + bytes([0]) + body, vals.astype(float)
-
-
-async def collect(src, out):
-    async for c in src:
-        out.append(c)
 
 
 def assert_chunks_equal(got, expected):

@@ -9,7 +9,7 @@ import pytest
 
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.ble.adapter import PolarH10Source
-from coregulate.sensors.ble.emulator import FakeHub, FakeNow, strap_script, until
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, collect, strap_script, until
 from coregulate.sensors.chunk import StreamKind
 from coregulate.sensors.live import LiveSource
 from coregulate.sensors.replay import ReplaySource
@@ -91,12 +91,7 @@ async def test_live_times_match_truth(tmp_path):
     hub, now = FakeHub(), FakeNow()
     strap = PolarH10Source("AA", "client", client_factory=hub.factory, now=now)
     out = []
-
-    async def consume():
-        async for c in strap:
-            out.append(c)
-
-    task = asyncio.create_task(consume())
+    task = asyncio.create_task(collect(strap, out))
     await until(lambda: strap.stats.connects == 1)
     truth_beats = []
     for arrival, uuid, payload, what in events:

@@ -9,7 +9,7 @@ import numpy as np
 from coregulate.models.config import PipelineConfig
 from coregulate.sensors.ble import pmd
 from coregulate.sensors.ble.adapter import HeartRateStrapSource, PolarH10Source
-from coregulate.sensors.ble.emulator import FakeHub, FakeNow, until
+from coregulate.sensors.ble.emulator import FakeHub, FakeNow, collect, until
 from coregulate.sensors.ble.heart_rate import HEART_RATE_MEASUREMENT as HRM
 from coregulate.sensors.live import LiveSource
 from coregulate.server.session.recorder import Recorder
@@ -87,12 +87,7 @@ async def test_a_strap_that_is_reconnecting_ends_at_once_on_stop():
     hub, now = FakeHub(), FakeNow()
     strap = HeartRateStrapSource(ADDR, "therapist", client_factory=hub.factory, now=now, backoff=(3600.0,))
     got = []
-
-    async def consume():
-        async for ch in strap:
-            got.append(ch)
-
-    consumer = asyncio.create_task(consume())
+    consumer = asyncio.create_task(collect(strap, got))
     await until(lambda: strap.stats.connects == 1)
     now.t = 5.0
     hub.current.notify(HRM, beat(1024))

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from server_helpers import SUP, VIEW, auth
+from server_helpers import SUP, VIEW, auth, read_until_end
 
 H = auth(SUP)
 
@@ -130,14 +130,7 @@ def test_websocket_resume_after_reconnect_has_no_gaps(client):
     with client.websocket_connect(f"{url}?since={last}", subprotocols=proto) as ws:
         hello = json.loads(ws.receive_text())
         assert hello["type"] == "hello" and hello["data"]["seq"] > last + 2
-        try:
-            while True:
-                fr = json.loads(ws.receive_text())
-                got.append(fr)
-                if fr["type"] == "end":
-                    break
-        except WebSocketDisconnect:
-            pass
+        read_until_end(ws, got)
     seqs = _kept(got)
     assert seqs == list(range(1, seqs[-1] + 1))  # every kept frame exactly once
     types = {f["type"] for f in got}

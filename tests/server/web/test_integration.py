@@ -4,15 +4,13 @@ then the recording over REST and as export downloads."""
 from __future__ import annotations
 
 import io
-import json
 import time
 import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
-from server_helpers import SUP, VIEW, auth
+from server_helpers import SUP, VIEW, auth, read_until_end
 from coregulate.server.web.app import Settings, create_app
 
 H = auth(SUP)
@@ -26,16 +24,8 @@ def real(tmp_path_factory):
                                                       "speed": 30.0, "label": "integration"})
         assert r.status_code == 201, r.text
         sid = r.json()["id"]
-        frames = []
         with c.websocket_connect(f"/api/sessions/{sid}/ws?since=0", subprotocols=["coregulate", f"token.{VIEW}"]) as ws:
-            try:
-                while True:
-                    f = json.loads(ws.receive_text())
-                    frames.append(f)
-                    if f["type"] == "end":
-                        break
-            except WebSocketDisconnect:
-                pass
+            frames = read_until_end(ws, [])
         t = time.time()
         while c.get(f"/api/sessions/{sid}", headers=H).json()["status"] == "running":
             assert time.time() - t < 30
