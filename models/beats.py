@@ -326,7 +326,8 @@ class BeatDetector:
         Beats found but not returned because their quality was below the floor.
     rejected_times : list of float
         Times of those beats, in order; the consumer pops them (:class:`.beat_track.BeatTrack`
-        ends the run of beats there, so that no interval spans a rejected beat).
+        ends the run of beats there, so that no interval spans a rejected beat); the most recent
+        ``QUALITY_MEMORY`` are kept if nobody does.
     """
 
     def __init__(self, fs: float, kind: str = "ecg", options: BeatDetectorOptions | None = None) -> None:
@@ -408,6 +409,7 @@ class BeatDetector:
                     self.last_beat = float(b)
                 while len(self.quality) > QUALITY_MEMORY:
                     del self.quality[next(iter(self.quality))]
+                del self.rejected_times[:-QUALITY_MEMORY]  # when nobody pops them
         self.done = upto
         drop = max(0, self.done - self.margin - self.base)
         if drop:
