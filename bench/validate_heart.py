@@ -9,13 +9,20 @@ project's readers where one exists (Polar Sense PPG/PPI/ACC).
   predictivity against the beat labels only (N, A, V, Q, ...; rhythm/noise marks ignored) with a
   150 ms matching window, ``wfdb.processing.compare_annotations``. Targets: 100 Se and PPV >= 99.8 %;
   105 Se >= 99 %, PPV >= 97 %.
-* Welltory finger PPG (``welltory_phone_ppg_polar_rr``, 21 recordings, ~30 frames/s): frames put on
-  a uniform 30 Hz grid (linear interpolation, as its README advises), the colour channel with the
-  clearest cardiac spectral peak, sign flipped (received light falls as blood volume rises). RR.txt
-  has no timestamp, so summary values are compared (the README's second option): mean HR and RMSSD
-  from intervals between consecutive returned beats, an interval being kept when within
-  0.5-1.6x the recording's median (a longer one spans a rejected beat). Coverage = kept intervals
-  / reference intervals. Targets: HR within 2 % on >= 18 of 21; RMSSD within 20 % on >= 15 of 21.
+* Welltory finger PPG (``welltory_phone_ppg_polar_rr``, 21 recordings, ~30 frames/s), **the user's
+  path**: ``client=csv:PPG.csv?time=time:ms&ppg=-CH`` read by the csv reader (jittery frame times put
+  on a uniform grid; ``-CH``: the camera's received light negated, pulses up) and the fused beats of
+  the ``HeartEstimator`` with the default configuration -- the beats ``coregulate analyze`` computes
+  ``hr_bpm`` and ``rmssd_ms`` from. CH is the colour channel with the clearest cardiac spectral peak
+  (R clips on some phones; the one choice a user makes here). Mean HR = 60000 / mean of the NN
+  intervals; RMSSD over successive differences of adjacent NN intervals of one run (the HRV
+  window's rule). RR.txt has no timestamp, so the series are aligned first (README's advice): the
+  shift at which the PPG intervals best match the strap's (median |difference| <= ``ALIGN_MAX_MS``
+  over >= ``ALIGN_MIN_INTERVALS`` intervals, else "not aligned", a miss); each NN interval is paired
+  with the strap's interval between the same two heartbeats (both beats matched within 150 ms) and
+  RMSSD is compared on the same pairs of adjacent intervals. Also printed: RMSSD of the whole
+  recording against all reference intervals (no alignment). Coverage = NN intervals / reference
+  intervals. Targets: HR within 2 % on >= 18 of 21; RMSSD within 20 % on >= 15 of 21 (aligned).
 * Polar Verity Sense (``polar_verity_sense_ppg_biobss``): PPG read by the ``polar`` reader (sum of
   the three optical channels minus ambient), device PPI by the same reader (blocker / contact /
   error-flagged intervals dropped). The PPI's phone times are the logger's own and sit ~16 s
@@ -27,7 +34,10 @@ project's readers where one exists (Polar Sense PPG/PPI/ACC).
 * Wearable running ECG (``wearable_ecg_artefacts_500hz``): per recording, beats, median HR of
   good-quality intervals (both beats' template quality >= ``ECG_MIN_TEMPLATE_CORR``), share of
   seconds holding a poor beat, and the manual artefact degree. The gel, dry and textile files are
-  separate recordings minutes apart (not simultaneous), so HR is compared by activity only.
+  separate recordings minutes apart (not simultaneous), so the issue's "within 2 % of the gel
+  recording of the same run" cannot be measured. Restated on what can: each second's HR from our
+  beats against wfdb's XQRS detector on the same recording, and whether the seconds that differ
+  by more than 2 % are marked poor (:func:`hr_vs_reference_detector`).
 
     .venv/bin/python bench/validate_heart.py [--data DIR]
 """
@@ -123,20 +133,87 @@ def rmssd(rr_ms: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.diff(rr_ms) ** 2)))
 
 
+#: An alignment of the PPG intervals with the strap's is accepted when their median absolute
+#: difference there is at most this (ms): well-tracked recordings align at 3-15 ms, and a wrong
+#: shift gives differences of the order of the intervals' own variability (tens of ms).
+ALIGN_MAX_MS = 40.0
+ALIGN_MIN_INTERVALS = 20
+
+
+def pipeline_beats(spec: str) -> tuple[list[tuple[float, float | None]], int]:
+    """The fused beats the ``analyze`` pipeline computes its heart features from: the SPEC's
+    reader, the :class:`~coregulate.models.heart.HeartEstimator` with the default configuration;
+    ``(time, NN interval in ms or None at the start of a run)`` per beat, and the number of
+    seconds with ``hr_bpm``."""
+    from coregulate.models.config import PipelineConfig
+    from coregulate.models.heart import HeartEstimator
+    from coregulate.sensors.readers import open_reader
+    from coregulate.sensors.spec import parse_spec
+
+    r = open_reader(parse_spec(spec))
+    est = HeartEstimator("client", r.streams, PipelineConfig())
+    rows = []
+    for c in r.chunks():
+        rows += est.update(c)
+    rows += est.finish()
+    # est.fused keeps every fused beat until 4096 have been consumed (recordings here: < 150)
+    beats = [(b[0], b[2]) for b in est.fused]
+    return beats, sum(1 for _, row in rows if row["hr_bpm"] is not None)
+
+
+def align_to_reference(bt: np.ndarray, rr_ref: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Reference beat times on the PPG clock: the shift (10-ms grid, +-15 s) at which the PPG
+    interval series best matches the reference's (median absolute difference), then centred on
+    the PPG beats it matches. Returns (reference beat times, shift s, median |difference| ms)."""
+    ref_t = np.concatenate([[0.0], np.cumsum(rr_ref)]) / 1000.0
+    ib, tb = np.diff(bt) * 1000.0, bt[1:]
+    best = (np.inf, 0.0)
+    for off in np.arange(-15.0, 15.0, 0.01):
+        m = np.interp(ref_t[1:] + off, tb, ib, left=np.nan, right=np.nan)
+        ok = np.isfinite(m)
+        if ok.sum() >= ALIGN_MIN_INTERVALS:
+            best = min(best, (float(np.median(np.abs(m[ok] - rr_ref[ok]))), float(off)))
+    rt = ref_t + best[1]
+    j = np.abs(rt[None, :] - bt[:, None]).argmin(axis=1)
+    centre = float(np.median(bt - rt[j]))  # the interval cost is flat within a beat
+    return rt + centre, best[1] + centre, best[0]
+
+
 def welltory(folder: Path) -> dict:
+    """One Welltory recording through the user's path (see the module docstring)."""
     rr = np.loadtxt(folder / "RR.txt")
-    t, x, channel = welltory_signal(folder)
-    beats, det = stream_beats(x, t, 30.0, "ppg")
-    iv = np.diff(beats) * 1000
-    keep = (iv > 300) & (iv < 2000)
-    med = np.median(iv[keep])
-    keep &= (iv > 0.5 * med) & (iv < 1.6 * med)
-    sd = np.diff(iv)[keep[1:] & keep[:-1]]
-    hr, hr_ref = 60000 / np.mean(iv[keep]), 60000 / np.mean(rr)
+    _, _, channel = welltory_signal(folder)
+    spec = f"client=csv:{folder / 'PPG.csv'}?time=time:ms&ppg=-{channel}"
+    beats, hr_seconds = pipeline_beats(spec)
+    bt = np.array([b[0] for b in beats])
+    nn = np.array([b[1] for b in beats if b[1] is not None])
+    # successive differences only between adjacent NN intervals of one run (as the HRV window)
+    sd = np.array([beats[k][1] - beats[k - 1][1] for k in range(1, len(beats))
+                   if beats[k][1] is not None and beats[k - 1][1] is not None])
+    hr, hr_ref = 60000 / np.mean(nn), 60000 / np.mean(rr)
     rm, rm_ref = float(np.sqrt(np.mean(sd**2))), rmssd(rr)
-    return dict(name=folder.name, channel=channel, beats=len(beats), rejected=det.rejected, ref=len(rr),
-                coverage=100 * keep.sum() / len(rr), hr=hr, hr_ref=hr_ref, hr_err=100 * abs(hr / hr_ref - 1),
-                rmssd=rm, rmssd_ref=rm_ref, rmssd_err=100 * abs(rm / rm_ref - 1))
+    # aligned: each NN interval paired with the strap's interval between the same two heartbeats
+    rt, shift, cost = align_to_reference(bt, rr)
+    j = np.abs(rt[None, :] - bt[:, None]).argmin(axis=1)
+    matched = np.abs(rt[j] - bt) < 0.15
+    pair: list[tuple[float, float] | None] = [None] * len(beats)
+    for k in range(1, len(beats)):
+        if beats[k][1] is not None and matched[k] and matched[k - 1] and j[k] == j[k - 1] + 1:
+            pair[k] = (beats[k][1], rr[j[k] - 1])
+    both = [(pair[k][0] - pair[k - 1][0], pair[k][1] - pair[k - 1][1]) for k in range(2, len(beats))
+            if pair[k] is not None and pair[k - 1] is not None]
+    aligned = cost <= ALIGN_MAX_MS and len(both) >= ALIGN_MIN_INTERVALS
+    d = np.array(both) if both else np.full((1, 2), np.nan)
+    rm_a, rm_a_ref = float(np.sqrt(np.mean(d[:, 0] ** 2))), float(np.sqrt(np.mean(d[:, 1] ** 2)))
+    err = np.array([p[0] - p[1] for p in pair if p is not None])
+    return dict(name=folder.name, channel=channel, beats=len(beats), nn=len(nn), ref=len(rr),
+                coverage=100 * len(nn) / len(rr), hr_seconds=hr_seconds, duration=float(rr.sum() / 1000),
+                hr=hr, hr_ref=hr_ref, hr_err=100 * abs(hr / hr_ref - 1),
+                rmssd=rm, rmssd_ref=rm_ref, rmssd_err=100 * abs(rm / rm_ref - 1),
+                aligned=aligned, shift=shift, align_ms=cost, paired=len(err), pairs=len(both),
+                iv_sd=float(np.std(err)) if len(err) else float("nan"),
+                rmssd_a=rm_a, rmssd_a_ref=rm_a_ref,
+                rmssd_a_err=100 * abs(rm_a / rm_a_ref - 1) if aligned else float("nan"))
 
 
 # ---------------------------------------------------------------------------------- PPG vs ECG
@@ -286,10 +363,44 @@ def wearable(data: Path, electrode: str, activity: str) -> dict:
     secs = np.arange(int(t[-1]))
     poor = {int(s) for s in np.floor(beats[~good_beat])}
     labels = pd.read_csv(d / "labels" / f"{name}_2.csv", sep=";")
+    per_second = hr_vs_reference_detector(x, t, fs, beats, good_beat)
     return dict(name=name, electrode=ELECTRODES[electrode], activity=ACTIVITIES[activity], beats=len(beats),
                 hr_good=60 / np.median(rr[good]) if good.any() else float("nan"), hr_all=60 / np.median(rr),
                 good_intervals=100 * good.mean(), poor_seconds=100 * len(poor) / len(secs),
-                artefact_degree=float(labels["artifact"].median()), start=str(a[0].iloc[0]))
+                artefact_degree=float(labels["artifact"].median()), start=str(a[0].iloc[0]), **per_second)
+
+
+def second_hr(beat_t: np.ndarray, seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HR (bpm) of the interval spanning the middle of each second, and that interval's index
+    (NaN / -1 outside the beats)."""
+    k = np.searchsorted(beat_t, seconds + 0.5)
+    inside = (k > 0) & (k < len(beat_t))
+    hr = np.full(len(seconds), np.nan)
+    hr[inside] = 60.0 / (beat_t[k[inside]] - beat_t[k[inside] - 1])
+    return hr, np.where(inside, k - 1, -1)
+
+
+def hr_vs_reference_detector(x: np.ndarray, t: np.ndarray, fs: float, beats: np.ndarray,
+                             good_beat: np.ndarray) -> dict:
+    """Per second, HR from our beats against HR from wfdb's XQRS detector on the same recording
+    (a different algorithm from another well-kept library; no reference labels exist here), and
+    whether the seconds where the two differ by more than 2 % are marked poor (either beat of our
+    interval there below ``ECG_MIN_TEMPLATE_CORR``). XQRS runs on the counts scaled to their
+    1-99 % range (its thresholds learn from the signal, its polarity handling is its own)."""
+    from wfdb.processing import xqrs_detect
+
+    xs = (x - np.median(x)) / (np.percentile(x, 99) - np.percentile(x, 1))
+    ref = t[np.asarray(xqrs_detect(sig=xs, fs=fs, verbose=False), dtype=int)]
+    secs = np.arange(int(t[-1]))
+    ours, k = second_hr(beats, secs)
+    theirs, _ = second_hr(ref, secs)
+    both = np.isfinite(ours) & np.isfinite(theirs)
+    off = both & (np.abs(ours / np.where(both, theirs, 1.0) - 1) > 0.02)
+    poor = np.zeros(len(secs), bool)
+    poor[k >= 0] = ~(good_beat[k[k >= 0]] & good_beat[k[k >= 0] + 1])
+    return dict(ref_beats=len(ref), compared=int(both.sum()), within2=int((both & ~off).sum()),
+                off_poor=int((off & poor).sum()), off_not_poor=int((off & ~poor).sum()),
+                within2_poor=int((both & ~off & poor).sum()))
 
 
 # ---------------------------------------------------------------------------------- cost
@@ -353,17 +464,30 @@ def main() -> None:
         print(f"       beats graded poor (template quality < {ECG_MIN_TEMPLATE_CORR}): {m['poor_share']:.1f} %; "
               f"of the {m['fp']} false detections, {m['fp_poor']} are graded poor")
 
-    print("\n== Finger PPG (phone camera, 30 Hz) vs Polar H10 RR, Welltory (summary values; RR has no timestamps)")
-    print("  rec          ch beats rej  cover%   HR  ref   err%   RMSSD   ref  err%")
+    print("\n== Finger PPG (phone camera, ~30 frames/s) vs Polar H10 RR, Welltory: the user's path")
+    print("  (`coregulate analyze \"client=csv:.../PPG.csv?time=time:ms&ppg=-CH\"`'s fused beats, default options)")
+    print("  rec          ch beats   NN cover%   HR  ref  err% | RMSSD   ref  err% | aligned: shift  med|d|  pairs"
+          "  ivSD  RMSSD   ref  err%")
     rows = [welltory(Path(f)) for f in sorted(glob.glob(str(data / "welltory_phone_ppg_polar_rr" / "data" / "subject_*")))]
     for w in rows:
-        print(f"  {w['name']:<12} {w['channel']} {w['beats']:5d} {w['rejected']:3d} {w['coverage']:6.0f} "
-              f"{w['hr']:6.1f} {w['hr_ref']:4.1f} {w['hr_err']:5.1f} {w['rmssd']:7.1f} {w['rmssd_ref']:5.1f} {w['rmssd_err']:5.0f}")
+        tail = (f"{w['shift']:+6.2f} {w['align_ms']:6.0f} {w['pairs']:6d} {w['iv_sd']:5.1f} {w['rmssd_a']:6.1f} "
+                f"{w['rmssd_a_ref']:5.1f} {w['rmssd_a_err']:5.0f}" if w["aligned"] else
+                f"{w['shift']:+6.2f} {w['align_ms']:6.0f}  not aligned (median |d| > {ALIGN_MAX_MS:.0f} ms "
+                f"or < {ALIGN_MIN_INTERVALS} pairs)")
+        print(f"  {w['name']:<12} {w['channel']} {w['beats']:5d} {w['nn']:4d} {w['coverage']:6.0f} "
+              f"{w['hr']:6.1f} {w['hr_ref']:4.1f} {w['hr_err']:5.1f} | {w['rmssd']:5.1f} {w['rmssd_ref']:5.1f} "
+              f"{w['rmssd_err']:5.0f} | {tail}")
     n_hr = sum(w["hr_err"] <= 2 for w in rows)
     n_rm = sum(w["rmssd_err"] <= 20 for w in rows)
+    n_al = sum(w["aligned"] for w in rows)
+    n_rma = sum(bool(w["aligned"] and w["rmssd_a_err"] <= 20) for w in rows)
     print(f"  mean HR within 2 %: {n_hr} of {len(rows)} (target >= 18: {'MET' if n_hr >= 18 else 'NOT MET'}); "
-          f"RMSSD within 20 %: {n_rm} of {len(rows)} (target >= 15: {'MET' if n_rm >= 15 else 'NOT MET'}); "
-          f"median coverage {np.median([w['coverage'] for w in rows]):.0f} % of reference intervals")
+          f"median NN coverage {np.median([w['coverage'] for w in rows]):.0f} % of reference intervals; "
+          f"hr_bpm on {np.median([100 * w['hr_seconds'] / w['duration'] for w in rows]):.0f} % of seconds (median)")
+    print(f"  RMSSD within 20 %, aligned (same heartbeats, adjacent intervals of one run): {n_rma} of {len(rows)} "
+          f"(target >= 15: {'MET' if n_rma >= 15 else 'NOT MET'}; aligned {n_al} of {len(rows)}, "
+          f"median pairs {np.median([w['pairs'] for w in rows if w['aligned']]):.0f}); "
+          f"whole recording vs all reference intervals: {n_rm} of {len(rows)}")
 
     print("\n== PPG beats vs the simultaneous ECG's R peaks (intervals; not in issue 13's targets)")
     for name, ecg, ppg, fs in ppg_ecg_records(data):
@@ -398,16 +522,25 @@ def main() -> None:
             res[(el, act)] = w
             print(f"  {w['name']:<11} {w['electrode']:<19} {w['activity']:<11} {w['beats']:5d} {w['hr_good']:8.1f} "
                   f"{w['hr_all']:8.1f} {w['good_intervals']:8.0f} {w['poor_seconds']:7.0f} {w['artefact_degree']:8.0f}  {w['start']}")
-    print("  The three electrodes were recorded one after another (start times above), not together, so a")
-    print("  per-second 'within 2 % of gel' test cannot be run on this data; and the gel run is the one")
-    print("  labelled unreadable (artefact degree 4). What is checked: clean recordings are graded good,")
-    print("  the unreadable one poor:")
+    print("  The three electrodes were recorded one after another (start times above), not together: a")
+    print("  per-second 'within 2 % of gel' comparison cannot be made on this data (and the gel run is the one")
+    print("  labelled unreadable, artefact degree 4). Measured instead, per recording: HR each second (interval")
+    print("  spanning its middle) from our beats vs wfdb's XQRS on the same recording (another detector, not")
+    print("  reference labels); seconds off by more than 2 % should be marked poor:")
+    print("  file        electrode           activity    XQRS beats  seconds  within 2 %  off>2% & poor  off>2% NOT poor  (within 2 % but poor)")
     for act in ("klud", "beh"):
-        r = [res[(el, act)] for el in ("01", "02", "03")]
-        print(f"  {ACTIVITIES[act]}: HR (good beats) gel {r[0]['hr_good']:.1f}, dry {r[1]['hr_good']:.1f}, textile "
-              f"{r[2]['hr_good']:.1f} bpm; seconds with a poor beat: {r[0]['poor_seconds']:.0f} / {r[1]['poor_seconds']:.0f} / "
-              f"{r[2]['poor_seconds']:.0f} %")
-
+        for el in ("01", "02", "03"):
+            w = res[(el, act)]
+            print(f"  {w['name']:<11} {w['electrode']:<19} {w['activity']:<11} {w['ref_beats']:6d} {w['compared']:9d} "
+                  f"{w['within2']:8d} {w['off_poor']:11d} {w['off_not_poor']:15d} {w['within2_poor']:16d}")
+    dry_textile_run = [res[(el, "beh")] for el in ("02", "03")]
+    off_np = sum(w["off_not_poor"] for w in dry_textile_run)
+    print(f"  dry and textile runs: {sum(w['within2'] for w in dry_textile_run)} of "
+          f"{sum(w['compared'] for w in dry_textile_run)} s within 2 % of XQRS; seconds off by more than 2 % and "
+          f"not marked poor: {off_np} ({'none: MET as restated' if off_np == 0 else 'NOT MET as restated'})")
+    print("  rest: HR (good beats) gel {:.1f}, dry {:.1f}, textile {:.1f} bpm; run: gel {:.1f}, dry {:.1f}, textile {:.1f} "
+          "bpm (separate recordings: activity-level only)".format(*[res[(el, act)]["hr_good"] for act in ("klud", "beh")
+                                                                   for el in ("01", "02", "03")]))
 
     w, wo, n = quality_cost()
     print(f"\n== Cost: ECG beat detection, 600 s simulated 130 Hz ECG, 1-s chunks ({n} beats), CPU best of 3")

@@ -200,12 +200,19 @@ class Detection:
     clean: np.ndarray
 
 
+def ppg_clean(segment: np.ndarray, fs: float) -> np.ndarray:
+    """neurokit2 ``ppg_clean`` (Elgendi: 3rd-order Butterworth band-pass 0.5-8 Hz, zero phase)."""
+    import neurokit2 as nk
+
+    return np.asarray(nk.ppg_clean(segment, sampling_rate=fs), dtype=float)
+
+
 def detect_ppg(segment: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Systolic peaks of a PPG segment: neurokit2 ``ppg_clean`` + ``ppg_findpeaks`` (Elgendi et
     al. 2013, PLoS ONE 8(10):e76585, validated on 40 records / 5071 beats: Se 99.9 %, +P 99.8 %)."""
     import neurokit2 as nk
 
-    clean = np.asarray(nk.ppg_clean(segment, sampling_rate=fs), dtype=float)
+    clean = ppg_clean(segment, fs)
     peaks = np.asarray(nk.ppg_findpeaks(clean, sampling_rate=fs)["PPG_Peaks"], dtype=int)
     return peaks, clean
 
@@ -317,6 +324,10 @@ class BeatDetector:
         ``QUALITY_MEMORY`` are kept if nobody pops them.
     rejected : int
         Beats found but not returned because their quality was below the floor.
+    rejected_times : list of float
+        Times of those beats, in order; the consumer pops them (:class:`.beat_track.BeatTrack`
+        ends the run of beats there, so that no interval spans a rejected beat); the most recent
+        ``QUALITY_MEMORY`` are kept if nobody does.
     """
 
     def __init__(self, fs: float, kind: str = "ecg", options: BeatDetectorOptions | None = None) -> None:
@@ -332,6 +343,7 @@ class BeatDetector:
             self.min_quality = PPG_MIN_BEAT_QUALITY if kind == "ppg" else 0.0  # ECG: graded only
         self.quality: dict[float, float] = {}
         self.rejected = 0
+        self.rejected_times: list[float] = []
         self._reset()
 
     def _reset(self) -> None:
@@ -389,6 +401,7 @@ class BeatDetector:
                         continue
                     if q < self.min_quality:  # NaN (not judged) passes
                         self.rejected += 1
+                        self.rejected_times.append(float(b))
                         continue
                     beats.append(float(b))
                     self.amplitudes[float(b)] = float(a)
@@ -396,6 +409,7 @@ class BeatDetector:
                     self.last_beat = float(b)
                 while len(self.quality) > QUALITY_MEMORY:
                     del self.quality[next(iter(self.quality))]
+                del self.rejected_times[:-QUALITY_MEMORY]  # when nobody pops them
         self.done = upto
         drop = max(0, self.done - self.margin - self.base)
         if drop:

@@ -87,17 +87,40 @@ def merge_chunks(gens: Iterable[Iterator[Chunk]]) -> Iterator[Chunk]:
     return heapq.merge(*gens, key=lambda c: c.start)
 
 
+#: Timestamps of a nominally regular stream that step more than this share of a period away from
+#: the period (a dropped or late camera frame) are resampled (:class:`RegularEmitter`).
+JITTER_PERIODS = 0.25
+
+
+def jittery(times: np.ndarray, rate: float) -> bool:
+    """Whether consecutive ``times`` (s) of a stream at ``rate`` step more than
+    :data:`JITTER_PERIODS` of a period away from it anywhere short of a gap (a chunk places its
+    samples at ``t0 + i / rate``, so such timing would be lost, not merely rounded)."""
+    d = np.diff(np.asarray(times, dtype=float)) * rate
+    d = d[np.isfinite(d) & (d <= GAP_PERIODS)]
+    return bool(len(d) and np.max(np.abs(d - 1.0)) > JITTER_PERIODS)
+
+
 class RegularEmitter:
     """Cut timestamped samples of a regular stream into chunks of about :data:`CHUNK_S`.
 
-    Each chunk's ``t0`` is the actual timestamp of its first sample (no resampling). Samples
-    more than :data:`GAP_PERIODS` periods apart end a chunk and flag the next ``gap_before``.
+    Each chunk's ``t0`` is the actual timestamp of its first sample and its samples follow at
+    ``1 / rate``. Samples more than :data:`GAP_PERIODS` periods apart end a chunk and flag the
+    next ``gap_before`` (a gap is never filled). With ``resample=True`` (timestamps that jitter,
+    e.g. a phone camera's frames: :func:`jittery`), each run between gaps is instead put on a
+    uniform grid at ``rate`` from its first timestamp, by linear interpolation between the actual
+    samples -- the usual first step for unevenly sampled PPG (e.g. the Welltory data set's
+    README); without it a dropped frame would date every later sample of its chunk one period
+    early. The grid continues across chunks and reader blocks, never across a gap.
     """
 
-    def __init__(self, stream: StreamInfo, path, time_field: str = "time"):
+    def __init__(self, stream: StreamInfo, path, time_field: str = "time", resample: bool = False):
         self.stream = stream
         self.path = path
         self.time_field = time_field
+        self.resample = resample
+        self.carry: tuple[float, np.ndarray] | None = None  # last actual sample of the open run
+        self.grid_next: float | None = None  # next grid time of the open run
         self.rate = float(stream.rate)  # type: ignore[arg-type]
         self.max_dt = GAP_PERIODS / self.rate
         self.per_chunk = max(1, int(round(self.rate * CHUNK_S)))
@@ -142,11 +165,36 @@ class RegularEmitter:
         for k in range(len(bounds) - 1):
             a, b = bounds[k], bounds[k + 1]
             gap = first_gap if k == 0 else True
+            if self.resample:
+                out += self._resampled(times[a:b], values[a:b], gap)
+                continue
             for s in range(a, b, self.per_chunk):
                 e = min(b, s + self.per_chunk)
                 out.append(Chunk(self.stream, values[s:e].copy(), t0=float(times[s]), gap_before=gap and s == a))
         self.pending_gap = False
         self.last_t = float(times[-1])
+        return out
+
+    def _resampled(self, times: np.ndarray, values: np.ndarray, gap: bool) -> list[Chunk]:
+        """One run's samples (continuing the open run unless ``gap``) on the uniform grid."""
+        if gap or self.carry is None or self.grid_next is None:
+            t_act, v_act, start = times, values, float(times[0])
+        else:
+            t_act = np.concatenate(([self.carry[0]], times))
+            v_act = np.concatenate((self.carry[1][None, ...], values))
+            start = self.grid_next
+        n = int(np.floor((t_act[-1] - start) * self.rate + 1e-9)) + 1 if t_act[-1] >= start else 0
+        grid = start + np.arange(max(n, 0)) / self.rate
+        if v_act.ndim == 1:
+            vals = np.interp(grid, t_act, v_act)
+        else:
+            vals = np.column_stack([np.interp(grid, t_act, v_act[:, j]) for j in range(v_act.shape[1])])
+        self.carry = (float(t_act[-1]), v_act[-1].copy())
+        self.grid_next = start + max(n, 0) / self.rate
+        out = []
+        for s in range(0, n, self.per_chunk):
+            e = min(n, s + self.per_chunk)
+            out.append(Chunk(self.stream, vals[s:e].copy(), t0=float(grid[s]), gap_before=gap and s == 0))
         return out
 
 
@@ -224,6 +272,30 @@ class IrregularEmitter:
             out.append(Chunk(self.stream, values[a:b].copy(), times=times[a:b].copy(), gap_before=bool(gap_flags[a])))
         self.pending_gap = False
         self.last_t = float(times[-1])
+        return out
+
+    def _resampled(self, times: np.ndarray, values: np.ndarray, gap: bool) -> list[Chunk]:
+        """One run's samples (continuing the open run unless ``gap``) on the uniform grid."""
+        if gap or self.carry is None or self.grid_next is None:
+            t_act, v_act, start = times, values, float(times[0])
+        else:
+            t_act = np.concatenate(([self.carry[0]], times))
+            v_act = np.concatenate((self.carry[1][None, ...], values))
+            start = self.grid_next
+        n = int(np.floor((t_act[-1] - start) * self.rate + 1e-9)) + 1 if t_act[-1] >= start else 0
+        grid = start + np.arange(max(n, 0)) / self.rate
+        if v_act.ndim == 1:
+            vals = np.interp(grid, t_act, v_act)
+        else:
+            vals = np.column_stack([np.interp(grid, t_act, v_act[:, j]) for j in range(v_act.shape[1])])
+        self.carry = (float(t_act[-1]), v_act[-1].copy())
+        self.grid_next = start + max(n, 0) / self.rate
+        out = []
+        for s in range(0, n, self.per_chunk):
+            e = min(n, s + self.per_chunk)
+            out.append(Chunk(self.stream, vals[s:e].copy(), t0=float(grid[s]), gap_before=gap and s == 0))
+        if n == 0 and gap:
+            self.pending_gap = True  # nothing emitted yet: the gap flag waits for the next sample
         return out
 
 

@@ -9,6 +9,8 @@ Options::
     hr=COLUMN[:bpm]                               -> irregular HR at the filled rows
     eda=COLUMN[:UNIT]       uS, nS, S -> uS; other units are kept and named in the label
     ppg=, resp=, temp=COLUMN                      (arbitrary units / degC)
+    ppg=-COLUMN             the column negated: light intensity (a phone camera's frames, a raw
+                            optical sensor) falls as blood volume rises; pulses must point up
     acc=X,Y,Z[:UNIT]        g, mg, m/s2           -> mg
     sep=, | ; | tab         (default: guessed from the header line)
 
@@ -17,6 +19,8 @@ Without any signal mapping, columns are mapped by name when the name carries the
 "no value here": sparse columns (RR, HR) become irregular streams; an empty cell in a regular
 column ends the chunk and flags the next one ``gap_before`` (never interpolated).
 Absolute times (> 1e8 s since 1970) set ``utc_start`` and the stream clock starts at the first row.
+Regular columns whose timestamps jitter by more than a quarter period (a phone camera's frame times)
+are put on a uniform grid at their mean rate (:class:`._common.RegularEmitter`, ``resample``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ._common import (
     IrregularEmitter,
     RegularEmitter,
     check_rate,
+    jittery,
     num,
     parse_local_iso,
     robust_rate,
@@ -128,17 +133,23 @@ class CsvReader(Reader):
         labels: dict[str, str] = {}
         for key, value in maps.items():
             col, unit = _split_unit(value)
+            sign = 1.0
+            if key == "ppg" and col.startswith("-") and col[1:] in self.col and col not in self.col:
+                # received light (a phone camera, a raw optical sensor) falls as blood volume
+                # rises: "-COLUMN" turns its pulses up, as the PPG detector expects
+                col, sign = col[1:], -1.0
             cols = [c.strip() for c in col.split(",")] if key == "acc" else [col]
             if key == "acc" and len(cols) != 3:
                 raise InputError(f"acc needs 3 columns, got {col!r}", path=self.path, field="acc",
                                  expected="acc=X,Y,Z[:UNIT]")
             idx = [self._index(c, key) for c in cols]
             scale, note = self._scale(key, unit)
-            self.sig.append((key, idx, scale))
+            self.sig.append((key, idx, sign * scale))
             labels[key] = note
         # -- first rows: check the cells parse, estimate rates, find the clock origin --
         self.t_first, self.utc_start, probe = self._probe()
         self.streams: list[StreamInfo] = []
+        self.jittery: set[str] = set()  # regular columns put on a uniform grid (RegularEmitter)
         name = os.path.basename(self.path)
         for key, idx, _ in self.sig:
             if key in IRREGULAR:
@@ -148,6 +159,8 @@ class CsvReader(Reader):
             else:
                 ts = probe.get(key, [])
                 rate = robust_rate(np.array(ts), self.path, f"{self.time_name} (rows with {key})")
+                if jittery(np.array(ts), rate):  # e.g. a phone camera's frame times
+                    self.jittery.add(key)
             kind = KINDS[key]
             self.streams.append(StreamInfo(role, kind, rate, ("x", "y", "z") if key == "acc" else (),
                                            name + labels[key], self.utc_start))
@@ -265,7 +278,8 @@ class CsvReader(Reader):
         ems = []
         for (key, idx, scale), st in zip(self.sig, self.streams):
             fld = self.time_name if self.row_rate is None else "row"
-            ems.append(IrregularEmitter(st, self.path, fld) if st.rate is None else RegularEmitter(st, self.path, fld))
+            ems.append(IrregularEmitter(st, self.path, fld) if st.rate is None
+                       else RegularEmitter(st, self.path, fld, resample=key in self.jittery))
         bufs = [([], [], []) for _ in self.sig]
         early: list[Chunk] = []  # chunks cut at a hole inside a block, kept for ordering
 

@@ -532,3 +532,35 @@ def test_real_verity_ppi_offset_is_found_and_the_option_aligns_it(shared_data):
     # (bench/validate_heart.py matches all beats at -16.2 s; the first 120 give -15.8 s)
     assert len(found[0]) == 1 and found[0][0].evidence["shift_s"] == pytest.approx(-16.0, abs=0.3)
     assert found[1] == []
+
+
+def test_no_ppg_interval_spans_a_beat_rejected_for_its_waveform():
+    """Two pulses replaced by noise (at 40 and 75 s): the detector rejects them (the intervals
+    across them, 1.8 and 2.3 s, are under the 3-s gap limit), and the PPG run ends there, a gap
+    event naming the rejected beat, instead of the interval entering HRV or the artefact
+    corrector inserting a beat in it; chunk-invariant."""
+    import neurokit2 as nk
+
+    fs = 64.0
+    x = nk.ppg_simulate(duration=120, sampling_rate=fs, heart_rate=70, random_state=5)
+    rng = np.random.default_rng(3)
+    for c in (40.0, 75.0):
+        seg = slice(int(c * fs), int((c + 0.9) * fs))
+        x[seg] = np.mean(x) + 3 * np.std(x) * rng.standard_normal(seg.stop - seg.start)
+    info = StreamInfo("client", StreamKind.PPG, rate=fs)
+    fused, rows = [], []
+    for step in (64, 1000):
+        est = HeartEstimator("client", [info], PipelineConfig())
+        out = []
+        for i in range(0, len(x), step):
+            out += est.update(Chunk(info, x[i : i + step], t0=i / fs))
+        out += est.finish()
+        fused.append(list(est.fused))  # (t, track, rr_ms, ...): trimmed only past 4096 beats
+        rows.append(dict(out))
+        events = est.events()
+    assert fused[0] == fused[1] and rows[0] == rows[1]
+    rr = [b[2] for b in fused[0] if b[2] is not None]
+    assert len(rr) > 100 and max(rr) < 1200  # ppg_simulate's intervals: 0.83-0.98 s
+    rejected = [e for e in events if e.kind == "gap" and "rejected" in e.rule]
+    assert len(rejected) == 2 and 39 < rejected[0].t_start < 41 and 74 < rejected[1].t_start < 76
+    assert all(abs(rows[0][t]["hr_bpm"] - 70) < 3 for t in range(60, 121) if rows[0][t]["hr_bpm"] is not None)

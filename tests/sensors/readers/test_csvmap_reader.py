@@ -132,3 +132,63 @@ def test_empty_file(tmp_path):
     with pytest.raises(InputError) as e:
         open_reader(parse_spec(f"client=csv:{p}?rate=10&ecg=a:uV"))
     assert "empty" in str(e.value) and str(p) in str(e.value)
+
+
+def write_camera_like(p, n=9000, seed=0, drop_at=(), late_gap_at=None):
+    """Frames of a phone camera: ~30/s with jittery ms stamps and single dropped frames; the
+    pixel value is a known function of the true frame time (a 1.1-Hz sine plus a slow ramp)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 30.0 + rng.uniform(-0.008, 0.008, n)
+    keep = np.ones(n, bool)
+    keep[list(drop_at)] = False
+    t = t[keep]
+    if late_gap_at is not None:
+        t[late_gap_at:] += 0.5  # 0.5 s without frames: a gap, not jitter
+    ms = np.round((t - t[0]) * 1000).astype(int)
+    g = 60 + 5 * np.sin(2 * np.pi * 1.1 * ms / 1000) + ms / 10000
+    p.write_text("time,R,G,B\n" + "\n".join(f"{m},250,{v:.4f},0" for m, v in zip(ms, g)) + "\n")
+    return ms / 1000.0
+
+
+def test_jittery_frame_times_are_put_on_a_uniform_grid(tmp_path):
+    p = tmp_path / "PPG.csv"
+    stamps = write_camera_like(p, drop_at=(100, 5000, 5001))
+    r = open_reader(parse_spec(f"client=csv:{p}?time=time:ms&ppg=G"))
+    st = r.streams[0]
+    chunks = collect(r)["ppg"]
+    t, v = times(chunks), values(chunks)
+    # one run (dropped frames are shorter than a gap), evenly spaced at the stream's rate, never
+    # past the last frame
+    assert not any(c.gap_before for c in chunks[1:])
+    np.testing.assert_allclose(np.diff(t), 1 / st.rate, atol=1e-9)
+    assert t[0] == stamps[0] and stamps[-1] - 1 / st.rate < t[-1] <= stamps[-1]
+    # each grid value is the linear interpolation between the frames around it
+    g = np.genfromtxt(p, delimiter=",", names=True)["G"]
+    np.testing.assert_allclose(v, np.interp(t, stamps, g), atol=1e-9)
+    # chunked as before (about a second each), whatever the reader's block size
+    assert max(len(c) for c in chunks) == round(st.rate)
+
+
+def test_jittery_stream_keeps_its_gaps(tmp_path):
+    p = tmp_path / "PPG.csv"
+    stamps = write_camera_like(p, n=3000, late_gap_at=1500)
+    chunks = collect(open_reader(parse_spec(f"client=csv:{p}?time=time:ms&ppg=G")))["ppg"]
+    gapped = [c for c in chunks if c.gap_before]
+    assert len(gapped) == 1 and gapped[0].t0 == stamps[1500]  # the run after the gap starts on its own frame
+    before = np.concatenate([c.sample_times() for c in chunks if c.t0 < stamps[1500]])
+    assert before.max() <= stamps[1499]  # nothing filled in the gap
+
+
+def test_regular_timestamps_are_not_resampled(tmp_path):
+    p = tmp_path / "rec.csv"
+    write_polar_like(p)
+    r = open_reader(parse_spec(f"client=csv:{p}?time=time_ns:ns&ecg=ecg_mV:mV"))
+    assert r.jittery == set()
+
+
+def test_negated_ppg_column(tmp_path):
+    p = tmp_path / "PPG.csv"
+    write_camera_like(p, n=300)
+    a = values(collect(open_reader(parse_spec(f"client=csv:{p}?time=time:ms&ppg=G")))["ppg"])
+    b = values(collect(open_reader(parse_spec(f"client=csv:{p}?time=time:ms&ppg=-G")))["ppg"])
+    np.testing.assert_array_equal(b, -a)
