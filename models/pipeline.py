@@ -20,11 +20,18 @@ within a fraction of a second of its data) go out in :attr:`PipelineOutput.provi
 arousal and zone they would give (:meth:`~.tolerance.ToleranceEstimator.peek`). That tier reads
 the final tier's state and never writes it: the final rows are the same with or without it, and
 ``analyze`` leaves it off.
+
+Zone changes are pushed on that tier too (issue #15, item 3): once per second of provisional data,
+:meth:`ProvisionalTier.zone_events` steps a copy of the tolerance estimator's zone rule over the
+seconds the final tier has not finished yet, and :class:`~.provisional_events.ProvisionalEvents`
+pushes the changes it finds, then confirms or withdraws them as the final events arrive
+(:attr:`PipelineOutput.event_updates`). The final events are the same with or without it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -33,6 +40,7 @@ from ..sensors.chunk import Chunk, StreamInfo
 from .base import Event, RowEstimator, StreamEstimator
 from .columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from .config import PipelineConfig
+from .provisional_events import EventUpdate, ProvisionalEvents
 from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, HEART_KINDS, Registry
 from .tolerance import HR_MEDIAN_S, median
 
@@ -53,6 +61,8 @@ class PipelineOutput:
     events: list[Event] = field(default_factory=list)
     #: provisional values for viewers, never recorded as features (module docstring)
     provisional: list[dict[str, Any]] = field(default_factory=list)
+    #: provisional events pushed, confirmed or withdrawn (live only; never final events)
+    event_updates: list[EventUpdate] = field(default_factory=list)
 
     def extend(self, other: "PipelineOutput") -> None:
         """Append everything of ``other`` (in order) to this output."""
@@ -60,9 +70,10 @@ class PipelineOutput:
         self.dyad.extend(other.dyad)
         self.events.extend(other.events)
         self.provisional.extend(other.provisional)
+        self.event_updates.extend(other.event_updates)
 
     def __bool__(self) -> bool:
-        return bool(self.features or self.dyad or self.events or self.provisional)
+        return bool(self.features or self.dyad or self.events or self.provisional or self.event_updates)
 
 
 class ParticipantPipeline:
@@ -137,6 +148,14 @@ class ParticipantPipeline:
         self._emitted = max(self._emitted, upto)
         return rows
 
+    def peek_zone_changes(self, hr_by_second: list[tuple[int, float | None]]) -> list[Event]:
+        """The zone changes the row estimators would make over the next seconds (no state changes)."""
+        for est in self.row_estimators:
+            peek = getattr(est, "peek_zone_changes", None)
+            if peek is not None:
+                return peek(self.last_row, hr_by_second)
+        return []
+
     def peek_arousal(self, hr: float | None) -> dict[str, Any] | None:
         """What the row estimators' arousal would be with heart rate ``hr`` now (no state changes)."""
         for est in self.row_estimators:
@@ -152,12 +171,21 @@ class ProvisionalTier:
     The ``hr`` component of a provisional arousal is the median of the provisional beat-level HR
     over the last ``HR_MEDIAN_S`` seconds, the final tier's rule (:mod:`.tolerance`) on the
     newest beats.
+
+    :meth:`zone_events` applies the same rule to each second after the newest final row, up to
+    :data:`MAX_AHEAD_S` of them.
     """
+
+    #: provisional seconds past the newest final row evaluated for zone changes, at most (a final
+    #: tier further behind than this, e.g. waiting for a stalled stream, gets no provisional events)
+    MAX_AHEAD_S = 60
 
     def __init__(self, heart: Any, person: ParticipantPipeline) -> None:
         self.heart = heart
         self.person = person
         self._beat_hr: list[tuple[float, float]] = []
+        self._newest_t = float("-inf")
+        self._zones_seen: tuple[int, int] | None = None  # (newest final, newest provisional second) evaluated
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -176,12 +204,36 @@ class ProvisionalTier:
             if not times and v.get("hr_inst_bpm") is not None:  # device HR: no beats, one sample
                 self._beat_hr.append((float(v["t"]), float(v["hr_inst_bpm"])))
             t = float(v["t"])
-            self._beat_hr = [(tb, h) for tb, h in self._beat_hr if tb > t - HR_MEDIAN_S]
-            recent = [h for tb, h in self._beat_hr if tb <= t]
+            self._newest_t = max(self._newest_t, t)
+            # kept for zone_events' seconds too, which start up to MAX_AHEAD_S back
+            self._beat_hr = [(tb, h) for tb, h in self._beat_hr if tb > t - HR_MEDIAN_S - self.MAX_AHEAD_S]
+            recent = [h for tb, h in self._beat_hr if t - HR_MEDIAN_S < tb <= t]
             peek = self.person.peek_arousal(median(recent) if recent else None)
             if peek is not None:
                 v.update(peek)
         return values
+
+    def zone_events(self) -> list[Event]:
+        """Zone changes on provisional evidence, once per new second of data or of final rows.
+
+        For each whole second ``s`` after the newest final row up to the newest provisional value,
+        the ``hr`` component is the median of the provisional beat-level HR in ``(s - HR_MEDIAN_S, s]``
+        (the final tier's rule), then
+        :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` steps the zone rule over them.
+        """
+        last = self.person.last_row
+        if last is None or self._newest_t == float("-inf"):
+            return []
+        first, newest = int(last["t_s"]) + 1, int(self._newest_t + 1e-9)
+        if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == (first, newest):
+            return []
+        self._zones_seen = (first, newest)
+        times = [tb for tb, _ in self._beat_hr]  # in time order (beats arrive in order)
+        hr_by_second: list[tuple[int, float | None]] = []
+        for s in range(first, newest + 1):
+            recent = [h for _, h in self._beat_hr[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
+            hr_by_second.append((s, median(recent) if recent else None))
+        return self.person.peek_zone_changes(hr_by_second)
 
 
 class SessionPipeline:
@@ -224,6 +276,7 @@ class SessionPipeline:
                 heart = registry.provisional_heart(who, by_person[who], self.config)
                 if heart is not None:
                     self.provisional[who] = ProvisionalTier(heart, pp)
+        self.provisional_events = ProvisionalEvents() if self.provisional else None
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
         self._seen: dict[str, int] = {p: 0 for p in self.participants}
@@ -248,12 +301,23 @@ class SessionPipeline:
         pp = self.participants.get(chunk.participant)
         if pp is None:
             return
+        n_events = len(out.events)
         rows = pp.update(chunk, out.events)
         self._collect(rows, out, final=False)
         # after the final tier: a provisional arousal uses the newest final row
         tier = self.provisional.get(chunk.participant)
         if tier is not None and chunk.kind in HEART_KINDS:
             out.provisional.extend(tier.update(chunk))
+        if self.provisional_events is not None:
+            # settle against the final events first: a change the final tier just made is not
+            # proposed again (the provisional seconds start after the newest final row)
+            out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto())
+            if tier is not None and chunk.kind in HEART_KINDS:
+                out.event_updates += self.provisional_events.propose(tier.zone_events())
+
+    def _final_upto(self) -> dict[str | None, int]:
+        """Each person's newest final second."""
+        return {who: pp._emitted for who, pp in self.participants.items()}
 
     def finish(self) -> PipelineOutput:
         """End of data: flush every estimator and the dyad."""
@@ -261,6 +325,7 @@ class SessionPipeline:
         if self.frontend is not None:
             for prosody in self.frontend.finish():
                 self._route(prosody, out)
+        n_events = len(out.events)  # the ones before were settled in _route
         for pp in self.participants.values():
             self._collect(pp.finish(out.events), out, final=False)
         self._collect([], out, final=True)
@@ -268,6 +333,8 @@ class SessionPipeline:
             rows, evs = est.finish()
             out.dyad.extend(rows)
             out.events.extend(evs)
+        if self.provisional_events is not None:
+            out.event_updates += self.provisional_events.finish(out.events[n_events:], self._final_upto())
         return out
 
     def _collect(self, rows: list[dict[str, Any]], out: PipelineOutput, *, final: bool) -> None:

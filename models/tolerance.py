@@ -362,6 +362,52 @@ class ToleranceEstimator(RowEstimator):
         """
         if self.stats is None or row is None:
             return None
+        arousal, confidence, _ = self._arousal(self._peek_values(row, hr))
+        probe = copy.copy(self)  # counters are ints: the probe's steps never reach self
+        zone = probe._next_zone(arousal, confidence, row, self.low)
+        return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
+                "zone": self.zone, "zone_provisional": zone}
+
+    def peek_zone_changes(self, row: Mapping[str, Any] | None,
+                          hr_by_second: list[tuple[int, float | None]]) -> list[Event]:
+        """The zone changes the final tier would make over the seconds after its newest one, if
+        their ``hr`` component were ``hr_by_second``; changes no state.
+
+        For provisional zone events (issue #15, :mod:`.provisional_events`): :meth:`peek` for
+        each second in turn, with the sustain counters carried from one to the next on a copy
+        (``hyper`` is called once arousal stayed above ``hyper_enter`` for ``sustain_s``
+        seconds, counting the final seconds already above it and the provisional ones after).
+        The other components and the corroboration are the newest final row's, as in
+        :meth:`peek`. Each change is the :class:`Event` :meth:`update` would emit for it, dated
+        at its second.
+
+        Parameters
+        ----------
+        row : mapping or None
+            The newest final row (``None``: nothing to say yet).
+        hr_by_second : list of (int, float or None)
+            ``(t_s, hr)`` for consecutive seconds after ``row``'s, in order.
+
+        Returns
+        -------
+        list of Event
+            Empty while the baseline is not frozen or without a final row.
+        """
+        if self.stats is None or row is None:
+            return []
+        probe = copy.copy(self)  # ints and a str change on the copy; the containers are only read
+        events = []
+        for t, hr in hr_by_second:
+            arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
+            new = probe._next_zone(arousal, confidence, row, self.low)
+            if new != probe.zone:
+                events.append(probe._event(t, probe.zone, new, arousal, zs, self.low, row))
+                probe.zone = new
+        return events
+
+    def _peek_values(self, row: Mapping[str, Any], hr: float | None) -> dict[str, float]:
+        """Available component values with ``hr`` for the ``hr`` component and the others from
+        ``row`` (the quality rule of :meth:`_values`)."""
         poor_heart = row.get("quality") in ("none", "poor")
         values: dict[str, float] = {}
         for k, c in COMPONENTS.items():
@@ -370,11 +416,7 @@ class ToleranceEstimator(RowEstimator):
             v = finite_or_none(hr) if k == "hr" else finite_or_none(row.get(k))
             if v is not None:
                 values[k] = v
-        arousal, confidence, _ = self._arousal(values)
-        probe = copy.copy(self)  # counters are ints: the probe's steps never reach self
-        zone = probe._next_zone(arousal, confidence, row, self.low)
-        return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
-                "zone": self.zone, "zone_provisional": zone}
+        return values
 
     # ------------------------------------------------------------------ baseline
     def _collect(self, t: int, row: Mapping[str, Any], values: Mapping[str, float]) -> None:

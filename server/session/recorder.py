@@ -202,6 +202,15 @@ class Recorder(_Annotations):
             ids.append(int(cur.lastrowid))
         return ids
 
+    def write_withdrawn_event(self, update: dict[str, Any]) -> None:
+        """Keep a withdrawn provisional event (an update of :mod:`~coregulate.models.provisional_events`)."""
+        e = update["event"]
+        self._write(
+            "INSERT INTO withdrawn_event (pid, kind, t_start, t_end, participant, rule, label, evidence, final_upto_s)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (update["pid"], e["kind"], _clean(float(e["t_start"])), _clean(None if e["t_end"] is None else float(e["t_end"])),
+             e["participant"], e["rule"], e["label"], _dumps(e["evidence"]), update.get("final_upto_s")))
+
     def set_meta(self, **kv: Any) -> None:
         """Store metadata entries in the ``meta`` table (strings as they are, other values as JSON)."""
         self._set_meta(kv)
@@ -264,6 +273,12 @@ class RecorderSink:
         ids = self.recorder.write_events([Event(**{k: v for k, v in e.items() if k != "id"}) for e in events])
         for e, i in zip(events, ids):
             e["id"] = i
+
+    def on_event_updates(self, updates: list[dict[str, Any]]) -> None:
+        """Keep the withdrawn provisional events (the confirmed ones are final events already)."""
+        for u in updates:
+            if u["state"] == "withdrawn":
+                self.recorder.write_withdrawn_event(u)
 
     def on_annotation(self, annotation: dict[str, Any]) -> None:
         """Write an annotation and set its ``id`` in the file."""

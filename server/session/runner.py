@@ -92,6 +92,9 @@ class Sink(Protocol):
     def on_provisional(self, values: list[dict[str, Any]]) -> None:
         """Provisional values (live only; never stored)."""
 
+    def on_event_updates(self, updates: list[dict[str, Any]]) -> None:
+        """Provisional events pushed, confirmed or withdrawn (live only; the withdrawn ones are kept apart)."""
+
 
 def _call(sinks, name: str, arg) -> None:
     """Hand ``arg`` to every sink's ``name`` callback, in order.
@@ -131,7 +134,9 @@ class SessionRunner:
 
     Provisional values (issue #15) are computed only when a sink has ``on_provisional`` (a live
     viewer's hub): they go to the sinks, never to the recorder, so ``analyze`` (no such sink)
-    does not pay for them and the recorded rows are the same either way.
+    does not pay for them and the recorded rows are the same either way. Provisional events'
+    updates (``on_event_updates``: pushed, confirmed, withdrawn) go to the sinks after the final
+    events; the recorder keeps the withdrawn ones apart, as an audit record.
     """
 
     def __init__(self, source: Source, recorder: Recorder, config: PipelineConfig | None = None,
@@ -267,10 +272,17 @@ class SessionRunner:
             _call(self.outputs, "on_features", out.features)
         if out.dyad:
             _call(self.outputs, "on_dyad", out.dyad)
-        if out.events:
-            _call(self.outputs, "on_events", [e.to_dict() for e in out.events])
+        events = [e.to_dict() for e in out.events]
+        if events:
+            _call(self.outputs, "on_events", events)
         if out.provisional:  # viewers only: the recorder keeps final values (it has no on_provisional)
             _call(self.outputs, "on_provisional", out.provisional)
+        if out.event_updates:
+            # after on_events, which gave the final events their ids: a confirmation names its final event
+            # (always one of this output's: the pipeline settles as soon as a final event is made)
+            ids = {id(e): d.get("id") for e, d in zip(out.events, events)}
+            _call(self.outputs, "on_event_updates",
+                  [u.to_dict(ids.get(id(u.final))) for u in out.event_updates])
 
 
 def new_session_id(kind: str = "") -> str:

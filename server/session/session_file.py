@@ -5,7 +5,9 @@ the reader (:class:`~coregulate.server.session.store.SessionStore`).
 Layout (one file per session, WAL journal): ``meta`` (key/value: id, status, origin, config),
 ``participant``, ``stream``, ``chunk`` (raw samples as little-endian float64 blobs), ``feature``
 (one row per participant per second, the columns of :data:`FEATURE_COLUMNS`), ``dyad``,
-``event``, ``annotation`` and ``gap``.
+``event``, ``annotation``, ``gap`` and ``withdrawn_event`` (provisional events of a live session that
+the final data did not confirm, :mod:`~coregulate.models.provisional_events`: an audit record, never
+an event; absent from files written before it existed).
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS annotation (
     id INTEGER PRIMARY KEY, t_s REAL, t_end REAL, author TEXT, text TEXT, source TEXT,
     created_utc REAL, updated_utc REAL, deleted INTEGER DEFAULT 0);
 CREATE TABLE IF NOT EXISTS gap (stream_key TEXT, t_start REAL, t_end REAL);
+CREATE TABLE IF NOT EXISTS withdrawn_event (
+    pid INTEGER, kind TEXT, t_start REAL, t_end REAL, participant TEXT, rule TEXT, label TEXT,
+    evidence TEXT, final_upto_s REAL);
 """
 
 

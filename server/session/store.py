@@ -236,6 +236,17 @@ class SessionStore(_Annotations):
         keys = ("id", "t_s", "t_end", "author", "text", "source", "created_utc", "updated_utc", "deleted")
         return [dict(zip(keys, r)) for r in self.con.execute(sql + " ORDER BY t_s, id")]
 
+    def withdrawn_events(self) -> list[dict[str, Any]]:
+        """Provisional events of the live session that the final data withdrew (an audit record,
+        :mod:`~coregulate.models.provisional_events`; none in files older than the table)."""
+        if not self.con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='withdrawn_event'").fetchone():
+            return []
+        sql = ("SELECT pid, kind, t_start, t_end, participant, rule, label, evidence, final_upto_s FROM withdrawn_event"
+               " ORDER BY t_start, COALESCE(participant, ''), pid")
+        return [{"pid": i, "kind": k, "t_start": a, "t_end": b, "participant": p, "rule": r, "label": lab,
+                 "evidence": json.loads(ev or "{}"), "final_upto_s": up}
+                for i, k, a, b, p, r, lab, ev, up in self.con.execute(sql)]
+
     def gaps(self) -> list[dict[str, Any]]:
         """The marked gaps: stream key, start and end (s), ordered by start."""
         return [{"stream": k, "t_start": a, "t_end": b} for k, a, b in self.con.execute("SELECT * FROM gap ORDER BY t_start")]

@@ -12,7 +12,11 @@ shared by every viewer. Two classes of frame:
   first. ``provisional`` frames (issue #15) hold values published before their second is final
   (``{"participant", "t", "hr_inst_bpm", "hr_bpm", "beat_times", "beat_hr_bpm", "arousal",
   "zone_provisional", ...}``, ``t`` = the session time they describe); the ``features`` row of
-  that second replaces them, so losing one costs nothing that stays.
+  that second replaces them, so losing one costs nothing that stays. ``provisional_event``
+  frames hold zone changes pushed on that evidence and what became of them
+  (:class:`~coregulate.server.web.schemas.ProvisionalEventUpdate`: ``provisional``, then
+  ``confirmed`` with the id of the final event in an ``events`` frame, or ``withdrawn``); a
+  viewer that lost one learns the outcome from the ``events`` and ``features`` frames.
 
 A viewer never slows ingestion or other viewers: :meth:`Hub.publish` only appends to per-viewer
 bounded queues. A viewer whose queue of kept frames overflows is disconnected with close code

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .hub import Hub
+from .schemas import ProvisionalEventUpdate
 
 WAVE_HZ = 50.0  # points per second in the "signal alive" ECG strip (min/max pairs)
 LEVEL_BLOCK_S = 0.1  # audio level block
@@ -144,6 +145,14 @@ class HubSink:
         evs = [e.to_dict() if hasattr(e, "to_dict") else dict(e) for e in events]
         if evs:
             self.hub.submit("events", evs)
+
+    def on_event_updates(self, updates: Iterable[dict[str, Any]]) -> None:
+        """Send provisional events as they are pushed, confirmed or withdrawn (lossy frames of
+        :class:`~coregulate.server.web.schemas.ProvisionalEventUpdate`; a few per session, so
+        each is checked against the wire schema)."""
+        items = [ProvisionalEventUpdate.model_validate(u).model_dump() for u in updates]
+        if items:
+            self.hub.submit("provisional_event", items)
 
     def on_annotation(self, ann: dict[str, Any]) -> None:
         """Send an annotation (kept frame)."""

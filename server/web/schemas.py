@@ -200,6 +200,48 @@ class EventsOut(BaseModel):
     events: list[dict[str, Any]]
 
 
+class EventOut(BaseModel):
+    """One event as the estimators describe it (:class:`coregulate.models.base.Event`)."""
+
+    kind: str = Field(description="e.g. leave_window, return_window, zone_change, rupture_candidate")
+    t_start: float = Field(description="session seconds")
+    t_end: float | None = None
+    participant: str | None = Field(None, description="the person; null for dyad events")
+    rule: str = ""
+    label: str = Field("", description="for zone changes: 'old -> new'")
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProvisionalEventUpdate(BaseModel):
+    """One item of a websocket ``provisional_event`` frame (lossy; issue #15, item 3).
+
+    A zone change found on provisional data is pushed with ``state`` = ``provisional``, then
+    settled: ``confirmed`` when a final event of the same kind, person and label falls within
+    ``tolerance_s`` of it (``final_id`` is that event's id, as in the ``events`` frames), or
+    ``withdrawn`` when the person's final rows reached ``event.t_start + tolerance_s`` without one.
+    ``pid`` is the same in all updates of one provisional event.
+    """
+
+    pid: int = Field(ge=1, description="the provisional event's number in the session")
+    state: Literal["provisional", "confirmed", "withdrawn"]
+    event: EventOut
+    final_id: int | None = Field(None, description="confirmed: id of the final event")
+    final_t_start: float | None = Field(None, description="confirmed: t_start of the final event")
+    final_upto_s: int | None = Field(None, description="the person's newest final second when settled")
+    tolerance_s: float = Field(description="matching tolerance and look-ahead (s)")
+
+
+class WithdrawnEventOut(EventOut):
+    """A provisional event that the final data withdrew (kept by the recorder as an audit record)."""
+
+    pid: int
+    final_upto_s: float | None = None
+
+
+class WithdrawnEventsOut(BaseModel):
+    withdrawn_events: list[WithdrawnEventOut]
+
+
 class WaveformOut(BaseModel):
     """Decimated raw samples of one stream: times (s) and values (``null`` in gaps)."""
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from ....models.columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from ..auth import require_viewer
-from ..schemas import EventsOut, Rows, WaveformOut
+from ..schemas import EventsOut, Rows, WaveformOut, WithdrawnEventsOut
 from ..sessions import SessionError
 from .deps import http_error, manager, plain, read_store
 
@@ -49,6 +49,12 @@ def events(session_id: str, request: Request, t_from: float | None = Query(None,
            t_to: float | None = Query(None, ge=0)) -> dict:
     _range(t_from, t_to)
     return {"events": read_store(request, session_id, lambda st: [plain(e) for e in st.events(t_from=t_from, t_to=t_to)])}
+
+
+@router.get("/withdrawn-events", response_model=WithdrawnEventsOut,
+            summary="Provisional events of the live session that the final data withdrew (audit record)")
+def withdrawn_events(session_id: str, request: Request) -> dict:
+    return {"withdrawn_events": read_store(request, session_id, lambda st: [plain(e) for e in st.withdrawn_events()])}
 
 
 @router.get("/waveform", response_model=WaveformOut, summary="Decimated raw samples of one stream")

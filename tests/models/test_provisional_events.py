@@ -1,0 +1,140 @@
+"""Provisional zone events (issue #15, item 3): pushed on provisional evidence, confirmed or withdrawn
+by the final events; no threads, no sockets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coregulate.models.base import Event
+from coregulate.models.config import PipelineConfig
+from coregulate.models.pipeline import SessionPipeline
+from coregulate.models.provisional_events import MATCH_TOLERANCE_S, EventState, ProvisionalEvents
+from coregulate.models.tolerance import ToleranceEstimator
+from coregulate.sensors.chunk import rechunk
+from coregulate.sensors.simulator import Simulator
+
+from physio_helpers import PassThroughRegistry
+
+
+def _zone(t, label="window -> hyper", who="client", kind="leave_window"):
+    return Event(kind=kind, t_start=float(t), participant=who, label=label)
+
+
+def test_a_provisional_event_is_pushed_once_and_confirmed_by_the_nearest_matching_final_event():
+    tracker = ProvisionalEvents()
+    first = tracker.propose([_zone(100)])
+    assert [(u.pid, u.state) for u in first] == [(1, EventState.PROVISIONAL)]
+    # the next seconds' evaluations find the same change again, a little moved: not pushed again
+    assert tracker.propose([_zone(101)]) == [] and tracker.propose([_zone(100 + MATCH_TOLERANCE_S)]) == []
+    # another person's change, or another change of the same person, is another event
+    assert [u.pid for u in tracker.propose([_zone(100, who="therapist"), _zone(104, "hyper -> window", kind="return_window")])] == [2, 3]
+    # final events of other kinds or labels, or too far away, confirm nothing
+    upd = tracker.settle([_zone(100, "window -> hypo"), _zone(100 + MATCH_TOLERANCE_S + 1),
+                          Event(kind="rupture_candidate", t_start=100.0)], {"client": 95, "therapist": 95})
+    assert upd == []
+    upd = tracker.settle([_zone(103)], {"client": 103, "therapist": 96})
+    assert [(u.pid, u.state, u.final.t_start, u.final_upto_s) for u in upd] == [(1, EventState.CONFIRMED, 103.0, 103)]
+    assert {pid for pid, _ in tracker.pending} == {2, 3}
+
+
+def test_a_provisional_event_without_a_final_match_is_withdrawn_once_the_final_rows_pass_it_by_the_tolerance():
+    tracker = ProvisionalEvents()
+    tracker.propose([_zone(200), _zone(200, who="therapist")])
+    # the client's final rows reach 209: still inside the look-ahead
+    assert tracker.settle([], {"client": 209, "therapist": 300}) != []  # the therapist's is withdrawn
+    assert [pid for pid, _ in tracker.pending] == [1]
+    upd = tracker.settle([], {"client": 200 + int(MATCH_TOLERANCE_S), "therapist": 300})
+    assert [(u.pid, u.state, u.final, u.final_upto_s) for u in upd] == [(1, EventState.WITHDRAWN, None, 210)]
+    assert tracker.pending == []
+    # the same change proposed again after its withdrawal is a new provisional event
+    assert [u.pid for u in tracker.propose([_zone(212)])] == [3]
+    # the end of the session withdraws what no final event matched
+    assert [(u.pid, u.state) for u in tracker.finish([], {"client": 215})] == [(3, EventState.WITHDRAWN)]
+
+
+def test_a_final_event_matching_at_the_last_second_of_the_look_ahead_confirms_rather_than_withdraws():
+    tracker = ProvisionalEvents()
+    tracker.propose([_zone(50)])
+    upd = tracker.settle([_zone(50 + MATCH_TOLERANCE_S)], {"client": 50 + int(MATCH_TOLERANCE_S)})
+    assert [u.state for u in upd] == [EventState.CONFIRMED]
+
+
+def _rows(n, rng, rise_at=200):
+    """Per-second rows of a calm stretch, then a sustained HR rise (a hyper episode)."""
+    hr = 70 + rng.normal(0, 1, n)
+    hr[rise_at:] += 25
+    return [{"t_s": i + 1, "hr_bpm": float(h), "ln_rmssd": 3.5, "quality": "good"} for i, h in enumerate(hr)]
+
+
+def test_peek_zone_changes_changes_no_state_and_finds_the_change_update_then_makes_at_the_same_second():
+    rows = _rows(300, np.random.default_rng(5))
+    cfg = PipelineConfig(baseline=(0.0, 100.0))
+    est, plain = ToleranceEstimator("client", cfg), ToleranceEstimator("client", cfg)
+    ahead = 12  # the final tier's lag behind the provisional data, in seconds
+    seen = []
+    for i, row in enumerate(rows):
+        future = [(r["t_s"], r["hr_bpm"]) for r in rows[i + 1: i + 1 + ahead]]
+        peeked = est.peek_zone_changes(row if i else None, future)
+        assert est.peek_zone_changes(row if i else None, future) == peeked  # twice: the same, nothing moved
+        out_e, ev_e = est.update(row)
+        out_p, ev_p = plain.update(row)
+        assert out_e == out_p and [e.to_dict() for e in ev_e] == [e.to_dict() for e in ev_p]
+        seen += [(e.kind, e.label, e.t_start) for e in est.peek_zone_changes(row, future)]
+    finals = [(e.kind, e.label, e.t_start) for e in _all_events(rows, cfg) if e.kind == "leave_window"]
+    assert finals == [("leave_window", "window -> hyper", 230.0)]  # 30 s above the threshold after the rise
+    # foreseen as soon as its second was within the provisional data: `ahead` evaluations before it was final
+    assert seen.count(finals[0]) == ahead
+
+
+def _all_events(rows, cfg):
+    est = ToleranceEstimator("client", cfg)
+    return [e for r in rows for e in est.update(r)[1]]
+
+
+def _run(pipe, chunks):
+    feats, events, updates = [], [], []
+    for c in chunks:
+        out = pipe.update(c)
+        feats += out.features
+        events += out.events
+        updates += [(c.t_end, u) for u in out.event_updates]
+    out = pipe.finish()
+    return feats + out.features, events + out.events, updates + [(None, u) for u in out.event_updates]
+
+
+def test_pipeline_pushes_zone_changes_before_they_are_final_and_the_final_events_settle_them():
+    sim = Simulator(seed=3, duration_s=600, audio=False)
+    cfg = PipelineConfig(baseline=(0.0, 120.0))
+    chunks = list(sim.chunks())
+    feats, events, updates = _run(SessionPipeline(sim.streams, cfg, sim.utc0, PassThroughRegistry(), provisional=True),
+                                  rechunk(chunks, 0.5))
+    plain_feats, plain_events, plain_updates = _run(SessionPipeline(sim.streams, cfg, sim.utc0), chunks)
+    assert feats == plain_feats and [e.to_dict() for e in events] == [e.to_dict() for e in plain_events]
+    assert plain_updates == []  # `analyze` (no provisional tier) has none
+    pushed = [(t, u) for t, u in updates if u.state == EventState.PROVISIONAL]
+    hyper = [(t, u) for t, u in pushed if u.event.label == "window -> hyper"]
+    assert hyper, "the simulated hyperarousal was not pushed provisionally"
+    t_pushed, u = hyper[0]
+    final = next(e for e in events if e.kind == "leave_window" and e.participant == "client")
+    # pushed within 2 s of the second it describes, while the final event came later
+    assert t_pushed - u.event.t_start <= 2.0
+    final_at = next(t for t, chunk_events in _final_times(sim, cfg, chunks) if final.t_start in chunk_events)
+    assert final_at > t_pushed
+    # every pushed event is settled exactly once, and a confirmation names a final event within the tolerance
+    settled = {}
+    for _, v in updates:
+        if v.state != EventState.PROVISIONAL:
+            assert v.pid not in settled
+            settled[v.pid] = v
+    assert set(settled) == {v.pid for _, v in pushed}
+    for v in settled.values():
+        if v.state == EventState.CONFIRMED:
+            assert v.final in events and abs(v.final.t_start - v.event.t_start) <= MATCH_TOLERANCE_S
+    assert settled[u.pid].state == EventState.CONFIRMED
+
+
+def _final_times(sim, cfg, chunks):
+    """(chunk end, t_start of the client's zone events it made final) of a plain run."""
+    pipe = SessionPipeline(sim.streams, cfg, sim.utc0)
+    for c in chunks:
+        yield c.t_end, {e.t_start for e in pipe.update(c).events if e.participant == "client"}
