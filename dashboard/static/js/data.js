@@ -24,6 +24,8 @@ export class SessionData {
     // second arrives, and the beat-by-beat HR of the last minute
     this.provisional = new Map(); // participant -> value {t, hr_inst_bpm, hr_bpm, arousal, ...}
     this.beats = new Map(); // participant -> {t: [], hr: []}
+    // live only (issue #15, item 3): zone changes pushed on provisional evidence, by their number
+    this.provEvents = new Map(); // pid -> {state, event, final_id, tolerance_s}
   }
   setParticipants(list) {
     const order = (p) => (p === "client" ? 0 : p === "therapist" ? 1 : 2);
@@ -58,6 +60,32 @@ export class SessionData {
   provisionalOf(participant) {
     const v = this.provisional.get(participant);
     return v && !(Math.ceil(v.t) <= this.tLast.get(participant)) ? v : null;
+  }
+  /** Provisional events as pushed, confirmed or withdrawn (`provisional_event` frames). */
+  addEventUpdates(updates) {
+    for (const u of updates) {
+      const old = this.provEvents.get(u.pid);
+      if (!old || old.state === "provisional") this.provEvents.set(u.pid, u);
+    }
+  }
+  /** Provisional events still to show: pending ones (lighter) and withdrawn ones (struck out); a
+   *  confirmed one is its final event now. The frames are lossy: one still pending when the
+   *  person's final rows passed it by its tolerance lost its update, and counts as withdrawn,
+   *  which is what the server decided too unless a final event of the same kind arrived. */
+  shownProvisionalEvents() {
+    const out = [];
+    for (const u of this.provEvents.values()) {
+      if (u.state === "confirmed") continue;
+      const e = u.event;
+      if (u.state === "provisional" && this.tLast.get(e.participant) >= e.t_start + u.tolerance_s) {
+        const final = [...this.events.values()].some((f) => f.kind === e.kind && f.participant === e.participant
+          && f.label === e.label && Math.abs(f.t_start - e.t_start) <= u.tolerance_s);
+        u.state = final ? "confirmed" : "withdrawn";
+        if (final) continue;
+      }
+      out.push(u);
+    }
+    return out;
   }
   addDyad(rows) { for (const r of rows) this.dyad.set(r.t_s, r); }
   addEvents(evs) { for (const e of evs) this.events.set(e.id ?? `${e.kind}@${e.t_start}/${e.participant}`, e); }

@@ -227,12 +227,16 @@ export class DyadView {
   renderEvents(tNow) {
     const all = this.data.sortedEvents();
     if (!this.allEvents) {
-      // live: what happened so far, newest first
+      // live: what happened so far, newest first, with the zone changes the provisional data
+      // point to (lighter until the final data confirm them; struck out when withdrawn)
       const evs = all.filter((e) => e.t_start <= tNow + 0.5);
-      const key = `${evs.length}`;
+      const prov = this.data.shownProvisionalEvents ? this.data.shownProvisionalEvents() : [];
+      const key = `${evs.length}|${prov.map((u) => `${u.pid}:${u.state}`).join(",")}`;
       if (key === this._evKey) return;
       this._evKey = key;
-      this.evList.replaceChildren(...evs.slice(-200).reverse().map((e) => this._item(e)));
+      const items = [...evs.slice(-200).map((e) => [e.t_start, this._item(e)]),
+        ...prov.map((u) => [u.event.t_start, this._provisionalItem(u)])].sort((a, b) => a[0] - b[0]);
+      this.evList.replaceChildren(...items.reverse().map((x) => x[1]));
       return;
     }
     // replay: the whole session in time order, the latest event at or before the cursor marked
@@ -258,6 +262,17 @@ export class DyadView {
       e.t_end != null && e.kind !== "gap" ? h("span", { className: "muted" }, ` until ${mmss(e.t_end)}`) : "",
       e.rule ? h("span", { className: "muted rule" }, ` — ${e.rule}`) : "");
     if (this.onJump) li.prepend(h("button", { type: "button", onclick: () => this.onJump(e.t_start), title: "Jump to this event" }, "go"), " ");
+    return li;
+  }
+  _provisionalItem(u) {
+    const li = this._item(u.event);
+    const withdrawn = u.state === "withdrawn";
+    li.classList.add(withdrawn ? "withdrawn" : "provisional");
+    li.dataset.state = u.state;
+    li.dataset.pid = u.pid;
+    li.title = withdrawn ? "withdrawn: the final data did not confirm this zone change"
+      : "provisional: from the newest beats, confirmed or withdrawn once the data are final";
+    li.querySelector(".evkind").append(withdrawn ? " (withdrawn)" : " (provisional)");
     return li;
   }
   markStale(byPerson) {

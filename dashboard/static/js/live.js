@@ -91,6 +91,7 @@ export async function liveView(main, sessionId, ctx) {
         case "annotation": data.annotation(f.data.op || "add", f.data); annMsg.textContent = `annotation: ${f.data.text ?? "deleted"}`; break;
         case "wave": case "level": data.addWave(f.data); lastData = performance.now(); break;
         case "provisional": data.addProvisional(f.data); break;
+        case "provisional_event": data.addEventUpdates(f.data); break;
         case "sensors": data.sensors = f.data; break;
         case "status": status.textContent = f.data.status; break;
         case "hello": if (f.data.ended) setEnded({ status: "ended" }); break;

@@ -1,0 +1,76 @@
+"""Live view of provisional events (issue #15, items 3-4) in Debian's Chromium: a zone change pushed on
+provisional evidence is listed lighter, replaced by its final event when confirmed, and struck out
+when withdrawn (also when its update frame was lost)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard_helpers import OUT, SUP
+
+pytestmark = pytest.mark.browser
+
+EVENTS = "ol.events[aria-live=polite]"
+
+
+def _update(pid, state, t, label="window -> hyper", kind="leave_window", who="client", final_id=None):
+    return {"pid": pid, "state": state, "final_id": final_id, "final_t_start": None, "final_upto_s": None,
+            "tolerance_s": 10.0, "event": {"kind": kind, "t_start": t, "t_end": None, "participant": who,
+                                           "rule": "arousal > 2 for 30 s", "label": label, "evidence": {}}}
+
+
+def test_provisional_event_is_lighter_then_confirmed_or_struck_out(server, page):
+    # a created, never started session: every frame it shows is the one this test sends
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    hub = server.server.config.app.state.manager.live[sid].hub
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/live/{sid}")
+    page.wait_for_selector("section[data-person=client]")
+    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+
+    rows = lambda a, b: [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "zone": "window"} for t in range(a, b)]  # noqa: E731
+    hub.submit("features", rows(1, 21))
+    hub.submit("events", [{"id": 1, "kind": "zone_change", "t_start": 5.0, "participant": "client",
+                           "label": "unknown -> window", "rule": "baseline complete", "evidence": {}}])
+    hub.submit("sensors", {"t": 33.0, "streams": {}})
+    page.wait_for_selector(f"{EVENTS} li[data-kind=zone_change]")
+    final_opacity = float(page.evaluate(f"getComputedStyle(document.querySelector('{EVENTS} li[data-kind=zone_change]')).opacity"))
+
+    # pushed on provisional evidence: listed, marked and lighter than a final event
+    hub.submit("provisional_event", [_update(1, "provisional", 31.0)])
+    item = page.locator(f"{EVENTS} li[data-pid='1']")
+    item.wait_for(timeout=10_000)
+    assert item.get_attribute("data-state") == "provisional" and "(provisional)" in item.inner_text()
+    assert float(page.evaluate(f"getComputedStyle(document.querySelector(\"{EVENTS} li[data-pid='1']\")).opacity")) < final_opacity
+    page.screenshot(path=str(OUT / "live-provisional-event.png"), full_page=True)
+
+    # confirmed: the final event takes its place
+    hub.submit("features", rows(21, 33))
+    hub.submit("events", [{"id": 2, "kind": "leave_window", "t_start": 32.0, "participant": "client",
+                           "label": "window -> hyper", "rule": "arousal > 2 for 30 s", "evidence": {}}])
+    hub.submit("provisional_event", [_update(1, "confirmed", 31.0, final_id=2)])
+    page.wait_for_function(f"() => !document.querySelector(\"{EVENTS} li[data-pid='1']\")", timeout=10_000)
+    assert page.locator(f"{EVENTS} li[data-kind=leave_window]:not([data-pid])").count() == 1
+
+    # withdrawn: struck out, kept in the list
+    hub.submit("provisional_event", [_update(2, "provisional", 40.0, "window -> hypo_candidate")])
+    page.locator(f"{EVENTS} li[data-pid='2'][data-state=provisional]").wait_for(timeout=10_000)
+    hub.submit("features", rows(33, 51))
+    hub.submit("provisional_event", [_update(2, "withdrawn", 40.0, "window -> hypo_candidate")])
+    gone = page.locator(f"{EVENTS} li[data-pid='2'][data-state=withdrawn]")
+    gone.wait_for(timeout=10_000)
+    assert "(withdrawn)" in gone.inner_text()
+    assert "line-through" in page.evaluate(
+        f"getComputedStyle(document.querySelector(\"{EVENTS} li[data-pid='2']\")).textDecorationLine")
+
+    # a pending event whose update frame was lost: withdrawn once the final rows passed it by its tolerance
+    hub.submit("provisional_event", [_update(3, "provisional", 55.0, "hyper -> window", "return_window")])
+    page.locator(f"{EVENTS} li[data-pid='3'][data-state=provisional]").wait_for(timeout=10_000)
+    hub.submit("features", rows(51, 66))
+    page.locator(f"{EVENTS} li[data-pid='3'][data-state=withdrawn]").wait_for(timeout=10_000)
+    page.screenshot(path=str(OUT / "live-provisional-event-settled.png"), full_page=True)
+    server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors
