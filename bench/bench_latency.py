@@ -9,6 +9,15 @@ every frame, computes
 * ``final``: feature rows (``features`` frames); a row ``t_s`` describes the moment ``t_s``.
 * ``provisional``: ``provisional`` frames (issue #15); a value describes its ``t`` (its newest beat).
 * ``provisional_arousal``: the arousal/zone evidence inside provisional frames (when present).
+* ``provisional_event``: zone changes pushed on provisional evidence (``provisional_event`` frames,
+  state ``provisional``); an event describes its ``t_start``, the second its rule was met.
+  ``final_event``: the final zone events (``events`` frames: leave_window, return_window,
+  zone_change), the baseline the provisional events are compared with (``p50_vs_final_event``);
+  ``event_settled``: when the confirmation or withdrawal of a provisional event arrived, from its
+  ``t_start``. Zone changes need the baseline and then a sustained excursion: with
+  ``--baseline-speed 20 --baseline 0-300`` the simulator's 300-s calm baseline plays at x20 and its
+  hyperarousal (about 340 s) and return (about 460 s) fall within a 220-s run at x1; only
+  frames describing the x1 part are counted then, and the session origin is estimated from them.
 * ``wire``: ``sensors`` frames, which say how far the raw data has arrived (``t``, the end of the
   newest chunk); their lag is what the server and the socket cost, the floor any value can reach.
 
@@ -30,6 +39,7 @@ The server's CPU time over the run (from /proc) is printed per dyad, as a share 
 Usage:
   .venv/bin/python bench/bench_latency.py --seconds 150       # 1 dyad per kind, then 32 dyads (kinds mixed)
   .venv/bin/python bench/bench_latency.py --levels 1 --kinds rr --seconds 40
+  .venv/bin/python bench/bench_latency.py --levels 1 --kinds rr,ecg --seconds 220 --baseline 0-300 --baseline-speed 20
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ import numpy as np
 
 from bench_server import SUP, follow_session, free_port, stop_server, wait_up  # the same server and viewer as the capacity bench
 KINDS = ("ecg", "rr", "audio", "ppg")
+ZONE_EVENT_KINDS = ("leave_window", "return_window", "zone_change")  # models.provisional_events
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
 #: session seconds at the start left out of ``p99_after_warmup_s`` (the first chunks of a session
@@ -56,7 +67,7 @@ PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
 WARMUP_S = 20.0
 
 
-def session_request(kind: str, data_dir: Path, baseline: tuple[float, float]) -> dict:
+def session_request(kind: str, data_dir: Path, baseline: tuple[float, float], baseline_speed: float | None = None) -> dict:
     """The REST body that starts one dyad whose live values come from ``kind``.
 
     A replayed file must sit in the server's data folder (the API confines SPECs to it): the PPG
@@ -64,6 +75,8 @@ def session_request(kind: str, data_dir: Path, baseline: tuple[float, float]) ->
     5 minutes so that arousal (which needs it) exists within a short run.
     """
     base = {"speed": 1.0, "label": f"latency-{kind}", "start": False, "baseline": list(baseline)}
+    if baseline_speed:
+        base["baseline_speed"] = baseline_speed  # pacing only: the baseline plays faster, then x1
     if kind in ("ecg", "rr"):
         return {**base, "source": {"kind": "simulator", "duration_s": 1200, "audio": False},
                 "options": {"heart": {"beat_sources": [kind]}}}
@@ -101,19 +114,31 @@ def cpu_seconds(pid: int) -> float:
 class DyadLags:
     """Arrivals of one dyad's frames, turned into lags once the session origin is known."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, x1_from: float = 0.0) -> None:
         self.kind = kind
+        self.x1_from = x1_from  # session time from which the pacing is x1 (after a fast baseline)
         self.origin_candidates: list[float] = []
         self.arrivals: dict[str, list[tuple[float, float]]] = {"final": [], "provisional": [],
-                                                               "provisional_arousal": [], "wire": []}
+                                                               "provisional_arousal": [], "wire": [],
+                                                               "provisional_event": [], "final_event": [],
+                                                               "event_settled": []}
         self.connected = False
 
     def take(self, frame: dict, now: float) -> None:
         typ, data = frame.get("type"), frame.get("data")
         if typ == "sensors":
             t = float(data["t"])
-            self.origin_candidates.append(frame["ts"] - t)
+            if t >= self.x1_from:
+                self.origin_candidates.append(frame["ts"] - t)
             self.arrivals["wire"].append((now, t))
+        elif typ == "provisional_event":
+            for u in data:
+                tier = "provisional_event" if u["state"] == "provisional" else "event_settled"
+                self.arrivals[tier].append((now, float(u["event"]["t_start"])))
+        elif typ == "events":
+            for e in data:
+                if e.get("kind") in ZONE_EVENT_KINDS:
+                    self.arrivals["final_event"].append((now, float(e["t_start"])))
         elif typ == "features":
             for row in data:
                 if row.get("hr_bpm") is not None or row.get("hr_inst_bpm") is not None or self.kind == "audio":
@@ -130,6 +155,7 @@ class DyadLags:
         if not self.origin_candidates:
             return {k: np.zeros(0) for k in self.arrivals}
         origin = min(self.origin_candidates)
+        t_from = max(t_from, self.x1_from)
         return {k: np.array([now - (origin + t) for now, t in v if now <= until and t >= t_from])
                 for k, v in self.arrivals.items()}
 
@@ -143,18 +169,18 @@ async def viewer(port: int, sid: str, lags: DyadLags) -> None:
 
 
 async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float,
-                    baseline: tuple[float, float]) -> dict:
+                    baseline: tuple[float, float], baseline_speed: float | None = None) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
                                  timeout=60) as http:
         sids, dyads = [], []
         for kind in kinds:
-            r = await http.post("/api/sessions", json=session_request(kind, data_dir, baseline))
+            r = await http.post("/api/sessions", json=session_request(kind, data_dir, baseline, baseline_speed))
             if r.status_code != 201:
                 raise RuntimeError(f"cannot create a {kind} dyad: {r.status_code} {r.text}")
             sids.append(r.json()["id"])
-            dyads.append(DyadLags(kind))
+            dyads.append(DyadLags(kind, baseline[1] + 5.0 if baseline_speed else 0.0))
         tasks = [asyncio.create_task(viewer(port, sid, d)) for sid, d in zip(sids, dyads)]
         while sum(d.connected for d in dyads) < len(dyads):
             await asyncio.sleep(0.05)
@@ -193,6 +219,9 @@ async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], secon
                 out[tier]["p99_after_warmup_s"] = round(float(np.percentile(b, 99)), 3)
             if tier.startswith("provisional") and final_p50:
                 out[tier]["p50_vs_final"] = round(p50 / final_p50, 3)
+        final_event = out.get("final_event")
+        if out.get("provisional_event") and final_event:
+            out["provisional_event"]["p50_vs_final_event"] = round(out["provisional_event"]["p50_s"] / final_event["p50_s"], 3)
         res[kind] = out
     return res
 
@@ -215,7 +244,7 @@ async def bench(args) -> None:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data])
         try:
             await wait_up(port, proc)
-            res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline)
+            res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline, args.baseline_speed)
         finally:
             stop_server(proc, data)
         print(json.dumps(res), flush=True)
@@ -228,6 +257,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="x1 session time per level")
     ap.add_argument("--baseline", default="0-90", help="arousal baseline START-END in session seconds "
                     "(provisional arousal exists from its end + the final lag on)")
+    ap.add_argument("--baseline-speed", type=float, default=None,
+                    help="play the baseline at this speed, then x1 (pacing only; counts only the x1 part)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--data", default="", help=argparse.SUPPRESS)
@@ -236,7 +267,7 @@ def main() -> None:
         serve(args)
         return
     print(f"# bench_latency: cpus={os.cpu_count()} seconds/level={args.seconds} levels={args.levels} "
-          f"baseline={args.baseline}", flush=True)
+          f"baseline={args.baseline} baseline_speed={args.baseline_speed}", flush=True)
     asyncio.run(bench(args))
 
 

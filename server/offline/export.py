@@ -38,6 +38,7 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> Path:
 
 def export_csv(store: SessionStore, out_dir: Path, summary=None) -> list[Path]:
     """features.csv (one row per participant per second), events.csv, annotations.csv,
+    withdrawn_events.csv when a live session withdrew provisional events,
     dyad.csv when the session has two or more people, and summary.csv (one row per person and
     one for the dyad; ``summary``, a :class:`~.summary.SessionSummary`, is computed when not
     given). Empty cells: not computable."""
@@ -51,6 +52,11 @@ def export_csv(store: SessionStore, out_dir: Path, summary=None) -> list[Path]:
                             ["t_start", "t_end", "participant", "kind", "label", "rule", "evidence"], events))
     files.append(write_csv(out_dir / "annotations.csv", ["t_s", "t_end", "author", "text", "source"],
                             store.annotations()))
+    withdrawn = [dict(e, evidence=json.dumps(e["evidence"], sort_keys=True)) for e in store.withdrawn_events()]
+    if withdrawn:  # live sessions only: provisional events the final data did not confirm (an audit record)
+        files.append(write_csv(out_dir / "withdrawn_events.csv",
+                                ["t_start", "t_end", "participant", "kind", "label", "rule", "final_upto_s", "evidence"],
+                                withdrawn))
     if len(store.participants()) >= 2:
         dyad = store.dyad()
         extra = sorted({k for r in dyad for k in r} - set(DYAD_COLUMNS))

@@ -4,6 +4,9 @@ when withdrawn (also when its update frame was lost)."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import pytest
 
 from dashboard_helpers import OUT, SUP
@@ -73,4 +76,35 @@ def test_provisional_event_is_lighter_then_confirmed_or_struck_out(server, page)
     page.locator(f"{EVENTS} li[data-pid='3'][data-state=withdrawn]").wait_for(timeout=10_000)
     page.screenshot(path=str(OUT / "live-provisional-event-settled.png"), full_page=True)
     server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors
+
+
+def test_replay_lists_the_withdrawn_provisional_events_struck_out(server, page):
+    if server.fake:
+        pytest.skip("needs the real pipeline to record a session file")
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 310, "audio": False},
+                                                 "speed": "max", "label": "withdrawn review"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    t = time.time()
+    while server.http.get(f"/api/sessions/{sid}").json()["status"] in ("created", "starting", "running"):
+        assert time.time() - t < 300, "analysis did not finish"
+        time.sleep(0.5)
+    assert server.http.get(f"/api/sessions/{sid}/withdrawn-events").json() == {"withdrawn_events": []}
+    # what a live session's recorder keeps for a provisional event the final data withdrew
+    with sqlite3.connect(server.server.config.app.state.manager.path_of(sid)) as con:
+        con.execute("INSERT INTO withdrawn_event VALUES (7, 'leave_window', 200.0, NULL, 'therapist', "
+                    "'arousal > 2 for 30 s', 'window -> hyper', '{}', 210)")
+    listed = server.http.get(f"/api/sessions/{sid}/withdrawn-events").json()["withdrawn_events"]
+    assert [(w["pid"], w["participant"], w["label"], w["final_upto_s"]) for w in listed] == [(7, "therapist", "window -> hyper", 210)]
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/replay/{sid}")
+    item = page.locator("section[aria-label='Withdrawn provisional events'] li[data-pid='7']")
+    item.wait_for(timeout=15_000)
+    assert "Therapist" in item.inner_text() and "3:20" in item.inner_text()
+    assert "line-through" in page.evaluate(
+        "getComputedStyle(document.querySelector(\"section[aria-label='Withdrawn provisional events'] li\")).textDecorationLine")
+    # not among the session's events
+    assert page.locator("ol.events li[data-pid]").count() == 0
     assert not page.errors, page.errors

@@ -11,6 +11,7 @@ import { SessionData } from "./data.js";
 import { DyadView, h } from "./dyadview.js";
 import { Overview } from "./overview.js";
 import { sessionVideo } from "./video.js";
+import { eventTitle } from "./words.js";
 
 const WINDOW_S = 300;
 export const CURSOR_EVENT = "coregulate:cursor";
@@ -77,7 +78,16 @@ export async function replayView(main, sessionId, ctx) {
   const overviewBox = h("section", { className: "strip overview-box", "aria-label": "Session overview" },
     h("h3", {}, "Whole session ", h("span", { className: "muted" }, "(zones: green window, red hyper, blue hypo, light blue possible hypo, grey calibrating or unknown; box: the charts' window)")));
   const video = sessionVideo(q, sessionId); // beside the traces; says so when there is none, or it moved
-  main.replaceChildren(bar, keys, overviewBox, slider, video.el, annPanel);
+  // provisional events a live session withdrew (issue #15): an audit record, struck out, never events
+  const withdrawn = await api(`${q}/withdrawn-events`).then((r) => r.withdrawn_events, () => []);
+  const withdrawnPanel = h("section", { className: "strip", "aria-label": "Withdrawn provisional events", hidden: !withdrawn.length },
+    h("h3", {}, "Withdrawn provisional events ", h("span", { className: "muted" },
+      "(live only: pushed on provisional data, not confirmed by the final data; not events)")),
+    h("ul", { className: "events" }, ...withdrawn.map((w) => h("li", { className: "withdrawn", "data-state": "withdrawn", "data-pid": w.pid },
+      h("button", { type: "button", onclick: () => seek(w.t_start), title: "Jump there" }, "go"), " ",
+      h("span", { className: "evtime" }, mmss(w.t_start)), " ", h("span", { className: "evkind" }, eventTitle(w)),
+      h("span", { className: "muted rule" }, ` — ${w.rule}`)))));
+  main.replaceChildren(bar, keys, overviewBox, slider, video.el, annPanel, withdrawnPanel);
   main.addEventListener(CURSOR_EVENT, video.onCursor);
   const overview = new Overview(overviewBox, data, duration, (t) => seek(t));
   const view = new DyadView(main, data, { onJump: (t) => seek(t), allEvents: true });

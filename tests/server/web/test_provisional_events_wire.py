@@ -4,6 +4,7 @@ settled on the wire, withdrawn ones kept apart in the session file, final events
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from coregulate.models.config import PipelineConfig
 from coregulate.models.registry import Registry
 from coregulate.sensors.simulator import Simulator
+from coregulate.server.offline.export import export_csv
 from coregulate.server.session.recorder import Recorder
 from coregulate.server.session.runner import SessionRunner
 from coregulate.server.session.store import SessionStore
@@ -53,17 +55,23 @@ def _run(tmp_path, name, sinks):
     sim = Simulator(seed=2, duration_s=310, audio=False)
     rec = Recorder(tmp_path / f"{name}.sqlite", name, sim.streams, CONFIG, utc0=sim.utc0)
     asyncio.run(SessionRunner(sim, rec, CONFIG, sinks=sinks, registry=MisleadingRegistry()).run())
+    (tmp_path / f"{name}-csv").mkdir()
     with SessionStore(tmp_path / f"{name}.sqlite") as st:
-        return st.features(), st.events(), st.withdrawn_events()
+        exported = {p.name for p in export_csv(st, tmp_path / f"{name}-csv")}
+        return st.features(), st.events(), st.withdrawn_events(), exported
 
 
 def test_misleading_provisional_evidence_is_pushed_withdrawn_and_kept_apart_from_the_final_events(tmp_path):
     hub = Hub("s", max_lossy=100_000, max_kept=100_000)  # this test reads every frame at the end
     viewer = hub.subscribe(None)
-    feats, events, withdrawn = _run(tmp_path, "live", [HubSink(hub)])
-    plain_feats, plain_events, plain_withdrawn = _run(tmp_path, "plain", [])
+    feats, events, withdrawn, exported = _run(tmp_path, "live", [HubSink(hub)])
+    plain_feats, plain_events, plain_withdrawn, plain_exported = _run(tmp_path, "plain", [])
     assert feats == plain_feats and events == plain_events  # the final record is the same
     assert plain_withdrawn == []  # no viewer, no provisional tier: nothing provisional at all
+    # the export adds the audit record only where there is one (`analyze` outputs are unchanged)
+    assert exported - plain_exported == {"withdrawn_events.csv"} and plain_exported <= exported
+    with open(tmp_path / "live-csv" / "withdrawn_events.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == len(withdrawn)
 
     frames = [json.loads(f.text) for f in asyncio.run(viewer.next_batch())]
     updates = [u for f in frames if f["type"] == "provisional_event" for u in f["data"]]
