@@ -32,11 +32,14 @@ from coregulate.models.provisional_events import MATCH_TOLERANCE_S, ZONE_EVENT_K
 from coregulate.sensors.simulator import Simulator
 
 
-def run(seed: int, kind: str, duration_s: float) -> dict:
-    """One simulated session with heart data from ``kind`` (``rr``, ``ecg``; ``audio``: rr and voices)."""
+def run(seed: int, kind: str, duration_s: float, events: bool = True) -> dict:
+    """One simulated session with heart data from ``kind`` (``rr``, ``ecg``; ``audio``: rr and voices);
+    ``events=False``: the provisional tier without its zone events (the CPU baseline)."""
     sim = Simulator(seed=seed, duration_s=duration_s, audio=kind == "audio")
     options = {"heart": {"beat_sources": [kind]}} if kind in ("rr", "ecg") else {}
     pipe = SessionPipeline(sim.streams, PipelineConfig(options=options), sim.utc0, provisional=True)
+    if not events:
+        pipe.provisional_events = None
     finals: list[tuple[float, object]] = []  # (known at, event)
     updates: list[tuple[float, object]] = []
     cpu0 = time.process_time()
@@ -56,7 +59,7 @@ def run(seed: int, kind: str, duration_s: float) -> dict:
     known_at = {id(e): t for t, e in finals}
     confirming = {id(u.final) for _, u in confirmed}
     return {
-        "seed": seed, "kind": kind, "cpu_s": round(cpu, 1),
+        "seed": seed, "kind": kind, "cpu_s": round(cpu, 2),
         "final": len(finals), "pushed": len(pushed), "confirmed": len(confirmed), "withdrawn": len(withdrawn),
         # the baseline's unknown -> window comes with the baseline's freeze on final rows: no provisional tier can precede it
         "missed": sum(1 for _, e in finals if id(e) not in confirming and not e.label.startswith("unknown")),
@@ -81,11 +84,18 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--kinds", default="rr,ecg", help="rr, ecg, audio (rr beats and both voices)")
     ap.add_argument("--duration", type=float, default=1200.0)
+    ap.add_argument("--cpu", action="store_true", help="also run each session without provisional events "
+                    "(same process, alternating) and print the CPU ratio")
     args = ap.parse_args()
     print(f"# bench_provisional_events: seeds={args.seeds} kinds={args.kinds} duration={args.duration:g} "
           f"tolerance={MATCH_TOLERANCE_S:g} s", flush=True)
     for kind in args.kinds.split(","):
         runs = [run(int(s), kind, args.duration) for s in args.seeds.split(",")]
+        if args.cpu:
+            cpu_without = [run(int(s), kind, args.duration, events=False)["cpu_s"] for s in args.seeds.split(",")]
+            with_ = sum(r["cpu_s"] for r in runs)
+            print(json.dumps({"kind": kind, "cpu_s_with_events": round(with_, 1), "cpu_s_without": round(sum(cpu_without), 1),
+                              "ratio": round(with_ / sum(cpu_without), 3)}), flush=True)
         for r in runs:
             print(json.dumps({k: v for k, v in r.items() if not isinstance(v, list) or k == "withdrawn_events"}), flush=True)
         total = {k: sum(r[k] for r in runs) for k in ("final", "pushed", "confirmed", "withdrawn", "missed")}
