@@ -239,6 +239,8 @@ class WithdrawnEventOut(EventOut):
 
 
 class WithdrawnEventsOut(BaseModel):
+    """The withdrawn provisional events of a session, in time order (empty for files without them)."""
+
     withdrawn_events: list[WithdrawnEventOut]
 
 
