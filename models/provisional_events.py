@@ -19,9 +19,10 @@ proposals and final events, in the same order, give the same updates.
 
 Why the tolerance is 10 s: the provisional ``hr`` component is the median of the newest beats
 before artefact correction and the other components are held at the newest final row, so a
-provisional crossing of a 30-s sustain can land a few seconds off the final one
-(``bench/RESULTS.md``, "Provisional zone events"); 10 s is a third of the sustain, so two calls
-of the same change closer than that are one episode.
+provisional crossing of a 30-s sustain can land some seconds off the final one (0-1 s on the
+simulator: ``bench/RESULTS.md``, "Provisional zone events at the viewer"); 10 s is a third of the
+default sustain, so two calls of the same change closer than that are taken for one. It also sets
+how long a wrong provisional event stays up: until the final rows are 10 s past it.
 """
 
 from __future__ import annotations
