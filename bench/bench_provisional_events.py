@@ -68,6 +68,8 @@ def run(seed: int, kind: str, duration_s: float, events: bool = True) -> dict:
         "lead_s": [known_at[id(u.final)] - pushed[u.pid][0] for _, u in confirmed],
         "offset_s": [u.final.t_start - u.event.t_start for _, u in confirmed],
         "withdrawn_events": [f"{u.event.participant} {u.event.label} @{u.event.t_start:g}" for _, u in withdrawn],
+        "missed_events": [f"{e.participant} {e.label} @{e.t_start:g}" for _, e in finals
+                          if id(e) not in confirming and not e.label.startswith("unknown")],
     }
 
 
@@ -97,7 +99,7 @@ def main() -> None:
             print(json.dumps({"kind": kind, "cpu_s_with_events": round(with_, 1), "cpu_s_without": round(sum(cpu_without), 1),
                               "ratio": round(with_ / sum(cpu_without), 3)}), flush=True)
         for r in runs:
-            print(json.dumps({k: v for k, v in r.items() if not isinstance(v, list) or k == "withdrawn_events"}), flush=True)
+            print(json.dumps({k: v for k, v in r.items() if not isinstance(v, list) or k.endswith("_events")}), flush=True)
         total = {k: sum(r[k] for r in runs) for k in ("final", "pushed", "confirmed", "withdrawn", "missed")}
         lists = {k: summary([x for r in runs for x in r[k]]) for k in ("final_lag_s", "provisional_lag_s", "lead_s", "offset_s")}
         print(json.dumps({"kind": kind, "sessions": len(runs), **total, **lists}), flush=True)
