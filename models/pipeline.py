@@ -160,8 +160,22 @@ class ParticipantPipeline:
         return rows
 
     def peek_arousal(self, hr: float | None, newer: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        """What the row estimators' arousal would be with heart rate ``hr`` and the columns
-        ``newer`` (newer than the last final row) now; no state changes."""
+        """What the row estimators' arousal would be now; no state changes.
+
+        Parameters
+        ----------
+        hr : float or None
+            The provisional ``hr`` component (median of the newest beat-level HR).
+        newer : dict, optional
+            Columns of seconds newer than the last final row (the provisional tier's early seconds).
+
+        Returns
+        -------
+        dict or None
+            ``arousal``, ``arousal_confidence``, ``zone``, ``zone_provisional``
+            (:meth:`.tolerance.ToleranceEstimator.peek`); None without a row estimator that can peek,
+            before the baseline or before the first final row.
+        """
         for est in self.row_estimators:
             peek = getattr(est, "peek", None)
             if peek is not None:
@@ -217,8 +231,19 @@ class ProvisionalTier:
         return values
 
     def seconds(self, early: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Early seconds of the person's stream estimators (``ParticipantPipeline.early``): one value
-        per second whose row is not final yet, with the arousal the newest data give."""
+        """Provisional values of the early seconds of the person's stream estimators.
+
+        Parameters
+        ----------
+        early : list of (str, int, dict)
+            ``(family, t_s, columns)`` as :attr:`ParticipantPipeline.early` collected them, in order.
+
+        Returns
+        -------
+        list of dict
+            One value per second whose row is not final yet: ``participant``, ``family``, ``t``
+            (= ``t_s``), the columns, and the arousal and zone the newest data give.
+        """
         out = []
         for family, t, columns in early:
             for k, x in columns.items():
