@@ -7,7 +7,7 @@ every frame, computes
     lag = arrival wall time - (session origin in wall time + session time the value describes)
 
 * ``final``: feature rows (``features`` frames); a row ``t_s`` describes the moment ``t_s``.
-* ``provisional``: ``provisional`` frames (issue #15); a value describes its ``t`` (its newest beat).
+* ``provisional``: ``provisional`` frames' heart values (issue #15); a value describes its ``t`` (its newest beat).
 * ``provisional_arousal``: the arousal/zone evidence inside provisional frames (when present).
 * ``provisional_event``: zone changes pushed on provisional evidence (``provisional_event`` frames,
   state ``provisional``); an event describes its ``t_start``, the second its rule was met.
@@ -18,6 +18,8 @@ every frame, computes
   ``--baseline-speed 20 --baseline 0-300`` the simulator's 300-s calm baseline plays at x20 and its
   hyperarousal (about 340 s) and return (about 460 s) fall within a 220-s run at x1; only
   frames describing the x1 part are counted then, and the session origin is estimated from them.
+* ``provisional_voice``, ``provisional_eda``: the voice and skin-conductance seconds of provisional
+  frames (``family`` voice/eda); a value describes its ``t``, the end of its second.
 * ``wire``: ``sensors`` frames, which say how far the raw data has arrived (``t``, the end of the
   newest chunk); their lag is what the server and the socket cost, the floor any value can reach.
 
@@ -32,7 +34,9 @@ the stop request are left out: a stop flushes the tail at once, which would flat
 Input kinds (each dyad has one): ``ecg`` (simulated Polar-H10 ECG at 130 Hz, beats from the ECG
 only), ``rr`` (the strap's RR intervals only), ``audio`` (RR plus two 16-kHz microphones: the row
 waits for the voice features too), ``ppg`` (NeuroKit2's resting PPG at 100 Hz replayed for both
-people; needs the shared data folder, skipped without it). The simulator releases 1-s chunks.
+people; needs the shared data folder, skipped without it), ``eda`` (NeuroKit2's 8-min resting
+recording, ECG and EDA at 100 Hz, replayed for both people; needs the shared data folder). The
+simulator releases 1-s chunks.
 
 The server's CPU time over the run (from /proc) is printed per dyad, as a share of one core.
 
@@ -58,10 +62,11 @@ from pathlib import Path
 import numpy as np
 
 from bench_server import SUP, follow_session, free_port, stop_server, wait_up  # the same server and viewer as the capacity bench
-KINDS = ("ecg", "rr", "audio", "ppg")
+KINDS = ("ecg", "rr", "audio", "ppg", "eda")
 ZONE_EVENT_KINDS = ("leave_window", "return_window", "zone_change")  # models.provisional_events
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
+EDA_CSV = DATA / "neurokit_bio" / "bio_resting_8min_100hz.csv"  # ECG (mV) and EDA (uS) at 100 Hz
 #: session seconds at the start left out of ``p99_after_warmup_s`` (the first chunks of a session
 #: meet cold imports and caches; the other figures include them)
 WARMUP_S = 20.0
@@ -89,6 +94,14 @@ def session_request(kind: str, data_dir: Path, baseline: tuple[float, float], ba
             if not local.exists():
                 shutil.copyfile(PPG_CSV, local)
             specs.append(f"{who}=csv:{local}?rate=100&ppg=PPG")
+        return {**base, "source": {"kind": "files", "specs": specs}}
+    if kind == "eda":
+        specs = []
+        for who in ("client", "therapist"):
+            local = data_dir / f"{who}-{EDA_CSV.name}"
+            if not local.exists():
+                shutil.copyfile(EDA_CSV, local)
+            specs.append(f"{who}=csv:{local}?rate=100&ecg=ECG:mV&eda=EDA:uS")
         return {**base, "source": {"kind": "files", "specs": specs}}
     raise ValueError(kind)
 
@@ -121,7 +134,8 @@ class DyadLags:
         self.arrivals: dict[str, list[tuple[float, float]]] = {"final": [], "provisional": [],
                                                                "provisional_arousal": [], "wire": [],
                                                                "provisional_event": [], "final_event": [],
-                                                               "event_settled": []}
+                                                               "event_settled": [],
+                                                               "provisional_voice": [], "provisional_eda": []}
         self.connected = False
 
     def take(self, frame: dict, now: float) -> None:
@@ -145,7 +159,10 @@ class DyadLags:
                     self.arrivals["final"].append((now, float(row["t_s"])))
         elif typ == "provisional":
             for v in data:
-                if v.get("hr_bpm") is not None or v.get("hr_inst_bpm") is not None:
+                family = v.get("family", "heart")
+                if family in ("voice", "eda"):  # a second's values, once that second's data are in
+                    self.arrivals[f"provisional_{family}"].append((now, float(v["t"])))
+                elif v.get("hr_bpm") is not None or v.get("hr_inst_bpm") is not None:
                     self.arrivals["provisional"].append((now, float(v["t"])))
                 if v.get("arousal") is not None:
                     self.arrivals["provisional_arousal"].append((now, float(v.get("t_arousal", v["t"]))))
@@ -232,6 +249,9 @@ async def bench(args) -> None:
     if "ppg" in kinds and not PPG_CSV.exists():
         print(f"# ppg skipped: {PPG_CSV} not found", flush=True)
         kinds.remove("ppg")
+    if "eda" in kinds and not EDA_CSV.exists():
+        print(f"# eda skipped: {EDA_CSV} not found", flush=True)
+        kinds.remove("eda")
     plan: list[list[str]] = []
     for n in (int(x) for x in args.levels.split(",") if x):
         if n == 1:

@@ -49,6 +49,12 @@ class StreamEstimator(abc.ABC):
     """Consumes raw chunks of the kinds in :attr:`accepts` for one participant."""
 
     accepts: frozenset[StreamKind] = frozenset()
+    #: Name under which the live provisional tier may show this estimator's seconds before the
+    #: participant's row is final (``None``: it may not). Set it only where a second's columns, once
+    #: returned by :meth:`update`, are exactly what the final row will hold (no later input changes
+    #: them), so that showing them early is showing the final values sooner
+    #: (:mod:`coregulate.models.pipeline`).
+    provisional_family: str | None = None
 
     @abc.abstractmethod
     def update(self, chunk: Chunk) -> list[Second]:

@@ -11,6 +11,12 @@ non-specific responses are counted without a stimulus: on the neurokit2 resting 
 gives ~1 /min (the textbook 1-3 /min at rest), 0.01 µS gives ~5.6 /min there. Every second: ``eda_scl_us`` = mean tonic level over that second,
 ``scr_per_min`` = SCR peaks in the trailing window (``config.window_s``) per minute, once at least
 half the window is covered. A dropout restarts the filters and the SCR window.
+
+Nothing here looks ahead of the second it reports: an SCR is counted at the 4-Hz bin that
+confirms its peak (0.25 s after it), and ``scr_per_min`` of second ``t`` counts the responses
+confirmed by ``t``. A second is therefore final the moment the data reach its end, and the live
+provisional tier shows both columns then (:attr:`EdaEstimator.provisional_family`), long before
+the person's row waits out the heart estimator's look-ahead.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class EdaEstimator(StreamEstimator):
     """Per-second ``eda_scl_us`` and ``scr_per_min`` from one EDA stream (µS)."""
 
     accepts = frozenset({StreamKind.EDA})
+    # forward-only filters and SCRs counted when confirmed: a second, once emitted, is final
+    provisional_family = "eda"
 
     def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig) -> None:
         self.participant = participant

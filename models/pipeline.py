@@ -14,11 +14,22 @@ output depends only on its own input stream, the rows do not depend on how the s
 interleave or cut their chunks -- the property that makes live, replay at any speed and
 offline analysis agree.
 
-Live viewers also get a *provisional* tier (issue #15): with ``provisional=True`` each person's
-heart chunks also feed a :class:`~.provisional_heart.ProvisionalHeart`, whose values (a beat's HR
-within a fraction of a second of its data) go out in :attr:`PipelineOutput.provisional` with the
-arousal and zone they would give (:meth:`~.tolerance.ToleranceEstimator.peek`). That tier reads
-the final tier's state and never writes it: the final rows are the same with or without it, and
+Live viewers also get a *provisional* tier (issue #15), with ``provisional=True``; each of its
+values is a dict with ``participant``, ``family`` and ``t`` (the session time it describes), and
+goes out in :attr:`PipelineOutput.provisional`:
+
+- ``family="heart"``: each person's heart chunks also feed a
+  :class:`~.provisional_heart.ProvisionalHeart` (a beat's HR within a fraction of a second of its data);
+- ``family="voice"``, ``"eda"``, ...: a stream estimator that declares a
+  :attr:`~.base.StreamEstimator.provisional_family` has its seconds shown as soon as it emits
+  them (``t`` = ``t_s``, the columns it returned), instead of when the person's row is complete,
+  which waits for the slowest estimator (the heart's look-ahead: 8-15 s). Those columns are the
+  final values, early; seconds whose row becomes final in the same update are not repeated.
+
+Every value carries the arousal and zone it would give (:meth:`~.tolerance.ToleranceEstimator.peek`):
+the ``hr`` component from the provisional beats, every other component (skin conductance, ...)
+from the newest early second where it is newer than the newest final row. The tier reads the
+final tier's state and never writes it: the final rows are the same with or without it, and
 ``analyze`` leaves it off.
 
 Zone changes are pushed on that tier too (issue #15, item 3): once per second of provisional data,
@@ -90,14 +101,25 @@ class ParticipantPipeline:
         self._emitted = 0
         #: the newest final row (the provisional tier reads it, never writes it)
         self.last_row: dict[str, Any] | None = None
+        #: seconds of estimators with a ``provisional_family``, as they come: ``(family, t_s, columns)``;
+        #: None unless the provisional tier asks for them (:class:`SessionPipeline` drains it)
+        self.early: list[tuple[str, int, dict[str, Any]]] | None = None
+
+    @property
+    def final_upto(self) -> int:
+        """The newest second whose row is final (0 before the first)."""
+        return self._emitted
 
     def _take(self, i: int, seconds) -> None:
+        family = getattr(self.stream_estimators[i], "provisional_family", None)
         for t, values in seconds:
             if t != self._done[i] + 1:
                 name = type(self.stream_estimators[i]).__name__
                 raise RuntimeError(f"{name} emitted second {t} after {self._done[i]}: seconds must be consecutive")
             self._done[i] = t
             self._partial[t].update(values)
+            if family is not None and self.early is not None:
+                self.early.append((family, t, dict(values)))
 
     def update(self, chunk: Chunk, events: list[Event]) -> list[dict[str, Any]]:
         """Feed one chunk to the stream estimators that accept its kind.
@@ -156,24 +178,47 @@ class ParticipantPipeline:
                 return peek(self.last_row, hr_by_second)
         return []
 
-    def peek_arousal(self, hr: float | None) -> dict[str, Any] | None:
-        """What the row estimators' arousal would be with heart rate ``hr`` now (no state changes)."""
+    def peek_arousal(self, hr: float | None, newer: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """What the row estimators' arousal would be now; no state changes.
+
+        Parameters
+        ----------
+        hr : float or None
+            The provisional ``hr`` component (median of the newest beat-level HR).
+        newer : dict, optional
+            Columns of seconds newer than the last final row (the provisional tier's early seconds).
+
+        Returns
+        -------
+        dict or None
+            ``arousal``, ``arousal_confidence``, ``zone``, ``zone_provisional``
+            (:meth:`.tolerance.ToleranceEstimator.peek`); None without a row estimator that can peek,
+            before the baseline or before the first final row.
+        """
         for est in self.row_estimators:
             peek = getattr(est, "peek", None)
             if peek is not None:
-                return peek(self.last_row, hr)
+                return peek(self.last_row, hr, newer)
         return None
 
 
 class ProvisionalTier:
-    """One person's provisional heart values, with the arousal and zone they would give.
+    """One person's provisional values (module docstring), with the arousal and zone they would give.
 
     The ``hr`` component of a provisional arousal is the median of the provisional beat-level HR
     over the last ``HR_MEDIAN_S`` seconds, the final tier's rule (:mod:`.tolerance`) on the
-    newest beats.
+    newest beats. The other components are the newest early seconds' columns where those are
+    newer than the person's newest final row, else that row's.
 
     :meth:`zone_events` applies the same rule to each second after the newest final row, up to
     :data:`MAX_AHEAD_S` of them.
+
+    Parameters
+    ----------
+    heart : ProvisionalHeart or None
+        The person's provisional heart values (None: the person has no heart stream).
+    person : ParticipantPipeline
+        The person's final tier, read (its newest row, its row estimators' ``peek``), never written.
     """
 
     #: provisional seconds past the newest final row evaluated for zone changes, at most (a final
@@ -186,6 +231,7 @@ class ProvisionalTier:
         self._beat_hr: list[tuple[float, float]] = []
         self._newest_t = float("-inf")
         self._zones_seen: tuple[int, int] | None = None  # (newest final, newest provisional second) evaluated
+        self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -193,11 +239,15 @@ class ProvisionalTier:
         Returns
         -------
         list of dict
-            One value per provisional second; ``arousal`` and ``zone`` are added from the median of
-            the heart rate of the last ``HR_MEDIAN_S`` seconds when the tolerance can judge them.
+            One value per provisional beat update (``family="heart"``); ``arousal`` and ``zone`` are
+            added from the median of the heart rate of the last ``HR_MEDIAN_S`` seconds and the newest
+            early columns when the tolerance can judge them. Empty without a provisional heart.
         """
+        if self.heart is None:
+            return []
         values = self.heart.update(chunk)
         for v in values:
+            v["family"] = "heart"
             times = v.get("beat_times") or []
             hrs = v.get("beat_hr_bpm") or [None] * len(times)
             self._beat_hr += [(float(t), float(h)) for t, h in zip(times, hrs) if h is not None]
@@ -207,10 +257,7 @@ class ProvisionalTier:
             self._newest_t = max(self._newest_t, t)
             # kept for zone_events' seconds too, which start up to MAX_AHEAD_S back
             self._beat_hr = [(tb, h) for tb, h in self._beat_hr if tb > t - HR_MEDIAN_S - self.MAX_AHEAD_S]
-            recent = [h for tb, h in self._beat_hr if t - HR_MEDIAN_S < tb <= t]
-            peek = self.person.peek_arousal(median(recent) if recent else None)
-            if peek is not None:
-                v.update(peek)
+            self._peek(v, [h for tb, h in self._beat_hr if t - HR_MEDIAN_S < tb <= t])
         return values
 
     def zone_events(self) -> list[Event]:
@@ -234,6 +281,41 @@ class ProvisionalTier:
             recent = [h for _, h in self._beat_hr[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
             hr_by_second.append((s, median(recent) if recent else None))
         return self.person.peek_zone_changes(hr_by_second)
+
+    def seconds(self, early: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Provisional values of the early seconds of the person's stream estimators.
+
+        Parameters
+        ----------
+        early : list of (str, int, dict)
+            ``(family, t_s, columns)`` as :attr:`ParticipantPipeline.early` collected them, in order.
+
+        Returns
+        -------
+        list of dict
+            One value per second whose row is not final yet: ``participant``, ``family``, ``t``
+            (= ``t_s``), the columns, and the arousal and zone the newest data give.
+        """
+        out = []
+        for family, t, columns in early:
+            for k, x in columns.items():
+                self._early[k] = (t, x)
+            if t <= self.person.final_upto:
+                continue  # its row went out in the same update: nothing to anticipate
+            v: dict[str, Any] = {"participant": self.person.participant, "family": family, "t": float(t), **columns}
+            # HR of the HR_MEDIAN_S seconds before the newest moment known, as for a beat
+            newest = max([float(t)] + [tb for tb, _ in self._beat_hr])
+            self._peek(v, [h for tb, h in self._beat_hr if newest - HR_MEDIAN_S < tb <= newest])
+            out.append(v)
+        return out
+
+    def _peek(self, v: dict[str, Any], recent_hr: list[float]) -> None:
+        row = self.person.last_row
+        row_t = row["t_s"] if row is not None else 0
+        newer = {k: x for k, (t, x) in self._early.items() if t > row_t}
+        peek = self.person.peek_arousal(median(recent_hr) if recent_hr else None, newer)
+        if peek is not None:
+            v.update(peek)
 
 
 class SessionPipeline:
@@ -274,8 +356,11 @@ class SessionPipeline:
         if provisional:
             for who, pp in self.participants.items():
                 heart = registry.provisional_heart(who, by_person[who], self.config)
-                if heart is not None:
+                early = any(getattr(e, "provisional_family", None) for e in pp.stream_estimators)
+                if heart is not None or early:
                     self.provisional[who] = ProvisionalTier(heart, pp)
+                if early:
+                    pp.early = []
         self.provisional_events = ProvisionalEvents() if self.provisional else None
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
@@ -308,6 +393,9 @@ class SessionPipeline:
         tier = self.provisional.get(chunk.participant)
         if tier is not None and chunk.kind in HEART_KINDS:
             out.provisional.extend(tier.update(chunk))
+        if tier is not None and pp.early:
+            early, pp.early = pp.early, []
+            out.provisional.extend(tier.seconds(early))
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
@@ -317,7 +405,7 @@ class SessionPipeline:
 
     def _final_upto(self) -> dict[str | None, int]:
         """Each person's newest final second."""
-        return {who: pp._emitted for who, pp in self.participants.items()}
+        return {who: pp.final_upto for who, pp in self.participants.items()}
 
     def finish(self) -> PipelineOutput:
         """End of data: flush every estimator and the dyad."""

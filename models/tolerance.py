@@ -341,18 +341,29 @@ class ToleranceEstimator(RowEstimator):
         return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
                 "zone": self.zone}, events
 
-    def peek(self, row: Mapping[str, Any] | None, hr: float | None) -> dict[str, Any] | None:
+    def peek(self, row: Mapping[str, Any] | None, hr: float | None,
+             newer: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Arousal and zone if the ``hr`` component were ``hr`` now; changes no state.
 
         For the live provisional tier (issue #15). ``hr`` is the running median of the newest
         provisional beat-level HR (:func:`median`, as :meth:`_hr` does with final seconds); the
-        other components come from ``row``, the newest final row: they are window measures that
-        move over tens of seconds, while HR is the component that reacts within seconds. Same
-        baseline, z-scores and composite (:func:`combine`) as :meth:`update`.
+        other components come from ``newer`` where it has them (columns of seconds not yet in a
+        final row: skin conductance is known a second after its data, while the row waits for the
+        heart's look-ahead), else from ``row``, the newest final row. Same baseline, z-scores and
+        composite (:func:`combine`) as :meth:`update`.
 
         ``zone_provisional`` is the zone the final tier would call if this were the next final
         second: :meth:`_next_zone` run on a copy of the sustain counters, with the corroboration
         of the newest final second. It is evidence, not a call: only :meth:`update` moves the zone.
+
+        Parameters
+        ----------
+        row : mapping or None
+            The person's newest final row.
+        hr : float or None
+            The provisional ``hr`` component (None: not available).
+        newer : mapping, optional
+            Columns of seconds newer than ``row`` (the provisional tier's early seconds).
 
         Returns
         -------
@@ -362,6 +373,8 @@ class ToleranceEstimator(RowEstimator):
         """
         if self.stats is None or row is None:
             return None
+        if newer:
+            row = {**row, **newer}
         arousal, confidence, _ = self._arousal(self._peek_values(row, hr))
         probe = copy.copy(self)  # counters are ints: the probe's steps never reach self
         zone = probe._next_zone(arousal, confidence, row, self.low)

@@ -166,6 +166,8 @@ class VoiceEstimator(StreamEstimator):
 
     accepts = frozenset({StreamKind.PROSODY})
     baseline_family = "voice"  # key of its part of ``config.baseline_reference``
+    # a second is emitted once its frames are in and never revised: the live view may show it early
+    provisional_family = "voice"
 
     def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig | None = None) -> None:
         config = config or PipelineConfig()

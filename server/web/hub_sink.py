@@ -2,7 +2,8 @@
 
 Synchronous and cheap: it never blocks the session. Waveforms are reduced before they are
 sent (ECG to a min/max envelope, audio to a level in dB); provisional values (issue #15) are
-throttled per person, merged so that no beat is lost. Fan-out, resume and slow viewers are
+throttled per person and family (heart, voice, eda: :class:`~coregulate.server.web.schemas.ProvisionalValue`),
+merged so that no beat is lost; a family's values never stand in for another's. Fan-out, resume and slow viewers are
 :class:`~coregulate.server.web.hub.Hub`'s job.
 """
 
@@ -46,15 +47,17 @@ class HubSink:
         self.hub = hub
         self.streams: dict[str, _StreamState] = {}
         self._last_sensor_push = -1.0
-        self._provisional_sent: dict[str, float] = {}  # person -> session time of the last frame
-        self._provisional_held: dict[str, dict[str, Any]] = {}  # person -> merged values not yet sent
+        # (person, family) -> session time of the last frame / merged values not yet sent
+        self._provisional_sent: dict[tuple[str, str], float] = {}
+        self._provisional_held: dict[tuple[str, str], dict[str, Any]] = {}
 
     def on_chunk(self, chunk: Any) -> None:
         """Reduce a chunk to waveform/level points and refresh its stream's status (gaps, contact)."""
         # a provisional value held back by the throttle goes out once its person's data moved on
-        if chunk.participant in self._provisional_held and (
-                float(chunk.t_end) - self._provisional_sent.get(chunk.participant, -1e9) >= PROVISIONAL_MIN_S):
-            self._send_provisional(chunk.participant, float(chunk.t_end))
+        if self._provisional_held:
+            for key in [k for k in self._provisional_held if k[0] == chunk.participant]:
+                if float(chunk.t_end) - self._provisional_sent.get(key, -1e9) >= PROVISIONAL_MIN_S:
+                    self._send_provisional(key, float(chunk.t_end))
         key = chunk.stream.key
         st = self.streams.setdefault(key, _StreamState())
         st.chunks += 1
@@ -108,25 +111,27 @@ class HubSink:
                 for k, s in self.streams.items()}})
 
     def on_provisional(self, values: Iterable[dict[str, Any]]) -> None:
-        """Provisional values, at most one frame per person per :data:`PROVISIONAL_MIN_S` of
-        session time (throttled on the data's clock, so a source's chunking sets no frame rate);
-        values held back are merged (newest scalars, all beats) and sent with the next frame."""
+        """Provisional values, at most one frame per person and family per :data:`PROVISIONAL_MIN_S`
+        of session time (throttled on the data's clock, so a source's chunking sets no frame rate);
+        values held back are merged (newest scalars, all beats) and sent with the next frame. Voice
+        and skin conductance come once a second, so only heart values are ever held."""
         for v in values:
-            who = v["participant"]
-            held = self._provisional_held.get(who)
+            key = (v["participant"], v.get("family", "heart"))
+            held = self._provisional_held.get(key)
             if held is None:
-                self._provisional_held[who] = dict(v)
+                self._provisional_held[key] = dict(v)
             else:
                 beats = {k: list(held.get(k) or []) + list(v.get(k) or []) for k in ("beat_times", "beat_hr_bpm")}
                 held.update(v)
-                held.update(beats)
-            if float(v["t"]) - self._provisional_sent.get(who, -1e9) >= PROVISIONAL_MIN_S:
-                self._send_provisional(who, float(v["t"]))
+                if beats["beat_times"]:
+                    held.update(beats)
+            if float(v["t"]) - self._provisional_sent.get(key, -1e9) >= PROVISIONAL_MIN_S:
+                self._send_provisional(key, float(v["t"]))
 
-    def _send_provisional(self, who: str, now: float) -> None:
-        """Send the person's held values; ``now`` is how far their data has come (session s)."""
-        self._provisional_sent[who] = now
-        self.hub.submit("provisional", [self._provisional_held.pop(who)])
+    def _send_provisional(self, key: tuple[str, str], now: float) -> None:
+        """Send the held values of (person, family); ``now`` is how far their data has come (session s)."""
+        self._provisional_sent[key] = now
+        self.hub.submit("provisional", [self._provisional_held.pop(key)])
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         """Send final feature rows (kept frames; they replace provisional values)."""

@@ -256,3 +256,49 @@ class Role(BaseModel):
     """The role the presented token grants."""
 
     role: Literal["supervisor", "viewer"]
+
+
+class ProvisionalValue(BaseModel):
+    """One value of a live ``provisional`` websocket frame (issue #15; :mod:`coregulate.server.web.hub`).
+
+    Provisional values reach viewers before the person's row of their second is final; the
+    ``features`` row of that second replaces them, and the recorder never keeps them. The frame
+    type (``"provisional"``, lossy) is what marks them; ``family`` says which estimator they come
+    from. Heart values are not artefact-corrected and may differ from the final row; voice and
+    skin conductance values are the final row's columns, shown before the row is complete (the
+    row waits for the heart's look-ahead). Columns a family does not produce are absent; ``null``
+    means "not computable for this moment", as in the final rows.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    participant: str
+    family: str = Field("heart", description="heart (each beat), voice or eda (each second, once its data are in)")
+    t: float = Field(description="session time the values describe: the newest beat or device HR sample (heart); "
+                                 "the end of the second t_s (voice, eda)")
+    # heart (models/provisional_heart.py)
+    hr_inst_bpm: float | None = None
+    hr_bpm: float | None = None
+    heart_source: str | None = None
+    beat_times: list[float] | None = Field(None, description="heart: beats newly used, in order")
+    beat_hr_bpm: list[float | None] | None = Field(None, description="heart: their instantaneous HR (null: a run's first beat)")
+    beat_source: str | None = None
+    # voice (models/voice.py, the features.csv columns)
+    f0_st: float | None = None
+    f0_range_st: float | None = None
+    loudness_db: float | None = None
+    speech_rate: float | None = None
+    pause_ratio: float | None = None
+    vocal_arousal: float | None = None
+    speaking: int | None = None
+    talk_share: float | None = None
+    response_latency_s: float | None = None
+    overlap: float | None = None
+    # skin conductance (models/eda.py)
+    eda_scl_us: float | None = None
+    scr_per_min: float | None = None
+    # what the newest data give (models/tolerance.py ToleranceEstimator.peek), once the baseline is frozen
+    arousal: float | None = None
+    arousal_confidence: float | None = None
+    zone: str | None = Field(None, description="the final tier's current zone")
+    zone_provisional: str | None = Field(None, description="the zone the final tier would call if this were the next final second")

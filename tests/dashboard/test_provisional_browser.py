@@ -57,3 +57,64 @@ def test_provisional_value_is_lighter_then_replaced_by_the_final_one(server, pag
     assert not page.locator("[data-zone-provisional=client]").is_visible()
     server.http.post(f"/api/sessions/{sid}/stop")
     assert not page.errors, page.errors
+
+
+VOCAL = "section[data-person=client] [data-num=vocal_arousal] b"
+SPEAKING = "section[data-person=client] [data-num=speaking] b"
+SCL = "section[data-person=client] [data-num=eda_scl_us] b"
+
+
+def test_voice_and_skin_conductance_seconds_are_lighter_until_their_row_and_keep_the_heart_value(server, page):
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    hub = server.server.config.app.state.manager.live[sid].hub
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/live/{sid}")
+    page.wait_for_selector("section[data-person=client]")
+    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+
+    hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window",
+                             "vocal_arousal": 0.1, "speaking": 0, "eda_scl_us": 5.0} for t in range(1, 21)])
+    hub.submit("sensors", {"t": 23.0, "streams": {}})
+    page.wait_for_function(f"() => document.querySelector({SCL!r}).textContent === '5.00'", timeout=10_000)
+    opaque = float(page.evaluate(f"getComputedStyle(document.querySelector({SCL!r})).opacity"))
+
+    # a beat, then the voice and the skin conductance of seconds 21 and 22 (the row waits for the heart)
+    hub.submit("provisional", [{"participant": "client", "family": "heart", "t": 20.6, "hr_inst_bpm": 95.0,
+                                "hr_bpm": 91.0, "beat_times": [20.6], "beat_hr_bpm": [95.0], "arousal": 1.0,
+                                "zone": "window", "zone_provisional": "window"}])
+    hub.submit("provisional", [{"participant": "client", "family": "voice", "t": 21.0, "vocal_arousal": 1.25,
+                                "speaking": 1, "f0_st": 30.0}])
+    hub.submit("provisional", [{"participant": "client", "family": "eda", "t": 22.0, "eda_scl_us": 6.5,
+                                "scr_per_min": 3.0, "arousal": 2.4, "arousal_confidence": 1.0, "zone": "window",
+                                "zone_provisional": "window"}])
+    page.wait_for_function(f"() => document.querySelector({SCL!r}).textContent === '6.50'", timeout=10_000)
+    assert page.inner_text(VOCAL) == "1.25" and page.inner_text(SPEAKING) == "yes"
+    assert page.inner_text(HR) == "91"  # the heart's provisional value stays beside them
+    assert page.inner_text(AROUSAL) == "2.40"  # the newest data's arousal: the skin conductance of second 22
+    for sel in (SCL, VOCAL, SPEAKING, HR, AROUSAL):
+        assert "provisional" in (page.get_attribute(sel, "class") or "")
+        assert float(page.evaluate(f"getComputedStyle(document.querySelector({sel!r})).opacity")) < opaque
+    assert page.locator("[data-age=client]").get_attribute("data-provisional") == "1"
+    page.screenshot(path=str(OUT / "live-provisional-voice-eda.png"), full_page=True)
+
+    # the row of second 21 is final: the heart and voice values of that second are replaced, the
+    # skin conductance of second 22 is still ahead of the rows
+    hub.submit("features", [{"t_s": 21, "participant": "client", "hr_bpm": 88.0, "arousal": 0.9, "zone": "window",
+                             "vocal_arousal": 1.25, "speaking": 1, "eda_scl_us": 6.1}])
+    page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '88'", timeout=10_000)
+    for sel in (HR, VOCAL, SPEAKING):
+        assert "provisional" not in (page.get_attribute(sel, "class") or "")
+    assert page.inner_text(SCL) == "6.50" and "provisional" in (page.get_attribute(SCL, "class") or "")
+    assert page.inner_text(AROUSAL) == "2.40"
+    # and the row of second 22 replaces the last of them
+    hub.submit("features", [{"t_s": 22, "participant": "client", "hr_bpm": 87.0, "arousal": 2.3, "zone": "window",
+                             "vocal_arousal": 1.0, "speaking": 1, "eda_scl_us": 6.5}])
+    page.wait_for_function(f"() => document.querySelector({AROUSAL!r}).textContent === '2.30'", timeout=10_000)
+    for sel in (SCL, VOCAL, SPEAKING, HR, AROUSAL):
+        assert "provisional" not in (page.get_attribute(sel, "class") or "")
+    assert page.locator("[data-age=client]").get_attribute("data-provisional") == "0"
+    server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors

@@ -20,9 +20,9 @@ export class SessionData {
     this.tMax = 0;
     this.tLast = new Map(); // participant -> newest final second
     this.participants = [];
-    // live only (issue #15): the newest provisional value per person, until the final row of its
-    // second arrives, and the beat-by-beat HR of the last minute
-    this.provisional = new Map(); // participant -> value {t, hr_inst_bpm, hr_bpm, arousal, ...}
+    // live only (issue #15): the newest provisional value per person and family (heart, voice,
+    // eda), until the final row of its second arrives, and the beat-by-beat HR of the last minute
+    this.provisional = new Map(); // participant -> Map(family -> value {t, hr_bpm, arousal, ...})
     this.beats = new Map(); // participant -> {t: [], hr: []}
     // live only (issue #15, item 3): zone changes pushed on provisional evidence, by their number
     this.provEvents = new Map(); // pid -> {state, event, final_id, tolerance_s}
@@ -42,8 +42,11 @@ export class SessionData {
   }
   addProvisional(values) {
     for (const v of values) {
-      const old = this.provisional.get(v.participant);
-      if (!old || v.t >= old.t) this.provisional.set(v.participant, v);
+      let fams = this.provisional.get(v.participant);
+      if (!fams) { fams = new Map(); this.provisional.set(v.participant, fams); }
+      const family = v.family || "heart";
+      const old = fams.get(family);
+      if (!old || v.t >= old.t) fams.set(family, v);
       const times = v.beat_times || [];
       if (!times.length) continue;
       let b = this.beats.get(v.participant);
@@ -55,11 +58,15 @@ export class SessionData {
       if (i) { b.t.splice(0, i); b.hr.splice(0, i); }
     }
   }
-  /** The person's newest provisional value, or null once the final row of its second is in
-   *  (a value describes the moment t; the row t_s closes the second (t_s - 1, t_s]). */
+  /** The person's newest provisional values of every family whose final row is not in yet (a
+   *  value describes the moment t; the row t_s closes the second (t_s - 1, t_s]), merged oldest
+   *  first: t, arousal and zone_provisional are the newest data's. Null when none is left. */
   provisionalOf(participant) {
-    const v = this.provisional.get(participant);
-    return v && !(Math.ceil(v.t) <= this.tLast.get(participant)) ? v : null;
+    const fams = this.provisional.get(participant);
+    if (!fams) return null;
+    const last = this.tLast.get(participant);
+    const open = [...fams.values()].filter((v) => !(Math.ceil(v.t) <= last)).sort((a, b) => a.t - b.t);
+    return open.length ? Object.assign({}, ...open) : null;
   }
   /** Provisional events as pushed, confirmed or withdrawn (`provisional_event` frames). */
   addEventUpdates(updates) {

@@ -14,6 +14,8 @@ export { h, fmt };
 
 const KNOWN_ZONES = new Set(["window", "hyper", "hypo", "hypo_candidate"]);
 const HR_MIN_SPAN = 10; // bpm: a 1-bpm wobble must not fill the panel
+// columns whose provisional value is a whole second's final value, early (voice, skin conductance)
+const PER_SECOND_PROVISIONAL = ["vocal_arousal", "speaking", "eda_scl_us"];
 const SHARED_HR_KEY = "coregulate.sharedHr";
 
 /** Zone of each second as coloured runs (the strip under the arousal trace, the overview). */
@@ -58,7 +60,8 @@ class PersonPanel {
     this.nums = {};
     const numsEl = h("div", { className: "nums" });
     for (const [k, label] of [["hr_bpm", "HR (bpm)"], ["ln_rmssd", "lnRMSSD"], ["pns_index", "PNS index"], ["sns_index", "SNS index"],
-      ["arousal", "Arousal (z)"], ["vocal_arousal", "Vocal arousal"], ["speaking", "Speaking"], ["breathing_rpm", "Breathing (/min)"]]) {
+      ["arousal", "Arousal (z)"], ["vocal_arousal", "Vocal arousal"], ["speaking", "Speaking"], ["breathing_rpm", "Breathing (/min)"],
+      ["eda_scl_us", "SCL (µS)"]]) {
       const b = h("b", {}, "–");
       this.nums[k] = b;
       numsEl.append(h("div", { className: "num", "data-num": k }, label, b));
@@ -125,6 +128,8 @@ class PersonPanel {
     const provisional = new Set();
     if (p) {
       for (const k of ["hr_bpm", "arousal"]) if (p[k] != null) { shown[k] = p[k]; provisional.add(k); }
+      // voice and skin conductance: the newest second's own value, even "none" (not speaking)
+      for (const k of PER_SECOND_PROVISIONAL) if (k in p) { shown[k] = p[k]; provisional.add(k); }
     }
     const tNewest = Math.max(r.t_s ?? -Infinity, provisional.size ? p.t : -Infinity);
     this.age.textContent = isFinite(tNewest) ? `${Math.max(0, Math.round(tNow - tNewest))} s ago` : "";
@@ -144,7 +149,9 @@ class PersonPanel {
       const v = shown[k];
       el.textContent = k === "speaking" ? (v == null ? "–" : v ? "yes" : "no") : fmt(v, k === "hr_bpm" || k === "breathing_rpm" ? 0 : 2);
       el.classList.toggle("provisional", provisional.has(k));
-      el.title = provisional.has(k) ? "provisional: from the newest beats, replaced when its second is final" : "";
+      el.title = !provisional.has(k) ? "" : PER_SECOND_PROVISIONAL.includes(k)
+        ? "provisional: this second's value, shown before the person's row is final"
+        : "provisional: from the newest data, replaced when its second is final";
     }
     const q = r.quality;
     this.quality.textContent = `quality ${q ?? "–"}`;

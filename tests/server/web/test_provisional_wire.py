@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from coregulate.models.config import PipelineConfig
+from coregulate.sensors.base import Source
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.sensors.simulator import Simulator
 from coregulate.server.web.hub import Hub
@@ -87,3 +89,50 @@ async def test_sink_throttles_per_person_on_session_time_and_loses_no_beat():
     # the client's data moved on to 4.1 s: nothing of theirs is held back
     client = [f["data"][0] for f in frames if f["data"][0]["participant"] == "client"]
     assert np.allclose([b for v in client for b in v["beat_times"]], beats)
+
+
+class _ChunkList(Source):
+    """A recorded source of fixed chunks (voice frames, skin conductance and device RR of one person)."""
+
+    def __init__(self, streams, chunks):
+        self.streams, self.chunks = streams, chunks
+
+    async def __aiter__(self):
+        for c in self.chunks:
+            yield c
+
+
+async def test_voice_and_skin_conductance_reach_the_hub_before_their_rows_and_match_them(tmp_path):
+    from test_provisional_streams import CONFIG, EDA, EDA_COLUMNS, PROSODY, RR, _interleaved
+
+    from coregulate.models.voice import VOICE_COLUMNS
+    from coregulate.server.web.schemas import ProvisionalValue
+
+    streams, chunks = [RR, EDA, PROSODY], _interleaved(0.5)
+    hub = Hub("s", max_lossy=100_000, max_kept=100_000)  # this test reads every frame
+    viewer = hub.subscribe(None)
+    rec = Recorder(tmp_path / "a.sqlite", "a", streams, CONFIG)
+    await SessionRunner(_ChunkList(streams, chunks), rec, CONFIG, sinks=[HubSink(hub)]).run()
+    frames = _frames(await viewer.next_batch())  # published in this loop: all there once the run ends
+    prov = [ProvisionalValue.model_validate(v) for f in frames if f["type"] == "provisional" for v in f["data"]]
+    rows = {r["t_s"]: r for f in frames if f["type"] == "features" for r in f["data"]}
+    with SessionStore(tmp_path / "a.sqlite") as st:
+        recorded = {r["t_s"]: r for r in st.features()}
+    for family, columns in (("voice", VOICE_COLUMNS), ("eda", EDA_COLUMNS)):
+        mine = [v for v in prov if v.family == family]
+        assert len(mine) >= 190  # one per second, from the session's first on
+        for v in mine:
+            t = int(v.t)
+            # the row of that second says the same (the features frame leaves out nulls)
+            assert {k: getattr(v, k) for k in columns if getattr(v, k) is not None} == \
+                   {k: rows[t][k] for k in columns if k in rows[t]}
+            # ... and so does the recorded row (the wire rounds floats to 4 decimals)
+            assert {k: getattr(v, k) for k in columns} == pytest.approx({k: recorded[t][k] for k in columns}, abs=1e-4)
+        # sent before the features frame holding their second
+        first_row_frame = {t: i for i, f in reversed(list(enumerate(frames))) if f["type"] == "features"
+                           for t in (r["t_s"] for r in f["data"])}
+        seen = {int(v["t"]): i for i, f in enumerate(frames) if f["type"] == "provisional"
+                for v in f["data"] if v.get("family") == family}
+        assert all(seen[t] < first_row_frame[t] for t in seen if t in first_row_frame)
+    assert any(v.family == "eda" and v.arousal is not None for v in prov)  # skin conductance moves it
+    assert all(v.family == "heart" for v in prov if v.beat_times)  # heart beats stay in heart values
