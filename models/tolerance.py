@@ -50,12 +50,32 @@ Missing or poor components
 --------------------------
 A component is *available* in a second when it has a value, a baseline (at least
 ``min_baseline_values`` baseline seconds) and, for the heart components, heart ``quality`` is
-not poor/none. ``arousal`` is the weighted mean over the available components (weights
+not poor/none and the person is not exerting (below). ``arousal`` is the weighted mean over the available components (weights
 renormalised), and ``arousal_confidence`` = available weight / weight of all components that
 have a baseline (0-1). Renormalising keeps the value an estimate of the same quantity (the
 mean excursion of what is measured) instead of pulling it towards 0 when a channel drops out,
 and the confidence makes the loss visible; zones are called only while the confidence is at
 least ``min_confidence`` (0.3 by default: e.g. HR alone of HR + lnRMSSD + SCL + SCR is 1/3.5).
+
+Exertion is not threat
+----------------------
+Heart rate rises with physical work as much as with threat; only the part above what the work
+demands ("additional heart rate", Myrtek 2004, *Heart and Emotion*, ch. 3; Wilhelm & Roth 1998,
+Psychophysiology 35:596) says anything about emotion. A person with a body-worn accelerometer
+(``movement`` from ACC, milli-g) is *exerting* while the mean movement over the last ``exertion_s``
+(30 s) exceeds both ``exertion_mg`` (60 mg: the order of the moderate-activity cut-points of raw
+accelerometry, 69-101 mg ENMO, Hildebrand et al. 2014, Med Sci Sports Exerc 46:1816; our measure is
+the SD of the magnitude within a second, so an order, not an equivalence) and ``movement_factor``
+(3) times the baseline's median movement. While exerting, and for ``exertion_hold_s`` (60 s) after
+(heart rate recovers over the first minute after exercise, Cole et al. 1999, N Engl J Med
+341:1351, and the 60-s HRV window still holds beats of the effort), the heart components are left
+out as a poor-quality heart component is: ``arousal`` comes from skin conductance alone if present
+(with a lower ``arousal_confidence``), else it is empty and the zone becomes ``unknown``. Video
+motion energy does not count: it has no absolute unit and sees gestures, not workload. Skin
+conductance also rises in sustained exercise (thermoregulatory sweating), more slowly: it is kept,
+which is a stated limit. Breathing rate is not a component: on drivedb it separated rest from
+driving worse than every other input (AUC 0.85 and 0.68, ``bench/RESULTS.md``), and it rises with
+exertion and speech as much as with threat.
 
 The stress index is deliberately *not* a component: its MxDMn term (RR range) widens whenever HR
 changes inside the window, so SI falls at the very onset of an activation (non-stationarity);
@@ -175,6 +195,9 @@ class ToleranceOptions:
     min_confidence: float = 0.3  # zones need at least this share of the baseline's component weight
     max_disturbed_share: float = 0.2  # baseline seconds without heart data, with poor heart quality or moved, at most
     movement_factor: float = 3.0  # a baseline second "moved" above this times the median movement
+    exertion_mg: float = 60.0  # ACC movement (mg, mean over exertion_s) above which a person exerts ...
+    exertion_s: float = 30.0  # ... (and above movement_factor x the baseline median movement)
+    exertion_hold_s: float = 60.0  # heart components stay out this long after exertion ends
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "ToleranceOptions":
@@ -274,6 +297,10 @@ class ToleranceEstimator(RowEstimator):
         self.corr_run = 0
         self.low: dict[str, float] = {}  # the newest final second's corroborating channels (for peek)
         self._hr_inst: deque[tuple[int, float]] = deque()
+        self.exertion_gate = movement_kind == StreamKind.ACC  # only body-worn movement measures workload
+        self._recent_movement: deque[tuple[int, float]] = deque()
+        self._exertion_until = -math.inf  # heart components are left out up to this second
+        self.exerting = False  # the newest final second's verdict (for peek)
         # baseline seconds; after the HRV warm-up: all, with heart data, with poor heart quality
         self._baseline_seconds = self._settled = self._settled_heart = self._settled_poor = 0
         self._baseline_movement: list[float] = []
@@ -294,9 +321,27 @@ class ToleranceEstimator(RowEstimator):
             return median([x for _, x in self._hr_inst])
         return finite_or_none(row.get("hr_bpm"))
 
+    def _exertion(self, t: int, row: Mapping[str, Any]) -> bool:
+        """Is the heart left out for exertion in second ``t`` (see "Exertion is not threat")?"""
+        if not self.exertion_gate:
+            return False
+        o = self.o
+        m = finite_or_none(row.get("movement"))
+        if m is not None:
+            self._recent_movement.append((t, m))
+        while self._recent_movement and self._recent_movement[0][0] <= t - o.exertion_s:
+            self._recent_movement.popleft()
+        if self.stats is not None and len(self._recent_movement) >= o.exertion_s / 3:
+            level = sum(x for _, x in self._recent_movement) / len(self._recent_movement)
+            usual = self.cstats.get("movement", (0.0, 0.0))[0]
+            if level > o.exertion_mg and level > o.movement_factor * usual:
+                self._exertion_until = t + o.exertion_hold_s
+        return t <= self._exertion_until
+
     def _values(self, t: int, row: Mapping[str, Any]) -> dict[str, float]:
-        """Available component values of this row (quality and reliability rules applied)."""
-        poor_heart = row.get("quality") in ("none", "poor")
+        """Available component values of this row (quality, reliability and exertion rules applied)."""
+        self.exerting = self._exertion(t, row)
+        poor_heart = row.get("quality") in ("none", "poor") or self.exerting
         out: dict[str, float] = {}
         hr = self._hr(t, row)
         for k, c in COMPONENTS.items():
@@ -420,8 +465,8 @@ class ToleranceEstimator(RowEstimator):
 
     def _peek_values(self, row: Mapping[str, Any], hr: float | None) -> dict[str, float]:
         """Available component values with ``hr`` for the ``hr`` component and the others from
-        ``row`` (the quality rule of :meth:`_values`)."""
-        poor_heart = row.get("quality") in ("none", "poor")
+        ``row`` (the quality and exertion rules of :meth:`_values`)."""
+        poor_heart = row.get("quality") in ("none", "poor") or self.exerting
         values: dict[str, float] = {}
         for k, c in COMPONENTS.items():
             if c.heart and poor_heart:
@@ -606,6 +651,7 @@ class ToleranceEstimator(RowEstimator):
             "components_z": {k: round(v, 3) for k, v in zs.items()},
             "component_bound": o.component_bound,
             "quality": row.get("quality"),
+            "exertion": self.exerting,
             "vagal_reliable": row.get("vagal_reliable"),
             "hr_bpm": finite_or_none(row.get("hr_bpm")),
             "rmssd_ms": finite_or_none(row.get("rmssd_ms")),

@@ -346,3 +346,95 @@ def test_tolerance_bounds_are_the_options_in_force():
     est = ToleranceEstimator("client", PipelineConfig(options={"tolerance": {"hyper_enter": 3}}))
     assert est.o.hyper_enter == b["hyper_enter"]
     assert tolerance_bounds({"tolerance": "not a mapping"}) == tolerance_bounds(None)
+
+
+def _replay_tolerance(rows, movement, kind):
+    """The tolerance estimator alone over finished rows, with a ``movement`` column added."""
+    est = ToleranceEstimator("client", PipelineConfig(), kind)
+    outs = []
+    for r, m in zip(rows, movement):
+        keep = {k: v for k, v in r.items() if k not in ("arousal", "arousal_confidence", "zone")}
+        outs.append(est.update(dict(keep, movement=m))[0])
+    return outs
+
+
+def test_exertion_on_the_simulator_is_not_read_as_threat():
+    """The simulator's scripted hyperarousal (HR up, RMSSD down) with the body still is called
+    ``hyper``; the same heart with a body-worn accelerometer showing walking-level movement over
+    the phase is exertion: no ``hyper``, the heart left out (no skin conductance here, so no
+    arousal), and the heart back once the movement stopped and its hold ran out."""
+    from coregulate.sensors.simulator import Simulator
+
+    sim = Simulator(seed=4, duration_s=1200, audio=False, rr=True)
+    rows, _ = _simulated_rows(sim, {StreamKind.RR})["client"]
+    hyper = sim.truth.phase("hyper")
+    rng = np.random.default_rng(1)
+    t = np.array([r["t_s"] for r in rows])
+    sitting = 5.0 + rng.normal(0, 1.0, len(rows))  # mg: fidgeting in a chair
+    walking = np.where((t > hyper.start) & (t <= hyper.end), 150.0 + rng.normal(0, 20, len(rows)), sitting)
+
+    still = _replay_tolerance(rows, sitting, StreamKind.ACC)
+    assert "hyper" in {o["zone"] for o in still}  # as without an accelerometer
+
+    moving = _replay_tolerance(rows, walking, StreamKind.ACC)
+    zones = {tt: o["zone"] for tt, o in zip(t, moving)}
+    assert "hyper" not in zones.values()
+    during = [o for tt, o in zip(t, moving) if hyper.start + 30 < tt <= hyper.end]
+    assert during and all(o["arousal"] is None and o["zone"] == "unknown" for o in during)
+    # the heart comes back after the hold (60 s) and the zone with it
+    after = [o for tt, o in zip(t, moving) if hyper.end + 120 < tt <= hyper.end + 180]
+    assert all(o["arousal"] is not None for o in after) and "window" in {o["zone"] for o in after}
+    # before the movement, the two runs are the same
+    first = int(hyper.start)
+    assert [o["arousal"] for o in moving[:first]] == [o["arousal"] for o in still[:first]]
+
+    # video motion energy measures gestures, not workload: it does not gate the heart
+    video = _replay_tolerance(rows, walking, StreamKind.MOTION)
+    assert "hyper" in {o["zone"] for o in video}
+
+
+def test_exertion_leaves_skin_conductance_and_lowers_confidence_and_threat_still_counts():
+    rng = np.random.default_rng(8)
+    rows = _full_rows(1100, rng)
+    for i, r in enumerate(rows):
+        r["movement"] = 6.0 + rng.normal(0, 1.0)
+        if 400 <= i < 520:  # a climb of stairs: heart up, skin conductance as before
+            r["movement"] = 180.0
+            r["hr_inst_bpm"] = r["hr_bpm"] = 115.0 + rng.normal(0, 2)
+            r["ln_rmssd"] = 2.8
+        if 800 <= i < 920:  # a threat sitting still: heart and skin conductance up
+            r["hr_inst_bpm"] = r["hr_bpm"] = 100.0 + rng.normal(0, 2)
+            r["ln_rmssd"] = 3.0
+            r["eda_scl_us"] = 7.0
+            r["scr_per_min"] = 6.0
+    est = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
+    outs, events = [], []
+    for r in rows:
+        o, ev = est.update(r)
+        outs.append(o)
+        events += ev
+    climb = outs[440:520]
+    assert all(o["zone"] == "window" for o in outs[400:700])
+    assert all(o["arousal_confidence"] == pytest.approx(2 / 3.5, abs=1e-3) for o in climb)  # skin only
+    assert max(abs(o["arousal"]) for o in climb) < 1.0
+    assert outs[600]["arousal_confidence"] == 1.0  # 60-s hold over, the heart is back
+    assert "hyper" in {o["zone"] for o in outs[800:950]}
+    hyper_ev = [e for e in events if e.label == "window -> hyper"]
+    assert len(hyper_ev) == 1 and hyper_ev[0].evidence["exertion"] is False
+    # without the accelerometer's verdict the climb is read as threat
+    plain = ToleranceEstimator("client", PipelineConfig())
+    zones = [plain.update({k: v for k, v in r.items() if k != "movement"})[0]["zone"] for r in rows]
+    assert "hyper" in zones[400:560]
+
+
+def test_peek_leaves_the_heart_out_while_exerting():
+    rng = np.random.default_rng(9)
+    rows = _full_rows(450, rng)
+    for i, r in enumerate(rows):
+        r["movement"] = 200.0 if i >= 380 else 5.0
+    est = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
+    for r in rows:
+        est.update(r)
+    assert est.exerting
+    calm, racing = est.peek(rows[-1], 70.0), est.peek(rows[-1], 150.0)
+    assert calm["arousal"] == racing["arousal"] and calm["arousal_confidence"] == pytest.approx(2 / 3.5, abs=1e-3)
