@@ -322,7 +322,7 @@ class ToleranceEstimator(RowEstimator):
         return finite_or_none(row.get("hr_bpm"))
 
     def _exertion(self, t: int, row: Mapping[str, Any]) -> bool:
-        """Is the heart left out for exertion in second ``t`` (see "Exertion is not threat")?"""
+        """Whether the heart is left out for exertion in second ``t`` (see "Exertion is not threat")."""
         if not self.exertion_gate:
             return False
         o = self.o
