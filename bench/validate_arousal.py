@@ -5,7 +5,8 @@ Prints, per data set:
 
 - drivedb (Healey & Picard 2005; rest vs driving, our reading of the marker channel in
   ``segments_inferred.csv``): within-record AUC of ``arousal`` beside each single component's AUC
-  on the same seconds (the seconds after the 300-s baseline that carry ``arousal``), coverage.
+  on the same seconds (the seconds after the 300-s baseline that carry ``arousal``), coverage, and
+  the composite's gap to its best single input with a moving-block bootstrap interval.
 - vocal arousal: per-speaker files (each clip of one speaker in a 10-s slot: the clip, then
   silence), analysed with default options; each clip is scored by the second ending 5 s into its
   slot (the default 5-s voice window then covers the clip and nothing else). AUC high vs low
@@ -59,7 +60,31 @@ def analyze(specs: list[str], out: Path) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- drivedb
-DRIVEDB_COMPONENTS = (("hr_bpm", +1), ("hr_inst_bpm", +1), ("ln_rmssd", -1), ("eda_scl_us", +1), ("scr_per_min", +1))
+DRIVEDB_COMPONENTS = (("hr_bpm", +1), ("hr_inst_bpm", +1), ("ln_rmssd", -1), ("eda_scl_us", +1), ("scr_per_min", +1),
+                      ("breathing_rpm", +1))
+BLOCK_S = 60  # block length of the bootstrap: seconds of a 60-s window are not independent
+
+
+def auc_gap_ci(a, b, labels, block: int = BLOCK_S, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """AUC(a) - AUC(b) on the same seconds, with a 95 % moving-block bootstrap interval.
+
+    Consecutive seconds share most of their 60-s windows, so seconds are resampled in blocks of
+    ``block`` consecutive seconds (moving-block bootstrap, Kunsch 1989, Ann Stat 17:1217), both
+    scores on the same resample; percentile interval. Seconds must be in time order.
+    """
+    a, b, y = (np.asarray(x) for x in (a, b, labels))
+    m = len(y)
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, max(m - block, 0) + 1, size=(n, -(-m // block)))
+    gaps = []
+    for row in starts:
+        idx = (row[:, None] + np.arange(block)[None, :]).ravel()[:m]
+        idx = idx[idx < m]
+        g = auc(a[idx], y[idx]) - auc(b[idx], y[idx])
+        if np.isfinite(g):
+            gaps.append(g)
+    lo, hi = np.percentile(gaps, [2.5, 97.5])
+    return auc(a, y) - auc(b, y), float(lo), float(hi)
 
 
 def hr_component(df: pd.DataFrame) -> pd.Series:
@@ -91,6 +116,9 @@ def drivedb(data: Path, tmp: Path) -> dict:
             m = ok & x.notna()
             row[c] = auc(x[m], lab[m] == 1)
             row["coverage_" + c] = float(m.sum() / max(ok.sum(), 1))
+        best = max(series, key=lambda c: row[c])
+        m = ok & series[best].notna()
+        row["gap"] = (best, *auc_gap_ci(a[m], series[best][m], lab[m] == 1))
         row["scale"] = scale_of(df, tmp / rec)
         out[rec] = row
     return out
@@ -253,12 +281,14 @@ def main() -> int:
         if "drivedb" in parts:
             print("== drivedb: rest vs driving, within-record AUC on the same seconds (after the 300-s baseline)")
             for rec, r in drivedb(args.data, tmp).items():
-                comps = {k: v for k, v in r.items() if k not in ("seconds", "drive_s", "arousal", "scale")
+                comps = {k: v for k, v in r.items() if k not in ("seconds", "drive_s", "arousal", "scale", "gap")
                          and not k.startswith("coverage")}
                 best = max(comps.items(), key=lambda kv: kv[1])
                 print(f"{rec}: {r['seconds']} s ({r['drive_s']} driving), arousal coverage {r['coverage_arousal']:.2f}")
                 print(f"  arousal AUC {r['arousal']:.4f}  | best single component: {best[0]} {best[1]:.4f}")
                 print("  single components: " + ", ".join(f"{k} {v:.4f} (cov {r['coverage_' + k]:.2f})" for k, v in comps.items()))
+                c, g, lo, hi = r["gap"]
+                print(f"  arousal - {c}: {g:+.4f} AUC, 95 % moving-block ({BLOCK_S}-s) bootstrap interval [{lo:+.4f}, {hi:+.4f}]")
                 print(f"  scale: {r['scale']}")
         if "voice" in parts:
             print("== vocal arousal through the CLI: per-speaker files, default options, one score per clip")

@@ -651,12 +651,13 @@ class ToleranceEstimator(RowEstimator):
             "components_z": {k: round(v, 3) for k, v in zs.items()},
             "component_bound": o.component_bound,
             "quality": row.get("quality"),
-            "exertion": self.exerting,
             "vagal_reliable": row.get("vagal_reliable"),
             "hr_bpm": finite_or_none(row.get("hr_bpm")),
             "rmssd_ms": finite_or_none(row.get("rmssd_ms")),
             "baseline": {k: [round(m, 3), round(s, 3)] for k, (m, s) in (self.stats or {}).items()},
         }
+        if self.exertion_gate:  # the person wears an accelerometer: say whether the heart was left out
+            evidence["exertion"] = self.exerting
         if new.startswith("hypo"):
             evidence["corroboration_z"] = low
         return Event(kind=kind, t_start=float(t), participant=self.participant, rule=rules[new],
