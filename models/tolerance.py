@@ -74,8 +74,9 @@ out as a poor-quality heart component is: ``arousal`` comes from skin conductanc
 motion energy does not count: it has no absolute unit and sees gestures, not workload. Skin
 conductance also rises in sustained exercise (thermoregulatory sweating), more slowly: it is kept,
 which is a stated limit. Breathing rate is not a component: on drivedb it separated rest from
-driving worse than every other input (AUC 0.85 and 0.68, ``bench/RESULTS.md``), and it rises with
-exertion and speech as much as with threat.
+driving worse than every input but the raw beat-level HR (AUC 0.83 and 0.61 from the RESP belt), on
+the simulator its ECG-derived estimate separated the scripted hyperarousal from calm with AUC 0.72
+and 0.58 (``bench/RESULTS.md``), and it rises with exertion and speech as much as with threat.
 
 The stress index is deliberately *not* a component: its MxDMn term (RR range) widens whenever HR
 changes inside the window, so SI falls at the very onset of an activation (non-stationarity);
