@@ -396,7 +396,8 @@ class ToleranceEstimator(RowEstimator):
         other components come from ``newer`` where it has them (columns of seconds not yet in a
         final row: skin conductance is known a second after its data, while the row waits for the
         heart's look-ahead), else from ``row``, the newest final row. Same baseline, z-scores and
-        composite (:func:`combine`) as :meth:`update`.
+        composite (:func:`combine`) as :meth:`update`; the heart is left out while the newest
+        final second was in exertion (``exerting``), as :meth:`update` does.
 
         ``zone_provisional`` is the zone the final tier would call if this were the next final
         second: :meth:`_next_zone` run on a copy of the sustain counters, with the corroboration
