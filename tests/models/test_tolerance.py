@@ -438,3 +438,42 @@ def test_peek_leaves_the_heart_out_while_exerting():
     assert est.exerting
     calm, racing = est.peek(rows[-1], 70.0), est.peek(rows[-1], 150.0)
     assert calm["arousal"] == racing["arousal"] and calm["arousal_confidence"] == pytest.approx(2 / 3.5, abs=1e-3)
+
+
+def test_exertion_through_the_pipeline_whatever_the_chunking():
+    """The simulator's strap (RR) and a chest accelerometer swinging at walking level through the
+    scripted hyper phase, through the whole pipeline: no ``hyper``, no arousal in the phase, and
+    the client's rows the same whatever the accelerometer's chunking and interleaving."""
+    from coregulate.models.pipeline import SessionPipeline
+    from coregulate.sensors.chunk import Chunk, StreamInfo, rechunk
+    from coregulate.sensors.simulator import Simulator
+
+    sim = Simulator(seed=4, duration_s=900, audio=False, rr=True)
+    hyper = sim.truth.phase("hyper")
+    rr_streams = [s for s in sim.streams if s.kind == StreamKind.RR]
+    rr_chunks = [c for c in sim.chunks() if c.kind == StreamKind.RR]
+    acc = StreamInfo("client", StreamKind.ACC, rate=25.0, channels=("x", "y", "z"))
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 900 * 25) / 25.0
+    swing = np.where((t > hyper.start) & (t <= hyper.end), 250.0, 8.0)  # mg; SD = swing / sqrt(2)
+    xyz = np.column_stack([rng.normal(0, 2, len(t)), rng.normal(0, 2, len(t)),
+                           1000.0 + swing * np.sin(2 * np.pi * 1.8 * t) + rng.normal(0, 2, len(t))])
+    whole = Chunk(acc, xyz, t0=0.0)
+
+    def client_rows(chunks):
+        pipe = SessionPipeline(rr_streams + [acc], PipelineConfig())
+        rows = []
+        for c in chunks:
+            rows += pipe.update(c).features
+        rows += pipe.finish().features
+        return {r["t_s"]: r for r in rows if r["participant"] == "client"}
+
+    by_second = sorted([*rr_chunks, *rechunk([whole], 1.0)], key=lambda c: c.start)
+    a = client_rows(by_second)
+    b = client_rows([*rechunk([whole], 7.3), *rr_chunks])  # the accelerometer all first, other cuts
+    assert a == b
+    zones = [r["zone"] for r in a.values()]
+    assert "hyper" not in zones and "window" in zones
+    during = [r for s, r in a.items() if hyper.start + 30 < s <= hyper.end]
+    assert during and all(r["arousal"] is None for r in during)
+    assert all(r["movement"] > 100 for r in during)
