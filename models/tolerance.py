@@ -71,7 +71,10 @@ the SD of the magnitude within a second, so an order, not an equivalence) and ``
 341:1351, and the 60-s HRV window still holds beats of the effort), the heart components are left
 out as a poor-quality heart component is: ``arousal`` comes from skin conductance alone if present
 (with a lower ``arousal_confidence``), else it is empty and the zone becomes ``unknown``. Video
-motion energy does not count: it has no absolute unit and sees gestures, not workload. Skin
+motion energy does not count: it has no absolute unit and sees gestures, not workload.
+Inside the baseline segment (no usual movement level yet) ``exertion_mg`` alone decides, and the
+heart seconds it leaves out stay out of the heart components' baseline: a walk into the room does
+not widen the resting heart's spread (the baseline's verdict says when it moved). Skin
 conductance also rises in sustained exercise (thermoregulatory sweating), more slowly: it is kept,
 which is a stated limit. Breathing rate is not a component: on drivedb it separated rest from
 driving worse than every input but the raw beat-level HR (AUC 0.83 and 0.61 from the RESP belt), on
@@ -332,9 +335,10 @@ class ToleranceEstimator(RowEstimator):
             self._recent_movement.append((t, m))
         while self._recent_movement and self._recent_movement[0][0] <= t - o.exertion_s:
             self._recent_movement.popleft()
-        if self.stats is not None and len(self._recent_movement) >= o.exertion_s / 3:
+        if len(self._recent_movement) >= o.exertion_s / 3:
             level = sum(x for _, x in self._recent_movement) / len(self._recent_movement)
-            usual = self.cstats.get("movement", (0.0, 0.0))[0]
+            # before the baseline is frozen there is no usual level yet: the absolute one alone
+            usual = self.cstats.get("movement", (0.0, 0.0))[0] if self.stats is not None else 0.0
             if level > o.exertion_mg and level > o.movement_factor * usual:
                 self._exertion_until = t + o.exertion_hold_s
         return t <= self._exertion_until

@@ -477,3 +477,22 @@ def test_exertion_through_the_pipeline_whatever_the_chunking():
     during = [r for s, r in a.items() if hyper.start + 30 < s <= hyper.end]
     assert during and all(r["arousal"] is None for r in during)
     assert all(r["movement"] > 100 for r in during)
+
+
+def test_a_walk_inside_the_baseline_stays_out_of_the_heart_baseline():
+    rng = np.random.default_rng(10)
+    rows = _full_rows(400, rng)
+    for i, r in enumerate(rows):
+        r["movement"] = 5.0 + rng.normal(0, 1.0)
+        if 120 <= i < 260:  # a long walk in the baseline: heart up with the effort
+            r["movement"] = 200.0
+            r["hr_inst_bpm"] = r["hr_bpm"] = 110.0
+    walked = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
+    for r in rows:
+        walked.update(r)
+    plain = ToleranceEstimator("client", PipelineConfig())  # no accelerometer: the walk is in the baseline
+    for r in rows:
+        plain.update({k: v for k, v in r.items() if k != "movement"})
+    assert walked.stats["hr"][0] == pytest.approx(70.0, abs=1.0)
+    assert walked.stats["hr"][1] < 3.0 < plain.stats["hr"][1]  # the resting spread, not the walk's
+    assert walked.stats["eda_scl_us"] == plain.stats["eda_scl_us"]  # skin conductance kept
