@@ -78,8 +78,8 @@ not widen the resting heart's spread (the baseline's verdict says when it moved)
 conductance also rises in sustained exercise (thermoregulatory sweating), more slowly: it is kept,
 which is a stated limit. Breathing rate is not a component: on drivedb it separated rest from
 driving worse than every input but the raw beat-level HR (AUC 0.83 and 0.61 from the RESP belt), on
-the simulator its ECG-derived estimate separated the scripted hyperarousal from calm with AUC 0.72
-and 0.58 (``bench/RESULTS.md``), and it rises with exertion and speech as much as with threat.
+the simulator its ECG-derived estimate separated the scripted hyperarousal from calm with AUC
+0.58-0.98 over four seeds, the 10-s heart rate with 0.92-0.98 (``bench/RESULTS.md``), and it rises with exertion and speech as much as with threat.
 
 The stress index is deliberately *not* a component: its MxDMn term (RR range) widens whenever HR
 changes inside the window, so SI falls at the very onset of an activation (non-stationarity);
