@@ -80,6 +80,7 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        manager.warm_up()  # the estimators' imports, in a thread, while nobody waits for a session yet
         if settings.demo:
             req = SessionCreate(source=SourceSpec(kind="simulator", duration_s=settings.demo_duration_s),
                                 speed=settings.demo_speed, baseline_speed=settings.demo_baseline_speed,

@@ -41,19 +41,25 @@ class SessionEnded(SessionError):
 
 @dataclass
 class Backends:
-    """The pieces a session is built from; tests may swap them for fakes."""
+    """The pieces a session is built from; tests may swap them for fakes.
+
+    ``warm_up``, when set, starts what must be ready before a session runs (the estimators'
+    imports) and returns its future; the server calls it when it starts and waits for it before
+    running each session.
+    """
 
     make_source: Callable[[SourceSpec, float | None], Any]
     recorder_cls: Any
     runner_cls: Any
     store_cls: Any
+    warm_up: Callable[[], concurrent.futures.Future] | None = None
 
 
 def default_backends() -> Backends:
     """The real pieces: sources from SPECs or the simulator, the SQLite recorder and store, the runner."""
     from ..session.recorder import Recorder
     from ..session.store import SessionStore
-    from ..session.runner import SessionRunner
+    from ..session.runner import SessionRunner, preload_in_background
 
     def make_source(spec: SourceSpec, speed: float | None) -> Any:
         if spec.kind == "live":
@@ -68,7 +74,7 @@ def default_backends() -> Backends:
 
         return build_source(list(spec.specs), speed)
 
-    return Backends(make_source, Recorder, SessionRunner, SessionStore)
+    return Backends(make_source, Recorder, SessionRunner, SessionStore, warm_up=preload_in_background)
 
 
 @dataclass

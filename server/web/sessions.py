@@ -83,6 +83,26 @@ class SessionManager:
         return self.backends.store_cls(path)
 
     # -- life cycle -------------------------------------------------------------------------
+    def warm_up(self) -> concurrent.futures.Future | None:
+        """Start the backends' warm-up (the estimators' imports, in a thread) if they have one.
+
+        Called when the server starts, so that it is usually over before the first session is
+        asked for; :meth:`start` waits for it in any case.
+        """
+        warm_up = getattr(self.backends, "warm_up", None)
+        return warm_up() if warm_up is not None else None
+
+    async def _warmed_up(self) -> None:
+        # A session that met the imports while running would hold the GIL for seconds, stalling
+        # itself and every other session's thread (bench/bench_latency.py: whole-run p99 lag).
+        future = self.warm_up()
+        if future is None:
+            return
+        try:
+            await asyncio.wrap_future(future)
+        except Exception:  # a missing library is reported by the estimator that needs it
+            log.warning("preloading the estimators' libraries failed", exc_info=True)
+
     def new_id(self) -> str:
         """A new session id (:func:`~coregulate.server.session.runner.new_session_id`)."""
         from ..session.runner import new_session_id
@@ -177,13 +197,14 @@ class SessionManager:
         if s.status != SessionStatus.CREATED:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
+        s.status = SessionStatus.STARTING
+        await self._warmed_up()
         from ..session.runner import open_session
         from ..session.sources import source_meta, video_meta
 
         src = s.request.source.model_dump()
         meta = {"label": s.request.label, "sources": source_meta(src.pop("kind"), src.pop("specs"), **src),
                 "speed": s.request.speed, **video_meta(s.source)}
-        s.status = SessionStatus.STARTING
         loop = asyncio.new_event_loop()
 
         def run_loop() -> None:
