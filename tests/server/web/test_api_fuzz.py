@@ -98,6 +98,9 @@ def server():
     while not srv.started:
         assert th.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
+    # the estimators' imports, started with the server: the first session start waits for them,
+    # which on a busy machine can outlast a generated request's timeout
+    APP.state.manager.warm_up().result(timeout=300)
     yield APP, f"http://127.0.0.1:{port}"
     srv.should_exit = True
     th.join(20)
