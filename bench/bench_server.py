@@ -12,9 +12,15 @@ Modes:
         and push path, not the estimators.
   full  the real Simulator + SessionRunner + pipeline (estimator cost included).
 
+The server's CPU time while all the level's sessions run (from /proc, from the last start to the
+stop request) is printed per dyad, as a share of one core.
+``--provisional both`` runs every level twice, without and then with the provisional tier (issue
+#15; a fresh server each), and prints the CPU ratio: the baseline is measured in the same run.
+
 Usage:
   .venv/bin/python bench/bench_server.py                       # levels 10,25,50 dyads x 2 viewers, then 1 x 100
   .venv/bin/python bench/bench_server.py --levels 50 --seconds 30 --mode full
+  .venv/bin/python bench/bench_server.py --mode full --levels 40 --fanout 0 --provisional both
 """
 
 from __future__ import annotations
@@ -129,6 +135,10 @@ def serve(args) -> None:
     from coregulate.server.web.app import Settings, create_app
 
     backends = _push_backends() if args.mode == "push" else None
+    if getattr(args, "provisional", "on") == "off":  # the runner computes the tier only for a sink that takes it
+        from coregulate.server.web.hub_sink import HubSink
+
+        del HubSink.on_provisional
     if args.no_record and backends is not None:
         class NullRecorder:
             commit_interval_s = 1.0
@@ -234,7 +244,13 @@ async def viewer(port: int, sid: str, st: ViewerStats) -> None:
     st.closed_code = await follow_session(port, sid, take, on_connect=lambda: setattr(st, "connected", True), since=0)
 
 
-async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str, pid: int) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
@@ -252,8 +268,11 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
             await asyncio.sleep(0.05)
         for sid in sids:
             (await http.post(f"/api/sessions/{sid}/start")).raise_for_status()
+        # CPU of the running sessions: from the last start (warm-up and pipeline builds excluded)
+        cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         await asyncio.sleep(seconds)
         t_stop = time.perf_counter()
+        cpu_pct = 100 * (cpu_seconds(pid) - cpu0) / (t_stop - wall0) / n_sessions
         await asyncio.gather(*(http.post(f"/api/sessions/{sid}/stop") for sid in sids))
         stop_s = time.perf_counter() - t_stop
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
@@ -282,6 +301,8 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
         "e2e_p99_ms": round(float(np.percentile(all_lat, 99)), 1) if all_lat.size else None,
         "slow_disconnects": int(sum(h["hub"]["disconnected_slow"] for h in hubs)),
         "stop_all_s": round(stop_s, 2),
+        "server_cpu_per_dyad_pct": round(cpu_pct, 2),
+        "load_avg_1min": round(os.getloadavg()[0], 1),
     }
 
 
@@ -322,7 +343,10 @@ async def wait_up(port: int, proc) -> None:
 async def bench(args) -> list[dict]:
     results = []
     plan = [(int(n), 2) for n in args.levels.split(",") if n] + ([(1, args.fanout)] if args.fanout else [])
-    for n_sessions, n_viewers in plan:
+    tiers = ("off", "on") if args.provisional == "both" else (args.provisional,)
+    plan = [(n, v, tier) for n, v in plan for tier in tiers]
+    cpu_off: dict[tuple[int, int], float] = {}
+    for n_sessions, n_viewers, tier in plan:
         # a fresh server per level: one level's leftovers never weigh on the next
         port = free_port()
         data = tempfile.mkdtemp(prefix="coregulate-bench-")
@@ -333,14 +357,20 @@ async def bench(args) -> list[dict]:
             cmd.append("--sync-off")
         if args.profile:
             cmd += ["--profile", args.profile]
+        cmd += ["--provisional", tier]
         proc = subprocess.Popen(cmd)
         try:
             await wait_up(port, proc)
-            res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode)
+            res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode, proc.pid)
         finally:
             stop_server(proc, data)
         ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
         res["meets_target"] = ok
+        res["provisional"] = tier
+        if tier == "off":
+            cpu_off[(n_sessions, n_viewers)] = res["server_cpu_per_dyad_pct"]
+        elif (n_sessions, n_viewers) in cpu_off:
+            res["cpu_vs_provisional_off"] = round(res["server_cpu_per_dyad_pct"] / cpu_off[(n_sessions, n_viewers)], 3)
         print(json.dumps(res), flush=True)
         results.append(res)
     return results
@@ -358,6 +388,8 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true", help="push mode without the SQLite recorder (diagnosis)")
     ap.add_argument("--sync-off", action="store_true", help="SQLite synchronous=OFF (diagnosis only)")
     ap.add_argument("--profile", default="", help="write the server's cProfile stats to this file (last level)")
+    ap.add_argument("--provisional", choices=("on", "off", "both"), default="on",
+                    help="the live provisional tier (issue #15); both: each level off, then on (CPU ratio)")
     args = ap.parse_args()
     if args.serve:
         serve(args)
