@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="runs per tier and kind (alternating off, on)")
     ap.add_argument("--kinds", default="audio,ecg", help="audio, ecg")
     args = ap.parse_args()
-    from coregulate.server.session.runner import preload_estimator_libraries
+    from coregulate.server.session.warm_up import preload_estimator_libraries
 
     preload_estimator_libraries()  # imports outside the timings
     print(f"# bench_dyad_cpu: cpus={os.cpu_count()} seconds={args.seconds} repeats={args.repeats} "

@@ -11,10 +11,8 @@ sees something that is not yet on its way to disk.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import secrets
-import threading
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,52 +53,6 @@ class SessionStatus(StrEnum):
     def is_active(status: str) -> bool:
         """Not finished yet: created, starting or running (any other word is finished)."""
         return status in (SessionStatus.CREATED, SessionStatus.STARTING, SessionStatus.RUNNING)
-
-
-def preload_estimator_libraries() -> None:
-    """Import now what the estimators import lazily: neurokit2 and the estimator families.
-
-    neurokit2 is first imported by the beat detector's first block (some 10 s into a session
-    with ECG or PPG) and takes 3-12 s on a busy machine, most of it holding the GIL: in a paced
-    session it blocks the event loop (a Ctrl-C waits for it, a live inlet's buffer fills) and,
-    in the server, every other session's thread too (``bench/bench_latency.py``: the viewers'
-    p99 lag over a whole run). The families' modules (and the scipy they import) are otherwise
-    imported when the first session's pipeline is built. Before a session starts it costs
-    nothing the user notices.
-    """
-    try:
-        import neurokit2  # noqa: F401
-    except ImportError:  # the estimators will report it themselves if they need it
-        pass
-    from ...models import autonomic, dyad, eda, heart, movement, tolerance, voice  # noqa: F401
-
-
-_preloading: concurrent.futures.Future | None = None
-_preloading_lock = threading.Lock()
-
-
-def preload_in_background() -> concurrent.futures.Future:
-    """:func:`preload_estimator_libraries` in a thread of its own, started once per process.
-
-    Returns its future (shared by every caller): the server starts it when it starts and waits
-    for it before it runs a session (:meth:`~coregulate.server.web.sessions.SessionManager.start`),
-    so that a session never meets the imports while it, or another one, is running.
-    """
-    global _preloading
-    with _preloading_lock:
-        if _preloading is None:
-            future: concurrent.futures.Future = concurrent.futures.Future()
-
-            def work() -> None:
-                try:
-                    preload_estimator_libraries()
-                    future.set_result(None)
-                except BaseException as exc:  # handed to whoever waits; the estimators will raise it again
-                    future.set_exception(exc)
-
-            threading.Thread(target=work, name="preload-estimators", daemon=True).start()
-            _preloading = future
-        return _preloading
 
 
 class Sink(Protocol):

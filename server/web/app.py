@@ -21,7 +21,7 @@ from . import auth
 from .limits import MAX_BODY_BYTES, document_error_detail
 from .routers import annotations, data, export, meta, sessions, video, ws
 from .schemas import SessionCreate, SourceSpec
-from .sessions import Backends, SessionManager
+from .sessions import Backends, SessionManager, start_warm_up
 
 log = logging.getLogger("coregulate.server")
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        manager.warm_up()  # the estimators' imports, in a thread, while nobody waits for a session yet
+        start_warm_up(manager.backends)  # the estimators' imports, in a thread, before anyone asks for a session
         if settings.demo:
             req = SessionCreate(source=SourceSpec(kind="simulator", duration_s=settings.demo_duration_s),
                                 speed=settings.demo_speed, baseline_speed=settings.demo_baseline_speed,

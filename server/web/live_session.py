@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from ..session.runner import SessionStatus
 from .hub import Hub
 from .hub_sink import HubSink
 from .schemas import SessionCreate, SourceSpec
+
+log = logging.getLogger("coregulate.server")
 
 
 class SessionError(Exception):
@@ -59,7 +62,8 @@ def default_backends() -> Backends:
     """The real pieces: sources from SPECs or the simulator, the SQLite recorder and store, the runner."""
     from ..session.recorder import Recorder
     from ..session.store import SessionStore
-    from ..session.runner import SessionRunner, preload_in_background
+    from ..session.runner import SessionRunner
+    from ..session.warm_up import preload_in_background
 
     def make_source(spec: SourceSpec, speed: float | None) -> Any:
         if spec.kind == "live":
@@ -75,6 +79,46 @@ def default_backends() -> Backends:
         return build_source(list(spec.specs), speed)
 
     return Backends(make_source, Recorder, SessionRunner, SessionStore, warm_up=preload_in_background)
+
+
+def start_warm_up(backends: Backends) -> concurrent.futures.Future | None:
+    """Start the backends' warm-up (the estimators' imports, in a thread) if they have one.
+
+    The server calls it when it starts, so that it is usually over before the first session is
+    asked for; :func:`warmed_up` waits for it before each session runs.
+
+    Parameters
+    ----------
+    backends : Backends
+        The server's session pieces.
+
+    Returns
+    -------
+    concurrent.futures.Future or None
+        The warm-up's future (the same for every call), or None without a warm-up.
+    """
+    warm_up = getattr(backends, "warm_up", None)
+    return warm_up() if warm_up is not None else None
+
+
+async def warmed_up(backends: Backends) -> None:
+    """Wait until the backends' warm-up is over (starting it if need be); a failed one is logged.
+
+    A session that met the imports while running would hold the GIL for seconds, stalling itself
+    and every other session's thread (``bench/bench_latency.py``: the whole-run p99 lag).
+
+    Parameters
+    ----------
+    backends : Backends
+        The server's session pieces.
+    """
+    future = start_warm_up(backends)
+    if future is None:
+        return
+    try:
+        await asyncio.wrap_future(future)
+    except Exception:  # a missing library is reported by the estimator that needs it
+        log.warning("preloading the estimators' libraries failed", exc_info=True)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ..session.runner import SessionStatus
 from .hub import Hub
 from .hub_sink import HubSink
 from .live_session import (  # noqa: F401  (re-exported: the routers and the CLI import them from here)
-    Backends, LiveSession, PreparedSession, SessionEnded, SessionError, default_backends)
+    Backends, LiveSession, PreparedSession, SessionEnded, SessionError, default_backends, start_warm_up, warmed_up)
 from .schemas import SESSION_ID_PATTERN, SessionCreate, SourceSpec
 from .session_descriptions import baseline_segment, describe_file, describe_live
 
@@ -83,26 +83,6 @@ class SessionManager:
         return self.backends.store_cls(path)
 
     # -- life cycle -------------------------------------------------------------------------
-    def warm_up(self) -> concurrent.futures.Future | None:
-        """Start the backends' warm-up (the estimators' imports, in a thread) if they have one.
-
-        Called when the server starts, so that it is usually over before the first session is
-        asked for; :meth:`start` waits for it in any case.
-        """
-        warm_up = getattr(self.backends, "warm_up", None)
-        return warm_up() if warm_up is not None else None
-
-    async def _warmed_up(self) -> None:
-        # A session that met the imports while running would hold the GIL for seconds, stalling
-        # itself and every other session's thread (bench/bench_latency.py: whole-run p99 lag).
-        future = self.warm_up()
-        if future is None:
-            return
-        try:
-            await asyncio.wrap_future(future)
-        except Exception:  # a missing library is reported by the estimator that needs it
-            log.warning("preloading the estimators' libraries failed", exc_info=True)
-
     def new_id(self) -> str:
         """A new session id (:func:`~coregulate.server.session.runner.new_session_id`)."""
         from ..session.runner import new_session_id
@@ -198,7 +178,7 @@ class SessionManager:
             raise SessionError(409, f"session {session_id} is {s.status}")
         b = self.backends
         s.status = SessionStatus.STARTING
-        await self._warmed_up()
+        await warmed_up(b)
         from ..session.runner import open_session
         from ..session.sources import source_meta, video_meta
 

@@ -24,7 +24,8 @@ def run(args) -> int:
     """Record a live session until stopped (optionally serving the dashboard); exit code 0, or 130
     (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.live import LiveSource, build_live_sources
-    from ...session.runner import new_session_id, open_session, preload_estimator_libraries
+    from ...session.runner import new_session_id, open_session
+    from ...session.warm_up import preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error
     from .replay import _Printer
 

@@ -51,7 +51,8 @@ def run(args) -> int:
     """Replay recorded files as a live session, served to the dashboard or headless; exit code 0, or
     130 (``EX_INTERRUPTED``) after SIGINT."""
     from ....sensors.pacing import parse_speed
-    from ...session.runner import new_session_id, open_session, preload_estimator_libraries
+    from ...session.runner import new_session_id, open_session
+    from ...session.warm_up import preload_estimator_libraries
     from ...session.signals import exit_code_for, run_until_signalled, session_closed_on_error
     from ...session.sources import build_source
 

@@ -31,7 +31,7 @@ from coregulate.models.config import PipelineConfig
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
 from coregulate.server.web.app import Settings, create_app
 from coregulate.server.session.recorder import Recorder
-from coregulate.server.web.sessions import default_backends
+from coregulate.server.web.sessions import default_backends, start_warm_up
 from server_fakes import fake_backends
 
 SUP = "f" * 20 + "-supervisor-token"
@@ -100,7 +100,7 @@ def server():
         time.sleep(0.05)
     # the estimators' imports, started with the server: the first session start waits for them,
     # which on a busy machine can outlast a generated request's timeout
-    APP.state.manager.warm_up().result(timeout=300)
+    start_warm_up(APP.state.manager.backends).result(timeout=300)
     yield APP, f"http://127.0.0.1:{port}"
     srv.should_exit = True
     th.join(20)
