@@ -46,14 +46,24 @@ Dating. The client's zones come from trailing 60-s HRV windows, which start to m
 the physiology does but take a minute to arrive, and the tolerance estimator then wants a
 sustained crossing (30 s to leave, 15 s to return): on the simulator a zone change is confirmed
 39-72 s (leaving) and 37-78 s (returning) after the scripted change
-(``bench/bench_dyad_timing.py``). The *turning points* of the same ``arousal`` series are not
-delayed that way, so the rupture and repair candidates are dated from them (their evidence
-keeps the confirmed zone times): the *departure onset* is the last second before the client's zone left
-the window at which arousal was still within ``onset_margin`` of the way from its calmest value
-in the preceding ``onset_lookback_s`` to its value at the zone change; the *recovery onset* is
-the last second before the return at which arousal was still within ``onset_margin`` of the way
-from the episode's extreme to its value at the return. Without arousal, or for a purely vocal
-withdrawal, the zone times themselves are used.
+(``bench/bench_dyad_timing.py``). The same ``arousal`` series shows the change much earlier, so
+the rupture and repair candidates are dated from it (their evidence keeps the confirmed zone
+times): a candidate starts at the last second at which the client's arousal was still inside the
+*band of the state being left* -- the median +- ``band_k`` robust SDs (1.4826 x MAD, at least
+``band_floor``) of ``band_s`` seconds that surely belong to that state. Only the band's edge
+towards the change counts. The *departure onset* leaves the window's band, made of the ``band_s``
+seconds up to the calmest second of the ``onset_lookback_s`` before the zone change; the
+*recovery onset* leaves the episode's band, made of the episode's ``band_s`` seconds up to its last
+second at least as far out as the episode's median. ``band_k`` = 2.5 is Leys et al.'s (2013, J Exp
+Soc Psychol 49:764) "moderately conservative" MAD criterion for a value not belonging to a sample.
+Why a band and not a share of the excursion: the rule it replaces took the last second within 20 %
+of the way from the *calmest* value of the look-back (a noise extreme) to the value at the zone
+change, a margin in units of the excursion rather than of the state's own fluctuation, so a slow
+HR wave dipping just before a shallow withdrawal dated the rupture 5-11 s before the scripted
+onset on 4 of 12 simulated sessions; and within a soft-clipped hyperarousal the same 20 % of the
+way back from the extreme showed only once the clip let go (``bench/RESULTS.md``, "Event dating
+by the band of the state being left"). Without arousal, or for a purely vocal withdrawal, the
+zone times themselves are used.
 
 ``rupture_candidate``
     The client is hyperaroused (zone ``hyper``) or withdrawn (``hypo``/``hypo_candidate``, or a
@@ -159,9 +169,11 @@ class DyadParams:
         unless it was restored already (after the rupture, without a new drop) before it.
         ``repair_after_s`` (300): a repair must follow a rupture candidate that ended at most
         this long before the return.
-        ``onset_margin`` (0.2) and ``onset_lookback_s`` (120): the turning points that date
-        ruptures and repairs (module docstring, "Dating"); a second counts as still before the
-        excursion (or still at its extreme) within this share of the way.
+        ``onset_lookback_s`` (120), ``band_s`` (60), ``band_k`` (2.5) and ``band_floor`` (0.1,
+        arousal units): how ruptures and repairs are dated (module docstring, "Dating"): the
+        look-back before a zone change searched for the departure, the seconds that make the
+        band of the state being left, its half-width in robust SDs and the floor of that SD (a
+        stretch near the soft clip of ``arousal`` barely fluctuates).
         ``recovering_share`` (0.1): a rupture candidate does not open once the client's arousal
         has come back this share of the way from the episode's extreme towards the baseline (0).
         ``event_signals`` (("hr", "arousal")): the signals whose effects make the level. Vocal
@@ -201,8 +213,10 @@ class DyadParams:
     min_lead_s: int = 5
     repair_within_s: int = 120
     repair_after_s: int = 300
-    onset_margin: float = 0.2
     onset_lookback_s: int = 120
+    band_s: int = 60
+    band_k: float = 2.5
+    band_floor: float = 0.1
     recovering_share: float = 0.1
     coreg_after_s: int = 120
     event_signals: tuple[str, ...] = ("hr", "arousal")
@@ -408,7 +422,7 @@ class DyadPipeline(DyadEstimator):
         restored = self._ruptures.restored_since
         ep, t_ret = self._episodes.end(s.t)
         if rup is not None and t_ret - rup.last <= self.params.repair_after_s:
-            recovery = self._arousal.turning_point(ep.arousal_state or "vocal_withdrawal", ep.onset, t_ret, leaving=False)
+            recovery = self._arousal.band_exit(ep.arousal_state or "vocal_withdrawal", ep.onset, t_ret, leaving=False)
             self._repair.pending = PendingRepair(t_ret, rup, restored, recovery)
         self._coreg.client_returned(t_ret)
         self._ruptures.restored_since = None

@@ -81,14 +81,32 @@ class DyadSecond:
     row: Mapping[str, Any]  # the dyad row of the second (sync_significant, leader)
 
 
+@dataclass(frozen=True)
+class Band:
+    """The arousal band of the state the client is leaving (:meth:`ArousalTrace.band_exit`)."""
+
+    median: float  # arousal (baseline z), not oriented
+    half_width: float  # band_k robust SDs, in arousal units
+
+    def evidence(self, prefix: str) -> dict[str, float]:
+        return {f"{prefix}_median": self.median, f"{prefix}_half_width": self.half_width}
+
+
+def _median(xs: list[float]) -> float:
+    v = sorted(xs)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
 class ArousalTrace:
-    """The client's recent ``(second, arousal)``: the turning points that date departures and
+    """The client's recent ``(second, arousal)``: the band exits that date departures and
     recoveries (:mod:`.dyad`, "Dating"), and whether the client is already on the way back."""
 
     def __init__(self, params: DyadParams):
         self.p = params
-        # enough for the turning points of an episode and its lead-in
-        self.points: deque[tuple[int, float]] = deque(maxlen=params.repair_after_s + params.onset_lookback_s)
+        # enough for an episode's recovery and for a departure's look-back plus its band's stretch
+        self.points: deque[tuple[int, float]] = deque(
+            maxlen=params.repair_after_s + params.onset_lookback_s + params.band_s)
 
     def push(self, t: int, arousal: float | None) -> None:
         """Remember the client's arousal at second ``t`` (a missing value is skipped)."""
@@ -105,12 +123,20 @@ class ArousalTrace:
         extreme = max(sign * a for s, a in self.points if s >= episode.onset)
         return extreme > 0 and extreme - sign * self.points[-1][1] >= self.p.recovering_share * extreme
 
-    def turning_point(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, float | None]:
-        """(turning point, reference arousal) of the client's arousal over ``[t0, t1]``.
+    def band_exit(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, Band | None]:
+        """(the last second inside the band of the state being left, that band) over ``[t0, t1]``.
 
-        Leaving (``t1`` = the zone change): the last second still within ``onset_margin`` of the
-        way from the calmest value to the value at ``t1``; returning (``t1`` = the return): the
-        last second still within it of the extreme. ``(t1, None)`` without a usable excursion.
+        Leaving (``t0`` = ``t1`` - ``onset_lookback_s``, ``t1`` = the zone change): the state
+        left is the window, and its band is made of the ``band_s`` seconds up to the calmest
+        second of the look-back (surely before the excursion; they may precede ``t0``).
+        Returning (``t0`` = the zone change, ``t1`` = the return): the state left is the episode,
+        and its band is made of the ``band_s`` seconds (within ``[t0, t1]``) up to the last second
+        at least as far out as the median of ``[t0, t1]`` (surely still in the episode). The band
+        is the median of those seconds +- ``band_k`` robust SDs (``1.4826 * MAD``, at least
+        ``band_floor``; Leys et al. 2013); only its edge towards the change counts. The answer is
+        the last second from that anchor on still inside it: a dip before the change that stays
+        within the state's own fluctuation does not date the change early, and a dip back into
+        the band postpones the date. ``(t1, None)`` without arousal to date by.
         """
         if state not in ("hyper", "withdrawal"):  # vocal only: no arousal excursion to date it by
             return t1, None
@@ -118,16 +144,20 @@ class ArousalTrace:
         seq = [(s, sign * a) for s, a in self.points if t0 <= s <= t1]
         if not seq:
             return t1, None
-        end = seq[-1][1]
-        ref = min(e for _, e in seq) if leaving else max(e for _, e in seq)
-        span = end - ref if leaving else ref - end
-        if span <= 0:
-            return t1, None
         if leaving:
-            level = ref + self.p.onset_margin * span
-            return max(s for s, e in seq if e <= level), sign * ref
-        level = ref - self.p.onset_margin * span
-        return max(s for s, e in seq if e >= level), sign * ref
+            calmest = min(e for _, e in seq)
+            anchor = max(s for s, e in seq if e == calmest)
+            pool = [(s, sign * a) for s, a in self.points if s <= anchor]
+        else:
+            middle = _median([e for _, e in seq])
+            anchor = max(s for s, e in seq if e >= middle)
+            pool = seq
+        ref = [e for s, e in pool if anchor - self.p.band_s < s <= anchor]
+        centre = _median(ref)
+        half = self.p.band_k * max(1.4826 * _median([abs(e - centre) for e in ref]), self.p.band_floor)
+        edge = centre + half if leaving else centre - half
+        inside = [s for s, e in seq if s >= anchor and (e <= edge if leaving else e >= edge)]
+        return max(inside, default=anchor), Band(sign * centre, half)
 
 
 # -- client episodes -------------------------------------------------------------------------
@@ -138,7 +168,8 @@ class Episode:
 
     onset: int  # first second of the sustained dysregulation
     state: str  # client_state when it was confirmed
-    departure: int  # departure onset: the turning point it is dated from
+    departure: int  # departure onset: the last second inside the window's band (ArousalTrace.band_exit)
+    band: Band | None = None  # that band (None: dated by the zone change itself)
     arousal_state: str | None = None  # hyper / withdrawal once a zone says so (dates the recovery)
 
 
@@ -163,8 +194,8 @@ class ClientEpisodes:
         if began and self.current is None:
             onset = self.out.onset
             assert onset is not None
-            departure, _ = self.trace.turning_point(state, onset - self.p.onset_lookback_s, onset, leaving=True)
-            new = self.current = Episode(onset, state, departure)
+            departure, band = self.trace.band_exit(state, onset - self.p.onset_lookback_s, onset, leaving=True)
+            new = self.current = Episode(onset, state, departure, band)
         if self.current is not None and state in ("hyper", "withdrawal"):
             # an episode that began as vocal withdrawal is dated back by its zone's arousal
             self.current.arousal_state = state
@@ -191,6 +222,7 @@ class Rupture:
     last: int  # last second with a dysregulated client and low synchrony
     min_level: float
     restored: int = 0  # consecutive seconds with synchrony restored
+    band: Band | None = None  # the departure's band, for a zone episode's first candidate
 
 
 class RuptureRule:
@@ -211,7 +243,8 @@ class RuptureRule:
                 and (self.open is not None or not self.trace.recovering(ep, s.t))):
             if self.open is None:
                 first = self.last is None or self.last.episode != ep.onset
-                self.open = Rupture(ep.departure if first else s.t, ep.onset, s.t, s.client_state, s.t, s.level)
+                self.open = Rupture(ep.departure if first else s.t, ep.onset, s.t, s.client_state, s.t, s.level,
+                                    band=ep.band if first else None)
             r = self.open
             r.last, r.restored = s.t, 0
             r.min_level = min(r.min_level, s.level)
@@ -247,10 +280,11 @@ class RuptureRule:
             "rupture_candidate", r.start, r.last,
             f"client {r.state} sustained >= {p.sustain_s} s while synchrony level "
             f"(mean effect over {p.level_s} s) <= {p.low_effect}; a zone episode's first candidate is dated from "
-            f"the departure onset (arousal last within {p.onset_margin:.0%} of its calmest value in the "
-            f"{p.onset_lookback_s} s before the zone change)",
+            f"the departure onset (arousal last inside the band of the window before the zone change: median "
+            f"+- {p.band_k} robust SDs of the {p.band_s} s up to the calmest second of the {p.onset_lookback_s} s "
+            "before it)",
             {"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
-             "min_level": r.min_level})
+             "min_level": r.min_level, **(r.band.evidence("departure_band") if r.band else {})})
 
 
 # -- repair ----------------------------------------------------------------------------------
@@ -262,7 +296,7 @@ class PendingRepair:
     return_s: int
     rupture: Rupture
     restored: int | None  # since when synchrony was restored before the return, if it was
-    recovery: tuple[int, float | None]  # (recovery onset, the episode's extreme arousal)
+    recovery: tuple[int, Band | None]  # (recovery onset, the episode's band it left)
 
 
 class RepairRule:
@@ -294,17 +328,18 @@ class RepairRule:
             return []
         if pr.restored is not None or s.high:
             restored = pr.restored if pr.restored is not None else s.t
-            rec_s, extreme = pr.recovery
+            rec_s, band = pr.recovery
             self.pending = None
             return [self.emit(
                 "repair_candidate", min(restored, rec_s), s.t,
                 f"client back in window after a rupture candidate, with synchrony level >= {p.restore_effect} "
                 f"(restored before the return, or within {p.repair_within_s} s after it); dated from the "
-                f"restoration or the client's recovery onset (arousal last within {p.onset_margin:.0%} "
-                "of the episode's extreme), whichever came first",
+                f"restoration or the client's recovery onset (arousal last inside the episode's band: median "
+                f"+- {p.band_k} robust SDs of its last {p.band_s} s at least as far out as its median), "
+                "whichever came first",
                 {"rupture_start_s": pr.rupture.start, "rupture_end_s": pr.rupture.last,
-                 "recovery_onset_s": rec_s, "episode_extreme_arousal": extreme, "return_s": pr.return_s,
-                 "restored_s": restored, "confirmed_s": s.t, "level": s.level})]
+                 "recovery_onset_s": rec_s, **(band.evidence("episode_band") if band else {}),
+                 "return_s": pr.return_s, "restored_s": restored, "confirmed_s": s.t, "level": s.level})]
         if s.t - pr.return_s > p.repair_within_s or episode_open:
             self.pending = None
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from coregulate.models.base import Event
 from coregulate.models.dyad import DyadParams
 from coregulate.models.dyad_events import (
-    ArousalTrace, ClientEpisodes, CoregulationRule, DyadSecond, Hysteresis, PendingRepair, RepairRule, Rupture,
+    ArousalTrace, Band, ClientEpisodes, CoregulationRule, DyadSecond, Hysteresis, PendingRepair, RepairRule, Rupture,
     RuptureRule, TherapistRule,
 )
 
@@ -45,13 +45,54 @@ def test_an_episode_opens_after_sustain_and_ends_on_the_confirmed_return():
     assert ep.onset == 1 and t_return == 5 and eps.current is None
 
 
-def test_departure_is_dated_from_the_arousal_turning_point():
+def test_departure_is_dated_where_arousal_leaves_the_band_of_the_window():
     trace = ArousalTrace(P)
-    for t, a in enumerate([0.0, 0.0, 0.1, 1.0, 2.0, 2.5], start=1):
+    calm = [0.0, 0.2, -0.2, 0.1, -0.1, 0.0, 0.2, -0.2, 0.1, -0.1]  # median 0, 1.4826 MAD = 0.22
+    for t, a in enumerate(calm + [0.3, 1.0, 2.0, 2.5], start=1):
         trace.push(t, a)
-    # calmest 0.0 (last at t=2), value at the change 2.5: 20 % of the way is 0.5 -> last second below it
-    assert trace.turning_point("hyper", 1, 6, leaving=True) == (3, 0.0)
-    assert trace.turning_point("vocal_withdrawal", 1, 6, leaving=True) == (6, None)
+    # the band: 0 +- 2.5 * 0.222; 0.3 (t=11) is inside it, 1.0 (t=12) is not
+    t, band = trace.band_exit("hyper", 1, 14, leaving=True)
+    assert t == 11 and band.median == 0.0 and abs(band.half_width - 2.5 * 1.4826 * 0.15) < 1e-9
+    assert trace.band_exit("vocal_withdrawal", 1, 14, leaving=True) == (14, None)
+
+
+def calm_bump_then_withdrawal():
+    """Calm arousal (0 +- 0.1) with one swing up to +1.2 and back over 180-192 s (a slow HR wave), then
+    a withdrawal from t = 200 down to -3.5 over 20 s; the zone confirms it at t = 260."""
+    def arousal(t):
+        bump = max(0.0, 1.2 - 0.2 * abs(t - 186))
+        return 0.1 * (-1) ** t + bump - 3.5 * min(1.0, max(0.0, (t - 200) / 20))
+
+    trace = ArousalTrace(P)
+    for t in range(1, 261):
+        trace.push(t, arousal(t))
+    return trace
+
+
+def test_a_swing_within_the_calm_fluctuation_does_not_date_a_withdrawal_early():
+    """The rule replaced here (the last second within 20 % of the way from the calmest value of the
+    look-back to the value at the zone change) dated this one at t = 190, 10 s before the onset:
+    from the swing's top, 20 % of the way to -3.5 lies inside the calm fluctuation."""
+    trace = calm_bump_then_withdrawal()
+    seq = [(t, -a) for t, a in trace.points if t >= 140]  # the old rule, oriented as it was
+    calmest, end = min(e for _, e in seq), seq[-1][1]
+    assert max(t for t, e in seq if e <= calmest + 0.2 * (end - calmest)) == 190
+    t, band = trace.band_exit("withdrawal", 260 - 120, 260, leaving=True)
+    # the band: median 0.1, 2.5 robust SDs = 0.74 (the +-0.1 jitter); the ramp leaves it at 204-205
+    assert 200 <= t <= 205 and abs(band.median) <= 0.1 and band.half_width < 1, (t, band)
+
+
+def test_recovery_is_dated_where_arousal_leaves_the_episode_band_and_a_dip_back_postpones_it():
+    trace = ArousalTrace(P)
+    plateau = [5.0] * 60  # near the soft clip arousal barely moves: the band is 5 +- 2.5 * band_floor
+    fall = [4.9, 4.0, 3.0, 2.0, 1.0, 0.5, 0.5, 0.5]
+    for t, a in enumerate(plateau + fall, start=100):
+        trace.push(t, a)
+    t, band = trace.band_exit("hyper", 100, 167, leaving=False)
+    assert t == 160 and band.median == 5.0 and band.half_width == 2.5 * 0.1  # 4.9 is inside, 4.0 is not
+    trace.push(168, 4.9)  # back in the episode's band: the recovery had not begun yet
+    trace.push(169, 1.0)
+    assert trace.band_exit("hyper", 100, 169, leaving=False)[0] == 168
 
 
 def test_rupture_opens_on_low_synchrony_and_closes_when_it_is_restored():
@@ -72,11 +113,11 @@ def test_rupture_opens_on_low_synchrony_and_closes_when_it_is_restored():
 def test_repair_waits_for_restored_synchrony_within_its_time():
     rup = Rupture(start=10, episode=12, low_since=12, state="hyper", last=30, min_level=0.1)
     rule = RepairRule(P, emit)
-    rule.pending = PendingRepair(return_s=40, rupture=rup, restored=None, recovery=(35, 2.0))
+    rule.pending = PendingRepair(return_s=40, rupture=rup, restored=None, recovery=(35, Band(2.0, 0.5)))
     assert rule.step(second(41, level=0.3), episode_open=False) == []
     (ev,) = rule.step(second(42, level=0.9), episode_open=False)
     assert ev.kind == "repair_candidate" and (ev.t_start, ev.t_end) == (35.0, 42.0)  # the recovery onset came first
-    rule.pending = PendingRepair(return_s=40, rupture=rup, restored=None, recovery=(35, 2.0))
+    rule.pending = PendingRepair(return_s=40, rupture=rup, restored=None, recovery=(35, Band(2.0, 0.5)))
     assert rule.step(second(46, level=0.3), episode_open=False) == [] and rule.pending is None  # too late
 
 
