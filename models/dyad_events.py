@@ -89,6 +89,7 @@ class Band:
     half_width: float  # band_k robust SDs, in arousal units
 
     def evidence(self, prefix: str) -> dict[str, float]:
+        """The band as evidence fields ``<prefix>_median`` and ``<prefix>_half_width``."""
         return {f"{prefix}_median": self.median, f"{prefix}_half_width": self.half_width}
 
 
