@@ -11,7 +11,13 @@ PIP    := $(PY) -m pip
 # dashboard's pinned packages (skipped when a node and npm are already on the PATH).
 APT_PACKAGES := libportaudio2 chromium $(if $(shell command -v npm),,nodejs npm)
 
-.PHONY: setup system-deps python-deps dashboard-deps demo test test-under-load test-fast bench lint lint-docker clean
+# The suite runs on every core (pytest-xdist); tests that share a resource (LSL streams on loopback,
+# xdist_group marks) stay in one process, a module's tests together (tests/parallel_scheduling.py).
+# `make test PYTEST_WORKERS=0` or `make test-serial` runs it in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
+.PHONY: setup system-deps python-deps dashboard-deps demo test test-serial test-under-load test-fast bench lint lint-docker clean
 
 setup: system-deps python-deps dashboard-deps
 
@@ -46,7 +52,10 @@ demo: setup
 	$(VENV)/bin/coregulate demo
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
+
+test-serial: setup
+	$(PY) -m pytest -p no:xdist
 
 # Style and layering: ruff (pyflakes, pycodestyle, numpy docstrings; pyproject.toml) and the
 # import directions sensors -> models -> server (.ci/check_imports.py).
@@ -56,10 +65,10 @@ lint: python-deps
 
 # The suite on a busy machine: one core spinning (bench/under_load.py) while the tests run.
 test-under-load: setup
-	$(PY) bench/under_load.py --cores 1 -- $(PY) -m pytest
+	$(PY) bench/under_load.py --cores 1 -- $(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-fast: setup
-	$(PY) -m pytest -m "not browser and not realdata"
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not browser and not realdata"
 
 bench: setup
 	$(PY) bench/run_all.py

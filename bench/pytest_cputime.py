@@ -11,7 +11,9 @@ writes ``/tmp/server.cpu`` (total CPU and wall, then one line per test: CPU s, w
 slowest first) at the end, and ``/tmp/server.cpu.live`` as the tests finish (a run cut short
 still tells). Module- and session-scoped fixtures count for the first test that uses them.
 CPU of a worker process that is not waited for (an uvicorn server thread is counted, a killed
-subprocess is not) is missed.
+subprocess is not) is missed. In a parallel run (``-n 2``) each xdist worker writes its own files,
+``CPUTIME_OUT`` suffixed with the worker's name (``/tmp/server.cpu.gw0``, ...); the controller's
+own file then has the run's wall time and no tests.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _out() -> str | None:
+    out = os.environ.get("CPUTIME_OUT")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{out}.{worker}" if out and worker else out
+
+
 def pytest_sessionstart(session) -> None:
     global _start
     _start = (_cpu_s(), time.monotonic())
@@ -42,14 +50,14 @@ def pytest_runtest_protocol(item, nextitem):
     cpu0, wall0 = _cpu_s(), time.monotonic()
     yield
     _rows.append((_cpu_s() - cpu0, time.monotonic() - wall0, item.nodeid))
-    out = os.environ.get("CPUTIME_OUT")
+    out = _out()
     if out:
         with open(out + ".live", "a") as fh:
             fh.write(f"{_rows[-1][0]:8.2f} {_rows[-1][1]:8.2f} {item.nodeid}\n")
 
 
 def pytest_sessionfinish(session) -> None:
-    out = os.environ.get("CPUTIME_OUT")
+    out = _out()
     if not out:
         return
     with open(out, "w") as fh:

@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# `make test` runs the suite on several processes; tests that share a resource stay in one
+pytest_plugins = ["parallel_scheduling"]
+
 
 def shared_data_dir() -> Path:
     return Path(os.environ.get("COREGULATE_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -1,0 +1,112 @@
+"""Parallel runs (pytest-xdist ``-n``) that keep tests sharing a resource in one process, in order.
+
+``make test`` runs ``pytest -n auto --dist loadgroup``. xdist's own ``loadgroup`` is silent with
+pytest 9.2: it carries the group in the test's node id (``test_x.py::t@group``), and pytest 9.2
+builds node ids afresh from the item's structured id, so the suffix is lost and grouped tests are
+spread over the workers as if unmarked (pytest-xdist issue #1386, open). This plugin replaces that
+scheduler for ``--dist loadgroup``; the groups travel from the workers to the controller on a side
+channel instead of inside the node ids:
+
+* each worker, after collecting, writes ``{node id: group}`` for its grouped tests into a folder the
+  controller gave it (every worker collects the same tests; xdist checks that);
+* the controller's scheduler reads those maps once all workers have collected, and hands out work
+  in units: **all the tests of one group** form one unit, in collection order, on one worker;
+  **every other test goes with its module**, so module- and session-scoped fixtures are built
+  once per module as in a serial run, and a module's tests keep their order.
+
+A test's group is the name of its ``xdist_group`` mark, or ``lsl`` for tests marked ``lsl``: LSL
+streams are resolved by type over loopback, so two workers' outlets would answer each other's
+inlets. Without ``-n`` (``make test-serial``, or ``-p no:xdist``) nothing here runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Marks that put a test into a group of the same name, besides xdist's own ``xdist_group(name)``.
+RESOURCE_MARKS = ("lsl",)
+_MAP_DIR = "coregulate_group_maps"
+
+
+def group_of(item: pytest.Item) -> str | None:
+    """The group a collected test belongs to, or None when it goes with its module."""
+    names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    names.update(mark for mark in RESOURCE_MARKS if item.get_closest_marker(mark) is not None)
+    # a test in two groups joins both: their tests then form one unit
+    return "+".join(sorted(names)) or None
+
+
+def module_of(nodeid: str) -> str:
+    """The test file of a node id (``tests/a/test_b.py::test_c[1]`` -> ``tests/a/test_b.py``)."""
+    return nodeid.split("::", 1)[0]
+
+
+def _uses_our_scheduler(config: pytest.Config) -> bool:
+    return config.pluginmanager.hasplugin("xdist") and config.getoption("dist", None) == "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Controller: tell each worker where to write its group map."""
+    if _uses_our_scheduler(node.config):
+        node.workerinput[_MAP_DIR] = node.config.stash[_map_dir_key]
+
+
+_map_dir_key = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _uses_our_scheduler(config) and not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        config.stash[_map_dir_key] = tempfile.mkdtemp(prefix="pytest-group-maps-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_map_dir_key, None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Worker: write this worker's ``{node id: group}`` before xdist reports the collection."""
+    folder = getattr(config, "workerinput", {}).get(_MAP_DIR)
+    if not folder:
+        return
+    groups = {item.nodeid: g for item in items if (g := group_of(item))}
+    path = Path(folder) / f"{config.workerinput['workerid']}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(groups))
+    os.replace(tmp, path)  # the controller never reads half a file
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Controller: our group-aware scheduler for ``--dist loadgroup``; xdist's for the others."""
+    if not _uses_our_scheduler(config):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupOrModuleScheduling(LoadScopeScheduling):
+        """xdist's scope scheduler whose scope is a test's group, else its module."""
+
+        def __init__(self, config, log=None):
+            super().__init__(config, log)
+            self.groups: dict[str, str] = {}
+
+        def schedule(self) -> None:
+            if self.collection is None:  # first call: every worker has collected and written its map
+                for path in Path(config.stash[_map_dir_key]).glob("*.json"):
+                    self.groups.update(json.loads(path.read_text()))
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            group = self.groups.get(nodeid)
+            return f"group:{group}" if group else module_of(nodeid)
+
+    return GroupOrModuleScheduling(config, log)

@@ -1,0 +1,76 @@
+"""The parallel run's scheduler (tests/parallel_scheduling.py): a small suite run with ``-n 2
+--dist loadgroup`` in a subprocess, each test logging which worker ran it, in order."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("xdist")
+
+TESTS = Path(__file__).resolve().parent
+
+LOGGING_TEST = textwrap.dedent("""
+    import os, pytest
+
+    def _log(request):
+        with open(os.environ["RUN_LOG"], "a") as fh:
+            fh.write(f"{os.environ['PYTEST_XDIST_WORKER']} {request.node.nodeid}\\n")
+""")
+
+
+def _module(marks: list[str | None]) -> str:
+    body = [LOGGING_TEST]
+    for i, mark in enumerate(marks):
+        deco = {None: "", "lsl": "@pytest.mark.lsl\n", "cam": '@pytest.mark.xdist_group("cam")\n'}[mark]
+        body.append(f"{deco}def test_{i}(request):\n    _log(request)\n")
+    return "\n".join(body)
+
+
+def _run(tmp_path: Path, modules: dict[str, list[str | None]]) -> dict[str, list[str]]:
+    for name, marks in modules.items():
+        (tmp_path / f"{name}.py").write_text(_module(marks))
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    lsl: LSL\n")
+    log = tmp_path / "run.log"
+    # only xdist and the plugin under test: the venv's other plugins (schemathesis, ...) cost seconds per worker
+    env = {**os.environ, "RUN_LOG": str(log), "PYTHONPATH": str(TESTS), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "xdist", "-p", "parallel_scheduling", "-n", "2", "--dist",
+                           "loadgroup", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    by_worker: dict[str, list[str]] = {}
+    for line in log.read_text().splitlines():
+        worker, nodeid = line.split(" ", 1)
+        by_worker.setdefault(worker, []).append(nodeid)
+    return by_worker
+
+
+def test_a_group_runs_on_one_worker_in_one_stretch_and_modules_stay_whole(tmp_path):
+    # the lsl tests are spread over the first and the last modules, between unmarked ones
+    modules = {"test_a": ["lsl", None, "lsl"], "test_b": [None] * 4, "test_c": [None, "cam"], "test_d": [None] * 4,
+               "test_e": ["cam", None], "test_f": [None, "lsl"]}
+    by_worker = _run(tmp_path, modules)
+    assert set(by_worker) == {"gw0", "gw1"}, by_worker  # both workers had work
+    assert sorted(sum(by_worker.values(), [])) == sorted(f"{m}.py::test_{i}" for m, marks in modules.items()
+                                                         for i in range(len(marks)))  # every test ran, once
+
+    def marked(mark):
+        return [f"{m}.py::test_{i}" for m, marks in modules.items() for i, x in enumerate(marks) if x == mark]
+
+    for mark in ("lsl", "cam"):
+        ran_on = [w for w, ids in by_worker.items() if any(i in ids for i in marked(mark))]
+        assert len(ran_on) == 1, (mark, by_worker)
+        sequence = by_worker[ran_on[0]]
+        where = sorted(sequence.index(i) for i in marked(mark))
+        # one unit: the group's tests back to back, in collection order, nothing else in between
+        assert where == list(range(where[0], where[0] + len(where))), (mark, sequence)
+        assert [sequence[i] for i in where] == marked(mark)
+    # an unmarked test goes with the rest of its module's unmarked tests
+    for m, marks in modules.items():
+        plain = [f"{m}.py::test_{i}" for i, x in enumerate(marks) if x is None]
+        assert len({w for w, ids in by_worker.items() if any(i in ids for i in plain)}) == 1, (m, by_worker)
