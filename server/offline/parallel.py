@@ -25,6 +25,7 @@ from ...models.registry import DEFAULT_REGISTRY, Registry
 from ...sensors.base import Source
 from ...sensors.chunk import Chunk, StreamInfo
 from ...sensors.pacing import paced
+from .forking import forking_without_garbage
 
 #: Chunks in flight before the main process waits for the worker (bounds memory).
 MAX_IN_FLIGHT = 64
@@ -63,7 +64,8 @@ class WorkerEstimators(StreamEstimator):
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_worker, args=(child, participant, streams, config), daemon=True,
                                  name=f"coregulate-{participant}")
-        self._proc.start()
+        with forking_without_garbage():
+            self._proc.start()
         child.close()
         self._in_flight = 0
         self._events: list[Event] = []
@@ -168,7 +170,8 @@ class PrefetchSource(Source):
         ctx = _fork_context()
         conn, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_read, args=(child, self.inner, self.batch), daemon=True, name="coregulate-reader")
-        proc.start()
+        with forking_without_garbage():
+            proc.start()
         child.close()
         try:
             while True:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ....sensors.errors import EX_SOFTWARE, OutputError
+from ..forking import forking_without_garbage
 from .manifest import BatchSession
 from .session_task import RowOutcome, run_session
 from .study import ERRORS_FILE, STUDY_FILE, write_table
@@ -81,7 +82,8 @@ def _local_results(tasks: list[dict], jobs: int) -> Iterable[tuple[dict, dict]]:
 
     _preload()
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks)))) as pool:
-        futs = {pool.submit(run_session, t): t for t in tasks}
+        with forking_without_garbage():  # the pool forks its workers at the first submit
+            futs = {pool.submit(run_session, t): t for t in tasks}
         try:
             for f in as_completed(futs):
                 yield futs[f], _result_or_crash(futs[f], f)
