@@ -32,6 +32,7 @@ import pytest
 # Marks that put a test into a group of the same name, besides xdist's own ``xdist_group(name)``.
 RESOURCE_MARKS = ("lsl",)
 _MAP_DIR = "coregulate_group_maps"
+_REPEAT = "\x00repeat "  # never in a node id: marks the n-th test of a node id shared by several
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -99,6 +100,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super().__init__(config, log)
             self.groups: dict[str, str] = {}
 
+        def add_node_collection(self, node, collection) -> None:
+            # xdist's scope schedulers key tests by node id, so tests sharing one (schemathesis
+            # yields one test per API operation under a single id) would run once: number the
+            # repeats so that each stays its own test
+            seen: dict[str, int] = {}
+            unique = []
+            for nodeid in collection:
+                seen[nodeid] = seen.get(nodeid, 0) + 1
+                unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}{_REPEAT}{seen[nodeid]}")
+            super().add_node_collection(node, unique)
+
         def schedule(self) -> None:
             if self.collection is None:  # first call: every worker has collected and written its map
                 for path in Path(config.stash[_map_dir_key]).glob("*.json"):
@@ -106,6 +118,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             super().schedule()
 
         def _split_scope(self, nodeid: str) -> str:
+            nodeid = nodeid.split(_REPEAT, 1)[0]
             group = self.groups.get(nodeid)
             return f"group:{group}" if group else module_of(nodeid)
 
