@@ -274,30 +274,6 @@ class IrregularEmitter:
         self.last_t = float(times[-1])
         return out
 
-    def _resampled(self, times: np.ndarray, values: np.ndarray, gap: bool) -> list[Chunk]:
-        """One run's samples (continuing the open run unless ``gap``) on the uniform grid."""
-        if gap or self.carry is None or self.grid_next is None:
-            t_act, v_act, start = times, values, float(times[0])
-        else:
-            t_act = np.concatenate(([self.carry[0]], times))
-            v_act = np.concatenate((self.carry[1][None, ...], values))
-            start = self.grid_next
-        n = int(np.floor((t_act[-1] - start) * self.rate + 1e-9)) + 1 if t_act[-1] >= start else 0
-        grid = start + np.arange(max(n, 0)) / self.rate
-        if v_act.ndim == 1:
-            vals = np.interp(grid, t_act, v_act)
-        else:
-            vals = np.column_stack([np.interp(grid, t_act, v_act[:, j]) for j in range(v_act.shape[1])])
-        self.carry = (float(t_act[-1]), v_act[-1].copy())
-        self.grid_next = start + max(n, 0) / self.rate
-        out = []
-        for s in range(0, n, self.per_chunk):
-            e = min(n, s + self.per_chunk)
-            out.append(Chunk(self.stream, vals[s:e].copy(), t0=float(grid[s]), gap_before=gap and s == 0))
-        if n == 0 and gap:
-            self.pending_gap = True  # nothing emitted yet: the gap flag waits for the next sample
-        return out
-
 
 def _check_values(values: np.ndarray, stream: StreamInfo, path, lines) -> None:
     """Values must be finite after unit conversion (1e308 mV is finite, in uV it is not)."""

@@ -59,3 +59,20 @@ def real_stack_available() -> bool:
         return True
     except Exception:
         return False
+
+
+def open_idle_live_session(server, page) -> tuple[str, object]:
+    """A created, never started simulator session open in the live view, and its hub.
+
+    Every frame the page then shows is one the test submits to the hub itself.
+    """
+    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    hub = server.server.config.app.state.manager.live[sid].hub
+    page.goto(f"{server.url}/#token={SUP}")
+    page.wait_for_selector(f"tr[data-session='{sid}']")
+    page.goto(f"{server.url}/#/live/{sid}")
+    page.wait_for_selector("section[data-person=client]")
+    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+    return sid, hub

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard_helpers import OUT, SUP
+from dashboard_helpers import OUT, open_idle_live_session
 
 pytestmark = pytest.mark.browser
 
@@ -14,16 +14,7 @@ AROUSAL = "section[data-person=client] [data-num=arousal] b"
 
 
 def test_provisional_value_is_lighter_then_replaced_by_the_final_one(server, page):
-    # a created, never started session: every frame it shows is the one this test sends
-    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-    hub = server.server.config.app.state.manager.live[sid].hub
-    page.goto(f"{server.url}/#token={SUP}")
-    page.wait_for_selector(f"tr[data-session='{sid}']")
-    page.goto(f"{server.url}/#/live/{sid}")
-    page.wait_for_selector("section[data-person=client]")
-    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+    sid, hub = open_idle_live_session(server, page)
 
     final = [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window"} for t in range(1, 21)]
     hub.submit("features", final)
@@ -65,15 +56,7 @@ SCL = "section[data-person=client] [data-num=eda_scl_us] b"
 
 
 def test_voice_and_skin_conductance_seconds_are_lighter_until_their_row_and_keep_the_heart_value(server, page):
-    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-    hub = server.server.config.app.state.manager.live[sid].hub
-    page.goto(f"{server.url}/#token={SUP}")
-    page.wait_for_selector(f"tr[data-session='{sid}']")
-    page.goto(f"{server.url}/#/live/{sid}")
-    page.wait_for_selector("section[data-person=client]")
-    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+    sid, hub = open_idle_live_session(server, page)
 
     hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window",
                              "vocal_arousal": 0.1, "speaking": 0, "eda_scl_us": 5.0} for t in range(1, 21)])

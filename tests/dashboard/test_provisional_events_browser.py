@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dashboard_helpers import OUT, SUP
+from dashboard_helpers import OUT, SUP, open_idle_live_session
 
 pytestmark = pytest.mark.browser
 
@@ -23,16 +23,7 @@ def _update(pid, state, t, label="window -> hyper", kind="leave_window", who="cl
 
 
 def test_provisional_event_is_lighter_then_confirmed_or_struck_out(server, page):
-    # a created, never started session: every frame it shows is the one this test sends
-    r = server.http.post("/api/sessions", json={"source": {"kind": "simulator", "duration_s": 330}, "start": False})
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-    hub = server.server.config.app.state.manager.live[sid].hub
-    page.goto(f"{server.url}/#token={SUP}")
-    page.wait_for_selector(f"tr[data-session='{sid}']")
-    page.goto(f"{server.url}/#/live/{sid}")
-    page.wait_for_selector("section[data-person=client]")
-    page.wait_for_function("() => document.querySelector('#conn-badge')?.textContent === 'Live'", timeout=15_000)
+    sid, hub = open_idle_live_session(server, page)
 
     rows = lambda a, b: [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "zone": "window"} for t in range(a, b)]  # noqa: E731
     hub.submit("features", rows(1, 21))
