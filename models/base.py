@@ -89,6 +89,10 @@ class RowEstimator(abc.ABC):
             Events that this second completed.
         """
 
+    def finish(self) -> list[Event]:
+        """End of data: events of spans still open at the last row (none by default)."""
+        return []
+
 
 class DyadEstimator(abc.ABC):
     """Computes the dyad row from all participants' rows of the same second."""

@@ -153,7 +153,10 @@ class ParticipantPipeline:
         for i, est in enumerate(self.stream_estimators):
             self._take(i, est.finish())
             events.extend(est.events())
-        return self._rows(max(self._done, default=0), events)
+        rows = self._rows(max(self._done, default=0), events)
+        for row_est in self.row_estimators:
+            events.extend(row_est.finish())
+        return rows
 
     def _rows(self, upto: int, events: list[Event]) -> list[dict[str, Any]]:
         rows = []

@@ -345,6 +345,31 @@ def baseline_not_trusted(f: SessionFacts) -> Iterable[SessionWarning]:
                                  f"{e.get('label')}; arousal and zones are measured against this baseline")
 
 
+def exertion_heart_left_out(f: SessionFacts) -> Iterable[SessionWarning]:
+    """How long the exertion gate of the window of tolerance (:mod:`coregulate.models.tolerance`,
+    "Exertion is not threat") left a person's heart out of arousal, from its ``exertion`` events:
+    seconds, share of the seconds with heart data, and what arousal rested on meanwhile."""
+    spans: dict[str, list[Mapping[str, Any]]] = {}
+    for e in f.events:
+        if e.get("kind") == "exertion" and (e.get("evidence") or {}).get("heart_seconds"):
+            spans.setdefault(e.get("participant") or "session", []).append(e["evidence"])
+    for who, evs in spans.items():
+        total = {k: sum(int(ev.get(k) or 0) for ev in evs)
+                 for k in ("heart_seconds", "skin_only_seconds", "empty_seconds", "baseline_seconds")}
+        heart = sum(1 for r in f.rows.get(who, ()) if r.get("quality") in ("good", "fair"))
+        share = f" ({_pct(total['heart_seconds'] / heart)} of the seconds with heart data)" if heart else ""
+        parts = []
+        if total["skin_only_seconds"]:
+            parts.append(f"arousal from skin conductance alone in {total['skin_only_seconds']} s")
+        if total["empty_seconds"]:
+            parts.append(f"arousal empty (zone unknown) in {total['empty_seconds']} s")
+        if total["baseline_seconds"]:
+            parts.append(f"{total['baseline_seconds']} s in the baseline segment, kept out of the heart's baseline")
+        yield SessionWarning(who, "exertion_heart_left_out",
+                             f"exertion (accelerometer): heart left out of arousal in {total['heart_seconds']} s"
+                             f"{share} in {len(evs)} stretch(es): " + ", ".join(parts))
+
+
 def estimator_warnings(f: SessionFacts) -> Iterable[SessionWarning]:
     """Events of kind ``warning`` raised by an estimator; their label is the text."""
     for e in f.events:
@@ -363,6 +388,7 @@ WARNING_RULES: list[WarningRule] = [
     baseline_not_trusted,
     zone_mostly_unknown,
     vagal_unreliable,
+    exertion_heart_left_out,
     signal_gaps,
     synchrony_not_computable,
     estimator_warnings,

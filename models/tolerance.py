@@ -71,7 +71,12 @@ the SD of the magnitude within a second, so an order, not an equivalence) and ``
 341:1351, and the 60-s HRV window still holds beats of the effort), the heart components are left
 out as a poor-quality heart component is: ``arousal`` comes from skin conductance alone if present
 (with a lower ``arousal_confidence``), else it is empty and the zone becomes ``unknown``. Video
-motion energy does not count: it has no absolute unit and sees gestures, not workload.
+motion energy does not count: it has no absolute unit and sees gestures, not workload. Each
+stretch in which the gate left out a second with usable heart data ends in an ``exertion`` event
+(span, seconds, heart seconds, of these with arousal from skin conductance alone, empty, or in the
+baseline segment; :meth:`ToleranceEstimator.finish` closes one still open when the data end), from
+which the session's warnings say per person how long the heart was out
+(:func:`.session_summary.exertion_heart_left_out`).
 Inside the baseline segment (no usual movement level yet) ``exertion_mg`` alone decides, and the
 heart seconds it leaves out stay out of the heart components' baseline: a walk into the room does
 not widen the resting heart's spread (the baseline's verdict says when it moved). Skin
@@ -305,6 +310,8 @@ class ToleranceEstimator(RowEstimator):
         self._recent_movement: deque[tuple[int, float]] = deque()
         self._exertion_until = -math.inf  # heart components are left out up to this second
         self.exerting = False  # the newest final second's verdict (for peek)
+        self._stretch: dict[str, Any] | None = None  # the exertion stretch in progress (its event at its end)
+        self._last_t = 0
         # baseline seconds; after the HRV warm-up: all, with heart data, with poor heart quality
         self._baseline_seconds = self._settled = self._settled_heart = self._settled_poor = 0
         self._baseline_movement: list[float] = []
@@ -375,6 +382,7 @@ class ToleranceEstimator(RowEstimator):
         t = int(row["t_s"])
         values = self._values(t, row)
         events, self._pending = self._pending, []
+        events += self._track_exertion(t, row, values)
         if self.stats is None:
             if self.b0 < t <= self.b1:
                 self._collect(t, row, values)
@@ -390,6 +398,55 @@ class ToleranceEstimator(RowEstimator):
             self.zone = new
         return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
                 "zone": self.zone}, events
+
+    def finish(self) -> list[Event]:
+        """End of data: the ``exertion`` event of a stretch still open at the last second."""
+        return self._close_stretch()
+
+    # ------------------------------------------------------------- exertion stretches
+    def _track_exertion(self, t: int, row: Mapping[str, Any], values: Mapping[str, float]) -> list[Event]:
+        """Count the seconds the exertion gate leaves the heart out; an ``exertion`` event when a
+        stretch ends (so that the report and the closing summary can say how long, per person).
+
+        Only seconds that had usable heart data (``quality`` good or fair) count: a second without
+        heart data lost nothing to the gate.
+        """
+        self._last_t = t
+        if not self.exerting:
+            return self._close_stretch()
+        if self._stretch is None:
+            self._stretch = {"first": t, "heart_seconds": 0, "skin_only_seconds": 0, "empty_seconds": 0,
+                             "baseline_seconds": 0, "peak_movement_mg": 0.0}
+        s = self._stretch
+        level = (sum(x for _, x in self._recent_movement) / len(self._recent_movement)
+                 if self._recent_movement else 0.0)
+        s["peak_movement_mg"] = max(s["peak_movement_mg"], level)
+        if row.get("quality") in ("good", "fair"):
+            s["heart_seconds"] += 1
+            if self.stats is None:  # kept out of the heart's baseline
+                s["baseline_seconds"] += 1
+            elif any(not COMPONENTS[k].heart for k in values if k in self.stats):
+                s["skin_only_seconds"] += 1
+            else:
+                s["empty_seconds"] += 1
+        return []
+
+    def _close_stretch(self) -> list[Event]:
+        s, self._stretch = self._stretch, None
+        if s is None or s["heart_seconds"] == 0:
+            return []
+        o = self.o
+        first, last = s["first"], self._last_t if self.exerting else self._last_t - 1
+        seconds = last - first + 1
+        evidence = {"seconds": seconds, **{k: v for k, v in s.items() if k != "first"}}
+        evidence["peak_movement_mg"] = round(s["peak_movement_mg"], 1)
+        return [Event(kind="exertion", t_start=float(first - 1), t_end=float(last), participant=self.participant,
+                      rule=(f"{o.exertion_s:g}-s mean movement (accelerometer) above {o.exertion_mg:g} mg and "
+                            f"{o.movement_factor:g}x the baseline median, and {o.exertion_hold_s:g} s after: "
+                            "heart components left out of arousal"),
+                      evidence=evidence,
+                      label=(f"exertion: heart left out of arousal in {s['heart_seconds']} s "
+                             f"(movement up to {s['peak_movement_mg']:.0f} mg)"))]
 
     def peek(self, row: Mapping[str, Any] | None, hr: float | None,
              newer: Mapping[str, Any] | None = None) -> dict[str, Any] | None:

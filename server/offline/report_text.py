@@ -16,7 +16,7 @@ ZONE_NAMES = {"window": "window", "hyper": "hyperarousal", "hypo": "hypoarousal"
 EVENT_NAMES = {"rupture_candidate": "Rupture candidate", "repair_candidate": "Repair candidate",
                "co_regulation": "Co-regulation candidate",
                "therapist_dysregulated": "Therapist dysregulated (candidate)", "gap": "Signal gap",
-               "warning": "Warning"}
+               "warning": "Warning", "exertion": "Exertion: heart left out of arousal"}
 SIGNAL_NAMES = {"hr": "heart rate", "arousal": "arousal", "vocal": "voice", "motion": "movement"}
 
 #: What the report relies on, cited at its end (README: "Data used in tests and its sources").

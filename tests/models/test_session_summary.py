@@ -127,3 +127,25 @@ def test_a_baseline_from_a_whole_recording_is_in_force_from_the_first_second():
     unknown = _facts({"client": _rows(208, hr_bpm=70.0, quality="good", zone="unknown")},
                      baseline_origin={"client": "separate resting recording"})
     assert "zone_mostly_unknown" in {w.code for w in session_warnings(unknown)}
+
+
+def test_time_the_exertion_gate_left_the_heart_out_is_said_per_person():
+    """The tolerance estimator's ``exertion`` events summed per person: seconds, share of the
+    seconds with heart data, what arousal rested on meanwhile; nothing for a person never gated."""
+    rows = _rows(1000, hr_bpm=70.0, quality=lambda t: "none" if t > 800 else "good", zone="window",
+                 vagal_reliable=True)
+
+    def stretch(who, t0, t1, heart, skin=0, empty=0, baseline=0):
+        return {"kind": "exertion", "participant": who, "t_start": t0, "t_end": t1,
+                "evidence": {"seconds": t1 - t0, "heart_seconds": heart, "skin_only_seconds": skin,
+                             "empty_seconds": empty, "baseline_seconds": baseline}}
+
+    events = [stretch("client", 100, 220, 120, baseline=120), stretch("client", 400, 520, 120, skin=80, empty=40),
+              stretch("therapist", 900, 960, 0)]  # no heart data then: nothing was left out
+    got = [w for w in session_warnings(_facts({"client": rows, "therapist": rows}, events=events))
+           if w.code == "exertion_heart_left_out"]
+    assert [w.plain() for w in got] == [
+        "client: exertion (accelerometer): heart left out of arousal in 240 s (30% of the seconds with heart data) "
+        "in 2 stretch(es): arousal from skin conductance alone in 80 s, arousal empty (zone unknown) in 40 s, "
+        "120 s in the baseline segment, kept out of the heart's baseline"]
+    assert not [w for w in session_warnings(_facts({"client": rows})) if w.code == "exertion_heart_left_out"]

@@ -414,6 +414,15 @@ def test_exertion_leaves_skin_conductance_and_lowers_confidence_and_threat_still
         outs.append(o)
         events += ev
     climb = outs[440:520]
+    # one exertion event for the climb: its seconds, each heart second counted once, skin-only arousal
+    (ex,) = [e for e in events if e.kind == "exertion"]
+    gated = [i for i, o in enumerate(outs) if o["arousal_confidence"] is not None and o["arousal_confidence"] < 1]
+    assert ex.participant == "client" and ex.t_end - ex.t_start == ex.evidence["seconds"] == len(gated)
+    assert (ex.t_start, ex.t_end) == (rows[gated[0]]["t_s"] - 1, rows[gated[-1]]["t_s"])
+    assert ex.evidence["heart_seconds"] == ex.evidence["skin_only_seconds"] == len(gated)
+    assert ex.evidence["empty_seconds"] == ex.evidence["baseline_seconds"] == 0
+    assert ex.evidence["peak_movement_mg"] == pytest.approx(180.0, abs=1.0)
+    assert est.finish() == []  # nothing open at the end
     assert all(o["zone"] == "window" for o in outs[400:700])
     assert all(o["arousal_confidence"] == pytest.approx(2 / 3.5, abs=1e-3) for o in climb)  # skin only
     assert max(abs(o["arousal"]) for o in climb) < 1.0
@@ -460,18 +469,29 @@ def test_exertion_through_the_pipeline_whatever_the_chunking():
                            1000.0 + swing * np.sin(2 * np.pi * 1.8 * t) + rng.normal(0, 2, len(t))])
     whole = Chunk(acc, xyz, t0=0.0)
 
+    exertion: list[list] = []
+
     def client_rows(chunks):
         pipe = SessionPipeline(rr_streams + [acc], PipelineConfig())
-        rows = []
+        rows, events = [], []
         for c in chunks:
-            rows += pipe.update(c).features
-        rows += pipe.finish().features
+            out = pipe.update(c)
+            rows, events = rows + out.features, events + out.events
+        out = pipe.finish()
+        rows, events = rows + out.features, events + out.events
+        exertion.append([e.to_dict() for e in events if e.kind == "exertion"])
         return {r["t_s"]: r for r in rows if r["participant"] == "client"}
 
     by_second = sorted([*rr_chunks, *rechunk([whole], 1.0)], key=lambda c: c.start)
     a = client_rows(by_second)
     b = client_rows([*rechunk([whole], 7.3), *rr_chunks])  # the accelerometer all first, other cuts
     assert a == b
+    # one stretch told, the same whatever the chunking; no skin conductance: arousal empty in it
+    assert exertion[0] == exertion[1] and len(exertion[0]) == 1
+    (ev,) = exertion[0]
+    empty = [s for s, r in a.items() if r["arousal"] is None and r["quality"] in ("good", "fair") and s > 300]
+    assert ev["participant"] == "client" and ev["evidence"]["empty_seconds"] == ev["evidence"]["heart_seconds"] == len(empty)
+    assert ev["t_start"] < hyper.start + 30 and ev["t_end"] > hyper.end + 60
     zones = [r["zone"] for r in a.values()]
     assert "hyper" not in zones and "window" in zones
     during = [r for s, r in a.items() if hyper.start + 30 < s <= hyper.end]
@@ -496,3 +516,33 @@ def test_a_walk_inside_the_baseline_stays_out_of_the_heart_baseline():
     assert walked.stats["hr"][0] == pytest.approx(70.0, abs=1.0)
     assert walked.stats["hr"][1] < 3.0 < plain.stats["hr"][1]  # the resting spread, not the walk's
     assert walked.stats["eda_scl_us"] == plain.stats["eda_scl_us"]  # skin conductance kept
+
+
+def test_an_exertion_still_going_at_the_end_is_told_by_finish_and_baseline_seconds_apart():
+    """A walk inside the baseline, and one still going when the data end: ``finish`` closes the
+    open stretch; the baseline's gated seconds are counted apart (they never had an arousal)."""
+    rng = np.random.default_rng(11)
+    rows = _full_rows(500, rng)
+    for i, r in enumerate(rows):
+        r["movement"] = 200.0 if 100 <= i < 160 or i >= 450 else 5.0 + rng.normal(0, 1.0)
+        if i >= 470:
+            r["quality"] = "none"  # the strap slipped: no heart to leave out
+    est = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
+    outs, events = [], []
+    for r in rows:
+        o, ev = est.update(r)
+        outs.append(o)
+        events += ev
+    (walk,) = [e for e in events if e.kind == "exertion"]
+    assert walk.evidence["baseline_seconds"] == walk.evidence["heart_seconds"] == walk.evidence["seconds"]
+    # from within the walk's first 30 s to the 60-s hold after its last 30-s mean above 60 mg: in the baseline
+    assert 100 < walk.t_start < 130 and 160 + 60 < walk.t_end <= 160 + 30 + 60 < 300
+    (end,) = est.finish()
+    first = next(i for i in range(450, 500) if outs[i]["arousal_confidence"] < 1)  # the heart left out
+    assert end.kind == "exertion" and (end.t_start, end.t_end) == (first, 500) and end.evidence["seconds"] == 500 - first
+    assert end.evidence["heart_seconds"] == end.evidence["skin_only_seconds"] == 470 - first
+    assert est.finish() == []
+    # without an accelerometer nothing is gated and nothing is told
+    plain = ToleranceEstimator("client", PipelineConfig())
+    assert not [e for r in rows for e in plain.update({k: v for k, v in r.items() if k != "movement"})[1]
+                if e.kind == "exertion"] and plain.finish() == []

@@ -33,7 +33,7 @@ export function eventTitle(ev) {
     case "co_regulation": return "Co-regulation: therapist leads the client back (candidate)";
     case "therapist_dysregulated": return "Therapist out of their window too (candidate)";
     case "leader_change": return "Leader of the synchrony changed";
-    case "baseline": case "warning": return `${who ? `${who}: ` : ""}${ev.label || ev.kind}`;  // the estimator's own verdict
+    case "baseline": case "warning": case "exertion": return `${who ? `${who}: ` : ""}${ev.label || ev.kind}`;  // the estimator's own verdict
     default: return `${who ? `${who}: ` : ""}${(ev.kind || "event").replaceAll("_", " ")}`;
   }
 }

@@ -145,3 +145,34 @@ def test_annotations_are_marked_on_the_time_course_and_listed_in_minutes(sim, tm
     assert "<td>A</td><td>0.5</td><td>rater1</td><td>door &lt;opens&gt;</td>" in ann  # in time order, escaped
     assert "<td>B</td><td>6.7</td><td>rater1</td><td>client looks away</td>" in ann
     assert "the annotations (A, B, ...) below" in doc
+
+
+def test_exertion_that_left_the_heart_out_is_said_on_the_terminal_in_summary_and_report(tmp_path, capsys):
+    """A chest strap's RR and an accelerometer with a 2-min walk after the baseline, through
+    ``analyze`` with defaults: the closing lines, summary.csv and report.html say for how long the
+    heart was left out of arousal; the same RR without the accelerometer says nothing of it."""
+    _rr_file(tmp_path / "rr.txt", 660, irregular=False, seed=2)
+    rng = np.random.default_rng(4)
+    t = np.arange(0, 660 * 25) / 25.0
+    swing = np.where((t > 400) & (t <= 520), 250.0, 5.0)  # mg: walking, else sitting
+    z = 1000.0 + swing * np.sin(2 * np.pi * 1.8 * t) + rng.normal(0, 2, len(t))
+    (tmp_path / "acc.csv").write_text("x,y,z\n" + "".join(f"{rng.normal(0, 2):.1f},{rng.normal(0, 2):.1f},{v:.1f}\n"
+                                                         for v in z))
+    out = tmp_path / "o"
+    code = main(["analyze", f"client=rr:{tmp_path}/rr.txt", f"client=csv:{tmp_path}/acc.csv?rate=25&acc=x,y,z:mg",
+                 "--out", str(out), "--quiet"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    events = [e for e in _rows(out / "events.csv") if e["kind"] == "exertion"]
+    assert len(events) == 1
+    gated = [f for f in _rows(out / "features.csv") if f["arousal"] == "" and f["quality"] in ("good", "fair")
+             and float(f["t_s"]) > 300]
+    said = f"client: exertion (accelerometer): heart left out of arousal in {len(gated)} s ("
+    assert 120 <= len(gated) <= 120 + 60 + 30 and said in printed.out  # the walk and the 60-s hold
+    assert "arousal empty (zone unknown) in" in printed.out  # no skin conductance to fall back on
+    (client,) = _rows(out / "summary.csv")
+    assert "exertion (accelerometer): heart left out of arousal" in client["warnings"]
+    assert '<li data-code="exertion_heart_left_out"><b>Client:</b> exertion (accelerometer)' in (out / "report.html").read_text()
+
+    code = main(["analyze", f"client=rr:{tmp_path}/rr.txt", "--out", str(tmp_path / "plain"), "--quiet", "--no-report"])
+    assert code == 0 and "heart left out of arousal" not in capsys.readouterr().out
