@@ -54,7 +54,10 @@ times): a candidate starts at the last second at which the client's arousal was 
 towards the change counts. The *departure onset* leaves the window's band, made of the ``band_s``
 seconds up to the calmest second of the ``onset_lookback_s`` before the zone change; the
 *recovery onset* leaves the episode's band, made of the episode's ``band_s`` seconds up to its last
-second at least as far out as the episode's median. ``band_k`` = 2.5 is Leys et al.'s (2013, J Exp
+second at least as far out as the episode's median, and is the last second inside it before the
+*first* exit after that second (a slow wave back into the episode's band after the client has left
+it does not postpone the recovery; a departure keeps the last second inside, see
+:meth:`~coregulate.models.dyad_events.ArousalTrace.band_exit`). ``band_k`` = 2.5 is Leys et al.'s (2013, J Exp
 Soc Psychol 49:764) "moderately conservative" MAD criterion for a value not belonging to a sample.
 Why a band and not a share of the excursion: the rule it replaces took the last second within 20 %
 of the way from the *calmest* value of the look-back (a noise extreme) to the value at the zone

@@ -125,7 +125,7 @@ class ArousalTrace:
         return extreme > 0 and extreme - sign * self.points[-1][1] >= self.p.recovering_share * extreme
 
     def band_exit(self, state: str, t0: int, t1: int, leaving: bool) -> tuple[int, Band | None]:
-        """(the last second inside the band of the state being left, that band) over ``[t0, t1]``.
+        """(the second the change is dated from, the band of the state being left) over ``[t0, t1]``.
 
         Leaving (``t0`` = ``t1`` - ``onset_lookback_s``, ``t1`` = the zone change): the state
         left is the window, and its band is made of the ``band_s`` seconds up to the calmest
@@ -134,10 +134,20 @@ class ArousalTrace:
         and its band is made of the ``band_s`` seconds (within ``[t0, t1]``) up to the last second
         at least as far out as the median of ``[t0, t1]`` (surely still in the episode). The band
         is the median of those seconds +- ``band_k`` robust SDs (``1.4826 * MAD``, at least
-        ``band_floor``; Leys et al. 2013); only its edge towards the change counts. The answer is
-        the last second from that anchor on still inside it: a dip before the change that stays
-        within the state's own fluctuation does not date the change early, and a dip back into
-        the band postpones the date. ``(t1, None)`` without arousal to date by.
+        ``band_floor``; Leys et al. 2013, J Exp Soc Psychol 49:764); only its edge towards the
+        change counts. ``(t1, None)`` without arousal to date by.
+
+        The date differs by direction, because the two errors differ:
+
+        - a departure is dated at the *last* second from the anchor on still inside the window's
+          band, so that a calm swing before the change that stays within the window's own
+          fluctuation does not date the change early;
+        - a recovery is dated at the last second inside the episode's band *before its first
+          exit* from it after the anchor. Taking the last second inside over the whole return
+          let a slow wave back into the episode's band, after the client had already left it,
+          postpone the date (the scripted ``repair`` 42-49 s late on 3 of 20
+          simulated sessions; ``bench/RESULTS.md``, "Event dating by the band of the state
+          being left" and "Repair dated at its first exit from the episode's band").
         """
         if state not in ("hyper", "withdrawal"):  # vocal only: no arousal excursion to date it by
             return t1, None
@@ -156,9 +166,18 @@ class ArousalTrace:
         ref = [e for s, e in pool if anchor - self.p.band_s < s <= anchor]
         centre = _median(ref)
         half = self.p.band_k * max(1.4826 * _median([abs(e - centre) for e in ref]), self.p.band_floor)
-        edge = centre + half if leaving else centre - half
-        inside = [s for s, e in seq if s >= anchor and (e <= edge if leaving else e >= edge)]
-        return max(inside, default=anchor), Band(sign * centre, half)
+        band = Band(sign * centre, half)
+        if leaving:
+            inside = [s for s, e in seq if s >= anchor and e <= centre + half]
+            return max(inside, default=anchor), band
+        last_inside = anchor
+        for s, e in seq:
+            if s < anchor:
+                continue
+            if e < centre - half:  # the first exit towards the baseline
+                break
+            last_inside = s
+        return last_inside, band
 
 
 # -- client episodes -------------------------------------------------------------------------
@@ -335,7 +354,8 @@ class RepairRule:
                 "repair_candidate", min(restored, rec_s), s.t,
                 f"client back in window after a rupture candidate, with synchrony level >= {p.restore_effect} "
                 f"(restored before the return, or within {p.repair_within_s} s after it); dated from the "
-                f"restoration or the client's recovery onset (arousal last inside the episode's band: median "
+                f"restoration or the client's recovery onset (arousal last inside the episode's band before it first "
+                f"left it: median "
                 f"+- {p.band_k} robust SDs of its last {p.band_s} s at least as far out as its median), "
                 "whichever came first",
                 {"rupture_start_s": pr.rupture.start, "rupture_end_s": pr.rupture.last,

@@ -82,7 +82,7 @@ def test_a_swing_within_the_calm_fluctuation_does_not_date_a_withdrawal_early():
     assert 200 <= t <= 205 and abs(band.median) <= 0.1 and band.half_width < 1, (t, band)
 
 
-def test_recovery_is_dated_where_arousal_leaves_the_episode_band_and_a_dip_back_postpones_it():
+def test_recovery_is_dated_where_arousal_first_leaves_the_episode_band():
     trace = ArousalTrace(P)
     plateau = [5.0] * 60  # near the soft clip arousal barely moves: the band is 5 +- 2.5 * band_floor
     fall = [4.9, 4.0, 3.0, 2.0, 1.0, 0.5, 0.5, 0.5]
@@ -90,9 +90,54 @@ def test_recovery_is_dated_where_arousal_leaves_the_episode_band_and_a_dip_back_
         trace.push(t, a)
     t, band = trace.band_exit("hyper", 100, 167, leaving=False)
     assert t == 160 and band.median == 5.0 and band.half_width == 2.5 * 0.1  # 4.9 is inside, 4.0 is not
-    trace.push(168, 4.9)  # back in the episode's band: the recovery had not begun yet
+    trace.push(168, 4.9)  # back in the episode's band after leaving it: the first exit still dates it
     trace.push(169, 1.0)
-    assert trace.band_exit("hyper", 100, 169, leaving=False)[0] == 168
+    assert trace.band_exit("hyper", 100, 169, leaving=False)[0] == 160
+
+
+def withdrawal_with_a_slow_wave_back():
+    """A withdrawal at arousal -3.3 (+-0.9 jitter) from its zone change at t = 300; the recovery
+    begins at t = 360 and rises to -1.1 by t = 379, a slow wave takes it back to -1.9 at t = 397
+    (inside the episode's band, as on simulator seed 7), then it rises to 0 by t = 420 (the return)."""
+    jitter = [0.0, 0.9, -0.9, 0.45, -0.45]  # robust SD 0.67: the band is -3.3 +- 1.67
+
+    def arousal(t):
+        if t < 360:
+            return -3.3 + jitter[t % 5]
+        if t < 379:
+            return -3.3 + 2.2 * (t - 360) / 19
+        if t < 397:
+            return -1.1 - 0.8 * (t - 379) / 18
+        return -1.9 + 1.9 * (t - 397) / 23
+
+    trace = ArousalTrace(P)
+    for t in range(300, 421):
+        trace.push(t, arousal(t))
+    return trace
+
+
+def test_a_slow_wave_back_into_the_episode_band_does_not_postpone_the_recovery():
+    """The rule replaced here (the last second inside the episode's band over the whole return)
+    dated this recovery at the wave's trough, t = 397, 37 s after it began."""
+    trace = withdrawal_with_a_slow_wave_back()
+    t, band = trace.band_exit("withdrawal", 300, 420, leaving=False)
+    edge = band.median + band.half_width  # the band's edge towards the baseline (arousal < 0)
+    assert abs(band.median + 3.3) <= 0.2 and -2.0 < edge < -1.1, band  # the wave's trough is inside it
+    old = max(s for s, a in trace.points if s >= 360 and a <= edge)  # the old rule, on this band
+    assert old >= 395
+    # the ramp crosses the edge within its first 19 s; the date is the last second before it does
+    assert 360 <= t < 379 and trace.points[t - 300][1] <= edge < trace.points[t - 300 + 1][1], (t, band)
+
+
+def test_a_departure_is_still_dated_at_its_last_second_inside_the_window_band():
+    """Departures keep the last-second rule: a calm swing out of the window's band and back
+    before the excursion does not date the change early."""
+    trace = ArousalTrace(P)
+    calm = [0.0, 0.2, -0.2, 0.1, -0.1] * 4  # median 0, robust SD 0.15: the band is 0 +- 0.37
+    for t, a in enumerate(calm + [0.6, 0.0, 0.1, 1.0, 2.0, 2.5], start=1):
+        trace.push(t, a)
+    t, _ = trace.band_exit("hyper", 1, 26, leaving=True)
+    assert t == 23  # 0.6 at t = 21 left the band, 0.1 at t = 23 is back in it; 1.0 at t = 24 leaves it
 
 
 def test_rupture_opens_on_low_synchrony_and_closes_when_it_is_restored():
