@@ -220,6 +220,16 @@ from coregulate.models.columns import AROUSAL_BOUND  # noqa: E402
 from coregulate.models.tolerance import COMPONENTS, combine  # noqa: E402
 
 
+def _update_all(est, rows):
+    """Feed every row to ``est``; its outputs and all the events it gave."""
+    outs, events = [], []
+    for r in rows:
+        o, ev = est.update(r)
+        outs.append(o)
+        events += ev
+    return outs, events
+
+
 def _full_rows(n, rng, scl=5.0, scr=1.0, hr=70.0, lnr=3.5):
     return [{"t_s": i + 1, "hr_bpm": hr + rng.normal(0, 1), "hr_inst_bpm": hr + rng.normal(0, 2),
              "ln_rmssd": lnr + rng.normal(0, 0.05), "eda_scl_us": scl + rng.normal(0, 0.01),
@@ -408,11 +418,7 @@ def test_exertion_leaves_skin_conductance_and_lowers_confidence_and_threat_still
             r["eda_scl_us"] = 7.0
             r["scr_per_min"] = 6.0
     est = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
-    outs, events = [], []
-    for r in rows:
-        o, ev = est.update(r)
-        outs.append(o)
-        events += ev
+    outs, events = _update_all(est, rows)
     climb = outs[440:520]
     # one exertion event for the climb: its seconds, each heart second counted once, skin-only arousal
     (ex,) = [e for e in events if e.kind == "exertion"]
@@ -528,11 +534,7 @@ def test_an_exertion_still_going_at_the_end_is_told_by_finish_and_baseline_secon
         if i >= 470:
             r["quality"] = "none"  # the strap slipped: no heart to leave out
     est = ToleranceEstimator("client", PipelineConfig(), StreamKind.ACC)
-    outs, events = [], []
-    for r in rows:
-        o, ev = est.update(r)
-        outs.append(o)
-        events += ev
+    outs, events = _update_all(est, rows)
     (walk,) = [e for e in events if e.kind == "exertion"]
     assert walk.evidence["baseline_seconds"] == walk.evidence["heart_seconds"] == walk.evidence["seconds"]
     # from within the walk's first 30 s to the 60-s hold after its last 30-s mean above 60 mg: in the baseline
