@@ -309,6 +309,7 @@ class ToleranceEstimator(RowEstimator):
         self.exertion_gate = movement_kind == StreamKind.ACC  # only body-worn movement measures workload
         self._recent_movement: deque[tuple[int, float]] = deque()
         self._exertion_until = -math.inf  # heart components are left out up to this second
+        self._movement_level = 0.0  # mean movement of the last exertion_s seconds (mg)
         self.exerting = False  # the newest final second's verdict (for peek)
         self._stretch: dict[str, Any] | None = None  # the exertion stretch in progress (its event at its end)
         self._last_t = 0
@@ -342,8 +343,9 @@ class ToleranceEstimator(RowEstimator):
             self._recent_movement.append((t, m))
         while self._recent_movement and self._recent_movement[0][0] <= t - o.exertion_s:
             self._recent_movement.popleft()
+        level = self._movement_level = (sum(x for _, x in self._recent_movement) / len(self._recent_movement)
+                                        if self._recent_movement else 0.0)
         if len(self._recent_movement) >= o.exertion_s / 3:
-            level = sum(x for _, x in self._recent_movement) / len(self._recent_movement)
             # before the baseline is frozen there is no usual level yet: the absolute one alone
             usual = self.cstats.get("movement", (0.0, 0.0))[0] if self.stats is not None else 0.0
             if level > o.exertion_mg and level > o.movement_factor * usual:
@@ -418,9 +420,7 @@ class ToleranceEstimator(RowEstimator):
             self._stretch = {"first": t, "heart_seconds": 0, "skin_only_seconds": 0, "empty_seconds": 0,
                              "baseline_seconds": 0, "peak_movement_mg": 0.0}
         s = self._stretch
-        level = (sum(x for _, x in self._recent_movement) / len(self._recent_movement)
-                 if self._recent_movement else 0.0)
-        s["peak_movement_mg"] = max(s["peak_movement_mg"], level)
+        s["peak_movement_mg"] = max(s["peak_movement_mg"], self._movement_level)
         if row.get("quality") in ("good", "fair"):
             s["heart_seconds"] += 1
             if self.stats is None:  # kept out of the heart's baseline
