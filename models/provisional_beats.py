@@ -54,15 +54,20 @@ therefore show more provisional than final PPG beats).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, lfilter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
 
+try:  # the compiled loop of scipy.signal.sosfilt, called without its argument handling (_CarriedSos)
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_in_place
+except ImportError:  # pragma: no cover - another scipy layout: the public function, same values
+    _sosfilt_in_place = None
 
 
 @dataclass
@@ -108,12 +113,88 @@ def _boxcar(n: int) -> np.ndarray:
 #: which sums the same products in a chunk-dependent order (last-bit differences).
 _SEQUENTIAL = np.array([1.0, 0.0])
 
+#: An FIR with at most this many non-zero taps is summed with numpy, one vector operation per tap;
+#: a longer one goes through lfilter's compiled loop.
+NUMPY_TAPS = 3
+
 
 def _fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``lfilter(b, 1, x, zi=zi)``, bit-identical however ``x`` is cut into chunks."""
     if len(b) == 1:
         return b[0] * x, zi
     return lfilter(b, _SEQUENTIAL, x, zi=zi)
+
+
+class _CarriedFir:
+    """An FIR filter ``b`` whose state is carried between chunks; ``f(x)`` filters the next chunk.
+
+    Every output is the sum of its products taken from the oldest input to the newest: the order in
+    which lfilter's direct form II transposed adds them (:func:`_fir`), so the output is the same to
+    the bit however the input is cut. A filter with few non-zero taps (:data:`NUMPY_TAPS`: the
+    gradient, a 2-sample moving average, a delay line) is summed with numpy over a buffer of the
+    last ``len(b) - 1`` inputs, in that same order; it skips the zero taps, whose products
+    lfilter adds as zeros, which changes no value. At 130 samples per chunk lfilter's fixed cost
+    per call is most of its time, and those few vector operations cost less
+    (``tests/models/test_provisional_beats.py`` checks both paths against :func:`_fir`).
+    """
+
+    def __init__(self, b: np.ndarray) -> None:
+        self.b = np.asarray(b, dtype=float)
+        nonzero = np.flatnonzero(self.b)[::-1]  # tap k weighs the input k samples back: oldest first
+        # (index in [last inputs, chunk] of the input the tap weighs for the chunk's first output, coefficient)
+        self.taps = [(len(self.b) - 1 - int(k), float(self.b[k])) for k in nonzero]
+        self.in_numpy = len(self.b) > 1 and 0 < len(self.taps) <= NUMPY_TAPS
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past (as if every earlier input had been 0)."""
+        self.state = np.zeros(len(self.b) - 1)  # numpy: the last inputs; lfilter: its zi
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if not self.in_numpy:
+            y, self.state = _fir(self.b, x, self.state)
+            return y
+        n = len(x)
+        padded = np.concatenate([self.state, x])
+        (at, c), *rest = self.taps
+        y = c * padded[at : at + n]
+        for at, c in rest:
+            y += c * padded[at : at + n]
+        self.state = padded[n:]
+        return y
+
+
+class _CarriedSos:
+    """``scipy.signal.sosfilt`` with its state carried between chunks; ``f(x)`` filters the next chunk.
+
+    A segment starts in steady state at its first sample (``sosfilt_zi`` times that sample), so
+    there is no step at the start. The chunk goes straight to the compiled loop that ``sosfilt``
+    runs (``scipy.signal._sosfilt._sosfilt``, in place on a copy): on a 130-sample chunk the public
+    function spends most of its time checking and reshaping its arguments (array-API dispatch,
+    ``moveaxis``), several times what its 3 x 130 biquad steps cost. Same loop, same values to the
+    bit (``tests/models/test_provisional_beats.py`` compares it with ``sosfilt``); the public
+    function is used if a scipy release moves the loop.
+    """
+
+    def __init__(self, sos: np.ndarray, zi_unit: np.ndarray) -> None:
+        self.sos = np.ascontiguousarray(sos, dtype=float)
+        self.zi_unit = zi_unit
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new segment: the next sample sets the steady state."""
+        self.zi: np.ndarray | None = None  # shape (1, sections, 2), as the compiled loop takes it
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.zi is None:
+            self.zi = np.ascontiguousarray(self.zi_unit * x[0])[np.newaxis]
+        if _sosfilt_in_place is None:  # pragma: no cover - see the import
+            y, zi = sosfilt(self.sos, x, zi=self.zi[0])
+            self.zi = np.ascontiguousarray(zi)[np.newaxis]
+            return y
+        y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
+        _sosfilt_in_place(self.sos, y, self.zi)
+        return y[0]
 
 
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
@@ -130,6 +211,50 @@ def _ecg_filters(fs: float):
 def _ppg_filters(fs: float):
     bp = butter(3, [0.5, 8.0], btype="bandpass", output="sos", fs=fs)
     return bp, sosfilt_zi(bp)
+
+
+def _most_prominent_peak(x: list[float]) -> int | None:
+    """Index of the most prominent local maximum of ``x`` (the first of equals); None if it has none.
+
+    What ``scipy.signal.find_peaks(x, prominence=(None, None))`` and an argmax of the prominences
+    give, following scipy's ``_local_maxima_1d`` and ``_peak_prominences`` (no window): a local
+    maximum is higher than its left neighbour and than the first different sample on its right
+    (a flat top counts at its middle, rounded down); its prominence is its height above the higher
+    of the lowest samples between it and a higher sample (or the edge) on either side. Written
+    out for the few dozen samples of one complex, where ``find_peaks``'s argument handling costs
+    more than the search (``tests/models/test_provisional_beats.py`` compares the two).
+    """
+    n = len(x)
+    best, best_prominence = None, -math.inf
+    i = 1
+    while i < n - 1:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                peak = (i + ahead - 1) // 2
+                prominence = _prominence(x, peak)
+                if prominence > best_prominence:
+                    best, best_prominence = peak, prominence
+                i = ahead
+        i += 1
+    return best
+
+
+def _prominence(x: list[float], peak: int) -> float:
+    """Prominence of the local maximum ``x[peak]`` over the whole of ``x`` (scipy's definition)."""
+    top = x[peak]
+    left_min = right_min = top
+    j = peak
+    while j >= 0 and x[j] <= top:
+        left_min = min(left_min, x[j])
+        j -= 1
+    j = peak
+    while j < len(x) and x[j] <= top:
+        right_min = min(right_min, x[j])
+        j += 1
+    return top - max(left_min, right_min)
 
 
 #: How many recent beats keep their confirmation time when nobody pops them.
@@ -206,7 +331,8 @@ class _WaveDetector:
         self.t = np.concatenate([self.t, times])
         beats: list[float] = []
         # only the samples where the comparison flips matter: walk them in sample order
-        flips = np.flatnonzero(np.diff(np.concatenate([[self.above], above]).astype(np.int8)))
+        was_above = np.concatenate(([self.above], above[:-1]))
+        flips = np.flatnonzero(above != was_above)
         self.above = bool(above[-1])
         for e in (*flips.tolist(), None):
             at = self.n if e is None else first + e
@@ -242,10 +368,10 @@ class _WaveDetector:
         data = self.clean[lo - self.base : hi - self.base]
         if len(data) < 3:
             return
-        locmax, props = find_peaks(data, prominence=(None, None))
-        if not len(locmax):
+        top = _most_prominent_peak(data.tolist())
+        if top is None:
             return
-        peak = lo + int(locmax[np.argmax(props["prominences"])])
+        peak = lo + top
         if peak - self.last_peak <= self.min_delay:
             return
         self.last_peak = peak
@@ -291,7 +417,8 @@ class StreamingEcgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
         o = self.o = options or StreamingEcgOptions()
-        self.hp, self.hp_zi, self.ma = _ecg_filters(float(fs))
+        hp, hp_zi, self.ma = _ecg_filters(float(fs))
+        self.f_hp = _CarriedSos(hp, hp_zi)
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
@@ -302,32 +429,29 @@ class StreamingEcgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
+        self.f_ma, self.f_grad = _CarriedFir(self.ma), _CarriedFir(_GRADIENT)
+        self.f_smooth, self.f_avg = _CarriedFir(self.smooth), _CarriedFir(self.avg)
+        self.f_delay = _CarriedFir(self.delay_line)
+        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_avg, self.f_delay)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
-        self.zi_hp: np.ndarray | None = None  # set from the segment's first sample
-        self.zi_ma = np.zeros(len(self.ma) - 1)
-        self.zi_grad = np.zeros(2)
-        self.zi_smooth = np.zeros(len(self.smooth) - 1)
-        self.zi_avg = np.zeros(len(self.avg) - 1)
-        self.zi_delay = np.zeros(self.lookahead)
+        for f in self._filters:
+            f.reset()
         self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.zi_hp is None:
-            self.zi_hp = self.hp_zi * x[0]  # start in steady state: no step at the segment start
-        hp, self.zi_hp = sosfilt(self.hp, x, zi=self.zi_hp)
-        clean, self.zi_ma = _fir(self.ma, hp, self.zi_ma)
-        grad, self.zi_grad = _fir(_GRADIENT, clean, self.zi_grad)
-        smooth, self.zi_smooth = _fir(self.smooth, np.abs(grad), self.zi_smooth)
-        avg, self.zi_avg = _fir(self.avg, smooth, self.zi_avg)
+        clean = self.f_ma(self.f_hp(x))
+        smooth = self.f_smooth(np.abs(self.f_grad(clean)))
+        avg = self.f_avg(smooth)
         if self.lookahead:
-            smooth, self.zi_delay = _fir(self.delay_line, smooth, self.zi_delay)
+            smooth = self.f_delay(smooth)
         return clean, smooth > self.o.grad_threshold * avg
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
-        return length >= self.o.min_len_weight * float(np.mean(self.qrs_lens))
+        # the mean of a few small integers, as np.mean gives it (an exact sum, one division)
+        return length >= self.o.min_len_weight * (sum(self.qrs_lens) / len(self.qrs_lens))
 
 
 class StreamingPpgDetector(_WaveDetector):
@@ -345,7 +469,7 @@ class StreamingPpgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingPpgOptions | None = None) -> None:
         o = self.o = options or StreamingPpgOptions()
-        self.bp, self.bp_zi = _ppg_filters(float(fs))
+        self.f_bp = _CarriedSos(*_ppg_filters(float(fs)))
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
@@ -354,27 +478,24 @@ class StreamingPpgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0)) + self.lookahead
         self.fit = max(1, int(round(PPG_PEAK_FIT_S * fs)))
+        self.f_peak, self.f_beat = _CarriedFir(self.ma_peak), _CarriedFir(self.ma_beat)
+        self.f_delay = _CarriedFir(self.delay_line)
         super().__init__(fs, o.min_delay_s, o.max_wave_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
-        self.zi_bp: np.ndarray | None = None
-        self.zi_peak = np.zeros(len(self.ma_peak) - 1)
-        self.zi_beat = np.zeros(len(self.ma_beat) - 1)
+        for f in (self.f_bp, self.f_peak, self.f_beat, self.f_delay):
+            f.reset()
         self.zi_mean: np.ndarray | None = None
-        self.zi_delay = np.zeros(self.lookahead)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.zi_bp is None:
-            self.zi_bp = self.bp_zi * x[0]
-        clean, self.zi_bp = sosfilt(self.bp, x, zi=self.zi_bp)
+        clean = self.f_bp(x)
         sqrd = np.maximum(clean, 0.0) ** 2
-        peak, self.zi_peak = _fir(self.ma_peak, sqrd, self.zi_peak)
-        beat, self.zi_beat = _fir(self.ma_beat, sqrd, self.zi_beat)
+        peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:
             self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
         mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
         if self.lookahead:
-            peak, self.zi_delay = _fir(self.delay_line, peak, self.zi_delay)
+            peak = self.f_delay(peak)
         return clean, peak > beat + self.o.beat_offset * mean
 
     def _accept(self, length: int) -> bool:
