@@ -25,8 +25,8 @@ causally, sample by sample, so a beat is known a fraction of a second after its 
 A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold):
 about half a QRS width, the 0.05-s smoothing delay and the threshold's 0.3-s look-ahead after
 the R peak (0.42-0.45 s measured), whatever the chunk size. Every filter keeps its state
-(``zi``) between chunks, as MNE-LSL's stream filters do, and all decisions are taken in sample
-order, so the beats do not depend on how the signal was cut
+(``zi``) between chunks, as MNE-LSL's stream filters do (:mod:`.carried_filters`), and all
+decisions are taken in sample order, so the beats do not depend on how the signal was cut
 (``tests/models/test_provisional_beats.py`` checks bit-identical output over chunkings).
 A complex still open after ``max_qrs_s`` is closed there, which bounds the look-ahead.
 
@@ -60,14 +60,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-
-try:  # the compiled loop of scipy.signal.sosfilt, called without its argument handling (_CarriedSos)
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_in_place
-except ImportError:  # pragma: no cover - another scipy layout: the public function, same values
-    _sosfilt_in_place = None
+from .carried_filters import CarriedFir, CarriedSos
 
 
 @dataclass
@@ -106,95 +102,6 @@ class StreamingPpgOptions:
 
 def _boxcar(n: int) -> np.ndarray:
     return np.ones(n) / n
-
-
-#: Denominator that sends an FIR filter through lfilter's sequential (direct form II transposed)
-#: path: with a one-element denominator scipy convolves each chunk and adds the carried state,
-#: which sums the same products in a chunk-dependent order (last-bit differences).
-_SEQUENTIAL = np.array([1.0, 0.0])
-
-#: An FIR with at most this many non-zero taps is summed with numpy, one vector operation per tap;
-#: a longer one goes through lfilter's compiled loop.
-NUMPY_TAPS = 3
-
-
-def _fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``lfilter(b, 1, x, zi=zi)``, bit-identical however ``x`` is cut into chunks."""
-    if len(b) == 1:
-        return b[0] * x, zi
-    return lfilter(b, _SEQUENTIAL, x, zi=zi)
-
-
-class _CarriedFir:
-    """An FIR filter ``b`` whose state is carried between chunks; ``f(x)`` filters the next chunk.
-
-    Every output is the sum of its products taken from the oldest input to the newest: the order in
-    which lfilter's direct form II transposed adds them (:func:`_fir`), so the output is the same to
-    the bit however the input is cut. A filter with few non-zero taps (:data:`NUMPY_TAPS`: the
-    gradient, a 2-sample moving average, a delay line) is summed with numpy over a buffer of the
-    last ``len(b) - 1`` inputs, in that same order; it skips the zero taps, whose products
-    lfilter adds as zeros, which changes no value. At 130 samples per chunk lfilter's fixed cost
-    per call is most of its time, and those few vector operations cost less
-    (``tests/models/test_provisional_beats.py`` checks both paths against :func:`_fir`).
-    """
-
-    def __init__(self, b: np.ndarray) -> None:
-        self.b = np.asarray(b, dtype=float)
-        nonzero = np.flatnonzero(self.b)[::-1]  # tap k weighs the input k samples back: oldest first
-        # (index in [last inputs, chunk] of the input the tap weighs for the chunk's first output, coefficient)
-        self.taps = [(len(self.b) - 1 - int(k), float(self.b[k])) for k in nonzero]
-        self.in_numpy = len(self.b) > 1 and 0 < len(self.taps) <= NUMPY_TAPS
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the past (as if every earlier input had been 0)."""
-        self.state = np.zeros(len(self.b) - 1)  # numpy: the last inputs; lfilter: its zi
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if not self.in_numpy:
-            y, self.state = _fir(self.b, x, self.state)
-            return y
-        n = len(x)
-        padded = np.concatenate([self.state, x])
-        (at, c), *rest = self.taps
-        y = c * padded[at : at + n]
-        for at, c in rest:
-            y += c * padded[at : at + n]
-        self.state = padded[n:]
-        return y
-
-
-class _CarriedSos:
-    """``scipy.signal.sosfilt`` with its state carried between chunks; ``f(x)`` filters the next chunk.
-
-    A segment starts in steady state at its first sample (``sosfilt_zi`` times that sample), so
-    there is no step at the start. The chunk goes straight to the compiled loop that ``sosfilt``
-    runs (``scipy.signal._sosfilt._sosfilt``, in place on a copy): on a 130-sample chunk the public
-    function spends most of its time checking and reshaping its arguments (array-API dispatch,
-    ``moveaxis``), several times what its 3 x 130 biquad steps cost. Same loop, same values to the
-    bit (``tests/models/test_provisional_beats.py`` compares it with ``sosfilt``); the public
-    function is used if a scipy release moves the loop.
-    """
-
-    def __init__(self, sos: np.ndarray, zi_unit: np.ndarray) -> None:
-        self.sos = np.ascontiguousarray(sos, dtype=float)
-        self.zi_unit = zi_unit
-        self.reset()
-
-    def reset(self) -> None:
-        """Start a new segment: the next sample sets the steady state."""
-        self.zi: np.ndarray | None = None  # shape (1, sections, 2), as the compiled loop takes it
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.zi is None:
-            self.zi = np.ascontiguousarray(self.zi_unit * x[0])[np.newaxis]
-        if _sosfilt_in_place is None:  # pragma: no cover - see the import
-            y, zi = sosfilt(self.sos, x, zi=self.zi[0])
-            self.zi = np.ascontiguousarray(zi)[np.newaxis]
-            return y
-        y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
-        _sosfilt_in_place(self.sos, y, self.zi)
-        return y[0]
 
 
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
@@ -379,7 +286,7 @@ class _WaveDetector:
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
         shift = self._refine(peak - self.base) - self.clean_delay
-        whole = int(np.floor(shift))
+        whole = math.floor(shift)
         k = peak + whole - self.base
         if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
             return
@@ -418,7 +325,7 @@ class StreamingEcgDetector(_WaveDetector):
     def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
         o = self.o = options or StreamingEcgOptions()
         hp, hp_zi, self.ma = _ecg_filters(float(fs))
-        self.f_hp = _CarriedSos(hp, hp_zi)
+        self.f_hp = CarriedSos(hp, hp_zi)
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
@@ -429,9 +336,9 @@ class StreamingEcgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
-        self.f_ma, self.f_grad = _CarriedFir(self.ma), _CarriedFir(_GRADIENT)
-        self.f_smooth, self.f_avg = _CarriedFir(self.smooth), _CarriedFir(self.avg)
-        self.f_delay = _CarriedFir(self.delay_line)
+        self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
+        self.f_smooth, self.f_avg = CarriedFir(self.smooth), CarriedFir(self.avg)
+        self.f_delay = CarriedFir(self.delay_line)
         self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_avg, self.f_delay)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
@@ -469,7 +376,7 @@ class StreamingPpgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingPpgOptions | None = None) -> None:
         o = self.o = options or StreamingPpgOptions()
-        self.f_bp = _CarriedSos(*_ppg_filters(float(fs)))
+        self.f_bp = CarriedSos(*_ppg_filters(float(fs)))
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
@@ -478,8 +385,8 @@ class StreamingPpgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0)) + self.lookahead
         self.fit = max(1, int(round(PPG_PEAK_FIT_S * fs)))
-        self.f_peak, self.f_beat = _CarriedFir(self.ma_peak), _CarriedFir(self.ma_beat)
-        self.f_delay = _CarriedFir(self.delay_line)
+        self.f_peak, self.f_beat = CarriedFir(self.ma_peak), CarriedFir(self.ma_beat)
+        self.f_delay = CarriedFir(self.delay_line)
         super().__init__(fs, o.min_delay_s, o.max_wave_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
