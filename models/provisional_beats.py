@@ -155,11 +155,13 @@ def _prominence(x: list[float], peak: int) -> float:
     left_min = right_min = top
     j = peak
     while j >= 0 and x[j] <= top:
-        left_min = min(left_min, x[j])
+        if x[j] < left_min:
+            left_min = x[j]
         j -= 1
     j = peak
     while j < len(x) and x[j] <= top:
-        right_min = min(right_min, x[j])
+        if x[j] < right_min:
+            right_min = x[j]
         j += 1
     return top - max(left_min, right_min)
 
@@ -230,7 +232,7 @@ class _WaveDetector:
         x = np.asarray(values, dtype=float)
         if not len(x):
             return []
-        times = np.round(np.asarray(times, dtype=float), 6)  # as the final detector (1-us rounding)
+        times = np.asarray(times, dtype=float).round(6)  # as the final detector (1-us rounding)
         clean, above = self._filter(x)
         first = self.n
         self.n += len(x)
