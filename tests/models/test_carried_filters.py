@@ -79,3 +79,16 @@ def test_carried_sos_equals_one_sosfilt_pass_from_steady_state_to_the_bit(design
     assert np.array_equal(_carried(f, cuts), reference)
     f.reset()  # a new segment starts from its own first sample
     assert np.array_equal(f(SIGNAL[500:]), sosfilt(sos, SIGNAL[500:], zi=zi * SIGNAL[500])[0])
+
+
+def test_the_public_scipy_fallbacks_give_the_same_values(monkeypatch):
+    """Without scipy's private compiled loops (another scipy layout) the public functions run."""
+    import coregulate.models.carried_filters as cf
+
+    sos = butter(5, 0.5, btype="highpass", output="sos", fs=130.0)
+    cuts = [73, 74, 500, 1500]
+    fast = (_carried(CarriedSos(sos, sosfilt_zi(sos)), cuts), _carried(CarriedFir(FIRS["98-sample boxcar"]), cuts))
+    monkeypatch.setattr(cf, "_sosfilt_in_place", None)
+    monkeypatch.setattr(cf, "_linear_filter", None)
+    public = (_carried(CarriedSos(sos, sosfilt_zi(sos)), cuts), _carried(CarriedFir(FIRS["98-sample boxcar"]), cuts))
+    assert np.array_equal(fast[0], public[0]) and np.array_equal(fast[1], public[1])
