@@ -25,8 +25,8 @@ causally, sample by sample, so a beat is known a fraction of a second after its 
 A beat is confirmed when its complex closes (the smoothed gradient falls below the threshold):
 about half a QRS width, the 0.05-s smoothing delay and the threshold's 0.3-s look-ahead after
 the R peak (0.42-0.45 s measured), whatever the chunk size. Every filter keeps its state
-(``zi``) between chunks, as MNE-LSL's stream filters do, and all decisions are taken in sample
-order, so the beats do not depend on how the signal was cut
+(``zi``) between chunks, as MNE-LSL's stream filters do (:mod:`.carried_filters`), and all
+decisions are taken in sample order, so the beats do not depend on how the signal was cut
 (``tests/models/test_provisional_beats.py`` checks bit-identical output over chunkings).
 A complex still open after ``max_qrs_s`` is closed there, which bounds the look-ahead.
 
@@ -54,15 +54,16 @@ therefore show more provisional than final PPG beats).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, find_peaks, lfilter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-
+from .carried_filters import CarriedFir, CarriedSos
 
 
 @dataclass
@@ -103,19 +104,6 @@ def _boxcar(n: int) -> np.ndarray:
     return np.ones(n) / n
 
 
-#: Denominator that sends an FIR filter through lfilter's sequential (direct form II transposed)
-#: path: with a one-element denominator scipy convolves each chunk and adds the carried state,
-#: which sums the same products in a chunk-dependent order (last-bit differences).
-_SEQUENTIAL = np.array([1.0, 0.0])
-
-
-def _fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``lfilter(b, 1, x, zi=zi)``, bit-identical however ``x`` is cut into chunks."""
-    if len(b) == 1:
-        return b[0] * x, zi
-    return lfilter(b, _SEQUENTIAL, x, zi=zi)
-
-
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
 
 
@@ -130,6 +118,52 @@ def _ecg_filters(fs: float):
 def _ppg_filters(fs: float):
     bp = butter(3, [0.5, 8.0], btype="bandpass", output="sos", fs=fs)
     return bp, sosfilt_zi(bp)
+
+
+def _most_prominent_peak(x: list[float]) -> int | None:
+    """Index of the most prominent local maximum of ``x`` (the first of equals); None if it has none.
+
+    What ``scipy.signal.find_peaks(x, prominence=(None, None))`` and an argmax of the prominences
+    give, following scipy's ``_local_maxima_1d`` and ``_peak_prominences`` (no window): a local
+    maximum is higher than its left neighbour and than the first different sample on its right
+    (a flat top counts at its middle, rounded down); its prominence is its height above the higher
+    of the lowest samples between it and a higher sample (or the edge) on either side. Written
+    out for the few dozen samples of one complex, where ``find_peaks``'s argument handling costs
+    more than the search (``tests/models/test_provisional_beats.py`` compares the two).
+    """
+    n = len(x)
+    best, best_prominence = None, -math.inf
+    i = 1
+    while i < n - 1:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                peak = (i + ahead - 1) // 2
+                prominence = _prominence(x, peak)
+                if prominence > best_prominence:
+                    best, best_prominence = peak, prominence
+                i = ahead
+        i += 1
+    return best
+
+
+def _prominence(x: list[float], peak: int) -> float:
+    """Prominence of the local maximum ``x[peak]`` over the whole of ``x`` (scipy's definition)."""
+    top = x[peak]
+    left_min = right_min = top
+    j = peak
+    while j >= 0 and x[j] <= top:
+        if x[j] < left_min:
+            left_min = x[j]
+        j -= 1
+    j = peak
+    while j < len(x) and x[j] <= top:
+        if x[j] < right_min:
+            right_min = x[j]
+        j += 1
+    return top - max(left_min, right_min)
 
 
 #: How many recent beats keep their confirmation time when nobody pops them.
@@ -198,7 +232,7 @@ class _WaveDetector:
         x = np.asarray(values, dtype=float)
         if not len(x):
             return []
-        times = np.round(np.asarray(times, dtype=float), 6)  # as the final detector (1-us rounding)
+        times = np.asarray(times, dtype=float).round(6)  # as the final detector (1-us rounding)
         clean, above = self._filter(x)
         first = self.n
         self.n += len(x)
@@ -206,7 +240,8 @@ class _WaveDetector:
         self.t = np.concatenate([self.t, times])
         beats: list[float] = []
         # only the samples where the comparison flips matter: walk them in sample order
-        flips = np.flatnonzero(np.diff(np.concatenate([[self.above], above]).astype(np.int8)))
+        was_above = np.concatenate(([self.above], above[:-1]))
+        flips = np.flatnonzero(above != was_above)
         self.above = bool(above[-1])
         for e in (*flips.tolist(), None):
             at = self.n if e is None else first + e
@@ -242,10 +277,10 @@ class _WaveDetector:
         data = self.clean[lo - self.base : hi - self.base]
         if len(data) < 3:
             return
-        locmax, props = find_peaks(data, prominence=(None, None))
-        if not len(locmax):
+        top = _most_prominent_peak(data.tolist())
+        if top is None:
             return
-        peak = lo + int(locmax[np.argmax(props["prominences"])])
+        peak = lo + top
         if peak - self.last_peak <= self.min_delay:
             return
         self.last_peak = peak
@@ -253,7 +288,7 @@ class _WaveDetector:
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
         shift = self._refine(peak - self.base) - self.clean_delay
-        whole = int(np.floor(shift))
+        whole = math.floor(shift)
         k = peak + whole - self.base
         if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
             return
@@ -291,7 +326,8 @@ class StreamingEcgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
         o = self.o = options or StreamingEcgOptions()
-        self.hp, self.hp_zi, self.ma = _ecg_filters(float(fs))
+        hp, hp_zi, self.ma = _ecg_filters(float(fs))
+        self.f_hp = CarriedSos(hp, hp_zi)
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
@@ -302,32 +338,29 @@ class StreamingEcgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
+        self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
+        self.f_smooth, self.f_avg = CarriedFir(self.smooth), CarriedFir(self.avg)
+        self.f_delay = CarriedFir(self.delay_line)
+        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_avg, self.f_delay)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
-        self.zi_hp: np.ndarray | None = None  # set from the segment's first sample
-        self.zi_ma = np.zeros(len(self.ma) - 1)
-        self.zi_grad = np.zeros(2)
-        self.zi_smooth = np.zeros(len(self.smooth) - 1)
-        self.zi_avg = np.zeros(len(self.avg) - 1)
-        self.zi_delay = np.zeros(self.lookahead)
+        for f in self._filters:
+            f.reset()
         self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.zi_hp is None:
-            self.zi_hp = self.hp_zi * x[0]  # start in steady state: no step at the segment start
-        hp, self.zi_hp = sosfilt(self.hp, x, zi=self.zi_hp)
-        clean, self.zi_ma = _fir(self.ma, hp, self.zi_ma)
-        grad, self.zi_grad = _fir(_GRADIENT, clean, self.zi_grad)
-        smooth, self.zi_smooth = _fir(self.smooth, np.abs(grad), self.zi_smooth)
-        avg, self.zi_avg = _fir(self.avg, smooth, self.zi_avg)
+        clean = self.f_ma(self.f_hp(x))
+        smooth = self.f_smooth(np.abs(self.f_grad(clean)))
+        avg = self.f_avg(smooth)
         if self.lookahead:
-            smooth, self.zi_delay = _fir(self.delay_line, smooth, self.zi_delay)
+            smooth = self.f_delay(smooth)
         return clean, smooth > self.o.grad_threshold * avg
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
-        return length >= self.o.min_len_weight * float(np.mean(self.qrs_lens))
+        # the mean of a few small integers, as np.mean gives it (an exact sum, one division)
+        return length >= self.o.min_len_weight * (sum(self.qrs_lens) / len(self.qrs_lens))
 
 
 class StreamingPpgDetector(_WaveDetector):
@@ -345,7 +378,7 @@ class StreamingPpgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingPpgOptions | None = None) -> None:
         o = self.o = options or StreamingPpgOptions()
-        self.bp, self.bp_zi = _ppg_filters(float(fs))
+        self.f_bp = CarriedSos(*_ppg_filters(float(fs)))
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
@@ -354,27 +387,24 @@ class StreamingPpgDetector(_WaveDetector):
         self.delay_line[-1] = 1.0
         self.feature_delay = int(round((len(self.ma_peak) - 1) / 2.0)) + self.lookahead
         self.fit = max(1, int(round(PPG_PEAK_FIT_S * fs)))
+        self.f_peak, self.f_beat = CarriedFir(self.ma_peak), CarriedFir(self.ma_beat)
+        self.f_delay = CarriedFir(self.delay_line)
         super().__init__(fs, o.min_delay_s, o.max_wave_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
-        self.zi_bp: np.ndarray | None = None
-        self.zi_peak = np.zeros(len(self.ma_peak) - 1)
-        self.zi_beat = np.zeros(len(self.ma_beat) - 1)
+        for f in (self.f_bp, self.f_peak, self.f_beat, self.f_delay):
+            f.reset()
         self.zi_mean: np.ndarray | None = None
-        self.zi_delay = np.zeros(self.lookahead)
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.zi_bp is None:
-            self.zi_bp = self.bp_zi * x[0]
-        clean, self.zi_bp = sosfilt(self.bp, x, zi=self.zi_bp)
+        clean = self.f_bp(x)
         sqrd = np.maximum(clean, 0.0) ** 2
-        peak, self.zi_peak = _fir(self.ma_peak, sqrd, self.zi_peak)
-        beat, self.zi_beat = _fir(self.ma_beat, sqrd, self.zi_beat)
+        peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:
             self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
         mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
         if self.lookahead:
-            peak, self.zi_delay = _fir(self.delay_line, peak, self.zi_delay)
+            peak = self.f_delay(peak)
         return clean, peak > beat + self.o.beat_offset * mean
 
     def _accept(self, length: int) -> bool:
