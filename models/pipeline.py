@@ -237,11 +237,13 @@ class ProvisionalTier:
         self.person = person
         self._beat_hr: list[tuple[float, float]] = []
         self._newest_t = float("-inf")
-        # (first second after the newest final row, newest provisional heart second, newest early second) evaluated
-        self._zones_seen: tuple[int, int, int] | None = None
+        # (first second after the newest final row, newest provisional heart second, each family's
+        # newest early second up to it) evaluated
+        self._zones_seen: tuple[int, int, tuple[int, ...]] | None = None
         self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
         #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
         self._early_seconds: dict[int, dict[str, Any]] = {}
+        self._early_upto: dict[str, int] = {}  # family -> its newest early second
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -286,7 +288,8 @@ class ProvisionalTier:
         first, newest = int(last["t_s"]) + 1, int(self._newest_t + 1e-9)
         for t in [t for t in self._early_seconds if t < first]:
             del self._early_seconds[t]
-        seen = (first, newest, max(self._early_seconds, default=0))  # new early seconds: evaluate again
+        # evaluated again when an early second within the evaluated ones came in (one after them changes nothing)
+        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())))
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
@@ -318,6 +321,7 @@ class ProvisionalTier:
             if t <= self.person.final_upto:
                 continue  # its row went out in the same update: nothing to anticipate
             self._early_seconds.setdefault(t, {}).update(columns)
+            self._early_upto[family] = t
             v: dict[str, Any] = {"participant": self.person.participant, "family": family, "t": float(t), **columns}
             # HR of the HR_MEDIAN_S seconds before the newest moment known, as for a beat
             newest = max([float(t)] + [tb for tb, _ in self._beat_hr])

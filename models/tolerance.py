@@ -209,7 +209,7 @@ class _ProvisionalCorroboration:
             for k in CORROBORATION:
                 if k in cols and t > self.upto.get(k, row_t):
                     self.upto[k] = t
-        self.recent: dict[str, deque] = {}  # copies, made when a channel first steps
+        self.recent: dict[str, tuple[deque, deque]] = {}  # copies, made when a channel first steps
         self.low = dict(est.low)
 
     def step(self, t: int) -> dict[str, float]:
@@ -218,10 +218,11 @@ class _ProvisionalCorroboration:
         for k in self.upto:
             if t > self.upto[k]:
                 continue  # not in yet: its newest verdict stands
-            dq = self.recent.get(k)
-            if dq is None:
-                dq = self.recent[k] = deque(self.est.recent[k])
-            z = self.est._channel_low(k, dq, t, cols.get(k))
+            window = self.recent.get(k)
+            if window is None:
+                times, values = self.est.recent[k]
+                window = self.recent[k] = (deque(times), deque(values))
+            z = self.est._channel_low(k, window, t, cols.get(k))
             if z is None:
                 self.low.pop(k, None)
             else:
@@ -352,7 +353,8 @@ class ToleranceEstimator(RowEstimator):
         self.cstats: dict[str, tuple[float, float]] = {}
         self.zone = "unknown"
         self.above = self.below = self.inside_hi = self.inside_lo = self.bad = 0
-        self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
+        #: corroborating channel -> (seconds, values) of its last ``corroboration_s``
+        self.recent: dict[str, tuple[deque, deque]] = {k: (deque(), deque()) for k in CORROBORATION}
         self.corr_run = 0
         self.low: dict[str, float] = {}  # the newest final second's corroborating channels (for peek)
         self._hr_inst: deque[tuple[int, float]] = deque()
@@ -710,19 +712,22 @@ class ToleranceEstimator(RowEstimator):
                 low[k] = z
         return low
 
-    def _channel_low(self, k: str, dq: deque, t: int, value: Any) -> float | None:
-        """One corroborating channel in second ``t``: add ``value`` to its recent values ``dq``
-        (in place), drop those older than ``corroboration_s``, and return its rounded z on the
-        'low arousal' side when that reaches ``corroboration_z`` (else None)."""
+    def _channel_low(self, k: str, window: tuple[deque, deque], t: int, value: Any) -> float | None:
+        """One corroborating channel in second ``t``: add ``value`` to its recent ``window``
+        (seconds, values; in place), drop those older than ``corroboration_s``, and return its
+        rounded z on the 'low arousal' side when that reaches ``corroboration_z`` (else None)."""
         direction = CORROBORATION[k][0]
+        times, values = window
         v = finite_or_none(value)
         if v is not None:
-            dq.append((t, v))
-        while dq and dq[0][0] <= t - self.o.corroboration_s:
-            dq.popleft()
+            times.append(t)
+            values.append(v)
+        while times and times[0] <= t - self.o.corroboration_s:
+            times.popleft()
+            values.popleft()
         med, scale = self.cstats.get(k, (0.0, 0.0))
-        if scale > 0 and len(dq) >= self.o.corroboration_s / 3:  # scale 0: a still baseline, nothing is lower
-            z = direction * (sum(x for _, x in dq) / len(dq) - med) / scale
+        if scale > 0 and len(values) >= self.o.corroboration_s / 3:  # scale 0: a still baseline, nothing is lower
+            z = direction * (sum(values) / len(values) - med) / scale
             if z >= self.o.corroboration_z:
                 return round(z, 2)
         return None
