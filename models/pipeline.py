@@ -36,7 +36,9 @@ Zone changes are pushed on that tier too (issue #15, item 3): once per second of
 :meth:`ProvisionalTier.zone_events` steps a copy of the tolerance estimator's zone rule over the
 seconds the final tier has not finished yet, and :class:`~.provisional_events.ProvisionalEvents`
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
-(:attr:`PipelineOutput.event_updates`). The final events are the same with or without it.
+(:attr:`PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
+early seconds' voice and skin conductance where they are in (the rest from the newest final row).
+The final events are the same with or without it.
 """
 
 from __future__ import annotations
@@ -173,12 +175,14 @@ class ParticipantPipeline:
         self._emitted = max(self._emitted, upto)
         return rows
 
-    def peek_zone_changes(self, hr_by_second: list[tuple[int, float | None]]) -> list[Event]:
-        """The zone changes the row estimators would make over the next seconds (no state changes)."""
+    def peek_zone_changes(self, hr_by_second: list[tuple[int, float | None]],
+                          newer_by_second: dict[int, dict[str, Any]] | None = None) -> list[Event]:
+        """The zone changes the row estimators would make over the next seconds (no state changes);
+        ``newer_by_second``: the provisional seconds' columns (``t_s -> columns``)."""
         for est in self.row_estimators:
             peek = getattr(est, "peek_zone_changes", None)
             if peek is not None:
-                return peek(self.last_row, hr_by_second)
+                return peek(self.last_row, hr_by_second, newer_by_second)
         return []
 
     def peek_arousal(self, hr: float | None, newer: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -233,8 +237,13 @@ class ProvisionalTier:
         self.person = person
         self._beat_hr: list[tuple[float, float]] = []
         self._newest_t = float("-inf")
-        self._zones_seen: tuple[int, int] | None = None  # (newest final, newest provisional second) evaluated
+        # (first second after the newest final row, newest provisional heart second, each family's
+        # newest early second up to it) evaluated
+        self._zones_seen: tuple[int, int, tuple[int, ...]] | None = None
         self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
+        #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
+        self._early_seconds: dict[int, dict[str, Any]] = {}
+        self._early_upto: dict[str, int] = {}  # family -> its newest early second
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -269,21 +278,27 @@ class ProvisionalTier:
         For each whole second ``s`` after the newest final row up to the newest provisional value,
         the ``hr`` component is the median of the provisional beat-level HR in ``(s - HR_MEDIAN_S, s]``
         (the final tier's rule), then
-        :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` steps the zone rule over them.
+        :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` steps the zone rule over them, with
+        the ``hypo`` corroboration of the early seconds' columns (voice, skin conductance) where they
+        are in. Evaluated again when a new early second came in, even without a new heart second.
         """
         last = self.person.last_row
         if last is None or self._newest_t == float("-inf"):
             return []
         first, newest = int(last["t_s"]) + 1, int(self._newest_t + 1e-9)
-        if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == (first, newest):
+        for t in [t for t in self._early_seconds if t < first]:
+            del self._early_seconds[t]
+        # evaluated again when an early second within the evaluated ones came in (one after them changes nothing)
+        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())))
+        if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
-        self._zones_seen = (first, newest)
+        self._zones_seen = seen
         times = [tb for tb, _ in self._beat_hr]  # in time order (beats arrive in order)
         hr_by_second: list[tuple[int, float | None]] = []
         for s in range(first, newest + 1):
             recent = [h for _, h in self._beat_hr[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
             hr_by_second.append((s, median(recent) if recent else None))
-        return self.person.peek_zone_changes(hr_by_second)
+        return self.person.peek_zone_changes(hr_by_second, self._early_seconds)
 
     def seconds(self, early: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Provisional values of the early seconds of the person's stream estimators.
@@ -305,11 +320,15 @@ class ProvisionalTier:
                 self._early[k] = (t, x)
             if t <= self.person.final_upto:
                 continue  # its row went out in the same update: nothing to anticipate
+            self._early_seconds.setdefault(t, {}).update(columns)
+            self._early_upto[family] = t
             v: dict[str, Any] = {"participant": self.person.participant, "family": family, "t": float(t), **columns}
             # HR of the HR_MEDIAN_S seconds before the newest moment known, as for a beat
             newest = max([float(t)] + [tb for tb, _ in self._beat_hr])
             self._peek(v, [h for tb, h in self._beat_hr if newest - HR_MEDIAN_S < tb <= newest])
             out.append(v)
+        for t in [t for t in self._early_seconds if t <= self.person.final_upto]:
+            del self._early_seconds[t]  # its row is final: the tolerance estimator has it
         return out
 
     def _peek(self, v: dict[str, Any], recent_hr: list[float]) -> None:
@@ -396,6 +415,7 @@ class SessionPipeline:
         tier = self.provisional.get(chunk.participant)
         if tier is not None and chunk.kind in HEART_KINDS:
             out.provisional.extend(tier.update(chunk))
+        early = []
         if tier is not None and pp.early:
             early, pp.early = pp.early, []
             out.provisional.extend(tier.seconds(early))
@@ -403,7 +423,8 @@ class SessionPipeline:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
             out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto())
-            if tier is not None and chunk.kind in HEART_KINDS:
+            # early seconds (voice, skin conductance) may move the hypo corroboration on their own
+            if tier is not None and (chunk.kind in HEART_KINDS or early):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())
 
     def _final_upto(self) -> dict[str | None, int]:

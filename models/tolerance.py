@@ -179,6 +179,57 @@ _GROUP = {"vocal_arousal": "voice", "loudness_db": "voice", "f0_range_st": "voic
           "movement": "movement", "eda_scl_us": "skin conductance"}
 
 
+class _ProvisionalCorroboration:
+    """The ``hypo`` corroboration of the seconds after the newest final row, on provisional data.
+
+    Each channel of :data:`CORROBORATION` whose provisional seconds reach second ``t`` is stepped
+    through :meth:`ToleranceEstimator._channel_low` (the final rule) on its own copy of the
+    estimator's recent values, so that for a second whose columns are all in it gives what
+    :meth:`ToleranceEstimator.update` will give when that second's row is final (the voice and
+    skin conductance seconds are the final values, early). A channel whose data do not reach
+    ``t`` keeps its verdict of the newest second it has data for: evidence not in yet is not
+    evidence of a change. Reads the estimator, never writes it.
+
+    Parameters
+    ----------
+    est : ToleranceEstimator
+        The final tier's estimator (its ``recent`` values, ``cstats`` and newest verdict ``low``).
+    row_t : int
+        The newest final second.
+    newer_by_second : mapping
+        ``t_s -> columns`` of provisional seconds (only those after ``row_t`` are used).
+    """
+
+    def __init__(self, est: "ToleranceEstimator", row_t: int, newer_by_second: Mapping[int, Mapping[str, Any]]) -> None:
+        self.est = est
+        self.newer = {t: cols for t, cols in newer_by_second.items() if t > row_t}
+        #: channel -> newest provisional second that has it
+        self.upto: dict[str, int] = {}
+        for t, cols in self.newer.items():
+            for k in CORROBORATION:
+                if k in cols and t > self.upto.get(k, row_t):
+                    self.upto[k] = t
+        self.recent: dict[str, tuple[deque, deque]] = {}  # copies, made when a channel first steps
+        self.low = dict(est.low)
+
+    def step(self, t: int) -> dict[str, float]:
+        """The corroborating channels of second ``t`` (seconds in increasing order, from ``row_t + 1``)."""
+        cols = self.newer.get(t, {})
+        for k in self.upto:
+            if t > self.upto[k]:
+                continue  # not in yet: its newest verdict stands
+            window = self.recent.get(k)
+            if window is None:
+                times, values = self.est.recent[k]
+                window = self.recent[k] = (deque(times), deque(values))
+            z = self.est._channel_low(k, window, t, cols.get(k))
+            if z is None:
+                self.low.pop(k, None)
+            else:
+                self.low[k] = z
+        return {k: self.low[k] for k in CORROBORATION if k in self.low}
+
+
 def median(values: list[float]) -> float:
     """Median of a non-empty list (the middle value, or the mean of the two middle ones)."""
     vals = sorted(values)
@@ -302,7 +353,8 @@ class ToleranceEstimator(RowEstimator):
         self.cstats: dict[str, tuple[float, float]] = {}
         self.zone = "unknown"
         self.above = self.below = self.inside_hi = self.inside_lo = self.bad = 0
-        self.recent: dict[str, deque] = {k: deque() for k in CORROBORATION}
+        #: corroborating channel -> (seconds, values) of its last ``corroboration_s``
+        self.recent: dict[str, tuple[deque, deque]] = {k: (deque(), deque()) for k in CORROBORATION}
         self.corr_run = 0
         self.low: dict[str, float] = {}  # the newest final second's corroborating channels (for peek)
         self._hr_inst: deque[tuple[int, float]] = deque()
@@ -490,7 +542,8 @@ class ToleranceEstimator(RowEstimator):
                 "zone": self.zone, "zone_provisional": zone}
 
     def peek_zone_changes(self, row: Mapping[str, Any] | None,
-                          hr_by_second: list[tuple[int, float | None]]) -> list[Event]:
+                          hr_by_second: list[tuple[int, float | None]],
+                          newer_by_second: Mapping[int, Mapping[str, Any]] | None = None) -> list[Event]:
         """The zone changes the final tier would make over the seconds after its newest one, if
         their ``hr`` component were ``hr_by_second``; changes no state.
 
@@ -498,9 +551,15 @@ class ToleranceEstimator(RowEstimator):
         each second in turn, with the sustain counters carried from one to the next on a copy
         (``hyper`` is called once arousal stayed above ``hyper_enter`` for ``sustain_s``
         seconds, counting the final seconds already above it and the provisional ones after).
-        The other components and the corroboration are the newest final row's, as in
-        :meth:`peek`. Each change is the :class:`Event` :meth:`update` would emit for it, dated
-        at its second.
+        The other arousal components are the newest final row's. The ``hypo`` corroboration of
+        each second is :meth:`_corroboration`'s rule stepped on copies of its recent values with
+        the provisional seconds' columns (``newer_by_second``: voice, skin conductance) for every
+        channel whose provisional data reach that second; a channel whose data do not (movement,
+        which has no provisional tier, or a voice second not in yet) keeps its verdict of the
+        newest second it has data for, at first the newest final row's (:class:`_ProvisionalCorroboration`).
+        So a change that turns on the corroboration alone (``hypo`` <-> ``hypo_candidate``) is
+        found as soon as the voice's seconds are in. Each change is the :class:`Event`
+        :meth:`update` would emit for it, dated at its second.
 
         Parameters
         ----------
@@ -508,6 +567,9 @@ class ToleranceEstimator(RowEstimator):
             The newest final row (``None``: nothing to say yet).
         hr_by_second : list of (int, float or None)
             ``(t_s, hr)`` for consecutive seconds after ``row``'s, in order.
+        newer_by_second : mapping, optional
+            ``t_s -> columns`` of the provisional seconds after ``row``'s, as the stream
+            estimators emitted them (a column present, even as None, means its second is in).
 
         Returns
         -------
@@ -517,12 +579,14 @@ class ToleranceEstimator(RowEstimator):
         if self.stats is None or row is None:
             return []
         probe = copy.copy(self)  # ints and a str change on the copy; the containers are only read
+        corroboration = _ProvisionalCorroboration(self, int(row["t_s"]), newer_by_second or {})
         events = []
         for t, hr in hr_by_second:
+            low = corroboration.step(t)
             arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
-            new = probe._next_zone(arousal, confidence, row, self.low)
+            new = probe._next_zone(arousal, confidence, row, low)
             if new != probe.zone:
-                events.append(probe._event(t, probe.zone, new, arousal, zs, self.low, row))
+                events.append(probe._event(t, probe.zone, new, arousal, zs, low, row))
                 probe.zone = new
         return events
 
@@ -642,19 +706,31 @@ class ToleranceEstimator(RowEstimator):
     def _corroboration(self, t: int, row: Mapping[str, Any]) -> dict[str, float]:
         """Channels whose recent mean is on the 'low arousal' side of their baseline."""
         low: dict[str, float] = {}
-        for k, (direction, _) in CORROBORATION.items():
-            dq = self.recent[k]
-            v = finite_or_none(row.get(k))
-            if v is not None:
-                dq.append((t, v))
-            while dq and dq[0][0] <= t - self.o.corroboration_s:
-                dq.popleft()
-            med, scale = self.cstats.get(k, (0.0, 0.0))
-            if scale > 0 and len(dq) >= self.o.corroboration_s / 3:  # scale 0: a still baseline, nothing is lower
-                z = direction * (sum(x for _, x in dq) / len(dq) - med) / scale
-                if z >= self.o.corroboration_z:
-                    low[k] = round(z, 2)
+        for k in CORROBORATION:
+            z = self._channel_low(k, self.recent[k], t, row.get(k))
+            if z is not None:
+                low[k] = z
         return low
+
+    def _channel_low(self, k: str, window: tuple[deque, deque], t: int, value: Any) -> float | None:
+        """One corroborating channel in second ``t``: add ``value`` to its recent ``window``
+        (seconds, values; in place), drop those older than ``corroboration_s``, and return its
+        rounded z on the 'low arousal' side when that reaches ``corroboration_z`` (else None)."""
+        direction = CORROBORATION[k][0]
+        times, values = window
+        v = finite_or_none(value)
+        if v is not None:
+            times.append(t)
+            values.append(v)
+        while times and times[0] <= t - self.o.corroboration_s:
+            times.popleft()
+            values.popleft()
+        med, scale = self.cstats.get(k, (0.0, 0.0))
+        if scale > 0 and len(values) >= self.o.corroboration_s / 3:  # scale 0: a still baseline, nothing is lower
+            z = direction * (sum(values) / len(values) - med) / scale
+            if z >= self.o.corroboration_z:
+                return round(z, 2)
+        return None
 
     # --------------------------------------------------------------- zone logic
     def _next_zone(self, a: float | None, confidence: float, row: Mapping[str, Any], low: dict[str, float]) -> str:

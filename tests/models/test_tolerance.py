@@ -548,3 +548,56 @@ def test_an_exertion_still_going_at_the_end_is_told_by_finish_and_baseline_secon
     plain = ToleranceEstimator("client", PipelineConfig())
     assert not [e for r in rows for e in plain.update({k: v for k, v in r.items() if k != "movement"})[1]
                 if e.kind == "exertion"] and plain.finish() == []
+
+
+def _hypo_rows(n, rng, low_hr_from, quiet):
+    """Rows of a calm baseline (0-60 s), then HR 15 bpm lower from ``low_hr_from`` (arousal < -2);
+    ``loudness_db`` about 60 dB, 20 dB lower in the seconds where ``quiet(t)``."""
+    rows = []
+    for t in range(1, n + 1):
+        hr = 75.0 + rng.normal(0, 1) - (15.0 if t >= low_hr_from else 0.0)
+        loud = 60.0 + rng.normal(0, 1) - (20.0 if quiet(t) else 0.0)
+        rows.append({"t_s": t, "hr_bpm": float(hr), "ln_rmssd": 3.5, "quality": "good", "loudness_db": float(loud)})
+    return rows
+
+
+def _zone_changes(rows, cfg):
+    est = ToleranceEstimator("client", cfg)
+    return [(e.label, e.t_start, e.evidence.get("corroboration_z")) for r in rows for e in est.update(r)[1]
+            if e.kind != "baseline"]
+
+
+# evidence_s: how long before the change the voice's verdict decides it (hypo needs 10 corroborated seconds)
+@pytest.mark.parametrize("quiet_from, before, after, evidence_s", [(150, "hypo_candidate", "hypo", 9),  # goes quiet
+                                                                   (0, "hypo", "hypo_candidate", 0)])  # comes back
+def test_peek_zone_changes_takes_the_hypo_corroboration_from_the_provisional_voice(quiet_from, before, after,
+                                                                                   evidence_s):
+    """The provisional tier has the voice's seconds ~10 s before the final rows (which wait for the
+    heart): a change that turns on the corroboration alone is found on them, at the second and with
+    the evidence the final tier later gives it, while the final state stays untouched."""
+    cfg = PipelineConfig(baseline=(0.0, 60.0))
+    quiet = (lambda t: t >= quiet_from) if quiet_from else (lambda t: 70 <= t < 150)
+    rows = _hypo_rows(220, np.random.default_rng(3), 70, quiet)
+    finals = [c for c in _zone_changes(rows, cfg) if c[0] == f"{before} -> {after}"]
+    assert len(finals) == 1 and 150 < finals[0][1] < 185  # the final tier's change, after the voice's
+    est = ToleranceEstimator("client", cfg)
+    for r in rows[:149]:
+        est.update(r)
+    assert est.zone == before
+    ahead = rows[149:185]  # the seconds the final tier has not finished yet
+    hr_by_second = [(r["t_s"], r["hr_bpm"]) for r in ahead]
+    voice = {r["t_s"]: {"loudness_db": r["loudness_db"], "vocal_arousal": None} for r in ahead}
+    recent_before = {k: list(dq) for k, dq in est.recent.items()}
+    low_before = dict(est.low)
+    # held at the newest final row, the corroboration cannot change: nothing foreseen
+    assert [e.label for e in est.peek_zone_changes(rows[148], hr_by_second)] == []
+    peeked = [(e.label, e.t_start, e.evidence.get("corroboration_z"))
+              for e in est.peek_zone_changes(rows[148], hr_by_second, voice)]
+    assert peeked == finals
+    assert {k: list(dq) for k, dq in est.recent.items()} == recent_before and est.low == low_before
+    # voice seconds not in yet keep the newest verdict: the change is foreseen once the voice's
+    # seconds reach the one whose verdict decides it, not before
+    decisive = int(finals[0][1]) - evidence_s
+    assert est.peek_zone_changes(rows[148], hr_by_second, {t: c for t, c in voice.items() if t < decisive}) == []
+    partial = est.peek_zone_changes(rows[148], hr_by_second, {t: c for t, c in voice.items() if t <= decisive})
+    assert [(e.label, e.t_start) for e in partial] == [finals[0][:2]]
