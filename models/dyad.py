@@ -475,3 +475,20 @@ class DyadPipeline(DyadEstimator):
             ev.append(self._ruptures.close())
         ev.extend(self._therapist.close())
         return [], ev
+
+    def open_candidates(self) -> list[Event]:
+        """The rupture candidate open now, as the event its close would give if it closed at its
+        last second (``t_end`` None: still open); changes no state, counts nothing.
+
+        For provisional dyad events (:mod:`.provisional_dyad`): a rupture pushed on provisional data
+        is held (not withdrawn) while the final tier has the matching candidate open.
+        """
+        r = self._ruptures.open
+        if r is None:
+            return []
+        p = self.params
+        rule = (f"client {r.state} sustained >= {p.sustain_s} s while synchrony level (mean effect over "
+                f"{p.level_s} s) <= {p.low_effect}; open (closes on the return or on restored synchrony)")
+        return [Event(kind="rupture_candidate", t_start=float(r.start), t_end=None, rule=rule,
+                      evidence={"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
+                                "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)]
