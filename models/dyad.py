@@ -99,6 +99,7 @@ Every threshold is in :class:`DyadParams`; each event kind is one small state ma
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from dataclasses import dataclass, replace
@@ -492,3 +493,24 @@ class DyadPipeline(DyadEstimator):
         return [Event(kind="rupture_candidate", t_start=float(r.start), t_end=None, rule=rule,
                       evidence={"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
                                 "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)]
+
+    def quiet(self) -> bool:
+        """No rupture or repair candidate can come before the client is dysregulated again: no client
+        episode open or building up, no rupture open, no repair awaited, and no pause ratio in the
+        level window at the vocal-withdrawal threshold (a mean reaches it only if one value does).
+        For the provisional tier (:mod:`.provisional_dyad`), which then has nothing to evaluate."""
+        pauses = [v for v in self._pauses if v is not None]
+        return (self._episodes.current is None and not self._episodes.out.on and not self._episodes.out.building
+                and self._ruptures.open is None and self._repair.pending is None
+                and max(pauses, default=0.0) < self.params.withdrawal_pause_ratio)
+
+    def rules_copy(self) -> "DyadPipeline":
+        """A throwaway copy for the provisional tier (:mod:`.provisional_dyad`) whose :meth:`update`
+        gives the same rupture and repair candidates at less cost: the synchrony of the signals
+        outside ``event_signals`` is left out. Those make only ``sync_significant``, ``leader`` and
+        ``sync_effect`` (read by the co-regulation and therapist rules), not the level these rules
+        read. The copy's other events and its rows are not meant to be used."""
+        memo: dict[int, Any] = {id(est): None for s, est in self._sync.items() if s not in self.params.event_signals}
+        probe = copy.deepcopy(self, memo)
+        probe._sync = {s: est for s, est in probe._sync.items() if est is not None}
+        return probe

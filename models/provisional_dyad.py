@@ -18,9 +18,12 @@ with a provisional row made of the person's provisional tier (:class:`~.pipeline
 What the copy emits in those seconds is proposed to :class:`~.provisional_events.ProvisionalEvents`
 with the second its rule was met, and so is a rupture candidate the moment it *opens* (the rule
 met; its final event is written when it closes, :meth:`~.dyad.DyadPipeline.open_candidates`). The
-copy is thrown away; the final pipeline is only read (``copy.deepcopy``), so final rows and events
-are the same with or without this tier. Deterministic: a function of the final state and the
-provisional values received so far.
+copy is thrown away; the final pipeline is only read (:meth:`~.dyad.DyadPipeline.rules_copy`, a
+deep copy without the synchrony the two rules do not read), so final rows and events are the same
+with or without this tier. Deterministic: a function of the final state and the provisional values
+received so far. While no client episode is open or building up (:meth:`~.dyad.DyadPipeline.quiet`)
+and no provisional second of the client is dysregulated, nothing is evaluated: no candidate can
+come then, and most of a session is spent so.
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
@@ -30,10 +33,10 @@ matching rupture candidate open, which keeps it pending until that candidate clo
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Mapping
 
 from .base import Event
+from .dyad_events import DYSREGULATED
 from .provisional_events import DYAD_EVENT_KINDS
 
 #: Provisional seconds past the newest final dyad second evaluated, at most (as for zone events).
@@ -58,7 +61,7 @@ class ProvisionalDyad:
         self.people = (dyad.client, dyad.therapist)
         self.tiers = tiers
         self.final_rows = final_rows
-        self._seen: tuple[int, int] | None = None  # (newest final dyad second, horizon) evaluated
+        self._seen: int | None = None  # the newest horizon evaluated
 
     def horizon(self) -> int | None:
         """The newest second both people have data for, final or provisional (None: not yet)."""
@@ -73,7 +76,7 @@ class ProvisionalDyad:
 
     def events(self, dyad_upto: int) -> tuple[list[Event], list[int]]:
         """The dyad events the rules make over the seconds after ``dyad_upto`` (the newest final
-        dyad second), and the second each rule was met; empty unless new data arrived since.
+        dyad second), and the second each rule was met; empty unless a new second of data arrived.
 
         Returns
         -------
@@ -85,11 +88,17 @@ class ProvisionalDyad:
             from there).
         """
         end = self.horizon()
-        if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen == (dyad_upto, end):
+        # once per new second of data (the final tier catching up alone changes little: the next
+        # second re-evaluates from its newest state)
+        if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
-        self._seen = (dyad_upto, end)
-        rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
-        probe = copy.deepcopy(self.dyad)
+        self._seen = end
+        client, therapist = self.people
+        rows = {client: self._rows(client, dyad_upto + 1, end)}
+        if self.dyad.quiet() and not any(self._dysregulated(r) for r in rows[client].values()):
+            return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
+        rows[therapist] = self._rows(therapist, dyad_upto + 1, end)
+        probe = self.dyad.rules_copy()
         out: list[Event] = []
         met: list[int] = []
         for t in range(dyad_upto + 1, end + 1):
@@ -100,6 +109,12 @@ class ProvisionalDyad:
             out += evs
             met += [t] * len(evs)
         return out, met
+
+    def _dysregulated(self, row: Mapping[str, Any]) -> bool:
+        """The client's row could make a dysregulated second (a zone out of the window, or a pause
+        ratio at the vocal-withdrawal threshold)."""
+        pause = row.get("pause_ratio")
+        return row.get("zone") in DYSREGULATED or (pause is not None and pause >= self.dyad.params.withdrawal_pause_ratio)
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""

@@ -93,3 +93,28 @@ def test_ruptures_and_repairs_are_pushed_before_the_final_events_and_the_final_t
     # deterministic: the same data in the same order give the same updates
     again = _live(2, 700, 460, provisional=True)[3]
     assert [(i, u.to_dict()) for i, u in again] == [(i, u.to_dict()) for i, u in updates]
+
+
+def test_the_rules_copy_gives_the_full_copys_ruptures_and_repairs_and_quiet_means_no_episode_under_way():
+    import copy
+
+    from coregulate.models.dyad import DyadPipeline
+
+    feats = _live(2, 700, 520, provisional=False)[0]
+    rows = {}
+    for r in feats:
+        rows.setdefault(r["t_s"], {})[r["participant"]] = r
+    dyad = DyadPipeline(["client", "therapist"], RR)
+    quiet, compared = {}, set()
+    for t in sorted(rows):
+        dyad.update(t, rows[t])
+        quiet[t] = dyad.quiet()
+        if t % 40 == 0:  # from here on, the cheap copy and a full copy make the same candidates
+            cheap, full = dyad.rules_copy(), copy.deepcopy(dyad)
+            for s in range(t + 1, min(t + 90, max(rows)) + 1):
+                a, b = cheap.update(s, rows[s])[1], full.update(s, rows[s])[1]
+                assert [e for e in a if e.kind in DYAD_EVENT_KINDS] == [e for e in b if e.kind in DYAD_EVENT_KINDS]
+                compared |= {e.kind for e in b if e.kind in DYAD_EVENT_KINDS}
+    assert compared == DYAD_EVENT_KINDS  # both kinds came up in the compared stretches
+    episode = [t for t in rows if dyad.counts and not quiet[t]]
+    assert quiet[250] and episode and min(episode) > 300  # calm baseline: quiet; the scripted hyperarousal: not
