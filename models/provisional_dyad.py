@@ -93,11 +93,9 @@ class ProvisionalDyad:
         if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
         self._seen = end
-        client, therapist = self.people
-        rows = {client: self._rows(client, dyad_upto + 1, end)}
-        if self.dyad.quiet() and not any(self._dysregulated(r) for r in rows[client].values()):
+        if self.dyad.quiet() and not self._may_be_dysregulated(self.dyad.client, dyad_upto + 1, end):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
-        rows[therapist] = self._rows(therapist, dyad_upto + 1, end)
+        rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
         probe = self.dyad.rules_copy()
         out: list[Event] = []
         met: list[int] = []
@@ -115,6 +113,22 @@ class ProvisionalDyad:
         ratio at the vocal-withdrawal threshold)."""
         pause = row.get("pause_ratio")
         return row.get("zone") in DYSREGULATED or (pause is not None and pause >= self.dyad.params.withdrawal_pause_ratio)
+
+    def _may_be_dysregulated(self, who: str, first: int, last: int) -> bool:
+        """Whether one of the person's rows of ``[first, last]`` could be dysregulated (as
+        :meth:`_rows` would make them, without their arousal: only the zones and pause ratios)."""
+        tier = self.tiers[who]
+        person = tier.person
+        final = self.final_rows.get(who, {})
+        if any(self._dysregulated(final[t]) for t in range(first, last + 1) if t in final):
+            return True
+        start = max(first, person.final_upto + 1)
+        if start > last or person.last_row is None:
+            return False
+        if self._dysregulated(person.last_row) or any(self._dysregulated(c) for c in tier.early_columns(start, last).values()):
+            return True  # the zone of the newest final row holds until a change; a pause ratio
+        changes = person.peek_zone_changes(tier.hr_by_second(start, last))
+        return any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""
