@@ -103,7 +103,7 @@ import copy
 import math
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .base import DyadEstimator, Event, finite_or_none
 from .config import PipelineConfig, family_options
@@ -494,15 +494,22 @@ class DyadPipeline(DyadEstimator):
                       evidence={"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
                                 "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)]
 
-    def quiet(self) -> bool:
-        """No rupture or repair candidate can come before the client is dysregulated again: no client
-        episode open or building up, no rupture open, no repair awaited, and no pause ratio in the
-        level window at the vocal-withdrawal threshold (a mean reaches it only if one value does).
+    def quiet(self, pauses_ahead: Iterable[float | None] = ()) -> bool:
+        """No rupture or repair candidate can come in the next seconds unless the client's zone leaves
+        the window: no client episode open or building up, no rupture open, no repair awaited, and no
+        vocal withdrawal now or with the client's ``pause_ratio`` of the next seconds
+        (``pauses_ahead``, None where unknown) added to the level window as :meth:`update` would.
         For the provisional tier (:mod:`.provisional_dyad`), which then has nothing to evaluate."""
-        pauses = [v for v in self._pauses if v is not None]
-        return (self._episodes.current is None and not self._episodes.out.on and not self._episodes.out.building
-                and self._ruptures.open is None and self._repair.pending is None
-                and max(pauses, default=0.0) < self.params.withdrawal_pause_ratio)
+        if (self._episodes.current is not None or self._episodes.out.on or self._episodes.out.building
+                or self._ruptures.open is not None or self._repair.pending is not None or self._withdrawn_vocally()):
+            return False
+        window = deque(self._pauses, maxlen=self._pauses.maxlen)
+        for v in pauses_ahead:
+            window.append(finite_or_none(v))
+            vals = [x for x in window if x is not None]
+            if len(vals) * 2 >= window.maxlen and sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:  # type: ignore[operator]
+                return False
+        return True
 
     def rules_copy(self) -> "DyadPipeline":
         """A throwaway copy for the provisional tier (:mod:`.provisional_dyad`) whose :meth:`update`

@@ -93,7 +93,8 @@ class ProvisionalDyad:
         if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
         self._seen = end
-        if self.dyad.quiet() and not self._may_be_dysregulated(self.dyad.client, dyad_upto + 1, end):
+        pauses, out_of_window = self._client_outlook(dyad_upto + 1, end)
+        if not out_of_window and self.dyad.quiet(pauses):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
         probe = self.dyad.rules_copy()
@@ -108,27 +109,22 @@ class ProvisionalDyad:
             met += [t] * len(evs)
         return out, met
 
-    def _dysregulated(self, row: Mapping[str, Any]) -> bool:
-        """The client's row could make a dysregulated second (a zone out of the window, or a pause
-        ratio at the vocal-withdrawal threshold)."""
-        pause = row.get("pause_ratio")
-        return row.get("zone") in DYSREGULATED or (pause is not None and pause >= self.dyad.params.withdrawal_pause_ratio)
-
-    def _may_be_dysregulated(self, who: str, first: int, last: int) -> bool:
-        """Whether one of the person's rows of ``[first, last]`` could be dysregulated (as
-        :meth:`_rows` would make them, without their arousal: only the zones and pause ratios)."""
+    def _client_outlook(self, first: int, last: int) -> tuple[list[float | None], bool]:
+        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown) and
+        whether one of those seconds could have a zone out of the window, as :meth:`_rows` would make
+        them (final rows, then the newest final zone with the provisional zone changes after it)."""
+        who = self.dyad.client
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
-        if any(self._dysregulated(final[t]) for t in range(first, last + 1) if t in final):
-            return True
         start = max(first, person.final_upto + 1)
-        if start > last or person.last_row is None:
-            return False
-        if self._dysregulated(person.last_row) or any(self._dysregulated(c) for c in tier.early_columns(start, last).values()):
-            return True  # the zone of the newest final row holds until a change; a pause ratio
-        changes = person.peek_zone_changes(tier.hr_by_second(start, last))
-        return any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
+        early = tier.early_columns(start, last)
+        pauses = [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
+        out = any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final)
+        if not out and start <= last and person.last_row is not None:
+            changes = person.peek_zone_changes(tier.hr_by_second(start, last))
+            out = person.last_row.get("zone") in DYSREGULATED or any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
+        return pauses, out
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""

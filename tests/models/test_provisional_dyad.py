@@ -118,3 +118,17 @@ def test_the_rules_copy_gives_the_full_copys_ruptures_and_repairs_and_quiet_mean
     assert compared == DYAD_EVENT_KINDS  # both kinds came up in the compared stretches
     episode = [t for t in rows if dyad.counts and not quiet[t]]
     assert quiet[250] and episode and min(episode) > 300  # calm baseline: quiet; the scripted hyperarousal: not
+
+
+def test_quiet_foresees_a_vocal_withdrawal_from_the_pause_ratios_ahead_as_update_would_judge_it():
+    from coregulate.models.dyad import DyadPipeline
+
+    dyad = DyadPipeline(["client", "therapist"])
+    for t in range(1, 31):
+        dyad.update(t, {"client": {"zone": "window", "pause_ratio": 0.5}, "therapist": {"zone": "window"}})
+    assert dyad.quiet() and dyad.quiet([0.9] * 5)  # a mean of 0.57 over the level window: no withdrawal
+    assert not dyad.quiet([1.0] * 20)  # (10 x 0.5 + 20 x 1.0) / 30 = 0.83 >= 0.8
+    assert dyad.quiet([None] * 20)  # unknown seconds add nothing
+    for t in range(31, 51):  # and update agrees: the same ratios make a vocally withdrawn client
+        dyad.update(t, {"client": {"zone": "window", "pause_ratio": 1.0}, "therapist": {"zone": "window"}})
+    assert not dyad.quiet()
