@@ -147,6 +147,8 @@ class DyadLags:
             self.arrivals["wire"].append((now, t))
         elif typ == "provisional_event":
             for u in data:
+                if u["event"]["kind"] not in ZONE_EVENT_KINDS:
+                    continue  # dyad events are dated back from their rule's second: bench_provisional_events.py --dyad
                 tier = "provisional_event" if u["state"] == "provisional" else "event_settled"
                 self.arrivals[tier].append((now, float(u["event"]["t_start"])))
         elif typ == "events":

@@ -102,10 +102,11 @@ Every threshold is in :class:`DyadParams`; each event kind is one small state ma
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .base import DyadEstimator, Event, finite_or_none
 from .config import PipelineConfig, family_options
@@ -478,3 +479,48 @@ class DyadPipeline(DyadEstimator):
             ev.append(self._ruptures.close())
         ev.extend(self._therapist.close())
         return [], ev
+
+    def open_candidates(self) -> list[Event]:
+        """The rupture candidate open now, as the event its close would give if it closed at its
+        last second (``t_end`` None: still open); changes no state, counts nothing.
+
+        For provisional dyad events (:mod:`.provisional_dyad`): a rupture pushed on provisional data
+        is held (not withdrawn) while the final tier has the matching candidate open.
+        """
+        r = self._ruptures.open
+        if r is None:
+            return []
+        p = self.params
+        rule = (f"client {r.state} sustained >= {p.sustain_s} s while synchrony level (mean effect over "
+                f"{p.level_s} s) <= {p.low_effect}; open (closes on the return or on restored synchrony)")
+        return [Event(kind="rupture_candidate", t_start=float(r.start), t_end=None, rule=rule,
+                      evidence={"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
+                                "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)]
+
+    def quiet(self, pauses_ahead: Iterable[float | None] = ()) -> bool:
+        """No rupture or repair candidate can come in the next seconds unless the client's zone leaves
+        the window: no client episode open or building up, no rupture open, no repair awaited, and no
+        vocal withdrawal now or with the client's ``pause_ratio`` of the next seconds
+        (``pauses_ahead``, None where unknown) added to the level window as :meth:`update` would.
+        For the provisional tier (:mod:`.provisional_dyad`), which then has nothing to evaluate."""
+        if (self._episodes.current is not None or self._episodes.out.on or self._episodes.out.building
+                or self._ruptures.open is not None or self._repair.pending is not None or self._withdrawn_vocally()):
+            return False
+        window = deque(self._pauses, maxlen=self._pauses.maxlen)
+        for v in pauses_ahead:
+            window.append(finite_or_none(v))
+            vals = [x for x in window if x is not None]
+            if len(vals) * 2 >= window.maxlen and sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:  # type: ignore[operator]
+                return False
+        return True
+
+    def rules_copy(self) -> "DyadPipeline":
+        """A throwaway copy for the provisional tier (:mod:`.provisional_dyad`) whose :meth:`update`
+        gives the same rupture and repair candidates at less cost: the synchrony of the signals
+        outside ``event_signals`` is left out. Those make only ``sync_significant``, ``leader`` and
+        ``sync_effect`` (read by the co-regulation and therapist rules), not the level these rules
+        read. The copy's other events and its rows are not meant to be used."""
+        memo: dict[int, Any] = {id(est): None for s, est in self._sync.items() if s not in self.params.event_signals}
+        probe = copy.deepcopy(self, memo)
+        probe._sync = {s: est for s, est in probe._sync.items() if est is not None}
+        return probe

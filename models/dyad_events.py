@@ -44,6 +44,11 @@ class Hysteresis:
         self._true = 0
         self._false = 0
 
+    @property
+    def building(self) -> bool:
+        """A true run is under way (it may turn ``on`` with more true seconds)."""
+        return self._true > 0
+
     def step(self, t: int, value: bool | None) -> str | None:
         """Advance; returns ``"start"`` / ``"end"`` on a change, else ``None``. ``None`` = unknown."""
         if value is None:

@@ -38,7 +38,9 @@ seconds the final tier has not finished yet, and :class:`~.provisional_events.Pr
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
 (:attr:`PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
 early seconds' voice and skin conductance where they are in (the rest from the newest final row).
-The final events are the same with or without it.
+The dyad's rupture and repair candidates likewise: :class:`~.provisional_dyad.ProvisionalDyad`
+steps a copy of the dyad estimator over the seconds after the newest final dyad second, on the
+provisional tiers of both people. The final events are the same with or without them.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ from ..sensors.chunk import Chunk, StreamInfo
 from .base import Event, RowEstimator, StreamEstimator
 from .columns import DYAD_COLUMNS, FEATURE_COLUMNS
 from .config import PipelineConfig
-from .provisional_events import EventUpdate, ProvisionalEvents
+from .provisional_dyad import ProvisionalDyad
+from .provisional_events import DYAD_EVENT_KINDS, ZONE_EVENT_KINDS, EventUpdate, ProvisionalEvents
 from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, HEART_KINDS, Registry
 from .tolerance import HR_MEDIAN_S, median
 
@@ -293,12 +296,30 @@ class ProvisionalTier:
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
+        return self.person.peek_zone_changes(self.hr_by_second(first, newest), self._early_seconds)
+
+    @property
+    def newest_second(self) -> int | None:
+        """The newest whole second the provisional heart values reach (None before the first)."""
+        return None if self._newest_t == float("-inf") else int(self._newest_t + 1e-9)
+
+    def hr_by_second(self, first: int, last: int) -> list[tuple[int, float | None]]:
+        """``(s, hr)`` for ``s`` in ``[first, last]``: the median of the provisional beat-level HR
+        in ``(s - HR_MEDIAN_S, s]`` (the final tier's ``hr`` component rule), None without beats."""
         times = [tb for tb, _ in self._beat_hr]  # in time order (beats arrive in order)
-        hr_by_second: list[tuple[int, float | None]] = []
-        for s in range(first, newest + 1):
+        out: list[tuple[int, float | None]] = []
+        for s in range(first, last + 1):
             recent = [h for _, h in self._beat_hr[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
-            hr_by_second.append((s, median(recent) if recent else None))
-        return self.person.peek_zone_changes(hr_by_second, self._early_seconds)
+            out.append((s, median(recent) if recent else None))
+        return out
+
+    def beat_hr_between(self, t0: float, t1: float) -> list[float]:
+        """Provisional beat-level HR (bpm) of the beats in ``(t0, t1]``, in time order."""
+        return [h for tb, h in self._beat_hr if t0 < tb <= t1]
+
+    def early_columns(self, first: int, last: int) -> dict[int, dict[str, Any]]:
+        """The early seconds' columns (voice, skin conductance) of ``[first, last]`` still kept."""
+        return {t: cols for t, cols in self._early_seconds.items() if first <= t <= last}
 
     def seconds(self, early: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Provisional values of the early seconds of the person's stream estimators.
@@ -383,9 +404,14 @@ class SessionPipeline:
                     self.provisional[who] = ProvisionalTier(heart, pp)
                 if early:
                     pp.early = []
-        self.provisional_events = ProvisionalEvents() if self.provisional else None
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
+        # the dyad's rules on the provisional tier (rupture / repair candidates), read-only
+        dyad = next((e for e in self.dyad_estimators if hasattr(e, "open_candidates")), None)
+        self.provisional_dyad = ProvisionalDyad(dyad, self.provisional, self._rows) \
+            if self.provisional and dyad is not None else None
+        self.provisional_events = ProvisionalEvents(kinds=ZONE_EVENT_KINDS | DYAD_EVENT_KINDS) \
+            if self.provisional else None
         self._seen: dict[str, int] = {p: 0 for p in self.participants}
         self._dyad_emitted = 0
 
@@ -422,14 +448,20 @@ class SessionPipeline:
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
-            out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto())
+            held = self.provisional_dyad.dyad.open_candidates() if self.provisional_dyad is not None else []
+            out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())
+                if self.provisional_dyad is not None:
+                    out.event_updates += self.provisional_events.propose(*self.provisional_dyad.events(self._dyad_emitted))
 
     def _final_upto(self) -> dict[str | None, int]:
-        """Each person's newest final second."""
-        return {who: pp.final_upto for who, pp in self.participants.items()}
+        """Each person's newest final second, and the dyad's (key ``None``) if there is a dyad."""
+        upto: dict[str | None, int] = {who: pp.final_upto for who, pp in self.participants.items()}
+        if self.dyad_estimators:
+            upto[None] = self._dyad_emitted
+        return upto
 
     def finish(self) -> PipelineOutput:
         """End of data: flush every estimator and the dyad."""

@@ -12,6 +12,13 @@ provisional, and later settled against the final events:
   :data:`MATCH_TOLERANCE_S` (the look-ahead) without such a match, or when the session ended
   first.
 
+Dyad events (rupture and repair candidates, :mod:`.provisional_dyad`) go through the same tracker
+(one ``pid`` sequence per session) with their own deadline: their ``t_start`` is dated back from the
+second their rule was met, often by a minute, so they are withdrawn when the *dyad's* final rows
+(key ``None`` of ``final_upto``) passed that second by :data:`~.provisional_dyad.DYAD_SETTLE_S`
+without a match, unless the final tier holds a matching candidate open (``held`` of :meth:`settle`):
+then the final event comes when the candidate closes.
+
 The final events are never touched: they are what the recorder keeps and what ``analyze`` gives.
 A withdrawn provisional event is kept by the recorder apart, as an audit record
 (``withdrawn_event`` table). The tracker is pure and deterministic: the same provisional
@@ -38,6 +45,11 @@ ZONE_EVENT_KINDS = frozenset({"leave_window", "return_window", "zone_change"})
 #: Largest distance (s) between a provisional event and the final one that confirms it; also the
 #: look-ahead past the provisional event's time after which, without a match, it is withdrawn.
 MATCH_TOLERANCE_S = 10.0
+#: Dyad event kinds that may be pushed provisionally (:mod:`.provisional_dyad`).
+DYAD_EVENT_KINDS = frozenset({"rupture_candidate", "repair_candidate"})
+#: Final dyad seconds past the second a dyad event's rule was met on provisional data after
+#: which, without a matching final event (or a matching candidate held open), it is withdrawn.
+DYAD_SETTLE_S = 30.0
 
 
 class EventState(StrEnum):
@@ -63,7 +75,11 @@ class EventUpdate:
     final : Event or None
         The final event that confirmed it (``confirmed`` only).
     final_upto_s : int or None
-        How far the person's final rows had come when it was settled (session seconds).
+        How far the person's (a dyad event: the dyad's) final rows had come when it was settled
+        (session seconds).
+    due_s : float or None
+        The final second at which, without a match, it is withdrawn (``t_start`` + the tolerance
+        for a zone change; the second its rule was met + ``DYAD_SETTLE_S`` for a dyad event).
     """
 
     pid: int
@@ -71,16 +87,27 @@ class EventUpdate:
     event: Event
     final: Event | None = None
     final_upto_s: int | None = None
+    due_s: float | None = None
 
     def to_dict(self, final_id: int | None = None) -> dict[str, Any]:
         """The wire/record form; ``final_id`` is the confirming event's id in the session file."""
         return {"pid": self.pid, "state": str(self.state), "event": self.event.to_dict(),
                 "final_id": final_id, "final_t_start": None if self.final is None else self.final.t_start,
-                "final_upto_s": self.final_upto_s, "tolerance_s": MATCH_TOLERANCE_S}
+                "final_upto_s": self.final_upto_s, "tolerance_s": MATCH_TOLERANCE_S, "due_s": self.due_s}
 
 
 def _key(e: Event) -> tuple[str, str | None, str]:
     return e.kind, e.participant, e.label
+
+
+@dataclass
+class Pending:
+    """A provisional event not settled yet, and whose final rows settle it by when."""
+
+    pid: int
+    event: Event
+    clock: str | None  # whose final rows count: the person's, or None for the dyad's
+    due_s: float  # withdrawn once ``final_upto[clock]`` reaches this without a match
 
 
 class ProvisionalEvents:
@@ -91,40 +118,59 @@ class ProvisionalEvents:
     tolerance_s : float
         :data:`MATCH_TOLERANCE_S` unless a test asks otherwise.
     kinds : frozenset of str
-        Event kinds handled (:data:`ZONE_EVENT_KINDS`); final events of other kinds are ignored.
+        Event kinds handled (:data:`ZONE_EVENT_KINDS`, with :data:`DYAD_EVENT_KINDS` when the dyad's
+        events are proposed too); final events of other kinds are ignored.
+    dyad_settle_s : float
+        :data:`DYAD_SETTLE_S`: a dyad event's deadline after the second its rule was met.
     """
 
-    def __init__(self, tolerance_s: float = MATCH_TOLERANCE_S, kinds: frozenset[str] = ZONE_EVENT_KINDS) -> None:
+    def __init__(self, tolerance_s: float = MATCH_TOLERANCE_S, kinds: frozenset[str] = ZONE_EVENT_KINDS,
+                 dyad_settle_s: float = DYAD_SETTLE_S) -> None:
         self.tolerance_s = tolerance_s
         self.kinds = kinds
-        self.pending: list[tuple[int, Event]] = []
+        self.dyad_settle_s = dyad_settle_s
+        self.pending: list[Pending] = []
         self._next_pid = 1
 
-    def _near(self, e: Event, candidates: Iterable[tuple[int, Event]]) -> tuple[int, Event] | None:
+    def _near(self, e: Event, candidates: Iterable[Pending]) -> Pending | None:
         """The candidate of the same kind, person and label nearest in time, within the tolerance."""
-        same = [(abs(p.t_start - e.t_start), pid, p) for pid, p in candidates
-                if _key(p) == _key(e) and abs(p.t_start - e.t_start) <= self.tolerance_s]
+        same = [(abs(p.event.t_start - e.t_start), p.pid, p) for p in candidates
+                if _key(p.event) == _key(e) and abs(p.event.t_start - e.t_start) <= self.tolerance_s]
         if not same:
             return None
-        _, pid, p = min(same, key=lambda x: (x[0], x[1]))
-        return pid, p
+        return min(same, key=lambda x: (x[0], x[1]))[2]
 
-    def propose(self, events: Iterable[Event]) -> list[EventUpdate]:
+    def propose(self, events: Iterable[Event], met_s: Iterable[int] | None = None) -> list[EventUpdate]:
         """Events found on provisional evidence: new ones are pushed, known ones (the same change
-        within the tolerance of a pending one) are not pushed again."""
+        within the tolerance of a pending one) are not pushed again.
+
+        Parameters
+        ----------
+        events : iterable of Event
+            The events the rules made on provisional data.
+        met_s : iterable of int, optional
+            For dyad events: the second each one's rule was met (its deadline runs on the dyad's
+            final rows from there). Without it, each event's deadline is its ``t_start`` plus the
+            tolerance on its person's final rows (zone changes).
+        """
+        events = list(events)
+        dyad = met_s is not None
+        met = list(met_s) if met_s is not None else [None] * len(events)
         out = []
-        for e in events:
+        for e, m in zip(events, met):
             if e.kind not in self.kinds or self._near(e, self.pending) is not None:
                 continue
             pid, self._next_pid = self._next_pid, self._next_pid + 1
-            self.pending.append((pid, e))
-            out.append(EventUpdate(pid, EventState.PROVISIONAL, e))
+            due = float(m) + self.dyad_settle_s if dyad else e.t_start + self.tolerance_s
+            self.pending.append(Pending(pid, e, None if dyad else e.participant, due))
+            out.append(EventUpdate(pid, EventState.PROVISIONAL, e, due_s=due))
         return out
 
-    def settle(self, final_events: Iterable[Event], final_upto: Mapping[str | None, int]) -> list[EventUpdate]:
-        """Confirm the pending events that ``final_events`` match, then withdraw those whose
-        person's final rows (``final_upto``: person -> newest final second) passed them by the
-        tolerance."""
+    def settle(self, final_events: Iterable[Event], final_upto: Mapping[str | None, int],
+               held: Iterable[Event] = ()) -> list[EventUpdate]:
+        """Confirm the pending events that ``final_events`` match, then withdraw those whose final
+        rows (``final_upto``: person -> newest final second, ``None`` -> the dyad's) passed their
+        deadline, except those matching a candidate the final tier holds open (``held``)."""
         out = []
         for f in final_events:
             if f.kind not in self.kinds:
@@ -132,20 +178,23 @@ class ProvisionalEvents:
             hit = self._near(f, self.pending)
             if hit is not None:
                 self.pending.remove(hit)
-                out.append(EventUpdate(hit[0], EventState.CONFIRMED, hit[1], f, final_upto.get(f.participant)))
+                out.append(EventUpdate(hit.pid, EventState.CONFIRMED, hit.event, f,
+                                       final_upto.get(hit.clock), hit.due_s))
+        held = list(held)
         keep = []
-        for pid, e in self.pending:
-            upto = final_upto.get(e.participant)
-            if upto is not None and upto >= e.t_start + self.tolerance_s:
-                out.append(EventUpdate(pid, EventState.WITHDRAWN, e, None, upto))
+        for p in self.pending:
+            upto = final_upto.get(p.clock)
+            if upto is not None and upto >= p.due_s and self._near(p.event, [Pending(0, h, None, 0.0) for h in held]) is None:
+                out.append(EventUpdate(p.pid, EventState.WITHDRAWN, p.event, None, upto, p.due_s))
             else:
-                keep.append((pid, e))
+                keep.append(p)
         self.pending = keep
         return out
 
     def finish(self, final_events: Iterable[Event], final_upto: Mapping[str | None, int]) -> list[EventUpdate]:
         """End of the session: settle against the last final events, withdraw what is left."""
         out = self.settle(final_events, final_upto)
-        out += [EventUpdate(pid, EventState.WITHDRAWN, e, None, final_upto.get(e.participant)) for pid, e in self.pending]
+        out += [EventUpdate(p.pid, EventState.WITHDRAWN, p.event, None, final_upto.get(p.clock), p.due_s)
+                for p in self.pending]
         self.pending = []
         return out

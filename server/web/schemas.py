@@ -215,10 +215,13 @@ class EventOut(BaseModel):
 class ProvisionalEventUpdate(BaseModel):
     """One item of a websocket ``provisional_event`` frame (lossy; issue #15, item 3).
 
-    A zone change found on provisional data is pushed with ``state`` = ``provisional``, then
+    A zone change or a dyad event (``rupture_candidate``, pushed when it opens with ``t_end`` null;
+    ``repair_candidate``) found on provisional data is pushed with ``state`` = ``provisional``, then
     settled: ``confirmed`` when a final event of the same kind, person and label falls within
     ``tolerance_s`` of it (``final_id`` is that event's id, as in the ``events`` frames), or
-    ``withdrawn`` when the person's final rows reached ``event.t_start + tolerance_s`` without one.
+    ``withdrawn`` when the final rows reached ``due_s`` without one: the person's for a zone change
+    (``due_s`` = ``event.t_start + tolerance_s``), the dyad's for a dyad event (the second its rule
+    was met + 30 s; a rupture the final tier holds open stays pending until its final event).
     ``pid`` is the same in all updates of one provisional event.
     """
 
@@ -227,8 +230,10 @@ class ProvisionalEventUpdate(BaseModel):
     event: EventOut
     final_id: int | None = Field(None, description="confirmed: id of the final event")
     final_t_start: float | None = Field(None, description="confirmed: t_start of the final event")
-    final_upto_s: int | None = Field(None, description="the person's newest final second when settled")
+    final_upto_s: int | None = Field(None, description="the newest final second (the person's; a dyad event: the dyad's) when settled")
     tolerance_s: float = Field(description="matching tolerance and look-ahead (s)")
+    due_s: float | None = Field(None, description="the final second (the person's; a dyad event: the dyad's) "
+                                "at which, without a match, it is withdrawn")
 
 
 class WithdrawnEventOut(EventOut):

@@ -99,3 +99,37 @@ def test_replay_lists_the_withdrawn_provisional_events_struck_out(server, page):
     # not among the session's events
     assert page.locator("ol.events li[data-pid]").count() == 0
     assert not page.errors, page.errors
+
+
+def _dyad_update(pid, state, t, kind="rupture_candidate", due=60.0, final_id=None):
+    return {"pid": pid, "state": state, "final_id": final_id, "final_t_start": None, "final_upto_s": None,
+            "tolerance_s": 10.0, "due_s": due, "event": {"kind": kind, "t_start": t, "t_end": None, "participant": None,
+                                                         "rule": "client hyper sustained", "label": "candidate for review",
+                                                         "evidence": {}}}
+
+
+def test_provisional_dyad_event_is_held_while_the_final_rows_show_it_open_and_settled_on_the_dyad_rows(server, page):
+    sid, hub = open_idle_live_session(server, page)
+    dyad = lambda a, b, open_=None: [{"t_s": t, "dyad_event": open_} for t in range(a, b)]  # noqa: E731
+    hub.submit("dyad", dyad(1, 21))
+    hub.submit("sensors", {"t": 40.0, "streams": {}})
+
+    # a rupture pushed when it opened on provisional data: lighter, with no participant
+    hub.submit("provisional_event", [_dyad_update(1, "provisional", 20.0, due=30.0)])
+    item = page.locator(f"{EVENTS} li[data-pid='1'][data-state=provisional]")
+    item.wait_for(timeout=10_000)
+    assert "dyad event" in item.get_attribute("title")
+    # the dyad's final rows pass its deadline with the candidate open there: still pending
+    hub.submit("dyad", dyad(21, 41, "rupture_candidate"))
+    hub.submit("provisional_event", [_dyad_update(2, "provisional", 38.0, "repair_candidate", due=45.0)])
+    page.locator(f"{EVENTS} li[data-pid='2']").wait_for(timeout=10_000)
+    assert page.locator(f"{EVENTS} li[data-pid='1'][data-state=provisional]").count() == 1
+    # the candidate closed and its final event came (its update frame lost): no longer listed provisionally;
+    # the repair's update lost too, and the dyad rows passed its deadline without a final one: struck out
+    hub.submit("events", [{"id": 3, "kind": "rupture_candidate", "t_start": 21.0, "t_end": 44.0, "participant": None,
+                           "label": "candidate for review", "rule": "client hyper sustained", "evidence": {}}])
+    hub.submit("dyad", dyad(41, 47))
+    page.wait_for_function(f"() => !document.querySelector(\"{EVENTS} li[data-pid='1']\")", timeout=10_000)
+    page.locator(f"{EVENTS} li[data-pid='2'][data-state=withdrawn]").wait_for(timeout=10_000)
+    server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors

@@ -19,6 +19,7 @@ export class SessionData {
     this.sensors = null;
     this.tMax = 0;
     this.tLast = new Map(); // participant -> newest final second
+    this.dyadLast = undefined; // newest final dyad second
     this.participants = [];
     // live only (issue #15): the newest provisional value per person and family (heart, voice,
     // eda), until the final row of its second arrives, and the beat-by-beat HR of the last minute
@@ -76,16 +77,22 @@ export class SessionData {
     }
   }
   /** Provisional events still to show: pending ones (lighter) and withdrawn ones (struck out); a
-   *  confirmed one is its final event now. The frames are lossy: one still pending when the
-   *  person's final rows passed it by its tolerance lost its update, and counts as withdrawn,
-   *  which is what the server decided too unless a final event of the same kind arrived. */
+   *  confirmed one is its final event now. The frames are lossy: one still pending when the final
+   *  rows passed its deadline (`due_s`: the person's rows for a zone change, the dyad's for a
+   *  rupture or repair, which stays pending while the newest dyad row shows that candidate open)
+   *  lost its update, and counts as withdrawn, which is what the server decided too unless a final
+   *  event of the same kind arrived. */
   shownProvisionalEvents() {
     const out = [];
+    const openNow = ((this.dyad.get(this.dyadLast) || {}).dyad_event || "").split(",");
     for (const u of this.provEvents.values()) {
       if (u.state === "confirmed") continue;
       const e = u.event;
-      if (u.state === "provisional" && this.tLast.get(e.participant) >= e.t_start + u.tolerance_s) {
-        const final = [...this.events.values()].some((f) => f.kind === e.kind && f.participant === e.participant
+      const dyadic = e.participant == null;
+      const upto = dyadic ? this.dyadLast : this.tLast.get(e.participant);
+      const held = dyadic && openNow.includes(e.kind);
+      if (u.state === "provisional" && !held && upto >= (u.due_s ?? e.t_start + u.tolerance_s)) {
+        const final = [...this.events.values()].some((f) => f.kind === e.kind && (f.participant ?? null) === (e.participant ?? null)
           && f.label === e.label && Math.abs(f.t_start - e.t_start) <= u.tolerance_s);
         u.state = final ? "confirmed" : "withdrawn";
         if (final) continue;
@@ -94,7 +101,12 @@ export class SessionData {
     }
     return out;
   }
-  addDyad(rows) { for (const r of rows) this.dyad.set(r.t_s, r); }
+  addDyad(rows) {
+    for (const r of rows) {
+      this.dyad.set(r.t_s, r);
+      if (!(r.t_s <= this.dyadLast)) this.dyadLast = r.t_s;
+    }
+  }
   addEvents(evs) { for (const e of evs) this.events.set(e.id ?? `${e.kind}@${e.t_start}/${e.participant}`, e); }
   annotation(op, a) {
     if (op === "delete") this.annotations.delete(a.id);

@@ -234,8 +234,8 @@ export class DyadView {
   renderEvents(tNow) {
     const all = this.data.sortedEvents();
     if (!this.allEvents) {
-      // live: what happened so far, newest first, with the zone changes the provisional data
-      // point to (lighter until the final data confirm them; struck out when withdrawn)
+      // live: what happened so far, newest first, with the zone changes and dyad events the
+      // provisional data point to (lighter until the final data confirm them; struck out when withdrawn)
       const evs = all.filter((e) => e.t_start <= tNow + 0.5);
       const prov = this.data.shownProvisionalEvents ? this.data.shownProvisionalEvents() : [];
       const key = `${evs.length}|${prov.map((u) => `${u.pid}:${u.state}`).join(",")}`;
@@ -277,8 +277,9 @@ export class DyadView {
     li.classList.add(withdrawn ? "withdrawn" : "provisional");
     li.dataset.state = u.state;
     li.dataset.pid = u.pid;
-    li.title = withdrawn ? "withdrawn: the final data did not confirm this zone change"
-      : "provisional: from the newest beats, confirmed or withdrawn once the data are final";
+    const what = u.event.participant == null ? "dyad event" : "zone change";
+    li.title = withdrawn ? `withdrawn: the final data did not confirm this ${what}`
+      : `provisional ${what}: from the newest data, confirmed or withdrawn once the data are final`;
     li.querySelector(".evkind").append(withdrawn ? " (withdrawn)" : " (provisional)");
     return li;
   }

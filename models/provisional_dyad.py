@@ -1,0 +1,154 @@
+"""Dyad events on provisional data: rupture and repair candidates pushed before the final rows.
+
+Issue #15, item 3. The dyad's rules (:mod:`.dyad`, :mod:`.dyad_events`) read both people's finished
+rows, so a final dyad second waits for the slower person's final row (8-15 s behind the data with
+ECG input). :class:`ProvisionalDyad` steps a copy of the final :class:`~.dyad.DyadPipeline` over the
+seconds after its newest one, fed with each person's row where it is final already and otherwise
+with a provisional row made of the person's provisional tier (:class:`~.pipeline.ProvisionalTier`):
+
+- ``hr_inst_bpm``: the mean provisional beat-level HR of the beats in ``(s - 1, s]`` (the final
+  rule of :mod:`.heart`), the previous second's held for one second without a beat;
+- ``arousal``: :meth:`~.tolerance.ToleranceEstimator.peek` with the ``hr`` component the median of
+  the provisional HR over ``HR_MEDIAN_S`` up to ``s`` and the early columns up to ``s``;
+- ``zone``: the person's final zone, changed at the seconds
+  :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` finds (the provisional zone events);
+- the early seconds' columns (voice, skin conductance: :mod:`.pipeline`), final values early.
+  Movement is not in the provisional tier: missing in provisional seconds.
+
+What the copy emits in those seconds is proposed to :class:`~.provisional_events.ProvisionalEvents`
+with the second its rule was met, and so is a rupture candidate the moment it *opens* (the rule
+met; its final event is written when it closes, :meth:`~.dyad.DyadPipeline.open_candidates`). The
+copy is thrown away; the final pipeline is only read (:meth:`~.dyad.DyadPipeline.rules_copy`, a
+deep copy without the synchrony the two rules do not read), so final rows and events are the same
+with or without this tier. Deterministic: a function of the final state and the provisional values
+received so far. While no client episode is open or building up (:meth:`~.dyad.DyadPipeline.quiet`)
+and no provisional second of the client is dysregulated, nothing is evaluated: no candidate can
+come then, and most of a session is spent so.
+
+Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
+``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
+rule was met by :data:`~.provisional_events.DYAD_SETTLE_S` without one, unless the final tier has a
+matching rupture candidate open, which keeps it pending until that candidate closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .base import Event
+from .dyad_events import DYSREGULATED
+from .provisional_events import DYAD_EVENT_KINDS
+
+#: Provisional seconds past the newest final dyad second evaluated, at most (as for zone events).
+MAX_AHEAD_S = 60
+
+
+class ProvisionalDyad:
+    """Runs the dyad's event rules on the provisional tiers of both people (module docstring).
+
+    Parameters
+    ----------
+    dyad : DyadPipeline
+        The final dyad estimator; copied, never written.
+    tiers : mapping
+        Participant -> its :class:`~.pipeline.ProvisionalTier` (read).
+    final_rows : mapping
+        Participant -> {second: final row} of the rows waiting for the other person's (read).
+    """
+
+    def __init__(self, dyad: Any, tiers: Mapping[str, Any], final_rows: Mapping[str, Mapping[int, dict[str, Any]]]):
+        self.dyad = dyad
+        self.people = (dyad.client, dyad.therapist)
+        self.tiers = tiers
+        self.final_rows = final_rows
+        self._seen: int | None = None  # the newest horizon evaluated
+
+    def horizon(self) -> int | None:
+        """The newest second both people have data for, final or provisional (None: not yet)."""
+        ends = []
+        for who in self.people:
+            tier = self.tiers.get(who)
+            if tier is None:
+                return None
+            newest = tier.newest_second
+            ends.append(max(tier.person.final_upto, newest if newest is not None else 0))
+        return min(ends)
+
+    def events(self, dyad_upto: int) -> tuple[list[Event], list[int]]:
+        """The dyad events the rules make over the seconds after ``dyad_upto`` (the newest final
+        dyad second), and the second each rule was met; empty unless a new second of data arrived.
+
+        Returns
+        -------
+        events : list of Event
+            Rupture and repair candidates (:data:`~.provisional_events.DYAD_EVENT_KINDS`) as the
+            copy emits them, and rupture candidates as they open (``t_end`` None).
+        met_s : list of int
+            The second each event's rule was met (the deadline of :mod:`.provisional_events` runs
+            from there).
+        """
+        end = self.horizon()
+        # once per new second of data (the final tier catching up alone changes little: the next
+        # second re-evaluates from its newest state)
+        if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
+            return [], []
+        self._seen = end
+        pauses, out_of_window = self._client_outlook(dyad_upto + 1, end)
+        if not out_of_window and self.dyad.quiet(pauses):
+            return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
+        rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
+        probe = self.dyad.rules_copy()
+        out: list[Event] = []
+        met: list[int] = []
+        for t in range(dyad_upto + 1, end + 1):
+            before = {e.t_start for e in probe.open_candidates()}
+            _, evs = probe.update(t, {who: rows[who].get(t, {}) for who in self.people})
+            evs = [e for e in evs if e.kind in DYAD_EVENT_KINDS]
+            evs += [e for e in probe.open_candidates() if e.t_start not in before]
+            out += evs
+            met += [t] * len(evs)
+        return out, met
+
+    def _client_outlook(self, first: int, last: int) -> tuple[list[float | None], bool]:
+        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown) and
+        whether one of those seconds could have a zone out of the window, as :meth:`_rows` would make
+        them (final rows, then the newest final zone with the provisional zone changes after it)."""
+        who = self.dyad.client
+        tier = self.tiers[who]
+        person = tier.person
+        final = self.final_rows.get(who, {})
+        start = max(first, person.final_upto + 1)
+        early = tier.early_columns(person.final_upto + 1, last)
+        pauses = [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
+        out = any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final)
+        if not out and start <= last and person.last_row is not None:
+            changes = person.peek_zone_changes(tier.hr_by_second(start, last), early)
+            out = person.last_row.get("zone") in DYSREGULATED or any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
+        return pauses, out
+
+    def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
+        """The person's rows of ``[first, last]``: final where they are, provisional after."""
+        tier = self.tiers[who]
+        person = tier.person
+        final = self.final_rows.get(who, {})
+        rows = {t: final[t] for t in range(first, last + 1) if t in final}
+        start = max(first, person.final_upto + 1)
+        if start > last or person.last_row is None:
+            return rows
+        zone = person.last_row.get("zone")
+        early = tier.early_columns(person.final_upto + 1, last)
+        changes = {int(e.t_start): e.label.split(" -> ")[-1]
+                   for e in person.peek_zone_changes(tier.hr_by_second(start, last), early)}
+        newer: dict[str, Any] = {}
+        for t in range(person.final_upto + 1, start):
+            newer.update(early.get(t, {}))
+        inst = person.last_row.get("hr_inst_bpm")
+        for t, hr in tier.hr_by_second(start, last):
+            newer.update(early.get(t, {}))
+            beats = tier.beat_hr_between(t - 1, t)
+            inst = sum(beats) / len(beats) if beats else (inst if tier.beat_hr_between(t - 2, t) else None)
+            zone = changes.get(t, zone)
+            peek = person.peek_arousal(hr, dict(newer)) or {}
+            rows[t] = {"t_s": t, "participant": who, **early.get(t, {}), "hr_inst_bpm": inst,
+                       "arousal": peek.get("arousal"), "zone": zone}
+        return rows

@@ -1,0 +1,134 @@
+"""Provisional dyad events (issue #15, item 3): rupture and repair candidates pushed on provisional
+data, confirmed or withdrawn by the final ones; the final tier untouched. No threads, no sockets."""
+
+from __future__ import annotations
+
+from coregulate.models.base import Event
+from coregulate.models.config import PipelineConfig
+from coregulate.models.dyad import LABEL
+from coregulate.models.pipeline import SessionPipeline
+from coregulate.models.provisional_events import (
+    DYAD_EVENT_KINDS, DYAD_SETTLE_S, MATCH_TOLERANCE_S, ZONE_EVENT_KINDS, EventState, ProvisionalEvents,
+)
+from coregulate.sensors.simulator import Simulator
+
+RR = PipelineConfig(options={"heart": {"beat_sources": ["rr"]}})
+
+
+def _dyad(kind, t_start, t_end=None):
+    return Event(kind=kind, t_start=float(t_start), t_end=t_end, label=LABEL)
+
+
+def _tracker():
+    return ProvisionalEvents(kinds=ZONE_EVENT_KINDS | DYAD_EVENT_KINDS)
+
+
+def test_a_dyad_event_is_settled_on_the_dyads_final_rows_from_the_second_its_rule_was_met():
+    tracker = _tracker()
+    # a rupture dated back to 300 s, its rule met at 351 s: not due at t_start + the tolerance
+    [pushed] = tracker.propose([_dyad("rupture_candidate", 300)], met_s=[351])
+    assert pushed.state == EventState.PROVISIONAL and pushed.due_s == 351 + DYAD_SETTLE_S
+    assert tracker.propose([_dyad("rupture_candidate", 300 + MATCH_TOLERANCE_S)], met_s=[352]) == []  # the same one
+    # a person's final rows do not settle a dyad event; the dyad's (key None) do
+    assert tracker.settle([], {"client": 900, "therapist": 900, None: 380}) == []
+    [gone] = tracker.settle([], {None: 351 + int(DYAD_SETTLE_S)})
+    assert (gone.pid, gone.state, gone.final_upto_s) == (pushed.pid, EventState.WITHDRAWN, 381)
+    assert gone.to_dict()["due_s"] == 351 + DYAD_SETTLE_S
+
+
+def test_a_rupture_the_final_tier_holds_open_stays_pending_until_its_final_event_confirms_it():
+    tracker = _tracker()
+    [pushed] = tracker.propose([_dyad("rupture_candidate", 300)], met_s=[351])
+    open_final = _dyad("rupture_candidate", 302)
+    # past the deadline, but the final tier has the matching candidate open: kept
+    assert tracker.settle([], {None: 400}, held=[open_final]) == []
+    # an open candidate that does not match (too far) holds nothing
+    assert [u.state for u in tracker.settle([], {None: 401}, held=[_dyad("rupture_candidate", 340)])] == [EventState.WITHDRAWN]
+    [pushed] = tracker.propose([_dyad("rupture_candidate", 300)], met_s=[402])
+    tracker.settle([], {None: 460}, held=[open_final])
+    # the candidate closes on the final tier: its event confirms the provisional one
+    [done] = tracker.settle([_dyad("rupture_candidate", 302, 437.0)], {None: 461})
+    assert (done.pid, done.state, done.final.t_start) == (pushed.pid, EventState.CONFIRMED, 302.0)
+    # a repair confirms only a repair; the end of the session withdraws what is left
+    tracker.propose([_dyad("repair_candidate", 433, 489.0)], met_s=[489])
+    assert tracker.settle([_dyad("rupture_candidate", 433, 500.0)], {None: 495}) == []
+    assert [u.state for u in tracker.finish([], {None: 500})] == [EventState.WITHDRAWN]
+
+
+def _live(seed, duration, stop, provisional):
+    """The simulator's RR beats through the pipeline up to ``stop`` s: final outputs, and the
+    provisional dyad updates with the chunk index at which each arrived (final events likewise)."""
+    sim = Simulator(seed=seed, duration_s=duration, audio=False)
+    pipe = SessionPipeline(sim.streams, RR, sim.utc0, provisional=provisional)
+    feats, dyad, events, updates, known = [], [], [], [], {}
+    for i, chunk in enumerate(sim.chunks()):
+        if chunk.start > stop:
+            break
+        out = pipe.update(chunk)
+        feats += out.features
+        dyad += out.dyad
+        events += out.events
+        known.update({(e.kind, e.t_start): i for e in out.events})
+        updates += [(i, u) for u in out.event_updates if u.event.kind in DYAD_EVENT_KINDS]
+    out = pipe.finish()
+    return feats + out.features, dyad + out.dyad, events + out.events, updates, known
+
+
+def test_ruptures_and_repairs_are_pushed_before_the_final_events_and_the_final_tier_is_untouched():
+    feats, dyad, events, updates, known = _live(2, 700, 460, provisional=True)
+    plain = _live(2, 700, 460, provisional=False)
+    assert (feats, dyad, events) == plain[:3]  # final rows, dyad rows and events: identical
+    assert plain[3] == []  # no provisional tier (analyze): no provisional events
+    pushed = {u.pid: (i, u) for i, u in updates if u.state == EventState.PROVISIONAL}
+    confirmed = [(i, u) for i, u in updates if u.state == EventState.CONFIRMED]
+    assert {u.event.kind for _, u in pushed.values()} == DYAD_EVENT_KINDS
+    finals = [e for e in events if e.kind in DYAD_EVENT_KINDS]
+    assert {(u.final.kind, u.final.t_start) for _, u in confirmed} == {(e.kind, e.t_start) for e in finals}
+    for i, u in confirmed:
+        at, first = pushed[u.pid]
+        assert at < known[(u.final.kind, u.final.t_start)] == i  # pushed earlier; confirmed with the final event
+        assert abs(u.final.t_start - first.event.t_start) <= MATCH_TOLERANCE_S
+        if first.event.kind == "rupture_candidate":
+            assert first.event.t_end is None  # pushed when it opened, long before it closed
+    # deterministic: the same data in the same order give the same updates
+    again = _live(2, 700, 460, provisional=True)[3]
+    assert [(i, u.to_dict()) for i, u in again] == [(i, u.to_dict()) for i, u in updates]
+
+
+def test_the_rules_copy_gives_the_full_copys_ruptures_and_repairs_and_quiet_means_no_episode_under_way():
+    import copy
+
+    from coregulate.models.dyad import DyadPipeline
+
+    feats = _live(2, 700, 520, provisional=False)[0]
+    rows = {}
+    for r in feats:
+        rows.setdefault(r["t_s"], {})[r["participant"]] = r
+    dyad = DyadPipeline(["client", "therapist"], RR)
+    quiet, compared = {}, set()
+    for t in sorted(rows):
+        dyad.update(t, rows[t])
+        quiet[t] = dyad.quiet()
+        if t % 40 == 0:  # from here on, the cheap copy and a full copy make the same candidates
+            cheap, full = dyad.rules_copy(), copy.deepcopy(dyad)
+            for s in range(t + 1, min(t + 90, max(rows)) + 1):
+                a, b = cheap.update(s, rows[s])[1], full.update(s, rows[s])[1]
+                assert [e for e in a if e.kind in DYAD_EVENT_KINDS] == [e for e in b if e.kind in DYAD_EVENT_KINDS]
+                compared |= {e.kind for e in b if e.kind in DYAD_EVENT_KINDS}
+    assert compared == DYAD_EVENT_KINDS  # both kinds came up in the compared stretches
+    episode = [t for t in rows if dyad.counts and not quiet[t]]
+    assert quiet[250] and episode and min(episode) > 300  # calm baseline: quiet; the scripted hyperarousal: not
+
+
+def test_quiet_foresees_a_vocal_withdrawal_from_the_pause_ratios_ahead_as_update_would_judge_it():
+    from coregulate.models.dyad import DyadPipeline
+
+    dyad = DyadPipeline(["client", "therapist"])
+    for t in range(1, 31):
+        dyad.update(t, {"client": {"zone": "window", "pause_ratio": 0.5}, "therapist": {"zone": "window"}})
+    assert dyad.quiet() and dyad.quiet([0.9] * 5)  # a mean of 0.57 over the level window: no withdrawal
+    assert not dyad.quiet([1.0] * 20)  # (10 x 0.5 + 20 x 1.0) / 30 = 0.83 >= 0.8
+    assert dyad.quiet([None] * 20)  # unknown seconds add nothing
+    for t in range(31, 51):  # and update agrees: the same ratios make a vocally withdrawn client
+        dyad.update(t, {"client": {"zone": "window", "pause_ratio": 1.0}, "therapist": {"zone": "window"}})
+    assert not dyad.quiet()
