@@ -39,6 +39,8 @@ recording, ECG and EDA at 100 Hz, replayed for both people; needs the shared dat
 simulator releases 1-s chunks.
 
 The server's CPU time over the run (from /proc) is printed per dyad, as a share of one core.
+``--frames`` as in bench_server.py: ``batched`` (default; frames grouped per message and merged
+per hand-over, as the dashboard gets them), ``single`` (one frame per message, as before), ``both``.
 
 Usage:
   .venv/bin/python bench/bench_latency.py --seconds 150       # 1 dyad per kind, then 32 dyads (kinds mixed)
@@ -113,7 +115,7 @@ def serve(args) -> None:
     import bench_server
 
     bench_server.serve(argparse.Namespace(mode="full", no_record=False, sync_off=False, profile="",
-                                          port=args.port, data=args.data))
+                                          port=args.port, data=args.data, frames=args.frames))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -179,16 +181,16 @@ class DyadLags:
                 for k, v in self.arrivals.items()}
 
 
-async def viewer(port: int, sid: str, lags: DyadLags) -> None:
+async def viewer(port: int, sid: str, lags: DyadLags, batch: bool = True) -> None:
     def take(f: dict, now: float) -> bool:
         lags.take(f, now)
         return f.get("type") == "end"
 
-    await follow_session(port, sid, take, on_connect=lambda: setattr(lags, "connected", True))
+    await follow_session(port, sid, take, on_connect=lambda: setattr(lags, "connected", True), batch=batch)
 
 
 async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], seconds: float,
-                    baseline: tuple[float, float], baseline_speed: float | None = None) -> dict:
+                    baseline: tuple[float, float], baseline_speed: float | None = None, batch: bool = True) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
@@ -200,7 +202,7 @@ async def run_level(port: int, pid: int, data_dir: Path, kinds: list[str], secon
                 raise RuntimeError(f"cannot create a {kind} dyad: {r.status_code} {r.text}")
             sids.append(r.json()["id"])
             dyads.append(DyadLags(kind, baseline[1] + 5.0 if baseline_speed else 0.0))
-        tasks = [asyncio.create_task(viewer(port, sid, d)) for sid, d in zip(sids, dyads)]
+        tasks = [asyncio.create_task(viewer(port, sid, d, batch)) for sid, d in zip(sids, dyads)]
         while sum(d.connected for d in dyads) < len(dyads):
             await asyncio.sleep(0.05)
         cpu0, wall0 = cpu_seconds(pid), time.time()
@@ -260,16 +262,20 @@ async def bench(args) -> None:
             plan += [[k] for k in kinds]  # one dyad alone, each kind in turn
         else:
             plan.append([kinds[i % len(kinds)] for i in range(n)])  # kinds mixed, round robin
+    framings = ("single", "batched") if args.frames == "both" else (args.frames,)
     for level in plan:
-        port = free_port()
-        data = tempfile.mkdtemp(prefix="coregulate-latency-")
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data])
-        try:
-            await wait_up(port, proc)
-            res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline, args.baseline_speed)
-        finally:
-            stop_server(proc, data)
-        print(json.dumps(res), flush=True)
+        for framing in framings:
+            port = free_port()
+            data = tempfile.mkdtemp(prefix="coregulate-latency-")
+            proc = subprocess.Popen([sys.executable, __file__, "--serve", "--port", str(port), "--data", data,
+                                     "--frames", framing])
+            try:
+                await wait_up(port, proc)
+                res = await run_level(port, proc.pid, Path(data), level, args.seconds, baseline, args.baseline_speed,
+                                      batch=framing == "batched")
+            finally:
+                stop_server(proc, data)
+            print(json.dumps({"frames": framing, **res}), flush=True)
 
 
 def main() -> None:
@@ -281,6 +287,8 @@ def main() -> None:
                     "(provisional arousal exists from its end + the final lag on)")
     ap.add_argument("--baseline-speed", type=float, default=None,
                     help="play the baseline at this speed, then x1 (pacing only; counts only the x1 part)")
+    ap.add_argument("--frames", choices=("batched", "single", "both"), default="batched",
+                    help="as in bench_server.py: grouped and merged as the dashboard gets them, one per message, or both")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--data", default="", help=argparse.SUPPRESS)

@@ -16,11 +16,16 @@ The server's CPU time while all the level's sessions run (from /proc, from the l
 stop request) is printed per dyad, as a share of one core.
 ``--provisional both`` runs every level twice, without and then with the provisional tier (issue
 #15; a fresh server each), and prints the CPU ratio: the baseline is measured in the same run.
+``--frames`` says how frames travel: ``batched`` (default) as the dashboard takes them (``?batch=1``:
+a JSON array of frames per message, and the server merging what piled up in a hand-over,
+``server/web/frame_batching.py``), ``single`` as before that (one frame per message, nothing
+merged), ``both`` each level both ways (single first). Lossy frames received are also counted by type.
 
 Usage:
   .venv/bin/python bench/bench_server.py                       # levels 10,25,50 dyads x 2 viewers, then 1 x 100
   .venv/bin/python bench/bench_server.py --levels 50 --seconds 30 --mode full
   .venv/bin/python bench/bench_server.py --mode full --levels 40 --fanout 0 --provisional both
+  .venv/bin/python bench/bench_server.py --mode full --levels 40 --fanout 0 --provisional on --frames both
 """
 
 from __future__ import annotations
@@ -139,6 +144,10 @@ def serve(args) -> None:
         from coregulate.server.web.hub_sink import HubSink
 
         del HubSink.on_provisional
+    if getattr(args, "frames", "batched") == "single":  # frames as before frame_batching: nothing merged
+        import coregulate.server.web.hub as hub_mod
+
+        hub_mod.coalesce_submissions = lambda items: items
     if args.no_record and backends is not None:
         class NullRecorder:
             commit_interval_s = 1.0
@@ -199,19 +208,25 @@ class ViewerStats:
         self.last_seq = 0
         self.closed_code = None
         self.connected = False
+        self.lossy_types: dict[str, int] = {}
+        self.messages = 0
 
 
-async def follow_session(port: int, sid: str, on_frame, on_connect=None, since: int | None = None) -> int | None:
+async def follow_session(port: int, sid: str, on_frame, on_connect=None, since: int | None = None,
+                         batch: bool = True, on_message=None) -> int | None:
     """Be one websocket viewer of session ``sid`` (viewer token) until it closes.
 
     ``on_connect()`` is called once connected; ``on_frame(frame, now)`` gets every frame (parsed
     JSON) with its arrival time (``time.time()``, taken before parsing) and stops the viewer by
-    returning True. Returns the close code, if the server closed the socket. Shared by this
-    capacity bench and bench_latency.py, so both measure the same client.
+    returning True. ``batch``: ask for frames grouped into JSON arrays (``?batch=1``), as the
+    dashboard does; ``on_message()`` is called once per websocket message. Returns the close code,
+    if the server closed the socket. Shared by this capacity bench and bench_latency.py, so both
+    measure the same client.
     """
     import websockets
 
-    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws" + ("" if since is None else f"?since={since}")
+    query = ([] if since is None else [f"since={since}"]) + (["batch=1"] if batch else [])
+    url = f"ws://127.0.0.1:{port}/api/sessions/{sid}/ws" + ("?" + "&".join(query) if query else "")
     async with websockets.connect(url, subprotocols=["coregulate", f"token.{VIEW}"], max_size=1 << 22,
                                   compression=None) as ws:
         if on_connect is not None:
@@ -220,17 +235,22 @@ async def follow_session(port: int, sid: str, on_frame, on_connect=None, since: 
         try:
             async for msg in ws:
                 now = time.time()
-                if on_frame(json.loads(msg), now):
-                    return None
+                if on_message is not None:
+                    on_message()
+                frames = json.loads(msg)
+                for frame in frames if isinstance(frames, list) else [frames]:
+                    if on_frame(frame, now):
+                        return None
         except websockets.ConnectionClosed as exc:
             code = exc.code
         return code or ws.close_code or None
 
 
-async def viewer(port: int, sid: str, st: ViewerStats) -> None:
+async def viewer(port: int, sid: str, st: ViewerStats, batch: bool = True) -> None:
     def take(f: dict, now: float) -> None:
         if f.get("lossy"):
             st.lossy += 1
+            st.lossy_types[f["type"]] = st.lossy_types.get(f["type"], 0) + 1
             return
         if f["seq"] != st.last_seq + 1:
             st.gaps += f["seq"] - st.last_seq - 1
@@ -241,7 +261,11 @@ async def viewer(port: int, sid: str, st: ViewerStats) -> None:
         if f["type"] == "end":
             st.ended = True
 
-    st.closed_code = await follow_session(port, sid, take, on_connect=lambda: setattr(st, "connected", True), since=0)
+    def message() -> None:
+        st.messages += 1
+
+    st.closed_code = await follow_session(port, sid, take, on_connect=lambda: setattr(st, "connected", True), since=0,
+                                          batch=batch, on_message=message)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -250,7 +274,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str, pid: int) -> dict:
+async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, mode: str, pid: int,
+                    batch: bool = True) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {SUP}"},
@@ -263,7 +288,7 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
             sids.append(r.json()["id"])
         stats = {sid: [ViewerStats() for _ in range(n_viewers)] for sid in sids}
         # viewers first, then the sessions: every kept frame is a live push (no replay backlog)
-        tasks = [asyncio.create_task(viewer(port, sid, st)) for sid in sids for st in stats[sid]]
+        tasks = [asyncio.create_task(viewer(port, sid, st, batch)) for sid in sids for st in stats[sid]]
         while sum(st.connected for v in stats.values() for st in v) < len(tasks):
             await asyncio.sleep(0.05)
         for sid in sids:
@@ -294,8 +319,13 @@ async def run_level(port: int, n_sessions: int, n_viewers: int, seconds: float, 
         "mode": mode, "sessions": n_sessions, "viewers_per_session": n_viewers, "seconds": seconds,
         "kept_frames_received": int(sum(st.kept for v in stats.values() for st in v)),
         "lossy_frames_received": int(sum(st.lossy for v in stats.values() for st in v)),
+        "lossy_by_type": {k: sum(st.lossy_types.get(k, 0) for v in stats.values() for st in v)
+                          for k in sorted({k for v in stats.values() for st in v for k in st.lossy_types})},
+        "messages_received": int(sum(st.messages for v in stats.values() for st in v)),
         "lost_kept_frames": int(lost),
         "server_push_p99_ms_worst_session": round(max(p99s), 1) if p99s else None,
+        # the worst session's p99 is one stall of one session; the median session's says what most saw
+        "server_push_p99_ms_median_session": round(float(np.median(p99s)), 1) if p99s else None,
         "server_push_p50_ms_median_session": round(float(np.median([h["hub"]["push_p50_ms"] for h in hubs])), 2) if hubs else None,
         "e2e_p50_ms": round(float(np.percentile(all_lat, 50)), 1) if all_lat.size else None,
         "e2e_p99_ms": round(float(np.percentile(all_lat, 99)), 1) if all_lat.size else None,
@@ -344,9 +374,10 @@ async def bench(args) -> list[dict]:
     results = []
     plan = [(int(n), 2) for n in args.levels.split(",") if n] + ([(1, args.fanout)] if args.fanout else [])
     tiers = ("off", "on") if args.provisional == "both" else (args.provisional,)
-    plan = [(n, v, tier) for n, v in plan for tier in tiers]
-    cpu_off: dict[tuple[int, int], float] = {}
-    for n_sessions, n_viewers, tier in plan:
+    framings = ("single", "batched") if args.frames == "both" else (args.frames,)
+    plan = [(n, v, tier, framing) for n, v in plan for tier in tiers for framing in framings]
+    cpu_off: dict[tuple[int, int, str], float] = {}
+    for n_sessions, n_viewers, tier, framing in plan:
         # a fresh server per level: one level's leftovers never weigh on the next
         port = free_port()
         data = tempfile.mkdtemp(prefix="coregulate-bench-")
@@ -357,20 +388,22 @@ async def bench(args) -> list[dict]:
             cmd.append("--sync-off")
         if args.profile:
             cmd += ["--profile", args.profile]
-        cmd += ["--provisional", tier]
+        cmd += ["--provisional", tier, "--frames", framing]
         proc = subprocess.Popen(cmd)
         try:
             await wait_up(port, proc)
-            res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode, proc.pid)
+            res = await run_level(port, n_sessions, n_viewers, args.seconds, args.mode, proc.pid,
+                                  batch=framing == "batched")
         finally:
             stop_server(proc, data)
         ok = res["lost_kept_frames"] == 0 and (res["server_push_p99_ms_worst_session"] or 0) < 250
         res["meets_target"] = ok
         res["provisional"] = tier
+        res["frames"] = framing
         if tier == "off":
-            cpu_off[(n_sessions, n_viewers)] = res["server_cpu_per_dyad_pct"]
-        elif (n_sessions, n_viewers) in cpu_off:
-            res["cpu_vs_provisional_off"] = round(res["server_cpu_per_dyad_pct"] / cpu_off[(n_sessions, n_viewers)], 3)
+            cpu_off[(n_sessions, n_viewers, framing)] = res["server_cpu_per_dyad_pct"]
+        elif (n_sessions, n_viewers, framing) in cpu_off:
+            res["cpu_vs_provisional_off"] = round(res["server_cpu_per_dyad_pct"] / cpu_off[(n_sessions, n_viewers, framing)], 3)
         print(json.dumps(res), flush=True)
         results.append(res)
     return results
@@ -390,6 +423,9 @@ def main() -> None:
     ap.add_argument("--profile", default="", help="write the server's cProfile stats to this file (last level)")
     ap.add_argument("--provisional", choices=("on", "off", "both"), default="on",
                     help="the live provisional tier (issue #15); both: each level off, then on (CPU ratio)")
+    ap.add_argument("--frames", choices=("batched", "single", "both"), default="batched",
+                    help="frames grouped per message and merged per hand-over as the dashboard gets them "
+                         "(batched), one per message as before (single), or both (single first)")
     args = ap.parse_args()
     if args.serve:
         serve(args)

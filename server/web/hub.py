@@ -19,6 +19,11 @@ shared by every viewer. Two classes of frame:
   ``confirmed`` with the id of the final event in an ``events`` frame, or ``withdrawn``); a
   viewer that lost one learns the outcome from the ``events`` and ``features`` frames.
 
+Frames handed over from a session's thread while the loop was busy are merged where that says
+the same (provisional values, a stream's waveform points; only the newest ``sensors`` snapshot), and
+a viewer that asks for ``?batch=1`` gets its queued frames as JSON arrays, one message per group:
+:mod:`coregulate.server.web.frame_batching`.
+
 A viewer never slows ingestion or other viewers: :meth:`Hub.publish` only appends to per-viewer
 bounded queues. A viewer whose queue of kept frames overflows is disconnected with close code
 :data:`CLOSE_TOO_SLOW`, so it reconnects and resumes from its last sequence number.
@@ -37,6 +42,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .frame_batching import SUPERSEDING, coalesce_submissions
 
 #: Close code for a viewer that fell too far behind (application range 4000-4999).
 CLOSE_TOO_SLOW = 4429
@@ -126,6 +133,12 @@ class Viewer:
                 self.n += 1
                 self.kept.append((self.n, frame))
         else:
+            if frame.type in SUPERSEDING:  # latest wins: the older snapshot is not worth sending
+                for i, (_, old) in enumerate(self.lossy):
+                    if old.type == frame.type:
+                        del self.lossy[i]
+                        self.dropped_lossy += 1
+                        break
             if len(self.lossy) == self.lossy.maxlen:
                 self.dropped_lossy += 1
             self.n += 1
@@ -206,7 +219,8 @@ class Hub:
             items = list(self._pending)
             self._pending.clear()
             self._scheduled = False
-        for type_, data, clean, t_pub, wall in items:
+        # what piled up while the loop was busy goes out in fewer frames (fewer sends per viewer)
+        for type_, data, clean, t_pub, wall in coalesce_submissions(items):
             self.publish(type_, data, clean=clean, t_pub=t_pub, wall=wall)
 
     def publish(self, type_: str, data: Any, *, clean: bool = True, t_pub: float | None = None,

@@ -55,9 +55,9 @@ class HubSink:
         """Reduce a chunk to waveform/level points and refresh its stream's status (gaps, contact)."""
         # a provisional value held back by the throttle goes out once its person's data moved on
         if self._provisional_held:
-            for key in [k for k in self._provisional_held if k[0] == chunk.participant]:
-                if float(chunk.t_end) - self._provisional_sent.get(key, -1e9) >= PROVISIONAL_MIN_S:
-                    self._send_provisional(key, float(chunk.t_end))
+            now = float(chunk.t_end)
+            self._send_provisional({k: now for k in self._provisional_held if k[0] == chunk.participant
+                                    and now - self._provisional_sent.get(k, -1e9) >= PROVISIONAL_MIN_S})
         key = chunk.stream.key
         st = self.streams.setdefault(key, _StreamState())
         st.chunks += 1
@@ -114,7 +114,9 @@ class HubSink:
         """Provisional values, at most one frame per person and family per :data:`PROVISIONAL_MIN_S`
         of session time (throttled on the data's clock, so a source's chunking sets no frame rate);
         values held back are merged (newest scalars, all beats) and sent with the next frame. Voice
-        and skin conductance come once a second, so only heart values are ever held."""
+        and skin conductance come once a second, so only heart values are ever held. What is due
+        from one call goes out in one frame (e.g. both people's voice seconds)."""
+        due: dict[tuple[str, str], float] = {}
         for v in values:
             key = (v["participant"], v.get("family", "heart"))
             held = self._provisional_held.get(key)
@@ -126,12 +128,16 @@ class HubSink:
                 if beats["beat_times"]:
                     held.update(beats)
             if float(v["t"]) - self._provisional_sent.get(key, -1e9) >= PROVISIONAL_MIN_S:
-                self._send_provisional(key, float(v["t"]))
+                # due now; later values of this call join it (the throttle counts from this one)
+                self._provisional_sent[key] = due[key] = float(v["t"])
+        self._send_provisional(due)
 
-    def _send_provisional(self, key: tuple[str, str], now: float) -> None:
-        """Send the held values of (person, family); ``now`` is how far their data has come (session s)."""
-        self._provisional_sent[key] = now
-        self.hub.submit("provisional", [self._provisional_held.pop(key)])
+    def _send_provisional(self, due: dict[tuple[str, str], float]) -> None:
+        """Send the held values of these (person, family) keys in one frame; each key's ``now``
+        is how far its data has come (session s)."""
+        if due:
+            self._provisional_sent.update(due)
+            self.hub.submit("provisional", [self._provisional_held.pop(key) for key in due])
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         """Send final feature rows (kept frames; they replace provisional values)."""

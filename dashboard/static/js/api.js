@@ -52,12 +52,18 @@ export class LiveSocket {
   stop() { this.closed = true; if (this.ws) this.ws.close(1000); }
   _open() {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${proto}://${location.host}/api/sessions/${encodeURIComponent(this.sessionId)}/ws?since=${this.seq}`;
+    // batch=1: the server may group frames into one message (a JSON array), fewer sends under load
+    const url = `${proto}://${location.host}/api/sessions/${encodeURIComponent(this.sessionId)}/ws?since=${this.seq}&batch=1`;
     this.onState(this.retry ? "Reconnecting…" : "Connecting…", "warn");
     const ws = new WebSocket(url, ["coregulate", `token.${getToken()}`]);
     this.ws = ws;
     ws.onopen = () => { this.retry = 0; this.onState("Live", "ok"); };
-    ws.onmessage = (ev) => this._message(JSON.parse(ev.data));
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      if (!Array.isArray(msg)) { this._message(msg); return; }
+      // frames in order; none after a gap closed the socket (the resume sends them again)
+      for (const f of msg) { if (this.ws !== ws || ws.readyState !== WebSocket.OPEN) break; this._message(f); }
+    };
     ws.onclose = (ev) => {
       if (this.closed) return;
       if (ev.code === 1000 && this.ended) { this.onState("Session ended", ""); return; }
