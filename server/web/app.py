@@ -143,6 +143,37 @@ def dashboard_url(host: str, port: int, token: str, tls: bool = False) -> str:
     return f"{'https' if tls else 'http'}://{shown}:{port}/#token={token}"
 
 
+def tls_context_without_tickets(config: Any, default_factory: Any) -> Any:
+    """uvicorn's TLS context for ``--tls-cert``, sending no TLS 1.3 session tickets.
+
+    A TLS 1.3 server sends its session tickets (RFC 8446, section 4.6.1) after the client's
+    handshake is over, while the client writes its first request. A client that reads in one
+    thread and writes in another (websockets' sync client, used by the tests and by scripts)
+    then runs ``SSL_read`` and ``SSL_write`` on one OpenSSL ``SSL`` object at the same time,
+    which OpenSSL forbids (openssl/openssl#20446) and CPython 3.11 does not serialise: under
+    load the client's WSS upgrade request was lost (its socket sent the 597 bytes of the TLS
+    handshake and nothing more) and neither side ever spoke again (issue #17,
+    ``bench/tls_handshake_race.py``). Without tickets the server says nothing between the
+    handshake and its answer. The cost is session resumption: each reconnection does a full
+    handshake, a few milliseconds for the few viewers of one server.
+
+    Parameters
+    ----------
+    config : uvicorn.Config
+        The server's configuration (unused: the default factory reads it).
+    default_factory : callable
+        uvicorn's own context builder (certificate, key, ALPN).
+
+    Returns
+    -------
+    ssl.SSLContext
+        uvicorn's context with ``num_tickets`` set to 0.
+    """
+    context = default_factory()
+    context.num_tickets = 0
+    return context
+
+
 def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
           viewer_token: str | None = None, demo: bool = False, demo_speed: float = 1.0,
           demo_duration_s: float = 1200.0, log_level: str = "info", startup: list[Any] | None = None,
@@ -191,4 +222,4 @@ def serve(data_dir: str | Path = "data", host: str = "127.0.0.1", port: int = 87
     # sessions are stopped and drained by the lifespan shutdown that follows
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws_max_size=1 << 20,
                 ws_per_message_deflate=False, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-                timeout_graceful_shutdown=1)
+                ssl_context_factory=tls_context_without_tickets if tls else None, timeout_graceful_shutdown=1)
