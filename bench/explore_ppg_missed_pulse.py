@@ -8,9 +8,8 @@ all 21:
   recent intervals ends the run, and the artefact corrector inserts no beat for PPG;
 * ``before``: neither (the corrector's midpoint beat inside runs, nothing at a run's edges), as
   before this change;
-* ``upstroke``: the default with the steepest upstroke as the PPG fiducial
-  (``beats.PPG_FIDUCIAL = "slope"``, :func:`~coregulate.models.beats.max_slope_points`) -- an
-  alternative, not an option of the pipeline.
+* ``upstroke``: the pipeline option ``heart.ppg_fiducial = "upstroke"`` (steepest upstroke,
+  :func:`~coregulate.models.beats.max_slope_points`) instead of the systolic peak.
 
 Per variant and half: mean HR within 2 %, aligned RMSSD within 20 %, recordings aligned, and the
 median interval error SD against the strap over the recordings that align under every variant.
@@ -34,14 +33,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import validate_heart as vh  # noqa: E402
 
-from coregulate.models import artefacts, beat_track, beats  # noqa: E402
+from coregulate.models import artefacts, beat_track  # noqa: E402
 
 HALVES = {"odd": lambda i: i % 2 == 1, "even": lambda i: i % 2 == 0, "all": lambda i: True}
 
 
-def rows() -> dict[str, dict]:
+def rows(options: dict | None = None) -> dict[str, dict]:
     folders = sorted(glob.glob(str(vh.DEFAULT_DATA / "welltory_phone_ppg_polar_rr" / "data" / "subject_*")))
-    return {Path(f).name: vh.welltory(Path(f)) for f in folders}
+    return {Path(f).name: vh.welltory(Path(f), options) for f in folders}
 
 
 def before() -> dict[str, dict]:
@@ -59,18 +58,9 @@ def before() -> dict[str, dict]:
         beat_track.MISSED_PULSE_RATIO, beat_track.CorrectorOptions = ratio, options
 
 
-def upstroke() -> dict[str, dict]:
-    saved = beats.PPG_FIDUCIAL
-    beats.PPG_FIDUCIAL = "slope"
-    try:
-        return rows()
-    finally:
-        beats.PPG_FIDUCIAL = saved
-
-
 def main() -> None:
     warnings.simplefilter("ignore")
-    variants = {"default": rows(), "before": before(), "upstroke": upstroke()}
+    variants = {"default": rows(), "before": before(), "upstroke": rows({"heart": {"ppg_fiducial": "upstroke"}})}
     names = sorted(variants["default"])
     everywhere = [n for n in names if all(v[n]["aligned"] for v in variants.values())]
     print("variant    half   HR<=2%  RMSSD<=20% (aligned)  whole-rec RMSSD<=20%  median ivSD (aligned in all 3)")

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..sensors.chunk import Chunk, StreamKind
 from .artefacts import CorrectorOptions, StreamingCorrector
-from .beats import ECG_MIN_TEMPLATE_CORR, BeatDetector, BeatDetectorOptions, MotionGate
+from .beats import ECG_MIN_TEMPLATE_CORR, PPG_FIDUCIALS, BeatDetector, BeatDetectorOptions, MotionGate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .heart import HeartOptions
@@ -67,7 +67,8 @@ class BeatTrack:
         if kind in (StreamKind.ECG, StreamKind.PPG):
             self.detector = BeatDetector(
                 float(rate or 0.0) or 1.0, "ecg" if kind == StreamKind.ECG else "ppg",
-                BeatDetectorOptions(options.detector_step_s, options.detector_margin_s),
+                BeatDetectorOptions(options.detector_step_s, options.detector_margin_s,
+                                    ppg_fiducial=PPG_FIDUCIALS[options.ppg_fiducial] if options.ppg_fiducial != "peak" else None),
             )
         self.corrector = StreamingCorrector(CorrectorOptions(
             block=options.corrector_block, lookahead=options.corrector_lookahead, min_rr_s=options.min_rr_s,
