@@ -21,7 +21,8 @@ fused series takes, at every moment, the beats of the highest-ranked track whose
    ``{"heart": {"beat_sources": ["ecg", "rr", "ppg"]}}``.
 2. ``ECG`` -- R peaks detected here (:mod:`.beats`).
 3. ``PPG`` -- pulse peaks (wrist BVP, finger PPG); pulse arrival jitter makes RMSSD from PPG less
-   precise, and motion blocks yield no beats.
+   precise, and motion blocks yield no beats. A pulse the detector rejected or did not find ends
+   the run (:mod:`.beat_track`): no interval spans it and no beat is invented in it.
 4. ``HR`` (device heart rate, e.g. the E4's or a strap's 1-Hz HR) -- never beats: it feeds
    ``hr_bpm`` (window mean) and ``hr_inst_bpm`` only where no beats are usable, and then
    ``heart_source = "device_hr"`` (and :mod:`.autonomic` keeps ``quality`` at ``fair`` at best).
