@@ -140,9 +140,10 @@ ALIGN_MAX_MS = 40.0
 ALIGN_MIN_INTERVALS = 20
 
 
-def pipeline_beats(spec: str) -> tuple[list[tuple[float, float | None]], int]:
+def pipeline_beats(spec: str, options: dict | None = None) -> tuple[list[tuple[float, float | None]], int]:
     """The fused beats the ``analyze`` pipeline computes its heart features from: the SPEC's
-    reader, the :class:`~coregulate.models.heart.HeartEstimator` with the default configuration;
+    reader, the :class:`~coregulate.models.heart.HeartEstimator` with the default configuration
+    (or with pipeline ``options``, e.g. ``{"heart": {"ppg_fiducial": "upstroke"}}``);
     ``(time, NN interval in ms or None at the start of a run)`` per beat, and the number of
     seconds with ``hr_bpm``."""
     from coregulate.models.config import PipelineConfig
@@ -151,7 +152,7 @@ def pipeline_beats(spec: str) -> tuple[list[tuple[float, float | None]], int]:
     from coregulate.sensors.spec import parse_spec
 
     r = open_reader(parse_spec(spec))
-    est = HeartEstimator("client", r.streams, PipelineConfig())
+    est = HeartEstimator("client", r.streams, PipelineConfig(options=options or {}))
     rows = []
     for c in r.chunks():
         rows += est.update(c)
@@ -179,12 +180,13 @@ def align_to_reference(bt: np.ndarray, rr_ref: np.ndarray) -> tuple[np.ndarray, 
     return rt + centre, best[1] + centre, best[0]
 
 
-def welltory(folder: Path) -> dict:
-    """One Welltory recording through the user's path (see the module docstring)."""
+def welltory(folder: Path, options: dict | None = None) -> dict:
+    """One Welltory recording through the user's path (see the module docstring; ``options``:
+    pipeline options, default none)."""
     rr = np.loadtxt(folder / "RR.txt")
     _, _, channel = welltory_signal(folder)
     spec = f"client=csv:{folder / 'PPG.csv'}?time=time:ms&ppg=-{channel}"
-    beats, hr_seconds = pipeline_beats(spec)
+    beats, hr_seconds = pipeline_beats(spec, options)
     bt = np.array([b[0] for b in beats])
     nn = np.array([b[1] for b in beats if b[1] is not None])
     # successive differences only between adjacent NN intervals of one run (as the HRV window)

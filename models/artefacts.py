@@ -131,15 +131,19 @@ def _shift(src: list[int], idx: list[int], by: int) -> list[int]:
     return sorted(set(idx))
 
 
-def correct_artifacts(art: dict[str, list[int]], beats: np.ndarray) -> np.ndarray:
+def correct_artifacts(art: dict[str, list[int]], beats: np.ndarray, insert_missed: bool = True) -> np.ndarray:
     """Delete extra beats, insert missed ones, move ectopic/long-short beats to the midpoint of
-    their neighbours (neurokit2 ``_correct_artifacts``, without rounding to samples)."""
+    their neighbours (neurokit2 ``_correct_artifacts``, without rounding to samples).
+
+    ``insert_missed=False`` leaves a missed beat's long interval as it is (no beat is invented in
+    it); the caller then ends the run there (:class:`.beat_track.BeatTrack`, PPG).
+    """
     b = beats.copy()
     extra, missed, ect, ls = art["extra"], list(art["missed"]), list(art["ectopic"]), list(art["longshort"])
     if extra:
         b = np.delete(b, extra)
         missed, ect, ls = _shift(extra, missed, -1), _shift(extra, ect, -1), _shift(extra, ls, -1)
-    if missed:
+    if missed and insert_missed:
         m = np.array([j for j in missed if 1 < j < len(b)], dtype=int)
         if len(m):
             b = np.insert(b, m, b[m - 1] + (b[m] - b[m - 1]) / 2)
@@ -153,8 +157,9 @@ def correct_artifacts(art: dict[str, list[int]], beats: np.ndarray) -> np.ndarra
     return b
 
 
-def fix_beats(beats: np.ndarray, min_threshold_s: float = 0.0) -> tuple[np.ndarray, int]:
-    """Iterative correction as in neurokit2 ``signal_fixpeaks(method="Kubios", iterative=True)``.
+def fix_beats(beats: np.ndarray, min_threshold_s: float = 0.0, insert_missed: bool = True) -> tuple[np.ndarray, int]:
+    """Iterative correction as in neurokit2 ``signal_fixpeaks(method="Kubios", iterative=True)``
+    (``insert_missed``: see :func:`correct_artifacts`).
 
     Returns the corrected beat times and the number of artefacts found in the first pass.
     """
@@ -163,13 +168,13 @@ def fix_beats(beats: np.ndarray, min_threshold_s: float = 0.0) -> tuple[np.ndarr
     n_first = n_cur = sum(len(v) for v in art.values())
     if not n_first:  # nothing to correct: another pass could only find nothing again
         return beats, 0
-    clean = correct_artifacts(art, beats)
+    clean = correct_artifacts(art, beats, insert_missed)
     while True:
         new = find_artifacts(clean, min_threshold_s)
         n_prev, n_cur = n_cur, sum(len(v) for v in new.values())
         if n_cur >= n_prev:
             break
-        clean = correct_artifacts(new, clean)
+        clean = correct_artifacts(new, clean, insert_missed)
     return clean, n_first
 
 
@@ -193,6 +198,11 @@ class CorrectorOptions:
     #: shrinks to a few ms and plain timing jitter (~1-4 ms at 130 Hz) gets "corrected"; 30 ms is
     #: still below the strongest fixed threshold Kubios offers (50 ms, "very strong").
     min_threshold_s: float = 0.03
+    #: Insert a beat in the middle of a missed beat's interval (Lipponen & Tarvainen 2019). Off for
+    #: PPG tracks, which end the run at such an interval instead (:mod:`.beat_track`): a camera's
+    #: missed pulse is a stretch without a measured beat, and an invented midpoint beat gives two
+    #: intervals whose successive differences are tens of ms off.
+    insert_missed: bool = True
 
 
 class StreamingCorrector:
@@ -252,7 +262,7 @@ class StreamingCorrector:
     def _run(self, final: bool) -> list[tuple[float, int]]:
         lo = max(0, self.first_pending - self.o.context)
         raw = np.asarray(self.raw[lo:])
-        clean, _ = fix_beats(raw, self.o.min_threshold_s)
+        clean, _ = fix_beats(raw, self.o.min_threshold_s, self.o.insert_missed)
         upto = len(self.raw) if final else len(self.raw) - self.o.lookahead
         bound = np.inf if final else self.raw[upto]
         start = self.last_final + self.o.min_rr_s

@@ -29,12 +29,21 @@ import numpy as np
 
 from ..sensors.chunk import Chunk, StreamKind
 from .artefacts import CorrectorOptions, StreamingCorrector
-from .beats import ECG_MIN_TEMPLATE_CORR, BeatDetector, BeatDetectorOptions, MotionGate
+from .beats import ECG_MIN_TEMPLATE_CORR, PPG_FIDUCIALS, BeatDetector, BeatDetectorOptions, MotionGate
 
 if TYPE_CHECKING:  # pragma: no cover
     from .heart import HeartOptions
 
 Item = tuple[str, float, int, Any]  # ("beat", t, corrected, amplitude) | ("gap", t0, 0, reason)
+
+#: A final PPG interval at least this many times the median of the track's recent intervals is
+#: nearer two beats than one: a pulse the detector did not find. The run ends there (a gap), so
+#: that the interval enters neither HR nor HRV, and no beat is invented inside it.
+MISSED_PULSE_RATIO = 1.5
+#: How many recent intervals (across gaps) that median is taken over, and how many it needs
+#: (the 11-beat median filter of Lipponen & Tarvainen 2019).
+MISSED_PULSE_CONTEXT = 11
+MISSED_PULSE_MIN_CONTEXT = 5
 
 
 class BeatTrack:
@@ -58,11 +67,12 @@ class BeatTrack:
         if kind in (StreamKind.ECG, StreamKind.PPG):
             self.detector = BeatDetector(
                 float(rate or 0.0) or 1.0, "ecg" if kind == StreamKind.ECG else "ppg",
-                BeatDetectorOptions(options.detector_step_s, options.detector_margin_s),
+                BeatDetectorOptions(options.detector_step_s, options.detector_margin_s,
+                                    ppg_fiducial=PPG_FIDUCIALS[options.ppg_fiducial] if options.ppg_fiducial != "peak" else None),
             )
         self.corrector = StreamingCorrector(CorrectorOptions(
             block=options.corrector_block, lookahead=options.corrector_lookahead, min_rr_s=options.min_rr_s,
-            period_s=options.corrector_period_s))
+            period_s=options.corrector_period_s, insert_missed=kind != StreamKind.PPG))
         self.items: list[Item] = []
         self.final_wm = -math.inf
         self.source_wm = -math.inf
@@ -77,6 +87,10 @@ class BeatTrack:
         self.motion: MotionGate | None = None
         self.waiting: deque[Chunk] = deque()  # PPG chunks waiting for the ACC to reach them
         self.motion_dropped = 0  # beats dropped in strong-motion seconds
+        #: PPG only: the track's recent final intervals (s), kept across gaps, and the number of
+        #: runs ended at a missed pulse (:meth:`_missed_pulse`)
+        self.recent_iv: deque[float] = deque(maxlen=MISSED_PULSE_CONTEXT)
+        self.missed_pulses = 0
         self.last_raw: float | None = None
         self.last_sample_t: float | None = None
         self.silent_until = -math.inf  # an empty chunk said: no samples up to here
@@ -352,6 +366,10 @@ class BeatTrack:
                 self.poor.add(t)
             if self.raw_poor and len(self.raw_poor) > 64:  # raw beats deleted by the correction
                 self.raw_poor = {x for x in self.raw_poor if x > t}
+            if self._missed_pulse(t):
+                self.closed_runs.append((self.run[0], self.run[1]))  # type: ignore[index]
+                self.items.append(("gap", self.run[1], 0, "PPG pulse missed (interval nearer two beats than one)"))  # type: ignore[index]
+                self.run = None
             self.items.append(("beat", t, c, amp))
             if self.run is None:
                 self.run = [t, t]
@@ -363,6 +381,27 @@ class BeatTrack:
                 if first >= t:
                     break
                 del self.raw_amp[first]  # raw beats deleted by the correction
+
+    def _missed_pulse(self, t: float) -> bool:
+        """Whether final PPG beat ``t`` ends an interval of its run that spans a missed pulse.
+
+        The interval from the run's last beat is compared with the median of the track's last
+        ``MISSED_PULSE_CONTEXT`` intervals (kept across gaps: the runs of a camera PPG are often
+        shorter than the context, and at a run's first and last two intervals the artefact
+        corrector cannot judge, Lipponen & Tarvainen 2019). At ``MISSED_PULSE_RATIO`` or more it
+        is taken for a missed pulse. ECG beats and device RR are left to the corrector (an ECG pause
+        is real and is kept).
+        """
+        if self.kind != StreamKind.PPG or self.run is None:
+            return False
+        iv = t - self.run[1]
+        recent = self.recent_iv
+        missed = len(recent) >= MISSED_PULSE_MIN_CONTEXT and iv >= MISSED_PULSE_RATIO * float(np.median(recent))
+        if missed:
+            self.missed_pulses += 1
+        else:
+            recent.append(iv)
+        return missed
 
     def _begin_gap(self, t0: float, reason: str) -> None:
         self._final_beats(self.corrector.flush())

@@ -10,7 +10,8 @@ detector's moving averages away from every beat it finalises.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Callable
 
 import numpy as np
 from scipy.signal import butter, filtfilt, sosfiltfilt
@@ -114,9 +115,11 @@ PPG_RR_RANGE_S = (0.3, 2.0)
 #: 30 Hz, +-3 at 55 Hz): on the bench data it beat the three-point vertex (Welltory RMSSD within
 #: 20 %: 11 vs 9 of 21; Verity Sense intervals within 20 ms: 97.3 vs 96.5 %).
 PPG_PEAK_FIT_S = 0.06
-#: PPG fiducial point: "peak" (systolic peak, :func:`refine_peaks_lsq`) or "slope" (steepest
-#: upstroke, :func:`max_slope_points`).
+#: PPG fiducial point by default: "peak" (systolic peak, :func:`refine_peaks_lsq`) or "slope"
+#: (steepest upstroke, :func:`max_slope_points`); a session chooses with ``heart.ppg_fiducial``.
 PPG_FIDUCIAL = "peak"
+#: ``heart.ppg_fiducial`` values -> this module's fiducial names.
+PPG_FIDUCIALS = {"peak": "peak", "upstroke": "slope"}
 #: How far before a systolic peak its upstroke is searched (s).
 PPG_UPSTROKE_S = 0.4
 #: Beat windows (s before, s after the fiducial point) for the template.
@@ -241,7 +244,7 @@ def max_slope_points(clean: np.ndarray, peaks: np.ndarray, fs: float, search_s: 
     return out
 
 
-def detect_ppg_beats(segment: np.ndarray, fs: float) -> Detection:
+def detect_ppg_beats(segment: np.ndarray, fs: float, fiducial: str | None = None) -> Detection:
     """PPG beats with fiducial points and per-beat quality.
 
     Elgendi peaks (:func:`detect_ppg`) refined to sub-sample position (:func:`refine_peaks_lsq`
@@ -258,11 +261,13 @@ def detect_ppg_beats(segment: np.ndarray, fs: float) -> Detection:
     within 2 % on 17 instead of 20 of 21 and Verity Sense intervals within 20 ms of the device's
     PPI on 60 instead of 97.3 %: it stays an alternative for the bench
     (``bench/validate_heart.py --ppg-fiducial slope``; bench/RESULTS.md, "Heart leftovers").
+    ``fiducial`` ("peak" or "slope"; None: ``PPG_FIDUCIAL``) chooses per detector: a session
+    sets it with the ``heart.ppg_fiducial`` option (:class:`.heart.HeartOptions`).
     """
     peaks, clean = detect_ppg(segment, fs)
     if len(peaks) == 0:
         return Detection(np.empty(0), peaks, np.empty(0), clean)
-    if PPG_FIDUCIAL == "slope":
+    if (fiducial or PPG_FIDUCIAL) == "slope":
         points = max_slope_points(clean, peaks, fs)
         ok = np.isfinite(points)
         peaks, points = peaks[ok], points[ok]
@@ -291,6 +296,8 @@ class BeatDetectorOptions:
     margin_s: float = 2.0  # context on both sides (filter transients, 0.75-s detector averages)
     #: beats below this quality are not returned; None: ``PPG_MIN_BEAT_QUALITY`` for PPG, no floor for ECG
     min_quality: float | None = None
+    #: PPG fiducial point, "peak" or "slope" (:func:`detect_ppg_beats`); None: ``PPG_FIDUCIAL``
+    ppg_fiducial: str | None = None
 
 
 #: How many recent beats keep their quality in :attr:`BeatDetector.quality` when nobody pops them.
@@ -333,8 +340,13 @@ class BeatDetector:
     def __init__(self, fs: float, kind: str = "ecg", options: BeatDetectorOptions | None = None) -> None:
         self.fs = float(fs)
         self.kind = kind
-        self.detect = detect_ecg_beats if kind == "ecg" else detect_ppg_beats
         o = options or BeatDetectorOptions()
+        if kind == "ecg":
+            self.detect: Callable[[np.ndarray, float], Detection] = detect_ecg_beats
+        elif o.ppg_fiducial is None:
+            self.detect = detect_ppg_beats
+        else:
+            self.detect = partial(detect_ppg_beats, fiducial=o.ppg_fiducial)
         self.step = max(1, int(round(o.step_s * self.fs)))
         self.margin = max(1, int(round(o.margin_s * self.fs)))
         if o.min_quality is not None:

@@ -21,7 +21,8 @@ fused series takes, at every moment, the beats of the highest-ranked track whose
    ``{"heart": {"beat_sources": ["ecg", "rr", "ppg"]}}``.
 2. ``ECG`` -- R peaks detected here (:mod:`.beats`).
 3. ``PPG`` -- pulse peaks (wrist BVP, finger PPG); pulse arrival jitter makes RMSSD from PPG less
-   precise, and motion blocks yield no beats.
+   precise, and motion blocks yield no beats. A pulse the detector rejected or did not find ends
+   the run (:mod:`.beat_track`): no interval spans it and no beat is invented in it.
 4. ``HR`` (device heart rate, e.g. the E4's or a strap's 1-Hz HR) -- never beats: it feeds
    ``hr_bpm`` (window mean) and ``hr_inst_bpm`` only where no beats are usable, and then
    ``heart_source = "device_hr"`` (and :mod:`.autonomic` keeps ``quality`` at ``fair`` at best).
@@ -100,7 +101,7 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .base import Event, SecondTicker, Second, StreamEstimator
 from .beat_alignment import MISALIGNED_S, ClockCheck
 from .beat_track import BeatTrack
-from .beats import STRONG_MOTION_MG, MotionGate
+from .beats import PPG_FIDUCIALS, STRONG_MOTION_MG, MotionGate
 from .config import ConfigError, PipelineConfig, family_options
 from .frequency import amplitude_breathing, hf_power
 from .hrv import TimeDomainWindow
@@ -145,6 +146,12 @@ class HeartOptions:
     #: PPG beats in seconds whose accelerometer RMS exceeds this (milli-g) are dropped (a gap);
     #: 0 turns the motion gate off (see :class:`.beats.MotionGate`)
     ppg_motion_mg: float = STRONG_MOTION_MG
+    #: PPG fiducial point: "peak" (systolic peak, the default) or "upstroke" (steepest upstroke,
+    #: :func:`.beats.max_slope_points`; Peralta et al. 2019, finger PPG). On the Welltory phone-camera
+    #: recordings the upstroke's intervals follow the chest strap's more closely, but on the Polar
+    #: Verity Sense it breaks the match with the device's PPI (bench/RESULTS.md, issue 13): a
+    #: choice for camera PPG, applied to every PPG stream of the session.
+    ppg_fiducial: str = "peak"
 
     def __post_init__(self) -> None:
         self.beat_sources = tuple(self.beat_sources)  # a list after a JSON round trip
@@ -152,6 +159,9 @@ class HeartOptions:
         if bad or len(set(self.beat_sources)) != len(self.beat_sources):
             raise ConfigError(f"{list(self.beat_sources)} is not a list of distinct beat sources",
                               field="options.heart.beat_sources", expected="some of 'rr', 'ecg', 'ppg', best first")
+        if self.ppg_fiducial not in PPG_FIDUCIALS:
+            raise ConfigError(f"{self.ppg_fiducial!r} is not a PPG fiducial point", field="options.heart.ppg_fiducial",
+                              expected="'peak' or 'upstroke'")
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "HeartOptions":

@@ -36,16 +36,18 @@ def test_mitbih_sensitivity_and_ppv(shared_data, vh, record, se_min, ppv_min):
 @pytest.mark.realdata
 def test_welltory_finger_ppg_mean_hr_and_rmssd(shared_data, vh):
     """The user's path (csv reader, HeartEstimator's fused beats). Targets: mean HR within 2 % of
-    the H10 on >= 18 of 21 (17 reached) and aligned RMSSD within 20 % on >= 15 of 21 (10
+    the H10 on >= 18 of 21 (20 reached) and aligned RMSSD within 20 % on >= 15 of 21 (11
     reached); this guards what is reached. Before a rejected PPG beat ended its run, the same
-    path had HR within 2 % on 7 of 21 (intervals across rejected beats)."""
+    path had HR within 2 % on 7 of 21 (intervals across rejected beats); before a missed pulse
+    ended its run (``beat_track.MISSED_PULSE_RATIO``), 17 of 21, and whole-recording RMSSD
+    within 20 % on 9."""
     folders = sorted((shared_data / "welltory_phone_ppg_polar_rr" / "data").glob("subject_*"))
     rows = [vh.welltory(f) for f in folders]
     assert len(rows) == 21
-    assert sum(r["hr_err"] <= 2 for r in rows) >= 17
+    assert sum(r["hr_err"] <= 2 for r in rows) >= 20
     assert sum(r["aligned"] for r in rows) >= 15
-    assert sum(bool(r["aligned"] and r["rmssd_a_err"] <= 20) for r in rows) >= 10
-    assert sum(r["rmssd_err"] <= 20 for r in rows) >= 9
+    assert sum(bool(r["aligned"] and r["rmssd_a_err"] <= 20) for r in rows) >= 11
+    assert sum(r["rmssd_err"] <= 20 for r in rows) >= 11
     assert np.median([r["coverage"] for r in rows]) >= 75
     # well-aligned recordings: the camera's beat timing noise stays at the tens-of-ms scale
     assert np.median([r["iv_sd"] for r in rows if r["aligned"]]) < 20
