@@ -12,7 +12,15 @@ channel instead of inside the node ids:
 * the controller's scheduler reads those maps once all workers have collected, and hands out work
   in units: **all the tests of one group** form one unit, in collection order, on one worker;
   **every other test goes with its module**, so module- and session-scoped fixtures are built
-  once per module as in a serial run, and a module's tests keep their order.
+  once per module as in a serial run, and a module's tests keep their order;
+* units are handed out **longest first** (longest-processing-time scheduling), so that the last
+  worker does not finish alone with a long module: a unit's length is estimated from
+  ``tests/scheduling_costs.json`` (seconds per test module in an earlier parallel run, each
+  module's seconds shared equally among its tests; a module not in the file costs the mean
+  measured test). Refresh it after a parallel run with the CPU-time plugin
+  (``bench/pytest_cputime.py``, ``CPUTIME_OUT=/tmp/st.cpu``):
+  ``python tests/parallel_scheduling.py /tmp/st.cpu.gw* > tests/scheduling_costs.json``.
+  A stale file only costs time, never a test.
 
 A test's group is the name of its ``xdist_group`` mark, or ``lsl`` for tests marked ``lsl``: LSL
 streams are resolved by type over loopback, so two workers' outlets would answer each other's
@@ -24,7 +32,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -33,6 +43,8 @@ import pytest
 RESOURCE_MARKS = ("lsl",)
 _MAP_DIR = "coregulate_group_maps"
 _REPEAT = "\x00repeat "  # never in a node id: marks the n-th test of a node id shared by several
+# seconds per test module, measured; ``COREGULATE_TEST_COSTS`` names another file (the scheduler's own test)
+COSTS_FILE = Path(__file__).with_name("scheduling_costs.json")
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -46,6 +58,47 @@ def group_of(item: pytest.Item) -> str | None:
 def module_of(nodeid: str) -> str:
     """The test file of a node id (``tests/a/test_b.py::test_c[1]`` -> ``tests/a/test_b.py``)."""
     return nodeid.split("::", 1)[0]
+
+
+def load_costs() -> dict[str, float]:
+    """Measured seconds per test module (``{module: seconds}``); empty when the file is missing or unreadable."""
+    path = Path(os.environ.get("COREGULATE_TEST_COSTS", COSTS_FILE))
+    try:
+        costs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in costs.items()} if isinstance(costs, dict) else {}
+
+
+def unit_costs(units: dict[str, Iterable[str]], module_costs: dict[str, float]) -> dict[str, float]:
+    """Estimated seconds of each unit of work (``{unit: node ids}``).
+
+    A test costs its module's measured seconds divided by the number of the module's tests in
+    this run; a test of a module without a measurement costs the mean of the measured tests (1 s
+    when nothing is measured).
+    """
+    per_module: dict[str, int] = {}
+    for nodeids in units.values():
+        for nodeid in nodeids:
+            per_module[module_of(nodeid)] = per_module.get(module_of(nodeid), 0) + 1
+    measured = {m: n for m, n in per_module.items() if m in module_costs}
+    n_measured = sum(measured.values())
+    default = sum(module_costs[m] for m in measured) / n_measured if n_measured else 1.0
+    per_test = {m: module_costs[m] / n if m in measured else default for m, n in per_module.items()}
+    return {unit: sum(per_test[module_of(i)] for i in nodeids) for unit, nodeids in units.items()}
+
+
+def costs_from_cputime(paths: Iterable[str]) -> dict[str, float]:
+    """Wall seconds per test module from ``bench/pytest_cputime.py`` output files (one per worker)."""
+    costs: dict[str, float] = {}
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            _cpu, wall, nodeid = line.split(None, 2)
+            module = module_of(nodeid)
+            costs[module] = costs.get(module, 0.0) + float(wall)
+    return {m: round(s, 1) for m, s in sorted(costs.items(), key=lambda kv: -kv[1])}
 
 
 def _uses_our_scheduler(config: pytest.Config) -> bool:
@@ -99,6 +152,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         def __init__(self, config, log=None):
             super().__init__(config, log)
             self.groups: dict[str, str] = {}
+            self.longest_first = False
 
         def add_node_collection(self, node, collection) -> None:
             # xdist's scope schedulers key tests by node id, so tests sharing one (schemathesis
@@ -117,9 +171,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
                     self.groups.update(json.loads(path.read_text()))
             super().schedule()
 
+        def _assign_work_unit(self, node) -> None:
+            if not self.longest_first:  # once, when the first unit is handed out: longest first
+                cost = unit_costs({u: [i.split(_REPEAT, 1)[0] for i in ids] for u, ids in self.workqueue.items()},
+                                  load_costs())
+                ordered = sorted(self.workqueue.items(), key=lambda unit: -cost[unit[0]])  # stable: ties keep order
+                self.workqueue.clear()
+                self.workqueue.update(ordered)
+                self.longest_first = True
+            super()._assign_work_unit(node)
+
         def _split_scope(self, nodeid: str) -> str:
             nodeid = nodeid.split(_REPEAT, 1)[0]
             group = self.groups.get(nodeid)
             return f"group:{group}" if group else module_of(nodeid)
 
     return GroupOrModuleScheduling(config, log)
+
+
+if __name__ == "__main__":
+    # python tests/parallel_scheduling.py /tmp/st.cpu.gw0 /tmp/st.cpu.gw1 > tests/scheduling_costs.json
+    print(json.dumps(costs_from_cputime(sys.argv[1:]), indent=1))

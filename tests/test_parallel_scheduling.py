@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("xdist")
+
+from parallel_scheduling import costs_from_cputime, unit_costs  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 
@@ -32,7 +35,7 @@ def _module(marks: list[str | None]) -> str:
     return "\n".join(body)
 
 
-def _run(tmp_path: Path, modules: dict[str, list[str | None]]) -> dict[str, list[str]]:
+def _run(tmp_path: Path, modules: dict[str, list[str | None]], costs: dict[str, float] | None = None) -> dict[str, list[str]]:
     for name, marks in modules.items():
         (tmp_path / f"{name}.py").write_text(_module(marks))
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    lsl: LSL\n")
@@ -41,7 +44,11 @@ def _run(tmp_path: Path, modules: dict[str, list[str | None]]) -> dict[str, list
                                           "    items.append(next(i for i in items if i.name == 'test_0' and 'test_b' in i.nodeid))\n")
     log = tmp_path / "run.log"
     # only xdist and the plugin under test: the venv's other plugins (schemathesis, ...) cost seconds per worker
-    env = {**os.environ, "RUN_LOG": str(log), "PYTHONPATH": str(TESTS), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    costs_file = tmp_path / "costs.json"  # none given: a missing file, so collection order decides
+    if costs is not None:
+        costs_file.write_text(json.dumps(costs))
+    env = {**os.environ, "RUN_LOG": str(log), "PYTHONPATH": str(TESTS), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+           "COREGULATE_TEST_COSTS": str(costs_file)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "xdist", "-p", "parallel_scheduling", "-n", "2", "--dist",
                            "loadgroup", "-q", "-p", "no:cacheprovider", str(tmp_path)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -77,3 +84,29 @@ def test_a_group_runs_on_one_worker_in_one_stretch_and_modules_stay_whole(tmp_pa
     for m, marks in modules.items():
         plain = [f"{m}.py::test_{i}" for i, x in enumerate(marks) if x is None]
         assert len({w for w, ids in by_worker.items() if any(i in ids for i in plain)}) == 1, (m, by_worker)
+
+
+def test_the_longest_units_are_handed_out_first(tmp_path):
+    # collection order would start the two workers on test_a and test_b
+    modules = {"test_a": [None] * 2, "test_b": [None] * 2, "test_c": [None] * 2, "test_d": [None] * 2}
+    by_worker = _run(tmp_path, modules, costs={"test_a.py": 1.0, "test_b.py": 2.0, "test_c.py": 30.0, "test_d.py": 20.0})
+    firsts = sorted(ids[0].split(".py")[0] for ids in by_worker.values())
+    assert firsts == ["test_c", "test_d"], by_worker
+    ran = sorted(sum(by_worker.values(), []))
+    assert ran == sorted([f"{m}.py::test_{i}" for m in modules for i in range(2)] + ["test_b.py::test_0"])
+
+
+def test_unit_costs_share_a_modules_seconds_among_its_tests():
+    units = {"tests/a.py": ["tests/a.py::t1", "tests/a.py::t2"], "group:lsl": ["tests/a.py::t3", "tests/b.py::t1"],
+             "tests/c.py": ["tests/c.py::t1"]}
+    cost = unit_costs(units, {"tests/a.py": 30.0, "tests/b.py": 4.0})
+    # a's 30 s over its 3 tests; b measured; c not measured: the mean measured test, 34 s / 4 tests
+    assert cost == pytest.approx({"tests/a.py": 20.0, "group:lsl": 14.0, "tests/c.py": 8.5})
+    assert unit_costs(units, {}) == {"tests/a.py": 2.0, "group:lsl": 2.0, "tests/c.py": 1.0}
+
+
+def test_costs_are_read_from_the_cputime_plugins_files(tmp_path):
+    (tmp_path / "x.gw0").write_text("# total cpu 9.0 s, wall 20.0 s, tests 2\n"
+                                    "    3.00     7.50 tests/a.py::t1[x y]\n    1.00     2.00 tests/b.py::t\n")
+    (tmp_path / "x.gw1").write_text("    0.50     1.25 tests/a.py::t2\n")
+    assert costs_from_cputime([tmp_path / "x.gw0", tmp_path / "x.gw1"]) == {"tests/a.py": 8.8, "tests/b.py": 2.0}

@@ -195,16 +195,19 @@ def test_level_trust_with_a_baseline_from_a_separate_recording_needs_both_record
     assert session(1.0, BASELINE_WHOLE_RECORDING, peak_normalise=True) == 1.0
 
 
-def per_speaker_cli_auc(folder, who, tmp_path):
+def per_speaker_cli_auc(folder, who, tmp_path, speakers=None):
     """AUC of vocal_arousal (and of speaker-centred F0) for high vs low arousal clips, through
     ``analyze_session`` (what ``coregulate analyze`` runs) with default options, one file per
-    speaker: each clip at the start of a 10-s slot, scored by the second 5 s into its slot."""
+    speaker: each clip at the start of a 10-s slot, scored by the second 5 s into its slot.
+    ``speakers`` keeps only those speakers (all when None)."""
     import pandas as pd
     import soundfile as sf
 
     from coregulate.server.offline.analysis import analyze_session
 
     labels = pd.read_csv(folder / "labels.csv", dtype={who: str})
+    if speakers is not None:
+        labels = labels[labels[who].isin(speakers)]
     scores, f0, high, spk_of, notes = [], [], [], [], set()
     for spk, mine in labels.groupby(who):
         parts = []
@@ -234,16 +237,19 @@ def per_speaker_cli_auc(folder, who, tmp_path):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("corpus, who, target", [("emodb_speech", "speaker", 0.95),
-                                                 ("ravdess_arousal_subset", "actor", 0.90)])
-def test_vocal_arousal_through_the_cli_path(shared_data, tmp_path, capsys, corpus, who, target):
+@pytest.mark.parametrize("corpus, who, speakers, target", [("emodb_speech", "speaker", None, 0.95),
+                                                           ("ravdess_arousal_subset", "actor", ("01", "02", "03", "04"), 0.90)],
+                         ids=["emodb_speech", "ravdess_actors_01-04"])
+def test_vocal_arousal_through_the_cli_path(shared_data, tmp_path, capsys, corpus, who, speakers, target):
     """Issue 14's targets: EmoDB >= 0.95 (peak-normalised clips: the level is detected as
     untrustworthy), RAVDESS >= 0.90 (held out), per-speaker files shorter than the baseline
-    (so the whole file is the baseline, and analyze says so)."""
+    (so the whole file is the baseline, and analyze says so). RAVDESS: actors 01-04 (two men, two
+    women, 64 clips) keep the test's cost down; the figure over all ten actors is
+    ``bench/validate_arousal.py``'s (0.994 here over all ten, 0.991 over these four)."""
     folder = shared_data / corpus
     if not folder.is_dir():
         pytest.skip(f"{corpus} not in the shared data")
-    auc, f0_auc, coverage, notes = per_speaker_cli_auc(folder, who, tmp_path)
+    auc, f0_auc, coverage, notes = per_speaker_cli_auc(folder, who, tmp_path, speakers)
     with capsys.disabled():
         print(f"\n{corpus}: vocal_arousal AUC {auc:.3f} (F0 alone {f0_auc:.3f}), coverage {coverage:.2f}")
     assert coverage >= 0.95
