@@ -173,6 +173,40 @@ def _slow_fluctuation(rng: np.random.Generator, n_s: int) -> np.ndarray:
     return y / (np.std(y) + 1e-12)
 
 
+def _interp_per_second(wave: list[float], t: float) -> float:
+    """``np.interp(t, np.arange(len(wave)), wave)``, the same float, in plain Python.
+
+    NumPy's ``interp`` lets go of the GIL inside every call (its grid is longer than NumPy's
+    threading threshold). Called once per beat between Python statements, those thousands of
+    short releases kept a server's event loop from ever taking the GIL back while a Simulator
+    was being built in a worker thread: 230 ms stalls (the convoy effect of CPython's GIL,
+    bpo-7946; ``bench/bench_create_stall.py``). The arithmetic is NumPy's (``arr_interp``):
+    ``slope * (t - x[j]) + y[j]`` with ``slope = (y[j+1] - y[j]) / (x[j+1] - x[j])``, here with
+    ``x[j] = j``.
+
+    Parameters
+    ----------
+    wave : list of float
+        Values at whole seconds 0, 1, ..., ``len(wave) - 1``.
+    t : float
+        Session time (s); outside the grid the end value is returned, as ``np.interp`` does.
+
+    Returns
+    -------
+    float
+        The linearly interpolated value at ``t``.
+    """
+    if t <= 0.0:
+        return wave[0]
+    j = int(t)
+    if j >= len(wave) - 1:
+        return wave[-1]
+    if t == j:
+        return wave[j]
+    slope = (wave[j + 1] - wave[j]) / 1.0
+    return slope * (t - j) + wave[j]
+
+
 class Simulator(Source):
     """Simulated dyadic session (client and therapist) as a :class:`~coregulate.sensors.base.Source`.
 
@@ -241,8 +275,9 @@ class Simulator(Source):
             rng = self._rng(2, i)
             t, times, rrs, breath_phase = 0.3 + 0.2 * rng.random(), [], [], 0.0
             last = t
+            wave = slow_waves[who].tolist()
             while t < self.duration_s + 2:
-                hr = float(sched.value("hr_bpm", t)) + 3.0 * float(np.interp(t, sec, slow_waves[who]))
+                hr = float(sched.value("hr_bpm", t)) + 3.0 * _interp_per_second(wave, t)
                 rsa = float(sched.value("rsa_ms", t))
                 breath_hz = float(sched.value("breath_rpm", t)) / 60.0
                 rr = 60000.0 / hr + rsa * math.sin(2 * math.pi * breath_hz * t + breath_phase) + rng.normal(0, 4.0)

@@ -85,12 +85,12 @@ def create_app(settings: Settings | str | Path | None = None, token: str | None 
             req = SessionCreate(source=SourceSpec(kind="simulator", duration_s=settings.demo_duration_s),
                                 speed=settings.demo_speed, baseline_speed=settings.demo_baseline_speed,
                                 label="demo (simulated dyad)")
-            s = manager.create(req)
+            s = manager.register(req, *await asyncio.to_thread(manager.open_source, req))  # off the loop
             await manager.start(s.id)
             app.state.demo_session = s.id
         for item in settings.startup:
-            if isinstance(item, SessionCreate):  # a resting recording runs off the event loop
-                s = manager.create(item, await asyncio.to_thread(manager.resting_baseline, item))
+            if isinstance(item, SessionCreate):  # its files and resting recording are read off the loop
+                s = manager.register(item, *await asyncio.to_thread(manager.open_source, item))
             else:
                 s = manager.create_prepared(item)
             await manager.start(s.id)

@@ -5,8 +5,10 @@ writing through a :class:`~coregulate.server.session.recorder.Recorder` and push
 :class:`~coregulate.server.web.hub.Hub`). Finished sessions are the files ``DATA/sessions/<id>.sqlite``,
 read through :class:`~coregulate.server.session.recorder.SessionStore`.
 
-Annotation writes on a live session go through its recorder, in the loop, so that the server
-never opens a second writer that would wait on the recorder's lock from inside the loop.
+A session is created in two steps so that the server's loop never waits on a source being built:
+:meth:`SessionManager.open_source` (blocking, in a worker thread), then :meth:`SessionManager.register`
+(in the loop). Annotation writes on a live session go through its recorder, in the loop, so that the
+server never opens a second writer that would wait on the recorder's lock from inside the loop.
 """
 
 from __future__ import annotations
@@ -100,8 +102,7 @@ class SessionManager:
                 del self.live[sid]
 
     def resting_baseline(self, req: SessionCreate) -> dict[str, Any] | None:
-        """The baseline of ``req.baseline_from`` (None without one). Blocking: the resting
-        recording runs through the pipeline, so call it off the event loop."""
+        """The baseline of ``req.baseline_from`` (None without one); blocking, like :meth:`open_source`."""
         if not req.baseline_from:
             return None
         from ..offline.baseline import FROM_RECORDING, reference_from
@@ -112,13 +113,12 @@ class SessionManager:
         except Exception as exc:  # InputError and friends carry a clear message for the user
             raise SessionError(422, f"cannot use the resting recording (baseline_from): {exc}") from None
 
-    def create(self, req: SessionCreate, resting_baseline: dict[str, Any] | None = None) -> LiveSession:
-        """Register a session; ``resting_baseline`` is :meth:`resting_baseline` of ``req`` when the
-        caller computed it off the event loop (else it is computed here)."""
-        self.forget_finished()
-        b = self.backends
+    def open_source(self, req: SessionCreate) -> tuple[Any, Any]:
+        """(source, config) of ``req``. Blocking (a Simulator takes 0.3 s to build, a replay opens files,
+        a resting recording runs through the pipeline): call it off the loop, then :meth:`register`."""
+        ref = self.resting_baseline(req)  # first: its error is the one a request with two gets
         try:
-            source = b.make_source(req.source, _speed(req.speed))
+            source = self.backends.make_source(req.source, _speed(req.speed))
         except SessionError:
             raise
         except Exception as exc:  # InputError and friends carry a clear message for the user
@@ -127,7 +127,6 @@ class SessionManager:
         if req.baseline_from:
             from ..offline.baseline import with_reference
 
-            ref = resting_baseline if resting_baseline is not None else self.resting_baseline(req)
             try:
                 config = with_reference(ref, config, sorted({s.participant for s in source.streams}))
             except Exception as exc:
@@ -140,17 +139,18 @@ class SessionManager:
             if not hasattr(source, "fast_forward") or seg is None:
                 raise SessionError(422, "baseline_speed needs a simulated or replayed source")
             source.fast_forward = FastForward(until_s=seg[1], speed=_speed(req.baseline_speed))
-        return self._register(req, source, config)
+        return source, config
 
     def create_prepared(self, p: PreparedSession) -> LiveSession:
         """Register a session whose source and config were built by the caller."""
-        self.forget_finished()
         req = SessionCreate(source=SourceSpec(kind="live"), speed=1.0, keep_audio=p.keep_audio,
                             window_s=p.config.window_s, baseline=p.config.baseline, options=p.config.options,
                             label=p.label, participant_codes=p.participant_codes)
-        return self._register(req, p.source, p.config, p.sinks)
+        return self.register(req, p.source, p.config, p.sinks)
 
-    def _register(self, req: SessionCreate, source: Any, config: Any, sinks: list | None = None) -> LiveSession:
+    def register(self, req: SessionCreate, source: Any, config: Any, sinks: list | None = None) -> LiveSession:
+        """A new session of ``source`` and ``config`` (:meth:`open_source`); call it in the event loop."""
+        self.forget_finished()
         sid = self.new_id()
         try:
             loop = asyncio.get_running_loop()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from coregulate.sensors.chunk import StreamKind
-from coregulate.sensors.simulator import Simulator
+from coregulate.sensors.simulator import Simulator, _interp_per_second
 
 
 def _concat(sim):
@@ -82,3 +82,14 @@ async def test_async_iteration_matches_sync_chunks():
     ref = list(Simulator(seed=5, duration_s=305, audio=False).chunks())
     assert len(got) == len(ref)
     assert all(np.array_equal(a.values, b.values) for a, b in zip(got, ref))
+
+
+def test_per_second_interpolation_is_numpys_to_the_bit():
+    # the beat loop uses it instead of np.interp (which lets go of the GIL on every call): the
+    # beats, and so every sample and final row, must not change by a single bit
+    rng = np.random.default_rng(7)
+    wave = rng.standard_normal(40) * 1e3
+    grid = np.arange(40.0)
+    ts = np.concatenate([rng.uniform(-3.0, 43.0, 5000), np.arange(-1.0, 41.0, 0.125), [0.0, 38.999999999, 39.0]])
+    ours = np.array([_interp_per_second(wave.tolist(), float(t)) for t in ts])
+    assert np.array_equal(ours, np.interp(ts, grid, wave))

@@ -34,9 +34,10 @@ async def create_session(body: SessionCreate, request: Request) -> dict:
         except ValueError as exc:
             raise http_error(SessionError(403, str(exc))) from None
     try:
-        # the resting recording runs through the pipeline: off the event loop
-        resting = await run_in_threadpool(m.resting_baseline, body) if body.baseline_from else None
-        s = m.create(body, resting)
+        # building the source (a Simulator: 0.3 s) and the resting baseline (a recording through the
+        # pipeline) would stall every viewer's pushes: off the event loop
+        source, config = await run_in_threadpool(m.open_source, body)
+        s = m.register(body, source, config)
         if body.start:
             await m.start(s.id)
     except SessionError as exc:
