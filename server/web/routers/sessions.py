@@ -83,7 +83,9 @@ async def start_session(session_id: str, request: Request) -> dict:
 async def stop_session(session_id: str, request: Request) -> dict:
     m = manager(request)
     try:
-        await m.stop(session_id)
+        s = await m.stop(session_id)
+        if not m.exists(session_id):  # created, never started: no recording to describe
+            return m.describe_live(s)
         return await run_in_threadpool(m.describe, session_id)
     except SessionError as exc:
         raise http_error(exc) from None

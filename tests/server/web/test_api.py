@@ -85,6 +85,13 @@ def test_stop_keeps_the_recording(client):
     assert client.post(f"/api/sessions/{sid}/stop", headers=H).status_code == 409
 
 
+def test_stopping_a_session_never_started_answers_with_it(client):
+    sid = _create(client, start=False)["id"]
+    r = client.post(f"/api/sessions/{sid}/stop", headers=H)
+    assert r.status_code == 200 and r.json()["id"] == sid and r.json()["status"] == "stopped"
+    assert client.post(f"/api/sessions/{sid}/stop", headers=H).status_code == 404  # gone, nothing recorded
+
+
 def test_annotations_live_then_after_the_session(client):
     sid = _create(client, duration_s=20, speed=4.0)["id"]
     with client.websocket_connect(f"/api/sessions/{sid}/ws?since=0", subprotocols=["coregulate", f"token.{VIEW}"]) as ws:
