@@ -39,6 +39,10 @@ from .base import Event
 from .dyad_events import DYSREGULATED
 from .provisional_events import DYAD_EVENT_KINDS
 
+#: The dyad event kinds whose rules read the whole synchrony (``sync_significant``, ``leader``),
+#: which :meth:`~.dyad.DyadPipeline.rules_copy` keeps only when asked to.
+SYNCHRONY_KINDS = frozenset({"co_regulation", "therapist_dysregulated"})
+
 #: Provisional seconds past the newest final dyad second evaluated, at most (as for zone events).
 MAX_AHEAD_S = 60
 
@@ -93,38 +97,54 @@ class ProvisionalDyad:
         if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
         self._seen = end
-        pauses, out_of_window = self._client_outlook(dyad_upto + 1, end)
-        if not out_of_window and self.dyad.quiet(pauses):
+        first = dyad_upto + 1
+        pauses = self._client_pauses(first, end)
+        therapist = self.dyad.therapist_active() or self._out_ahead(self.dyad.therapist, first, end)
+        if not therapist and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
-        rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
-        probe = self.dyad.rules_copy()
+        # the whole synchrony only when the rules that read it could fire (rules_copy)
+        synchrony = therapist or self.dyad.coregulation_possible(end - dyad_upto)
+        kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
+        rows = {who: self._rows(who, first, end) for who in self.people}
+        probe = self.dyad.rules_copy(synchrony)
         out: list[Event] = []
         met: list[int] = []
-        for t in range(dyad_upto + 1, end + 1):
-            before = {e.t_start for e in probe.open_candidates()}
+        for t in range(first, end + 1):
+            before = {(e.kind, e.t_start) for e in probe.open_candidates()}
             _, evs = probe.update(t, {who: rows[who].get(t, {}) for who in self.people})
-            evs = [e for e in evs if e.kind in DYAD_EVENT_KINDS]
-            evs += [e for e in probe.open_candidates() if e.t_start not in before]
+            evs += [e for e in probe.open_candidates() if (e.kind, e.t_start) not in before]
+            evs = [e for e in evs if e.kind in kinds]
             out += evs
             met += [t] * len(evs)
         return out, met
 
-    def _client_outlook(self, first: int, last: int) -> tuple[list[float | None], bool]:
-        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown) and
-        whether one of those seconds could have a zone out of the window, as :meth:`_rows` would make
-        them (final rows, then the newest final zone with the provisional zone changes after it)."""
-        who = self.dyad.client
+    def _client_pauses(self, first: int, last: int) -> list[float | None]:
+        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown), as
+        :meth:`_rows` would make them (final rows, then the early columns)."""
+        tier = self.tiers[self.dyad.client]
+        final = self.final_rows.get(self.dyad.client, {})
+        early = tier.early_columns(tier.person.final_upto + 1, last)
+        return [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
+
+    def _out_ahead(self, who: str, first: int, last: int) -> bool:
+        """Whether one of the seconds ``[first, last]`` could have the person's zone out of the
+        window, as :meth:`_rows` would make them (final rows, then the newest final zone with the
+        provisional zone changes after it: those the tier's :meth:`~.pipeline.ProvisionalTier.zone_events`
+        found when they start at the same second, computed again otherwise)."""
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
+        if any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final):
+            return True
         start = max(first, person.final_upto + 1)
-        early = tier.early_columns(person.final_upto + 1, last)
-        pauses = [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
-        out = any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final)
-        if not out and start <= last and person.last_row is not None:
-            changes = person.peek_zone_changes(tier.hr_by_second(start, last), early)
-            out = person.last_row.get("zone") in DYSREGULATED or any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
-        return pauses, out
+        if start > last or person.last_row is None:
+            return False
+        if person.last_row.get("zone") in DYSREGULATED:
+            return True
+        evaluated, changes = tier.zone_changes
+        if evaluated != start:
+            changes = person.peek_zone_changes(tier.hr_by_second(start, last), tier.early_columns(start, last))
+        return any(e.t_start <= last and e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""

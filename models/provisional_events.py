@@ -46,7 +46,7 @@ ZONE_EVENT_KINDS = frozenset({"leave_window", "return_window", "zone_change"})
 #: look-ahead past the provisional event's time after which, without a match, it is withdrawn.
 MATCH_TOLERANCE_S = 10.0
 #: Dyad event kinds that may be pushed provisionally (:mod:`.provisional_dyad`).
-DYAD_EVENT_KINDS = frozenset({"rupture_candidate", "repair_candidate"})
+DYAD_EVENT_KINDS = frozenset({"rupture_candidate", "repair_candidate", "co_regulation", "therapist_dysregulated"})
 #: Final dyad seconds past the second a dyad event's rule was met on provisional data after
 #: which, without a matching final event (or a matching candidate held open), it is withdrawn.
 DYAD_SETTLE_S = 30.0
