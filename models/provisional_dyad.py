@@ -99,11 +99,11 @@ class ProvisionalDyad:
         self._seen = end
         first = dyad_upto + 1
         pauses = self._client_pauses(first, end)
-        therapist = self.dyad.therapist_active() or self._out_ahead(self.dyad.therapist, first, end)
-        if not therapist and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
-            return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         # the whole synchrony only when the rules that read it could fire (rules_copy)
-        synchrony = therapist or self.dyad.coregulation_possible(end - dyad_upto)
+        synchrony = (self.dyad.therapist_active() or self.dyad.coregulation_possible(end - dyad_upto)
+                     or self._out_ahead(self.dyad.therapist, first, end))
+        if not synchrony and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
+            return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
         rows = {who: self._rows(who, first, end) for who in self.people}
         probe = self.dyad.rules_copy(synchrony)
