@@ -1,4 +1,5 @@
-"""Dyad events on provisional data: rupture and repair candidates pushed before the final rows.
+"""Dyad events on provisional data: rupture, repair, co-regulation and therapist candidates pushed
+before the final rows.
 
 Issue #15, item 3. The dyad's rules (:mod:`.dyad`, :mod:`.dyad_events`) read both people's finished
 rows, so a final dyad second waits for the slower person's final row (8-15 s behind the data with
@@ -16,19 +17,31 @@ with a provisional row made of the person's provisional tier (:class:`~.pipeline
   Movement is not in the provisional tier: missing in provisional seconds.
 
 What the copy emits in those seconds is proposed to :class:`~.provisional_events.ProvisionalEvents`
-with the second its rule was met, and so is a rupture candidate the moment it *opens* (the rule
-met; its final event is written when it closes, :meth:`~.dyad.DyadPipeline.open_candidates`). The
-copy is thrown away; the final pipeline is only read (:meth:`~.dyad.DyadPipeline.rules_copy`, a
-deep copy without the synchrony the two rules do not read), so final rows and events are the same
-with or without this tier. Deterministic: a function of the final state and the provisional values
-received so far. While no client episode is open or building up (:meth:`~.dyad.DyadPipeline.quiet`)
-and no provisional second of the client is dysregulated, nothing is evaluated: no candidate can
-come then, and most of a session is spent so.
+with the second its rule was met, and so is a candidate the moment it *opens*
+(:meth:`~.dyad.DyadPipeline.open_candidates`): a rupture when its rule is met, a therapist spell
+(``therapist_dysregulated``) once sustained with the dyadic evidence met so far (the client out
+of the window too, or leading a significant synchrony, for half of it); the final events of both
+are written when they close. A repair and a co-regulation are pushed when their rule is met (their
+final events are written then). The copy is thrown away; the final pipeline is only read
+(:meth:`~.dyad.DyadPipeline.rules_copy`), so final rows and events are the same with or without this
+tier. Deterministic: a function of the final state and the provisional values received so far.
+
+Cost. The copy leaves out the synchrony of the signals the rupture and repair rules do not read
+(vocal, motion) unless the co-regulation or therapist rule could fire in the seconds evaluated,
+which read ``sync_significant`` and ``leader`` over all signals: a co-regulation watch whose
+client has returned or could return by then (:meth:`~.dyad.DyadPipeline.coregulation_possible`),
+or the therapist's out-of-window run under way (:meth:`~.dyad.DyadPipeline.therapist_active`) or
+their zone out in those seconds. Without either, and while no client episode is open or building up
+(:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
+is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
+the provisional seconds comes from the zone changes the tier found for its own provisional zone
+events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again.
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
 rule was met by :data:`~.provisional_events.DYAD_SETTLE_S` without one, unless the final tier has a
-matching rupture candidate open, which keeps it pending until that candidate closes.
+matching candidate open (a rupture or a therapist spell), which keeps it pending until that
+candidate closes.
 """
 
 from __future__ import annotations
@@ -85,8 +98,9 @@ class ProvisionalDyad:
         Returns
         -------
         events : list of Event
-            Rupture and repair candidates (:data:`~.provisional_events.DYAD_EVENT_KINDS`) as the
-            copy emits them, and rupture candidates as they open (``t_end`` None).
+            Dyad candidates (:data:`~.provisional_events.DYAD_EVENT_KINDS`) as the copy emits them,
+            and rupture candidates and therapist spells as they open (``t_end`` None); without the
+            whole synchrony in the copy, no co-regulation or therapist event.
         met_s : list of int
             The second each event's rule was met (the deadline of :mod:`.provisional_events` runs
             from there).
