@@ -479,16 +479,18 @@ class DyadPipeline(DyadEstimator):
         ev.extend(self._therapist.close())
         return [], ev
 
-    def open_candidates(self) -> list[Event]:
+    def open_candidates(self, held: bool = False) -> list[Event]:
         """The rupture candidate open now, and the therapist's spell open now if the dyad adds
         evidence to it so far (:meth:`~.dyad_events.TherapistRule.open_event`), as the events
         their close would give if they closed at their last second (``t_end`` None: still open);
         changes no state, counts nothing.
 
         For provisional dyad events (:mod:`.provisional_dyad`): one pushed on provisional data is
-        held (not withdrawn) while the final tier has the matching candidate open.
+        held (not withdrawn) while the final tier has the matching candidate open; ``held``: the
+        candidates that hold one, with the therapist's spell whether its evidence holds so far or
+        not (its close decides, as the dyad rows' ``dyad_event`` shows it open).
         """
-        spell = self._therapist.open_event()
+        spell = self._therapist.open_event(undecided=held)
         r = self._ruptures.open
         if r is None:
             return [spell] if spell is not None else []

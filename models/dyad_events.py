@@ -532,15 +532,19 @@ class TherapistRule:
                 else "therapist out of window while significantly synchronised with the client leading")
         return rule, {"zones": sorted(d.zones), "client_out_share": co, "client_led_share": led}
 
-    def open_event(self) -> Event | None:
+    def open_event(self, undecided: bool = False) -> Event | None:
         """The open spell as the event its close would give if it closed at its last second
-        (``t_end`` None), when the dyad adds evidence to it so far; changes no state, counts nothing."""
+        (``t_end`` None), when the dyad adds evidence to it so far, or with ``undecided`` whether it
+        does or not (its close decides); changes no state, counts nothing."""
         d = self.spell
-        verdict = None if d is None or not d.n else self._verdict(d)
-        if d is None or verdict is None:
+        if d is None or not d.n:
             return None
+        verdict = self._verdict(d)
+        if verdict is None and not undecided:
+            return None
+        rule, evidence = verdict or ("therapist out of window; the dyad's evidence is decided when it closes", {})
         return Event(kind="therapist_dysregulated", t_start=float(d.start), t_end=None, participant=self.therapist,
-                     rule=verdict[0] + "; open", evidence={**verdict[1], "open_at_s": d.last}, label=LABEL)
+                     rule=rule + "; open", evidence={**evidence, "open_at_s": d.last}, label=LABEL)
 
     def close(self) -> list[Event]:
         """End the current spell; an event only if the client was out of the window too, or led a

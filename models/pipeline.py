@@ -452,7 +452,7 @@ class SessionPipeline:
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
-            held = self.provisional_dyad.dyad.open_candidates() if self.provisional_dyad is not None else []
+            held = self.provisional_dyad.dyad.open_candidates(held=True) if self.provisional_dyad is not None else []
             out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early):

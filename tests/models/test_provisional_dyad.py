@@ -209,7 +209,7 @@ def _scripted_live(client_zone, therapist_zone, coupled, n=700, ahead=12, seed=0
         for tier in tiers.values():
             tier.person.final_upto = t
         finals += [(t, e) for e in evs if e.kind in DYAD_EVENT_KINDS]
-        updates += [(t, u) for u in tracker.settle(evs, {None: t}, dyad.open_candidates())]
+        updates += [(t, u) for u in tracker.settle(evs, {None: t}, dyad.open_candidates(held=True))]
         updates += [(t, u) for u in tracker.propose(*prov.events(t))]
     evs = dyad.finish()[1]
     finals += [(n - ahead, e) for e in evs if e.kind in DYAD_EVENT_KINDS]
@@ -244,3 +244,18 @@ def test_a_lone_therapist_spell_is_not_pushed_and_calm_seconds_are_not_evaluated
     assert finals == [] and updates == []  # the client is calm and leads nothing: the zone change says it all
     # evaluated only while the therapist's zone is out or the run after it could reopen a spell
     assert 0 < evaluated <= (500 + 12 + 10) - (420 - 12) + 1
+
+
+def test_an_open_therapist_spell_holds_its_provisional_event_until_its_close_decides():
+    from test_dyad import scripted_rows
+
+    from coregulate.models.dyad import DyadPipeline
+
+    # the therapist out of the window from 420 s, the client calm and leading nothing: no dyadic evidence
+    dyad = DyadPipeline(["client", "therapist"])
+    for t, rows in scripted_rows(460, lambda t: False, lambda t: "window", lambda t: "hypo" if t >= 420 else "window", seed=5):
+        dyad.update(t, rows)
+    assert dyad.open_candidates() == []  # nothing to push
+    [spell] = dyad.open_candidates(held=True)  # but a provisional one pushed on other evidence waits for the close
+    assert (spell.kind, spell.participant, spell.t_start, spell.t_end) == ("therapist_dysregulated", "therapist", 420.0, None)
+    assert dyad.therapist_active() and dyad.quiet()  # the client's rules have nothing to do; the therapist's do
