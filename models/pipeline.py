@@ -243,8 +243,8 @@ class ProvisionalTier:
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
         self._zones_seen: tuple[int, int, tuple[int, ...]] | None = None
-        #: (first second evaluated, the zone changes found) of the newest :meth:`zone_events` evaluation
-        self.zone_changes: tuple[int, list[Event]] = (0, [])
+        #: (first and last second evaluated, the zone changes found) of the newest :meth:`zone_events` evaluation
+        self.zone_changes: tuple[int, int, list[Event]] = (0, -1, [])
         self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
         #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
         self._early_seconds: dict[int, dict[str, Any]] = {}
@@ -299,7 +299,7 @@ class ProvisionalTier:
             return []
         self._zones_seen = seen
         changes = self.person.peek_zone_changes(self.hr_by_second(first, newest), self._early_seconds)
-        self.zone_changes = (first, changes)
+        self.zone_changes = (first, newest, changes)
         return changes
 
     @property

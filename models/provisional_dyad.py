@@ -144,7 +144,7 @@ class ProvisionalDyad:
         """Whether one of the seconds ``[first, last]`` could have the person's zone out of the
         window, as :meth:`_rows` would make them (final rows, then the newest final zone with the
         provisional zone changes after it: those the tier's :meth:`~.pipeline.ProvisionalTier.zone_events`
-        found when they start at the same second, computed again otherwise)."""
+        found when they cover the same seconds, computed again otherwise)."""
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
@@ -155,8 +155,8 @@ class ProvisionalDyad:
             return False
         if person.last_row.get("zone") in DYSREGULATED:
             return True
-        evaluated, changes = tier.zone_changes
-        if evaluated != start:
+        evaluated, upto, changes = tier.zone_changes
+        if evaluated != start or upto < last:
             changes = person.peek_zone_changes(tier.hr_by_second(start, last), tier.early_columns(start, last))
         return any(e.t_start <= last and e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
 
