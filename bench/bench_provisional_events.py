@@ -12,13 +12,14 @@ so the figures do not depend on the machine's load:
 * counts of pushed, confirmed and withdrawn provisional events, and of final zone events that
   were never pushed provisionally (``missed``).
 
-Dyad events (``--dyad``: rupture and repair candidates, :mod:`coregulate.models.provisional_dyad`),
-per kind: the same counts, and
+Dyad events (``--dyad``: rupture, repair, co-regulation and therapist candidates,
+:mod:`coregulate.models.provisional_dyad`), per kind: the same counts, and
 
 * ``lead_s``: final event known - provisional event pushed (confirmed ones; a rupture's final event
   is written when it closes);
 * ``open_lead_s`` (ruptures): the final tier opened the candidate (what a viewer saw before, in the
   dyad rows' ``dyad_event``) - provisional event pushed;
+* ``repair_lead_s``, ``coreg_lead_s``, ``therapist_lead_s``: ``lead_s`` of that kind alone;
 * ``offset_s``: final ``t_start`` - provisional ``t_start``.
 
 Wall-clock lags at a viewer, through the real server, are ``bench_latency.py``'s job.
@@ -96,6 +97,8 @@ def run(seed: int, kind: str, duration_s: float, events: bool = True, dyad: bool
         r["open_lead_s"] = [opened[u.final.t_start] - pushed[u.pid][0] for _, u in confirmed
                             if u.event.kind == "rupture_candidate" and u.final.t_start in opened]
         r["repair_lead_s"] = [known_at[id(u.final)] - pushed[u.pid][0] for _, u in confirmed if u.event.kind == "repair_candidate"]
+        for k, name in (("co_regulation", "coreg_lead_s"), ("therapist_dysregulated", "therapist_lead_s")):
+            r[name] = [known_at[id(u.final)] - pushed[u.pid][0] for _, u in confirmed if u.event.kind == k]
     return r
 
 
@@ -131,7 +134,10 @@ def main() -> None:
         for r in runs:
             print(json.dumps({k: v for k, v in r.items() if not isinstance(v, list) or k.endswith("_events")}), flush=True)
         total = {k: sum(r[k] for r in runs) for k in ("final", "pushed", "confirmed", "withdrawn", "missed")}
-        names = ["final_lag_s", "provisional_lag_s", "lead_s", "offset_s"] + (["open_lead_s", "repair_lead_s"] if args.dyad else [])
+        if args.dyad:
+            total["by_kind"] = {k: {c: sum(r["by_kind"][k][c] for r in runs) for c in ("final", "pushed", "confirmed", "withdrawn")}
+                                for k in sorted(DYAD_EVENT_KINDS)}
+        names = ["final_lag_s", "provisional_lag_s", "lead_s", "offset_s"] + (["open_lead_s", "repair_lead_s", "coreg_lead_s", "therapist_lead_s"] if args.dyad else [])
         lists = {k: summary([x for r in runs for x in r[k]]) for k in names}
         print(json.dumps({"kind": kind, "sessions": len(runs), **total, **lists}), flush=True)
 

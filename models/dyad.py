@@ -111,7 +111,8 @@ from typing import Any, Iterable, Mapping
 from .base import DyadEstimator, Event, finite_or_none
 from .config import PipelineConfig, family_options
 from .dyad_events import (
-    ArousalTrace, ClientEpisodes, CoregulationRule, DyadSecond, PendingRepair, RepairRule, RuptureRule, TherapistRule,
+    LABEL, ArousalTrace, ClientEpisodes, CoregulationRule, DyadSecond, PendingRepair, RepairRule, RuptureRule,
+    TherapistRule,
 )
 from .surrogates import SurrogateParams, SurrogateResult, SurrogateSynchrony
 from .synchrony import SyncParams, lag_leader
@@ -123,8 +124,6 @@ SIGNALS: dict[str, tuple[str, ...]] = {
     "vocal": ("vocal_arousal", "loudness_db"),
     "motion": ("movement",),
 }
-
-LABEL = "candidate for review"
 
 
 @dataclass(frozen=True)
@@ -480,22 +479,41 @@ class DyadPipeline(DyadEstimator):
         ev.extend(self._therapist.close())
         return [], ev
 
-    def open_candidates(self) -> list[Event]:
-        """The rupture candidate open now, as the event its close would give if it closed at its
-        last second (``t_end`` None: still open); changes no state, counts nothing.
+    def open_candidates(self, held: bool = False) -> list[Event]:
+        """The rupture candidate open now, and the therapist's spell open now if the dyad adds
+        evidence to it so far (:meth:`~.dyad_events.TherapistRule.open_event`), as the events
+        their close would give if they closed at their last second (``t_end`` None: still open);
+        changes no state, counts nothing.
 
-        For provisional dyad events (:mod:`.provisional_dyad`): a rupture pushed on provisional data
-        is held (not withdrawn) while the final tier has the matching candidate open.
+        For provisional dyad events (:mod:`.provisional_dyad`): one pushed on provisional data is
+        held (not withdrawn) while the final tier has the matching candidate open; ``held``: the
+        candidates that hold one, with the therapist's spell whether its evidence holds so far or
+        not (its close decides, as the dyad rows' ``dyad_event`` shows it open).
         """
+        spell = self._therapist.open_event(undecided=held)
         r = self._ruptures.open
         if r is None:
-            return []
+            return [spell] if spell is not None else []
         p = self.params
         rule = (f"client {r.state} sustained >= {p.sustain_s} s while synchrony level (mean effect over "
                 f"{p.level_s} s) <= {p.low_effect}; open (closes on the return or on restored synchrony)")
         return [Event(kind="rupture_candidate", t_start=float(r.start), t_end=None, rule=rule,
                       evidence={"client_state": r.state, "zone_onset_s": r.episode, "low_sync_since_s": r.low_since,
-                                "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)]
+                                "min_level": r.min_level, "open_at_s": r.last}, label=LABEL)] + \
+            ([spell] if spell is not None else [])
+
+    def therapist_active(self) -> bool:
+        """The therapist's out-of-window run is under way or a spell is open: the therapist rule
+        may fire in the next seconds even while the client is :meth:`quiet`."""
+        return self._therapist.active
+
+    def coregulation_possible(self, ahead_s: int) -> bool:
+        """The co-regulation rule could fire within the next ``ahead_s`` seconds: an episode is
+        watched and the client's return is confirmed already or could be by then (the rule is only
+        decided after the return, :class:`~.dyad_events.CoregulationRule`)."""
+        watch = self._coreg.watch
+        return watch is not None and (watch.return_s is not None
+                                      or self._episodes.inside.true_run + ahead_s >= self.params.sustain_s)
 
     def quiet(self, pauses_ahead: Iterable[float | None] = ()) -> bool:
         """No rupture or repair candidate can come in the next seconds unless the client's zone leaves
@@ -514,12 +532,22 @@ class DyadPipeline(DyadEstimator):
                 return False
         return True
 
-    def rules_copy(self) -> "DyadPipeline":
-        """A throwaway copy for the provisional tier (:mod:`.provisional_dyad`) whose :meth:`update`
-        gives the same rupture and repair candidates at less cost: the synchrony of the signals
-        outside ``event_signals`` is left out. Those make only ``sync_significant``, ``leader`` and
-        ``sync_effect`` (read by the co-regulation and therapist rules), not the level these rules
-        read. The copy's other events and its rows are not meant to be used."""
+    def rules_copy(self, synchrony: bool = False) -> "DyadPipeline":
+        """A throwaway copy for the provisional tier (:mod:`.provisional_dyad`).
+
+        Parameters
+        ----------
+        synchrony : bool
+            False: the copy's :meth:`update` gives the same rupture and repair candidates at less
+            cost, leaving out the synchrony of the signals outside ``event_signals``. Those make
+            only ``sync_significant``, ``leader`` and ``sync_effect`` (read by the co-regulation and
+            therapist rules), not the level these rules read. True: a whole copy, for when the
+            co-regulation or therapist rule may fire (:meth:`coregulation_possible`,
+            :meth:`therapist_active`). The copy's rows are not meant to be used, nor, without
+            ``synchrony``, its co-regulation and therapist events.
+        """
+        if synchrony:
+            return copy.deepcopy(self)
         memo: dict[int, Any] = {id(est): None for s, est in self._sync.items() if s not in self.params.event_signals}
         probe = copy.deepcopy(self, memo)
         probe._sync = {s: est for s, est in probe._sync.items() if est is not None}

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .dyad import DyadParams
 
 DYSREGULATED = frozenset({"hyper", "hypo", "hypo_candidate"})
+#: The label of every dyad event: each is a candidate for a clinician's review, not a finding.
+LABEL = "candidate for review"
 
 #: ``emit(kind, start, end, rule, evidence, participant=None) -> Event`` (counts the event too)
 Emit = Callable[..., Event]
@@ -48,6 +50,11 @@ class Hysteresis:
     def building(self) -> bool:
         """A true run is under way (it may turn ``on`` with more true seconds)."""
         return self._true > 0
+
+    @property
+    def true_run(self) -> int:
+        """Consecutive true seconds up to now (0 after a false one)."""
+        return self._true
 
     def step(self, t: int, value: bool | None) -> str | None:
         """Advance; returns ``"start"`` / ``"end"`` on a change, else ``None``. ``None`` = unknown."""
@@ -508,22 +515,45 @@ class TherapistRule:
             return self.close()
         return []
 
+    @property
+    def active(self) -> bool:
+        """A spell is open or the therapist's out-of-window run that would open one is under way."""
+        return self.out.on or self.out.building or self.spell is not None
+
+    def _verdict(self, d: TherapistSpell) -> tuple[str, dict[str, Any]] | None:
+        """The rule and evidence of spell ``d`` as it stands, or None when the dyad adds no evidence."""
+        co = d.client_out / d.n
+        led = d.client_led_sig / d.n
+        # Only surfaced when the dyad adds evidence; a lone zone change is the tolerance
+        # estimator's leave_window/return_window event already.
+        if co < 0.5 and led < 0.5:
+            return None
+        rule = ("therapist out of window while the client is out of window too (co-dysregulation)" if co >= 0.5
+                else "therapist out of window while significantly synchronised with the client leading")
+        return rule, {"zones": sorted(d.zones), "client_out_share": co, "client_led_share": led}
+
+    def open_event(self, undecided: bool = False) -> Event | None:
+        """The open spell as the event its close would give if it closed at its last second
+        (``t_end`` None), when the dyad adds evidence to it so far, or with ``undecided`` whether it
+        does or not (its close decides); changes no state, counts nothing."""
+        d = self.spell
+        if d is None or not d.n:
+            return None
+        verdict = self._verdict(d)
+        if verdict is None and not undecided:
+            return None
+        rule, evidence = verdict or ("therapist out of window; the dyad's evidence is decided when it closes", {})
+        return Event(kind="therapist_dysregulated", t_start=float(d.start), t_end=None, participant=self.therapist,
+                     rule=rule + "; open", evidence={**evidence, "open_at_s": d.last}, label=LABEL)
+
     def close(self) -> list[Event]:
         """End the current spell; an event only if the client was out of the window too, or led a
         significant synchrony, for at least half of it.
         """
         d = self.spell
         self.spell = None
-        if d is None:
+        verdict = None if d is None else self._verdict(d)
+        if d is None or verdict is None:
             return []
-        co = d.client_out / d.n
-        led = d.client_led_sig / d.n
-        # Only surfaced when the dyad adds evidence; a lone zone change is the tolerance
-        # estimator's leave_window/return_window event already.
-        if co < 0.5 and led < 0.5:
-            return []
-        rule = ("therapist out of window while the client is out of window too (co-dysregulation)" if co >= 0.5
-                else "therapist out of window while significantly synchronised with the client leading")
-        return [self.emit("therapist_dysregulated", d.start, d.last, rule,
-                          {"zones": sorted(d.zones), "client_out_share": co, "client_led_share": led},
+        return [self.emit("therapist_dysregulated", d.start, d.last, verdict[0], verdict[1],
                           participant=self.therapist)]

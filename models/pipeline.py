@@ -243,6 +243,8 @@ class ProvisionalTier:
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
         self._zones_seen: tuple[int, int, tuple[int, ...]] | None = None
+        #: (first and last second evaluated, the zone changes found) of the newest :meth:`zone_events` evaluation
+        self.zone_changes: tuple[int, int, list[Event]] = (0, -1, [])
         self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
         #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
         self._early_seconds: dict[int, dict[str, Any]] = {}
@@ -296,7 +298,9 @@ class ProvisionalTier:
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
-        return self.person.peek_zone_changes(self.hr_by_second(first, newest), self._early_seconds)
+        changes = self.person.peek_zone_changes(self.hr_by_second(first, newest), self._early_seconds)
+        self.zone_changes = (first, newest, changes)
+        return changes
 
     @property
     def newest_second(self) -> int | None:
@@ -448,7 +452,7 @@ class SessionPipeline:
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
-            held = self.provisional_dyad.dyad.open_candidates() if self.provisional_dyad is not None else []
+            held = self.provisional_dyad.dyad.open_candidates(held=True) if self.provisional_dyad is not None else []
             out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early):

@@ -1,4 +1,5 @@
-"""Dyad events on provisional data: rupture and repair candidates pushed before the final rows.
+"""Dyad events on provisional data: rupture, repair, co-regulation and therapist candidates pushed
+before the final rows.
 
 Issue #15, item 3. The dyad's rules (:mod:`.dyad`, :mod:`.dyad_events`) read both people's finished
 rows, so a final dyad second waits for the slower person's final row (8-15 s behind the data with
@@ -16,19 +17,31 @@ with a provisional row made of the person's provisional tier (:class:`~.pipeline
   Movement is not in the provisional tier: missing in provisional seconds.
 
 What the copy emits in those seconds is proposed to :class:`~.provisional_events.ProvisionalEvents`
-with the second its rule was met, and so is a rupture candidate the moment it *opens* (the rule
-met; its final event is written when it closes, :meth:`~.dyad.DyadPipeline.open_candidates`). The
-copy is thrown away; the final pipeline is only read (:meth:`~.dyad.DyadPipeline.rules_copy`, a
-deep copy without the synchrony the two rules do not read), so final rows and events are the same
-with or without this tier. Deterministic: a function of the final state and the provisional values
-received so far. While no client episode is open or building up (:meth:`~.dyad.DyadPipeline.quiet`)
-and no provisional second of the client is dysregulated, nothing is evaluated: no candidate can
-come then, and most of a session is spent so.
+with the second its rule was met, and so is a candidate the moment it *opens*
+(:meth:`~.dyad.DyadPipeline.open_candidates`): a rupture when its rule is met, a therapist spell
+(``therapist_dysregulated``) once sustained with the dyadic evidence met so far (the client out
+of the window too, or leading a significant synchrony, for half of it); the final events of both
+are written when they close. A repair and a co-regulation are pushed when their rule is met (their
+final events are written then). The copy is thrown away; the final pipeline is only read
+(:meth:`~.dyad.DyadPipeline.rules_copy`), so final rows and events are the same with or without this
+tier. Deterministic: a function of the final state and the provisional values received so far.
+
+Cost. The copy leaves out the synchrony of the signals the rupture and repair rules do not read
+(vocal, motion) unless the co-regulation or therapist rule could fire in the seconds evaluated,
+which read ``sync_significant`` and ``leader`` over all signals: a co-regulation watch whose
+client has returned or could return by then (:meth:`~.dyad.DyadPipeline.coregulation_possible`),
+or the therapist's out-of-window run under way (:meth:`~.dyad.DyadPipeline.therapist_active`) or
+their zone out in those seconds. Without either, and while no client episode is open or building up
+(:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
+is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
+the provisional seconds comes from the zone changes the tier found for its own provisional zone
+events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again.
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
 rule was met by :data:`~.provisional_events.DYAD_SETTLE_S` without one, unless the final tier has a
-matching rupture candidate open, which keeps it pending until that candidate closes.
+matching candidate open (a rupture or a therapist spell), which keeps it pending until that
+candidate closes.
 """
 
 from __future__ import annotations
@@ -38,6 +51,10 @@ from typing import Any, Mapping
 from .base import Event
 from .dyad_events import DYSREGULATED
 from .provisional_events import DYAD_EVENT_KINDS
+
+#: The dyad event kinds whose rules read the whole synchrony (``sync_significant``, ``leader``),
+#: which :meth:`~.dyad.DyadPipeline.rules_copy` keeps only when asked to.
+SYNCHRONY_KINDS = frozenset({"co_regulation", "therapist_dysregulated"})
 
 #: Provisional seconds past the newest final dyad second evaluated, at most (as for zone events).
 MAX_AHEAD_S = 60
@@ -81,8 +98,9 @@ class ProvisionalDyad:
         Returns
         -------
         events : list of Event
-            Rupture and repair candidates (:data:`~.provisional_events.DYAD_EVENT_KINDS`) as the
-            copy emits them, and rupture candidates as they open (``t_end`` None).
+            Dyad candidates (:data:`~.provisional_events.DYAD_EVENT_KINDS`) as the copy emits them,
+            and rupture candidates and therapist spells as they open (``t_end`` None); without the
+            whole synchrony in the copy, no co-regulation or therapist event.
         met_s : list of int
             The second each event's rule was met (the deadline of :mod:`.provisional_events` runs
             from there).
@@ -93,38 +111,54 @@ class ProvisionalDyad:
         if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
         self._seen = end
-        pauses, out_of_window = self._client_outlook(dyad_upto + 1, end)
-        if not out_of_window and self.dyad.quiet(pauses):
+        first = dyad_upto + 1
+        pauses = self._client_pauses(first, end)
+        # the whole synchrony only when the rules that read it could fire (rules_copy)
+        synchrony = (self.dyad.therapist_active() or self.dyad.coregulation_possible(end - dyad_upto)
+                     or self._out_ahead(self.dyad.therapist, first, end))
+        if not synchrony and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
-        rows = {who: self._rows(who, dyad_upto + 1, end) for who in self.people}
-        probe = self.dyad.rules_copy()
+        kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
+        rows = {who: self._rows(who, first, end) for who in self.people}
+        probe = self.dyad.rules_copy(synchrony)
         out: list[Event] = []
         met: list[int] = []
-        for t in range(dyad_upto + 1, end + 1):
-            before = {e.t_start for e in probe.open_candidates()}
+        for t in range(first, end + 1):
+            before = {(e.kind, e.t_start) for e in probe.open_candidates()}
             _, evs = probe.update(t, {who: rows[who].get(t, {}) for who in self.people})
-            evs = [e for e in evs if e.kind in DYAD_EVENT_KINDS]
-            evs += [e for e in probe.open_candidates() if e.t_start not in before]
+            evs += [e for e in probe.open_candidates() if (e.kind, e.t_start) not in before]
+            evs = [e for e in evs if e.kind in kinds]
             out += evs
             met += [t] * len(evs)
         return out, met
 
-    def _client_outlook(self, first: int, last: int) -> tuple[list[float | None], bool]:
-        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown) and
-        whether one of those seconds could have a zone out of the window, as :meth:`_rows` would make
-        them (final rows, then the newest final zone with the provisional zone changes after it)."""
-        who = self.dyad.client
+    def _client_pauses(self, first: int, last: int) -> list[float | None]:
+        """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown), as
+        :meth:`_rows` would make them (final rows, then the early columns)."""
+        tier = self.tiers[self.dyad.client]
+        final = self.final_rows.get(self.dyad.client, {})
+        early = tier.early_columns(tier.person.final_upto + 1, last)
+        return [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
+
+    def _out_ahead(self, who: str, first: int, last: int) -> bool:
+        """Whether one of the seconds ``[first, last]`` could have the person's zone out of the
+        window, as :meth:`_rows` would make them (final rows, then the newest final zone with the
+        provisional zone changes after it: those the tier's :meth:`~.pipeline.ProvisionalTier.zone_events`
+        found when they cover the same seconds, computed again otherwise)."""
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
+        if any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final):
+            return True
         start = max(first, person.final_upto + 1)
-        early = tier.early_columns(person.final_upto + 1, last)
-        pauses = [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
-        out = any(final[t].get("zone") in DYSREGULATED for t in range(first, last + 1) if t in final)
-        if not out and start <= last and person.last_row is not None:
-            changes = person.peek_zone_changes(tier.hr_by_second(start, last), early)
-            out = person.last_row.get("zone") in DYSREGULATED or any(e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
-        return pauses, out
+        if start > last or person.last_row is None:
+            return False
+        if person.last_row.get("zone") in DYSREGULATED:
+            return True
+        evaluated, upto, changes = tier.zone_changes
+        if evaluated != start or upto < last:
+            changes = person.peek_zone_changes(tier.hr_by_second(start, last), tier.early_columns(start, last))
+        return any(e.t_start <= last and e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""

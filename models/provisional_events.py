@@ -12,10 +12,11 @@ provisional, and later settled against the final events:
   :data:`MATCH_TOLERANCE_S` (the look-ahead) without such a match, or when the session ended
   first.
 
-Dyad events (rupture and repair candidates, :mod:`.provisional_dyad`) go through the same tracker
-(one ``pid`` sequence per session) with their own deadline: their ``t_start`` is dated back from the
-second their rule was met, often by a minute, so they are withdrawn when the *dyad's* final rows
-(key ``None`` of ``final_upto``) passed that second by :data:`~.provisional_dyad.DYAD_SETTLE_S`
+Dyad events (rupture, repair, co-regulation and therapist candidates, :mod:`.provisional_dyad`)
+go through the same tracker (one ``pid`` sequence per session) with their own deadline: their
+``t_start`` is dated back from the second their rule was met, often by a minute, so they are
+withdrawn when the *dyad's* final rows (key ``None`` of ``final_upto``; also for the therapist's
+spell, which names its participant) passed that second by :data:`~.provisional_dyad.DYAD_SETTLE_S`
 without a match, unless the final tier holds a matching candidate open (``held`` of :meth:`settle`):
 then the final event comes when the candidate closes.
 
@@ -46,7 +47,7 @@ ZONE_EVENT_KINDS = frozenset({"leave_window", "return_window", "zone_change"})
 #: look-ahead past the provisional event's time after which, without a match, it is withdrawn.
 MATCH_TOLERANCE_S = 10.0
 #: Dyad event kinds that may be pushed provisionally (:mod:`.provisional_dyad`).
-DYAD_EVENT_KINDS = frozenset({"rupture_candidate", "repair_candidate"})
+DYAD_EVENT_KINDS = frozenset({"rupture_candidate", "repair_candidate", "co_regulation", "therapist_dysregulated"})
 #: Final dyad seconds past the second a dyad event's rule was met on provisional data after
 #: which, without a matching final event (or a matching candidate held open), it is withdrawn.
 DYAD_SETTLE_S = 30.0

@@ -215,13 +215,14 @@ class EventOut(BaseModel):
 class ProvisionalEventUpdate(BaseModel):
     """One item of a websocket ``provisional_event`` frame (lossy; issue #15, item 3).
 
-    A zone change or a dyad event (``rupture_candidate``, pushed when it opens with ``t_end`` null;
-    ``repair_candidate``) found on provisional data is pushed with ``state`` = ``provisional``, then
+    A zone change or a dyad event (``rupture_candidate`` and ``therapist_dysregulated``, pushed when
+    they open with ``t_end`` null; ``repair_candidate``, ``co_regulation``) found on provisional data is pushed with ``state`` = ``provisional``, then
     settled: ``confirmed`` when a final event of the same kind, person and label falls within
     ``tolerance_s`` of it (``final_id`` is that event's id, as in the ``events`` frames), or
     ``withdrawn`` when the final rows reached ``due_s`` without one: the person's for a zone change
     (``due_s`` = ``event.t_start + tolerance_s``), the dyad's for a dyad event (the second its rule
-    was met + 30 s; a rupture the final tier holds open stays pending until its final event).
+    was met + 30 s; a rupture or therapist spell the final tier holds open stays pending until its
+    final event).
     ``pid`` is the same in all updates of one provisional event.
     """
 

@@ -101,9 +101,9 @@ def test_replay_lists_the_withdrawn_provisional_events_struck_out(server, page):
     assert not page.errors, page.errors
 
 
-def _dyad_update(pid, state, t, kind="rupture_candidate", due=60.0, final_id=None):
+def _dyad_update(pid, state, t, kind="rupture_candidate", due=60.0, final_id=None, who=None):
     return {"pid": pid, "state": state, "final_id": final_id, "final_t_start": None, "final_upto_s": None,
-            "tolerance_s": 10.0, "due_s": due, "event": {"kind": kind, "t_start": t, "t_end": None, "participant": None,
+            "tolerance_s": 10.0, "due_s": due, "event": {"kind": kind, "t_start": t, "t_end": None, "participant": who,
                                                          "rule": "client hyper sustained", "label": "candidate for review",
                                                          "evidence": {}}}
 
@@ -131,5 +131,15 @@ def test_provisional_dyad_event_is_held_while_the_final_rows_show_it_open_and_se
     hub.submit("dyad", dyad(41, 47))
     page.wait_for_function(f"() => !document.querySelector(\"{EVENTS} li[data-pid='1']\")", timeout=10_000)
     page.locator(f"{EVENTS} li[data-pid='2'][data-state=withdrawn]").wait_for(timeout=10_000)
+    # the therapist's spell names its participant but is a dyad event: the therapist's own final rows
+    # passing its deadline settle nothing, the dyad's do
+    hub.submit("provisional_event", [_dyad_update(3, "provisional", 30.0, "therapist_dysregulated", due=52.0, who="therapist")])
+    hub.submit("features", [{"t_s": t, "participant": "therapist", "hr_bpm": 70.0, "zone": "hyper"} for t in range(1, 61)])
+    page.locator(f"{EVENTS} li[data-pid='3']").wait_for(timeout=10_000)
+    hub.submit("dyad", dyad(47, 50))
+    time.sleep(0.5)
+    assert page.locator(f"{EVENTS} li[data-pid='3'][data-state=provisional]").count() == 1
+    hub.submit("dyad", dyad(50, 53))
+    page.locator(f"{EVENTS} li[data-pid='3'][data-state=withdrawn]").wait_for(timeout=10_000)
     server.http.post(f"/api/sessions/{sid}/stop")
     assert not page.errors, page.errors

@@ -3,6 +3,9 @@
 const WAVE_KEEP_S = 20;
 const BEATS_KEEP_S = 60;
 const LOOKBACK_S = 15;
+// the dyad's event kinds (models/provisional_events.py DYAD_EVENT_KINDS): settled on the dyad's rows,
+// even the therapist's spell, which names its participant
+const DYAD_EVENT_KINDS = new Set(["rupture_candidate", "repair_candidate", "co_regulation", "therapist_dysregulated"]);
 
 function latest(m, t) {
   for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - LOOKBACK_S); s--) if (m.has(s)) return m.get(s);
@@ -79,7 +82,7 @@ export class SessionData {
   /** Provisional events still to show: pending ones (lighter) and withdrawn ones (struck out); a
    *  confirmed one is its final event now. The frames are lossy: one still pending when the final
    *  rows passed its deadline (`due_s`: the person's rows for a zone change, the dyad's for a
-   *  rupture or repair, which stays pending while the newest dyad row shows that candidate open)
+   *  dyad event, which stays pending while the newest dyad row shows that candidate open)
    *  lost its update, and counts as withdrawn, which is what the server decided too unless a final
    *  event of the same kind arrived. */
   shownProvisionalEvents() {
@@ -88,7 +91,7 @@ export class SessionData {
     for (const u of this.provEvents.values()) {
       if (u.state === "confirmed") continue;
       const e = u.event;
-      const dyadic = e.participant == null;
+      const dyadic = e.participant == null || DYAD_EVENT_KINDS.has(e.kind);
       const upto = dyadic ? this.dyadLast : this.tLast.get(e.participant);
       const held = dyadic && openNow.includes(e.kind);
       if (u.state === "provisional" && !held && upto >= (u.due_s ?? e.t_start + u.tolerance_s)) {

@@ -1,5 +1,5 @@
-"""Provisional dyad events through the runner, the hub and the recorder (issue #15, item 3): rupture
-and repair candidates pushed on the wire before their final events, confirmed by them, and the
+"""Provisional dyad events through the runner, the hub and the recorder (issue #15, item 3): rupture,
+repair and co-regulation candidates pushed on the wire before their final events, confirmed by them, and the
 session file's final record unchanged."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from coregulate.server.web.hub import Hub
 from coregulate.server.web.hub_sink import HubSink
 from coregulate.server.web.schemas import ProvisionalEventUpdate
 
-DYAD_KINDS = {"rupture_candidate", "repair_candidate"}
+DYAD_KINDS = {"rupture_candidate", "repair_candidate", "co_regulation"}
 CONFIG = PipelineConfig(options={"heart": {"beat_sources": ["rr"]}})
 
 
@@ -45,7 +45,7 @@ def test_dyad_events_reach_the_viewer_provisionally_before_their_final_events(tm
     settled = {u["pid"]: (i, u) for i, u in updates if u["state"] != "provisional"}
     assert set(settled) == set(pushed)  # every pushed dyad event was settled
     finals = [e for e in events if e["kind"] in DYAD_KINDS]
-    assert {e["kind"] for e in finals} == DYAD_KINDS  # the script's rupture and its repair
+    assert {e["kind"] for e in finals} == DYAD_KINDS  # the script's ruptures, repairs and co-regulation
     confirmed = [u for _, u in settled.values() if u["state"] == "confirmed"]
     assert sorted(u["final_id"] for u in confirmed) == sorted(e["id"] for e in finals)
     for u in confirmed:
