@@ -38,9 +38,9 @@ seconds the final tier has not finished yet, and :class:`~.provisional_events.Pr
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
 (:attr:`PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
 early seconds' voice and skin conductance where they are in (the rest from the newest final row).
-The dyad's rupture and repair candidates likewise: :class:`~.provisional_dyad.ProvisionalDyad`
-steps a copy of the dyad estimator over the seconds after the newest final dyad second, on the
-provisional tiers of both people. The final events are the same with or without them.
+The dyad's events (rupture, repair, co-regulation, therapist) likewise:
+:class:`~.provisional_dyad.ProvisionalDyad` steps a copy of the dyad estimator over the seconds
+after the newest final dyad second, on the provisional tiers of both people. The final events are the same with or without them.
 """
 
 from __future__ import annotations
@@ -410,7 +410,7 @@ class SessionPipeline:
                     pp.early = []
         self.dyad_estimators = registry.dyad_estimators(list(self.participants), self.config)
         self._rows: dict[str, dict[int, dict[str, Any]]] = {p: {} for p in self.participants}
-        # the dyad's rules on the provisional tier (rupture / repair candidates), read-only
+        # the dyad's event rules on the provisional tier, read-only
         dyad = next((e for e in self.dyad_estimators if hasattr(e, "open_candidates")), None)
         self.provisional_dyad = ProvisionalDyad(dyad, self.provisional, self._rows) \
             if self.provisional and dyad is not None else None

@@ -16,7 +16,7 @@ Dyad events (rupture, repair, co-regulation and therapist candidates, :mod:`.pro
 go through the same tracker (one ``pid`` sequence per session) with their own deadline: their
 ``t_start`` is dated back from the second their rule was met, often by a minute, so they are
 withdrawn when the *dyad's* final rows (key ``None`` of ``final_upto``; also for the therapist's
-spell, which names its participant) passed that second by :data:`~.provisional_dyad.DYAD_SETTLE_S`
+spell, which names its participant) passed that second by :data:`DYAD_SETTLE_S`
 without a match, unless the final tier holds a matching candidate open (``held`` of :meth:`settle`):
 then the final event comes when the candidate closes.
 
