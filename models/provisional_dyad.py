@@ -60,6 +60,40 @@ SYNCHRONY_KINDS = frozenset({"co_regulation", "therapist_dysregulated"})
 MAX_AHEAD_S = 60
 
 
+class _SteppedCopy:
+    """A copy of the final dyad estimator stepped over provisional seconds, and what it emitted.
+
+    Stepping is deterministic, so the copy made at the newest final dyad second ``dyad_upto`` and
+    stepped over the same seconds' rows is in the state a fresh copy stepped over them would be:
+    while the final tier has not moved and the rows already stepped are unchanged, the next
+    evaluation only steps the new seconds (most evaluations: the final tier advances in bursts,
+    e.g. 8-s ECG blocks, the provisional seconds every second), and gives the same events.
+    """
+
+    def __init__(self, dyad_upto: int, synchrony: bool, probe: Any):
+        self.dyad_upto = dyad_upto
+        self.synchrony = synchrony
+        self.probe = probe
+        self.seconds: list[dict[str, dict[str, Any]]] = []  # rows stepped, from dyad_upto + 1 on
+        self.events: list[tuple[Event, int]] = []  # every event emitted, with the second its rule was met
+
+    def continues(self, dyad_upto: int, synchrony: bool, seconds: list[dict[str, dict[str, Any]]]) -> bool:
+        """Whether this copy, stepped further over ``seconds[len(self.seconds):]``, is what a fresh one
+        stepped over ``seconds`` would be."""
+        return (dyad_upto == self.dyad_upto and synchrony == self.synchrony and len(seconds) >= len(self.seconds)
+                and seconds[:len(self.seconds)] == self.seconds)
+
+    def step(self, seconds: list[dict[str, dict[str, Any]]]) -> None:
+        """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on)."""
+        for rows in seconds[len(self.seconds):]:
+            t = self.dyad_upto + 1 + len(self.seconds)
+            before = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
+            _, evs = self.probe.update(t, rows)
+            evs += [e for e in self.probe.open_candidates() if (e.kind, e.t_start) not in before]
+            self.events += [(e, t) for e in evs]
+            self.seconds.append(rows)
+
+
 class ProvisionalDyad:
     """Runs the dyad's event rules on the provisional tiers of both people (module docstring).
 
@@ -79,6 +113,7 @@ class ProvisionalDyad:
         self.tiers = tiers
         self.final_rows = final_rows
         self._seen: int | None = None  # the newest horizon evaluated
+        self._run: _SteppedCopy | None = None  # the newest evaluation's copy, reused when it still holds
 
     def horizon(self) -> int | None:
         """The newest second both people have data for, final or provisional (None: not yet)."""
@@ -120,17 +155,13 @@ class ProvisionalDyad:
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
         rows = {who: self._rows(who, first, end) for who in self.people}
-        probe = self.dyad.rules_copy(synchrony)
-        out: list[Event] = []
-        met: list[int] = []
-        for t in range(first, end + 1):
-            before = {(e.kind, e.t_start) for e in probe.open_candidates()}
-            _, evs = probe.update(t, {who: rows[who].get(t, {}) for who in self.people})
-            evs += [e for e in probe.open_candidates() if (e.kind, e.t_start) not in before]
-            evs = [e for e in evs if e.kind in kinds]
-            out += evs
-            met += [t] * len(evs)
-        return out, met
+        seconds = [{who: dict(rows[who].get(t, {})) for who in self.people} for t in range(first, end + 1)]
+        run = self._run
+        if run is None or not run.continues(dyad_upto, synchrony, seconds):
+            run = self._run = _SteppedCopy(dyad_upto, synchrony, self.dyad.rules_copy(synchrony))
+        run.step(seconds)
+        met = [(e, t) for e, t in run.events if e.kind in kinds]
+        return [e for e, _ in met], [t for _, t in met]
 
     def _client_pauses(self, first: int, last: int) -> list[float | None]:
         """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown), as

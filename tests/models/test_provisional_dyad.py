@@ -259,3 +259,19 @@ def test_an_open_therapist_spell_holds_its_provisional_event_until_its_close_dec
     [spell] = dyad.open_candidates(held=True)  # but a provisional one pushed on other evidence waits for the close
     assert (spell.kind, spell.participant, spell.t_start, spell.t_end) == ("therapist_dysregulated", "therapist", 420.0, None)
     assert dyad.therapist_active() and dyad.quiet()  # the client's rules have nothing to do; the therapist's do
+
+
+def test_reusing_the_stepped_copy_gives_the_updates_fresh_copies_give_and_copies_less(monkeypatch):
+    from coregulate.models import dyad, provisional_dyad
+
+    copies = []
+    rules_copy = dyad.DyadPipeline.rules_copy
+    monkeypatch.setattr(dyad.DyadPipeline, "rules_copy", lambda self, *a: copies.append(1) or rules_copy(self, *a))
+    reused = _live(2, 700, 700, provisional=True)[3]
+    n_reused = len(copies)
+    copies.clear()
+    # a fresh copy stepped from the newest final dyad second at every evaluation (as before the reuse)
+    monkeypatch.setattr(provisional_dyad._SteppedCopy, "continues", lambda self, *a: False)
+    fresh = _live(2, 700, 700, provisional=True)[3]
+    assert [(i, u.to_dict()) for i, u in reused] == [(i, u.to_dict()) for i, u in fresh]
+    assert len(reused) > 0 and 0 < n_reused < len(copies) / 2, (n_reused, len(copies))
