@@ -35,7 +35,10 @@ their zone out in those seconds. Without either, and while no client episode is 
 (:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
 is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
 the provisional seconds comes from the zone changes the tier found for its own provisional zone
-events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again.
+events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again. The copy of one
+evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
+it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
+and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks).
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
