@@ -133,6 +133,13 @@ class TimeDomainWindow:
         if not q:  # start clean: no float residue carried across runs
             self.reset()
 
+    def hr_bpm(self) -> float | None:
+        """Mean heart rate of the window (60000 / mean NN interval in ms); ``None`` below 2 intervals
+        (:meth:`features`' ``hr_bpm``, without the other indices: the provisional tier needs only it)."""
+        if self.n < 2:
+            return None
+        return 60000.0 / (_REF + self.s1 / self.n)
+
     def features(self) -> dict[str, float | None]:
         """Indices of the current window; ``None`` where too few intervals exist."""
         out: dict[str, float | None] = dict.fromkeys(
@@ -141,8 +148,7 @@ class TimeDomainWindow:
         n, m = self.n, self.m
         if n < 2:
             return out
-        mean = _REF + self.s1 / n
-        out["hr_bpm"] = 60000.0 / mean
+        out["hr_bpm"] = self.hr_bpm()
         out["sdnn_ms"] = math.sqrt(max(0.0, (self.s2 - self.s1 * self.s1 / n) / (n - 1)))
         if m >= 1:
             rmssd = math.sqrt(max(0.0, self.d2 / m))

@@ -238,7 +238,18 @@ class ProvisionalTier:
     def __init__(self, heart: Any, person: ParticipantPipeline) -> None:
         self.heart = heart
         self.person = person
-        self._beat_hr: list[tuple[float, float]] = []
+        # beat-level HR (times, bpm), in arrival order; ``_dropped`` entries were forgotten before them
+        self._beat_t: list[float] = []
+        self._beat_h: list[float] = []
+        self._dropped = 0
+        # times non-decreasing (beats arrive in order; a device-HR sample could precede a late beat):
+        # windows are then list slices found by bisection, else scanned as a whole
+        self._in_order = True
+        #: s -> (absolute index range of its beats, their median): hr_by_second's seconds whose beats
+        #: did not change are not sorted again
+        self._hr_cache: dict[int, tuple[int, int, float | None]] = {}
+        # the newest hr_by_second answer: ((first, last, absolute index range of its beats), answer)
+        self._hr_memo: tuple[tuple[int, int, int, int], list[tuple[int, float | None]]] | None = None
         self._newest_t = float("-inf")
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
@@ -267,14 +278,16 @@ class ProvisionalTier:
             v["family"] = "heart"
             times = v.get("beat_times") or []
             hrs = v.get("beat_hr_bpm") or [None] * len(times)
-            self._beat_hr += [(float(t), float(h)) for t, h in zip(times, hrs) if h is not None]
+            for tb, h in zip(times, hrs):
+                if h is not None:
+                    self._add_beat_hr(float(tb), float(h))
             if not times and v.get("hr_inst_bpm") is not None:  # device HR: no beats, one sample
-                self._beat_hr.append((float(v["t"]), float(v["hr_inst_bpm"])))
+                self._add_beat_hr(float(v["t"]), float(v["hr_inst_bpm"]))
             t = float(v["t"])
             self._newest_t = max(self._newest_t, t)
             # kept for zone_events' seconds too, which start up to MAX_AHEAD_S back
-            self._beat_hr = [(tb, h) for tb, h in self._beat_hr if tb > t - HR_MEDIAN_S - self.MAX_AHEAD_S]
-            self._peek(v, [h for tb, h in self._beat_hr if t - HR_MEDIAN_S < tb <= t])
+            self._forget_until(t - HR_MEDIAN_S - self.MAX_AHEAD_S)
+            self._peek(v, self.beat_hr_between(t - HR_MEDIAN_S, t))
         return values
 
     def zone_events(self) -> list[Event]:
@@ -310,16 +323,67 @@ class ProvisionalTier:
     def hr_by_second(self, first: int, last: int) -> list[tuple[int, float | None]]:
         """``(s, hr)`` for ``s`` in ``[first, last]``: the median of the provisional beat-level HR
         in ``(s - HR_MEDIAN_S, s]`` (the final tier's ``hr`` component rule), None without beats."""
-        times = [tb for tb, _ in self._beat_hr]  # in time order (beats arrive in order)
+        times, hrs = self._beat_t, self._beat_h
+        if not self._in_order:  # a late beat: bisection over the list as it is, nothing reused
+            return [(s, median(hrs[lo:hi]) if hi > lo else None)
+                    for s in range(first, last + 1)
+                    for lo, hi in [(bisect_right(times, s - HR_MEDIAN_S), bisect_right(times, s))]]
+        # the beats of the whole range, by absolute index (the list only grows at its end and
+        # forgets from its start): the same range with the same beats gives the same answer
+        lo, hi = bisect_right(times, first - HR_MEDIAN_S), bisect_right(times, first)
+        end = bisect_right(times, last, hi)
+        key = (first, last, lo + self._dropped, end + self._dropped)
+        if self._hr_memo is not None and self._hr_memo[0] == key:
+            return list(self._hr_memo[1])
+        cache, dropped = self._hr_cache, self._dropped
         out: list[tuple[int, float | None]] = []
+        n = len(times)
         for s in range(first, last + 1):
-            recent = [h for _, h in self._beat_hr[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
-            out.append((s, median(recent) if recent else None))
-        return out
+            # the window (s - HR_MEDIAN_S, s] slides right: both ends only move forward (= bisect_right)
+            while lo < n and times[lo] <= s - HR_MEDIAN_S:
+                lo += 1
+            while hi < n and times[hi] <= s:
+                hi += 1
+            # a second whose beats are the same (same absolute indices) keeps its median: only the
+            # newest seconds change as beats come, the others were sorted at an earlier call
+            cached = cache.get(s)
+            if cached is not None and cached[0] == lo + dropped and cached[1] == hi + dropped:
+                out.append((s, cached[2]))
+                continue
+            value = median(hrs[lo:hi]) if hi > lo else None
+            cache[s] = (lo + dropped, hi + dropped, value)
+            out.append((s, value))
+        if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
+            for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
+                del cache[s]
+        self._hr_memo = (key, out)
+        return list(out)
 
     def beat_hr_between(self, t0: float, t1: float) -> list[float]:
         """Provisional beat-level HR (bpm) of the beats in ``(t0, t1]``, in time order."""
-        return [h for tb, h in self._beat_hr if t0 < tb <= t1]
+        if self._in_order:
+            return self._beat_h[bisect_right(self._beat_t, t0):bisect_right(self._beat_t, t1)]
+        return [h for tb, h in zip(self._beat_t, self._beat_h) if t0 < tb <= t1]
+
+    def _add_beat_hr(self, t: float, hr: float) -> None:
+        if self._beat_t and t < self._beat_t[-1]:
+            self._in_order = False
+            self._hr_cache.clear()
+            self._hr_memo = None
+        self._beat_t.append(t)
+        self._beat_h.append(hr)
+
+    def _forget_until(self, t0: float) -> None:
+        """Forget the beat-level HR of the beats at or before ``t0``."""
+        if self._in_order:  # they are a prefix
+            k = bisect_right(self._beat_t, t0)
+            del self._beat_t[:k], self._beat_h[:k]
+            self._dropped += k
+            return
+        kept = [(tb, h) for tb, h in zip(self._beat_t, self._beat_h) if tb > t0]
+        self._beat_t, self._beat_h = [tb for tb, _ in kept], [h for _, h in kept]
+        # in order again once the late beat is forgotten (absolute indices restart: the cache is empty)
+        self._in_order = all(a <= b for a, b in zip(self._beat_t, self._beat_t[1:]))
 
     def early_columns(self, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The early seconds' columns (voice, skin conductance) of ``[first, last]`` still kept."""
@@ -349,8 +413,8 @@ class ProvisionalTier:
             self._early_upto[family] = t
             v: dict[str, Any] = {"participant": self.person.participant, "family": family, "t": float(t), **columns}
             # HR of the HR_MEDIAN_S seconds before the newest moment known, as for a beat
-            newest = max([float(t)] + [tb for tb, _ in self._beat_hr])
-            self._peek(v, [h for tb, h in self._beat_hr if newest - HR_MEDIAN_S < tb <= newest])
+            newest = max([float(t)] + (self._beat_t[-1:] if self._in_order else self._beat_t))
+            self._peek(v, self.beat_hr_between(newest - HR_MEDIAN_S, newest))
             out.append(v)
         for t in [t for t in self._early_seconds if t <= self.person.final_upto]:
             del self._early_seconds[t]  # its row is final: the tolerance estimator has it

@@ -158,8 +158,8 @@ def _prominence(x: list[float], peak: int) -> float:
         if x[j] < left_min:
             left_min = x[j]
         j -= 1
-    j = peak
-    while j < len(x) and x[j] <= top:
+    j, n = peak, len(x)
+    while j < n and x[j] <= top:
         if x[j] < right_min:
             right_min = x[j]
         j += 1

@@ -230,7 +230,7 @@ class ProvisionalHeart:
         w = self.window
         coverage = min(1.0, w.covered_ms / 1000.0 / self.window_s) if len(w) else 0.0
         if coverage >= self.o.min_coverage and len(w) >= 3:
-            out["hr_bpm"] = w.features()["hr_bpm"]
+            out["hr_bpm"] = w.hr_bpm()
             out["heart_source"] = kind.value
         elif self.has_hr:
             self._device_fill(t, out)

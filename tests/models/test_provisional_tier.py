@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from coregulate.models.config import PipelineConfig
-from coregulate.models.pipeline import SessionPipeline
-from coregulate.models.tolerance import ToleranceEstimator
+from coregulate.models.pipeline import ProvisionalTier, SessionPipeline
+from coregulate.models.tolerance import HR_MEDIAN_S, ToleranceEstimator, median
 from coregulate.sensors.chunk import rechunk
 from coregulate.sensors.simulator import Simulator
 
@@ -91,3 +93,97 @@ def test_real_provisional_heart_from_ecg_alone_leaves_the_final_rows_alone_at_an
     truth = sim.truth.beat_times["client"]
     assert abs(beats.size - np.sum(truth < 310)) <= 3  # beats all along (their accuracy: livecore's tests)
     assert [v for v in ecg_values if v["t"] > 150 and v.get("arousal") is not None]
+
+
+class _ListedBeatHr:
+    """The tier's beat-level HR kept the plain way (every value filtered and scanned): the oracle of
+    :class:`ProvisionalTier`'s bisection, per-second medians and reused answers."""
+
+    def __init__(self):
+        self.beats = []
+
+    def add(self, value):
+        times = value.get("beat_times") or []
+        hrs = value.get("beat_hr_bpm") or [None] * len(times)
+        self.beats += [(float(t), float(h)) for t, h in zip(times, hrs) if h is not None]
+        if not times and value.get("hr_inst_bpm") is not None:
+            self.beats.append((float(value["t"]), float(value["hr_inst_bpm"])))
+        t = float(value["t"])
+        self.beats = [(tb, h) for tb, h in self.beats if tb > t - HR_MEDIAN_S - ProvisionalTier.MAX_AHEAD_S]
+
+    def between(self, t0, t1):
+        return [h for tb, h in self.beats if t0 < tb <= t1]
+
+    def by_second(self, first, last):
+        times = [tb for tb, _ in self.beats]
+        out = []
+        for s in range(first, last + 1):
+            recent = [h for _, h in self.beats[bisect_right(times, s - HR_MEDIAN_S):bisect_right(times, s)]]
+            out.append((s, median(recent) if recent else None))
+        return out
+
+
+def test_hr_by_second_and_beat_hr_between_match_the_plain_scan_through_a_real_ecg_session():
+    sim = Simulator(seed=4, duration_s=330, audio=False)
+    cfg = PipelineConfig(baseline=(0.0, 120.0), options={"heart": {"beat_sources": ["ecg"]}})
+    pipe = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain = {who: _ListedBeatHr() for who in pipe.provisional}
+    compared = 0
+    for chunk in rechunk(list(sim.chunks()), 0.4):
+        for v in pipe.update(chunk).provisional:
+            if v["family"] == "heart":
+                plain[v["participant"]].add(v)
+        for who, tier in pipe.provisional.items():
+            newest = tier.newest_second
+            if newest is None or newest < 5:
+                continue
+            first = max(1, newest - ProvisionalTier.MAX_AHEAD_S + 1)
+            # the whole evaluated range, asked twice (the answer reused), a part of it, and seconds
+            # past the newest beat (the dyad's horizon can be there): their beats are still to come
+            for lo, hi in ((first, newest + 2), (first, newest), (first, newest), (newest - 3, newest), (first, newest + 2)):
+                assert tier.hr_by_second(lo, hi) == plain[who].by_second(lo, hi)
+            assert tier.beat_hr_between(newest - 2.5, newest) == plain[who].between(newest - 2.5, newest)
+            compared += 1
+    assert compared > 500
+    assert all(len(p.beats) > 50 for p in plain.values())  # beats all along, not an empty comparison
+
+
+class _ScriptedHeart:
+    def __init__(self, values):
+        self.values = values
+
+    def update(self, chunk):
+        return [dict(v) for v in self.values.pop(0)]
+
+
+class _NoFinalRows:
+    last_row = None
+    final_upto = 0
+    participant = "client"
+
+    def peek_arousal(self, hr, newer=None):
+        return None
+
+
+def test_a_beat_older_than_a_device_hr_sample_is_kept_and_found_as_the_plain_scan_finds_it():
+    script = [
+        [{"t": 10.0, "beat_times": [9.0, 10.0], "beat_hr_bpm": [None, 60.0]}],
+        [{"t": 12.0, "beat_times": [], "beat_hr_bpm": [], "hr_inst_bpm": 70.0}],  # device HR sample
+        [{"t": 11.5, "beat_times": [11.5], "beat_hr_bpm": [80.0]}],  # a beat confirmed after it
+        [{"t": 13.0, "beat_times": [13.0], "beat_hr_bpm": [75.0]}],
+        [{"t": 200.0, "beat_times": [199.0, 200.0], "beat_hr_bpm": [90.0, 91.0]}],  # the late beat forgotten
+        [{"t": 201.0, "beat_times": [201.0], "beat_hr_bpm": [92.0]}],
+    ]
+    tier = ProvisionalTier(_ScriptedHeart(script), _NoFinalRows())
+    plain = _ListedBeatHr()
+    for step in range(len(script)):
+        for v in tier.update(None):
+            plain.add(v)
+        newest = tier.newest_second
+        for lo, hi in ((newest - 5, newest), (newest - 5, newest), (newest - 2, newest)):
+            assert tier.hr_by_second(lo, hi) == plain.by_second(lo, hi)
+        assert tier.beat_hr_between(newest - 3, newest) == plain.between(newest - 3, newest)
+        if step == 2:
+            assert tier.beat_hr_between(11.0, 12.0) == [70.0, 80.0]  # in arrival order, none lost
+    assert tier.hr_by_second(195, 201) == [(195, None), (196, None), (197, None), (198, None),
+                                           (199, 90.0), (200, 90.5), (201, 91.0)]
