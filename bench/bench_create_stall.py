@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -38,15 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-SUP = "bench-supervisor-token-0123456789"
-VIEW = "bench-viewer-token-0123456789"
+from bench_server import SUP, VIEW, free_port  # the capacity bench's tokens and port picking
+
 PROBE_S = 0.010
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict, float]:
