@@ -136,6 +136,7 @@ def test_provisional_dyad_event_is_held_while_the_final_rows_show_it_open_and_se
     hub.submit("provisional_event", [_dyad_update(3, "provisional", 30.0, "therapist_dysregulated", due=52.0, who="therapist")])
     hub.submit("features", [{"t_s": t, "participant": "therapist", "hr_bpm": 70.0, "zone": "hyper"} for t in range(1, 61)])
     page.locator(f"{EVENTS} li[data-pid='3']").wait_for(timeout=10_000)
+    assert "dyad event" in page.locator(f"{EVENTS} li[data-pid='3']").get_attribute("title")
     hub.submit("dyad", dyad(47, 50))
     time.sleep(0.5)
     assert page.locator(f"{EVENTS} li[data-pid='3'][data-state=provisional]").count() == 1

@@ -5,7 +5,7 @@ const BEATS_KEEP_S = 60;
 const LOOKBACK_S = 15;
 // the dyad's event kinds (models/provisional_events.py DYAD_EVENT_KINDS): settled on the dyad's rows,
 // even the therapist's spell, which names its participant
-const DYAD_EVENT_KINDS = new Set(["rupture_candidate", "repair_candidate", "co_regulation", "therapist_dysregulated"]);
+export const DYAD_EVENT_KINDS = new Set(["rupture_candidate", "repair_candidate", "co_regulation", "therapist_dysregulated"]);
 
 function latest(m, t) {
   for (let s = Math.floor(t); s >= Math.max(0, Math.floor(t) - LOOKBACK_S); s--) if (m.has(s)) return m.get(s);

@@ -1,6 +1,7 @@
 // Client and therapist side by side, a synchrony strip and the event list. Used by the live
 // view (window = last minutes) and the replay view (window ending at the replay cursor).
 import { BAND, C, CALIBRATING, TimeChart, extent, fitRange, mmss, runs, zoneInfo } from "./charts.js";
+import { DYAD_EVENT_KINDS } from "./data.js";
 import { eventTitle } from "./words.js";
 
 const fmt = (v, d = 1) => (v == null || !isFinite(v) ? "–" : Number(v).toFixed(d));
@@ -277,7 +278,7 @@ export class DyadView {
     li.classList.add(withdrawn ? "withdrawn" : "provisional");
     li.dataset.state = u.state;
     li.dataset.pid = u.pid;
-    const what = u.event.participant == null ? "dyad event" : "zone change";
+    const what = u.event.participant == null || DYAD_EVENT_KINDS.has(u.event.kind) ? "dyad event" : "zone change";
     li.title = withdrawn ? `withdrawn: the final data did not confirm this ${what}`
       : `provisional ${what}: from the newest data, confirmed or withdrawn once the data are final`;
     li.querySelector(".evkind").append(withdrawn ? " (withdrawn)" : " (provisional)");
