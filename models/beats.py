@@ -9,11 +9,10 @@ detector's moving averages away from every beat it finalises.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Callable
-
-import math
 
 import numpy as np
 from scipy.signal import butter, filtfilt, sosfiltfilt

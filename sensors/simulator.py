@@ -203,8 +203,7 @@ def _interp_per_second(wave: list[float], t: float) -> float:
         return wave[-1]
     if t == j:
         return wave[j]
-    slope = (wave[j + 1] - wave[j]) / 1.0
-    return slope * (t - j) + wave[j]
+    return (wave[j + 1] - wave[j]) * (t - j) + wave[j]  # the slope's division by x[j+1] - x[j] = 1.0 is exact
 
 
 class Simulator(Source):
