@@ -516,7 +516,9 @@ class SessionPipeline:
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row)
-            held = self.provisional_dyad.dyad.open_candidates(held=True) if self.provisional_dyad is not None else []
+            # the final tier's open candidates hold pending dyad events (asked only when one is pending)
+            held = self.provisional_dyad.dyad.open_candidates(held=True) \
+                if self.provisional_dyad is not None and self.provisional_events.pending else []
             out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early):

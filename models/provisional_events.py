@@ -181,11 +181,11 @@ class ProvisionalEvents:
                 self.pending.remove(hit)
                 out.append(EventUpdate(hit.pid, EventState.CONFIRMED, hit.event, f,
                                        final_upto.get(hit.clock), hit.due_s))
-        held = list(held)
+        holding = [Pending(0, h, None, 0.0) for h in held]  # as candidates for _near
         keep = []
         for p in self.pending:
             upto = final_upto.get(p.clock)
-            if upto is not None and upto >= p.due_s and self._near(p.event, [Pending(0, h, None, 0.0) for h in held]) is None:
+            if upto is not None and upto >= p.due_s and self._near(p.event, holding) is None:
                 out.append(EventUpdate(p.pid, EventState.WITHDRAWN, p.event, None, upto, p.due_s))
             else:
                 keep.append(p)
