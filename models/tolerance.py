@@ -348,7 +348,8 @@ class ToleranceEstimator(RowEstimator):
             self.cfloors["movement"] = MOVEMENT_SCALE_FLOORS[movement_kind]
         self.b0, self.b1 = config.baseline_segment
         self.warmup_s = float(config.window_s)  # the HRV window fills during the session's first window_s
-        self.samples: dict[str, list[float]] = {k: [] for k in set(COMPONENTS) | set(CORROBORATION)}
+        # ordered (not a set): the stats keep this order, and the composite sums over it
+        self.samples: dict[str, list[float]] = {k: [] for k in (*COMPONENTS, *CORROBORATION)}
         self.stats: dict[str, tuple[float, float]] | None = None
         self.cstats: dict[str, tuple[float, float]] = {}
         self.zone = "unknown"

@@ -601,3 +601,34 @@ def test_peek_zone_changes_takes_the_hypo_corroboration_from_the_provisional_voi
     assert est.peek_zone_changes(rows[148], hr_by_second, {t: c for t, c in voice.items() if t < decisive}) == []
     partial = est.peek_zone_changes(rows[148], hr_by_second, {t: c for t, c in voice.items() if t <= decisive})
     assert [(e.label, e.t_start) for e in partial] == [finals[0][:2]]
+
+
+_HASH_SEED_PROBE = """
+import numpy as np
+from coregulate.models.config import PipelineConfig
+from coregulate.models.tolerance import ToleranceEstimator
+rng = np.random.default_rng(3)
+est = ToleranceEstimator("client", PipelineConfig())
+out = []
+for i in range(400):
+    surge = 12.0 if i > 320 else 0.0
+    row = {"t_s": i + 1, "hr_bpm": 70 + surge + rng.normal(0, 1), "hr_inst_bpm": 70 + rng.normal(0, 2),
+           "ln_rmssd": 3.5 - surge / 30 + rng.normal(0, 0.05), "eda_scl_us": 5 + surge / 10 + rng.normal(0, 0.01),
+           "scr_per_min": 1.0 + surge / 6, "quality": "good"}
+    r, evs = est.update(row)
+    out.append(r["arousal"].hex() if r.get("arousal") is not None else None)
+    out += [repr(e.evidence) for e in evs]
+print(out)
+"""
+
+
+def test_outputs_do_not_depend_on_the_string_hash_seed():
+    # Python salts str hashes per process: a set's order (hence a sum's order over its keys, and
+    # an event's evidence) would change from one run of the same recording to the next
+    import os
+    import subprocess
+    import sys
+
+    runs = {subprocess.run([sys.executable, "-c", _HASH_SEED_PROBE], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("0", "1", "2", "3")}
+    assert len(runs) == 1
