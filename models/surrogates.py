@@ -170,9 +170,20 @@ class SurrogateSynchrony:
         (fewer than ``min_null`` pooled) or without spread."""
         if self._pool_n < int(self.params.min_null):
             return None
-        pool = self._pooled()
-        sd = float(np.std(pool))
-        return (obs - float(np.mean(pool))) / sd if sd > 0 else None
+        mean, sd = mean_and_sd(self._pooled())
+        return (obs - mean) / sd if sd > 0 else None
+
+
+def mean_and_sd(values: np.ndarray) -> tuple[float, float]:
+    """``float(np.mean(values))`` and ``float(np.std(values))`` (population SD) bit for bit, with
+    one sum fewer: numpy's ``std`` sums once for the mean and once for the squared deviations, each
+    an ``add.reduce`` divided by the count; these are the same operations on the same arrays.
+    """
+    n = len(values)
+    mean = float(np.add.reduce(values)) / n
+    dev = values - mean
+    np.multiply(dev, dev, out=dev)
+    return mean, math.sqrt(float(np.add.reduce(dev)) / n)
 
 
 def _segment_shuffle(y: np.ndarray, seg: int, rng: np.random.Generator) -> np.ndarray:

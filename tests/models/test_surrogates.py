@@ -125,3 +125,15 @@ def test_a_level_only_estimator_gives_the_whole_ones_effect_bit_for_bit_and_noth
         effects += w.effect is not None
     assert np.array_equal(level.null(), whole.null())
     assert 200 < effects < 450  # effects on most reported seconds, None in the gaps and the warm-up
+
+
+def test_mean_and_sd_equal_numpys_mean_and_std_bit_for_bit():
+    from coregulate.models.surrogates import mean_and_sd
+
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 8, 9, 127, 128, 129, 1000, 4097, 12000):  # numpy's pairwise sum changes form at 8 and 128
+        for scale in (1e-3, 1.0, 1e3):
+            values = rng.normal(0.3, 0.2, n) * scale
+            kept = values.copy()
+            assert mean_and_sd(values) == (float(np.mean(values)), float(np.std(values)))
+            assert np.array_equal(values, kept)  # the pool is read, not written
