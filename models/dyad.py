@@ -541,7 +541,9 @@ class DyadPipeline(DyadEstimator):
             False: the copy's :meth:`update` gives the same rupture and repair candidates at less
             cost, leaving out the synchrony of the signals outside ``event_signals``. Those make
             only ``sync_significant``, ``leader`` and ``sync_effect`` (read by the co-regulation and
-            therapist rules), not the level these rules read. True: a whole copy, for when the
+            therapist rules), not the level these rules read; and the signals kept give their effect
+            only (:attr:`~.surrogates.SurrogateSynchrony.level_only`: the same floats, without the
+            peak's lag, ``p`` and significance). True: a whole copy, for when the
             co-regulation or therapist rule may fire (:meth:`coregulation_possible`,
             :meth:`therapist_active`). The copy's rows are not meant to be used, nor, without
             ``synchrony``, its co-regulation and therapist events.

@@ -38,7 +38,9 @@ the provisional seconds comes from the zone changes the tier found for its own p
 events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again. The copy of one
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
-and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks).
+and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks). The rows of
+the provisional seconds are made again at each evaluation (about 14 per person, of which about 3
+new), but a second's arousal is peeked again only when its inputs changed (:meth:`ProvisionalDyad._arousal`).
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
