@@ -541,14 +541,23 @@ class DyadPipeline(DyadEstimator):
             False: the copy's :meth:`update` gives the same rupture and repair candidates at less
             cost, leaving out the synchrony of the signals outside ``event_signals``. Those make
             only ``sync_significant``, ``leader`` and ``sync_effect`` (read by the co-regulation and
-            therapist rules), not the level these rules read. True: a whole copy, for when the
+            therapist rules), not the level these rules read; and the signals kept give their effect
+            only (:attr:`~.surrogates.SurrogateSynchrony.level_only`: the same floats, without the
+            peak's lag, ``p`` and significance). True: a whole copy, for when the
             co-regulation or therapist rule may fire (:meth:`coregulation_possible`,
             :meth:`therapist_active`). The copy's rows are not meant to be used, nor, without
             ``synchrony``, its co-regulation and therapist events.
         """
+        # Shared, not copied: the frozen parameters; and the arousal trace's points are (second,
+        # arousal) tuples, so a new deque of the same tuples is their deep copy (deepcopy's own walk
+        # over the several hundred tuples was most of a copy's cost).
+        points = self._arousal.points
+        memo: dict[int, Any] = {id(self.params): self.params, id(points): deque(points, maxlen=points.maxlen)}
         if synchrony:
-            return copy.deepcopy(self)
-        memo: dict[int, Any] = {id(est): None for s, est in self._sync.items() if s not in self.params.event_signals}
+            return copy.deepcopy(self, memo)
+        memo.update({id(est): None for s, est in self._sync.items() if s not in self.params.event_signals})
         probe = copy.deepcopy(self, memo)
         probe._sync = {s: est for s, est in probe._sync.items() if est is not None}
+        for est in probe._sync.values():
+            est.level_only = True
         return probe

@@ -113,6 +113,10 @@ class SurrogateSynchrony:
         self._pool_next = 0
         self._pool_n = 0
         self.t_s = 0
+        #: True: :meth:`update` gives the effect only (what a synchrony *level* reads), not the
+        #: genuine peak's lag, ``p`` or ``significant`` (for the throwaway copies of
+        #: :meth:`.dyad.DyadPipeline.rules_copy`); the effect and the pool are the same either way
+        self.level_only = False
 
     def _add_null(self, vals: np.ndarray) -> None:
         vals = vals[np.isfinite(vals)]
@@ -146,15 +150,40 @@ class SurrogateSynchrony:
         self._add_null(stat[1:])
         if self.t_s % int(self.sync_params.step_s):
             return SurrogateResult(None, None, None, None, self._pool_n)
+        obs = float(stat[0])
+        if self.level_only:  # NaN exactly when peak_of gives None below (both need every lag finite)
+            effect = None if math.isnan(obs) else self._effect(obs)
+            return SurrogateResult(None, effect, None, None, self._pool_n)
         genuine = self.bank.peak_of(z, 0)
         if genuine is None or self._pool_n < int(self.params.min_null):
             return SurrogateResult(genuine, None, None, None, self._pool_n)
-        pool = self._pool if self._pool_n == len(self._pool) else self._pool[: self._pool_n]
-        obs = float(stat[0])
-        sd = float(np.std(pool))
-        effect = (obs - float(np.mean(pool))) / sd if sd > 0 else None
-        p = (1.0 + float(np.count_nonzero(pool >= obs))) / (1.0 + self._pool_n)
+        effect = self._effect(obs)
+        p = (1.0 + float(np.count_nonzero(self._pooled() >= obs))) / (1.0 + self._pool_n)
         return SurrogateResult(genuine, effect, p, p < self.params.alpha, self._pool_n)
+
+    def _pooled(self) -> np.ndarray:
+        """The filled part of the pool (all of it once full)."""
+        return self._pool if self._pool_n == len(self._pool) else self._pool[: self._pool_n]
+
+    def _effect(self, obs: float) -> float | None:
+        """``(obs - mean_null) / sd_null`` (Ramseyer & Tschacher 2010); None during warm-up
+        (fewer than ``min_null`` pooled) or without spread."""
+        if self._pool_n < int(self.params.min_null):
+            return None
+        mean, sd = mean_and_sd(self._pooled())
+        return (obs - mean) / sd if sd > 0 else None
+
+
+def mean_and_sd(values: np.ndarray) -> tuple[float, float]:
+    """``float(np.mean(values))`` and ``float(np.std(values))`` (population SD) bit for bit, with
+    one sum fewer: numpy's ``std`` sums once for the mean and once for the squared deviations, each
+    an ``add.reduce`` divided by the count; these are the same operations on the same arrays.
+    """
+    n = len(values)
+    mean = float(np.add.reduce(values)) / n
+    dev = values - mean
+    np.multiply(dev, dev, out=dev)
+    return mean, math.sqrt(float(np.add.reduce(dev)) / n)
 
 
 def _segment_shuffle(y: np.ndarray, seg: int, rng: np.random.Generator) -> np.ndarray:

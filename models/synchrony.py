@@ -168,7 +168,8 @@ class LaggedCorrelationBank:
         yd = np.asarray(y_delays, dtype=int)[:, None]
         self._xoff = xd + a[None, :]  # (P, K) offsets back from the newest pair time
         self._yoff = yd + b[None, :]
-        self.cap = int(max(self._xoff.max(), self._yoff.max())) + w + 1
+        self._reach = int(max(self._xoff.max(), self._yoff.max()))  # the furthest any pair reaches back
+        self.cap = self._reach + w + 1
         self._x = np.full(self.cap, np.nan)
         self._y = np.full(self.cap, np.nan)
         self._x0 = math.nan  # reference values subtracted before summing (numerical stability)
@@ -204,6 +205,8 @@ class LaggedCorrelationBank:
         """Values of the pairs whose later member is at time index ``j`` (NaN before start)."""
         xi = j - self._xoff
         yi = j - self._yoff
+        if j >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
+            return self._x[xi % self.cap], self._y[yi % self.cap]
         xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
         ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
         return xs, ys
@@ -212,12 +215,15 @@ class LaggedCorrelationBank:
         ok = np.isfinite(xs) & np.isfinite(ys)
         xs = np.where(ok, xs, 0.0)
         ys = np.where(ok, ys, 0.0)
-        self._n += sign * ok
-        self._sx += sign * xs
-        self._sy += sign * ys
-        self._sxx += sign * xs * xs
-        self._syy += sign * ys * ys
-        self._sxy += sign * xs * ys
+        # adding -v is subtracting v in IEEE arithmetic (and (-x)·x = -(x·x)): the sign as the
+        # operation, without a multiplication per sum
+        acc = np.add if sign > 0 else np.subtract
+        acc(self._n, ok, out=self._n)
+        acc(self._sx, xs, out=self._sx)
+        acc(self._sy, ys, out=self._sy)
+        acc(self._sxx, xs * xs, out=self._sxx)
+        acc(self._syy, ys * ys, out=self._syy)
+        acc(self._sxy, xs * ys, out=self._sxy)
         if self.p.detrend:
             jr = float(j - self._jref)
             self._sj += sign * jr * ok
@@ -292,10 +298,9 @@ class LaggedCorrelationBank:
     def peak_stat(self, z: np.ndarray | None = None) -> np.ndarray:
         """Peak statistic per pairing (``max_k z`` or ``max_k |z|``; NaN if not computable)."""
         z = self.z_matrix() if z is None else z
-        ok = np.all(np.isfinite(z), axis=1)
-        zz = np.where(np.isfinite(z), z, 0.0)
-        stat = np.max(zz, axis=1) if self.p.peak == "max" else np.max(np.abs(zz), axis=1)
-        return np.where(ok, stat, np.nan)
+        # z is finite or NaN (|r| is clipped below 1), and a maximum with a NaN is NaN: the same as
+        # peak_statistic's explicit mask, in one pass
+        return np.max(z, axis=1) if self.p.peak == "max" else np.max(np.abs(z), axis=1)
 
 
 class WindowedCrossCorrelation:

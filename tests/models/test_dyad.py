@@ -383,3 +383,25 @@ def test_turn_taking_speech_becomes_comparable_through_the_moving_average():
     assert all(z is None for z in outs[1])
     z = [v for v in outs[10] if v is not None]
     assert len(z) > 300 and np.mean(z) > 0.5
+
+
+def test_a_rules_copy_steps_as_a_deep_copy_does_and_leaves_the_original_untouched():
+    import copy
+
+    rows = dict(scripted_rows(400, lambda t: 100 < t < 250, lambda t: "hyper" if 150 < t < 260 else "window",
+                              lambda t: "window", client_arousal=lambda t: 1.5 if 150 < t < 260 else 0.0))
+    dyad = DyadPipeline(["client", "therapist"])
+    for t in range(1, 201):
+        dyad.update(t, rows[t])
+    before = (list(dyad._arousal.points), [est.null() for est in dyad._sync.values()])
+    whole, deep, cheap = dyad.rules_copy(synchrony=True), copy.deepcopy(dyad), dyad.rules_copy()
+    assert cheap.params is dyad.params and whole.params is dyad.params  # frozen: shared, not copied
+    assert set(cheap._sync) == set(dyad.params.event_signals)
+    for t in range(201, 401):
+        assert whole.update(t, rows[t]) == deep.update(t, rows[t])  # rows and events, each second
+        level = cheap.update(t, rows[t])[0]
+        assert level["sync_significant"] is None and level["leader"] is None  # level only: not read by its rules
+    assert list(whole._arousal.points) == list(deep._arousal.points) != before[0]
+    # the original did not move: its arousal trace and surrogate pools are its own
+    assert list(dyad._arousal.points) == before[0]
+    assert all(np.array_equal(est.null(), pool) for est, pool in zip(dyad._sync.values(), before[1]))

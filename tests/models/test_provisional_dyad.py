@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from coregulate.models.base import Event
 from coregulate.models.config import PipelineConfig
-from coregulate.models.dyad import LABEL
+from coregulate.models.dyad import LABEL, DyadPipeline
 from coregulate.models.pipeline import SessionPipeline
 from coregulate.models.provisional_dyad import SYNCHRONY_KINDS, ProvisionalDyad
 from coregulate.models.provisional_events import (
@@ -275,3 +275,69 @@ def test_reusing_the_stepped_copy_gives_the_updates_fresh_copies_give_and_copies
     fresh = _live(2, 700, 700, provisional=True)[3]
     assert [(i, u.to_dict()) for i, u in reused] == [(i, u.to_dict()) for i, u in fresh]
     assert len(reused) > 0 and 0 < n_reused < len(copies) / 2, (n_reused, len(copies))
+
+
+class _PeekPerson:
+    """A final tier whose arousal peek is a function of its newest final row, ``hr`` and the early
+    columns, counting its calls."""
+
+    def __init__(self):
+        self.final_upto, self.last_row, self.peeks = 10, {"t_s": 10, "zone": "window", "hr_inst_bpm": 70.0}, 0
+
+    def peek_zone_changes(self, hr_by_second, newer=None):
+        return []
+
+    def peek_arousal(self, hr, newer=None):
+        self.peeks += 1
+        newer = newer or {}
+        return {"arousal": (hr or 0.0) / 100 + newer.get("scl", 0.0) + 0.01 * self.final_upto}
+
+
+class _PeekTier:
+    """Beat-level HR and early columns by second, changed by the test as late data would change them."""
+
+    def __init__(self):
+        self.person, self.zone_changes = _PeekPerson(), (0, -1, [])
+        self.hr = {t: 60.0 + t for t in range(1, 80)}
+        self.early: dict[int, dict] = {t: {"scl": 0.1 * t} for t in range(11, 30, 3)}
+
+    def hr_by_second(self, first, last):
+        return [(t, self.hr[t]) for t in range(first, last + 1)]
+
+    def beat_hr_between(self, a, b):
+        return [self.hr[int(b)]]
+
+    def early_columns(self, first, last):
+        return {t: dict(c) for t, c in self.early.items() if first <= t <= last}
+
+
+def test_the_provisional_rows_peek_again_only_where_their_inputs_changed_and_equal_a_fresh_evaluation():
+    tier = _PeekTier()
+    tiers = {"client": tier, "therapist": tier}
+    prov = ProvisionalDyad(DyadPipeline(["client", "therapist"]), tiers, {})
+
+    def rows(last):
+        got = prov._rows("client", 8, last)
+        peeks = tier.person.peeks
+        fresh = ProvisionalDyad(DyadPipeline(["client", "therapist"]), tiers, {})._rows("client", 8, last)
+        tier.person.peeks = peeks
+        assert got == fresh
+        return got
+
+    def peeked(step):
+        before = tier.person.peeks
+        step()
+        return tier.person.peeks - before
+
+    assert peeked(lambda: rows(24)) == 14  # seconds 11..24: every one peeked once
+    assert peeked(lambda: rows(27)) == 3  # the same inputs again: only the 3 new seconds
+    tier.hr[15] = 99.0  # a late beat in an earlier second: that second's hr only
+    assert peeked(lambda: rows(27)) == 1
+    # the early columns hold from their second until the next one with the same column (every 3 s here)
+    tier.early[21] = {"scl": 5.0}  # a late early-column second: 21 and 22
+    assert peeked(lambda: rows(27)) == 2
+    tier.early[14]["scl"] = 3.0  # a column of a second already in, changed in place: 14 to 16
+    assert peeked(lambda: rows(27)) == 3
+    tier.person.final_upto, tier.person.last_row = 12, {"t_s": 12, "zone": "window", "hr_inst_bpm": 71.0}
+    assert peeked(lambda: rows(27)) == 15  # the final tier moved: its estimators did too, everything anew
+    assert peeked(lambda: rows(27)) == 0

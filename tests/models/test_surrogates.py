@@ -104,3 +104,36 @@ def test_too_short_for_shuffling_is_an_error():
     with pytest.raises(ValueError):
         SurrogateParams(n_surrogates=100, max_offset_s=300).offsets()
     assert SyncParams().min_pairs == 23
+
+
+def test_a_level_only_estimator_gives_the_whole_ones_effect_bit_for_bit_and_nothing_else():
+    # the throwaway copies of DyadPipeline.rules_copy: same pool, same effect (the level), no p, peak or flag;
+    # gaps make the genuine peak not computable in some seconds (effect None in the same ones), and the
+    # warm-up (min_null) and the step (step_s = 2) are crossed
+    rng = np.random.default_rng(3)
+    x, y = ar1(900, 0.8, rng), ar1(900, 0.8, rng)
+    x[100:130] = np.nan
+    y[400:412] = np.nan
+    sync, surr = SyncParams(step_s=2), SurrogateParams(pool_size=500)
+    whole, level = SurrogateSynchrony(sync, surr), SurrogateSynchrony(sync, surr)
+    level.level_only = True
+    effects = 0
+    for a, b in zip(x, y):
+        w, lv = whole.update(a, b), level.update(a, b)
+        assert lv.effect == w.effect and (lv.effect is None) == (w.effect is None)
+        assert (lv.sync, lv.p, lv.significant, lv.n_null) == (None, None, None, w.n_null)
+        effects += w.effect is not None
+    assert np.array_equal(level.null(), whole.null())
+    assert 200 < effects < 450  # effects on most reported seconds, None in the gaps and the warm-up
+
+
+def test_mean_and_sd_equal_numpys_mean_and_std_bit_for_bit():
+    from coregulate.models.surrogates import mean_and_sd
+
+    rng = np.random.default_rng(11)
+    for n in (1, 7, 8, 9, 127, 128, 129, 1000, 4097, 12000):  # numpy's pairwise sum changes form at 8 and 128
+        for scale in (1e-3, 1.0, 1e3):
+            values = rng.normal(0.3, 0.2, n) * scale
+            kept = values.copy()
+            assert mean_and_sd(values) == (float(np.mean(values)), float(np.std(values)))
+            assert np.array_equal(values, kept)  # the pool is read, not written
