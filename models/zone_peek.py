@@ -60,7 +60,8 @@ class ZonePeeker:
         row : mapping or None
             Its newest final row.
         hr_by_second : list of (int, float or None)
-            ``(t_s, hr)`` of consecutive seconds after ``row``'s.
+            ``(t_s, hr)`` of consecutive seconds in increasing order (``ProvisionalTier.hr_by_second``);
+            resumed only when they start at the second after ``row``'s, else computed as is.
         newer_by_second : mapping, optional
             ``t_s -> columns`` of the provisional seconds (voice, skin conductance).
 
@@ -72,7 +73,7 @@ class ZonePeeker:
         if est.stats is None or row is None:
             return []
         row_t = int(row["t_s"])
-        if not hr_by_second or any(t != row_t + 1 + i for i, (t, _) in enumerate(hr_by_second)):
+        if not hr_by_second or hr_by_second[0][0] != row_t + 1 or hr_by_second[-1][0] != row_t + len(hr_by_second):
             return est.peek_zone_changes(row, hr_by_second, newer_by_second)  # not the seconds after row: as is
         if est is not self._est or row is not self._row:
             self._start(est, row)
