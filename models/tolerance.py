@@ -541,11 +541,12 @@ class ToleranceEstimator(RowEstimator):
         # same seconds at every evaluation (hashable inputs only: anything else is computed as is).
         # Equal keys are equal inputs here: every value is read through float() (finite_or_none) or
         # compared as a string, and +-0.0 give the same arousal (the composite's sum starts at +0.0)
-        key = (hr, tuple(newer.items())) if newer else (hr, ())
+        key: tuple | None = (hr, tuple(newer.items())) if newer else (hr, ())
         try:
-            known = self._peeked[1].get(key) if self._peeked[0] is row else None
+            hash(key)
         except TypeError:
-            key, known = None, None
+            key = None
+        known = self._peeked[1].get(key) if key is not None and self._peeked[0] is row else None
         if known is not None:
             return dict(known)
         final = row
