@@ -38,6 +38,8 @@ seconds the final tier has not finished yet, and :class:`~.provisional_events.Pr
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
 (:attr:`PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
 early seconds' voice and skin conductance where they are in (the rest from the newest final row).
+The stepping is resumed from one call to the next (:class:`~.zone_peek.ZonePeeker`): only the seconds
+from the first whose inputs changed are stepped again, with the same changes as a fresh copy.
 The dyad's events (rupture, repair, co-regulation, therapist) likewise:
 :class:`~.provisional_dyad.ProvisionalDyad` steps a copy of the dyad estimator over the seconds
 after the newest final dyad second, on the provisional tiers of both people. The final events are the same with or without them.

@@ -109,6 +109,8 @@ class ZonePeeker:
                     if k in cols and t > upto.get(k, row_t):
                         upto[k] = t
         channels = [k for k in CORROBORATION if k in upto]
+        if not channels:  # no early corroborating second (ECG alone): the HR is all that changes
+            return [(t, hr, ()) for t, hr in hr_by_second]
         out = []
         for t, hr in hr_by_second:
             cols = newer.get(t, {})
