@@ -38,6 +38,8 @@ seconds the final tier has not finished yet, and :class:`~.provisional_events.Pr
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
 (:attr:`PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
 early seconds' voice and skin conductance where they are in (the rest from the newest final row).
+The stepping is resumed from one call to the next (:class:`~.zone_peek.ZonePeeker`): only the seconds
+from the first whose inputs changed are stepped again, with the same changes as a fresh copy.
 The dyad's events (rupture, repair, co-regulation, therapist) likewise:
 :class:`~.provisional_dyad.ProvisionalDyad` steps a copy of the dyad estimator over the seconds
 after the newest final dyad second, on the provisional tiers of both people. The final events are the same with or without them.
@@ -58,7 +60,8 @@ from .config import PipelineConfig
 from .provisional_dyad import ProvisionalDyad
 from .provisional_events import DYAD_EVENT_KINDS, ZONE_EVENT_KINDS, EventUpdate, ProvisionalEvents
 from .registry import AUDIO_KINDS, DEFAULT_REGISTRY, HEART_KINDS, Registry
-from .tolerance import HR_MEDIAN_S, median
+from .tolerance import HR_MEDIAN_S, ToleranceEstimator, median
+from .zone_peek import ZonePeeker
 
 
 def utc_iso(utc0: float | None, t: float) -> str | None:
@@ -260,6 +263,8 @@ class ProvisionalTier:
         #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
         self._early_seconds: dict[int, dict[str, Any]] = {}
         self._early_upto: dict[str, int] = {}  # family -> its newest early second
+        # the zone rule stepped over the seconds after the newest final row, resumed at each call
+        self._zone_peeker = ZonePeeker()
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -311,9 +316,28 @@ class ProvisionalTier:
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
-        changes = self.person.peek_zone_changes(self.hr_by_second(first, newest), self._early_seconds)
+        changes = self.zone_changes_between(first, newest, self._early_seconds)
         self.zone_changes = (first, newest, changes)
         return changes
+
+    def zone_changes_between(self, first: int, last: int,
+                             newer_by_second: dict[int, dict[str, Any]] | None = None) -> list[Event]:
+        """The zone changes over ``[first, last]``: exactly
+        ``person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)``, stepping only
+        the seconds whose inputs changed since the previous call (:class:`.zone_peek.ZonePeeker`).
+
+        Parameters
+        ----------
+        first, last : int
+            The seconds (``first``: the one after the newest final row, for the incremental path).
+        newer_by_second : dict, optional
+            ``t_s -> columns`` of the provisional seconds (the ``hypo`` corroboration).
+        """
+        person = self.person
+        est = next((e for e in person.row_estimators if hasattr(e, "peek_zone_changes")), None)
+        if not isinstance(est, ToleranceEstimator):  # another zone rule (a test's fake): asked as it is
+            return person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)
+        return self._zone_peeker.changes(est, person.last_row, self.hr_by_second(first, last), newer_by_second)
 
     @property
     def newest_second(self) -> int | None:

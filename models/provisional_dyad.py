@@ -195,7 +195,7 @@ class ProvisionalDyad:
             return True
         evaluated, upto, changes = tier.zone_changes
         if evaluated != start or upto < last:
-            changes = person.peek_zone_changes(tier.hr_by_second(start, last), tier.early_columns(start, last))
+            changes = tier.zone_changes_between(start, last, tier.early_columns(start, last))
         return any(e.t_start <= last and e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
@@ -210,7 +210,7 @@ class ProvisionalDyad:
         zone = person.last_row.get("zone")
         early = tier.early_columns(person.final_upto + 1, last)
         changes = {int(e.t_start): e.label.split(" -> ")[-1]
-                   for e in person.peek_zone_changes(tier.hr_by_second(start, last), early)}
+                   for e in tier.zone_changes_between(start, last, early)}
         newer: dict[str, Any] = {}
         for t in range(person.final_upto + 1, start):
             newer.update(early.get(t, {}))

@@ -156,6 +156,7 @@ COMPONENTS: dict[str, Component] = {
     "eda_scl_us": Component(+1, 1.0, 0.05, relative_floor=0.05),
     "scr_per_min": Component(+1, 1.0, 1.0),
 }
+PEEK_MEMO_SIZE = 512  # peek answers kept per final row, at most (a bound, not a tuning: ~15 s x 2 kinds of caller)
 HR_MEDIAN_S = 10  # seconds of beat-level HR in the running median of the ``hr`` component
 #: corroborating channels for hypoarousal: column -> (direction that means "low", scale floor)
 CORROBORATION: dict[str, tuple[int, float]] = {
@@ -370,6 +371,8 @@ class ToleranceEstimator(RowEstimator):
         self._baseline_seconds = self._settled = self._settled_heart = self._settled_poor = 0
         self._baseline_movement: list[float] = []
         self._pending: list[Event] = []
+        # peek's answers since the newest update, keyed on its exact inputs (row held: compared by identity)
+        self._peeked: tuple[Mapping[str, Any] | None, dict[tuple, dict[str, Any]]] = (None, {})
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
         if reference is not None:
             self._adopt(reference)
@@ -435,6 +438,7 @@ class ToleranceEstimator(RowEstimator):
             Baseline and zone-change events this second completed.
         """
         t = int(row["t_s"])
+        self._peeked = (None, {})  # the state peek reads moves now
         values = self._values(t, row)
         events, self._pending = self._pending, []
         events += self._track_exertion(t, row, values)
@@ -514,7 +518,7 @@ class ToleranceEstimator(RowEstimator):
         final second was in exertion (``exerting``), as :meth:`update` does.
 
         ``zone_provisional`` is the zone the final tier would call if this were the next final
-        second: :meth:`_next_zone` run on a copy of the sustain counters, with the corroboration
+        second: :meth:`_zone_step` on the sustain counters (read, not written), with the corroboration
         of the newest final second. It is evidence, not a call: only :meth:`update` moves the zone.
 
         Parameters
@@ -534,13 +538,30 @@ class ToleranceEstimator(RowEstimator):
         """
         if self.stats is None or row is None:
             return None
+        # the same inputs on the same state give the same answer: the provisional dyad asks for the
+        # same seconds at every evaluation (hashable inputs only: anything else is computed as is).
+        # Equal keys are equal inputs here: every value is read through float() (finite_or_none) or
+        # compared as a string, and +-0.0 give the same arousal (the composite's sum starts at +0.0)
+        key: tuple | None = (hr, tuple(newer.items())) if newer else (hr, ())
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        known = self._peeked[1].get(key) if key is not None and self._peeked[0] is row else None
+        if known is not None:
+            return dict(known)
+        final = row
         if newer:
             row = {**row, **newer}
         arousal, confidence, _ = self._arousal(self._peek_values(row, hr))
-        probe = copy.copy(self)  # counters are ints: the probe's steps never reach self
-        zone = probe._next_zone(arousal, confidence, row, self.low)
-        return {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
-                "zone": self.zone, "zone_provisional": zone}
+        zone, _ = self._zone_step(arousal, confidence, row, self.low)  # the counters stay as they are
+        answer = {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
+                  "zone": self.zone, "zone_provisional": zone}
+        if key is not None:
+            if self._peeked[0] is not final or len(self._peeked[1]) >= PEEK_MEMO_SIZE:
+                self._peeked = (final, {})
+            self._peeked[1][key] = answer
+        return dict(answer)
 
     def peek_zone_changes(self, row: Mapping[str, Any] | None,
                           hr_by_second: list[tuple[int, float | None]],
@@ -735,38 +756,58 @@ class ToleranceEstimator(RowEstimator):
 
     # --------------------------------------------------------------- zone logic
     def _next_zone(self, a: float | None, confidence: float, row: Mapping[str, Any], low: dict[str, float]) -> str:
+        """Step the zone rule one second (:meth:`_zone_step`) and keep its sustain counters."""
+        zone, (self.bad, self.above, self.below, self.inside_hi, self.inside_lo, self.corr_run) = \
+            self._zone_step(a, confidence, row, low)
+        return zone
+
+    def _zone_step(self, a: float | None, confidence: float, row: Mapping[str, Any],
+                   low: dict[str, float]) -> tuple[str, tuple[int, int, int, int, int, int]]:
+        """The zone rule of one second, reading the sustain counters and writing none.
+
+        Returns
+        -------
+        zone : str
+            The zone the rule calls (module docstring, "Zones"; the hysteresis of ``hyper_enter`` /
+            ``hyper_exit`` and ``hypo_enter`` / ``hypo_exit`` with ``sustain_s`` / ``exit_sustain_s``).
+        counters : tuple of int
+            ``bad``, ``above``, ``below``, ``inside_hi``, ``inside_lo``, ``corr_run`` after the second
+            (:meth:`_next_zone` keeps them; :meth:`peek` only reads the zone, without copying the estimator).
+        """
         o = self.o
+        bad, above, below, inside_hi, inside_lo, corr_run = \
+            self.bad, self.above, self.below, self.inside_hi, self.inside_lo, self.corr_run
         unusable = a is None or confidence < o.min_confidence or (row.get("quality") in ("none", "poor") and not any(
             finite_or_none(row.get(k)) is not None for k in ("eda_scl_us", "scr_per_min")))
         if unusable:
-            self.bad += 1
-            if self.zone == "unknown" or self.bad >= o.unknown_after_s:
-                self.above = self.below = self.inside_hi = self.inside_lo = 0
-                return "unknown"
-            return self.zone
-        self.bad = 0
-        self.above = self.above + 1 if a > o.hyper_enter else 0
-        self.below = self.below + 1 if a < -o.hypo_enter else 0
-        self.inside_hi = self.inside_hi + 1 if a < o.hyper_exit else 0
-        self.inside_lo = self.inside_lo + 1 if a > -o.hypo_exit else 0
-        self.corr_run = self.corr_run + 1 if low else 0
+            bad += 1
+            if self.zone == "unknown" or bad >= o.unknown_after_s:
+                return "unknown", (bad, 0, 0, 0, 0, corr_run)
+            return self.zone, (bad, above, below, inside_hi, inside_lo, corr_run)
+        bad = 0
+        above = above + 1 if a > o.hyper_enter else 0
+        below = below + 1 if a < -o.hypo_enter else 0
+        inside_hi = inside_hi + 1 if a < o.hyper_exit else 0
+        inside_lo = inside_lo + 1 if a > -o.hypo_exit else 0
+        corr_run = corr_run + 1 if low else 0
+        counters = (bad, above, below, inside_hi, inside_lo, corr_run)
         z = self.zone
         if z == "unknown":
             z = "window"
-        if z in ("window",) and self.above >= o.sustain_s:
-            return "hyper"
-        if z == "window" and self.below >= o.sustain_s:
-            return "hypo" if low else "hypo_candidate"
-        if z == "hyper" and self.inside_hi >= o.exit_sustain_s:
-            return "window"
+        if z in ("window",) and above >= o.sustain_s:
+            return "hyper", counters
+        if z == "window" and below >= o.sustain_s:
+            return ("hypo" if low else "hypo_candidate"), counters
+        if z == "hyper" and inside_hi >= o.exit_sustain_s:
+            return "window", counters
         if z in ("hypo", "hypo_candidate"):
-            if self.inside_lo >= o.exit_sustain_s:
-                return "window"
-            if z == "hypo_candidate" and self.corr_run >= 10:
-                return "hypo"
+            if inside_lo >= o.exit_sustain_s:
+                return "window", counters
+            if z == "hypo_candidate" and corr_run >= 10:
+                return "hypo", counters
             if z == "hypo" and not low:
-                return "hypo_candidate"
-        return z
+                return "hypo_candidate", counters
+        return z, counters
 
     def _event(self, t: int, old: str, new: str, a: float | None, zs: dict[str, float],
                low: dict[str, float], row: Mapping[str, Any]) -> Event:

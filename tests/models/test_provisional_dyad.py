@@ -182,6 +182,9 @@ class _Tier:
     def early_columns(self, first, last):
         return {}
 
+    def zone_changes_between(self, first, last, newer=None):
+        return self.person.peek_zone_changes(self.hr_by_second(first, last), newer)
+
 
 def _scripted_live(client_zone, therapist_zone, coupled, n=700, ahead=12, seed=0):
     """Scripted rows through a final DyadPipeline a second at a time, each person's provisional tier

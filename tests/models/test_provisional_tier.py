@@ -187,3 +187,22 @@ def test_a_beat_older_than_a_device_hr_sample_is_kept_and_found_as_the_plain_sca
             assert tier.beat_hr_between(11.0, 12.0) == [70.0, 80.0]  # in arrival order, none lost
     assert tier.hr_by_second(195, 201) == [(195, None), (196, None), (197, None), (198, None),
                                            (199, 90.0), (200, 90.5), (201, 91.0)]
+
+
+def test_peek_keeps_no_answer_across_an_update_of_the_same_row():
+    """peek keeps its answers per final row; an update moves the state it reads, so an answer
+    given before the update (even for the very row then made final) is not given after it."""
+    rows = _rows(300, np.random.default_rng(8))
+    cfg = PipelineConfig(baseline=(0.0, 100.0))
+    peeked, plain = ToleranceEstimator("client", cfg), ToleranceEstimator("client", cfg)
+    moved = 0
+    for row in rows:
+        before = peeked.peek(row, row["hr_bpm"] + 30.0, {"eda_scl_us": None})
+        peeked.update(row)
+        plain.update(row)
+        after = peeked.peek(row, row["hr_bpm"] + 30.0, {"eda_scl_us": None})
+        assert after == plain.peek(row, row["hr_bpm"] + 30.0, {"eda_scl_us": None})  # plain: not asked before
+        unhashable = {"eda_scl_us": None, "events": ["computed as is"]}
+        assert peeked.peek(row, row["hr_bpm"] + 30.0, unhashable) == after
+        moved += before != after
+    assert moved >= 2  # the zone moved under the answers (into window, then hyper): a stale one would show
