@@ -313,6 +313,9 @@ class _PeekTier:
     def early_columns(self, first, last):
         return {t: dict(c) for t, c in self.early.items() if first <= t <= last}
 
+    def zone_changes_between(self, first, last, newer=None):
+        return self.person.peek_zone_changes(self.hr_by_second(first, last), newer)
+
 
 def test_the_provisional_rows_peek_again_only_where_their_inputs_changed_and_equal_a_fresh_evaluation():
     tier = _PeekTier()
