@@ -510,10 +510,36 @@ class DyadPipeline(DyadEstimator):
     def coregulation_possible(self, ahead_s: int) -> bool:
         """The co-regulation rule could fire within the next ``ahead_s`` seconds: an episode is
         watched and the client's return is confirmed already or could be by then (the rule is only
-        decided after the return, :class:`~.dyad_events.CoregulationRule`)."""
+        decided after the return, :class:`~.dyad_events.CoregulationRule`). An upper bound of
+        :meth:`coregulation_ahead`, which needs the client's zones of those seconds."""
         watch = self._coreg.watch
         return watch is not None and (watch.return_s is not None
                                       or self._episodes.inside.true_run + ahead_s >= self.params.sustain_s)
+
+    def coregulation_ahead(self, client_zones: Iterable[str | None]) -> bool:
+        """The co-regulation rule could fire in the next seconds, whose client zones are
+        ``client_zones`` (None or ``"unknown"`` where unknown, as in the rows :meth:`update` reads).
+
+        Exact where :meth:`coregulation_possible` is an upper bound: the rule decides only after the
+        client's return is confirmed (:class:`~.dyad_events.CoregulationRule`), and the return is the
+        client's in-window :class:`~.dyad_events.Hysteresis` turning on
+        (:meth:`~.dyad_events.ClientEpisodes.step`; unknown zones skipped). A copy of it is stepped
+        over the zones: a watch whose return is not confirmed already can be decided only from the
+        second after one of these seconds confirms it (the return is read after the rule's step of
+        the same second, :meth:`_events`), so the last zone cannot open the gate. Changes no state.
+        """
+        watch = self._coreg.watch
+        if watch is None:
+            return False
+        if watch.return_s is not None:
+            return True
+        inside = copy.copy(self._episodes.inside)
+        zones = list(client_zones)
+        for t, zone in enumerate(zones[:-1]):
+            known = zone is not None and zone != "unknown"
+            if inside.step(t, zone == "window" if known else None) == "start":
+                return True
+        return False
 
     def quiet(self, pauses_ahead: Iterable[float | None] = ()) -> bool:
         """No rupture or repair candidate can come in the next seconds unless the client's zone leaves

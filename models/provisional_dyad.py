@@ -29,9 +29,14 @@ tier. Deterministic: a function of the final state and the provisional values re
 Cost. The copy leaves out the synchrony of the signals the rupture and repair rules do not read
 (vocal, motion) unless the co-regulation or therapist rule could fire in the seconds evaluated,
 which read ``sync_significant`` and ``leader`` over all signals: a co-regulation watch whose
-client has returned or could return by then (:meth:`~.dyad.DyadPipeline.coregulation_possible`),
-or the therapist's out-of-window run under way (:meth:`~.dyad.DyadPipeline.therapist_active`) or
-their zone out in those seconds. Without either, and while no client episode is open or building up
+client's return is confirmed already or in the rows about to be stepped
+(:meth:`~.dyad.DyadPipeline.coregulation_ahead`; the rule decides only after the return), or the
+therapist's out-of-window run under way (:meth:`~.dyad.DyadPipeline.therapist_active`) or their
+zone out in those rows (:meth:`ProvisionalDyad._synchrony_read`). A whole copy made at an evaluation
+serves the next ones where a cheap one would do (the same rupture and repair events), so the gate
+shutting again costs no fresh copy. Without an upper bound of either
+(:meth:`~.dyad.DyadPipeline.coregulation_possible`, the zones out as :meth:`ProvisionalDyad._rows`
+would make them), and while no client episode is open or building up
 (:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
 is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
 the provisional seconds comes from the zone changes the tier found for its own provisional zone
@@ -83,9 +88,11 @@ class _SteppedCopy:
         self.events: list[tuple[Event, int]] = []  # every event emitted, with the second its rule was met
 
     def continues(self, dyad_upto: int, synchrony: bool, seconds: list[dict[str, dict[str, Any]]]) -> bool:
-        """Whether this copy, stepped further over ``seconds[len(self.seconds):]``, is what a fresh one
-        stepped over ``seconds`` would be."""
-        return (dyad_upto == self.dyad_upto and synchrony == self.synchrony and len(seconds) >= len(self.seconds)
+        """Whether this copy, stepped further over ``seconds[len(self.seconds):]``, gives the events a
+        fresh one stepped over ``seconds`` would give: a whole copy (``synchrony``) serves where a
+        cheap one would do, as it gives the same rupture and repair events
+        (:meth:`~.dyad.DyadPipeline.rules_copy`), but not the other way round."""
+        return (dyad_upto == self.dyad_upto and (self.synchrony or not synchrony) and len(seconds) >= len(self.seconds)
                 and seconds[:len(self.seconds)] == self.seconds)
 
     def step(self, seconds: list[dict[str, dict[str, Any]]]) -> None:
@@ -155,20 +162,41 @@ class ProvisionalDyad:
         self._seen = end
         first = dyad_upto + 1
         pauses = self._client_pauses(first, end)
-        # the whole synchrony only when the rules that read it could fire (rules_copy)
-        synchrony = (self.dyad.therapist_active() or self.dyad.coregulation_possible(end - dyad_upto)
-                     or self._out_ahead(self.dyad.therapist, first, end))
-        if not synchrony and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
+        # an upper bound of the gate below, known before the rows are made
+        therapist = self.dyad.therapist_active()
+        coregulation = self.dyad.coregulation_possible(end - dyad_upto)
+        may_read_synchrony = therapist or coregulation or self._out_ahead(self.dyad.therapist, first, end)
+        if not may_read_synchrony and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
-        kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
         rows = {who: self._rows(who, first, end) for who in self.people}
         seconds = [{who: dict(rows[who].get(t, {})) for who in self.people} for t in range(first, end + 1)]
+        # the whole synchrony only when the rules that read it can fire in these rows (rules_copy)
+        synchrony = may_read_synchrony and self._synchrony_read(therapist, coregulation, seconds)
+        kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
         run = self._run
         if run is None or not run.continues(dyad_upto, synchrony, seconds):
             run = self._run = _SteppedCopy(dyad_upto, synchrony, self.dyad.rules_copy(synchrony))
         run.step(seconds)
         met = [(e, t) for e, t in run.events if e.kind in kinds]
         return [e for e, _ in met], [t for _, t in met]
+
+    def _synchrony_read(self, therapist: bool, coregulation: bool, seconds: list[dict[str, dict[str, Any]]]) -> bool:
+        """Whether the co-regulation or the therapist rule can fire over the rows ``seconds``: the two
+        rules that read the whole synchrony (``sync_significant``, ``leader``).
+
+        Exact gates, so that a copy without the whole synchrony gives the same events of the kinds
+        kept: the therapist rule opens a spell only on a dysregulated zone of the therapist, unless
+        its run or spell is under way already (``therapist``, :meth:`~.dyad.DyadPipeline.therapist_active`);
+        the co-regulation rule decides only after the client's return is confirmed, which a watch
+        (``coregulation``, :meth:`~.dyad.DyadPipeline.coregulation_possible`) has already or gets
+        in these rows (:meth:`~.dyad.DyadPipeline.coregulation_ahead`). Rupture and repair read the
+        level of the event signals only, which both copies compute alike.
+        """
+        if therapist:
+            return True
+        if any(rows[self.dyad.therapist].get("zone") in DYSREGULATED for rows in seconds):
+            return True
+        return coregulation and self.dyad.coregulation_ahead(rows[self.dyad.client].get("zone") for rows in seconds)
 
     def _client_pauses(self, first: int, last: int) -> list[float | None]:
         """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown), as
