@@ -347,3 +347,71 @@ def test_the_provisional_rows_peek_again_only_where_their_inputs_changed_and_equ
     tier.person.final_upto, tier.person.last_row = 12, {"t_s": 12, "zone": "window", "hr_inst_bpm": 71.0}
     assert peeked(lambda: rows(27)) == 15  # the final tier moved: its estimators did too, everything anew
     assert peeked(lambda: rows(27)) == 0
+
+
+# -- the co-regulation gate: the whole synchrony only once the client's return can be read ---------
+
+
+def _coregulation_episode(t):
+    """Synchrony drops during the client's hyperarousal and comes back before the return: a
+    rupture, a repair and a co-regulation (the return confirmed at 539 s, co-regulation at 540 s)."""
+    return not 380 <= t < 470
+
+
+def test_the_coregulation_gate_opens_exactly_when_the_rows_ahead_confirm_the_clients_return():
+    import copy
+
+    from test_dyad import hyper_zone, scripted_rows
+
+    rows = dict(scripted_rows(620, _coregulation_episode, hyper_zone, lambda t: "window"))
+    dyad = DyadPipeline(["client", "therapist"])
+    seen, fired = set(), 0
+    for t in range(1, 600):
+        dyad.update(t, rows[t])
+        if t < 500:
+            continue
+        ahead = [rows[s] for s in range(t + 1, t + 15)]
+        # the scripted zones ahead, and variants: unknown seconds, a return cut short, a stay out
+        variants = [ahead, [{**r, "client": {**r["client"], "zone": "unknown" if s % 3 else None}}
+                            for s, r in enumerate(ahead)],
+                    [{**r, "client": {**r["client"], "zone": "window" if s < 10 else "hyper"}} for s, r in enumerate(ahead)],
+                    [{**r, "client": {**r["client"], "zone": "hyper"}} for r in ahead]]
+        for seconds in variants:
+            for n in (1, 9, 10, 11, 14):
+                zones = [r["client"]["zone"] for r in seconds[:n]]
+                gate = dyad.coregulation_ahead(zones)
+                assert dyad.coregulation_ahead(zones) == gate  # reads only: the same answer again
+                # the plain computation: a whole copy stepped over the rows, the return confirmed
+                # at a second the co-regulation rule still steps after
+                whole, returned, kinds = copy.deepcopy(dyad), False, []
+                watched = whole._coreg.watch is not None
+                returned = watched and whole._coreg.watch.return_s is not None
+                for i, r in enumerate(seconds[:n]):
+                    kinds += [e.kind for e in whole.update(t + 1 + i, r)[1]]
+                    returned |= watched and whole._episodes.back and i < n - 1
+                assert gate == returned, (t, n, zones)
+                assert gate or "co_regulation" not in kinds  # shut: the rule cannot fire there
+                assert not gate or dyad.coregulation_possible(n)  # the old gate is an upper bound
+                seen.add(gate)
+                fired += "co_regulation" in kinds
+    assert seen == {True, False} and fired > 0  # both ways, and the rule fired where the gate opened
+
+
+def test_the_tight_synchrony_gate_gives_the_updates_of_the_loose_one_with_fewer_whole_copies(monkeypatch):
+    from test_dyad import hyper_zone
+
+    whole = []
+    rules_copy = DyadPipeline.rules_copy
+    monkeypatch.setattr(DyadPipeline, "rules_copy", lambda self, synchrony=False: whole.append(synchrony)
+                        or rules_copy(self, synchrony))
+    tight = _scripted_live(hyper_zone, lambda t: "window", _coregulation_episode, n=640)
+    n_tight = sum(whole)
+    whole.clear()
+    # the gate as it was: the whole synchrony whenever coregulation_possible or the therapist's bound says so
+    monkeypatch.setattr(ProvisionalDyad, "_synchrony_read", lambda self, *a: True)
+    loose = _scripted_live(hyper_zone, lambda t: "window", _coregulation_episode, n=640)
+    assert [(t, u.to_dict()) for t, u in tight[1]] == [(t, u.to_dict()) for t, u in loose[1]]
+    assert tight[0] == loose[0]  # the final events: untouched
+    pushed = {u.event.kind for _, u in tight[1] if u.state == EventState.PROVISIONAL}
+    assert pushed == {"rupture_candidate", "repair_candidate", "co_regulation"}
+    assert 0 < n_tight < sum(whole) / 2, (n_tight, sum(whole))
