@@ -86,6 +86,9 @@ class _SteppedCopy:
         self.probe = probe
         self.seconds: list[dict[str, dict[str, Any]]] = []  # rows stepped, from dyad_upto + 1 on
         self.events: list[tuple[Event, int]] = []  # every event emitted, with the second its rule was met
+        # (kind, t_start) of the candidates open after the newest second stepped: the copy changes
+        # only in step, so they are the ones open before the next second (None: not asked yet)
+        self._open: set[tuple[str, float]] | None = None
 
     def continues(self, dyad_upto: int, synchrony: bool, seconds: list[dict[str, dict[str, Any]]]) -> bool:
         """Whether this copy, stepped further over ``seconds[len(self.seconds):]``, gives the events a
@@ -99,9 +102,13 @@ class _SteppedCopy:
         """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on)."""
         for rows in seconds[len(self.seconds):]:
             t = self.dyad_upto + 1 + len(self.seconds)
-            before = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
+            before = self._open
+            if before is None:
+                before = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
             _, evs = self.probe.update(t, rows)
-            evs += [e for e in self.probe.open_candidates() if (e.kind, e.t_start) not in before]
+            now = self.probe.open_candidates()
+            evs += [e for e in now if (e.kind, e.t_start) not in before]
+            self._open = {(e.kind, e.t_start) for e in now}
             self.events += [(e, t) for e in evs]
             self.seconds.append(rows)
 
