@@ -539,11 +539,14 @@ class SessionPipeline:
             out.provisional.extend(tier.seconds(early))
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
-            # proposed again (the provisional seconds start after the newest final row)
-            # the final tier's open candidates hold pending dyad events (asked only when one is pending)
-            held = self.provisional_dyad.dyad.open_candidates(held=True) \
-                if self.provisional_dyad is not None and self.provisional_events.pending else []
-            out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
+            # proposed again (the provisional seconds start after the newest final row).
+            # With nothing pending there is nothing to confirm or withdraw (settle would return []
+            # and change nothing), so the final clocks and the open candidates are not asked then
+            if self.provisional_events.pending:
+                # the final tier's open candidates hold pending dyad events
+                held = self.provisional_dyad.dyad.open_candidates(held=True) \
+                    if self.provisional_dyad is not None else []
+                out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())

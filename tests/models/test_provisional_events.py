@@ -148,3 +148,45 @@ def _final_times(sim, cfg, chunks):
     pipe = SessionPipeline(sim.streams, cfg, sim.utc0)
     for c in chunks:
         yield c.t_end, {e.t_start for e in pipe.update(c).events if e.participant == "client"}
+
+
+def test_settling_with_nothing_pending_returns_nothing_and_changes_nothing():
+    # the pipeline skips settle (and the final clocks and open candidates it would need) while
+    # nothing is pending: this is what makes that skip exact
+    tracker = ProvisionalEvents()
+    finals = [_zone(100), _zone(104, "hyper -> window", kind="return_window"), Event(kind="rupture_candidate", t_start=90.0)]
+    assert tracker.settle(finals, {"client": 500, "therapist": 500, None: 500}, held=[_zone(100)]) == []
+    assert tracker.pending == [] and [u.pid for u in tracker.propose([_zone(200)])] == [1]
+
+
+class _Truthy(list):
+    def __bool__(self):
+        return True
+
+
+class _SettledAtEveryChunk(ProvisionalEvents):
+    """The plain computation: a tracker that always looks pending, so the pipeline settles it at every chunk."""
+
+    @property
+    def pending(self):
+        return self._pending
+
+    @pending.setter
+    def pending(self, value):
+        self._pending = _Truthy(value)
+
+
+def test_the_pipeline_settles_only_while_something_is_pending_with_the_same_updates_as_settling_always():
+    sim = Simulator(seed=3, duration_s=600, audio=False)
+    cfg = PipelineConfig(baseline=(0.0, 120.0))
+    chunks = list(rechunk(list(sim.chunks()), 0.5))
+    gated = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain.provisional_events = _SettledAtEveryChunk(kinds=gated.provisional_events.kinds)
+    _, events, updates = _run(gated, chunks)
+    _, plain_events, plain_updates = _run(plain, chunks)
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in plain_events]
+    story = [(t, u.to_dict()) for t, u in updates]
+    assert story == [(t, u.to_dict()) for t, u in plain_updates]
+    # the gate opened: events were pushed, then confirmed or withdrawn while the session ran
+    assert any(t is not None and u.state != EventState.PROVISIONAL for t, u in updates)
