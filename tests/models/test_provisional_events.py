@@ -4,6 +4,7 @@ by the final events; no threads, no sockets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from coregulate.models.base import Event
 from coregulate.models.config import PipelineConfig
@@ -190,3 +191,41 @@ def test_the_pipeline_settles_only_while_something_is_pending_with_the_same_upda
     assert story == [(t, u.to_dict()) for t, u in plain_updates]
     # the gate opened: events were pushed, then confirmed or withdrawn while the session ran
     assert any(t is not None and u.state != EventState.PROVISIONAL for t, u in updates)
+
+
+class _AskedAtEveryChunk(SessionPipeline):
+    """The plain computation: the provisional event rules asked at every heart chunk."""
+
+    @staticmethod
+    def _news(beats, early, rows):
+        return True
+
+
+def _per_chunk(pipe, chunks):
+    story = []
+    for c in chunks:
+        out = pipe.update(c)
+        story.append((c.t_end, out.provisional, [u.to_dict() for u in out.event_updates]))
+    out = pipe.finish()
+    return story + [(None, out.provisional, [u.to_dict() for u in out.event_updates])]
+
+
+@pytest.mark.parametrize("sources, chunk_s", [(["ecg"], None), (["ecg"], 0.7), (None, None)])
+def test_chunks_that_bring_nothing_new_skip_the_event_rules_with_the_same_updates_as_asking_them(sources, chunk_s):
+    # ECG as the only beat source: the strap's RR chunks bring no provisional value, so the rules are
+    # not asked then; cut in 0.7-s chunks, some chunks without a beat complete final rows, and for
+    # those the rules must be asked. Default sources: the ECG detector sits idle while the RR flows.
+    # Both people have client episodes after the baseline
+    sim = Simulator(seed=1, duration_s=600, audio=False)
+    cfg = PipelineConfig(options={"heart": {"beat_sources": sources}}) if sources else PipelineConfig()
+    chunks = list(sim.chunks()) if chunk_s is None else list(rechunk(list(sim.chunks()), chunk_s))
+    asked = []
+    gated = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    news = gated._news
+    gated._news = lambda *a: asked.append(news(*a)) or asked[-1]
+    story = _per_chunk(gated, chunks)
+    plain = _per_chunk(_AskedAtEveryChunk(sim.streams, cfg, sim.utc0, provisional=True), chunks)
+    assert story == plain
+    assert asked.count(False) > len(chunks) / 4  # the RR chunks were skipped
+    updates = [u for _, _, us in story for u in us]
+    assert {u["state"] for u in updates} >= {"provisional", "confirmed"}  # and the rules made events
