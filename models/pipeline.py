@@ -531,24 +531,38 @@ class SessionPipeline:
         self._collect(rows, out, final=False)
         # after the final tier: a provisional arousal uses the newest final row
         tier = self.provisional.get(chunk.participant)
+        beats = []
         if tier is not None and chunk.kind in HEART_KINDS:
-            out.provisional.extend(tier.update(chunk))
+            beats = tier.update(chunk)
+            out.provisional.extend(beats)
         early = []
         if tier is not None and pp.early:
             early, pp.early = pp.early, []
             out.provisional.extend(tier.seconds(early))
         if self.provisional_events is not None:
             # settle against the final events first: a change the final tier just made is not
-            # proposed again (the provisional seconds start after the newest final row)
-            # the final tier's open candidates hold pending dyad events (asked only when one is pending)
-            held = self.provisional_dyad.dyad.open_candidates(held=True) \
-                if self.provisional_dyad is not None and self.provisional_events.pending else []
-            out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
+            # proposed again (the provisional seconds start after the newest final row).
+            # With nothing pending there is nothing to confirm or withdraw (settle would return []
+            # and change nothing), so the final clocks and the open candidates are not asked then
+            if self.provisional_events.pending:
+                # the final tier's open candidates hold pending dyad events
+                held = self.provisional_dyad.dyad.open_candidates(held=True) \
+                    if self.provisional_dyad is not None else []
+                out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
             # early seconds (voice, skin conductance) may move the hypo corroboration on their own
-            if tier is not None and (chunk.kind in HEART_KINDS or early):
+            if tier is not None and (chunk.kind in HEART_KINDS or early) and self._news(beats, early, rows):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())
                 if self.provisional_dyad is not None:
                     out.event_updates += self.provisional_events.propose(*self.provisional_dyad.events(self._dyad_emitted))
+
+    @staticmethod
+    def _news(beats: list, early: list, rows: list) -> bool:
+        """Whether a chunk brought anything the provisional event rules read: provisional heart
+        values, early seconds or final rows of its person. Without any, ``zone_events`` and the
+        provisional dyad's ``events`` answer nothing (their inputs, the newest provisional and final
+        seconds, are those of their previous call, which they remember), so they are not asked; e.g.
+        a strap's RR chunks while the beats come from its ECG."""
+        return bool(beats or early or rows)
 
     def _final_upto(self) -> dict[str | None, int]:
         """Each person's newest final second, and the dyad's (key ``None``) if there is a dyad."""

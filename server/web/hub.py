@@ -70,6 +70,34 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def clean_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`_clean` of a list of flat dicts (scalars and lists of scalars), the same result by
+    construction: a plain float, str, int, bool or None is handled here as :func:`_clean` handles
+    it, anything else goes through :func:`_clean` itself. Provisional frames (up to 4 per person
+    per second) are such lists; the general walk's chain of type checks on every value was the
+    larger part of their cost.
+    """
+    out = []
+    for record in records:
+        if type(record) is not dict:
+            out.append(_clean(record))
+            continue
+        clean: dict[str, Any] = {}
+        for key, x in record.items():
+            kind = type(x)
+            if kind is float:
+                clean[key] = round(x, 4) if math.isfinite(x) else None
+            elif x is None or kind is str or kind is int or kind is bool:
+                clean[key] = x
+            elif kind is list:
+                clean[key] = [(round(y, 4) if math.isfinite(y) else None) if type(y) is float
+                              else y if y is None else _clean(y) for y in x]
+            else:
+                clean[key] = _clean(x)
+        out.append(clean)
+    return out
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .hub import Hub
+from .hub import Hub, clean_records
 from .schemas import ProvisionalEventUpdate
 
 WAVE_HZ = 50.0  # points per second in the "signal alive" ECG strip (min/max pairs)
@@ -137,7 +137,9 @@ class HubSink:
         is how far its data has come (session s)."""
         if due:
             self._provisional_sent.update(due)
-            self.hub.submit("provisional", [self._provisional_held.pop(key) for key in due])
+            # cleaned here by the flat-record fast path (the same JSON as the hub's general walk)
+            self.hub.submit("provisional", clean_records([self._provisional_held.pop(key) for key in due]),
+                            clean=False)
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         """Send final feature rows (kept frames; they replace provisional values)."""

@@ -4,6 +4,7 @@ by the final events; no threads, no sockets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from coregulate.models.base import Event
 from coregulate.models.config import PipelineConfig
@@ -148,3 +149,83 @@ def _final_times(sim, cfg, chunks):
     pipe = SessionPipeline(sim.streams, cfg, sim.utc0)
     for c in chunks:
         yield c.t_end, {e.t_start for e in pipe.update(c).events if e.participant == "client"}
+
+
+def test_settling_with_nothing_pending_returns_nothing_and_changes_nothing():
+    # the pipeline skips settle (and the final clocks and open candidates it would need) while
+    # nothing is pending: this is what makes that skip exact
+    tracker = ProvisionalEvents()
+    finals = [_zone(100), _zone(104, "hyper -> window", kind="return_window"), Event(kind="rupture_candidate", t_start=90.0)]
+    assert tracker.settle(finals, {"client": 500, "therapist": 500, None: 500}, held=[_zone(100)]) == []
+    assert tracker.pending == [] and [u.pid for u in tracker.propose([_zone(200)])] == [1]
+
+
+class _Truthy(list):
+    def __bool__(self):
+        return True
+
+
+class _SettledAtEveryChunk(ProvisionalEvents):
+    """The plain computation: a tracker that always looks pending, so the pipeline settles it at every chunk."""
+
+    @property
+    def pending(self):
+        return self._pending
+
+    @pending.setter
+    def pending(self, value):
+        self._pending = _Truthy(value)
+
+
+def test_the_pipeline_settles_only_while_something_is_pending_with_the_same_updates_as_settling_always():
+    sim = Simulator(seed=3, duration_s=600, audio=False)
+    cfg = PipelineConfig(baseline=(0.0, 120.0))
+    chunks = list(rechunk(list(sim.chunks()), 0.5))
+    gated = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain.provisional_events = _SettledAtEveryChunk(kinds=gated.provisional_events.kinds)
+    _, events, updates = _run(gated, chunks)
+    _, plain_events, plain_updates = _run(plain, chunks)
+    assert [e.to_dict() for e in events] == [e.to_dict() for e in plain_events]
+    story = [(t, u.to_dict()) for t, u in updates]
+    assert story == [(t, u.to_dict()) for t, u in plain_updates]
+    # the gate opened: events were pushed, then confirmed or withdrawn while the session ran
+    assert any(t is not None and u.state != EventState.PROVISIONAL for t, u in updates)
+
+
+class _AskedAtEveryChunk(SessionPipeline):
+    """The plain computation: the provisional event rules asked at every heart chunk."""
+
+    @staticmethod
+    def _news(beats, early, rows):
+        return True
+
+
+def _per_chunk(pipe, chunks):
+    story = []
+    for c in chunks:
+        out = pipe.update(c)
+        story.append((c.t_end, out.provisional, [u.to_dict() for u in out.event_updates]))
+    out = pipe.finish()
+    return story + [(None, out.provisional, [u.to_dict() for u in out.event_updates])]
+
+
+@pytest.mark.parametrize("sources, chunk_s", [(["ecg"], None), (["ecg"], 0.7), (None, None)])
+def test_chunks_that_bring_nothing_new_skip_the_event_rules_with_the_same_updates_as_asking_them(sources, chunk_s):
+    # ECG as the only beat source: the strap's RR chunks bring no provisional value, so the rules are
+    # not asked then; cut in 0.7-s chunks, some chunks without a beat complete final rows, and for
+    # those the rules must be asked. Default sources: the ECG detector sits idle while the RR flows.
+    # Both people have client episodes after the baseline
+    sim = Simulator(seed=1, duration_s=600, audio=False)
+    cfg = PipelineConfig(options={"heart": {"beat_sources": sources}}) if sources else PipelineConfig()
+    chunks = list(sim.chunks()) if chunk_s is None else list(rechunk(list(sim.chunks()), chunk_s))
+    asked = []
+    gated = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    news = gated._news
+    gated._news = lambda *a: asked.append(news(*a)) or asked[-1]
+    story = _per_chunk(gated, chunks)
+    plain = _per_chunk(_AskedAtEveryChunk(sim.streams, cfg, sim.utc0, provisional=True), chunks)
+    assert story == plain
+    assert asked.count(False) > len(chunks) / 4  # the RR chunks were skipped
+    updates = [u for _, _, us in story for u in us]
+    assert {u["state"] for u in updates} >= {"provisional", "confirmed"}  # and the rules made events

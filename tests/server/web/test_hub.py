@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
-from coregulate.server.web.hub import Hub
+from coregulate.server.web.hub import Hub, _clean, _dumps, clean_records
 from coregulate.server.web.hub_sink import HubSink
 
 
@@ -116,3 +116,34 @@ def test_one_silence_counts_as_one_gap_however_often_the_source_renews_it():
     assert sink.streams[key].gaps == 2
     sink.on_chunk(Chunk(eda, np.empty(0), t0=9.0, t_end=9.0, gap_before=True, meta={"silent": True}))
     assert sink.streams[key].gaps == 3  # a new silence is a new gap
+
+
+def test_clean_records_gives_what_the_general_cleaning_gives_on_flat_records():
+    # the provisional frames' fast path: every type it handles itself, and those it hands on
+    records = [
+        {"participant": "client", "family": "heart", "t": 123.456789123, "hr_inst_bpm": 71.23456, "hr_bpm": None,
+         "beat_times": [123.456789123, 124.1000049], "beat_hr_bpm": [None, 60.123456], "zone": "window",
+         "n": 3, "ok": True, "nan": float("nan"), "inf": -float("inf"), "empty": []},
+        {"participant": "therapist", "np_float": np.float64(0.123456789), "np_int": np.int64(7), "np_bool": np.bool_(False),
+         "mixed": [np.float32(1.5), float("nan"), 2, "x", {"a": 1.234567}, (1.0000001, None)],
+         "nested": {"z": float("inf"), "w": [np.float64(2.000049)]}, "tuple": (1.23456789,)},
+        ["not", "a", "dict", 1.234567],
+    ]
+    fast, plain = clean_records(records), _clean(records)
+    assert fast == plain
+    # the same JSON text, as the hub sends it (types included: a numpy value is converted as before)
+    assert _dumps(fast) == _dumps(plain)
+    assert [type(x) for x in fast[1].values()] == [type(x) for x in plain[1].values()]
+
+
+def test_the_sink_sends_provisional_values_cleaned_as_the_hub_would_clean_them():
+    hub = Hub("s")
+    sent = []
+    hub.submit = lambda type_, data, clean=True: sent.append((type_, data, clean))
+    sink = HubSink(hub)
+    value = {"participant": "client", "family": "heart", "t": 10.123456789, "hr_inst_bpm": float("nan"),
+             "beat_times": [10.123456789], "beat_hr_bpm": [None], "arousal": np.float64(0.987654321)}
+    sink.on_provisional([value])
+    [(type_, data, clean)] = sent
+    assert type_ == "provisional" and clean is False
+    assert _dumps(data) == _dumps(_clean([value]))
