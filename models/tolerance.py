@@ -126,7 +126,6 @@ clinical judgements.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -136,6 +135,7 @@ from ..sensors.chunk import StreamKind
 from .base import Event, RowEstimator, finite_or_none
 from .columns import AROUSAL_BOUND
 from .config import PipelineConfig, family_options
+from .zone_peek import ZonePeeker
 
 
 @dataclass(frozen=True)
@@ -178,57 +178,6 @@ MOVEMENT_SCALE_FLOORS: dict[StreamKind, tuple[float, float]] = {StreamKind.ACC: 
                                                                  StreamKind.MOTION: (0.0, 0.5)}
 _GROUP = {"vocal_arousal": "voice", "loudness_db": "voice", "f0_range_st": "voice", "pause_ratio": "voice",
           "movement": "movement", "eda_scl_us": "skin conductance"}
-
-
-class _ProvisionalCorroboration:
-    """The ``hypo`` corroboration of the seconds after the newest final row, on provisional data.
-
-    Each channel of :data:`CORROBORATION` whose provisional seconds reach second ``t`` is stepped
-    through :meth:`ToleranceEstimator._channel_low` (the final rule) on its own copy of the
-    estimator's recent values, so that for a second whose columns are all in it gives what
-    :meth:`ToleranceEstimator.update` will give when that second's row is final (the voice and
-    skin conductance seconds are the final values, early). A channel whose data do not reach
-    ``t`` keeps its verdict of the newest second it has data for: evidence not in yet is not
-    evidence of a change. Reads the estimator, never writes it.
-
-    Parameters
-    ----------
-    est : ToleranceEstimator
-        The final tier's estimator (its ``recent`` values, ``cstats`` and newest verdict ``low``).
-    row_t : int
-        The newest final second.
-    newer_by_second : mapping
-        ``t_s -> columns`` of provisional seconds (only those after ``row_t`` are used).
-    """
-
-    def __init__(self, est: "ToleranceEstimator", row_t: int, newer_by_second: Mapping[int, Mapping[str, Any]]) -> None:
-        self.est = est
-        self.newer = {t: cols for t, cols in newer_by_second.items() if t > row_t}
-        #: channel -> newest provisional second that has it
-        self.upto: dict[str, int] = {}
-        for t, cols in self.newer.items():
-            for k in CORROBORATION:
-                if k in cols and t > self.upto.get(k, row_t):
-                    self.upto[k] = t
-        self.recent: dict[str, tuple[deque, deque]] = {}  # copies, made when a channel first steps
-        self.low = dict(est.low)
-
-    def step(self, t: int) -> dict[str, float]:
-        """The corroborating channels of second ``t`` (seconds in increasing order, from ``row_t + 1``)."""
-        cols = self.newer.get(t, {})
-        for k in self.upto:
-            if t > self.upto[k]:
-                continue  # not in yet: its newest verdict stands
-            window = self.recent.get(k)
-            if window is None:
-                times, values = self.est.recent[k]
-                window = self.recent[k] = (deque(times), deque(values))
-            z = self.est._channel_low(k, window, t, cols.get(k))
-            if z is None:
-                self.low.pop(k, None)
-            else:
-                self.low[k] = z
-        return {k: self.low[k] for k in CORROBORATION if k in self.low}
 
 
 def median(values: list[float]) -> float:
@@ -578,7 +527,7 @@ class ToleranceEstimator(RowEstimator):
         the provisional seconds' columns (``newer_by_second``: voice, skin conductance) for every
         channel whose provisional data reach that second; a channel whose data do not (movement,
         which has no provisional tier, or a voice second not in yet) keeps its verdict of the
-        newest second it has data for, at first the newest final row's (:class:`_ProvisionalCorroboration`).
+        newest second it has data for, at first the newest final row's (:class:`.zone_peek.ZonePeeker`).
         So a change that turns on the corroboration alone (``hypo`` <-> ``hypo_candidate``) is
         found as soon as the voice's seconds are in. Each change is the :class:`Event`
         :meth:`update` would emit for it, dated at its second.
@@ -598,19 +547,9 @@ class ToleranceEstimator(RowEstimator):
         list of Event
             Empty while the baseline is not frozen or without a final row.
         """
-        if self.stats is None or row is None:
-            return []
-        probe = copy.copy(self)  # ints and a str change on the copy; the containers are only read
-        corroboration = _ProvisionalCorroboration(self, int(row["t_s"]), newer_by_second or {})
-        events = []
-        for t, hr in hr_by_second:
-            low = corroboration.step(t)
-            arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
-            new = probe._next_zone(arousal, confidence, row, low)
-            if new != probe.zone:
-                events.append(probe._event(t, probe.zone, new, arousal, zs, low, row))
-                probe.zone = new
-        return events
+        # one implementation of the stepping: a peeker used once (the live tier keeps one per person
+        # and resumes it, ProvisionalTier.zone_changes_between)
+        return ZonePeeker().changes(self, row, hr_by_second, newer_by_second)
 
     def _peek_values(self, row: Mapping[str, Any], hr: float | None) -> dict[str, float]:
         """Available component values with ``hr`` for the ``hr`` component and the others from

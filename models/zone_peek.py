@@ -1,19 +1,23 @@
-"""Provisional zone changes stepped incrementally (issue #15: the CPU of the provisional tier).
+"""Provisional zone changes: the zone rule stepped over the seconds after the newest final row
+(issue #15), resumed from one call to the next.
 
-:meth:`.tolerance.ToleranceEstimator.peek_zone_changes` steps a copy of the zone rule over every
-second after the newest final row. The provisional tier asks for those seconds once per new second
-of data, and the provisional dyad asks again for the same seconds (:mod:`.provisional_dyad`), so
-with ECG input (the final tier 8-15 s behind) every second was stepped a dozen times or more.
+:meth:`.tolerance.ToleranceEstimator.peek_zone_changes` is a :class:`ZonePeeker` used once. The
+provisional tier asks for those seconds once per new second of data, and the provisional dyad asks
+again for the same seconds (:mod:`.provisional_dyad`), so with ECG input (the final tier 8-15 s
+behind) every second would be stepped a dozen times or more: the tier keeps one peeker per person
+(:meth:`.pipeline.ProvisionalTier.zone_changes_between`).
 
 Stepping is deterministic, and what second ``t`` gives depends only on the state after ``t - 1``
 and on second ``t``'s inputs: its ``hr`` component, and the value of each corroborating channel
-stepped at ``t`` (a channel is stepped while ``t`` is not after its newest provisional second:
-:class:`.tolerance._ProvisionalCorroboration`). :class:`ZonePeeker` keeps, for the newest final row,
-the inputs of every second it stepped and the state after each (the zone rule's counters, the
-corroboration's verdicts and recent values), and answers a call from the longest prefix of seconds
-whose inputs are unchanged: a late beat moves the newest second or two, a late voice second the
-seconds from its channel's previous newest one. The answer is the events
-:meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` returns for the same arguments, by
+stepped at ``t``. The ``hypo`` corroboration is the final rule (``_channel_low``) stepped on copies of
+the estimator's recent values with the provisional seconds' columns, for each channel while ``t`` is
+not after its newest provisional second; a channel whose data do not reach ``t`` (movement, which has
+no provisional tier, or a voice second not in yet) keeps its verdict of the newest second it has data
+for, at first the newest final row's. :class:`ZonePeeker` keeps, for the newest final row, the inputs
+of every second it stepped and the state after each (the zone rule's counters, the corroboration's
+verdicts and recent values), and answers a call from the longest prefix of seconds whose inputs are
+unchanged: a late beat moves the newest second or two, a late voice second the seconds from its
+channel's previous newest one. A fresh peeker and a resumed one give the same events by
 construction (the same calls in the same order on the same values); a new final row starts over.
 """
 
@@ -21,18 +25,20 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .base import Event
-from .tolerance import CORROBORATION, ToleranceEstimator
+
+if TYPE_CHECKING:  # tolerance.py imports this module (its peek_zone_changes is a peeker used once)
+    from .tolerance import ToleranceEstimator
 
 #: The zone rule's counters, as :meth:`.tolerance.ToleranceEstimator._zone_step` returns them.
 _COUNTERS = ("bad", "above", "below", "inside_hi", "inside_lo", "corr_run")
 
 
 class ZonePeeker:
-    """Incremental :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` for one person
-    (module docstring). Reads the estimator and its newest final row, never writes them.
+    """The provisional zone changes of one person, resumed from call to call (module docstring).
+    Reads the estimator and its newest final row, never writes them.
     """
 
     def __init__(self) -> None:
@@ -50,8 +56,9 @@ class ZonePeeker:
     def changes(self, est: ToleranceEstimator, row: Mapping[str, Any] | None,
                 hr_by_second: list[tuple[int, float | None]],
                 newer_by_second: Mapping[int, Mapping[str, Any]] | None = None) -> list[Event]:
-        """``est.peek_zone_changes(row, hr_by_second, newer_by_second)``, stepping only the seconds
-        whose inputs (or whose predecessors' inputs) changed since the previous call.
+        """The zone changes ``est`` would make over ``hr_by_second``'s seconds after ``row`` (module
+        docstring), stepping only the seconds whose inputs (or whose predecessors' inputs) changed
+        since the previous call.
 
         Parameters
         ----------
@@ -60,24 +67,21 @@ class ZonePeeker:
         row : mapping or None
             Its newest final row.
         hr_by_second : list of (int, float or None)
-            ``(t_s, hr)`` of consecutive seconds in increasing order (``ProvisionalTier.hr_by_second``);
-            resumed only when they start at the second after ``row``'s, else computed as is.
+            ``(t_s, hr)`` of the seconds after ``row``'s, in order (``ProvisionalTier.hr_by_second``).
         newer_by_second : mapping, optional
             ``t_s -> columns`` of the provisional seconds (voice, skin conductance).
 
         Returns
         -------
         list of Event
-            What :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` returns.
+            Each change as the :class:`Event` :meth:`~.tolerance.ToleranceEstimator.update` would
+            emit for it, dated at its second; empty while the baseline is not frozen or without a row.
         """
         if est.stats is None or row is None:
             return []
-        row_t = int(row["t_s"])
-        if not hr_by_second or hr_by_second[0][0] != row_t + 1 or hr_by_second[-1][0] != row_t + len(hr_by_second):
-            return est.peek_zone_changes(row, hr_by_second, newer_by_second)  # not the seconds after row: as is
         if est is not self._est or row is not self._row:
             self._start(est, row)
-        inputs = self._inputs_of(row_t, hr_by_second, newer_by_second or {})
+        inputs = self._inputs_of(est, int(row["t_s"]), hr_by_second, newer_by_second or {})
         same = 0
         for old, new in zip(self._inputs, inputs):
             if old != new:
@@ -98,17 +102,17 @@ class ZonePeeker:
         self._states = [self._snapshot()]
 
     @staticmethod
-    def _inputs_of(row_t: int, hr_by_second: list[tuple[int, float | None]],
+    def _inputs_of(est: ToleranceEstimator, row_t: int, hr_by_second: list[tuple[int, float | None]],
                    newer: Mapping[int, Mapping[str, Any]]) -> list[tuple[int, Any, tuple[tuple[str, Any], ...]]]:
-        """Each second's inputs: its ``hr`` and the value of each channel stepped in it (those whose
-        newest provisional second is not before it, as :class:`.tolerance._ProvisionalCorroboration`)."""
+        """Each second's inputs: its ``hr`` and the value of each corroborating channel stepped in it
+        (those whose newest provisional second after ``row_t`` is not before it)."""
         upto: dict[str, int] = {}
         for t, cols in newer.items():
             if t > row_t:
-                for k in CORROBORATION:
+                for k in est.recent:  # the corroborating channels (tolerance.CORROBORATION), in order
                     if k in cols and t > upto.get(k, row_t):
                         upto[k] = t
-        channels = [k for k in CORROBORATION if k in upto]
+        channels = [k for k in est.recent if k in upto]
         if not channels:  # no early corroborating second (ECG alone): the HR is all that changes
             return [(t, hr, ()) for t, hr in hr_by_second]
         out = []
@@ -136,10 +140,10 @@ class ZonePeeker:
         self._recent = {k: (deque(times), deque(values)) for k, (times, values) in recent.items()}
 
     def _step(self, row: Mapping[str, Any], second: tuple[int, Any, tuple[tuple[str, Any], ...]]) -> None:
-        """One second of :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes`' loop."""
+        """One second: the corroborating channels stepped in it, then the zone rule on a copy of the counters."""
         t, hr, stepped = second
         est, probe, low = self._est, self._probe, self._low
-        for k, value in stepped:  # _ProvisionalCorroboration.step
+        for k, value in stepped:
             window = self._recent.get(k)
             if window is None:
                 times, values = est.recent[k]
@@ -149,7 +153,7 @@ class ZonePeeker:
                 low.pop(k, None)
             else:
                 low[k] = z
-        corroborating = {k: low[k] for k in CORROBORATION if k in low}
+        corroborating = {k: low[k] for k in est.recent if k in low}
         arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
         new = probe._next_zone(arousal, confidence, row, corroborating)
         change = None
