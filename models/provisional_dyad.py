@@ -45,7 +45,8 @@ evaluation is kept and stepped further at the next while the final dyad has not 
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
 and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks). The rows of
 the provisional seconds are made again at each evaluation (about 14 per person, of which about 3
-new), but a second's arousal is peeked again only when its inputs changed (:meth:`ProvisionalDyad._arousal`).
+new), but a second's arousal is computed again only when its inputs changed (the tolerance's
+:meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
@@ -133,8 +134,6 @@ class ProvisionalDyad:
         self.final_rows = final_rows
         self._seen: int | None = None  # the newest horizon evaluated
         self._run: _SteppedCopy | None = None  # the newest evaluation's copy, reused when it still holds
-        # per person: the newest final row the memo is for, and second -> (hr, newer columns, arousal)
-        self._arousal_memo: dict[str, tuple[Any, dict[int, tuple[Any, dict[str, Any], Any]]]] = {}
 
     def horizon(self) -> int | None:
         """The newest second both people have data for, final or provisional (None: not yet)."""
@@ -256,29 +255,5 @@ class ProvisionalDyad:
             inst = sum(beats) / len(beats) if beats else (inst if tier.beat_hr_between(t - 2, t) else None)
             zone = changes.get(t, zone)
             rows[t] = {"t_s": t, "participant": who, **early.get(t, {}), "hr_inst_bpm": inst,
-                       "arousal": self._arousal(who, t, hr, newer), "zone": zone}
+                       "arousal": (person.peek_arousal(hr, dict(newer)) or {}).get("arousal"), "zone": zone}
         return rows
-
-    def _arousal(self, who: str, t: int, hr: float | None, newer: dict[str, Any]) -> Any:
-        """The person's provisional arousal of second ``t``: :meth:`~.pipeline.ParticipantPipeline.peek_arousal`
-        with the ``hr`` component ``hr`` and the early columns ``newer``, memoized on those exact inputs.
-
-        A peek changes no state and reads only the row estimators, which move only with a new final
-        row (:attr:`~.pipeline.ParticipantPipeline.last_row`, a new object each second): while that is
-        the same object, the same ``hr`` and columns give the same arousal. Each evaluation makes the
-        rows from the newest final dyad second on again (about 14 per person) while about 3 of them
-        are new, so most peeks are asked again unchanged. A late beat or a late early-column second
-        changes ``hr`` or ``newer`` and is peeked anew; a new final row drops the memo.
-        """
-        person = self.tiers[who].person
-        memo_row, memo = self._arousal_memo.get(who, (None, {}))
-        if memo_row is not person.last_row:
-            memo = {}
-            self._arousal_memo[who] = (person.last_row, memo)
-        seen = memo.get(t)
-        if seen is not None and seen[0] == hr and seen[1] == newer:
-            return seen[2]
-        columns = dict(newer)
-        arousal = (person.peek_arousal(hr, dict(columns)) or {}).get("arousal")
-        memo[t] = (hr, columns, arousal)
-        return arousal
