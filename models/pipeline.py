@@ -257,8 +257,6 @@ class ProvisionalTier:
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
         self._zones_seen: tuple[int, int, tuple[int, ...]] | None = None
-        #: (first and last second evaluated, the zone changes found) of the newest :meth:`zone_events` evaluation
-        self.zone_changes: tuple[int, int, list[Event]] = (0, -1, [])
         self._early: dict[str, tuple[int, Any]] = {}  # column -> (t_s, value) of its newest early second
         #: t_s -> columns of the early seconds whose row is not final yet (zone_events' corroboration)
         self._early_seconds: dict[int, dict[str, Any]] = {}
@@ -316,9 +314,7 @@ class ProvisionalTier:
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
-        changes = self.zone_changes_between(first, newest, self._early_seconds)
-        self.zone_changes = (first, newest, changes)
-        return changes
+        return self.zone_changes_between(first, newest, self._early_seconds)
 
     def zone_changes_between(self, first: int, last: int,
                              newer_by_second: dict[int, dict[str, Any]] | None = None) -> list[Event]:

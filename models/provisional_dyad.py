@@ -39,8 +39,8 @@ shutting again costs no fresh copy. Without an upper bound of either
 would make them), and while no client episode is open or building up
 (:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
 is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
-the provisional seconds comes from the zone changes the tier found for its own provisional zone
-events (:attr:`~.pipeline.ProvisionalTier.zone_changes`), not computed again. The copy of one
+the provisional seconds comes from the tier's zone peeker, which its own provisional zone events
+resumed already (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`). The copy of one
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
 and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks). The rows of
@@ -215,8 +215,7 @@ class ProvisionalDyad:
     def _out_ahead(self, who: str, first: int, last: int) -> bool:
         """Whether one of the seconds ``[first, last]`` could have the person's zone out of the
         window, as :meth:`_rows` would make them (final rows, then the newest final zone with the
-        provisional zone changes after it: those the tier's :meth:`~.pipeline.ProvisionalTier.zone_events`
-        found when they cover the same seconds, computed again otherwise)."""
+        provisional zone changes after it, :meth:`_zone_changes`)."""
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
@@ -227,10 +226,15 @@ class ProvisionalDyad:
             return False
         if person.last_row.get("zone") in DYSREGULATED:
             return True
-        evaluated, upto, changes = tier.zone_changes
-        if evaluated != start or upto < last:
-            changes = tier.zone_changes_between(start, last, tier.early_columns(start, last))
-        return any(e.t_start <= last and e.label.split(" -> ")[-1] in DYSREGULATED for e in changes)
+        return any(e.label.split(" -> ")[-1] in DYSREGULATED for e in self._zone_changes(who, start, last))
+
+    def _zone_changes(self, who: str, start: int, last: int) -> list[Event]:
+        """The person's provisional zone changes over ``[start, last]`` (``start``: the second after
+        the newest final row), from the tier's peeker, which resumes where the inputs are unchanged
+        (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`): :meth:`_out_ahead` and
+        :meth:`_rows` ask it with the same inputs, so the second asks steps nothing."""
+        tier = self.tiers[who]
+        return tier.zone_changes_between(start, last, tier.early_columns(tier.person.final_upto + 1, last))
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""
@@ -243,8 +247,7 @@ class ProvisionalDyad:
             return rows
         zone = person.last_row.get("zone")
         early = tier.early_columns(person.final_upto + 1, last)
-        changes = {int(e.t_start): e.label.split(" -> ")[-1]
-                   for e in tier.zone_changes_between(start, last, early)}
+        changes = {int(e.t_start): e.label.split(" -> ")[-1] for e in self._zone_changes(who, start, last)}
         newer: dict[str, Any] = {}
         for t in range(person.final_upto + 1, start):
             newer.update(early.get(t, {}))

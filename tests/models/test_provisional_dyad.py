@@ -167,7 +167,7 @@ class _Tier:
     """A provisional tier whose beat-level HR is the scripted 1-s HR, ``ahead`` s past the final rows."""
 
     def __init__(self, who, rows, ahead):
-        self.person, self.ahead, self.zone_changes = _Person(who, rows), ahead, (0, -1, [])
+        self.person, self.ahead = _Person(who, rows), ahead
 
     @property
     def newest_second(self):
