@@ -251,8 +251,6 @@ class ProvisionalTier:
         #: s -> (absolute index range of its beats, their median): hr_by_second's seconds whose beats
         #: did not change are not sorted again
         self._hr_cache: dict[int, tuple[int, int, float | None]] = {}
-        # the newest hr_by_second answer: ((first, last, absolute index range of its beats), answer)
-        self._hr_memo: tuple[tuple[int, int, int, int], list[tuple[int, float | None]]] | None = None
         self._newest_t = float("-inf")
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
@@ -348,13 +346,8 @@ class ProvisionalTier:
             return [(s, median(hrs[lo:hi]) if hi > lo else None)
                     for s in range(first, last + 1)
                     for lo, hi in [(bisect_right(times, s - HR_MEDIAN_S), bisect_right(times, s))]]
-        # the beats of the whole range, by absolute index (the list only grows at its end and
-        # forgets from its start): the same range with the same beats gives the same answer
+        # seconds by absolute beat index (the list only grows at its end and forgets from its start)
         lo, hi = bisect_right(times, first - HR_MEDIAN_S), bisect_right(times, first)
-        end = bisect_right(times, last, hi)
-        key = (first, last, lo + self._dropped, end + self._dropped)
-        if self._hr_memo is not None and self._hr_memo[0] == key:
-            return list(self._hr_memo[1])
         cache, dropped = self._hr_cache, self._dropped
         out: list[tuple[int, float | None]] = []
         n = len(times)
@@ -376,8 +369,7 @@ class ProvisionalTier:
         if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
             for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
                 del cache[s]
-        self._hr_memo = (key, out)
-        return list(out)
+        return out
 
     def beat_hr_between(self, t0: float, t1: float) -> list[float]:
         """Provisional beat-level HR (bpm) of the beats in ``(t0, t1]``, in time order."""
@@ -389,7 +381,6 @@ class ProvisionalTier:
         if self._beat_t and t < self._beat_t[-1]:
             self._in_order = False
             self._hr_cache.clear()
-            self._hr_memo = None
         self._beat_t.append(t)
         self._beat_h.append(hr)
 
