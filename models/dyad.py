@@ -570,8 +570,8 @@ class DyadPipeline(DyadEstimator):
             therapist rules), not the level these rules read; and the signals kept give their effect
             only (:attr:`~.surrogates.SurrogateSynchrony.level_only`: the same floats, without the
             peak's lag, ``p`` and significance). True: a whole copy, for when the
-            co-regulation or therapist rule may fire (:meth:`coregulation_possible`,
-            :meth:`therapist_active`). The copy's rows are not meant to be used, nor, without
+            co-regulation or therapist rule can fire in the seconds stepped (:meth:`coregulation_ahead`,
+            :meth:`therapist_active`, the therapist's zones). The copy's rows are not meant to be used, nor, without
             ``synchrony``, its co-regulation and therapist events.
         """
         # Shared, not copied: the frozen parameters; and the arousal trace's points are (second,
