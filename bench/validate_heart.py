@@ -443,9 +443,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--beats-only", action="store_true",
                     help="skip the fusion figures (dropouts, wrist session, latency: validate_heart_fusion.py)")
-    ap.add_argument("--ppg-fiducial", choices=("peak", "slope"), default="peak",
-                    help="PPG beat fiducial point: systolic peak (default, the pipeline's) or steepest upstroke "
-                         "(models.beats.max_slope_points; an alternative kept for comparison)")
+    ap.add_argument("--ppg-fiducial", choices=("peak", "slope", "tangent"), default="peak",
+                    help="PPG beat fiducial point: systolic peak (default, the pipeline's), steepest upstroke "
+                         "(models.beats.max_slope_points) or intersecting-tangents foot "
+                         "(models.beats.tangent_foot_points); alternatives kept for comparison")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     data = args.data
