@@ -27,7 +27,10 @@ project's readers where one exists (Polar Sense PPG/PPI/ACC).
   the three optical channels minus ambient), device PPI by the same reader (blocker / contact /
   error-flagged intervals dropped). The PPI's phone times are the logger's own and sit ~16 s
   away from the sensor clock, so the clock offset is the one where the PPG interval series best
-  matches the PPI series (median absolute difference, 20 ms grid over +-30 s); each device beat
+  matches the PPI series (median absolute difference, 20 ms grid over +-30 s), then centred on
+  the PPG beats nearest to the device's (as for Welltory: the interval cost is flat within a beat
+  when the fiducial is noisy, and a foot or upstroke sits a constant delay before the device's
+  beat, neither of which is an interval error); each device beat
   is then matched to the nearest PPG beat within 150 ms and, for consecutive matches, the two
   intervals are compared. Target: >= 95 % of compared intervals within 20 ms. ACC motion seconds
   (:class:`~coregulate.models.beats.MotionGate`) are counted.
@@ -289,7 +292,9 @@ def verity(data: Path) -> dict:
     cost = [np.median(np.abs(np.interp(dev_t + o, tb, ib) - dev_i)) for o in offsets]
     off = float(offsets[int(np.argmin(cost))])
     nearest = np.array([int(np.argmin(np.abs(b - (t + off)))) for t in dev_t])
-    matched = np.abs(b[nearest] - (dev_t + off)) < 0.15
+    at = dev_t + off + float(np.median(b[nearest] - (dev_t + off)))  # device beats on the PPG beats
+    nearest = np.array([int(np.argmin(np.abs(b - t))) for t in at])
+    matched = np.abs(b[nearest] - at) < 0.15
     errs = []
     for k in range(1, len(dev_t)):
         if matched[k] and matched[k - 1] and not dev_gap[k] and nearest[k] == nearest[k - 1] + 1:
@@ -443,9 +448,10 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--beats-only", action="store_true",
                     help="skip the fusion figures (dropouts, wrist session, latency: validate_heart_fusion.py)")
-    ap.add_argument("--ppg-fiducial", choices=("peak", "slope"), default="peak",
-                    help="PPG beat fiducial point: systolic peak (default, the pipeline's) or steepest upstroke "
-                         "(models.beats.max_slope_points; an alternative kept for comparison)")
+    ap.add_argument("--ppg-fiducial", choices=("peak", "slope", "tangent"), default="peak",
+                    help="PPG beat fiducial point: systolic peak (default, the pipeline's), steepest upstroke "
+                         "(models.beats.max_slope_points) or intersecting-tangents foot "
+                         "(models.beats.tangent_foot_points); alternatives kept for comparison")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     data = args.data

@@ -150,7 +150,8 @@ class HeartOptions:
     #: :func:`.beats.max_slope_points`; Peralta et al. 2019, finger PPG). On the Welltory phone-camera
     #: recordings the upstroke's intervals follow the chest strap's more closely, but on the Polar
     #: Verity Sense it breaks the match with the device's PPI (bench/RESULTS.md, issue 13): a
-    #: choice for camera PPG, applied to every PPG stream of the session.
+    #: choice for camera PPG, applied to every PPG stream of the session. "tangent": the
+    #: intersecting-tangents foot (:func:`.beats.tangent_foot_points`; Chiu et al. 1991).
     ppg_fiducial: str = "peak"
 
     def __post_init__(self) -> None:
@@ -161,7 +162,7 @@ class HeartOptions:
                               field="options.heart.beat_sources", expected="some of 'rr', 'ecg', 'ppg', best first")
         if self.ppg_fiducial not in PPG_FIDUCIALS:
             raise ConfigError(f"{self.ppg_fiducial!r} is not a PPG fiducial point", field="options.heart.ppg_fiducial",
-                              expected="'peak' or 'upstroke'")
+                              expected=" or ".join(repr(k) for k in PPG_FIDUCIALS))
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> "HeartOptions":

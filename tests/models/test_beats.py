@@ -173,3 +173,36 @@ def test_max_slope_points_find_the_steepest_upstroke():
     got = max_slope_points(x, peaks, fs) / fs
     # a Gaussian pulse rises fastest one sigma before its centre
     np.testing.assert_allclose(got, centres - sigma, atol=0.006)
+
+
+def _rising_pulses(t: np.ndarray, onsets: np.ndarray, s: float = 0.04) -> np.ndarray:
+    """Logistic upstrokes (steepest at each onset) with exponential run-off: a pulse train whose
+    minimum before each upstroke is the previous pulse's tail."""
+    return sum(1 / (1 + np.exp(-(t - c) / s)) * np.exp(-np.clip(t - c - 0.1, 0, None) / 0.25) for c in onsets)
+
+
+def test_tangent_foot_points_place_the_foot_between_samples():
+    """At 30 Hz the intersecting-tangents foot of each pulse is placed to a fraction of a sample:
+    pulse-to-pulse intervals within 1 ms of the continuous signal's (an integer-sample foot is
+    off by up to one sample, 33 ms), the foot itself within 6 ms, before the steepest upstroke."""
+    from coregulate.models.beats import max_slope_points, tangent_foot_points
+
+    fs = 30.0
+    # each onset a further 1/11 sample off the grid: every sub-sample phase is met
+    onsets = 1.0 + np.arange(10) * (0.9 + 1 / (11 * fs))
+    t = np.arange(0, 11, 1 / fs)
+    x = _rising_pulses(t, onsets)
+    peaks = np.array([int(np.argmax(np.where(np.abs(t - c - 0.12) < 0.2, x, -np.inf))) for c in onsets])
+    got = tangent_foot_points(x, peaks, fs) / fs
+    truth = []
+    for c in onsets:  # the construction itself on a 10-us grid
+        tt = np.arange(c - 0.4, c + 0.2, 1e-5)
+        y = _rising_pulses(tt, onsets)
+        d = np.gradient(y, 1e-5)
+        k = int(np.argmax(d))
+        truth.append(tt[k] - (y[k] - y[: k + 1].min()) / d[k])
+    truth = np.array(truth)
+    np.testing.assert_allclose(np.diff(got), np.diff(truth), atol=0.001)
+    np.testing.assert_allclose(got, truth, atol=0.006)
+    assert np.all(got < max_slope_points(x, peaks, fs) / fs)
+    assert np.max(np.abs(np.diff(np.round(got * fs) / fs) - np.diff(truth))) > 0.02  # the grid alone is not enough

@@ -568,8 +568,8 @@ def test_no_ppg_interval_spans_a_beat_rejected_for_its_waveform():
 
 def test_ppg_fiducial_option_places_beats_on_the_upstroke():
     """``heart.ppg_fiducial = "upstroke"`` dates each PPG beat at its steepest upstroke, before
-    the systolic peak the default uses, on the same heartbeats; chunk-invariant; a value outside
-    the two is refused when the configuration is made."""
+    the systolic peak the default uses, and ``"tangent"`` at its foot, before the upstroke, on the
+    same heartbeats; chunk-invariant; any other value is refused when the configuration is made."""
     import neurokit2 as nk
 
     from coregulate.models.config import ConfigError
@@ -578,7 +578,7 @@ def test_ppg_fiducial_option_places_beats_on_the_upstroke():
     x = nk.ppg_simulate(duration=90, sampling_rate=fs, heart_rate=70, ibi_randomness=0.03, random_state=4)
     info = StreamInfo("client", StreamKind.PPG, rate=fs)
     beats = {}
-    for fiducial, step in (("peak", 30), ("upstroke", 30), ("upstroke", 457)):
+    for fiducial, step in (("peak", 30), ("upstroke", 30), ("upstroke", 457), ("tangent", 30), ("tangent", 457)):
         est = HeartEstimator("client", [info], PipelineConfig(options={"heart": {"ppg_fiducial": fiducial}}))
         run(est, [Chunk(info, x[i : i + step], t0=i / fs) for i in range(0, len(x), step)])
         beats[(fiducial, step)] = np.array([b[0] for b in est.fused])
@@ -587,5 +587,9 @@ def test_ppg_fiducial_option_places_beats_on_the_upstroke():
     lead = np.array([p - up[np.argmin(np.abs(up - p))] for p in peak])
     assert len(peak) > 80 and abs(len(up) - len(peak)) <= 2
     assert np.median(lead) > 0.05 and np.all((lead > 0) & (lead < 0.4))  # same beats, upstroke first
+    foot = beats[("tangent", 30)]
+    assert np.array_equal(foot, beats[("tangent", 457)])
+    ahead = np.array([u - foot[np.argmin(np.abs(foot - u))] for u in up])
+    assert abs(len(foot) - len(up)) <= 2 and np.median(ahead) > 0.02 and np.all((ahead > 0) & (ahead < 0.3))
     with pytest.raises(ConfigError, match="ppg_fiducial"):
         PipelineConfig(options={"heart": {"ppg_fiducial": "foot"}})
