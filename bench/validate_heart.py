@@ -187,7 +187,7 @@ def welltory(folder: Path, options: dict | None = None) -> dict:
     """One Welltory recording through the user's path (see the module docstring; ``options``:
     pipeline options, default none)."""
     rr = np.loadtxt(folder / "RR.txt")
-    _, _, channel = welltory_signal(folder)
+    _, up, channel = welltory_signal(folder)
     spec = f"client=csv:{folder / 'PPG.csv'}?time=time:ms&ppg=-{channel}"
     beats, hr_seconds = pipeline_beats(spec, options)
     bt = np.array([b[0] for b in beats])
@@ -211,7 +211,7 @@ def welltory(folder: Path, options: dict | None = None) -> dict:
     d = np.array(both) if both else np.full((1, 2), np.nan)
     rm_a, rm_a_ref = float(np.sqrt(np.mean(d[:, 0] ** 2))), float(np.sqrt(np.mean(d[:, 1] ** 2)))
     err = np.array([p[0] - p[1] for p in pair if p is not None])
-    return dict(name=folder.name, channel=channel, beats=len(beats), nn=len(nn), ref=len(rr),
+    return dict(name=folder.name, channel=channel, skew=pulse_skew(up, 30.0), beats=len(beats), nn=len(nn), ref=len(rr),
                 coverage=100 * len(nn) / len(rr), hr_seconds=hr_seconds, duration=float(rr.sum() / 1000),
                 hr=hr, hr_ref=hr_ref, hr_err=100 * abs(hr / hr_ref - 1),
                 rmssd=rm, rmssd_ref=rm_ref, rmssd_err=100 * abs(rm / rm_ref - 1),
@@ -266,16 +266,29 @@ def _read(path: Path):
     return r, list(r.chunks())
 
 
-def verity(data: Path) -> dict:
+def pulse_skew(x: np.ndarray, fs: float) -> float:
+    """Skewness of the derivative of the band-passed (0.5-8 Hz) pulse wave: positive when the
+    signal rises faster than it falls (a steep systolic upstroke: blood volume up), negative when
+    it falls faster (received light, which drops as blood volume rises)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    d = np.diff(sosfiltfilt(butter(3, [0.5, 8.0], "bandpass", fs=fs, output="sos"), x))
+    d = d - d.mean()
+    return float(np.mean(d**3) / np.std(d) ** 3)
+
+
+def verity(data: Path, negate: bool = False) -> dict:
+    """The Verity Sense PPG's beats (as read, or ``negate``d) against the device's PPI."""
     d = data / "polar_verity_sense_ppg_biobss"
     r, chunks = _read(d / "Polar_Sense_PPG.txt")
     st = r.streams[0]
     det = BeatDetector(st.rate, "ppg")
     beats: list[float] = []
+    sign = -1.0 if negate else 1.0
     for c in chunks:  # the reader's own chunks (~1 s)
         if c.gap_before:
             beats += det.end_segment()
-        beats += det.push(np.asarray(c.values, float), c.sample_times())
+        beats += det.push(sign * np.asarray(c.values, float), c.sample_times())
     beats += det.end_segment()
     b = np.array(beats) + st.utc_start
     p, pchunks = _read(d / "Polar_Sense_PPI.txt")
@@ -309,7 +322,8 @@ def verity(data: Path) -> dict:
     return dict(ppi_rows=rows, ppi_kept=len(dev_t), ppg_beats=len(b), rejected=det.rejected, offset_s=off,
                 matched=int(matched.sum()), compared=len(errs), within20=100 * float(np.mean(errs <= 20)),
                 median_err=float(np.median(errs)), p90_err=float(np.percentile(errs, 90)),
-                acc_seconds=len(gate.motion_mg), strong_motion_seconds=strong)
+                acc_seconds=len(gate.motion_mg), strong_motion_seconds=strong,
+                skew=pulse_skew(np.concatenate([np.asarray(c.values, float) for c in chunks]), st.rate))
 
 
 def verity_user_path(data: Path, offset_s: float) -> dict:
@@ -496,6 +510,9 @@ def main() -> None:
           f"(target >= 15: {'MET' if n_rma >= 15 else 'NOT MET'}; aligned {n_al} of {len(rows)}, "
           f"median pairs {np.median([w['pairs'] for w in rows if w['aligned']]):.0f}); "
           f"whole recording vs all reference intervals: {n_rm} of {len(rows)}")
+    skews = [w["skew"] for w in rows]
+    print(f"  derivative skewness of the negated camera channel (pulses up): median {np.median(skews):+.2f}, "
+          f"range {min(skews):+.2f} to {max(skews):+.2f} (positive: a steep upstroke)")
 
     print("\n== PPG beats vs the simultaneous ECG's R peaks (intervals; not in issue 13's targets)")
     for name, ecg, ppg, fs in ppg_ecg_records(data):
@@ -513,6 +530,10 @@ def main() -> None:
           f"(target >= 95 %: {'MET' if v['within20'] >= 95 else 'NOT MET'}), median |error| {v['median_err']:.1f} ms, "
           f"p90 {v['p90_err']:.1f} ms")
     print(f"  ACC: {v['acc_seconds']} s, strong motion (> MotionGate threshold) in {v['strong_motion_seconds']} s")
+    n = verity(data, negate=True)
+    print(f"  polarity: derivative skewness of the pulse wave as read {v['skew']:+.2f} (negative: counts fall with each "
+          f"pulse, so the peaks found as read are the pulse feet); negated (systolic peaks): intervals compared "
+          f"{n['compared']}, within 20 ms {n['within20']:.1f} %")
     u = verity_user_path(data, v["offset_s"])
     print("  user's path, `coregulate analyze client=Polar_Sense_PPG.txt` vs the same on the device's PPI file:")
     print(f"    hr_bpm present on {u['hr_cov_ppg']:.0f} % of {u['seconds_ppg']} s from PPG vs {u['hr_cov_ppi']:.0f} % of "
