@@ -36,7 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .synchrony import LaggedCorrelationBank, SyncParams, SyncResult, peak_statistic, wclc_offline
+from .synchrony import (
+    LaggedCorrelationBank, SyncParams, SyncResult, constant, copy_sharing_constants, peak_statistic, wclc_offline,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class SurrogateParams:
     min_null: int = 200
     alpha: float = 0.05
     seed: int = 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "SurrogateParams":
+        return self  # frozen, its fields immutable: a copy would be equal and never differ
 
     def offsets(self) -> np.ndarray:
         """The seeded, sorted surrogate offsets (seconds), one set used for both directions."""
@@ -108,7 +113,7 @@ class SurrogateSynchrony:
         xd = np.concatenate([[0], zeros, off])
         yd = np.concatenate([[0], off, zeros])
         self.bank = LaggedCorrelationBank(self.sync_params, xd, yd)
-        self.offsets = off
+        self.offsets = constant(off)
         self._pool = np.full(int(self.params.pool_size), np.nan)
         self._pool_next = 0
         self._pool_n = 0
@@ -117,6 +122,8 @@ class SurrogateSynchrony:
         #: genuine peak's lag, ``p`` or ``significant`` (for the throwaway copies of
         #: :meth:`.dyad.DyadPipeline.rules_copy`); the effect and the pool are the same either way
         self.level_only = False
+
+    __deepcopy__ = copy_sharing_constants
 
     def _add_null(self, vals: np.ndarray) -> None:
         vals = vals[np.isfinite(vals)]

@@ -31,6 +31,7 @@ computable, and a window in which any lag is not computable gives ``None``.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -75,6 +76,9 @@ class SyncParams:
     peak: str = "max"
     detrend: bool = False
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "SyncParams":
+        return self  # frozen, its fields immutable: a copy would be equal and never differ
+
     def __post_init__(self) -> None:
         if int(self.window_s) < 3 or int(self.max_lag_s) < 0 or int(self.step_s) < 1:
             raise ValueError("window_s >= 3, max_lag_s >= 0 and step_s >= 1 are required")
@@ -109,6 +113,26 @@ def lag_leader(lag: int | float | None) -> str | None:
     if lag is None:
         return None
     return "client" if lag > 0 else "therapist" if lag < 0 else "simultaneous"
+
+
+def constant(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only: an estimator's constant (lags, delays), shared by its copies
+    (:func:`copy_sharing_constants`); a write to it raises instead of reaching every copy."""
+    a.flags.writeable = False
+    return a
+
+
+def copy_sharing_constants(obj: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(obj, memo)`` of an estimator whose read-only arrays (:func:`constant`) are
+    shared instead of copied; every other attribute is deep-copied. For the provisional tier's
+    throwaway copies of the dyad (:meth:`.dyad.DyadPipeline.rules_copy`): copying the constants
+    and walking the frozen parameters was about half of a copy's cost."""
+    new = object.__new__(type(obj))
+    memo[id(obj)] = new
+    state = new.__dict__
+    for k, v in vars(obj).items():
+        state[k] = v if type(v) is np.ndarray and not v.flags.writeable else copy.deepcopy(v, memo)
+    return new
 
 
 def _as_float(v: Any) -> float:
@@ -159,15 +183,15 @@ class LaggedCorrelationBank:
         self.p = params
         w, L = int(params.window_s), int(params.max_lag_s)
         self.w = w
-        self.lags = np.arange(-L, L + 1)
+        self.lags = constant(np.arange(-L, L + 1))
         # Order used to break ties towards the smallest |lag| when picking the peak.
-        self._tie_order = np.argsort(np.abs(self.lags), kind="stable")
+        self._tie_order = constant(np.argsort(np.abs(self.lags), kind="stable"))
         a = np.maximum(self.lags, 0)  # how far back x reaches at each lag
         b = np.maximum(-self.lags, 0)
         xd = np.asarray(x_delays, dtype=int)[:, None]
         yd = np.asarray(y_delays, dtype=int)[:, None]
-        self._xoff = xd + a[None, :]  # (P, K) offsets back from the newest pair time
-        self._yoff = yd + b[None, :]
+        self._xoff = constant(xd + a[None, :])  # (P, K) offsets back from the newest pair time
+        self._yoff = constant(yd + b[None, :])
         self._reach = int(max(self._xoff.max(), self._yoff.max()))  # the furthest any pair reaches back
         self.cap = self._reach + w + 1
         self._x = np.full(self.cap, np.nan)
@@ -190,6 +214,8 @@ class LaggedCorrelationBank:
         self._sjj = np.zeros(shape)
         self._sxj = np.zeros(shape)
         self._syj = np.zeros(shape)
+
+    __deepcopy__ = copy_sharing_constants
 
     @property
     def idle(self) -> bool:

@@ -137,3 +137,29 @@ def test_mean_and_sd_equal_numpys_mean_and_std_bit_for_bit():
             kept = values.copy()
             assert mean_and_sd(values) == (float(np.mean(values)), float(np.std(values)))
             assert np.array_equal(values, kept)  # the pool is read, not written
+
+
+def test_a_deep_copy_shares_only_the_read_only_constants_and_steps_as_a_fresh_estimator_does():
+    import copy
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(900, 2)) + np.sin(np.arange(900) / 15.0)[:, None]
+    est = SurrogateSynchrony(SyncParams(), SurrogateParams(min_null=50))
+    for x, y in data[:500]:
+        est.update(x, y)
+    twin = copy.deepcopy(est)
+    shared = {k for k, v in vars(twin.bank).items() if v is getattr(est.bank, k)} | \
+        {k for k, v in vars(twin).items() if v is getattr(est, k)}
+    # ints, floats and the frozen parameters aside, only the read-only constants are shared
+    assert {k for k in shared if isinstance(getattr(est.bank, k, getattr(est, k, None)), np.ndarray)} == \
+        {"lags", "_tie_order", "_xoff", "_yoff", "offsets"}
+    with pytest.raises(ValueError):
+        twin.bank.lags[0] = 99  # a constant cannot be written through a copy (nor reach the original)
+    # the copy steps other data; the original gives what an estimator never copied gives
+    plain = SurrogateSynchrony(SyncParams(), SurrogateParams(min_null=50))
+    for x, y in data[:500]:
+        plain.update(x, y)
+    for x, y in data[500:]:
+        twin.update(y, -x)
+        assert est.update(x, y) == plain.update(x, y)
+    assert twin.update(1.0, 2.0) != est.update(1.0, 2.0)
