@@ -314,8 +314,8 @@ class ProvisionalTier:
         self._zones_seen = seen
         return self.zone_changes_between(first, newest, self._early_seconds)
 
-    def zone_changes_between(self, first: int, last: int,
-                             newer_by_second: dict[int, dict[str, Any]] | None = None) -> list[Event]:
+    def zone_changes_between(self, first: int, last: int, newer_by_second: dict[int, dict[str, Any]] | None = None,
+                             hr_by_second: list[tuple[int, float | None]] | None = None) -> list[Event]:
         """The zone changes over ``[first, last]``: exactly
         ``person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)``, stepping only
         the seconds whose inputs changed since the previous call (:class:`.zone_peek.ZonePeeker`).
@@ -326,12 +326,16 @@ class ProvisionalTier:
             The seconds (``first``: the one after the newest final row, for the incremental path).
         newer_by_second : dict, optional
             ``t_s -> columns`` of the provisional seconds (the ``hypo`` corroboration).
+        hr_by_second : list, optional
+            ``self.hr_by_second(first, last)``, if the caller has it already (not asked again).
         """
         person = self.person
+        if hr_by_second is None:
+            hr_by_second = self.hr_by_second(first, last)
         est = next((e for e in person.row_estimators if hasattr(e, "peek_zone_changes")), None)
         if not isinstance(est, ToleranceEstimator):  # another zone rule (a test's fake): asked as it is
-            return person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)
-        return self._zone_peeker.changes(est, person.last_row, self.hr_by_second(first, last), newer_by_second)
+            return person.peek_zone_changes(hr_by_second, newer_by_second)
+        return self._zone_peeker.changes(est, person.last_row, hr_by_second, newer_by_second)
 
     @property
     def newest_second(self) -> int | None:
