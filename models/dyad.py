@@ -551,10 +551,18 @@ class DyadPipeline(DyadEstimator):
                 or self._ruptures.open is not None or self._repair.pending is not None or self._withdrawn_vocally()):
             return False
         window = deque(self._pauses, maxlen=self._pauses.maxlen)
+        # the known values in the window, counted as it slides: the mean (_withdrawn_vocally's) is
+        # needed only once they are half of it (ECG-only sessions, without pause ratios, never are)
+        known = sum(x is not None for x in window)
         for v in pauses_ahead:
+            if len(window) == window.maxlen and window[0] is not None:
+                known -= 1  # the value the append pushes out
             window.append(finite_or_none(v))
+            known += window[-1] is not None
+            if known * 2 < window.maxlen:  # type: ignore[operator]
+                continue
             vals = [x for x in window if x is not None]
-            if len(vals) * 2 >= window.maxlen and sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:  # type: ignore[operator]
+            if sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:
                 return False
         return True
 
