@@ -100,18 +100,19 @@ class _SteppedCopy:
                 and seconds[:len(self.seconds)] == self.seconds)
 
     def step(self, seconds: list[dict[str, dict[str, Any]]]) -> None:
-        """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on)."""
-        for rows in seconds[len(self.seconds):]:
-            t = self.dyad_upto + 1 + len(self.seconds)
-            before = self._open
-            if before is None:
-                before = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
-            _, evs = self.probe.update(t, rows)
+        """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on), their synchrony
+        all at once (:meth:`~.dyad.DyadPipeline.updates`: a fresh copy steps a dozen seconds)."""
+        new = seconds[len(self.seconds):]
+        if new and self._open is None:
+            self._open = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
+        t = self.dyad_upto + 1 + len(self.seconds)
+        for rows, (_, evs) in zip(new, self.probe.updates(t, new)):
             now = self.probe.open_candidates()
-            evs += [e for e in now if (e.kind, e.t_start) not in before]
+            evs += [e for e in now if (e.kind, e.t_start) not in self._open]  # type: ignore[operator]
             self._open = {(e.kind, e.t_start) for e in now}
             self.events += [(e, t) for e in evs]
             self.seconds.append(rows)
+            t += 1
 
 
 class ProvisionalDyad:

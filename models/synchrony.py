@@ -165,7 +165,8 @@ def _z_from_sums(n, sx, sy, sxx, syy, sxy, tsums, min_pairs: int) -> np.ndarray:
     ok = (n >= min_pairs) & (vx > 1e-10 * scale_x) & (vy > 1e-10 * scale_y)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
-    return np.arctanh(np.clip(r, -R_CLIP, R_CLIP))
+    # np.clip's minimum of the maximum (NaN kept), without its wrapper's cost
+    return np.arctanh(np.minimum(np.maximum(r, -R_CLIP), R_CLIP))
 
 
 class LaggedCorrelationBank:
@@ -201,19 +202,13 @@ class LaggedCorrelationBank:
         self.t = -1  # index of the newest sample
         self._last_finite = -(10**9)  # index of the newest sample with x or y finite
         shape = self._xoff.shape
-        self._n = np.zeros(shape)
-        self._sx = np.zeros(shape)
-        self._sy = np.zeros(shape)
-        self._sxx = np.zeros(shape)
-        self._syy = np.zeros(shape)
-        self._sxy = np.zeros(shape)
-        # time sums for the within-window linear detrend; time is counted from _jref, which is
-        # reset at every exact refresh so that the numbers stay small
+        #: the running sums per (pairing, lag), stacked: ``n, Σx, Σy, Σx², Σy², Σxy`` and, for the
+        #: within-window linear detrend, the time sums ``Σj, Σj², Σxj, Σyj`` (time counted from
+        #: _jref, reset at every exact refresh so that the numbers stay small)
+        self._sums = np.zeros((10 if params.detrend else 6, *shape))
         self._jref = 0
-        self._sj = np.zeros(shape)
-        self._sjj = np.zeros(shape)
-        self._sxj = np.zeros(shape)
-        self._syj = np.zeros(shape)
+        # the later members' time indices of the pairs added (t) and dropped (t - w), back from t
+        self._back = constant(np.array([0, w])[:, None, None])
 
     __deepcopy__ = copy_sharing_constants
 
@@ -227,35 +222,16 @@ class LaggedCorrelationBank:
         """Number of pairings ``P`` (the delay pairs given at construction)."""
         return self._xoff.shape[0]
 
-    def _pairs(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Values of the pairs whose later member is at time index ``j`` (NaN before start)."""
+    def _pairs(self, j: np.ndarray, earliest: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values of the pairs whose later members are at the time indices ``j`` (shape ``(m, 1, 1)``,
+        the earliest ``earliest``), shape ``(m, P, K)``; NaN before the start."""
         xi = j - self._xoff
         yi = j - self._yoff
-        if j >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
+        if earliest >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
             return self._x[xi % self.cap], self._y[yi % self.cap]
         xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
         ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
         return xs, ys
-
-    def _accumulate(self, xs: np.ndarray, ys: np.ndarray, sign: float, j: int) -> None:
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        xs = np.where(ok, xs, 0.0)
-        ys = np.where(ok, ys, 0.0)
-        # adding -v is subtracting v in IEEE arithmetic (and (-x)·x = -(x·x)): the sign as the
-        # operation, without a multiplication per sum
-        acc = np.add if sign > 0 else np.subtract
-        acc(self._n, ok, out=self._n)
-        acc(self._sx, xs, out=self._sx)
-        acc(self._sy, ys, out=self._sy)
-        acc(self._sxx, xs * xs, out=self._sxx)
-        acc(self._syy, ys * ys, out=self._syy)
-        acc(self._sxy, xs * ys, out=self._sxy)
-        if self.p.detrend:
-            jr = float(j - self._jref)
-            self._sj += sign * jr * ok
-            self._sjj += sign * jr * jr * ok
-            self._sxj += sign * jr * xs
-            self._syj += sign * jr * ys
 
     def _recompute(self) -> None:
         j = np.arange(self.t - self.w + 1, self.t + 1)[:, None, None]  # (w, 1, 1): all pairs at once
@@ -264,22 +240,25 @@ class LaggedCorrelationBank:
         ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
         ok = np.isfinite(xs) & np.isfinite(ys)
         xs, ys = np.where(ok, xs, 0.0), np.where(ok, ys, 0.0)
-        self._n[...] = ok.sum(axis=0)
-        self._sx[...] = xs.sum(axis=0)
-        self._sy[...] = ys.sum(axis=0)
-        self._sxx[...] = (xs * xs).sum(axis=0)
-        self._syy[...] = (ys * ys).sum(axis=0)
-        self._sxy[...] = (xs * ys).sum(axis=0)
+        sums = self._sums
+        sums[0] = ok.sum(axis=0)
+        sums[1] = xs.sum(axis=0)
+        sums[2] = ys.sum(axis=0)
+        sums[3] = (xs * xs).sum(axis=0)
+        sums[4] = (ys * ys).sum(axis=0)
+        sums[5] = (xs * ys).sum(axis=0)
         if self.p.detrend:
             self._jref = self.t
             jr = (j - self._jref).astype(float) * ok
-            self._sj[...] = jr.sum(axis=0)
-            self._sjj[...] = (jr * jr).sum(axis=0)
-            self._sxj[...] = (jr * xs).sum(axis=0)
-            self._syj[...] = (jr * ys).sum(axis=0)
+            sums[6] = jr.sum(axis=0)
+            sums[7] = (jr * jr).sum(axis=0)
+            sums[8] = (jr * xs).sum(axis=0)
+            sums[9] = (jr * ys).sum(axis=0)
 
-    def push(self, x: Any, y: Any) -> None:
-        """Append one second of both series (``None``/NaN = missing)."""
+    def _append(self, x: Any, y: Any) -> str:
+        """Write one second into the ring; what it asks of the sums: ``"idle"`` (nothing finite in
+        reach: every sum is zero already), ``"refresh"`` (an exact recomputation, once per window:
+        bounded drift, amortised O(lags)) or ``"step"`` (the pairs in and out, :meth:`_terms`)."""
         xv, yv = _as_float(x), _as_float(y)
         if math.isnan(self._x0) and not math.isnan(xv):
             self._x0 = xv
@@ -292,21 +271,105 @@ class LaggedCorrelationBank:
         if not (math.isnan(xv) and math.isnan(yv)):
             self._last_finite = self.t
         if self.idle:
-            return  # nothing finite in the buffer: every sum is zero already
-        if self.t % self.w == 0 and self.t > 0:
-            self._recompute()  # exact refresh once per window: bounded drift, amortised O(lags)
+            return "idle"
+        return "refresh" if self.t % self.w == 0 and self.t > 0 else "step"
+
+    def push(self, x: Any, y: Any) -> None:
+        """Append one second of both series (``None``/NaN = missing)."""
+        self.push_many([(x, y)])
+
+    def push_many(self, values: Sequence[tuple[Any, Any]]) -> list[np.ndarray | None]:
+        """Append several seconds of both series, one after the other (as :meth:`push` each).
+
+        Returns
+        -------
+        list
+            Per second, the running sums after it (``(sums, P, K)``, stacked as ``_sums``), or None
+            for a second in which the bank was idle.
+
+        The same IEEE operations in the same order as one second at a time: each second's pairs are
+        read when it is written (the ring forgets them), and the sums over the seconds between two
+        exact refreshes are added up in one array of their terms, the pair added then the pair
+        dropped subtracted, whose rows are the sums after each second. A throwaway copy of the dyad steps
+        a dozen seconds at once (:mod:`.provisional_dyad`): a few array operations for all of them.
+        """
+        out: list[np.ndarray | None] = [None] * len(values)
+        # the pairs in and out of the seconds since the last refresh, in order
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        js: list[np.ndarray] = []
+        dropped: set[int] = set()
+        ends: list[tuple[int, int]] = []  # (second, how many pairs up to it)
+        n = 0
+        for i, (x, y) in enumerate(values):
+            what = self._append(x, y)
+            if what == "idle":
+                continue
+            if what == "refresh":
+                self._add_up(xs, ys, js, dropped, ends, out)
+                xs, ys, js, dropped, ends, n = [], [], [], set(), [], 0
+                self._recompute()
+                out[i] = self._sums.copy()
+                continue
+            j = self.t - (self._back if self.t >= self.w else self._back[:1])
+            pair_x, pair_y = self._pairs(j, int(j[-1, 0, 0]))
+            xs.append(pair_x)
+            ys.append(pair_y)
+            js.append(j)
+            n += len(j)
+            if len(j) > 1:
+                dropped.add(n)
+            ends.append((i, n))
+        self._add_up(xs, ys, js, dropped, ends, out)
+        return out
+
+    def _add_up(self, xs: list[np.ndarray], ys: list[np.ndarray], js: list[np.ndarray], dropped: set[int],
+                ends: list[tuple[int, int]], out: list[np.ndarray | None]) -> None:
+        """Add the pairs ``xs``/``ys`` (per second: the pair in, then the pair out, at the time
+        indices ``js``; ``dropped``: the positions, from 1, of the pairs out) to the running sums in
+        order; ``out[i]``: the sums after the first ``end`` pairs."""
+        if not xs:
             return
-        self._accumulate(*self._pairs(self.t), 1.0, self.t)
-        if self.t - self.w >= 0:
-            self._accumulate(*self._pairs(self.t - self.w), -1.0, self.t - self.w)
+        if len(xs) == 1:
+            x, y, j = xs[0], ys[0], js[0]
+        else:
+            x, y, j = np.concatenate(xs), np.concatenate(ys), np.concatenate(js)
+        ok = np.isfinite(x) & np.isfinite(y)
+        x = np.where(ok, x, 0.0)
+        y = np.where(ok, y, 0.0)
+        terms = np.empty((len(x) + 1, *self._sums.shape))  # (1 + pairs, sums, P, K): the sums, then each pair's terms
+        terms[0] = self._sums
+        terms[1:, 0] = ok  # 1.0 / 0.0
+        terms[1:, 1] = x
+        terms[1:, 2] = y
+        np.multiply(x, x, out=terms[1:, 3])
+        np.multiply(y, y, out=terms[1:, 4])
+        np.multiply(x, y, out=terms[1:, 5])
+        if self.p.detrend:
+            # push's (sign·jr)·ok etc. with the sign as the operation: (-a)·b == -(a·b) in IEEE arithmetic
+            jr = (j - self._jref).astype(float)
+            terms[1:, 6] = jr * ok
+            terms[1:, 7] = jr * jr * ok
+            terms[1:, 8] = jr * x
+            terms[1:, 9] = jr * y
+        for r in range(1, len(terms)):  # one pair after the other, as push adds and drops them
+            (np.subtract if r in dropped else np.add)(terms[r - 1], terms[r], out=terms[r])
+        for i, end in ends:
+            out[i] = terms[end]
+        self._sums[...] = terms[-1]
+
+    def z_of(self, sums: np.ndarray) -> np.ndarray:
+        """Fisher z per (pairing, lag) from stacked running sums (``(sums, P, K)``, as :meth:`push_many`
+        gives them, or ``(sums, m, P, K)``: m seconds at once); NaN where not computable."""
+        return _z_from_sums(*sums[:6], tuple(sums[6:]) if self.p.detrend else None, self.p.min_pairs)
 
     def z_matrix(self) -> np.ndarray:
         """Fisher z per (pairing, lag) for the current window; NaN where not computable."""
-        t = (self._sj, self._sjj, self._sxj, self._syj) if self.p.detrend else None
-        return _z_from_sums(self._n, self._sx, self._sy, self._sxx, self._syy, self._sxy, t, self.p.min_pairs)
+        return self.z_of(self._sums)
 
-    def peak_of(self, z: np.ndarray, p: int = 0) -> SyncResult | None:
-        """Peak of pairing ``p`` in a :meth:`z_matrix` result (``None`` if not computable)."""
+    def peak_of(self, z: np.ndarray, p: int = 0, n: np.ndarray | None = None) -> SyncResult | None:
+        """Peak of pairing ``p`` in a :meth:`z_matrix` result (``None`` if not computable); ``n``:
+        the valid pairs per (pairing, lag) of the second ``z`` is of (the current ones by default)."""
         row = z[p]
         if not np.all(np.isfinite(row)):
             return None
@@ -314,7 +377,7 @@ class LaggedCorrelationBank:
         crit = ordered if self.p.peak == "max" else np.abs(ordered)
         k = int(self._tie_order[int(np.argmax(crit))])
         zk = float(row[k])
-        return SyncResult(z=zk, r=math.tanh(zk), lag=int(self.lags[k]), n=int(self._n[p, k]))
+        return SyncResult(z=zk, r=math.tanh(zk), lag=int(self.lags[k]), n=int((self._sums[0] if n is None else n)[p, k]))
 
     def peaks(self) -> list[SyncResult | None]:
         """Peak result per pairing for the window ending at the newest second."""
@@ -326,7 +389,7 @@ class LaggedCorrelationBank:
         z = self.z_matrix() if z is None else z
         # z is finite or NaN (|r| is clipped below 1), and a maximum with a NaN is NaN: the same as
         # peak_statistic's explicit mask, in one pass
-        return np.max(z, axis=1) if self.p.peak == "max" else np.max(np.abs(z), axis=1)
+        return np.max(z, axis=-1) if self.p.peak == "max" else np.max(np.abs(z), axis=-1)
 
 
 class WindowedCrossCorrelation:
