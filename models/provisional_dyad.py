@@ -43,7 +43,8 @@ the provisional seconds comes from the tier's zone peeker, which its own provisi
 resumed already (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`). The copy of one
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
-and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks). The rows of
+and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks); a fresh copy
+steps its dozen or so seconds' synchrony all at once (:meth:`~.dyad.DyadPipeline.updates`). The rows of
 the provisional seconds are made again at each evaluation (about 14 per person, of which about 3
 new), but a second's arousal is computed again only when its inputs changed (the tolerance's
 :meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).

@@ -23,6 +23,8 @@ sums ``n, Σx, Σy, Σx², Σy², Σxy`` over valid pairs are kept; a new second
 drops one pair per lag, so the cost is ``O(lags)`` instead of ``O(window × lags)``. To bound
 floating-point drift the sums are recomputed exactly from the ring buffer once per ``window``
 steps (amortised ``O(lags)``), and values are stored relative to the first finite value seen.
+Several seconds can be pushed at once (:meth:`LaggedCorrelationBank.push_many`): the same sums
+after each, from a few array operations for all of them.
 
 Missing seconds (``None``/NaN) are never filled: a pair counts only when both members are
 finite; a lag with fewer than ``min_valid_frac × window`` pairs, or with no variance, is not
