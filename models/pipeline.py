@@ -589,13 +589,18 @@ class SessionPipeline:
             self._seen[r["participant"]] = r["t_s"]
         # a dyad second needs everybody's row; at the end, whoever stopped early is missing
         upto = max(self._seen.values(), default=0) if final else min(self._seen.values(), default=0)
-        for t in range(self._dyad_emitted + 1, upto + 1):
-            rows_t = {p: self._rows[p].pop(t, {}) for p in self._rows}
-            drow: dict[str, Any] = dict.fromkeys(DYAD_COLUMNS)
-            drow.update(t_s=t, utc=utc_iso(self.utc0, t))
-            for est in self.dyad_estimators:
-                added, evs = est.update(t, rows_t)
+        first = self._dyad_emitted + 1
+        seconds = [{p: self._rows[p].pop(t, {}) for p in self._rows} for t in range(first, upto + 1)]
+        drows: list[dict[str, Any]] = []
+        for t in range(first, upto + 1):
+            drows.append(dict.fromkeys(DYAD_COLUMNS))
+            drows[-1].update(t_s=t, utc=utc_iso(self.utc0, t))
+        events: list[list[Event]] = [[] for _ in seconds]
+        for est in self.dyad_estimators:  # the seconds that came together, stepped together (updates)
+            for drow, evs, (added, new) in zip(drows, events, est.updates(first, seconds)):
                 drow.update(added)
-                out.events.extend(evs)
+                evs.extend(new)
+        for drow, evs in zip(drows, events):  # each second's events, in the estimators' order
+            out.events.extend(evs)
             out.dyad.append(drow)
         self._dyad_emitted = max(self._dyad_emitted, upto)
