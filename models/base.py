@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..sensors.chunk import Chunk, StreamKind
 
@@ -115,6 +115,14 @@ class DyadEstimator(abc.ABC):
         events : list of Event
             Events that this second completed.
         """
+
+    def updates(self, t0: int, seconds: list[Mapping[str, Mapping[str, Any]]]
+                ) -> Iterator[tuple[dict[str, Any], list[Event]]]:
+        """:meth:`update` of the seconds ``t0, t0 + 1, ...`` in turn (``seconds``: each one's rows),
+        yielded one by one; an estimator may compute them together (the final rows come in bursts,
+        e.g. 8-s ECG blocks), with the same results."""
+        for k, rows in enumerate(seconds):
+            yield self.update(t0 + k, rows)
 
     def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
         """End of session: summaries/events that only close at the end (optional)."""

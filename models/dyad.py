@@ -106,7 +106,7 @@ import copy
 import math
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .base import DyadEstimator, Event, finite_or_none
 from .config import PipelineConfig, family_options
@@ -336,18 +336,31 @@ class DyadPipeline(DyadEstimator):
                     self.columns[signal] = col
                 return
 
-    def _synchrony(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, SurrogateResult]]:
+    def _synchrony_many(self, t0: int, seconds: list[Mapping[str, Mapping[str, Any]]]
+                        ) -> list[tuple[dict[str, Any], dict[str, SurrogateResult]]]:
+        """The synchrony columns and per-signal results of the seconds ``t0, t0 + 1, ...`` (each
+        second's rows by role): each signal's values a second at a time (its column, log, moving
+        average), then its estimator over all of them at once (:meth:`.SurrogateSynchrony.update_many`:
+        the same results as one second at a time; the rules read none of it before it is done)."""
+        values: dict[str, list[tuple[float | None, float | None]]] = {s: [] for s in self._sync}
+        for k, rows in enumerate(seconds):
+            a = rows.get(self.client) or {}
+            b = rows.get(self.therapist) or {}
+            self._t = t0 + k
+            for s in self._sync:
+                self._choose_column(s, a, b)
+                xa, xb = self._value(s, a), self._value(s, b)
+                if s in self.params.log_signals:
+                    xa, xb = _log1p_or_none(xa), _log1p_or_none(xb)
+                if s in self._tama:
+                    xa, xb = self._tama[s][0].push(xa), self._tama[s][1].push(xb)
+                values[s].append((xa, xb))
+        per_signal = {s: est.update_many(values[s]) for s, est in self._sync.items()}
+        return [self._synchrony_columns({s: per_signal[s][k] for s in self._sync}) for k in range(len(seconds))]
+
+    def _synchrony_columns(self, results: dict[str, SurrogateResult]) -> tuple[dict[str, Any], dict[str, SurrogateResult]]:
         out: dict[str, Any] = {}
-        results: dict[str, SurrogateResult] = {}
-        for s, est in self._sync.items():
-            self._choose_column(s, a, b)
-            xa, xb = self._value(s, a), self._value(s, b)
-            if s in self.params.log_signals:
-                xa, xb = _log1p_or_none(xa), _log1p_or_none(xb)
-            if s in self._tama:
-                xa, xb = self._tama[s][0].push(xa), self._tama[s][1].push(xb)
-            res = est.update(xa, xb)
-            results[s] = res
+        for s, res in results.items():
             out[f"sync_{s}_z"] = res.sync.z if res.sync else None
             out[f"sync_{s}_lag_s"] = res.sync.lag if res.sync else None
         tested = {s: r for s, r in results.items() if r.p is not None}
@@ -449,10 +462,25 @@ class DyadPipeline(DyadEstimator):
         events : list of Event
             Rupture, repair, co-regulation and therapist events this second completed.
         """
+        (out, results), = self._synchrony_many(t_s, [rows])
+        return out, self._rules(t_s, rows, out, results)
+
+    def updates(self, t0: int, seconds: list[Mapping[str, Mapping[str, Any]]]
+                ) -> Iterator[tuple[dict[str, Any], list[Event]]]:
+        """:meth:`update` of the seconds ``t0, t0 + 1, ...`` (``seconds``: each one's rows), one
+        after the other: the same rows and events. The synchrony of all of them is computed first,
+        together (:meth:`_synchrony_many`), then the rules a second at a time, each second's row and
+        events yielded once its rules have run (the caller can read the state after each second,
+        as :mod:`.provisional_dyad` does); meant to be consumed to the end."""
+        for k, ((out, results), rows) in enumerate(zip(self._synchrony_many(t0, seconds), seconds)):
+            yield out, self._rules(t0 + k, rows, out, results)
+
+    def _rules(self, t_s: int, rows: Mapping[str, Mapping[str, Any]], out: dict[str, Any],
+               results: dict[str, SurrogateResult]) -> list[Event]:
+        """One second after its synchrony: the zones into its row, the level, pauses and arousal
+        traces, and the event rules (:meth:`_events`)."""
         a = rows.get(self.client) or {}
         b = rows.get(self.therapist) or {}
-        self._t = t_s
-        out, results = self._synchrony(a, b)
         cz, tz = a.get("zone"), b.get("zone")
         out["client_zone"] = cz
         out["therapist_zone"] = tz
@@ -460,8 +488,7 @@ class DyadPipeline(DyadEstimator):
         self._levels.append(sum(rule_effects) / len(rule_effects) if rule_effects else None)
         self._pauses.append(finite_or_none(a.get("pause_ratio")))
         self._arousal.push(t_s, finite_or_none(a.get("arousal")))
-        events = self._events(t_s, cz, tz, out)
-        return out, events
+        return self._events(t_s, cz, tz, out)
 
     def finish(self) -> tuple[list[dict[str, Any]], list[Event]]:
         """End of session: close the rupture candidate and the therapist spell still open.
@@ -551,10 +578,18 @@ class DyadPipeline(DyadEstimator):
                 or self._ruptures.open is not None or self._repair.pending is not None or self._withdrawn_vocally()):
             return False
         window = deque(self._pauses, maxlen=self._pauses.maxlen)
+        # the known values in the window, counted as it slides: the mean (_withdrawn_vocally's) is
+        # needed only once they are half of it (ECG-only sessions, without pause ratios, never are)
+        known = sum(x is not None for x in window)
         for v in pauses_ahead:
+            if len(window) == window.maxlen and window[0] is not None:
+                known -= 1  # the value the append pushes out
             window.append(finite_or_none(v))
+            known += window[-1] is not None
+            if known * 2 < window.maxlen:  # type: ignore[operator]
+                continue
             vals = [x for x in window if x is not None]
-            if len(vals) * 2 >= window.maxlen and sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:  # type: ignore[operator]
+            if sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio:
                 return False
         return True
 

@@ -314,8 +314,8 @@ class ProvisionalTier:
         self._zones_seen = seen
         return self.zone_changes_between(first, newest, self._early_seconds)
 
-    def zone_changes_between(self, first: int, last: int,
-                             newer_by_second: dict[int, dict[str, Any]] | None = None) -> list[Event]:
+    def zone_changes_between(self, first: int, last: int, newer_by_second: dict[int, dict[str, Any]] | None = None,
+                             hr_by_second: list[tuple[int, float | None]] | None = None) -> list[Event]:
         """The zone changes over ``[first, last]``: exactly
         ``person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)``, stepping only
         the seconds whose inputs changed since the previous call (:class:`.zone_peek.ZonePeeker`).
@@ -326,12 +326,16 @@ class ProvisionalTier:
             The seconds (``first``: the one after the newest final row, for the incremental path).
         newer_by_second : dict, optional
             ``t_s -> columns`` of the provisional seconds (the ``hypo`` corroboration).
+        hr_by_second : list, optional
+            ``self.hr_by_second(first, last)``, if the caller has it already (not asked again).
         """
         person = self.person
+        if hr_by_second is None:
+            hr_by_second = self.hr_by_second(first, last)
         est = next((e for e in person.row_estimators if hasattr(e, "peek_zone_changes")), None)
         if not isinstance(est, ToleranceEstimator):  # another zone rule (a test's fake): asked as it is
-            return person.peek_zone_changes(self.hr_by_second(first, last), newer_by_second)
-        return self._zone_peeker.changes(est, person.last_row, self.hr_by_second(first, last), newer_by_second)
+            return person.peek_zone_changes(hr_by_second, newer_by_second)
+        return self._zone_peeker.changes(est, person.last_row, hr_by_second, newer_by_second)
 
     @property
     def newest_second(self) -> int | None:
@@ -585,13 +589,18 @@ class SessionPipeline:
             self._seen[r["participant"]] = r["t_s"]
         # a dyad second needs everybody's row; at the end, whoever stopped early is missing
         upto = max(self._seen.values(), default=0) if final else min(self._seen.values(), default=0)
-        for t in range(self._dyad_emitted + 1, upto + 1):
-            rows_t = {p: self._rows[p].pop(t, {}) for p in self._rows}
-            drow: dict[str, Any] = dict.fromkeys(DYAD_COLUMNS)
-            drow.update(t_s=t, utc=utc_iso(self.utc0, t))
-            for est in self.dyad_estimators:
-                added, evs = est.update(t, rows_t)
+        first = self._dyad_emitted + 1
+        seconds = [{p: self._rows[p].pop(t, {}) for p in self._rows} for t in range(first, upto + 1)]
+        drows: list[dict[str, Any]] = []
+        for t in range(first, upto + 1):
+            drows.append(dict.fromkeys(DYAD_COLUMNS))
+            drows[-1].update(t_s=t, utc=utc_iso(self.utc0, t))
+        events: list[list[Event]] = [[] for _ in seconds]
+        for est in self.dyad_estimators:  # the seconds that came together, stepped together (updates)
+            for drow, evs, (added, new) in zip(drows, events, est.updates(first, seconds)):
                 drow.update(added)
-                out.events.extend(evs)
+                evs.extend(new)
+        for drow, evs in zip(drows, events):  # each second's events, in the estimators' order
+            out.events.extend(evs)
             out.dyad.append(drow)
         self._dyad_emitted = max(self._dyad_emitted, upto)

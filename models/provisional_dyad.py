@@ -43,7 +43,8 @@ the provisional seconds comes from the tier's zone peeker, which its own provisi
 resumed already (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`). The copy of one
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
-and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks). The rows of
+and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks); a fresh copy
+steps its dozen or so seconds' synchrony all at once (:meth:`~.dyad.DyadPipeline.updates`). The rows of
 the provisional seconds are made again at each evaluation (about 14 per person, of which about 3
 new), but a second's arousal is computed again only when its inputs changed (the tolerance's
 :meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).
@@ -100,18 +101,19 @@ class _SteppedCopy:
                 and seconds[:len(self.seconds)] == self.seconds)
 
     def step(self, seconds: list[dict[str, dict[str, Any]]]) -> None:
-        """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on)."""
-        for rows in seconds[len(self.seconds):]:
-            t = self.dyad_upto + 1 + len(self.seconds)
-            before = self._open
-            if before is None:
-                before = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
-            _, evs = self.probe.update(t, rows)
+        """Step over the seconds not stepped yet (rows from ``dyad_upto + 1`` on), their synchrony
+        all at once (:meth:`~.dyad.DyadPipeline.updates`: a fresh copy steps a dozen seconds)."""
+        new = seconds[len(self.seconds):]
+        if new and self._open is None:
+            self._open = {(e.kind, e.t_start) for e in self.probe.open_candidates()}
+        t = self.dyad_upto + 1 + len(self.seconds)
+        for rows, (_, evs) in zip(new, self.probe.updates(t, new)):
             now = self.probe.open_candidates()
-            evs += [e for e in now if (e.kind, e.t_start) not in before]
+            evs += [e for e in now if (e.kind, e.t_start) not in self._open]  # type: ignore[operator]
             self._open = {(e.kind, e.t_start) for e in now}
             self.events += [(e, t) for e in evs]
             self.seconds.append(rows)
+            t += 1
 
 
 class ProvisionalDyad:
@@ -134,6 +136,9 @@ class ProvisionalDyad:
         self.final_rows = final_rows
         self._seen: int | None = None  # the newest horizon evaluated
         self._run: _SteppedCopy | None = None  # the newest evaluation's copy, reused when it still holds
+        #: what this evaluation asked of the tiers (_early, _provisional): within one evaluation their
+        #: inputs do not change, so each answer is asked once and read by every method that needs it
+        self._asked: dict[tuple[Any, ...], Any] = {}
 
     def horizon(self) -> int | None:
         """The newest second both people have data for, final or provisional (None: not yet)."""
@@ -166,6 +171,7 @@ class ProvisionalDyad:
         if end is None or end <= dyad_upto or end - dyad_upto > MAX_AHEAD_S or self._seen is not None and end <= self._seen:
             return [], []
         self._seen = end
+        self._asked = {}
         first = dyad_upto + 1
         pauses = self._client_pauses(first, end)
         # an upper bound of the gate below, known before the rows are made
@@ -207,15 +213,14 @@ class ProvisionalDyad:
     def _client_pauses(self, first: int, last: int) -> list[float | None]:
         """The client's ``pause_ratio`` of each second of ``[first, last]`` (None where unknown), as
         :meth:`_rows` would make them (final rows, then the early columns)."""
-        tier = self.tiers[self.dyad.client]
         final = self.final_rows.get(self.dyad.client, {})
-        early = tier.early_columns(tier.person.final_upto + 1, last)
+        early = self._early(self.dyad.client, last)
         return [(final[t] if t in final else early.get(t, {})).get("pause_ratio") for t in range(first, last + 1)]
 
     def _out_ahead(self, who: str, first: int, last: int) -> bool:
         """Whether one of the seconds ``[first, last]`` could have the person's zone out of the
         window, as :meth:`_rows` would make them (final rows, then the newest final zone with the
-        provisional zone changes after it, :meth:`_zone_changes`)."""
+        provisional zone changes after it, :meth:`_provisional`)."""
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
@@ -226,15 +231,31 @@ class ProvisionalDyad:
             return False
         if person.last_row.get("zone") in DYSREGULATED:
             return True
-        return any(e.label.split(" -> ")[-1] in DYSREGULATED for e in self._zone_changes(who, start, last))
+        return any(e.label.split(" -> ")[-1] in DYSREGULATED for e in self._provisional(who, start, last)[1])
 
-    def _zone_changes(self, who: str, start: int, last: int) -> list[Event]:
-        """The person's provisional zone changes over ``[start, last]`` (``start``: the second after
-        the newest final row), from the tier's peeker, which resumes where the inputs are unchanged
-        (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`): :meth:`_out_ahead` and
-        :meth:`_rows` ask it with the same inputs, so the second asks steps nothing."""
-        tier = self.tiers[who]
-        return tier.zone_changes_between(start, last, tier.early_columns(tier.person.final_upto + 1, last))
+    def _early(self, who: str, last: int) -> dict[int, dict[str, Any]]:
+        """The person's early seconds' columns from the second after their newest final row to
+        ``last`` (:meth:`~.pipeline.ProvisionalTier.early_columns`), asked once per evaluation."""
+        key = ("early", who, last)
+        early = self._asked.get(key)
+        if early is None:
+            tier = self.tiers[who]
+            early = self._asked[key] = tier.early_columns(tier.person.final_upto + 1, last)
+        return early
+
+    def _provisional(self, who: str, start: int, last: int) -> tuple[list[tuple[int, float | None]], list[Event]]:
+        """The person's provisional HR by second over ``[start, last]`` (``start``: the second after
+        the newest final row or later) and their provisional zone changes there, asked once per
+        evaluation: :meth:`_out_ahead` and :meth:`_rows` read the same. The zone changes come from
+        the tier's peeker, which resumes where the inputs are unchanged
+        (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`), given the HR asked here."""
+        key = (who, start, last)
+        got = self._asked.get(key)
+        if got is None:
+            tier = self.tiers[who]
+            hr = tier.hr_by_second(start, last)
+            got = self._asked[key] = hr, tier.zone_changes_between(start, last, self._early(who, last), hr)
+        return got
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
         """The person's rows of ``[first, last]``: final where they are, provisional after."""
@@ -246,13 +267,14 @@ class ProvisionalDyad:
         if start > last or person.last_row is None:
             return rows
         zone = person.last_row.get("zone")
-        early = tier.early_columns(person.final_upto + 1, last)
-        changes = {int(e.t_start): e.label.split(" -> ")[-1] for e in self._zone_changes(who, start, last)}
+        early = self._early(who, last)
+        hr_by_second, zone_changes = self._provisional(who, start, last)
+        changes = {int(e.t_start): e.label.split(" -> ")[-1] for e in zone_changes}
         newer: dict[str, Any] = {}
         for t in range(person.final_upto + 1, start):
             newer.update(early.get(t, {}))
         inst = person.last_row.get("hr_inst_bpm")
-        for t, hr in tier.hr_by_second(start, last):
+        for t, hr in hr_by_second:
             newer.update(early.get(t, {}))
             beats = tier.beat_hr_between(t - 1, t)
             inst = sum(beats) / len(beats) if beats else (inst if tier.beat_hr_between(t - 2, t) else None)

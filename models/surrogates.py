@@ -36,7 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .synchrony import LaggedCorrelationBank, SyncParams, SyncResult, peak_statistic, wclc_offline
+from .synchrony import (
+    LaggedCorrelationBank, SyncParams, SyncResult, constant, copy_sharing_constants, peak_statistic, wclc_offline,
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class SurrogateParams:
     min_null: int = 200
     alpha: float = 0.05
     seed: int = 0
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "SurrogateParams":
+        return self  # frozen, its fields immutable: a copy would be equal and never differ
 
     def offsets(self) -> np.ndarray:
         """The seeded, sorted surrogate offsets (seconds), one set used for both directions."""
@@ -108,7 +113,7 @@ class SurrogateSynchrony:
         xd = np.concatenate([[0], zeros, off])
         yd = np.concatenate([[0], off, zeros])
         self.bank = LaggedCorrelationBank(self.sync_params, xd, yd)
-        self.offsets = off
+        self.offsets = constant(off)
         self._pool = np.full(int(self.params.pool_size), np.nan)
         self._pool_next = 0
         self._pool_n = 0
@@ -117,6 +122,8 @@ class SurrogateSynchrony:
         #: genuine peak's lag, ``p`` or ``significant`` (for the throwaway copies of
         #: :meth:`.dyad.DyadPipeline.rules_copy`); the effect and the pool are the same either way
         self.level_only = False
+
+    __deepcopy__ = copy_sharing_constants
 
     def _add_null(self, vals: np.ndarray) -> None:
         vals = vals[np.isfinite(vals)]
@@ -140,26 +147,43 @@ class SurrogateSynchrony:
             The genuine peak and its z and p against the surrogate pool, or ``None`` fields between
             steps, while the signal is absent, or until ``min_null`` surrogates are pooled.
         """
-        self.bank.push(x, y)
-        self.t_s += 1
-        if self.bank.idle:  # signal absent (e.g. no microphone): skip the arithmetic
-            return SurrogateResult(None, None, None, None, self._pool_n)
-        z = self.bank.z_matrix()
-        stat = self.bank.peak_stat(z)
-        # The null is fed every second (pseudo-pairs are independent of the reporting step).
-        self._add_null(stat[1:])
-        if self.t_s % int(self.sync_params.step_s):
-            return SurrogateResult(None, None, None, None, self._pool_n)
-        obs = float(stat[0])
-        if self.level_only:  # NaN exactly when peak_of gives None below (both need every lag finite)
-            effect = None if math.isnan(obs) else self._effect(obs)
-            return SurrogateResult(None, effect, None, None, self._pool_n)
-        genuine = self.bank.peak_of(z, 0)
-        if genuine is None or self._pool_n < int(self.params.min_null):
-            return SurrogateResult(genuine, None, None, None, self._pool_n)
-        effect = self._effect(obs)
-        p = (1.0 + float(np.count_nonzero(self._pooled() >= obs))) / (1.0 + self._pool_n)
-        return SurrogateResult(genuine, effect, p, p < self.params.alpha, self._pool_n)
+        return self.update_many([(x, y)])[0]
+
+    def update_many(self, values: Sequence[tuple[Any, Any]]) -> list[SurrogateResult]:
+        """:meth:`update` of each ``(x, y)`` in turn, the same results; the correlations of all of
+        them (:meth:`.LaggedCorrelationBank.push_many`, their z and peaks) as whole arrays at once,
+        the null pool a second at a time (each second is tested against the pool before it)."""
+        sums = self.bank.push_many(values)
+        live = [s for s in sums if s is not None]  # signal absent (e.g. no microphone): no arithmetic
+        if live:
+            # the z and peaks of all seconds at once, from their sums stacked (sums, m, P, K)
+            zs = self.bank.z_of(live[0][:, None] if len(live) == 1 else np.stack(live, axis=1))
+            stats = self.bank.peak_stat(zs)
+        out, k = [], 0
+        for s in sums:
+            self.t_s += 1
+            if s is None:
+                out.append(SurrogateResult(None, None, None, None, self._pool_n))
+                continue
+            z, stat = zs[k], stats[k]
+            k += 1
+            # The null is fed every second (pseudo-pairs are independent of the reporting step).
+            self._add_null(stat[1:])
+            if self.t_s % int(self.sync_params.step_s):
+                out.append(SurrogateResult(None, None, None, None, self._pool_n))
+                continue
+            obs = float(stat[0])
+            if self.level_only:  # NaN exactly when peak_of gives None below (both need every lag finite)
+                out.append(SurrogateResult(None, None if math.isnan(obs) else self._effect(obs), None, None, self._pool_n))
+                continue
+            genuine = self.bank.peak_of(z, 0, s[0])
+            if genuine is None or self._pool_n < int(self.params.min_null):
+                out.append(SurrogateResult(genuine, None, None, None, self._pool_n))
+                continue
+            effect = self._effect(obs)
+            p = (1.0 + float(np.count_nonzero(self._pooled() >= obs))) / (1.0 + self._pool_n)
+            out.append(SurrogateResult(genuine, effect, p, p < self.params.alpha, self._pool_n))
+        return out
 
     def _pooled(self) -> np.ndarray:
         """The filled part of the pool (all of it once full)."""

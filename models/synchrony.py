@@ -23,6 +23,8 @@ sums ``n, Σx, Σy, Σx², Σy², Σxy`` over valid pairs are kept; a new second
 drops one pair per lag, so the cost is ``O(lags)`` instead of ``O(window × lags)``. To bound
 floating-point drift the sums are recomputed exactly from the ring buffer once per ``window``
 steps (amortised ``O(lags)``), and values are stored relative to the first finite value seen.
+Several seconds can be pushed at once (:meth:`LaggedCorrelationBank.push_many`): the same sums
+after each, from a few array operations for all of them.
 
 Missing seconds (``None``/NaN) are never filled: a pair counts only when both members are
 finite; a lag with fewer than ``min_valid_frac × window`` pairs, or with no variance, is not
@@ -31,6 +33,7 @@ computable, and a window in which any lag is not computable gives ``None``.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -75,6 +78,9 @@ class SyncParams:
     peak: str = "max"
     detrend: bool = False
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "SyncParams":
+        return self  # frozen, its fields immutable: a copy would be equal and never differ
+
     def __post_init__(self) -> None:
         if int(self.window_s) < 3 or int(self.max_lag_s) < 0 or int(self.step_s) < 1:
             raise ValueError("window_s >= 3, max_lag_s >= 0 and step_s >= 1 are required")
@@ -111,6 +117,26 @@ def lag_leader(lag: int | float | None) -> str | None:
     return "client" if lag > 0 else "therapist" if lag < 0 else "simultaneous"
 
 
+def constant(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only: an estimator's constant (lags, delays), shared by its copies
+    (:func:`copy_sharing_constants`); a write to it raises instead of reaching every copy."""
+    a.flags.writeable = False
+    return a
+
+
+def copy_sharing_constants(obj: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(obj, memo)`` of an estimator whose read-only arrays (:func:`constant`) are
+    shared instead of copied; every other attribute is deep-copied. For the provisional tier's
+    throwaway copies of the dyad (:meth:`.dyad.DyadPipeline.rules_copy`): copying the constants
+    and walking the frozen parameters was about half of a copy's cost."""
+    new = object.__new__(type(obj))
+    memo[id(obj)] = new
+    state = new.__dict__
+    for k, v in vars(obj).items():
+        state[k] = v if type(v) is np.ndarray and not v.flags.writeable else copy.deepcopy(v, memo)
+    return new
+
+
 def _as_float(v: Any) -> float:
     try:
         f = float(v)
@@ -141,7 +167,8 @@ def _z_from_sums(n, sx, sy, sxx, syy, sxy, tsums, min_pairs: int) -> np.ndarray:
     ok = (n >= min_pairs) & (vx > 1e-10 * scale_x) & (vy > 1e-10 * scale_y)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
-    return np.arctanh(np.clip(r, -R_CLIP, R_CLIP))
+    # np.clip's minimum of the maximum (NaN kept), without its wrapper's cost
+    return np.arctanh(np.minimum(np.maximum(r, -R_CLIP), R_CLIP))
 
 
 class LaggedCorrelationBank:
@@ -159,15 +186,15 @@ class LaggedCorrelationBank:
         self.p = params
         w, L = int(params.window_s), int(params.max_lag_s)
         self.w = w
-        self.lags = np.arange(-L, L + 1)
+        self.lags = constant(np.arange(-L, L + 1))
         # Order used to break ties towards the smallest |lag| when picking the peak.
-        self._tie_order = np.argsort(np.abs(self.lags), kind="stable")
+        self._tie_order = constant(np.argsort(np.abs(self.lags), kind="stable"))
         a = np.maximum(self.lags, 0)  # how far back x reaches at each lag
         b = np.maximum(-self.lags, 0)
         xd = np.asarray(x_delays, dtype=int)[:, None]
         yd = np.asarray(y_delays, dtype=int)[:, None]
-        self._xoff = xd + a[None, :]  # (P, K) offsets back from the newest pair time
-        self._yoff = yd + b[None, :]
+        self._xoff = constant(xd + a[None, :])  # (P, K) offsets back from the newest pair time
+        self._yoff = constant(yd + b[None, :])
         self._reach = int(max(self._xoff.max(), self._yoff.max()))  # the furthest any pair reaches back
         self.cap = self._reach + w + 1
         self._x = np.full(self.cap, np.nan)
@@ -177,19 +204,15 @@ class LaggedCorrelationBank:
         self.t = -1  # index of the newest sample
         self._last_finite = -(10**9)  # index of the newest sample with x or y finite
         shape = self._xoff.shape
-        self._n = np.zeros(shape)
-        self._sx = np.zeros(shape)
-        self._sy = np.zeros(shape)
-        self._sxx = np.zeros(shape)
-        self._syy = np.zeros(shape)
-        self._sxy = np.zeros(shape)
-        # time sums for the within-window linear detrend; time is counted from _jref, which is
-        # reset at every exact refresh so that the numbers stay small
+        #: the running sums per (pairing, lag), stacked: ``n, Σx, Σy, Σx², Σy², Σxy`` and, for the
+        #: within-window linear detrend, the time sums ``Σj, Σj², Σxj, Σyj`` (time counted from
+        #: _jref, reset at every exact refresh so that the numbers stay small)
+        self._sums = np.zeros((10 if params.detrend else 6, *shape))
         self._jref = 0
-        self._sj = np.zeros(shape)
-        self._sjj = np.zeros(shape)
-        self._sxj = np.zeros(shape)
-        self._syj = np.zeros(shape)
+        # the later members' time indices of the pairs added (t) and dropped (t - w), back from t
+        self._back = constant(np.array([0, w])[:, None, None])
+
+    __deepcopy__ = copy_sharing_constants
 
     @property
     def idle(self) -> bool:
@@ -201,35 +224,16 @@ class LaggedCorrelationBank:
         """Number of pairings ``P`` (the delay pairs given at construction)."""
         return self._xoff.shape[0]
 
-    def _pairs(self, j: int) -> tuple[np.ndarray, np.ndarray]:
-        """Values of the pairs whose later member is at time index ``j`` (NaN before start)."""
+    def _pairs(self, j: np.ndarray, earliest: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values of the pairs whose later members are at the time indices ``j`` (shape ``(m, 1, 1)``,
+        the earliest ``earliest``), shape ``(m, P, K)``; NaN before the start."""
         xi = j - self._xoff
         yi = j - self._yoff
-        if j >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
+        if earliest >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
             return self._x[xi % self.cap], self._y[yi % self.cap]
         xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
         ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
         return xs, ys
-
-    def _accumulate(self, xs: np.ndarray, ys: np.ndarray, sign: float, j: int) -> None:
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        xs = np.where(ok, xs, 0.0)
-        ys = np.where(ok, ys, 0.0)
-        # adding -v is subtracting v in IEEE arithmetic (and (-x)·x = -(x·x)): the sign as the
-        # operation, without a multiplication per sum
-        acc = np.add if sign > 0 else np.subtract
-        acc(self._n, ok, out=self._n)
-        acc(self._sx, xs, out=self._sx)
-        acc(self._sy, ys, out=self._sy)
-        acc(self._sxx, xs * xs, out=self._sxx)
-        acc(self._syy, ys * ys, out=self._syy)
-        acc(self._sxy, xs * ys, out=self._sxy)
-        if self.p.detrend:
-            jr = float(j - self._jref)
-            self._sj += sign * jr * ok
-            self._sjj += sign * jr * jr * ok
-            self._sxj += sign * jr * xs
-            self._syj += sign * jr * ys
 
     def _recompute(self) -> None:
         j = np.arange(self.t - self.w + 1, self.t + 1)[:, None, None]  # (w, 1, 1): all pairs at once
@@ -238,22 +242,25 @@ class LaggedCorrelationBank:
         ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
         ok = np.isfinite(xs) & np.isfinite(ys)
         xs, ys = np.where(ok, xs, 0.0), np.where(ok, ys, 0.0)
-        self._n[...] = ok.sum(axis=0)
-        self._sx[...] = xs.sum(axis=0)
-        self._sy[...] = ys.sum(axis=0)
-        self._sxx[...] = (xs * xs).sum(axis=0)
-        self._syy[...] = (ys * ys).sum(axis=0)
-        self._sxy[...] = (xs * ys).sum(axis=0)
+        sums = self._sums
+        sums[0] = ok.sum(axis=0)
+        sums[1] = xs.sum(axis=0)
+        sums[2] = ys.sum(axis=0)
+        sums[3] = (xs * xs).sum(axis=0)
+        sums[4] = (ys * ys).sum(axis=0)
+        sums[5] = (xs * ys).sum(axis=0)
         if self.p.detrend:
             self._jref = self.t
             jr = (j - self._jref).astype(float) * ok
-            self._sj[...] = jr.sum(axis=0)
-            self._sjj[...] = (jr * jr).sum(axis=0)
-            self._sxj[...] = (jr * xs).sum(axis=0)
-            self._syj[...] = (jr * ys).sum(axis=0)
+            sums[6] = jr.sum(axis=0)
+            sums[7] = (jr * jr).sum(axis=0)
+            sums[8] = (jr * xs).sum(axis=0)
+            sums[9] = (jr * ys).sum(axis=0)
 
-    def push(self, x: Any, y: Any) -> None:
-        """Append one second of both series (``None``/NaN = missing)."""
+    def _append(self, x: Any, y: Any) -> str:
+        """Write one second into the ring; what it asks of the sums: ``"idle"`` (nothing finite in
+        reach: every sum is zero already), ``"refresh"`` (an exact recomputation, once per window:
+        bounded drift, amortised O(lags)) or ``"step"`` (the pairs in and out, :meth:`_terms`)."""
         xv, yv = _as_float(x), _as_float(y)
         if math.isnan(self._x0) and not math.isnan(xv):
             self._x0 = xv
@@ -266,21 +273,105 @@ class LaggedCorrelationBank:
         if not (math.isnan(xv) and math.isnan(yv)):
             self._last_finite = self.t
         if self.idle:
-            return  # nothing finite in the buffer: every sum is zero already
-        if self.t % self.w == 0 and self.t > 0:
-            self._recompute()  # exact refresh once per window: bounded drift, amortised O(lags)
+            return "idle"
+        return "refresh" if self.t % self.w == 0 and self.t > 0 else "step"
+
+    def push(self, x: Any, y: Any) -> None:
+        """Append one second of both series (``None``/NaN = missing)."""
+        self.push_many([(x, y)])
+
+    def push_many(self, values: Sequence[tuple[Any, Any]]) -> list[np.ndarray | None]:
+        """Append several seconds of both series, one after the other (as :meth:`push` each).
+
+        Returns
+        -------
+        list
+            Per second, the running sums after it (``(sums, P, K)``, stacked as ``_sums``), or None
+            for a second in which the bank was idle.
+
+        The same IEEE operations in the same order as one second at a time: each second's pairs are
+        read when it is written (the ring forgets them), and the sums over the seconds between two
+        exact refreshes are added up in one array of their terms, the pair added then the pair
+        dropped subtracted, whose rows are the sums after each second. A throwaway copy of the dyad steps
+        a dozen seconds at once (:mod:`.provisional_dyad`): a few array operations for all of them.
+        """
+        out: list[np.ndarray | None] = [None] * len(values)
+        # the pairs in and out of the seconds since the last refresh, in order
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        js: list[np.ndarray] = []
+        dropped: set[int] = set()
+        ends: list[tuple[int, int]] = []  # (second, how many pairs up to it)
+        n = 0
+        for i, (x, y) in enumerate(values):
+            what = self._append(x, y)
+            if what == "idle":
+                continue
+            if what == "refresh":
+                self._add_up(xs, ys, js, dropped, ends, out)
+                xs, ys, js, dropped, ends, n = [], [], [], set(), [], 0
+                self._recompute()
+                out[i] = self._sums.copy()
+                continue
+            j = self.t - (self._back if self.t >= self.w else self._back[:1])
+            pair_x, pair_y = self._pairs(j, int(j[-1, 0, 0]))
+            xs.append(pair_x)
+            ys.append(pair_y)
+            js.append(j)
+            n += len(j)
+            if len(j) > 1:
+                dropped.add(n)
+            ends.append((i, n))
+        self._add_up(xs, ys, js, dropped, ends, out)
+        return out
+
+    def _add_up(self, xs: list[np.ndarray], ys: list[np.ndarray], js: list[np.ndarray], dropped: set[int],
+                ends: list[tuple[int, int]], out: list[np.ndarray | None]) -> None:
+        """Add the pairs ``xs``/``ys`` (per second: the pair in, then the pair out, at the time
+        indices ``js``; ``dropped``: the positions, from 1, of the pairs out) to the running sums in
+        order; ``out[i]``: the sums after the first ``end`` pairs."""
+        if not xs:
             return
-        self._accumulate(*self._pairs(self.t), 1.0, self.t)
-        if self.t - self.w >= 0:
-            self._accumulate(*self._pairs(self.t - self.w), -1.0, self.t - self.w)
+        if len(xs) == 1:
+            x, y, j = xs[0], ys[0], js[0]
+        else:
+            x, y, j = np.concatenate(xs), np.concatenate(ys), np.concatenate(js)
+        ok = np.isfinite(x) & np.isfinite(y)
+        x = np.where(ok, x, 0.0)
+        y = np.where(ok, y, 0.0)
+        terms = np.empty((len(x) + 1, *self._sums.shape))  # (1 + pairs, sums, P, K): the sums, then each pair's terms
+        terms[0] = self._sums
+        terms[1:, 0] = ok  # 1.0 / 0.0
+        terms[1:, 1] = x
+        terms[1:, 2] = y
+        np.multiply(x, x, out=terms[1:, 3])
+        np.multiply(y, y, out=terms[1:, 4])
+        np.multiply(x, y, out=terms[1:, 5])
+        if self.p.detrend:
+            # push's (sign·jr)·ok etc. with the sign as the operation: (-a)·b == -(a·b) in IEEE arithmetic
+            jr = (j - self._jref).astype(float)
+            terms[1:, 6] = jr * ok
+            terms[1:, 7] = jr * jr * ok
+            terms[1:, 8] = jr * x
+            terms[1:, 9] = jr * y
+        for r in range(1, len(terms)):  # one pair after the other, as push adds and drops them
+            (np.subtract if r in dropped else np.add)(terms[r - 1], terms[r], out=terms[r])
+        for i, end in ends:
+            out[i] = terms[end]
+        self._sums[...] = terms[-1]
+
+    def z_of(self, sums: np.ndarray) -> np.ndarray:
+        """Fisher z per (pairing, lag) from stacked running sums (``(sums, P, K)``, as :meth:`push_many`
+        gives them, or ``(sums, m, P, K)``: m seconds at once); NaN where not computable."""
+        return _z_from_sums(*sums[:6], tuple(sums[6:]) if self.p.detrend else None, self.p.min_pairs)
 
     def z_matrix(self) -> np.ndarray:
         """Fisher z per (pairing, lag) for the current window; NaN where not computable."""
-        t = (self._sj, self._sjj, self._sxj, self._syj) if self.p.detrend else None
-        return _z_from_sums(self._n, self._sx, self._sy, self._sxx, self._syy, self._sxy, t, self.p.min_pairs)
+        return self.z_of(self._sums)
 
-    def peak_of(self, z: np.ndarray, p: int = 0) -> SyncResult | None:
-        """Peak of pairing ``p`` in a :meth:`z_matrix` result (``None`` if not computable)."""
+    def peak_of(self, z: np.ndarray, p: int = 0, n: np.ndarray | None = None) -> SyncResult | None:
+        """Peak of pairing ``p`` in a :meth:`z_matrix` result (``None`` if not computable); ``n``:
+        the valid pairs per (pairing, lag) of the second ``z`` is of (the current ones by default)."""
         row = z[p]
         if not np.all(np.isfinite(row)):
             return None
@@ -288,7 +379,7 @@ class LaggedCorrelationBank:
         crit = ordered if self.p.peak == "max" else np.abs(ordered)
         k = int(self._tie_order[int(np.argmax(crit))])
         zk = float(row[k])
-        return SyncResult(z=zk, r=math.tanh(zk), lag=int(self.lags[k]), n=int(self._n[p, k]))
+        return SyncResult(z=zk, r=math.tanh(zk), lag=int(self.lags[k]), n=int((self._sums[0] if n is None else n)[p, k]))
 
     def peaks(self) -> list[SyncResult | None]:
         """Peak result per pairing for the window ending at the newest second."""
@@ -300,7 +391,7 @@ class LaggedCorrelationBank:
         z = self.z_matrix() if z is None else z
         # z is finite or NaN (|r| is clipped below 1), and a maximum with a NaN is NaN: the same as
         # peak_statistic's explicit mask, in one pass
-        return np.max(z, axis=1) if self.p.peak == "max" else np.max(np.abs(z), axis=1)
+        return np.max(z, axis=-1) if self.p.peak == "max" else np.max(np.abs(z), axis=-1)
 
 
 class WindowedCrossCorrelation:

@@ -157,3 +157,36 @@ def test_the_accelerometer_reaches_the_heart_estimator_only_with_ppg():
     assert kinds == {"client": [HeartEstimator, MovementEstimator], "therapist": [MovementEstimator]}
     heart = p.participants["client"].stream_estimators[0]
     assert StreamKind.ACC in heart.accepts and heart.motion_track is not None
+
+
+def test_the_dyad_steps_the_seconds_that_come_together_at_once_with_the_rows_and_events_of_one_at_a_time():
+    from coregulate.models.dyad import DyadPipeline
+    from coregulate.models.provisional_events import DYAD_EVENT_KINDS
+    from coregulate.sensors.simulator import Simulator
+
+    # ECG beats: each person's final rows come in blocks, so the dyad gets several seconds at once
+    sim = Simulator(seed=4, duration_s=600, audio=False)
+    config = PipelineConfig(options={"heart": {"beat_sources": ["ecg"]}})
+    pipe = SessionPipeline(sim.streams, config, sim.utc0)
+    features, dyad, events, bursts = [], [], [], []
+    for chunk in rechunk(sim.chunks(), 0.7):
+        out = pipe.update(chunk)
+        features += out.features
+        dyad += out.dyad
+        events += out.events
+        bursts.append(len(out.dyad))
+    out = pipe.finish()
+    features, dyad, events = features + out.features, dyad + out.dyad, events + out.events
+    assert max(bursts) > 5 and len(dyad) > 500
+    # the plain form: a dyad estimator stepped a second at a time over the same final rows
+    plain = DyadPipeline(list(pipe.participants), config)
+    rows = {}
+    for r in features:
+        rows.setdefault(r["t_s"], {})[r["participant"]] = r
+    plain_events = []
+    for drow in dyad:
+        added, evs = plain.update(drow["t_s"], rows[drow["t_s"]])
+        assert all(drow[k] == v or drow[k] != drow[k] and v != v for k, v in added.items()), drow["t_s"]
+        plain_events += evs
+    plain_events += plain.finish()[1]
+    assert [e for e in events if e.kind in DYAD_EVENT_KINDS] == plain_events and plain_events

@@ -182,8 +182,8 @@ class _Tier:
     def early_columns(self, first, last):
         return {}
 
-    def zone_changes_between(self, first, last, newer=None):
-        return self.person.peek_zone_changes(self.hr_by_second(first, last), newer)
+    def zone_changes_between(self, first, last, newer=None, hr_by_second=None):
+        return self.person.peek_zone_changes(hr_by_second or self.hr_by_second(first, last), newer)
 
 
 def _scripted_live(client_zone, therapist_zone, coupled, n=700, ahead=12, seed=0):
@@ -346,3 +346,61 @@ def test_the_tight_synchrony_gate_gives_the_updates_of_the_loose_one_with_fewer_
     pushed = {u.event.kind for _, u in tight[1] if u.state == EventState.PROVISIONAL}
     assert pushed == {"rupture_candidate", "repair_candidate", "co_regulation"}
     assert 0 < n_tight < sum(whole) / 2, (n_tight, sum(whole))
+
+
+def test_asking_the_tiers_once_per_evaluation_gives_the_updates_of_asking_at_every_read(monkeypatch):
+    from coregulate.models.pipeline import ProvisionalTier
+
+    asked, per_evaluation = [], []
+    hr_by_second, events = ProvisionalTier.hr_by_second, ProvisionalDyad.events
+    monkeypatch.setattr(ProvisionalTier, "hr_by_second", lambda self, *a: asked.append(1) or hr_by_second(self, *a))
+
+    def counted(self, *a):
+        n = len(asked)
+        try:
+            return events(self, *a)
+        finally:
+            per_evaluation.append(len(asked) - n)
+
+    monkeypatch.setattr(ProvisionalDyad, "events", counted)
+    once = _live(2, 700, 700, provisional=True)[3]
+    n_once = list(per_evaluation)
+    per_evaluation.clear()
+    # the plain form: every read asks the tier again (an evaluation's answers are never kept)
+    monkeypatch.setattr(ProvisionalDyad, "_asked", property(lambda self: {}, lambda self, value: None), raising=False)
+    plain = _live(2, 700, 700, provisional=True)[3]
+    assert [(i, u.to_dict()) for i, u in once] == [(i, u.to_dict()) for i, u in plain]
+    assert len(once) > 0 and max(n_once) == 2 < max(per_evaluation)  # one person's HR asked once, not per read
+    assert sum(n_once) < sum(per_evaluation), (sum(n_once), sum(per_evaluation))
+
+
+def test_quiet_counting_the_known_pause_ratios_as_they_slide_answers_as_the_plain_mean_at_every_second():
+    import random
+    from collections import deque
+
+    from coregulate.models.dyad import DyadPipeline
+
+    def plain(dyad, ahead):  # the rule as _withdrawn_vocally states it, over the window each second ahead makes
+        window = deque(dyad._pauses, maxlen=dyad._pauses.maxlen)
+        for v in ahead:
+            window.append(v)
+            vals = [x for x in window if x is not None]
+            if len(vals) * 2 >= window.maxlen and sum(vals) / len(vals) >= dyad.params.withdrawal_pause_ratio:
+                return False
+        return True
+
+    rng = random.Random(5)
+    answers = set()
+    for case in range(300):
+        dyad = DyadPipeline(["client", "therapist"])
+        share = rng.choice((0.0, 0.3, 0.6, 1.0))  # how many seconds have a pause ratio
+        for t in range(1, rng.randrange(2, 60)):
+            pause = round(rng.uniform(0.5, 1.0), 2) if rng.random() < share else None
+            dyad.update(t, {"client": {"zone": "window", "pause_ratio": pause}, "therapist": {"zone": "window"}})
+        if dyad._withdrawn_vocally():
+            continue  # quiet says no before the seconds ahead
+        ahead = [round(rng.uniform(0.6, 1.0), 2) if rng.random() < rng.choice((0.0, 0.5, 1.0)) else None
+                 for _ in range(rng.randrange(0, 40))]
+        assert dyad.quiet(ahead) == (dyad.quiet() and plain(dyad, ahead)), (case, list(dyad._pauses), ahead)
+        answers.add(dyad.quiet(ahead))
+    assert answers == {True, False}

@@ -137,3 +137,46 @@ def test_mean_and_sd_equal_numpys_mean_and_std_bit_for_bit():
             kept = values.copy()
             assert mean_and_sd(values) == (float(np.mean(values)), float(np.std(values)))
             assert np.array_equal(values, kept)  # the pool is read, not written
+
+
+def test_a_deep_copy_shares_only_the_read_only_constants_and_steps_as_a_fresh_estimator_does():
+    import copy
+
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(900, 2)) + np.sin(np.arange(900) / 15.0)[:, None]
+    est = SurrogateSynchrony(SyncParams(), SurrogateParams(min_null=50))
+    for x, y in data[:500]:
+        est.update(x, y)
+    twin = copy.deepcopy(est)
+    shared = {k for k, v in vars(twin.bank).items() if v is getattr(est.bank, k)} | \
+        {k for k, v in vars(twin).items() if v is getattr(est, k)}
+    # ints, floats and the frozen parameters aside, only the read-only constants are shared
+    assert {k for k in shared if isinstance(getattr(est.bank, k, getattr(est, k, None)), np.ndarray)} == \
+        {"lags", "_tie_order", "_xoff", "_yoff", "_back", "offsets"}
+    with pytest.raises(ValueError):
+        twin.bank.lags[0] = 99  # a constant cannot be written through a copy (nor reach the original)
+    # the copy steps other data; the original gives what an estimator never copied gives
+    plain = SurrogateSynchrony(SyncParams(), SurrogateParams(min_null=50))
+    for x, y in data[:500]:
+        plain.update(x, y)
+    for x, y in data[500:]:
+        twin.update(y, -x)
+        assert est.update(x, y) == plain.update(x, y)
+    assert twin.update(1.0, 2.0) != est.update(1.0, 2.0)
+
+
+@pytest.mark.parametrize("level_only", [False, True])
+def test_updating_several_seconds_at_once_gives_the_results_of_one_at_a_time(level_only):
+    rng = np.random.default_rng(4)
+    x, y = ar1(1300, 0.7, rng), ar1(1300, 0.7, rng)
+    x[400:700] = np.nan  # idle for a while
+    one, many = (SurrogateSynchrony(SyncParams(step_s=2), SurrogateParams(min_null=50)) for _ in range(2))
+    one.level_only = many.level_only = level_only
+    i, got = 0, []
+    while i < len(x):
+        m = int(rng.integers(1, 30))
+        got += many.update_many(list(zip(x[i:i + m], y[i:i + m])))
+        i += m
+    plain = [one.update(a, b) for a, b in zip(x, y)]
+    assert got == plain
+    assert sum(r.effect is not None for r in plain) > 300 and np.array_equal(one.null(), many.null())

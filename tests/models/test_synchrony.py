@@ -212,23 +212,37 @@ def _plain_accumulate(bank, xs, ys, sign, j):
     """The running sums' update as a plain signed sum (the form the bank's faster one must equal)."""
     ok = np.isfinite(xs) & np.isfinite(ys)
     xs, ys = np.where(ok, xs, 0.0), np.where(ok, ys, 0.0)
-    bank._n += sign * ok
-    bank._sx += sign * xs
-    bank._sy += sign * ys
-    bank._sxx += sign * xs * xs
-    bank._syy += sign * ys * ys
-    bank._sxy += sign * xs * ys
+    n, sx, sy, sxx, syy, sxy, *time_sums = bank._sums
+    n += sign * ok
+    sx += sign * xs
+    sy += sign * ys
+    sxx += sign * xs * xs
+    syy += sign * ys * ys
+    sxy += sign * xs * ys
     if bank.p.detrend:
+        sj, sjj, sxj, syj = time_sums
         jr = float(j - bank._jref)
-        bank._sj += sign * jr * ok
-        bank._sjj += sign * jr * jr * ok
-        bank._sxj += sign * jr * xs
-        bank._syj += sign * jr * ys
+        sj += sign * jr * ok
+        sjj += sign * jr * jr * ok
+        sxj += sign * jr * xs
+        syj += sign * jr * ys
 
 
 def _plain_pairs(bank, j):
     xi, yi = j - bank._xoff, j - bank._yoff
     return (np.where(xi >= 0, bank._x[xi % bank.cap], np.nan), np.where(yi >= 0, bank._y[yi % bank.cap], np.nan))
+
+
+def _plain_push(bank, x, y):
+    """One second, its pairs added to and dropped from each sum one at a time (the form push_many's
+    cumulative sum must equal)."""
+    what = bank._append(x, y)
+    if what == "refresh":
+        bank._recompute()
+    elif what == "step":
+        _plain_accumulate(bank, *_plain_pairs(bank, bank.t), 1.0, bank.t)
+        if bank.t - bank.w >= 0:
+            _plain_accumulate(bank, *_plain_pairs(bank, bank.t - bank.w), -1.0, bank.t - bank.w)
 
 
 @pytest.mark.parametrize("detrend", [False, True])
@@ -241,13 +255,42 @@ def test_the_banks_sums_and_peaks_equal_the_plain_computation_bit_for_bit(detren
     params = SyncParams(detrend=detrend)
     fast = LaggedCorrelationBank(params, [0, 0, 30, 90], [0, 60, 0, 0])
     plain = LaggedCorrelationBank(params, [0, 0, 30, 90], [0, 60, 0, 0])
-    monkeypatch.setattr(plain, "_accumulate", lambda *a: _plain_accumulate(plain, *a))
-    monkeypatch.setattr(plain, "_pairs", lambda j: _plain_pairs(plain, j))
+    monkeypatch.setattr(plain, "push", lambda a, b: _plain_push(plain, a, b))
     for a, b in zip(x, y):
         fast.push(a, b)
         plain.push(a, b)
-        for name in ("_n", "_sx", "_sy", "_sxx", "_syy", "_sxy", "_sj", "_sjj", "_sxj", "_syj"):
-            assert np.array_equal(getattr(fast, name), getattr(plain, name)), name
+        assert np.array_equal(fast._sums, plain._sums)
         z = fast.z_matrix()
         assert np.array_equal(fast.peak_stat(z), peak_statistic(z, params.peak), equal_nan=True)
         assert np.array_equal(np.abs(z).max(axis=1), peak_statistic(np.abs(z), "max"), equal_nan=True)
+
+
+@pytest.mark.parametrize("detrend", [False, True])
+def test_pushing_several_seconds_at_once_gives_the_sums_and_z_of_each_as_one_at_a_time(detrend):
+    # from the start (pairs masked), through gaps long enough to make the bank idle, across exact
+    # refreshes, in runs of 1 to 40 seconds
+    rng = np.random.default_rng(11)
+    n = 1500
+    x, y = ar1(n, 0.8, rng), ar1(n, 0.8, rng)
+    x[300:330] = np.nan
+    x[600:1000] = np.nan
+    y[580:1000] = np.nan
+    params = SyncParams(detrend=detrend)
+    many = LaggedCorrelationBank(params, [0, 0, 30, 90], [0, 60, 0, 0])
+    plain = LaggedCorrelationBank(params, [0, 0, 30, 90], [0, 60, 0, 0])
+    i, idle = 0, 0
+    while i < n:
+        m = int(rng.integers(1, 41))
+        got = many.push_many(list(zip(x[i:i + m], y[i:i + m])))
+        for a, b, sums in zip(x[i:i + m], y[i:i + m], got):
+            _plain_push(plain, a, b)
+            if plain.idle:
+                assert sums is None
+                idle += 1
+                continue
+            assert np.array_equal(sums, plain._sums)
+            assert np.array_equal(many.z_of(sums), plain.z_matrix(), equal_nan=True)
+        i += m
+    assert idle > 0
+    for name in ("_sums", "_x", "_y"):
+        assert np.array_equal(getattr(many, name), getattr(plain, name), equal_nan=True), name
