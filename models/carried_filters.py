@@ -13,6 +13,8 @@ scipy function, bit for bit, over random chunkings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from scipy.signal import lfilter, sosfilt
 
@@ -71,6 +73,12 @@ class CarriedFir:
     zero taps (lfilter adds their products, zeros, which changes no value): a few vector
     operations cost less than one call into lfilter. A longer filter runs lfilter's loop.
 
+    Where every non-zero tap has the same magnitude ``c`` (a moving average, a centred
+    difference, a delay line) the buffer is multiplied once: IEEE rounding is symmetric, so
+    ``(-c) * v == -(c * v)``, and adding that product is subtracting ``c * v``; the first two
+    terms may swap (``(-p) + q == q - p``: IEEE addition commutes); a tap of 1 takes the input
+    itself (``1.0 * v == v``). The same values as lfilter's, with fewer vector operations.
+
     Parameters
     ----------
     b : numpy.ndarray
@@ -83,6 +91,12 @@ class CarriedFir:
         # (index in [last inputs, chunk] of the input the tap weighs for the chunk's first output, coefficient)
         self.taps = [(len(self.b) - 1 - int(k), float(self.b[k])) for k in nonzero]
         self.in_numpy = len(self.b) > 1 and 0 < len(self.taps) <= NUMPY_TAPS
+        magnitudes = {abs(c) for _, c in self.taps}
+        #: the one magnitude of every non-zero tap (None: several), and per tap (index, subtracted)
+        self.scale = magnitudes.pop() if len(magnitudes) == 1 else None
+        self.signed = [(at, c < 0) for at, c in self.taps]
+        if len(self.signed) > 1 and self.signed[0][1] and not self.signed[1][1]:
+            self.signed[:2] = self.signed[1::-1]  # (-p) + q as q - p
         self.reset()
 
     def reset(self) -> None:
@@ -95,12 +109,23 @@ class CarriedFir:
             y, self.state = sequential_fir(self.b, x, self.state)
             return y
         n = len(x)
-        padded = np.concatenate([self.state, x])
-        (at, c), *rest = self.taps
-        y = c * padded[at : at + n]
-        for at, c in rest:
-            y += c * padded[at : at + n]
+        padded = np.concatenate((self.state, x))
         self.state = padded[n:]
+        if self.scale is None:
+            (at, c), *rest = self.taps
+            y = c * padded[at : at + n]
+            for at, c in rest:
+                y += c * padded[at : at + n]
+            return y
+        p = padded if self.scale == 1.0 else self.scale * padded
+        (at, negated), *rest = self.signed
+        y = p[at : at + n]
+        if negated:
+            y = -y
+        # a unit tap's y is a view of the input buffer; the inputs the next chunk reads from the state
+        # (padded[n + at:]) lie past it, so writing into y changes no later output
+        for at, subtract in rest:
+            y = y - p[at : at + n] if subtract else y + p[at : at + n]
         return y
 
 
@@ -142,3 +167,87 @@ class CarriedSos:
         y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
         _sosfilt_in_place(self.sos, y, self.zi)
         return y[0]
+
+
+EPS = float(np.finfo(float).eps)
+
+#: How far (in units of the machine epsilon, times the number of terms summed and their total)
+#: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`); the
+#: bound derived there is about half of this.
+MEAN_SLACK = 2.0
+
+
+class CarriedMeanThreshold:
+    """``lhs > k * CarriedFir(b)(x)`` for a boxcar ``b`` and inputs ``x >= 0``: the same booleans,
+    to the bit, without lfilter's loop over every tap of every sample.
+
+    The boxcar's exact output, the sequential sum :class:`CarriedFir` computes (the products
+    ``b[0] * x`` added from the oldest to the newest), costs ``len(b)`` additions per sample:
+    for the 98-sample threshold average of the ECG detector, most of the detector's filtering.
+    Only the comparison is used, and it is rarely close. Each window's sum is therefore taken
+    from prefix sums of the same products (two vector operations for the chunk), and the
+    sequential sum is computed only for samples where the two could decide differently.
+
+    The bound (Higham 2002, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §4.2: a
+    recursive sum of ``r`` non-negative terms errs by at most ``γ_{r-1}`` times their sum,
+    ``γ_r = r u / (1 - r u)``, ``u = eps / 2``): with ``L`` products in the buffer (the last
+    ``len(b)`` carried and the chunk's) of total ``T``, a prefix-sum window and the sequential
+    sum both lie within ``(2 L + 1) u T`` and ``len(b) u T`` of the exact window sum (to first
+    order), so within ``E = (3 L + 1) u T`` of each other; multiplying by ``k`` and rounding adds
+    ``2 u k T``, the subtraction from ``lhs`` keeps its sign and errs by ``u`` relative. Where
+    ``|lhs - k a| > MEAN_SLACK k (L + 2) eps T`` (``eps = 2 u``: ``(4 L + 8) u k T``, a third more than
+    the ``(3 L + 3) u k T`` derived), the fast decision is the exact one; elsewhere the sequential
+    sum decides. A tiny absolute term covers a product ``k a`` that underflows. A chunk whose
+    products are all zero has a zero mean (``lhs > 0`` is exact there); one whose sums may overflow
+    takes the sequential sum at every sample.
+    ``tests/models/test_carried_filters.py`` compares it with lfilter on random chunkings, on
+    exact ties and their neighbours, and with every sample sent the slow way.
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        A boxcar (all coefficients equal and positive), e.g. ``np.ones(n) / n``.
+    k : float
+        The positive factor on the mean.
+    """
+
+    def __init__(self, b: np.ndarray, k: float) -> None:
+        b = np.asarray(b, dtype=float)
+        if not (np.all(b == b[0]) and b[0] > 0 and k > 0):
+            raise ValueError("a boxcar with positive coefficients and a positive factor")
+        self.n = len(b)
+        self.c = float(b[0])  # the product lfilter forms: x * b[k], the same for every tap
+        self.k = float(k)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past (as if every earlier input had been 0)."""
+        # the last n products: the newest n - 1 are the window's, the oldest only starts the prefix sums
+        self.tail = np.zeros(self.n)
+
+    def __call__(self, x: np.ndarray, lhs: np.ndarray) -> np.ndarray:
+        """``lhs > k * mean``, the mean being the boxcar's output for the next chunk ``x`` (``x >= 0``)."""
+        m, n = len(x), self.n
+        p = np.concatenate([self.tail, x * self.c])
+        self.tail = p[m:]
+        sums = np.add.accumulate(p)
+        total = float(sums[-1])
+        if total == 0.0:  # every product is zero, so is every window's sequential sum
+            return lhs > 0.0
+        unsure: Iterable[int]
+        if self.k * total < 1e308:
+            d = lhs - self.k * (sums[n:] - sums[:-n])
+            bound = MEAN_SLACK * self.k * (m + n + 2) * EPS * total + 1e-310
+            above = d > bound
+            if np.minimum.reduce(np.abs(d)) > bound:
+                return above
+            unsure = np.flatnonzero(np.abs(d) <= bound).tolist()
+        else:  # k times a sum may overflow: no bound holds
+            above, unsure = np.zeros(m, dtype=bool), range(m)
+        for j in unsure:
+            window = p[j + 1 : j + 1 + n].tolist()
+            mean = window[0]
+            for v in window[1:]:  # lfilter's order: from the oldest product to the newest
+                mean += v
+            above[j] = lhs[j] > self.k * mean
+        return above

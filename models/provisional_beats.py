@@ -63,7 +63,7 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-from .carried_filters import CarriedFir, CarriedSos
+from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos
 
 
 @dataclass
@@ -339,9 +339,10 @@ class StreamingEcgDetector(_WaveDetector):
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
         self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
-        self.f_smooth, self.f_avg = CarriedFir(self.smooth), CarriedFir(self.avg)
+        self.f_smooth = CarriedFir(self.smooth)
+        self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold)  # smooth > 1.5 x its average
         self.f_delay = CarriedFir(self.delay_line)
-        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_avg, self.f_delay)
+        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above, self.f_delay)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
@@ -352,10 +353,7 @@ class StreamingEcgDetector(_WaveDetector):
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = self.f_ma(self.f_hp(x))
         smooth = self.f_smooth(np.abs(self.f_grad(clean)))
-        avg = self.f_avg(smooth)
-        if self.lookahead:
-            smooth = self.f_delay(smooth)
-        return clean, smooth > self.o.grad_threshold * avg
+        return clean, self.f_above(smooth, self.f_delay(smooth) if self.lookahead else smooth)
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
