@@ -171,36 +171,39 @@ class CarriedSos:
 
 EPS = float(np.finfo(float).eps)
 
-#: How far (in units of the machine epsilon, times the number of terms summed and their total)
-#: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`); the
-#: bound derived there is about half of this.
+#: How far (in units of the machine epsilon, times the number of inputs summed and their total)
+#: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`): about a
+#: third more than the bound derived there.
 MEAN_SLACK = 2.0
 
 
 class CarriedMeanThreshold:
-    """``lhs > k * CarriedFir(b)(x)`` for a boxcar ``b`` and inputs ``x >= 0``: the same booleans,
-    to the bit, without lfilter's loop over every tap of every sample.
+    """Whether each input, ``lag`` samples late, exceeds ``k`` times the boxcar mean of the inputs
+    (``x >= 0``): ``CarriedFir(delay)(x) > k * CarriedFir(b)(x)``, the same booleans to the bit,
+    without lfilter's loop over every tap of every sample.
 
     The boxcar's exact output, the sequential sum :class:`CarriedFir` computes (the products
     ``b[0] * x`` added from the oldest to the newest), costs ``len(b)`` additions per sample:
-    for the 98-sample threshold average of the ECG detector, most of the detector's filtering.
-    Only the comparison is used, and it is rarely close. Each window's sum is therefore taken
-    from prefix sums of the same products (two vector operations for the chunk), and the
-    sequential sum is computed only for samples where the two could decide differently.
+    for the 98-sample threshold average of the ECG detector, most of its filtering. Only the
+    comparison is used, and it is rarely close. Each window's sum is therefore taken from prefix
+    sums of the inputs (a few vector operations for the chunk, over one buffer of the last
+    ``len(b)`` inputs that also gives the delayed ones), and the sequential sum of the products
+    is computed only for samples where the two could decide differently.
 
     The bound (Higham 2002, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §4.2: a
     recursive sum of ``r`` non-negative terms errs by at most ``γ_{r-1}`` times their sum,
-    ``γ_r = r u / (1 - r u)``, ``u = eps / 2``): with ``L`` products in the buffer (the last
-    ``len(b)`` carried and the chunk's) of total ``T``, a prefix-sum window and the sequential
-    sum both lie within ``(2 L + 1) u T`` and ``len(b) u T`` of the exact window sum (to first
-    order), so within ``E = (3 L + 1) u T`` of each other; multiplying by ``k`` and rounding adds
-    ``2 u k T``, the subtraction from ``lhs`` keeps its sign and errs by ``u`` relative. Where
-    ``|lhs - k a| > MEAN_SLACK k (L + 2) eps T`` (``eps = 2 u``: ``(4 L + 8) u k T``, a third more than
-    the ``(3 L + 3) u k T`` derived), the fast decision is the exact one; elsewhere the sequential
-    sum decides. A tiny absolute term covers a product ``k a`` that underflows. A chunk whose
-    products are all zero has a zero mean (``lhs > 0`` is exact there); one whose sums may overflow
-    takes the sequential sum at every sample.
-    ``tests/models/test_carried_filters.py`` compares it with lfilter on random chunkings, on
+    ``γ_r = r u / (1 - r u)``, ``u = eps / 2``): with ``L`` inputs in the buffer (the last
+    ``n = len(b)`` carried and the chunk's) and ``T`` the sum of all of them times ``b[0]``, the
+    sequential mean lies within ``(n + 1) u T`` of ``b[0]`` times the exact window sum (products
+    rounded, then ``n - 1`` additions), the prefix-sum window within ``(2 L + 1) u T`` of it,
+    the factor ``k b[0]`` and its product with the window add ``2 u k T`` and ``k`` times the
+    sequential mean rounds by ``u k T``: the two thresholds differ by at most ``(3 L + 4) u k T``
+    (to first order; ``n <= L``), and the subtraction from the delayed input keeps its sign.
+    Where ``|delayed - k b[0] a| > MEAN_SLACK (L + 2) eps k T`` (``eps = 2 u``: ``(4 L + 8) u k T``)
+    the fast decision is the exact one; elsewhere the sequential sum decides. A tiny absolute
+    term covers a product that underflows. Inputs that are all zero have a zero mean (nothing
+    exceeds it); where ``k T`` may overflow, every sample takes the sequential sum.
+    ``tests/models/test_carried_filters.py`` compares it with lfilter over random chunkings, on
     exact ties and their neighbours, and with every sample sent the slow way.
 
     Parameters
@@ -209,35 +212,39 @@ class CarriedMeanThreshold:
         A boxcar (all coefficients equal and positive), e.g. ``np.ones(n) / n``.
     k : float
         The positive factor on the mean.
+    lag : int
+        How late the compared input is (``0 <= lag < len(b)``).
     """
 
-    def __init__(self, b: np.ndarray, k: float) -> None:
+    def __init__(self, b: np.ndarray, k: float, lag: int) -> None:
         b = np.asarray(b, dtype=float)
-        if not (np.all(b == b[0]) and b[0] > 0 and k > 0):
-            raise ValueError("a boxcar with positive coefficients and a positive factor")
-        self.n = len(b)
-        self.c = float(b[0])  # the product lfilter forms: x * b[k], the same for every tap
+        if not (np.all(b == b[0]) and b[0] > 0 and k > 0 and 0 <= lag < len(b)):
+            raise ValueError("a boxcar with positive coefficients, a positive factor and a lag within it")
+        self.n, self.lag = len(b), int(lag)
+        self.c = float(b[0])  # the product lfilter forms, x * b[i], is the same for every tap
         self.k = float(k)
+        self.kc = self.k * self.c
         self.reset()
 
     def reset(self) -> None:
         """Forget the past (as if every earlier input had been 0)."""
-        # the last n products: the newest n - 1 are the window's, the oldest only starts the prefix sums
+        # the last n inputs: the newest n - 1 are in the next window, the oldest starts the prefix sums
         self.tail = np.zeros(self.n)
 
-    def __call__(self, x: np.ndarray, lhs: np.ndarray) -> np.ndarray:
-        """``lhs > k * mean``, the mean being the boxcar's output for the next chunk ``x`` (``x >= 0``)."""
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """For the next chunk ``x`` (``x >= 0``): input ``lag`` samples back > ``k`` times the mean."""
         m, n = len(x), self.n
-        p = np.concatenate([self.tail, x * self.c])
-        self.tail = p[m:]
-        sums = np.add.accumulate(p)
+        buf = np.concatenate((self.tail, x))
+        self.tail = buf[m:]
+        late = buf[n - self.lag : n - self.lag + m]
+        sums = np.add.accumulate(buf)
         total = float(sums[-1])
-        if total == 0.0:  # every product is zero, so is every window's sequential sum
-            return lhs > 0.0
+        if total == 0.0:  # every input is zero: so is every mean, and no delayed input exceeds it
+            return np.zeros(m, dtype=bool)
         unsure: Iterable[int]
-        if self.k * total < 1e308:
-            d = lhs - self.k * (sums[n:] - sums[:-n])
-            bound = MEAN_SLACK * self.k * (m + n + 2) * EPS * total + 1e-310
+        if self.kc * total < 1e308:
+            d = late - self.kc * (sums[n:] - sums[:-n])
+            bound = MEAN_SLACK * (m + n + 2) * EPS * self.kc * total + 1e-310
             above = d > bound
             if np.minimum.reduce(np.abs(d)) > bound:
                 return above
@@ -245,9 +252,9 @@ class CarriedMeanThreshold:
         else:  # k times a sum may overflow: no bound holds
             above, unsure = np.zeros(m, dtype=bool), range(m)
         for j in unsure:
-            window = p[j + 1 : j + 1 + n].tolist()
-            mean = window[0]
-            for v in window[1:]:  # lfilter's order: from the oldest product to the newest
+            products = (buf[j + 1 : j + 1 + n] * self.c).tolist()
+            mean = products[0]
+            for v in products[1:]:  # lfilter's order: from the oldest product to the newest
                 mean += v
-            above[j] = lhs[j] > self.k * mean
+            above[j] = late[j] > self.k * mean
         return above

@@ -236,26 +236,31 @@ class _WaveDetector:
         clean, above = self._filter(x)
         first = self.n
         self.n += len(x)
-        self.clean = np.concatenate([self.clean, clean])
-        self.t = np.concatenate([self.t, times])
+        self.clean = np.concatenate((self.clean, clean))
+        self.t = np.concatenate((self.t, times))
         beats: list[float] = []
-        # only the samples where the comparison flips matter: walk them in sample order
-        was_above = np.concatenate(([self.above], above[:-1]))
-        flips = np.flatnonzero(above != was_above)
-        self.above = bool(above[-1])
-        for e in (*flips.tolist(), None):
-            at = self.n if e is None else first + e
+        # only the samples where the comparison flips matter: walk them in sample order; the
+        # comparison alternates, so the first flip rises where the last chunk ended below
+        flips = [first + e + 1 for e in (above[1:] != above[:-1]).nonzero()[0].tolist()]
+        if bool(above[0]) != self.above:
+            flips.insert(0, first)
+        rising = not self.above
+        self.above ^= len(flips) % 2 == 1
+        for at in (*flips, self.n):
             if self.wave_beg is not None and self.wave_beg + self.max_wave < at:
                 self._close(self.wave_beg + self.max_wave, beats)  # capped: the look-ahead stays bounded
-            if e is None:
+            if at == self.n:
                 break
-            if above[e]:
+            if rising:
                 if self.wave_beg is None and at >= self.warmup:
                     self.wave_beg = at - 1  # neurokit2: the last sample below the threshold
             elif self.wave_beg is not None:
                 self._close(at, beats)
-        for b in beats:
-            self.confirmed_at[b] = float(times[-1])
+            rising = not rising
+        if beats:
+            newest = float(times[-1])
+            for b in beats:
+                self.confirmed_at[b] = newest
         while len(self.confirmed_at) > CONFIRMED_MEMORY:  # nobody pops them on the live path
             del self.confirmed_at[next(iter(self.confirmed_at))]
         drop = max(0, len(self.clean) - self.keep)
@@ -334,15 +339,13 @@ class StreamingEcgDetector(_WaveDetector):
         # the smoothed gradient is compared with its average once that average has seen
         # lookahead samples past it: a delay line of that many samples
         self.lookahead = min(len(self.avg) - 1, int(np.rint(o.avg_lookahead_s * fs)))
-        self.delay_line = np.zeros(self.lookahead + 1)
-        self.delay_line[-1] = 1.0
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
         self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
         self.f_smooth = CarriedFir(self.smooth)
-        self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold)  # smooth > 1.5 x its average
-        self.f_delay = CarriedFir(self.delay_line)
-        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above, self.f_delay)
+        # the smoothed gradient, lookahead samples late, above 1.5 x its average
+        self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold, self.lookahead)
+        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
@@ -352,8 +355,7 @@ class StreamingEcgDetector(_WaveDetector):
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = self.f_ma(self.f_hp(x))
-        smooth = self.f_smooth(np.abs(self.f_grad(clean)))
-        return clean, self.f_above(smooth, self.f_delay(smooth) if self.lookahead else smooth)
+        return clean, self.f_above(self.f_smooth(np.abs(self.f_grad(clean))))
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)

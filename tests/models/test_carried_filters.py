@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -123,34 +125,57 @@ BOXCAR = np.ones(98) / 98
 RECTIFIED = np.abs(SIGNAL - 300)  # the threshold's input is non-negative (a smoothed absolute gradient)
 
 
-def _mean_threshold(x, lhs, cuts, k=1.5):
-    f = CarriedMeanThreshold(BOXCAR, k)
+def _mean_threshold(x, cuts, lag=39, k=1.5):
+    f = CarriedMeanThreshold(BOXCAR, k, lag)
     edges = [0, *sorted(set(cuts)), len(x)]
-    return np.concatenate([f(x[a:b], lhs[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    return np.concatenate([f(x[a:b]) for a, b in zip(edges[:-1], edges[1:])])
 
 
-def _exact_mean(x):
-    return lfilter(BOXCAR, SEQUENTIAL, x, zi=np.zeros(len(BOXCAR) - 1))[0]
+def _exact(x, lag=39, k=1.5):
+    """What the ECG detector compared before: a delay line and the boxcar, both through lfilter."""
+    mean = lfilter(BOXCAR, SEQUENTIAL, x, zi=np.zeros(len(BOXCAR) - 1))[0]
+    late = np.r_[np.zeros(lag), x[: len(x) - lag]]
+    return late > k * mean
 
 
 @settings(max_examples=20, deadline=None)
 @given(cuts=CUTS, lag=st.integers(0, 97))
 def test_mean_threshold_decides_as_the_sequential_boxcar_for_any_chunking(cuts, lag):
-    lhs = np.r_[np.zeros(lag), RECTIFIED[: len(RECTIFIED) - lag]]  # the input, delayed, as the ECG detector's
-    expected = lhs > 1.5 * _exact_mean(RECTIFIED)
+    expected = _exact(RECTIFIED, lag)
     assert 0.1 < expected.mean() < 0.9
-    assert np.array_equal(_mean_threshold(RECTIFIED, lhs, cuts), expected)
+    assert np.array_equal(_mean_threshold(RECTIFIED, cuts, lag), expected)
+
+
+def _mean(x):
+    return lfilter(BOXCAR, SEQUENTIAL, x, zi=np.zeros(len(BOXCAR) - 1))[0]
+
+
+@functools.cache
+def _ties(lag):
+    """RECTIFIED with every 9th input from 200 on set so that it equals 1.5 x the sequential mean
+    it is compared with, lag samples later (a fixed point: the input is in that mean's window)."""
+    x, at = RECTIFIED.copy(), np.arange(200, len(RECTIFIED) - lag, 9)
+    for j in at:  # in order: a later input (9 > lag samples on) is in no earlier tie's window
+        for _ in range(30):  # a contraction (1.5 / 98): exact after about ten steps
+            x[j] = 1.5 * _mean(x[: j + lag + 1])[-1]
+    return x, at + lag
 
 
 @settings(max_examples=10, deadline=None)
 @given(cuts=CUTS)
 def test_mean_threshold_breaks_exact_ties_as_the_sequential_sum(cuts):
-    """lhs equal to 1.5 x the sequential mean, or one ulp either side: only the sequential sum can
-    tell, so these go the slow way; a running sum alone would decide many of them wrongly."""
-    tie = 1.5 * _exact_mean(RECTIFIED)
-    for lhs, expected in ((tie, False), (np.nextafter(tie, np.inf), True), (np.nextafter(tie, -np.inf), False)):
-        got = _mean_threshold(RECTIFIED, lhs, cuts)
-        assert np.array_equal(got, lhs > tie) and np.all(got[tie > 0] == expected)
+    """Delayed inputs equal to 1.5 x the sequential mean, or one ulp either side: only the
+    sequential sum can tell, so these go the slow way (prefix sums alone decide many wrongly)."""
+    lag = 7
+    x, judged = _ties(lag)
+    x = x.copy()
+    late = np.r_[np.zeros(lag), x[:-lag]]
+    assert np.mean(late[judged] == 1.5 * _mean(x)[judged]) > 0.5  # mostly exact ties
+    for nudge in (0.0, np.inf, -np.inf):
+        y = x.copy()
+        if nudge:
+            y[judged - lag] = np.nextafter(x[judged - lag], nudge)
+        assert np.array_equal(_mean_threshold(y, cuts, lag), _exact(y, lag))
 
 
 def test_mean_threshold_the_slow_way_everywhere_and_at_zeros_and_overflow(monkeypatch):
@@ -158,23 +183,23 @@ def test_mean_threshold_the_slow_way_everywhere_and_at_zeros_and_overflow(monkey
 
     x = RECTIFIED.copy()
     x[300:600] = 0.0  # a flat stretch: every window of zeros has a zero mean
-    lhs = np.r_[np.zeros(39), x[:-39]]
-    expected = lhs > 1.5 * _exact_mean(x)
-    assert np.array_equal(_mean_threshold(x, lhs, [350, 500, 900]), expected)
+    expected = _exact(x)
+    assert np.array_equal(_mean_threshold(x, [350, 500, 900]), expected)
     monkeypatch.setattr(cf, "MEAN_SLACK", 1e300)  # no sample is sure: each takes the sequential sum
-    assert np.array_equal(_mean_threshold(x, lhs, [350, 500, 900]), expected)
+    assert np.array_equal(_mean_threshold(x, [350, 500, 900]), expected)
     monkeypatch.undo()
     huge = x / x.max() * 1.7e308  # each window's mean is finite, the sums over a long chunk are not
-    lhs = np.r_[np.zeros(39), huge[:-39]]
     with np.errstate(over="ignore"):
-        expected = lhs > 1.5 * _exact_mean(huge)
-        got = _mean_threshold(huge, lhs, [350, 500])
+        expected = _exact(huge)
+        got = _mean_threshold(huge, [350, 500])
     assert 0.1 < expected.mean() < 0.9
     assert np.array_equal(got, expected)
 
 
-def test_mean_threshold_takes_only_a_positive_boxcar():
+def test_mean_threshold_takes_only_a_positive_boxcar_and_a_lag_within_it():
     with pytest.raises(ValueError):
-        CarriedMeanThreshold(np.array([0.5, 0.25, 0.25]), 1.5)
+        CarriedMeanThreshold(np.array([0.5, 0.25, 0.25]), 1.5, 1)
     with pytest.raises(ValueError):
-        CarriedMeanThreshold(BOXCAR, -1.0)
+        CarriedMeanThreshold(BOXCAR, -1.0, 1)
+    with pytest.raises(ValueError):
+        CarriedMeanThreshold(BOXCAR, 1.5, len(BOXCAR))
