@@ -115,7 +115,7 @@ class ProvisionalHeart:
             src.better = [s for s in self.sources.values() if self.rank[s.kind] < self.rank[src.kind]]
         self.has_hr = StreamKind.HR in rates
         self.gate_s = GATE_S if self.o.ecg_gate_margin_s > 0 else 0.0
-        self.window = TimeDomainWindow()
+        self.window = TimeDomainWindow(hr_only=True)  # hr_bpm and covered_ms are all it is asked
         self.prev: tuple[float, StreamKind, int] | None = None  # newest used beat: (t, source, run)
         self.hr_samples: deque[tuple[float, float]] = deque()
 
