@@ -351,7 +351,8 @@ class StreamingEcgDetector(_WaveDetector):
     def _reset_filters(self) -> None:
         for f in self._filters:
             f.reset()
-        self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
+        self.qrs_lens: deque[int] = deque()
+        self.qrs_sum = 0  # of qrs_lens: integers, so the running sum is exact
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = self.f_ma(self.f_hp(x))
@@ -359,8 +360,11 @@ class StreamingEcgDetector(_WaveDetector):
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
+        self.qrs_sum += length
+        if len(self.qrs_lens) > self.o.recent_qrs:
+            self.qrs_sum -= self.qrs_lens.popleft()
         # the mean of a few small integers, as np.mean gives it (an exact sum, one division)
-        return length >= self.o.min_len_weight * (sum(self.qrs_lens) / len(self.qrs_lens))
+        return length >= self.o.min_len_weight * (self.qrs_sum / len(self.qrs_lens))
 
 
 class StreamingPpgDetector(_WaveDetector):

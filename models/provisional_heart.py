@@ -165,8 +165,10 @@ class ProvisionalHeart:
         det = src.detector
         assert det is not None
         times = chunk.sample_times()
-        vals = np.asarray(chunk.values, dtype=float).reshape(len(chunk), -1)[:, 0] if len(chunk) else np.empty(0)
-        if self.gate_s and len(times) and self._gated(src, float(times[0])):
+        n = len(times)
+        vals = np.asarray(chunk.values, dtype=float).reshape(n, -1)[:, 0] if n else np.empty(0)
+        first = float(times[0]) if n else math.nan
+        if self.gate_s and n and self._gated(src, first):
             if not src.gated:
                 det.end_segment()
                 src.end_run()
@@ -174,9 +176,9 @@ class ProvisionalHeart:
             src.last_sample_t = None  # the next detected chunk starts a segment, it is no dropout
             return []
         src.gated = False
-        src.samples_detected += len(times)
-        jump = (src.last_sample_t is not None and len(times)
-                and times[0] - src.last_sample_t > 0.5 + 1.0 / det.fs)  # as BeatTrack: a lost packet
+        src.samples_detected += n
+        jump = (src.last_sample_t is not None and n
+                and first - src.last_sample_t > 0.5 + 1.0 / det.fs)  # as BeatTrack: a lost packet
         beats: list[float] = []
         if chunk.gap_before or jump or contact_lost:
             beats += det.end_segment()
