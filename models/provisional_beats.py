@@ -217,10 +217,10 @@ class _WaveDetector:
         """Whether a wave of ``length`` samples may hold a beat (also learns from it)."""
         raise NotImplementedError
 
-    def _refine(self, j: int) -> float:
-        """Sub-sample offset of the peak at buffer index ``j`` from ``j`` (three-point vertex)."""
-        c = self.clean
-        return parabolic_offset(c[j - 1], c[j], c[j + 1])
+    def _refine(self, j: int, around: list[float]) -> float:
+        """Sub-sample offset of the peak at buffer index ``j`` from ``j`` (three-point vertex of
+        ``around``: the cleaned samples at ``j - 1, j, j + 1``, as Python floats)."""
+        return parabolic_offset(*around)
 
     def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
         """Add samples with their session times; returns the beats confirmed by them, in order.
@@ -282,7 +282,8 @@ class _WaveDetector:
         data = self.clean[lo - self.base : hi - self.base]
         if len(data) < 3:
             return
-        top = _most_prominent_peak(data.tolist())
+        values = data.tolist()
+        top = _most_prominent_peak(values)
         if top is None:
             return
         peak = lo + top
@@ -292,12 +293,14 @@ class _WaveDetector:
         # the peak's input sample plus a fraction, between two buffered sample times (rate drift is
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
-        shift = self._refine(peak - self.base) - self.clean_delay
+        # (a local maximum is never the first or last sample: its neighbours are in values)
+        shift = self._refine(peak - self.base, values[top - 1 : top + 2]) - self.clean_delay
         whole = math.floor(shift)
         k = peak + whole - self.base
         if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
             return
-        beats.append(float(self.t[k] + (self.t[k + 1] - self.t[k]) * (shift - whole)))
+        t0, t1 = self.t[k : k + 2].tolist()
+        beats.append(t0 + (t1 - t0) * (shift - whole))
 
     def end_segment(self) -> list[float]:
         """A dropout, a hole or the end of data: forget the segment (an open wave is dropped).
@@ -414,10 +417,10 @@ class StreamingPpgDetector(_WaveDetector):
     def _accept(self, length: int) -> bool:
         return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average
 
-    def _refine(self, j: int) -> float:
+    def _refine(self, j: int, around: list[float]) -> float:
         """The final detector's least-squares vertex where the fit's samples are buffered."""
         if j - self.fit >= 0 and j + self.fit < len(self.clean):
             lo = j - self.fit  # fit on a slice so the offset does not depend on where the buffer starts
             seg = self.clean[lo : j + self.fit + 1]
             return float(refine_peaks_lsq(seg, np.array([self.fit]), self.fit)[0]) - self.fit
-        return super()._refine(j)
+        return super()._refine(j, around)
