@@ -7,7 +7,9 @@ sequential), an FIR as ``scipy.signal.lfilter``'s direct form II transposed sums
 input to the newest). A live session sends ~130 samples per chunk and person, where scipy's public
 functions spend most of their time on argument handling: these classes call the same compiled
 loops directly (public functions as the fallback) and sum FIRs with few non-zero taps in numpy, in
-lfilter's order. ``tests/models/test_carried_filters.py`` checks every path against the public
+lfilter's order. A comparison with a long boxcar mean (:class:`CarriedMeanThreshold`) is decided
+from prefix sums where a rounding bound shows it cannot differ from lfilter's, and from lfilter's
+sum elsewhere. ``tests/models/test_carried_filters.py`` checks every path against the public
 scipy function, bit for bit, over random chunkings.
 """
 
@@ -197,7 +199,7 @@ class CarriedMeanThreshold:
     sequential mean lies within ``(n + 1) u T`` of ``b[0]`` times the exact window sum (products
     rounded, then ``n - 1`` additions), the prefix-sum window within ``(2 L + 1) u T`` of it,
     the factor ``k b[0]`` and its product with the window add ``2 u k T`` and ``k`` times the
-    sequential mean rounds by ``u k T``: the two thresholds differ by at most ``(3 L + 4) u k T``
+    sequential mean rounds by ``u k T``: the two thresholds differ by at most ``(3 L + 5) u k T``
     (to first order; ``n <= L``), and the subtraction from the delayed input keeps its sign.
     Where ``|delayed - k b[0] a| > MEAN_SLACK (L + 2) eps k T`` (``eps = 2 u``: ``(4 L + 8) u k T``)
     the fast decision is the exact one; elsewhere the sequential sum decides. A tiny absolute
@@ -234,6 +236,8 @@ class CarriedMeanThreshold:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """For the next chunk ``x`` (``x >= 0``): input ``lag`` samples back > ``k`` times the mean."""
         m, n = len(x), self.n
+        if not m:
+            return np.zeros(0, dtype=bool)
         buf = np.concatenate((self.tail, x))
         self.tail = buf[m:]
         late = buf[n - self.lag : n - self.lag + m]

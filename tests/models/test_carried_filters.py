@@ -128,7 +128,10 @@ RECTIFIED = np.abs(SIGNAL - 300)  # the threshold's input is non-negative (a smo
 def _mean_threshold(x, cuts, lag=39, k=1.5):
     f = CarriedMeanThreshold(BOXCAR, k, lag)
     edges = [0, *sorted(set(cuts)), len(x)]
-    return np.concatenate([f(x[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        out += [f(x[a:b]), f(x[b:b])]  # an empty chunk between any two changes nothing
+    return np.concatenate(out)
 
 
 def _exact(x, lag=39, k=1.5):
