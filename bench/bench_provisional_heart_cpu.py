@@ -9,18 +9,56 @@ arrays made beforehand). Both alternate in one process; CPU is process time
 (``time.process_time``), best and median of ``--repeats``. No runner, hub or final tier: the
 share of the tier's cost that is the heart's, free of the session's other work.
 
+``--in-session`` instead runs ``bench_dyad_cpu.one_run`` (tier on, the real runner and hub) and
+adds up the process time spent inside ``ProvisionalHeart.update`` (a wrapper: ~1 us per call of
+its own): the heart's share where it runs between the session's other work, which costs it more
+(caches) than alone.
+
 Usage:
   .venv/bin/python bench/bench_provisional_heart_cpu.py               # 1200 s, 7 repeats
   .venv/bin/python bench/bench_provisional_heart_cpu.py --seconds 600 --repeats 3
+  .venv/bin/python bench/bench_provisional_heart_cpu.py --in-session --repeats 2
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+
+def in_session(seconds: float, repeats: int) -> None:
+    """Process time inside ``ProvisionalHeart.update`` during ``bench_dyad_cpu``'s ecg runs (tier on)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_dyad_cpu
+
+    from coregulate.models import provisional_heart
+    from coregulate.server.session.warm_up import preload_estimator_libraries
+
+    preload_estimator_libraries()
+    update = provisional_heart.ProvisionalHeart.update
+    spent = [0.0, 0]
+
+    def timed(self, chunk):
+        t0 = time.process_time()
+        out = update(self, chunk)
+        spent[0] += time.process_time() - t0
+        spent[1] += 1
+        return out
+
+    provisional_heart.ProvisionalHeart.update = timed  # type: ignore[method-assign]
+    folder = Path(tempfile.mkdtemp(prefix="coregulate-heart-cpu-"))
+    bench_dyad_cpu.one_run("ecg", 30.0, True, folder)  # first-call caches outside the timings
+    for _ in range(repeats):
+        spent[:] = [0.0, 0]
+        run = bench_dyad_cpu.one_run("ecg", seconds, True, folder)
+        print(f"ecg session {seconds:.0f} s, tier on: {run['cpu_s']:.2f} CPU-s, of it ProvisionalHeart.update "
+              f"{spent[0]:.3f} s over {spent[1]} calls")
 
 
 def main() -> None:
@@ -32,7 +70,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=1200.0)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--in-session", action="store_true", help="time the heart inside bench_dyad_cpu's ecg runs")
     a = ap.parse_args()
+    if a.in_session:
+        in_session(a.seconds, a.repeats)
+        return
 
     sim = Simulator(seed=1, duration_s=max(a.seconds, 360.0), audio=False)
     chunks = [c for c in sim.chunks() if c.kind.value == "ecg" and c.start < a.seconds]
