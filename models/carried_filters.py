@@ -7,11 +7,15 @@ sequential), an FIR as ``scipy.signal.lfilter``'s direct form II transposed sums
 input to the newest). A live session sends ~130 samples per chunk and person, where scipy's public
 functions spend most of their time on argument handling: these classes call the same compiled
 loops directly (public functions as the fallback) and sum FIRs with few non-zero taps in numpy, in
-lfilter's order. ``tests/models/test_carried_filters.py`` checks every path against the public
+lfilter's order. A comparison with a long boxcar mean (:class:`CarriedMeanThreshold`) is decided
+from prefix sums where a rounding bound shows it cannot differ from lfilter's, and from lfilter's
+sum elsewhere. ``tests/models/test_carried_filters.py`` checks every path against the public
 scipy function, bit for bit, over random chunkings.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.signal import lfilter, sosfilt
@@ -71,6 +75,12 @@ class CarriedFir:
     zero taps (lfilter adds their products, zeros, which changes no value): a few vector
     operations cost less than one call into lfilter. A longer filter runs lfilter's loop.
 
+    Where every non-zero tap has the same magnitude ``c`` (a moving average, a centred
+    difference, a delay line) the buffer is multiplied once: IEEE rounding is symmetric, so
+    ``(-c) * v == -(c * v)``, and adding that product is subtracting ``c * v``; the first two
+    terms may swap (``(-p) + q == q - p``: IEEE addition commutes); a tap of 1 takes the input
+    itself (``1.0 * v == v``). The same values as lfilter's, with fewer vector operations.
+
     Parameters
     ----------
     b : numpy.ndarray
@@ -83,6 +93,12 @@ class CarriedFir:
         # (index in [last inputs, chunk] of the input the tap weighs for the chunk's first output, coefficient)
         self.taps = [(len(self.b) - 1 - int(k), float(self.b[k])) for k in nonzero]
         self.in_numpy = len(self.b) > 1 and 0 < len(self.taps) <= NUMPY_TAPS
+        magnitudes = {abs(c) for _, c in self.taps}
+        #: the one magnitude of every non-zero tap (None: several), and per tap (index, subtracted)
+        self.scale = magnitudes.pop() if len(magnitudes) == 1 else None
+        self.signed = [(at, c < 0) for at, c in self.taps]
+        if len(self.signed) > 1 and self.signed[0][1] and not self.signed[1][1]:
+            self.signed[:2] = self.signed[1::-1]  # (-p) + q as q - p
         self.reset()
 
     def reset(self) -> None:
@@ -95,12 +111,23 @@ class CarriedFir:
             y, self.state = sequential_fir(self.b, x, self.state)
             return y
         n = len(x)
-        padded = np.concatenate([self.state, x])
-        (at, c), *rest = self.taps
-        y = c * padded[at : at + n]
-        for at, c in rest:
-            y += c * padded[at : at + n]
+        padded = np.concatenate((self.state, x))
         self.state = padded[n:]
+        if self.scale is None:
+            (at, c), *rest = self.taps
+            y = c * padded[at : at + n]
+            for at, c in rest:
+                y += c * padded[at : at + n]
+            return y
+        p = padded if self.scale == 1.0 else self.scale * padded
+        (at, negated), *rest = self.signed
+        y = p[at : at + n]
+        if negated:
+            y = -y
+        # a unit tap's y is a view of the input buffer; the inputs the next chunk reads from the state
+        # (padded[n + at:]) lie past it, so writing into y changes no later output
+        for at, subtract in rest:
+            y = y - p[at : at + n] if subtract else y + p[at : at + n]
         return y
 
 
@@ -142,3 +169,96 @@ class CarriedSos:
         y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
         _sosfilt_in_place(self.sos, y, self.zi)
         return y[0]
+
+
+EPS = float(np.finfo(float).eps)
+
+#: How far (in units of the machine epsilon, times the number of inputs summed and their total)
+#: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`): about a
+#: third more than the bound derived there.
+MEAN_SLACK = 2.0
+
+
+class CarriedMeanThreshold:
+    """Whether each input, ``lag`` samples late, exceeds ``k`` times the boxcar mean of the inputs
+    (``x >= 0``): ``CarriedFir(delay)(x) > k * CarriedFir(b)(x)``, the same booleans to the bit,
+    without lfilter's loop over every tap of every sample.
+
+    The boxcar's exact output, the sequential sum :class:`CarriedFir` computes (the products
+    ``b[0] * x`` added from the oldest to the newest), costs ``len(b)`` additions per sample:
+    for the 98-sample threshold average of the ECG detector, most of its filtering. Only the
+    comparison is used, and it is rarely close. Each window's sum is therefore taken from prefix
+    sums of the inputs (a few vector operations for the chunk, over one buffer of the last
+    ``len(b)`` inputs that also gives the delayed ones), and the sequential sum of the products
+    is computed only for samples where the two could decide differently.
+
+    The bound (Higham 2002, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §4.2: a
+    recursive sum of ``r`` non-negative terms errs by at most ``γ_{r-1}`` times their sum,
+    ``γ_r = r u / (1 - r u)``, ``u = eps / 2``): with ``L`` inputs in the buffer (the last
+    ``n = len(b)`` carried and the chunk's) and ``T`` the sum of all of them times ``b[0]``, the
+    sequential mean lies within ``(n + 1) u T`` of ``b[0]`` times the exact window sum (products
+    rounded, then ``n - 1`` additions), the prefix-sum window within ``(2 L + 1) u T`` of it,
+    the factor ``k b[0]`` and its product with the window add ``2 u k T`` and ``k`` times the
+    sequential mean rounds by ``u k T``: the two thresholds differ by at most ``(3 L + 5) u k T``
+    (to first order; ``n <= L``), and the subtraction from the delayed input keeps its sign.
+    Where ``|delayed - k b[0] a| > MEAN_SLACK (L + 2) eps k T`` (``eps = 2 u``: ``(4 L + 8) u k T``)
+    the fast decision is the exact one; elsewhere the sequential sum decides. A tiny absolute
+    term covers a product that underflows. Inputs that are all zero have a zero mean (nothing
+    exceeds it); where ``k T`` may overflow, every sample takes the sequential sum.
+    ``tests/models/test_carried_filters.py`` compares it with lfilter over random chunkings, on
+    exact ties and their neighbours, and with every sample sent the slow way.
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        A boxcar (all coefficients equal and positive), e.g. ``np.ones(n) / n``.
+    k : float
+        The positive factor on the mean.
+    lag : int
+        How late the compared input is (``0 <= lag < len(b)``).
+    """
+
+    def __init__(self, b: np.ndarray, k: float, lag: int) -> None:
+        b = np.asarray(b, dtype=float)
+        if not (np.all(b == b[0]) and b[0] > 0 and k > 0 and 0 <= lag < len(b)):
+            raise ValueError("a boxcar with positive coefficients, a positive factor and a lag within it")
+        self.n, self.lag = len(b), int(lag)
+        self.c = float(b[0])  # the product lfilter forms, x * b[i], is the same for every tap
+        self.k = float(k)
+        self.kc = self.k * self.c
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past (as if every earlier input had been 0)."""
+        # the last n inputs: the newest n - 1 are in the next window, the oldest starts the prefix sums
+        self.tail = np.zeros(self.n)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """For the next chunk ``x`` (``x >= 0``): input ``lag`` samples back > ``k`` times the mean."""
+        m, n = len(x), self.n
+        if not m:
+            return np.zeros(0, dtype=bool)
+        buf = np.concatenate((self.tail, x))
+        self.tail = buf[m:]
+        late = buf[n - self.lag : n - self.lag + m]
+        sums = np.add.accumulate(buf)
+        total = float(sums[-1])
+        if total == 0.0:  # every input is zero: so is every mean, and no delayed input exceeds it
+            return np.zeros(m, dtype=bool)
+        unsure: Iterable[int]
+        if self.kc * total < 1e308:
+            d = late - self.kc * (sums[n:] - sums[:-n])
+            bound = MEAN_SLACK * (m + n + 2) * EPS * self.kc * total + 1e-310
+            above = d > bound
+            if np.minimum.reduce(np.abs(d)) > bound:
+                return above
+            unsure = np.flatnonzero(np.abs(d) <= bound).tolist()
+        else:  # k times a sum may overflow: no bound holds
+            above, unsure = np.zeros(m, dtype=bool), range(m)
+        for j in unsure:
+            products = (buf[j + 1 : j + 1 + n] * self.c).tolist()
+            mean = products[0]
+            for v in products[1:]:  # lfilter's order: from the oldest product to the newest
+                mean += v
+            above[j] = late[j] > self.k * mean
+        return above

@@ -40,7 +40,10 @@ class TimeDomainWindow:
     in the window and belong to the same run, so no difference ever spans a gap.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hr_only: bool = False) -> None:
+        #: keep only what :meth:`hr_bpm` and :attr:`covered_ms` read (the intervals' count and sum):
+        #: the provisional tier asks nothing else, once per beat; :meth:`features` needs the default
+        self.hr_only = hr_only
         self.q: deque[list[Any]] = deque()  # [t, rr, d (diff to previous rr or None), pair sum, corrected]
         self.n = 0
         self.s1 = self.s2 = 0.0  # rr sums
@@ -54,7 +57,7 @@ class TimeDomainWindow:
 
     def reset(self) -> None:
         """Forget every interval and zero the running sums (also when the window empties: no float residue)."""
-        self.__init__()
+        self.__init__(self.hr_only)
 
     def __len__(self) -> int:
         return self.n
@@ -82,7 +85,7 @@ class TimeDomainWindow:
             Beats the artefact correction changed for this interval.
         """
         d = pair = None
-        if rr is not None and self.q and self.q[-1][1] is not None:
+        if not self.hr_only and rr is not None and self.q and self.q[-1][1] is not None:
             d = rr - self.q[-1][1]
             pair = rr + self.q[-1][1]
         self.q.append([t, rr, d, pair, corrected])
@@ -92,6 +95,8 @@ class TimeDomainWindow:
         x = rr - _REF
         self.n += 1
         self.s1 += x
+        if self.hr_only:
+            return
         self.s2 += x * x
         bisect.insort(self.sorted, rr)
         b = int(rr // 50.0)
@@ -119,6 +124,7 @@ class TimeDomainWindow:
                 x = rr - _REF
                 self.n -= 1
                 self.s1 -= x
+            if rr is not None and not self.hr_only:
                 self.s2 -= x * x
                 del self.sorted[bisect.bisect_left(self.sorted, rr)]
                 b = int(rr // 50.0)
@@ -142,6 +148,8 @@ class TimeDomainWindow:
 
     def features(self) -> dict[str, float | None]:
         """Indices of the current window; ``None`` where too few intervals exist."""
+        if self.hr_only:
+            raise ValueError("a window kept for hr_bpm only has no other indices")
         out: dict[str, float | None] = dict.fromkeys(
             ("hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50", "sd1_ms", "sd2_ms", "stress_index")
         )

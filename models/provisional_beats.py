@@ -63,7 +63,7 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-from .carried_filters import CarriedFir, CarriedSos
+from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos
 
 
 @dataclass
@@ -217,10 +217,10 @@ class _WaveDetector:
         """Whether a wave of ``length`` samples may hold a beat (also learns from it)."""
         raise NotImplementedError
 
-    def _refine(self, j: int) -> float:
-        """Sub-sample offset of the peak at buffer index ``j`` from ``j`` (three-point vertex)."""
-        c = self.clean
-        return parabolic_offset(c[j - 1], c[j], c[j + 1])
+    def _refine(self, j: int, around: list[float]) -> float:
+        """Sub-sample offset of the peak at buffer index ``j`` from ``j`` (three-point vertex of
+        ``around``: the cleaned samples at ``j - 1, j, j + 1``, as Python floats)."""
+        return parabolic_offset(*around)
 
     def push(self, values: np.ndarray, times: np.ndarray) -> list[float]:
         """Add samples with their session times; returns the beats confirmed by them, in order.
@@ -236,26 +236,31 @@ class _WaveDetector:
         clean, above = self._filter(x)
         first = self.n
         self.n += len(x)
-        self.clean = np.concatenate([self.clean, clean])
-        self.t = np.concatenate([self.t, times])
+        self.clean = np.concatenate((self.clean, clean))
+        self.t = np.concatenate((self.t, times))
         beats: list[float] = []
-        # only the samples where the comparison flips matter: walk them in sample order
-        was_above = np.concatenate(([self.above], above[:-1]))
-        flips = np.flatnonzero(above != was_above)
-        self.above = bool(above[-1])
-        for e in (*flips.tolist(), None):
-            at = self.n if e is None else first + e
+        # only the samples where the comparison flips matter: walk them in sample order; the
+        # comparison alternates, so the first flip rises where the last chunk ended below
+        flips = [first + e + 1 for e in (above[1:] != above[:-1]).nonzero()[0].tolist()]
+        if bool(above[0]) != self.above:
+            flips.insert(0, first)
+        rising = not self.above
+        self.above ^= len(flips) % 2 == 1
+        for at in (*flips, self.n):
             if self.wave_beg is not None and self.wave_beg + self.max_wave < at:
                 self._close(self.wave_beg + self.max_wave, beats)  # capped: the look-ahead stays bounded
-            if e is None:
+            if at == self.n:
                 break
-            if above[e]:
+            if rising:
                 if self.wave_beg is None and at >= self.warmup:
                     self.wave_beg = at - 1  # neurokit2: the last sample below the threshold
             elif self.wave_beg is not None:
                 self._close(at, beats)
-        for b in beats:
-            self.confirmed_at[b] = float(times[-1])
+            rising = not rising
+        if beats:
+            newest = float(times[-1])
+            for b in beats:
+                self.confirmed_at[b] = newest
         while len(self.confirmed_at) > CONFIRMED_MEMORY:  # nobody pops them on the live path
             del self.confirmed_at[next(iter(self.confirmed_at))]
         drop = max(0, len(self.clean) - self.keep)
@@ -277,7 +282,8 @@ class _WaveDetector:
         data = self.clean[lo - self.base : hi - self.base]
         if len(data) < 3:
             return
-        top = _most_prominent_peak(data.tolist())
+        values = data.tolist()
+        top = _most_prominent_peak(values)
         if top is None:
             return
         peak = lo + top
@@ -287,12 +293,14 @@ class _WaveDetector:
         # the peak's input sample plus a fraction, between two buffered sample times (rate drift is
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
-        shift = self._refine(peak - self.base) - self.clean_delay
+        # (a local maximum is never the first or last sample: its neighbours are in values)
+        shift = self._refine(peak - self.base, values[top - 1 : top + 2]) - self.clean_delay
         whole = math.floor(shift)
         k = peak + whole - self.base
         if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
             return
-        beats.append(float(self.t[k] + (self.t[k + 1] - self.t[k]) * (shift - whole)))
+        t0, t1 = self.t[k : k + 2].tolist()
+        beats.append(t0 + (t1 - t0) * (shift - whole))
 
     def end_segment(self) -> list[float]:
         """A dropout, a hole or the end of data: forget the segment (an open wave is dropped).
@@ -334,33 +342,32 @@ class StreamingEcgDetector(_WaveDetector):
         # the smoothed gradient is compared with its average once that average has seen
         # lookahead samples past it: a delay line of that many samples
         self.lookahead = min(len(self.avg) - 1, int(np.rint(o.avg_lookahead_s * fs)))
-        self.delay_line = np.zeros(self.lookahead + 1)
-        self.delay_line[-1] = 1.0
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
         self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
-        self.f_smooth, self.f_avg = CarriedFir(self.smooth), CarriedFir(self.avg)
-        self.f_delay = CarriedFir(self.delay_line)
-        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_avg, self.f_delay)
+        self.f_smooth = CarriedFir(self.smooth)
+        # the smoothed gradient, lookahead samples late, above 1.5 x its average
+        self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold, self.lookahead)
+        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
         for f in self._filters:
             f.reset()
-        self.qrs_lens: deque[int] = deque(maxlen=self.o.recent_qrs)
+        self.qrs_lens: deque[int] = deque()
+        self.qrs_sum = 0  # of qrs_lens: integers, so the running sum is exact
 
     def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         clean = self.f_ma(self.f_hp(x))
-        smooth = self.f_smooth(np.abs(self.f_grad(clean)))
-        avg = self.f_avg(smooth)
-        if self.lookahead:
-            smooth = self.f_delay(smooth)
-        return clean, smooth > self.o.grad_threshold * avg
+        return clean, self.f_above(self.f_smooth(np.abs(self.f_grad(clean))))
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
+        self.qrs_sum += length
+        if len(self.qrs_lens) > self.o.recent_qrs:
+            self.qrs_sum -= self.qrs_lens.popleft()
         # the mean of a few small integers, as np.mean gives it (an exact sum, one division)
-        return length >= self.o.min_len_weight * (sum(self.qrs_lens) / len(self.qrs_lens))
+        return length >= self.o.min_len_weight * (self.qrs_sum / len(self.qrs_lens))
 
 
 class StreamingPpgDetector(_WaveDetector):
@@ -410,10 +417,10 @@ class StreamingPpgDetector(_WaveDetector):
     def _accept(self, length: int) -> bool:
         return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average
 
-    def _refine(self, j: int) -> float:
+    def _refine(self, j: int, around: list[float]) -> float:
         """The final detector's least-squares vertex where the fit's samples are buffered."""
         if j - self.fit >= 0 and j + self.fit < len(self.clean):
             lo = j - self.fit  # fit on a slice so the offset does not depend on where the buffer starts
             seg = self.clean[lo : j + self.fit + 1]
             return float(refine_peaks_lsq(seg, np.array([self.fit]), self.fit)[0]) - self.fit
-        return super()._refine(j)
+        return super()._refine(j, around)

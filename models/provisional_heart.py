@@ -76,6 +76,7 @@ class _BeatSource:
         self.newest_beat = -math.inf  # newest raw beat ever (for gating worse sources)
         self.gated = False  # the detector is idle because a better source has beats
         self.samples_detected = 0
+        self.better: list[_BeatSource] = []  # the person's better-ranked sources
 
     def end_run(self) -> None:
         self.last_beat = None
@@ -110,9 +111,11 @@ class ProvisionalHeart:
             if kind in rates and (kind == StreamKind.RR or rates[kind]):
                 self.rank[kind] = len(self.rank)
                 self.sources[kind] = _BeatSource(kind, rates[kind])
+        for src in self.sources.values():
+            src.better = [s for s in self.sources.values() if self.rank[s.kind] < self.rank[src.kind]]
         self.has_hr = StreamKind.HR in rates
         self.gate_s = GATE_S if self.o.ecg_gate_margin_s > 0 else 0.0
-        self.window = TimeDomainWindow()
+        self.window = TimeDomainWindow(hr_only=True)  # hr_bpm and covered_ms are all it is asked
         self.prev: tuple[float, StreamKind, int] | None = None  # newest used beat: (t, source, run)
         self.hr_samples: deque[tuple[float, float]] = deque()
 
@@ -162,8 +165,10 @@ class ProvisionalHeart:
         det = src.detector
         assert det is not None
         times = chunk.sample_times()
-        vals = np.asarray(chunk.values, dtype=float).reshape(len(chunk), -1)[:, 0] if len(chunk) else np.empty(0)
-        if self.gate_s and len(times) and self._gated(src, float(times[0])):
+        n = len(times)
+        vals = np.asarray(chunk.values, dtype=float).reshape(n, -1)[:, 0] if n else np.empty(0)
+        first = float(times[0]) if n else math.nan
+        if self.gate_s and n and self._gated(src, first):
             if not src.gated:
                 det.end_segment()
                 src.end_run()
@@ -171,22 +176,25 @@ class ProvisionalHeart:
             src.last_sample_t = None  # the next detected chunk starts a segment, it is no dropout
             return []
         src.gated = False
-        src.samples_detected += len(times)
-        jump = (src.last_sample_t is not None and len(times)
-                and times[0] - src.last_sample_t > 0.5 + 1.0 / det.fs)  # as BeatTrack: a lost packet
+        src.samples_detected += n
+        jump = (src.last_sample_t is not None and n
+                and first - src.last_sample_t > 0.5 + 1.0 / det.fs)  # as BeatTrack: a lost packet
         beats: list[float] = []
         if chunk.gap_before or jump or contact_lost:
             beats += det.end_segment()
             src.end_run()
         if contact_lost or not len(vals):
             return beats
-        good = np.isfinite(vals)
-        while not good.all():  # a hole of missing samples ends the segment; restart after it
-            first_bad = int(np.argmin(good))
-            beats += det.push(vals[:first_bad], times[:first_bad]) + det.end_segment()
-            src.end_run()
-            last_bad = len(good) - int(np.argmin(good[::-1]))
-            vals, times, good = vals[last_bad:], times[last_bad:], good[last_bad:]
+        # one sum tells that every sample is finite (a NaN or an infinity makes it non-finite); only
+        # if it is not (a hole, or an overflowing sum of finite samples) are the samples checked
+        if not math.isfinite(np.add.reduce(vals)):
+            good = np.isfinite(vals)
+            while not good.all():  # a hole of missing samples ends the segment; restart after it
+                first_bad = int(np.argmin(good))
+                beats += det.push(vals[:first_bad], times[:first_bad]) + det.end_segment()
+                src.end_run()
+                last_bad = len(good) - int(np.argmin(good[::-1]))
+                vals, times, good = vals[last_bad:], times[last_bad:], good[last_bad:]
         beats += det.push(vals, times)
         if len(times):
             src.last_sample_t = float(times[-1])
@@ -194,8 +202,7 @@ class ProvisionalHeart:
 
     def _gated(self, src: _BeatSource, t: float) -> bool:
         """A better-ranked source gave a beat within ``gate_s`` before ``t`` (module docstring)."""
-        return any(s.newest_beat >= t - self.gate_s for s in self.sources.values()
-                   if self.rank[s.kind] < self.rank[src.kind])
+        return any(s.newest_beat >= t - self.gate_s for s in src.better)
 
     # ------------------------------------------------------------------ beats
     def _beat(self, src: _BeatSource, t: float) -> float | None | bool:
@@ -207,8 +214,7 @@ class ProvisionalHeart:
         src.last_beat = t
         src.newest_beat = max(src.newest_beat, t)
         src.live_until = t + self.o.gap_s
-        better = [s for s in self.sources.values() if self.rank[s.kind] < self.rank[src.kind]]
-        if any(s.live_until >= t for s in better):
+        if any(s.live_until >= t for s in src.better):
             return False  # a better source has beats here
         if self.prev is not None and t <= self.prev[0]:
             return False  # already covered by another source's beats (the window is in time order)

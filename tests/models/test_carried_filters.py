@@ -1,10 +1,19 @@
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
 
-from coregulate.models.carried_filters import NUMPY_TAPS, SEQUENTIAL, CarriedFir, CarriedSos, sequential_fir
+from coregulate.models.carried_filters import (
+    NUMPY_TAPS,
+    SEQUENTIAL,
+    CarriedFir,
+    CarriedMeanThreshold,
+    CarriedSos,
+    sequential_fir,
+)
 
 SIGNAL = np.random.default_rng(0).standard_normal(2000) * 1000 + 300
 CUTS = st.lists(st.integers(1, len(SIGNAL) - 1), max_size=30)
@@ -24,6 +33,12 @@ FIRS = {
     "2-sample average": np.full(2, 0.5),
     "delay line": np.r_[np.zeros(39), 1.0],
     "3 taps among zeros": np.array([0.0, 0.3, 0.0, 0.0, -1.7, 0.0, 0.9]),
+    "negated pair": np.array([-0.3, 0.0, -0.3]),
+    "newest minus oldest": np.array([0.25, -0.25]),
+    "3-sample average": np.ones(3) / 3,
+    "newest sample": np.array([1.0, 0.0, 0.0]),
+    "one sample back": np.array([0.0, 1.0, 0.0]),
+    "delayed and negated": np.array([0.0, 0.0, -1.0]),
     "13-sample boxcar": np.ones(13) / 13,
     "98-sample boxcar": np.ones(98) / 98,
 }
@@ -32,7 +47,9 @@ FIRS = {
 def test_the_short_filters_take_the_numpy_path_and_the_long_ones_lfilters():
     paths = {name: CarriedFir(b).in_numpy for name, b in FIRS.items()}
     assert paths == {name: np.count_nonzero(b) <= NUMPY_TAPS for name, b in FIRS.items()}
-    assert sum(paths.values()) == 4
+    assert sum(paths.values()) == 10
+    one_product = {name for name, b in FIRS.items() if CarriedFir(b).in_numpy and CarriedFir(b).scale is not None}
+    assert one_product == set(FIRS) - {"3 taps among zeros", "13-sample boxcar", "98-sample boxcar"}
 
 
 @pytest.mark.parametrize("name", FIRS)
@@ -42,6 +59,16 @@ def test_carried_fir_equals_one_lfilter_pass_to_the_bit_for_any_chunking(name, c
     b = FIRS[name]
     reference = lfilter(b, SEQUENTIAL, SIGNAL, zi=np.zeros(len(b) - 1))[0]
     assert np.array_equal(_carried(CarriedFir(b), cuts), reference)
+
+
+@pytest.mark.parametrize("name", ["delay line", "newest sample", "one sample back"])
+def test_writing_into_an_output_leaves_the_carried_inputs_alone(name):
+    """A unit tap returns the input itself: the next chunk must not see what the caller did to it."""
+    f, reference = CarriedFir(FIRS[name]), CarriedFir(FIRS[name])
+    for x in _chunks([5, 7, 60, 61, 200]):
+        y = f(x)
+        assert np.array_equal(y, reference(x))
+        y[:] = np.nan
 
 
 def test_carried_fir_reset_forgets_the_past():
@@ -92,3 +119,90 @@ def test_the_public_scipy_fallbacks_give_the_same_values(monkeypatch):
     monkeypatch.setattr(cf, "_linear_filter", None)
     public = (_carried(CarriedSos(sos, sosfilt_zi(sos)), cuts), _carried(CarriedFir(FIRS["98-sample boxcar"]), cuts))
     assert np.array_equal(fast[0], public[0]) and np.array_equal(fast[1], public[1])
+
+
+BOXCAR = np.ones(98) / 98
+RECTIFIED = np.abs(SIGNAL - 300)  # the threshold's input is non-negative (a smoothed absolute gradient)
+
+
+def _mean_threshold(x, cuts, lag=39, k=1.5):
+    f = CarriedMeanThreshold(BOXCAR, k, lag)
+    edges = [0, *sorted(set(cuts)), len(x)]
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        out += [f(x[a:b]), f(x[b:b])]  # an empty chunk between any two changes nothing
+    return np.concatenate(out)
+
+
+def _exact(x, lag=39, k=1.5):
+    """What the ECG detector compared before: a delay line and the boxcar, both through lfilter."""
+    mean = lfilter(BOXCAR, SEQUENTIAL, x, zi=np.zeros(len(BOXCAR) - 1))[0]
+    late = np.r_[np.zeros(lag), x[: len(x) - lag]]
+    return late > k * mean
+
+
+@settings(max_examples=20, deadline=None)
+@given(cuts=CUTS, lag=st.integers(0, 97))
+def test_mean_threshold_decides_as_the_sequential_boxcar_for_any_chunking(cuts, lag):
+    expected = _exact(RECTIFIED, lag)
+    assert 0.1 < expected.mean() < 0.9
+    assert np.array_equal(_mean_threshold(RECTIFIED, cuts, lag), expected)
+
+
+def _mean(x):
+    return lfilter(BOXCAR, SEQUENTIAL, x, zi=np.zeros(len(BOXCAR) - 1))[0]
+
+
+@functools.cache
+def _ties(lag):
+    """RECTIFIED with every 9th input from 200 on set so that it equals 1.5 x the sequential mean
+    it is compared with, lag samples later (a fixed point: the input is in that mean's window)."""
+    x, at = RECTIFIED.copy(), np.arange(200, len(RECTIFIED) - lag, 9)
+    for j in at:  # in order: a later input (9 > lag samples on) is in no earlier tie's window
+        for _ in range(30):  # a contraction (1.5 / 98): exact after about ten steps
+            x[j] = 1.5 * _mean(x[: j + lag + 1])[-1]
+    return x, at + lag
+
+
+@settings(max_examples=10, deadline=None)
+@given(cuts=CUTS)
+def test_mean_threshold_breaks_exact_ties_as_the_sequential_sum(cuts):
+    """Delayed inputs equal to 1.5 x the sequential mean, or one ulp either side: only the
+    sequential sum can tell, so these go the slow way (prefix sums alone decide many wrongly)."""
+    lag = 7
+    x, judged = _ties(lag)
+    x = x.copy()
+    late = np.r_[np.zeros(lag), x[:-lag]]
+    assert np.mean(late[judged] == 1.5 * _mean(x)[judged]) > 0.5  # mostly exact ties
+    for nudge in (0.0, np.inf, -np.inf):
+        y = x.copy()
+        if nudge:
+            y[judged - lag] = np.nextafter(x[judged - lag], nudge)
+        assert np.array_equal(_mean_threshold(y, cuts, lag), _exact(y, lag))
+
+
+def test_mean_threshold_the_slow_way_everywhere_and_at_zeros_and_overflow(monkeypatch):
+    import coregulate.models.carried_filters as cf
+
+    x = RECTIFIED.copy()
+    x[300:600] = 0.0  # a flat stretch: every window of zeros has a zero mean
+    expected = _exact(x)
+    assert np.array_equal(_mean_threshold(x, [350, 500, 900]), expected)
+    monkeypatch.setattr(cf, "MEAN_SLACK", 1e300)  # no sample is sure: each takes the sequential sum
+    assert np.array_equal(_mean_threshold(x, [350, 500, 900]), expected)
+    monkeypatch.undo()
+    huge = x / x.max() * 1.7e308  # each window's mean is finite, the sums over a long chunk are not
+    with np.errstate(over="ignore"):
+        expected = _exact(huge)
+        got = _mean_threshold(huge, [350, 500])
+    assert 0.1 < expected.mean() < 0.9
+    assert np.array_equal(got, expected)
+
+
+def test_mean_threshold_takes_only_a_positive_boxcar_and_a_lag_within_it():
+    with pytest.raises(ValueError):
+        CarriedMeanThreshold(np.array([0.5, 0.25, 0.25]), 1.5, 1)
+    with pytest.raises(ValueError):
+        CarriedMeanThreshold(BOXCAR, -1.0, 1)
+    with pytest.raises(ValueError):
+        CarriedMeanThreshold(BOXCAR, 1.5, len(BOXCAR))

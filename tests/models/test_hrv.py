@@ -68,3 +68,21 @@ def test_gap_splits_successive_differences():
     # differences: 20, -20 (before) and 10 (after); never 900 - 800
     assert w.features()["rmssd_ms"] == pytest.approx(math.sqrt((400 + 400 + 100) / 3))
     assert len(w) == 5
+
+
+def test_an_hr_only_window_gives_the_same_hr_and_coverage_to_the_bit():
+    """The provisional tier's window keeps the count and sum only: the same floats as the full one,
+    through runs, gaps (no interval) and expiries down to an empty window."""
+    rng = np.random.default_rng(3)
+    full, lite = TimeDomainWindow(), TimeDomainWindow(hr_only=True)
+    t = 0.0
+    for i in range(3000):
+        rr = None if i % 97 == 0 else float(rng.uniform(350.0, 1500.0))
+        t += (rr or 5000.0) / 1000.0
+        for w in (full, lite):
+            w.add(t, rr)
+            w.expire(t - (10.0 if i % 500 < 250 else 60.0))
+        assert (lite.hr_bpm(), lite.covered_ms, len(lite)) == (full.hr_bpm(), full.covered_ms, len(full))
+    assert lite.sorted == [] and lite.m == 0  # nothing else kept
+    with pytest.raises(ValueError):
+        lite.features()
