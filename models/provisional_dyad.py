@@ -5,7 +5,7 @@ Issue #15, item 3. The dyad's rules (:mod:`.dyad`, :mod:`.dyad_events`) read bot
 rows, so a final dyad second waits for the slower person's final row (8-15 s behind the data with
 ECG input). :class:`ProvisionalDyad` steps a copy of the final :class:`~.dyad.DyadPipeline` over the
 seconds after its newest one, fed with each person's row where it is final already and otherwise
-with a provisional row made of the person's provisional tier (:class:`~.pipeline.ProvisionalTier`):
+with a provisional row made of the person's provisional tier (:class:`~.provisional_tier.ProvisionalTier`):
 
 - ``hr_inst_bpm``: the mean provisional beat-level HR of the beats in ``(s - 1, s]`` (the final
   rule of :mod:`.heart`), the previous second's held for one second without a beat;
@@ -40,7 +40,7 @@ would make them), and while no client episode is open or building up
 (:meth:`~.dyad.DyadPipeline.quiet`) and no provisional second of the client is dysregulated, nothing
 is evaluated: no candidate can come then, and most of a session is spent so. A person's zone in
 the provisional seconds comes from the tier's zone peeker, which its own provisional zone events
-resumed already (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`). The copy of one
+resumed already (:meth:`~.provisional_tier.ProvisionalTier.zone_changes_between`). The copy of one
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
 and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks); a fresh copy
@@ -124,7 +124,7 @@ class ProvisionalDyad:
     dyad : DyadPipeline
         The final dyad estimator; copied, never written.
     tiers : mapping
-        Participant -> its :class:`~.pipeline.ProvisionalTier` (read).
+        Participant -> its :class:`~.provisional_tier.ProvisionalTier` (read).
     final_rows : mapping
         Participant -> {second: final row} of the rows waiting for the other person's (read).
     """
@@ -235,7 +235,7 @@ class ProvisionalDyad:
 
     def _early(self, who: str, last: int) -> dict[int, dict[str, Any]]:
         """The person's early seconds' columns from the second after their newest final row to
-        ``last`` (:meth:`~.pipeline.ProvisionalTier.early_columns`), asked once per evaluation."""
+        ``last`` (:meth:`~.provisional_tier.ProvisionalTier.early_columns`), asked once per evaluation."""
         key = ("early", who, last)
         early = self._asked.get(key)
         if early is None:
@@ -248,7 +248,7 @@ class ProvisionalDyad:
         the newest final row or later) and their provisional zone changes there, asked once per
         evaluation: :meth:`_out_ahead` and :meth:`_rows` read the same. The zone changes come from
         the tier's peeker, which resumes where the inputs are unchanged
-        (:meth:`~.pipeline.ProvisionalTier.zone_changes_between`), given the HR asked here."""
+        (:meth:`~.provisional_tier.ProvisionalTier.zone_changes_between`), given the HR asked here."""
         key = (who, start, last)
         got = self._asked.get(key)
         if got is None:

@@ -5,7 +5,7 @@
 provisional tier asks for those seconds once per new second of data, and the provisional dyad asks
 again for the same seconds (:mod:`.provisional_dyad`), so with ECG input (the final tier 8-15 s
 behind) every second would be stepped a dozen times or more: the tier keeps one peeker per person
-(:meth:`.pipeline.ProvisionalTier.zone_changes_between`).
+(:meth:`.provisional_tier.ProvisionalTier.zone_changes_between`).
 
 Stepping is deterministic, and what second ``t`` gives depends only on the state after ``t - 1``
 and on second ``t``'s inputs: its ``hr`` component, and the value of each corroborating channel

@@ -349,7 +349,7 @@ def test_the_tight_synchrony_gate_gives_the_updates_of_the_loose_one_with_fewer_
 
 
 def test_asking_the_tiers_once_per_evaluation_gives_the_updates_of_asking_at_every_read(monkeypatch):
-    from coregulate.models.pipeline import ProvisionalTier
+    from coregulate.models.provisional_tier import ProvisionalTier
 
     asked, per_evaluation = [], []
     hr_by_second, events = ProvisionalTier.hr_by_second, ProvisionalDyad.events

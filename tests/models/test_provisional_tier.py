@@ -7,7 +7,8 @@ from bisect import bisect_right
 import numpy as np
 
 from coregulate.models.config import PipelineConfig
-from coregulate.models.pipeline import ProvisionalTier, SessionPipeline
+from coregulate.models.pipeline import SessionPipeline
+from coregulate.models.provisional_tier import ProvisionalTier
 from coregulate.models.tolerance import HR_MEDIAN_S, ToleranceEstimator, median
 from coregulate.sensors.chunk import rechunk
 from coregulate.sensors.simulator import Simulator
