@@ -256,6 +256,18 @@ async def bench(args) -> None:
     if "eda" in kinds and not EDA_CSV.exists():
         print(f"# eda skipped: {EDA_CSV} not found", flush=True)
         kinds.remove("eda")
+    for kind, csv, rate in (("ppg", PPG_CSV, 100.0), ("eda", EDA_CSV, 100.0)):
+        # a recording that ends inside the fast-played baseline has no second at x1 to measure
+        if kind in kinds and args.baseline_speed:
+            with open(csv) as f:
+                length_s = (sum(1 for _ in f) - 1) / rate
+            if length_s <= baseline[1]:
+                print(f"# {kind} skipped: its recording ({length_s:.0f} s) ends inside the fast-played baseline "
+                      f"(0-{baseline[1]:g} s)", flush=True)
+                kinds.remove(kind)
+    if not kinds:
+        print("# no input kind left to measure", flush=True)
+        return
     plan: list[list[str]] = []
     for n in (int(x) for x in args.levels.split(",") if x):
         if n == 1:
