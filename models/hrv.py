@@ -124,15 +124,15 @@ class TimeDomainWindow:
                 x = rr - _REF
                 self.n -= 1
                 self.s1 -= x
-            if rr is not None and not self.hr_only:
-                self.s2 -= x * x
-                del self.sorted[bisect.bisect_left(self.sorted, rr)]
-                b = int(rr // 50.0)
-                self.bins[b] -= 1
-                if not self.bins[b]:
-                    del self.bins[b]
-                if d is not None:
-                    self._pair(d, pair, -1)
+                if not self.hr_only:
+                    self.s2 -= x * x
+                    del self.sorted[bisect.bisect_left(self.sorted, rr)]
+                    b = int(rr // 50.0)
+                    self.bins[b] -= 1
+                    if not self.bins[b]:
+                        del self.bins[b]
+                    if d is not None:
+                        self._pair(d, pair, -1)
             if q and q[0][2] is not None:  # the new oldest interval lost its predecessor
                 self._pair(q[0][2], q[0][3], -1)
                 q[0][2] = q[0][3] = None
