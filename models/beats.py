@@ -35,6 +35,12 @@ def parabolic_offset(y0: float, y1: float, y2: float) -> float:
     return min(max(0.5 * (y0 - y2) / den, -0.5), 0.5)
 
 
+def parabolic_value(y0: float, y1: float, y2: float, offset: float) -> float:
+    """The height of the parabola through ``(-1, y0), (0, y1), (1, y2)`` at its vertex ``offset``
+    (:func:`parabolic_offset`): ``y1 - (y0 - y2) * offset / 4`` (Smith & Serra 1987)."""
+    return float(y1) - 0.25 * (float(y0) - float(y2)) * offset
+
+
 def refine_peaks(signal: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """Peak positions in fractional samples, by parabolic interpolation on ``signal``.
 
@@ -288,10 +294,9 @@ def tangent_foot_points(clean: np.ndarray, peaks: np.ndarray, fs: float, search_
             m = lo + int(np.argmin(clean[lo : k + 1]))
             floor = float(clean[m])
             if lo < m < k:  # a minimum inside the window: its vertex value, off the sample grid
-                y0, y1, y2 = float(clean[m - 1]), floor, float(clean[m + 1])
-                floor = y1 - 0.25 * (y0 - y2) * parabolic_offset(y0, y1, y2)
-            y0, y1, y2 = float(d[k - 1]), float(d[k]), float(d[k + 1]) if k + 1 < len(d) else float(d[k])
-            slope = y1 - 0.25 * (y0 - y2) * off
+                y0, y2 = clean[m - 1], clean[m + 1]
+                floor = parabolic_value(y0, floor, y2, parabolic_offset(y0, floor, y2))
+            slope = parabolic_value(d[k - 1], d[k], d[k + 1] if k + 1 < len(d) else d[k], off)
             j = min(int(np.floor(k + off)), len(clean) - 2)
             height = float(clean[j] + (k + off - j) * (clean[j + 1] - clean[j]))
             if slope > 0:
