@@ -5,9 +5,11 @@ The ECG chunks of ``bench/bench_dyad_cpu.py``'s ``ecg`` session (simulator seed 
 :class:`~coregulate.models.provisional_heart.ProvisionalHeart` (everything the tier does for the
 heart: detection, runs, the HR window, the values) and, separately, through two bare
 :class:`~coregulate.models.provisional_beats.StreamingEcgDetector` (``push`` only, the chunks'
-arrays made beforehand). Both alternate in one process; CPU is process time
-(``time.process_time``), best and median of ``--repeats``. No runner, hub or final tier: the
-share of the tier's cost that is the heart's, free of the session's other work.
+arrays made beforehand). The baseline, in the same process and alternated with both, is the final
+tier's :class:`~coregulate.models.heart.HeartEstimator` over the same chunks (what the heart cost
+before the provisional tier existed); both are printed as ratios to it. CPU is process time
+(``time.process_time``), best and median of ``--repeats``. No runner or hub: the share of the
+tier's cost that is the heart's, free of the session's other work.
 
 ``--in-session`` instead runs ``bench_dyad_cpu.one_run`` (tier on, the real runner and hub) and
 adds up the process time spent inside ``ProvisionalHeart.update`` (a wrapper: ~1 us per call of
@@ -63,6 +65,7 @@ def in_session(seconds: float, repeats: int) -> None:
 
 def main() -> None:
     from coregulate.models.config import PipelineConfig
+    from coregulate.models.heart import HeartEstimator
     from coregulate.models.provisional_beats import StreamingEcgDetector
     from coregulate.models.provisional_heart import ProvisionalHeart
     from coregulate.sensors.simulator import Simulator
@@ -89,6 +92,15 @@ def main() -> None:
             hearts[c.participant].update(c)
         return time.process_time() - t0
 
+    def final() -> float:
+        estimators = {p: HeartEstimator(p, sim.streams, config) for p in people}
+        t0 = time.process_time()
+        for c in chunks:
+            estimators[c.participant].update(c)
+        for est in estimators.values():
+            est.finish()
+        return time.process_time() - t0
+
     def detector() -> float:
         detectors = {p: StreamingEcgDetector(130.0) for p in people}
         t0 = time.process_time()
@@ -96,14 +108,18 @@ def main() -> None:
             detectors[p].push(v, t)
         return time.process_time() - t0
 
-    h, d = [], []
+    f, h, d = [], [], []
     for _ in range(a.repeats):
+        f.append(final())
         h.append(heart())
         d.append(detector())
     print(f"{len(chunks)} ECG chunks ({a.seconds:.0f} s, {len(people)} people), CPU ms best / median of {a.repeats}: "
           f"ProvisionalHeart.update {min(h) * 1e3:.1f} / {statistics.median(h) * 1e3:.1f}, "
           f"StreamingEcgDetector.push {min(d) * 1e3:.1f} / {statistics.median(d) * 1e3:.1f} "
-          f"({min(d) / len(chunks) * 1e6:.1f} us per chunk)")
+          f"({min(d) / len(chunks) * 1e6:.1f} us per chunk); baseline, the final HeartEstimator "
+          f"{min(f) * 1e3:.1f} / {statistics.median(f) * 1e3:.1f}")
+    print(f"ratios to the final heart (median): provisional heart {statistics.median(h) / statistics.median(f):.3f}, "
+          f"its detector {statistics.median(d) / statistics.median(f):.3f}")
 
 
 if __name__ == "__main__":
