@@ -532,7 +532,7 @@ def main() -> None:
     print(f"  ACC: {v['acc_seconds']} s, strong motion (> MotionGate threshold) in {v['strong_motion_seconds']} s")
     n = verity(data, negate=True)
     print(f"  polarity: derivative skewness of the pulse wave as read {v['skew']:+.2f} (negative: counts fall with each "
-          f"pulse, so the peaks found as read are the pulse feet); negated (systolic peaks): intervals compared "
+          f"pulse, so the peaks found as read are the pulse feet); negated (pulses up: with the default fiducial, the systolic peaks): intervals compared "
           f"{n['compared']}, within 20 ms {n['within20']:.1f} %")
     u = verity_user_path(data, v["offset_s"])
     print("  user's path, `coregulate analyze client=Polar_Sense_PPG.txt` vs the same on the device's PPI file:")
