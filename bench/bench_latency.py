@@ -18,8 +18,9 @@ every frame, computes
   ``--baseline-speed 20 --baseline 0-300`` the simulator's 300-s calm baseline plays at x20 and its
   hyperarousal (about 340 s) and return (about 460 s) fall within a 220-s run at x1; only
   frames describing the x1 part are counted then, and the session origin is estimated from them.
-* ``provisional_voice``, ``provisional_eda``: the voice and skin-conductance seconds of provisional
-  frames (``family`` voice/eda); a value describes its ``t``, the end of its second.
+* ``provisional_voice``, ``provisional_eda``, ``provisional_movement``: the voice, skin-conductance and
+  movement seconds of provisional frames (``family`` voice/eda/movement); a value describes its ``t``,
+  the end of its second.
 * ``wire``: ``sensors`` frames, which say how far the raw data has arrived (``t``, the end of the
   newest chunk); their lag is what the server and the socket cost, the floor any value can reach.
 
@@ -35,8 +36,9 @@ Input kinds (each dyad has one): ``ecg`` (simulated Polar-H10 ECG at 130 Hz, bea
 only), ``rr`` (the strap's RR intervals only), ``audio`` (RR plus two 16-kHz microphones: the row
 waits for the voice features too), ``ppg`` (NeuroKit2's resting PPG at 100 Hz replayed for both
 people; needs the shared data folder, skipped without it), ``eda`` (NeuroKit2's 8-min resting
-recording, ECG and EDA at 100 Hz, replayed for both people; needs the shared data folder). The
-simulator releases 1-s chunks.
+recording, ECG and EDA at 100 Hz, replayed for both people; needs the shared data folder), ``acc``
+(the Polar Verity Sense export's PPG at 55 Hz and accelerometer at 52 Hz, replayed for both people;
+needs the shared data folder). The simulator releases 1-s chunks.
 
 The server's CPU time over the run (from /proc) is printed per dyad, as a share of one core.
 ``--frames`` as in bench_server.py: ``batched`` (default; frames grouped per message and merged
@@ -64,11 +66,13 @@ from pathlib import Path
 import numpy as np
 
 from bench_server import SUP, follow_session, free_port, stop_server, wait_up  # the same server and viewer as the capacity bench
-KINDS = ("ecg", "rr", "audio", "ppg", "eda")
+KINDS = ("ecg", "rr", "audio", "ppg", "eda", "acc")
 ZONE_EVENT_KINDS = ("leave_window", "return_window", "zone_change")  # models.provisional_events
 DATA = Path(os.environ.get("COREGULATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 PPG_CSV = DATA / "neurokit_bio" / "bio_resting_5min_100hz.csv"
 EDA_CSV = DATA / "neurokit_bio" / "bio_resting_8min_100hz.csv"  # ECG (mV) and EDA (uS) at 100 Hz
+VERITY = DATA / "polar_verity_sense_ppg_biobss"  # Polar Sensor Logger: PPG 55 Hz, ACC 52 Hz (8.6 min)
+VERITY_FILES = ("Polar_Sense_PPG.txt", "Polar_Sense_ACC.txt")
 #: session seconds at the start left out of ``p99_after_warmup_s`` (the first chunks of a session
 #: meet cold imports and caches; the other figures include them)
 WARMUP_S = 20.0
@@ -105,6 +109,15 @@ def session_request(kind: str, data_dir: Path, baseline: tuple[float, float], ba
                 shutil.copyfile(EDA_CSV, local)
             specs.append(f"{who}=csv:{local}?rate=100&ecg=ECG:mV&eda=EDA:uS")
         return {**base, "source": {"kind": "files", "specs": specs}}
+    if kind == "acc":
+        specs = []
+        for who in ("client", "therapist"):
+            for name in VERITY_FILES:
+                local = data_dir / f"{who}-{name}"
+                if not local.exists():
+                    shutil.copyfile(VERITY / name, local)
+                specs.append(f"{who}={local}")
+        return {**base, "source": {"kind": "files", "specs": specs}}
     raise ValueError(kind)
 
 
@@ -137,7 +150,8 @@ class DyadLags:
                                                                "provisional_arousal": [], "wire": [],
                                                                "provisional_event": [], "final_event": [],
                                                                "event_settled": [],
-                                                               "provisional_voice": [], "provisional_eda": []}
+                                                               "provisional_voice": [], "provisional_eda": [],
+                                                               "provisional_movement": []}
         self.connected = False
 
     def take(self, frame: dict, now: float) -> None:
@@ -164,7 +178,7 @@ class DyadLags:
         elif typ == "provisional":
             for v in data:
                 family = v.get("family", "heart")
-                if family in ("voice", "eda"):  # a second's values, once that second's data are in
+                if family in ("voice", "eda", "movement"):  # a second's values, once that second's data are in
                     self.arrivals[f"provisional_{family}"].append((now, float(v["t"])))
                 elif v.get("hr_bpm") is not None or v.get("hr_inst_bpm") is not None:
                     self.arrivals["provisional"].append((now, float(v["t"])))
@@ -256,7 +270,10 @@ async def bench(args) -> None:
     if "eda" in kinds and not EDA_CSV.exists():
         print(f"# eda skipped: {EDA_CSV} not found", flush=True)
         kinds.remove("eda")
-    for kind, csv, rate in (("ppg", PPG_CSV, 100.0), ("eda", EDA_CSV, 100.0)):
+    if "acc" in kinds and not all((VERITY / name).exists() for name in VERITY_FILES):
+        print(f"# acc skipped: {VERITY} not found", flush=True)
+        kinds.remove("acc")
+    for kind, csv, rate in (("ppg", PPG_CSV, 100.0), ("eda", EDA_CSV, 100.0), ("acc", VERITY / VERITY_FILES[1], 52.0)):
         # a recording that ends inside the fast-played baseline has no second at x1 to measure
         if kind in kinds and args.baseline_speed:
             with open(csv) as f:

@@ -246,8 +246,11 @@ class HeartEstimator(StreamEstimator):
         #: the best source present (fills from the others are recorded per second in heart_source)
         self.source = present[0] if present else None
         self.note = " > ".join(_NOTES[k] for k in present) if present else "no heart stream"
-        # a RESP belt (MovementEstimator) beats any ECG-derived breathing estimate
+        # a RESP belt (MovementEstimator) beats any ECG-derived breathing estimate: the rows leave
+        # the column to it (a None here would overwrite the belt's value, since this estimator's
+        # seconds are complete after the belt's)
         self.derived_breathing = StreamKind.RESP not in kinds
+        self.columns = HEART_COLUMNS if self.derived_breathing else tuple(c for c in HEART_COLUMNS if c != "breathing_rpm")
         self.started = False
         # device HR
         self.hr_samples: deque[tuple[float, float]] = deque()
@@ -463,7 +466,7 @@ class HeartEstimator(StreamEstimator):
         return out
 
     def _second(self, t: float) -> dict[str, Any]:
-        row: dict[str, Any] = dict.fromkeys(HEART_COLUMNS)
+        row: dict[str, Any] = dict.fromkeys(self.columns)
         inst = self._add_beats(t)
         w = self.window
         w.expire(t - self.window_s)

@@ -16,6 +16,12 @@
   used otherwise.
 ACC is preferred to MOTION when both exist (body-worn, not confounded by camera framing):
 :func:`movement_source` says which one feeds the column.
+
+Nothing here looks past the second it reports (breathing reads the window that ends there), and a
+second is emitted once every one of the person's ACC, MOTION and RESP streams has passed its end: it
+is final then, and the live provisional tier shows it at once
+(:attr:`MovementEstimator.provisional_family`), long before the person's row waits out the heart
+estimator's look-ahead.
 """
 
 from __future__ import annotations
@@ -73,6 +79,9 @@ class MovementEstimator(StreamEstimator):
     """Per-second ``movement`` (ACC or MOTION) and ``breathing_rpm`` (RESP)."""
 
     accepts = frozenset({StreamKind.ACC, StreamKind.MOTION, StreamKind.RESP})
+    # each second from its own samples (breathing: the window ending there), emitted once every
+    # stream passed it and never revised: the live view may show it early
+    provisional_family = "movement"
 
     def __init__(self, participant: str, streams: list[StreamInfo], config: PipelineConfig) -> None:
         self.participant = participant

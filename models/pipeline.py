@@ -284,7 +284,7 @@ class SessionPipeline:
                 held = self.provisional_dyad.dyad.open_candidates(held=True) \
                     if self.provisional_dyad is not None else []
                 out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
-            # early seconds (voice, skin conductance) may move the hypo corroboration on their own
+            # early seconds (voice, skin conductance, movement) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early) and self._news(beats, early, rows):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())
                 if self.provisional_dyad is not None:

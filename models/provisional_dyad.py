@@ -13,8 +13,8 @@ with a provisional row made of the person's provisional tier (:class:`~.provisio
   the provisional HR over ``HR_MEDIAN_S`` up to ``s`` and the early columns up to ``s``;
 - ``zone``: the person's final zone, changed at the seconds
   :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` finds (the provisional zone events);
-- the early seconds' columns (voice, skin conductance: :mod:`.pipeline`), final values early.
-  Movement is not in the provisional tier: missing in provisional seconds.
+- the early seconds' columns (voice, skin conductance, movement: :mod:`.pipeline`), final values
+  early.
 
 What the copy emits in those seconds is proposed to :class:`~.provisional_events.ProvisionalEvents`
 with the second its rule was met, and so is a candidate the moment it *opens*

@@ -6,7 +6,7 @@ goes out in :attr:`.pipeline.PipelineOutput.provisional`:
 
 - ``family="heart"``: each person's heart chunks also feed a
   :class:`~.provisional_heart.ProvisionalHeart` (a beat's HR within a fraction of a second of its data);
-- ``family="voice"``, ``"eda"``, ...: a stream estimator that declares a
+- ``family="voice"``, ``"eda"``, ``"movement"``: a stream estimator that declares a
   :attr:`~.base.StreamEstimator.provisional_family` has its seconds shown as soon as it emits
   them (``t`` = ``t_s``, the columns it returned), instead of when the person's row is complete,
   which waits for the slowest estimator (the heart's look-ahead: 8-15 s). Those columns are the
@@ -23,7 +23,7 @@ Zone changes are pushed on that tier too (issue #15, item 3): once per second of
 seconds the final tier has not finished yet, and :class:`~.provisional_events.ProvisionalEvents`
 pushes the changes it finds, then confirms or withdraws them as the final events arrive
 (:attr:`.pipeline.PipelineOutput.event_updates`). The ``hypo`` corroboration of those seconds comes from the
-early seconds' voice and skin conductance where they are in (the rest from the newest final row).
+early seconds' voice, skin conductance and movement where they are in (the rest from the newest final row).
 The stepping is resumed from one call to the next (:class:`~.zone_peek.ZonePeeker`): only the seconds
 from the first whose inputs changed are stepped again, with the same changes as a fresh copy.
 The dyad's events (rupture, repair, co-regulation, therapist) likewise:
@@ -128,8 +128,8 @@ class ProvisionalTier:
         the ``hr`` component is the median of the provisional beat-level HR in ``(s - HR_MEDIAN_S, s]``
         (the final tier's rule), then
         :meth:`~.tolerance.ToleranceEstimator.peek_zone_changes` steps the zone rule over them, with
-        the ``hypo`` corroboration of the early seconds' columns (voice, skin conductance) where they
-        are in. Evaluated again when a new early second came in, even without a new heart second.
+        the ``hypo`` corroboration of the early seconds' columns (voice, skin conductance, movement)
+        where they are in. Evaluated again when a new early second came in, even without a new heart second.
         """
         last = self.person.last_row
         if last is None or self._newest_t == float("-inf"):
@@ -231,7 +231,7 @@ class ProvisionalTier:
         self._in_order = all(a <= b for a, b in zip(self._beat_t, self._beat_t[1:]))
 
     def early_columns(self, first: int, last: int) -> dict[int, dict[str, Any]]:
-        """The early seconds' columns (voice, skin conductance) of ``[first, last]`` still kept."""
+        """The early seconds' columns (voice, skin conductance, movement) of ``[first, last]`` still kept."""
         return {t: cols for t, cols in self._early_seconds.items() if first <= t <= last}
 
     def seconds(self, early: list[tuple[str, int, dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -44,9 +44,11 @@ def _voice(participant, streams, config):
     return VoiceEstimator(participant, streams, config)
 
 
-#: Streams a family also reads when it is built for a person, never a reason to build it: the
-#: heart estimator's PPG beats are gated by the same person's accelerometer (models/beats.MotionGate).
-CONTEXT_KINDS: dict[Callable, frozenset] = {_heart: frozenset({StreamKind.ACC})}
+#: Streams a family also reads or needs to know of when it is built for a person, never a reason to
+#: build it: the heart estimator's PPG beats are gated by the same person's accelerometer
+#: (models/beats.MotionGate), and a breathing belt (MovementEstimator's ``breathing_rpm``) stops it
+#: deriving breathing from the beats (it is not fed the belt's samples: ``HeartEstimator.accepts``).
+CONTEXT_KINDS: dict[Callable, frozenset] = {_heart: frozenset({StreamKind.ACC, StreamKind.RESP})}
 
 
 @dataclass

@@ -82,7 +82,7 @@ heart seconds it leaves out stay out of the heart components' baseline: a walk i
 not widen the resting heart's spread (the baseline's verdict says when it moved). Skin
 conductance also rises in sustained exercise (thermoregulatory sweating), more slowly: it is kept,
 which is a stated limit. Breathing rate is not a component: on drivedb it separated rest from
-driving worse than every input but the raw beat-level HR (AUC 0.83 and 0.61 from the RESP belt), on
+driving worse than every input but the raw beat-level HR (AUC 0.86 and 0.74 from the RESP belt), on
 the simulator its ECG-derived estimate separated the scripted hyperarousal from calm with AUC
 0.58-0.98 over four seeds, the 10-s heart rate with 0.92-0.98 (``bench/RESULTS.md``), and it rises with exertion and speech as much as with threat.
 
@@ -524,12 +524,12 @@ class ToleranceEstimator(RowEstimator):
         seconds, counting the final seconds already above it and the provisional ones after).
         The other arousal components are the newest final row's. The ``hypo`` corroboration of
         each second is :meth:`_corroboration`'s rule stepped on copies of its recent values with
-        the provisional seconds' columns (``newer_by_second``: voice, skin conductance) for every
-        channel whose provisional data reach that second; a channel whose data do not (movement,
-        which has no provisional tier, or a voice second not in yet) keeps its verdict of the
-        newest second it has data for, at first the newest final row's (:class:`.zone_peek.ZonePeeker`).
-        So a change that turns on the corroboration alone (``hypo`` <-> ``hypo_candidate``) is
-        found as soon as the voice's seconds are in. Each change is the :class:`Event`
+        the provisional seconds' columns (``newer_by_second``: voice, skin conductance, movement)
+        for every channel whose provisional data reach that second; a channel whose data do not (a
+        voice or movement second not in yet) keeps its verdict of the newest second it has data
+        for, at first the newest final row's (:class:`.zone_peek.ZonePeeker`). So a change that
+        turns on the corroboration alone (``hypo`` <-> ``hypo_candidate``) is found as soon as the
+        corroborating channel's seconds are in. Each change is the :class:`Event`
         :meth:`update` would emit for it, dated at its second.
 
         Parameters

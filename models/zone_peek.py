@@ -11,9 +11,9 @@ Stepping is deterministic, and what second ``t`` gives depends only on the state
 and on second ``t``'s inputs: its ``hr`` component, and the value of each corroborating channel
 stepped at ``t``. The ``hypo`` corroboration is the final rule (``_channel_low``) stepped on copies of
 the estimator's recent values with the provisional seconds' columns, for each channel while ``t`` is
-not after its newest provisional second; a channel whose data do not reach ``t`` (movement, which has
-no provisional tier, or a voice second not in yet) keeps its verdict of the newest second it has data
-for, at first the newest final row's. :class:`ZonePeeker` keeps, for the newest final row, the inputs
+not after its newest provisional second; a channel whose data do not reach ``t`` (a voice or movement
+second not in yet) keeps its verdict of the newest second it has data for, at first the newest final
+row's. :class:`ZonePeeker` keeps, for the newest final row, the inputs
 of every second it stepped and the state after each (the zone rule's counters, the corroboration's
 verdicts and recent values), and answers a call from the longest prefix of seconds whose inputs are
 unchanged: a late beat moves the newest second or two, a late voice second the seconds from its
@@ -69,7 +69,7 @@ class ZonePeeker:
         hr_by_second : list of (int, float or None)
             ``(t_s, hr)`` of the seconds after ``row``'s, in order (``ProvisionalTier.hr_by_second``).
         newer_by_second : mapping, optional
-            ``t_s -> columns`` of the provisional seconds (voice, skin conductance).
+            ``t_s -> columns`` of the provisional seconds (voice, skin conductance, movement).
 
         Returns
         -------

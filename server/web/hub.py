@@ -11,8 +11,8 @@ shared by every viewer. Two classes of frame:
   the ``seq`` of the last kept frame and ``"lossy": true``; a slow viewer loses the oldest of them
   first. ``provisional`` frames (issue #15) hold values published before their second is final
   (``{"participant", "t", "hr_inst_bpm", "hr_bpm", "beat_times", "beat_hr_bpm", "arousal",
-  "zone_provisional", ...}``, ``t`` = the session time they describe; ``family`` heart, voice or
-  eda: :class:`~coregulate.server.web.schemas.ProvisionalValue`); the ``features`` row of
+  "zone_provisional", ...}``, ``t`` = the session time they describe; ``family`` heart, voice,
+  eda or movement: :class:`~coregulate.server.web.schemas.ProvisionalValue`); the ``features`` row of
   that second replaces them, so losing one costs nothing that stays. ``provisional_event``
   frames hold zone changes pushed on that evidence and what became of them
   (:class:`~coregulate.server.web.schemas.ProvisionalEventUpdate`: ``provisional``, then

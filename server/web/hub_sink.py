@@ -2,7 +2,7 @@
 
 Synchronous and cheap: it never blocks the session. Waveforms are reduced before they are
 sent (ECG to a min/max envelope, audio to a level in dB); provisional values (issue #15) are
-throttled per person and family (heart, voice, eda: :class:`~coregulate.server.web.schemas.ProvisionalValue`),
+throttled per person and family (heart, voice, eda, movement: :class:`~coregulate.server.web.schemas.ProvisionalValue`),
 merged so that no beat is lost; a family's values never stand in for another's. Fan-out, resume and slow viewers are
 :class:`~coregulate.server.web.hub.Hub`'s job.
 """

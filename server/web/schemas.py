@@ -270,8 +270,8 @@ class ProvisionalValue(BaseModel):
     Provisional values reach viewers before the person's row of their second is final; the
     ``features`` row of that second replaces them, and the recorder never keeps them. The frame
     type (``"provisional"``, lossy) is what marks them; ``family`` says which estimator they come
-    from. Heart values are not artefact-corrected and may differ from the final row; voice and
-    skin conductance values are the final row's columns, shown before the row is complete (the
+    from. Heart values are not artefact-corrected and may differ from the final row; voice, skin
+    conductance and movement values are the final row's columns, shown before the row is complete (the
     row waits for the heart's look-ahead). Columns a family does not produce are absent; ``null``
     means "not computable for this moment", as in the final rows.
     """
@@ -279,9 +279,9 @@ class ProvisionalValue(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     participant: str
-    family: str = Field("heart", description="heart (each beat), voice or eda (each second, once its data are in)")
+    family: str = Field("heart", description="heart (each beat); voice, eda or movement (each second, once its data are in)")
     t: float = Field(description="session time the values describe: the newest beat or device HR sample (heart); "
-                                 "the end of the second t_s (voice, eda)")
+                                 "the end of the second t_s (voice, eda, movement)")
     # heart (models/provisional_heart.py)
     hr_inst_bpm: float | None = None
     hr_bpm: float | None = None
@@ -303,6 +303,9 @@ class ProvisionalValue(BaseModel):
     # skin conductance (models/eda.py)
     eda_scl_us: float | None = None
     scr_per_min: float | None = None
+    # movement and breathing from a belt (models/movement.py)
+    movement: float | None = None
+    breathing_rpm: float | None = None
     # what the newest data give (models/tolerance.py ToleranceEstimator.peek), once the baseline is frozen
     arousal: float | None = None
     arousal_confidence: float | None = None

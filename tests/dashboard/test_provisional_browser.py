@@ -101,3 +101,33 @@ def test_voice_and_skin_conductance_seconds_are_lighter_until_their_row_and_keep
     assert page.locator("[data-age=client]").get_attribute("data-provisional") == "0"
     server.http.post(f"/api/sessions/{sid}/stop")
     assert not page.errors, page.errors
+
+
+BREATHING = "section[data-person=client] [data-num=breathing_rpm] b"
+
+
+def test_a_belts_breathing_second_is_lighter_until_its_row(server, page):
+    sid, hub = open_idle_live_session(server, page)
+
+    hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window",
+                             "breathing_rpm": 14.0} for t in range(1, 21)])
+    hub.submit("sensors", {"t": 23.0, "streams": {}})
+    page.wait_for_function(f"() => document.querySelector({BREATHING!r}).textContent === '14'", timeout=10_000)
+    opaque = float(page.evaluate(f"getComputedStyle(document.querySelector({BREATHING!r})).opacity"))
+
+    # the movement family's second 22 (accelerometer and belt in, the row waits for the heart)
+    hub.submit("provisional", [{"participant": "client", "family": "movement", "t": 22.0, "movement": 3.5,
+                                "breathing_rpm": 9.0}])
+    page.wait_for_function(f"() => document.querySelector({BREATHING!r}).textContent === '9'", timeout=10_000)
+    assert "provisional" in (page.get_attribute(BREATHING, "class") or "")
+    assert float(page.evaluate(f"getComputedStyle(document.querySelector({BREATHING!r})).opacity")) < opaque
+    assert page.get_attribute(BREATHING, "title").startswith("provisional: this second's value")
+    assert page.inner_text(HR) == "70"  # no heart value came: the final one stays, not lighter
+    assert "provisional" not in (page.get_attribute(HR, "class") or "")
+
+    hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 71.0, "arousal": 0.2, "zone": "window",
+                             "breathing_rpm": 9.0} for t in (21, 22)])
+    page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '71'", timeout=10_000)
+    assert page.inner_text(BREATHING) == "9" and "provisional" not in (page.get_attribute(BREATHING, "class") or "")
+    server.http.post(f"/api/sessions/{sid}/stop")
+    assert not page.errors, page.errors

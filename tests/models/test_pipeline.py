@@ -1,6 +1,7 @@
 """The pipeline's merge: rows do not depend on chunking or on how streams interleave."""
 
 import numpy as np
+import pytest
 
 from coregulate.models.base import DyadEstimator, Event, RowEstimator, SecondTicker, StreamEstimator
 from coregulate.models.columns import FEATURE_COLUMNS
@@ -157,6 +158,37 @@ def test_the_accelerometer_reaches_the_heart_estimator_only_with_ppg():
     assert kinds == {"client": [HeartEstimator, MovementEstimator], "therapist": [MovementEstimator]}
     heart = p.participants["client"].stream_estimators[0]
     assert StreamKind.ACC in heart.accepts and heart.motion_track is not None
+
+
+def test_a_breathing_belt_feeds_breathing_rpm_though_the_heart_completes_its_seconds_later():
+    """The heart estimator derives breathing from the beats (RSA) only without a belt; with one,
+    its rows leave the column to the belt's (MovementEstimator), whose seconds complete first."""
+    from coregulate.models.heart import HeartEstimator
+
+    rr_info = StreamInfo("client", StreamKind.RR)
+    resp = StreamInfo("client", StreamKind.RESP, rate=25.0)
+    # RSA at 15 breaths/min in the beats; the belt says 10
+    t, beats = 0.0, []
+    while t < 240.0:
+        rr = 0.8 + 0.05 * np.sin(2 * np.pi * 0.25 * t)
+        t += rr
+        beats.append((t, rr * 1000.0))
+    rr_chunk = Chunk(rr_info, np.array([r for _, r in beats]), times=np.array([b for b, _ in beats]))
+    tb = np.arange(int(240 * resp.rate)) / resp.rate
+    belt = Chunk(resp, np.sin(2 * np.pi * tb / 6.0), t0=0.0)
+    chunks = sorted([*rechunk([rr_chunk], 1.0), *rechunk([belt], 1.0)], key=lambda c: float(c.t_end))
+
+    def breathing(infos, cs):
+        p = SessionPipeline(infos)
+        rows = [r for c in cs for r in p.update(c).features] + p.finish().features
+        return [r.get("breathing_rpm") for r in rows if 120 <= r["t_s"] <= 230]
+
+    derived = breathing([rr_info], [c for c in chunks if c.kind == StreamKind.RR])
+    assert np.median([b for b in derived if b is not None]) == pytest.approx(15.0, abs=1.0)  # RSA without a belt
+    with_belt = breathing([rr_info, resp], chunks)
+    assert all(b is not None for b in with_belt) and np.median(with_belt) == pytest.approx(10.0, abs=0.5)
+    heart = SessionPipeline([rr_info, resp]).participants["client"].stream_estimators[0]
+    assert isinstance(heart, HeartEstimator) and not heart.derived_breathing and StreamKind.RESP not in heart.accepts
 
 
 def test_the_dyad_steps_the_seconds_that_come_together_at_once_with_the_rows_and_events_of_one_at_a_time():

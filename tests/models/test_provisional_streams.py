@@ -1,5 +1,5 @@
-"""Voice and skin conductance in the provisional tier (issue #15): their seconds are shown as soon as
-their own data are in, equal to what the final row later holds, and move the provisional arousal."""
+"""Voice, skin conductance and movement in the provisional tier (issue #15): their seconds are shown as
+soon as their own data are in, equal to what the final row later holds, and move the provisional arousal."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from coregulate.models.config import PipelineConfig
 from coregulate.models.eda import EdaEstimator
+from coregulate.models.movement import MovementEstimator
 from coregulate.models.pipeline import SessionPipeline
 from coregulate.models.voice import VOICE_COLUMNS, VoiceEstimator
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind, rechunk
@@ -24,6 +25,9 @@ RR = StreamInfo("client", StreamKind.RR)
 EDA = StreamInfo("client", StreamKind.EDA, rate=32.0)
 PROSODY = StreamInfo("client", StreamKind.PROSODY, rate=100.0,
                      channels=("energy_db", "f0_hz", "alpha_db", "peak_db", "speech", "other_speech", "overlap"))
+ACC = StreamInfo("client", StreamKind.ACC, rate=50.0, channels=("x", "y", "z"))  # milli-g
+RESP = StreamInfo("client", StreamKind.RESP, rate=50.0)  # a breathing belt
+MOVEMENT_COLUMNS = ("movement", "breathing_rpm")
 
 
 def _streams(seed: int = 0) -> list[Chunk]:
@@ -46,15 +50,26 @@ def _streams(seed: int = 0) -> list[Chunk]:
     return [rr, Chunk(EDA, eda, t0=0.0), Chunk(PROSODY, frames, t0=0.0)]
 
 
-def _interleaved(step: float) -> list[Chunk]:
-    """The three streams cut into ``step``-s chunks and merged in time order (as a live source would)."""
-    out = [c for stream in _streams() for c in rechunk([stream], step)]
+def _body_streams(seed: int = 0) -> list[Chunk]:
+    """One person: the same steady device RR, a chest accelerometer (a person swaying by ~20 mg,
+    stiller from 100 s on) and a breathing belt (15 breaths/min, 12 from 100 s on)."""
+    rng = np.random.default_rng(seed)
+    rr = _streams(seed)[0]
+    t = np.arange(int(SECONDS * ACC.rate)) / ACC.rate
+    sway = np.where(t < 100.0, 20.0, 5.0)[:, None] * rng.standard_normal((t.size, 3))
+    breath = np.sin(2 * np.pi * np.cumsum(np.where(t < 100.0, 0.25, 0.2)) / ACC.rate) + 0.05 * rng.standard_normal(t.size)
+    return [rr, Chunk(ACC, sway + np.array([0.0, 0.0, 1000.0]), t0=0.0), Chunk(RESP, breath, t0=0.0)]
+
+
+def _interleaved(step: float, streams=_streams) -> list[Chunk]:
+    """The streams cut into ``step``-s chunks and merged in time order (as a live source would)."""
+    out = [c for stream in streams() for c in rechunk([stream], step)]
     return sorted(out, key=lambda c: float(c.t_end))
 
 
-def _run(chunks, provisional: bool):
+def _run(chunks, provisional: bool, infos=(RR, EDA, PROSODY)):
     """Final rows and provisional values, each provisional value with how far the data had come."""
-    pipe = SessionPipeline([RR, EDA, PROSODY], CONFIG, provisional=provisional)
+    pipe = SessionPipeline(list(infos), CONFIG, provisional=provisional)
     rows, prov, released = [], [], {}
     for c in chunks:
         out = pipe.update(c)
@@ -69,16 +84,20 @@ def _run(chunks, provisional: bool):
 
 def test_the_estimators_declare_a_provisional_family():
     assert VoiceEstimator.provisional_family == "voice" and EdaEstimator.provisional_family == "eda"
+    assert MovementEstimator.provisional_family == "movement"
 
 
+@pytest.mark.parametrize("body", [False, True], ids=["voice_eda", "movement_belt"])
 @pytest.mark.parametrize("step", [0.5, 3.0])
-def test_voice_and_eda_seconds_come_early_and_equal_the_final_row(step):
-    chunks = _interleaved(step)
-    rows, prov, released = _run(chunks, provisional=True)
-    plain, none, _ = _run(chunks, provisional=False)
+def test_per_second_families_come_early_and_equal_the_final_row(step, body):
+    chunks = _interleaved(step, _body_streams if body else _streams)
+    infos = (RR, ACC, RESP) if body else (RR, EDA, PROSODY)
+    rows, prov, released = _run(chunks, provisional=True, infos=infos)
+    plain, none, _ = _run(chunks, provisional=False, infos=infos)
     assert rows == plain and none == []  # the final rows do not know the tier exists
     final = {r["t_s"]: r for r in rows}
-    for family, columns in (("voice", VOICE_COLUMNS), ("eda", EDA_COLUMNS)):
+    families = (("movement", MOVEMENT_COLUMNS),) if body else (("voice", VOICE_COLUMNS), ("eda", EDA_COLUMNS))
+    for family, columns in families:
         mine = [(at, v) for at, v in prov if v["family"] == family]
         seconds = [int(v["t"]) for _, v in mine]
         assert seconds == sorted(set(seconds))  # each second once, in order
@@ -88,12 +107,20 @@ def test_voice_and_eda_seconds_come_early_and_equal_the_final_row(step):
             t = int(v["t"])
             assert v["participant"] == "client" and v["t"] == t
             # ... exactly as its final row will hold it (no look-ahead: nothing later changes it)
-            assert {k: v[k] for k in columns} == {k: final[t][k] for k in columns}
+            assert {k: v.get(k) for k in columns} == {k: final[t].get(k) for k in columns}
             # as soon as the data reach the end of the second, while the row waits for the heart
             assert t <= at < t + step + 1e-9
             assert released[t] >= at + 2.5
         # the final rows come with the heart's 8-beat blocks and look-ahead: seconds later (median)
         assert np.median([released[int(v["t"])] - at for at, v in mine]) >= 5.0
+    if body:  # they carry values: the sway, then the stiller body; the belt's rate once its 30 s are in
+        moved = {int(v["t"]): v for _, v in prov if v["family"] == "movement"}
+        assert 15.0 < np.median([moved[t]["movement"] for t in range(10, 100)]) < 25.0
+        assert 3.0 < np.median([moved[t]["movement"] for t in range(110, SECONDS - 10)]) < 7.0
+        assert sum(v.get("breathing_rpm") is not None for v in moved.values()) >= SECONDS - 40
+        assert moved[90]["breathing_rpm"] == pytest.approx(15.0, abs=1.0)
+        assert moved[SECONDS - 20]["breathing_rpm"] == pytest.approx(12.0, abs=1.0)
+        return
     voice = [v for _, v in prov if v["family"] == "voice"]
     eda = [v for _, v in prov if v["family"] == "eda"]
     assert sum(v["f0_st"] is not None for v in voice) >= SECONDS - 20  # they carry values, not only Nones

@@ -15,8 +15,9 @@ export { h, fmt };
 
 const KNOWN_ZONES = new Set(["window", "hyper", "hypo", "hypo_candidate"]);
 const HR_MIN_SPAN = 10; // bpm: a 1-bpm wobble must not fill the panel
-// columns whose provisional value is a whole second's final value, early (voice, skin conductance)
-const PER_SECOND_PROVISIONAL = ["vocal_arousal", "speaking", "eda_scl_us"];
+// columns whose provisional value is a whole second's final value, early (voice, skin conductance,
+// breathing from a belt: the movement family)
+const PER_SECOND_PROVISIONAL = ["vocal_arousal", "speaking", "eda_scl_us", "breathing_rpm"];
 const SHARED_HR_KEY = "coregulate.sharedHr";
 
 /** Zone of each second as coloured runs (the strip under the arousal trace, the overview). */
@@ -129,7 +130,7 @@ class PersonPanel {
     const provisional = new Set();
     if (p) {
       for (const k of ["hr_bpm", "arousal"]) if (p[k] != null) { shown[k] = p[k]; provisional.add(k); }
-      // voice and skin conductance: the newest second's own value, even "none" (not speaking)
+      // voice, skin conductance, belt breathing: the newest second's own value, even "none" (not speaking)
       for (const k of PER_SECOND_PROVISIONAL) if (k in p) { shown[k] = p[k]; provisional.add(k); }
     }
     const tNewest = Math.max(r.t_s ?? -Infinity, provisional.size ? p.t : -Infinity);
