@@ -191,6 +191,47 @@ def test_a_breathing_belt_feeds_breathing_rpm_though_the_heart_completes_its_sec
     assert isinstance(heart, HeartEstimator) and not heart.derived_breathing and StreamKind.RESP not in heart.accepts
 
 
+def test_no_two_stream_estimators_of_a_person_write_the_same_column():
+    """A person's row merges the seconds of their stream estimators as each completes them, so a
+    column written by two would hold whichever finished last (the heart's look-ahead makes that
+    the heart): every kind of stream at once, and each family's columns kept apart."""
+    rng = np.random.default_rng(0)
+    prosody = ("energy_db", "f0_hz", "alpha_db", "peak_db", "speech", "other_speech", "overlap")
+    regular = [StreamInfo("client", StreamKind.ECG, rate=130.0), StreamInfo("client", StreamKind.PPG, rate=64.0),
+               StreamInfo("client", StreamKind.EDA, rate=4.0), StreamInfo("client", StreamKind.RESP, rate=25.0),
+               StreamInfo("client", StreamKind.ACC, rate=25.0, channels=("x", "y", "z")),
+               StreamInfo("client", StreamKind.MOTION, rate=25.0), StreamInfo("client", StreamKind.PROSODY, rate=100.0, channels=prosody)]
+    beats = StreamInfo("client", StreamKind.RR)
+    device_hr = StreamInfo("client", StreamKind.HR)
+    p = SessionPipeline([*regular, beats, device_hr])
+    person = p.participants["client"]
+    written: dict[str, set[str]] = {type(e).__name__: set() for e in person.stream_estimators}
+    take = person._take
+
+    def spy(i, seconds):
+        seconds = list(seconds)
+        for _, values in seconds:
+            written[type(person.stream_estimators[i]).__name__].update(values)
+        return take(i, seconds)
+
+    person._take = spy
+    seconds = 120
+    chunks = [Chunk(s, 5.0 + rng.standard_normal((int(seconds * s.rate), len(s.channels) or 1)).squeeze(), t0=0.0)
+              for s in regular]
+    t_beats = np.arange(1, int(seconds / 0.8)) * 0.8
+    chunks += [Chunk(beats, np.full(t_beats.size, 800.0), times=t_beats),
+               Chunk(device_hr, np.full(seconds - 1, 75.0), times=np.arange(1.0, seconds))]
+    for c in chunks:
+        p.update(c)
+    p.finish()
+    assert set(written) == {"HeartEstimator", "EdaEstimator", "MovementEstimator", "VoiceEstimator"}
+    assert all(written.values()) and "breathing_rpm" in written["MovementEstimator"]
+    names = sorted(written)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not written[a] & written[b], (a, b, written[a] & written[b])
+
+
 def test_the_dyad_steps_the_seconds_that_come_together_at_once_with_the_rows_and_events_of_one_at_a_time():
     from coregulate.models.dyad import DyadPipeline
     from coregulate.models.provisional_events import DYAD_EVENT_KINDS
