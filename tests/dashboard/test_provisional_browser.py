@@ -104,13 +104,14 @@ def test_voice_and_skin_conductance_seconds_are_lighter_until_their_row_and_keep
 
 
 BREATHING = "section[data-person=client] [data-num=breathing_rpm] b"
+MOVEMENT = "section[data-person=client] [data-num=movement] b"
 
 
-def test_a_belts_breathing_second_is_lighter_until_its_row(server, page):
+def test_movement_and_a_belts_breathing_second_are_lighter_until_their_row(server, page):
     sid, hub = open_idle_live_session(server, page)
 
     hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 70.0, "arousal": 0.2, "zone": "window",
-                             "breathing_rpm": 14.0} for t in range(1, 21)])
+                             "breathing_rpm": 14.0, "movement": 20.25} for t in range(1, 21)])
     hub.submit("sensors", {"t": 23.0, "streams": {}})
     page.wait_for_function(f"() => document.querySelector({BREATHING!r}).textContent === '14'", timeout=10_000)
     opaque = float(page.evaluate(f"getComputedStyle(document.querySelector({BREATHING!r})).opacity"))
@@ -119,15 +120,21 @@ def test_a_belts_breathing_second_is_lighter_until_its_row(server, page):
     hub.submit("provisional", [{"participant": "client", "family": "movement", "t": 22.0, "movement": 3.5,
                                 "breathing_rpm": 9.0}])
     page.wait_for_function(f"() => document.querySelector({BREATHING!r}).textContent === '9'", timeout=10_000)
-    assert "provisional" in (page.get_attribute(BREATHING, "class") or "")
-    assert float(page.evaluate(f"getComputedStyle(document.querySelector({BREATHING!r})).opacity")) < opaque
-    assert page.get_attribute(BREATHING, "title").startswith("provisional: this second's value")
+    assert page.inner_text(MOVEMENT) == "3.50"
+    for sel in (BREATHING, MOVEMENT):
+        assert "provisional" in (page.get_attribute(sel, "class") or "")
+        assert float(page.evaluate(f"getComputedStyle(document.querySelector({sel!r})).opacity")) < opaque
+        assert page.get_attribute(sel, "title").startswith("provisional: this second's value")
+    assert "milli-g" in page.get_attribute("section[data-person=client] [data-num=movement]", "title")
+    page.screenshot(path=str(OUT / "live-provisional-movement.png"), full_page=True)
     assert page.inner_text(HR) == "70"  # no heart value came: the final one stays, not lighter
     assert "provisional" not in (page.get_attribute(HR, "class") or "")
 
     hub.submit("features", [{"t_s": t, "participant": "client", "hr_bpm": 71.0, "arousal": 0.2, "zone": "window",
-                             "breathing_rpm": 9.0} for t in (21, 22)])
+                             "breathing_rpm": 9.0, "movement": 3.5} for t in (21, 22)])
     page.wait_for_function(f"() => document.querySelector({HR!r}).textContent === '71'", timeout=10_000)
-    assert page.inner_text(BREATHING) == "9" and "provisional" not in (page.get_attribute(BREATHING, "class") or "")
+    assert page.inner_text(BREATHING) == "9" and page.inner_text(MOVEMENT) == "3.50"
+    for sel in (BREATHING, MOVEMENT):
+        assert "provisional" not in (page.get_attribute(sel, "class") or "")
     server.http.post(f"/api/sessions/{sid}/stop")
     assert not page.errors, page.errors

@@ -16,8 +16,11 @@ export { h, fmt };
 const KNOWN_ZONES = new Set(["window", "hyper", "hypo", "hypo_candidate"]);
 const HR_MIN_SPAN = 10; // bpm: a 1-bpm wobble must not fill the panel
 // columns whose provisional value is a whole second's final value, early (voice, skin conductance,
-// breathing from a belt: the movement family)
-const PER_SECOND_PROVISIONAL = ["vocal_arousal", "speaking", "eda_scl_us", "breathing_rpm"];
+// movement and breathing from a belt: the movement family)
+const PER_SECOND_PROVISIONAL = ["vocal_arousal", "speaking", "eda_scl_us", "breathing_rpm", "movement"];
+// what `movement` measures depends on its source (models/movement.py): no unit in the label
+const MOVEMENT_HINT = "accelerometer: milli-g, the SD of the acceleration magnitude within the second; "
+  + "video: the share of pixels that changed (no absolute unit)";
 const SHARED_HR_KEY = "coregulate.sharedHr";
 
 /** Zone of each second as coloured runs (the strip under the arousal trace, the overview). */
@@ -63,10 +66,10 @@ class PersonPanel {
     const numsEl = h("div", { className: "nums" });
     for (const [k, label] of [["hr_bpm", "HR (bpm)"], ["ln_rmssd", "lnRMSSD"], ["pns_index", "PNS index"], ["sns_index", "SNS index"],
       ["arousal", "Arousal (z)"], ["vocal_arousal", "Vocal arousal"], ["speaking", "Speaking"], ["breathing_rpm", "Breathing (/min)"],
-      ["eda_scl_us", "SCL (µS)"]]) {
+      ["eda_scl_us", "SCL (µS)"], ["movement", "Movement"]]) {
       const b = h("b", {}, "–");
       this.nums[k] = b;
-      numsEl.append(h("div", { className: "num", "data-num": k }, label, b));
+      numsEl.append(h("div", { className: "num", "data-num": k, title: k === "movement" ? MOVEMENT_HINT : null }, label, b));
     }
     const panel = h("section", { className: "person", "aria-label": `${who} signals`, "data-person": who }, head, this.calib, numsEl);
     el.append(panel);
@@ -130,7 +133,7 @@ class PersonPanel {
     const provisional = new Set();
     if (p) {
       for (const k of ["hr_bpm", "arousal"]) if (p[k] != null) { shown[k] = p[k]; provisional.add(k); }
-      // voice, skin conductance, belt breathing: the newest second's own value, even "none" (not speaking)
+      // voice, skin conductance, movement, belt breathing: the newest second's own value, even "none" (not speaking)
       for (const k of PER_SECOND_PROVISIONAL) if (k in p) { shown[k] = p[k]; provisional.add(k); }
     }
     const tNewest = Math.max(r.t_s ?? -Infinity, provisional.size ? p.t : -Infinity);
