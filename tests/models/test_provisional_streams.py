@@ -30,12 +30,16 @@ RESP = StreamInfo("client", StreamKind.RESP, rate=50.0)  # a breathing belt
 MOVEMENT_COLUMNS = ("movement", "breathing_rpm")
 
 
+def _steady_rr() -> Chunk:
+    """Device RR of a steady heart over the whole session, as one chunk."""
+    beats = np.arange(1, int(SECONDS / (RR_MS / 1000.0)) + 1) * RR_MS / 1000.0
+    return Chunk(RR, np.full(beats.size, RR_MS), times=beats)
+
+
 def _streams(seed: int = 0) -> list[Chunk]:
     """One person: device RR, 32-Hz EDA with SCRs and a tonic rise, and voice frames (speech 0.6 s of
     every second, its F0 climbing after the rise), each as one whole-session chunk."""
     rng = np.random.default_rng(seed)
-    beats = np.arange(1, int(SECONDS / (RR_MS / 1000.0)) + 1) * RR_MS / 1000.0
-    rr = Chunk(RR, np.full(beats.size, RR_MS), times=beats)
     t = np.arange(int(SECONDS * EDA.rate)) / EDA.rate
     eda = 5.0 + 0.001 * rng.standard_normal(t.size) + 1.5 * np.clip((t - EDA_RISE_AT) / 20.0, 0.0, 1.0)
     for onset in np.arange(7.0, SECONDS, 11.0):
@@ -47,18 +51,17 @@ def _streams(seed: int = 0) -> list[Chunk]:
     energy = np.where(speech, -30.0 + rng.normal(0, 2, tf.size), -70.0)
     frames = np.column_stack([energy, f0, np.where(speech, -12.0, np.nan), energy + 10.0, speech.astype(float),
                               np.zeros(tf.size), np.zeros(tf.size)])
-    return [rr, Chunk(EDA, eda, t0=0.0), Chunk(PROSODY, frames, t0=0.0)]
+    return [_steady_rr(), Chunk(EDA, eda, t0=0.0), Chunk(PROSODY, frames, t0=0.0)]
 
 
 def _body_streams(seed: int = 0) -> list[Chunk]:
     """One person: the same steady device RR, a chest accelerometer (a person swaying by ~20 mg,
     stiller from 100 s on) and a breathing belt (15 breaths/min, 12 from 100 s on)."""
     rng = np.random.default_rng(seed)
-    rr = _streams(seed)[0]
     t = np.arange(int(SECONDS * ACC.rate)) / ACC.rate
     sway = np.where(t < 100.0, 20.0, 5.0)[:, None] * rng.standard_normal((t.size, 3))
     breath = np.sin(2 * np.pi * np.cumsum(np.where(t < 100.0, 0.25, 0.2)) / ACC.rate) + 0.05 * rng.standard_normal(t.size)
-    return [rr, Chunk(ACC, sway + np.array([0.0, 0.0, 1000.0]), t0=0.0), Chunk(RESP, breath, t0=0.0)]
+    return [_steady_rr(), Chunk(ACC, sway + np.array([0.0, 0.0, 1000.0]), t0=0.0), Chunk(RESP, breath, t0=0.0)]
 
 
 def _interleaved(step: float, streams=_streams) -> list[Chunk]:
