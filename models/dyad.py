@@ -388,9 +388,9 @@ class DyadPipeline(DyadEstimator):
         return sum(vals) / len(vals)
 
     def _withdrawn_vocally(self) -> bool:
+        if (len(self._pauses) - self._pauses.count(None)) * 2 < self._pauses.maxlen:  # type: ignore[operator]
+            return False  # fewer than half known (the values are floats or None)
         vals = [v for v in self._pauses if v is not None]
-        if len(vals) * 2 < self._pauses.maxlen:  # type: ignore[operator]
-            return False
         return sum(vals) / len(vals) >= self.params.withdrawal_pause_ratio
 
     def _event(self, kind: str, start: int, end: int, rule: str, evidence: dict[str, Any],
@@ -577,11 +577,15 @@ class DyadPipeline(DyadEstimator):
         if (self._episodes.current is not None or self._episodes.out.on or self._episodes.out.building
                 or self._ruptures.open is not None or self._repair.pending is not None or self._withdrawn_vocally()):
             return False
+        ahead = list(pauses_ahead)
+        # the mean (_withdrawn_vocally's) is needed only once the known values are half of the window:
+        # never if those in it now and every one ahead are fewer (ECG-only sessions, without pause
+        # ratios, have none), so the window need not slide
+        known = len(self._pauses) - self._pauses.count(None)
+        if (known + sum(v is not None for v in ahead)) * 2 < self._pauses.maxlen:  # type: ignore[operator]
+            return True
         window = deque(self._pauses, maxlen=self._pauses.maxlen)
-        # the known values in the window, counted as it slides: the mean (_withdrawn_vocally's) is
-        # needed only once they are half of it (ECG-only sessions, without pause ratios, never are)
-        known = sum(x is not None for x in window)
-        for v in pauses_ahead:
+        for v in ahead:  # the known values in the window counted as it slides
             if len(window) == window.maxlen and window[0] is not None:
                 known -= 1  # the value the append pushes out
             window.append(finite_or_none(v))

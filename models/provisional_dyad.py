@@ -173,12 +173,12 @@ class ProvisionalDyad:
         self._seen = end
         self._asked = {}
         first = dyad_upto + 1
-        pauses = self._client_pauses(first, end)
         # an upper bound of the gate below, known before the rows are made
         therapist = self.dyad.therapist_active()
         coregulation = self.dyad.coregulation_possible(end - dyad_upto)
         may_read_synchrony = therapist or coregulation or self._out_ahead(self.dyad.therapist, first, end)
-        if not may_read_synchrony and self.dyad.quiet(pauses) and not self._out_ahead(self.dyad.client, first, end):
+        if (not may_read_synchrony and self.dyad.quiet(self._client_pauses(first, end))
+                and not self._out_ahead(self.dyad.client, first, end)):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         rows = {who: self._rows(who, first, end) for who in self.people}
         seconds = [{who: dict(rows[who].get(t, {})) for who in self.people} for t in range(first, end + 1)]
