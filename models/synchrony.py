@@ -224,16 +224,15 @@ class LaggedCorrelationBank:
         """Number of pairings ``P`` (the delay pairs given at construction)."""
         return self._xoff.shape[0]
 
-    def _pairs(self, j: np.ndarray, earliest: int) -> tuple[np.ndarray, np.ndarray]:
-        """Values of the pairs whose later members are at the time indices ``j`` (shape ``(m, 1, 1)``,
-        the earliest ``earliest``), shape ``(m, P, K)``; NaN before the start."""
-        xi = j - self._xoff
-        yi = j - self._yoff
-        if earliest >= self._reach:  # every pair's earlier member exists: nothing before the start to mask
-            return self._x[xi % self.cap], self._y[yi % self.cap]
-        xs = np.where(xi >= 0, self._x[xi % self.cap], np.nan)
-        ys = np.where(yi >= 0, self._y[yi % self.cap], np.nan)
-        return xs, ys
+    def _history(self, seconds: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """The time of the oldest value the ring holds, and both series' values from it on, oldest
+        first, with room for ``seconds`` more (:meth:`push_many` writes each value there too)."""
+        cap = self.cap
+        split = (self.t + 1) % cap  # the oldest value's slot
+        hx, hy = np.empty(cap + seconds), np.empty(cap + seconds)
+        hx[:cap - split], hx[cap - split:cap] = self._x[split:], self._x[:split]
+        hy[:cap - split], hy[cap - split:cap] = self._y[split:], self._y[:split]
+        return self.t - cap + 1, hx, hy
 
     def _recompute(self) -> None:
         j = np.arange(self.t - self.w + 1, self.t + 1)[:, None, None]  # (w, 1, 1): all pairs at once
@@ -289,53 +288,53 @@ class LaggedCorrelationBank:
             Per second, the running sums after it (``(sums, P, K)``, stacked as ``_sums``), or None
             for a second in which the bank was idle.
 
-        The same IEEE operations in the same order as one second at a time: each second's pairs are
-        read when it is written (the ring forgets them), and the sums over the seconds between two
-        exact refreshes are added up in one array of their terms, the pair added then the pair
-        dropped subtracted, whose rows are the sums after each second. A throwaway copy of the dyad steps
+        The same IEEE operations in the same order as one second at a time: the seconds between two
+        exact refreshes read the values of their pairs at once, from the ring's values before the call
+        and each one written since (the ring forgets the oldest as they come, :meth:`_history`), and
+        are added up in one array of their terms, the pair added then the pair dropped subtracted,
+        whose rows are the sums after each second. A throwaway copy of the dyad steps
         a dozen seconds at once (:mod:`.provisional_dyad`): a few array operations for all of them.
         """
         out: list[np.ndarray | None] = [None] * len(values)
-        # the pairs in and out of the seconds since the last refresh, in order
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        js: list[np.ndarray] = []
+        # the ring's values and each one written after, oldest first: the seconds between two
+        # refreshes read their pairs from here all at once (_add_up), when the ring forgot the oldest
+        oldest, hx, hy = self._history(len(values))
+        js: list[np.ndarray] = []  # the later members' times of the pairs in and out since the last refresh, in order
         dropped: set[int] = set()
         ends: list[tuple[int, int]] = []  # (second, how many pairs up to it)
         n = 0
         for i, (x, y) in enumerate(values):
             what = self._append(x, y)
+            slot = self.t % self.cap
+            hx[self.cap + i], hy[self.cap + i] = self._x[slot], self._y[slot]
             if what == "idle":
                 continue
             if what == "refresh":
-                self._add_up(xs, ys, js, dropped, ends, out)
-                xs, ys, js, dropped, ends, n = [], [], [], set(), [], 0
+                self._add_up(js, oldest, hx, hy, dropped, ends, out)
+                js, dropped, ends, n = [], set(), [], 0
                 self._recompute()
                 out[i] = self._sums.copy()
                 continue
             j = self.t - (self._back if self.t >= self.w else self._back[:1])
-            pair_x, pair_y = self._pairs(j, int(j[-1, 0, 0]))
-            xs.append(pair_x)
-            ys.append(pair_y)
             js.append(j)
             n += len(j)
             if len(j) > 1:
                 dropped.add(n)
             ends.append((i, n))
-        self._add_up(xs, ys, js, dropped, ends, out)
+        self._add_up(js, oldest, hx, hy, dropped, ends, out)
         return out
 
-    def _add_up(self, xs: list[np.ndarray], ys: list[np.ndarray], js: list[np.ndarray], dropped: set[int],
+    def _add_up(self, js: list[np.ndarray], oldest: int, hx: np.ndarray, hy: np.ndarray, dropped: set[int],
                 ends: list[tuple[int, int]], out: list[np.ndarray | None]) -> None:
-        """Add the pairs ``xs``/``ys`` (per second: the pair in, then the pair out, at the time
-        indices ``js``; ``dropped``: the positions, from 1, of the pairs out) to the running sums in
-        order; ``out[i]``: the sums after the first ``end`` pairs."""
-        if not xs:
+        """Add the pairs whose later members are at the times ``js`` (per second: the pair in, then
+        the pair out; ``dropped``: the positions, from 1, of the pairs out) to the running sums in
+        order, their values read from ``hx``/``hy`` (both series from the time ``oldest`` on, NaN
+        before the start: :meth:`_history`); ``out[i]``: the sums after the first ``end`` pairs."""
+        if not js:
             return
-        if len(xs) == 1:
-            x, y, j = xs[0], ys[0], js[0]
-        else:
-            x, y, j = np.concatenate(xs), np.concatenate(ys), np.concatenate(js)
+        j = js[0] if len(js) == 1 else np.concatenate(js)
+        back = j - oldest  # (pairs, 1, 1) positions in the history; minus the offsets, their earlier members'
+        x, y = hx[back - self._xoff], hy[back - self._yoff]
         ok = np.isfinite(x) & np.isfinite(y)
         x = np.where(ok, x, 0.0)
         y = np.where(ok, y, 0.0)
