@@ -226,7 +226,8 @@ class LaggedCorrelationBank:
 
     def _history(self, seconds: int) -> tuple[int, np.ndarray, np.ndarray]:
         """The time of the oldest value the ring holds, and both series' values from it on, oldest
-        first, with room for ``seconds`` more (:meth:`push_many` writes each value there too)."""
+        first, with room for ``seconds`` more (:meth:`push_many` writes each value there too). Times
+        before the first second are NaN: their slots are not written yet (the ring starts as NaN)."""
         cap = self.cap
         split = (self.t + 1) % cap  # the oldest value's slot
         hx, hy = np.empty(cap + seconds), np.empty(cap + seconds)
@@ -259,7 +260,7 @@ class LaggedCorrelationBank:
     def _append(self, x: Any, y: Any) -> str:
         """Write one second into the ring; what it asks of the sums: ``"idle"`` (nothing finite in
         reach: every sum is zero already), ``"refresh"`` (an exact recomputation, once per window:
-        bounded drift, amortised O(lags)) or ``"step"`` (the pairs in and out, :meth:`_terms`)."""
+        bounded drift, amortised O(lags)) or ``"step"`` (the pairs in and out, :meth:`_add_up`)."""
         xv, yv = _as_float(x), _as_float(y)
         if math.isnan(self._x0) and not math.isnan(xv):
             self._x0 = xv
