@@ -33,6 +33,7 @@ after the newest final dyad second, on the provisional tiers of both people. The
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,9 @@ class ProvisionalTier:
         #: s -> (absolute index range of its beats, their median): hr_by_second's seconds whose beats
         #: did not change are not sorted again
         self._hr_cache: dict[int, tuple[int, int, float | None]] = {}
+        #: hr_by_second's newest answer: (first, last, answer, its first second's window start and the
+        #: beats then, both absolute, its first second's cache entry); see there
+        self._hr_memo: tuple[int, int, list[tuple[int, float | None]], int, int, tuple] | None = None
         self._newest_t = float("-inf")
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
@@ -180,6 +184,41 @@ class ProvisionalTier:
             return [(s, median(hrs[lo:hi]) if hi > lo else None)
                     for s in range(first, last + 1)
                     for lo, hi in [(bisect_right(times, s - HR_MEDIAN_S), bisect_right(times, s))]]
+        # The previous answer's seconds before the first beat that came since keep their windows
+        # (beats come in time order and only the oldest are forgotten), so they are reused as they
+        # are: asked once per new second by the zone events and again by the dyad, only the newest
+        # second or two differ. Valid while the per-second cache was not cleared (a late beat
+        # restarts the absolute indices) and no beat of its first second's window was forgotten.
+        dropped, memo = self._dropped, self._hr_memo
+        out: list[tuple[int, float | None]] | None = None
+        if memo is not None:
+            memo_first, memo_last, memo_out, memo_lo, memo_n, anchor = memo
+            if memo_lo >= dropped and self._hr_cache.get(memo_first) is anchor:
+                reused_last = min(last, memo_last)
+                if memo_n < dropped + len(times):  # the first new beat's second and later may have moved
+                    reused_last = min(reused_last, math.ceil(times[memo_n - dropped]) - 1)
+                reused_first = max(first, memo_first)
+                if reused_first <= reused_last:
+                    out = (self._hr_seconds(first, reused_first - 1)
+                           + memo_out[reused_first - memo_first:reused_last - memo_first + 1]
+                           + self._hr_seconds(reused_last + 1, last))
+        if out is None:
+            out = self._hr_seconds(first, last)
+        cache = self._hr_cache
+        anchor = cache.get(first)
+        if out and anchor is not None:
+            self._hr_memo = (first, last, out, anchor[0], dropped + len(times), anchor)
+        if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
+            for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
+                del cache[s]
+        return list(out)
+
+    def _hr_seconds(self, first: int, last: int) -> list[tuple[int, float | None]]:
+        """:meth:`hr_by_second` of ``[first, last]`` second by second, beats in time order; a second
+        whose beats did not change (the same absolute indices) keeps its median."""
+        if last < first:
+            return []
+        times, hrs = self._beat_t, self._beat_h
         # seconds by absolute beat index (the list only grows at its end and forgets from its start)
         lo, hi = bisect_right(times, first - HR_MEDIAN_S), bisect_right(times, first)
         cache, dropped = self._hr_cache, self._dropped
@@ -200,9 +239,6 @@ class ProvisionalTier:
             value = median(hrs[lo:hi]) if hi > lo else None
             cache[s] = (lo + dropped, hi + dropped, value)
             out.append((s, value))
-        if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
-            for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
-                del cache[s]
         return out
 
     def beat_hr_between(self, t0: float, t1: float) -> list[float]:
