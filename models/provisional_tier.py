@@ -95,6 +95,8 @@ class ProvisionalTier:
         self._early_upto: dict[str, int] = {}  # family -> its newest early second
         # the zone rule stepped over the seconds after the newest final row, resumed at each call
         self._zone_peeker = ZonePeeker()
+        # (the person's row estimators, how many, the first with a zone rule): zone_changes_between's
+        self._zone_rule: tuple[list[Any], int, Any] | None = None
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -139,10 +141,11 @@ class ProvisionalTier:
         if last is None or self._newest_t == float("-inf"):
             return []
         first, newest = int(last["t_s"]) + 1, int(self._newest_t + 1e-9)
-        for t in [t for t in self._early_seconds if t < first]:
-            del self._early_seconds[t]
+        if self._early_seconds:
+            for t in [t for t in self._early_seconds if t < first]:
+                del self._early_seconds[t]
         # evaluated again when an early second within the evaluated ones came in (one after them changes nothing)
-        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())))
+        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())) if self._early_upto else ())
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
@@ -166,7 +169,12 @@ class ProvisionalTier:
         person = self.person
         if hr_by_second is None:
             hr_by_second = self.hr_by_second(first, last)
-        est = next((e for e in person.row_estimators if hasattr(e, "peek_zone_changes")), None)
+        estimators = person.row_estimators
+        found = self._zone_rule
+        if found is None or found[0] is not estimators or found[1] != len(estimators):  # looked up once per list
+            found = self._zone_rule = (estimators, len(estimators),
+                                       next((e for e in estimators if hasattr(e, "peek_zone_changes")), None))
+        est = found[2]
         if not isinstance(est, ToleranceEstimator):  # another zone rule (a test's fake): asked as it is
             return person.peek_zone_changes(hr_by_second, newer_by_second)
         return self._zone_peeker.changes(est, person.last_row, hr_by_second, newer_by_second)
