@@ -278,12 +278,14 @@ class SessionPipeline:
             # settle against the final events first: a change the final tier just made is not
             # proposed again (the provisional seconds start after the newest final row).
             # With nothing pending there is nothing to confirm or withdraw (settle would return []
-            # and change nothing), so the final clocks and the open candidates are not asked then
-            if self.provisional_events.pending:
+            # and change nothing), nor without final news (_final_news), so the final clocks and
+            # the open candidates are not asked then
+            final_events = out.events[n_events:]
+            if self.provisional_events.pending and self._final_news(rows, final_events):
                 # the final tier's open candidates hold pending dyad events
                 held = self.provisional_dyad.dyad.open_candidates(held=True) \
                     if self.provisional_dyad is not None else []
-                out.event_updates += self.provisional_events.settle(out.events[n_events:], self._final_upto(), held)
+                out.event_updates += self.provisional_events.settle(final_events, self._final_upto(), held)
             # early seconds (voice, skin conductance, movement) may move the hypo corroboration on their own
             if tier is not None and (chunk.kind in HEART_KINDS or early) and self._news(beats, early, rows):
                 out.event_updates += self.provisional_events.propose(tier.zone_events())
@@ -298,6 +300,14 @@ class SessionPipeline:
         seconds, are those of their previous call, which they remember), so they are not asked; e.g.
         a strap's RR chunks while the beats come from its ECG."""
         return bool(beats or early or rows)
+
+    @staticmethod
+    def _final_news(rows: list, final_events: list) -> bool:
+        """Whether a chunk brought final rows or events (the dyad's rows come with a person's). Without
+        any, settling changes nothing: the final clocks and the final dyad's open candidates are those
+        of the previous settle, which kept what was pending then, and what was proposed since is due
+        after the clocks it was proposed at (its second is after its final rows')."""
+        return bool(rows or final_events)
 
     def _final_upto(self) -> dict[str | None, int]:
         """Each person's newest final second, and the dyad's (key ``None``) if there is a dyad."""

@@ -33,6 +33,7 @@ after the newest final dyad second, on the provisional tiers of both people. The
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,9 @@ class ProvisionalTier:
         #: s -> (absolute index range of its beats, their median): hr_by_second's seconds whose beats
         #: did not change are not sorted again
         self._hr_cache: dict[int, tuple[int, int, float | None]] = {}
+        #: hr_by_second's newest answer: (first, last, answer, its first second's window start and the
+        #: beats then, both absolute, its first second's cache entry); see there
+        self._hr_memo: tuple[int, int, list[tuple[int, float | None]], int, int, tuple] | None = None
         self._newest_t = float("-inf")
         # (first second after the newest final row, newest provisional heart second, each family's
         # newest early second up to it) evaluated
@@ -91,6 +95,8 @@ class ProvisionalTier:
         self._early_upto: dict[str, int] = {}  # family -> its newest early second
         # the zone rule stepped over the seconds after the newest final row, resumed at each call
         self._zone_peeker = ZonePeeker()
+        # (the person's row estimators, how many, the first with a zone rule): zone_changes_between's
+        self._zone_rule: tuple[list[Any], int, Any] | None = None
 
     def update(self, chunk: Chunk) -> list[dict[str, Any]]:
         """The provisional heart values one chunk brings, with the arousal and zone they would give.
@@ -135,10 +141,11 @@ class ProvisionalTier:
         if last is None or self._newest_t == float("-inf"):
             return []
         first, newest = int(last["t_s"]) + 1, int(self._newest_t + 1e-9)
-        for t in [t for t in self._early_seconds if t < first]:
-            del self._early_seconds[t]
+        if self._early_seconds:
+            for t in [t for t in self._early_seconds if t < first]:
+                del self._early_seconds[t]
         # evaluated again when an early second within the evaluated ones came in (one after them changes nothing)
-        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())))
+        seen = (first, newest, tuple(min(t, newest) for _, t in sorted(self._early_upto.items())) if self._early_upto else ())
         if newest < first or newest - first >= self.MAX_AHEAD_S or self._zones_seen == seen:
             return []
         self._zones_seen = seen
@@ -162,7 +169,12 @@ class ProvisionalTier:
         person = self.person
         if hr_by_second is None:
             hr_by_second = self.hr_by_second(first, last)
-        est = next((e for e in person.row_estimators if hasattr(e, "peek_zone_changes")), None)
+        estimators = person.row_estimators
+        found = self._zone_rule
+        if found is None or found[0] is not estimators or found[1] != len(estimators):  # looked up once per list
+            found = self._zone_rule = (estimators, len(estimators),
+                                       next((e for e in estimators if hasattr(e, "peek_zone_changes")), None))
+        est = found[2]
         if not isinstance(est, ToleranceEstimator):  # another zone rule (a test's fake): asked as it is
             return person.peek_zone_changes(hr_by_second, newer_by_second)
         return self._zone_peeker.changes(est, person.last_row, hr_by_second, newer_by_second)
@@ -180,6 +192,41 @@ class ProvisionalTier:
             return [(s, median(hrs[lo:hi]) if hi > lo else None)
                     for s in range(first, last + 1)
                     for lo, hi in [(bisect_right(times, s - HR_MEDIAN_S), bisect_right(times, s))]]
+        # The previous answer's seconds before the first beat that came since keep their windows
+        # (beats come in time order and only the oldest are forgotten), so they are reused as they
+        # are: asked once per new second by the zone events and again by the dyad, only the newest
+        # second or two differ. Valid while the per-second cache was not cleared (a late beat
+        # restarts the absolute indices) and no beat of its first second's window was forgotten.
+        dropped, memo = self._dropped, self._hr_memo
+        out: list[tuple[int, float | None]] | None = None
+        if memo is not None:
+            memo_first, memo_last, memo_out, memo_lo, memo_n, anchor = memo
+            if memo_lo >= dropped and self._hr_cache.get(memo_first) is anchor:
+                reused_last = min(last, memo_last)
+                if memo_n < dropped + len(times):  # the first new beat's second and later may have moved
+                    reused_last = min(reused_last, math.ceil(times[memo_n - dropped]) - 1)
+                reused_first = max(first, memo_first)
+                if reused_first <= reused_last:
+                    out = (self._hr_seconds(first, reused_first - 1)
+                           + memo_out[reused_first - memo_first:reused_last - memo_first + 1]
+                           + self._hr_seconds(reused_last + 1, last))
+        if out is None:
+            out = self._hr_seconds(first, last)
+        cache = self._hr_cache
+        anchor = cache.get(first)
+        if out and anchor is not None:
+            self._hr_memo = (first, last, out, anchor[0], dropped + len(times), anchor)
+        if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
+            for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
+                del cache[s]
+        return list(out)
+
+    def _hr_seconds(self, first: int, last: int) -> list[tuple[int, float | None]]:
+        """:meth:`hr_by_second` of ``[first, last]`` second by second, beats in time order; a second
+        whose beats did not change (the same absolute indices) keeps its median."""
+        if last < first:
+            return []
+        times, hrs = self._beat_t, self._beat_h
         # seconds by absolute beat index (the list only grows at its end and forgets from its start)
         lo, hi = bisect_right(times, first - HR_MEDIAN_S), bisect_right(times, first)
         cache, dropped = self._hr_cache, self._dropped
@@ -200,9 +247,6 @@ class ProvisionalTier:
             value = median(hrs[lo:hi]) if hi > lo else None
             cache[s] = (lo + dropped, hi + dropped, value)
             out.append((s, value))
-        if len(cache) > 4 * self.MAX_AHEAD_S:  # seconds long final are not asked again (if they are: sorted again)
-            for s in [s for s in cache if s < first - self.MAX_AHEAD_S]:
-                del cache[s]
         return out
 
     def beat_hr_between(self, t0: float, t1: float) -> list[float]:

@@ -322,6 +322,8 @@ class ToleranceEstimator(RowEstimator):
         self._pending: list[Event] = []
         # peek's answers since the newest update, keyed on its exact inputs (row held: compared by identity)
         self._peeked: tuple[Mapping[str, Any] | None, dict[tuple, dict[str, Any]]] = (None, {})
+        # (row, exertion verdict, its components but hr) of the newest _peek_values (see there)
+        self._peek_row: tuple[Mapping[str, Any], bool, tuple[tuple[str, float | None], ...]] | None = None
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
         if reference is not None:
             self._adopt(reference)
@@ -554,12 +556,18 @@ class ToleranceEstimator(RowEstimator):
     def _peek_values(self, row: Mapping[str, Any], hr: float | None) -> dict[str, float]:
         """Available component values with ``hr`` for the ``hr`` component and the others from
         ``row`` (the quality and exertion rules of :meth:`_values`)."""
-        poor_heart = row.get("quality") in ("none", "poor") or self.exerting
+        # the row's part is read once per row (held: compared by identity) and exertion verdict: the
+        # zone peeker and peek ask it for every provisional second with the same newest final row
+        known = self._peek_row
+        if known is None or known[0] is not row or known[1] != self.exerting:
+            poor_heart = row.get("quality") in ("none", "poor") or self.exerting
+            parts = tuple((k, None if k == "hr" else finite_or_none(row.get(k)))
+                          for k, c in COMPONENTS.items() if not (c.heart and poor_heart))
+            known = self._peek_row = (row, self.exerting, parts)
         values: dict[str, float] = {}
-        for k, c in COMPONENTS.items():
-            if c.heart and poor_heart:
-                continue
-            v = finite_or_none(hr) if k == "hr" else finite_or_none(row.get(k))
+        for k, v in known[2]:
+            if k == "hr":
+                v = None if hr is None else finite_or_none(hr)
             if v is not None:
                 values[k] = v
         return values

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .base import Event
@@ -34,6 +35,23 @@ if TYPE_CHECKING:  # tolerance.py imports this module (its peek_zone_changes is 
 
 #: The zone rule's counters, as :meth:`.tolerance.ToleranceEstimator._zone_step` returns them.
 _COUNTERS = ("bad", "above", "below", "inside_hi", "inside_lo", "corr_run")
+_counters = attrgetter(*_COUNTERS)  # an estimator's counters, as a tuple in that order
+
+
+def _common_prefix(old: list, new: list) -> int:
+    """How many leading items ``old`` and ``new`` share (``==``), found by comparing slices: a
+    call's seconds are mostly the previous call's, with the newest one or two changed."""
+    n = min(len(old), len(new))
+    if old[:n] == new[:n]:
+        return n
+    lo, hi = 0, n - 1  # the longest equal prefix is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class ZonePeeker:
@@ -45,8 +63,8 @@ class ZonePeeker:
         self._est: ToleranceEstimator | None = None
         self._row: Mapping[str, Any] | None = None  # the newest final row the seconds follow (held: compared by identity)
         self._probe: ToleranceEstimator | None = None  # a shallow copy whose zone counters step
-        #: per stepped second: (t, hr, ((channel, value), ...) of the channels stepped at t)
-        self._inputs: list[tuple[int, Any, tuple[tuple[str, Any], ...]]] = []
+        #: per stepped second: (t, hr), with ((channel, value), ...) of the channels stepped at t if any
+        self._inputs: list[tuple] = []
         self._changes: list[Event | None] = []  # per stepped second: the zone change it made
         #: state after 0, 1, ... stepped seconds: (zone, counters, verdicts, recent windows)
         self._states: list[tuple[str, tuple[int, ...], dict[str, float], dict[str, tuple[deque, deque]]]] = []
@@ -82,11 +100,7 @@ class ZonePeeker:
         if est is not self._est or row is not self._row:
             self._start(est, row)
         inputs = self._inputs_of(est, int(row["t_s"]), hr_by_second, newer_by_second or {})
-        same = 0
-        for old, new in zip(self._inputs, inputs):
-            if old != new:
-                break
-            same += 1
+        same = _common_prefix(self._inputs, inputs)
         if same < len(inputs):
             self._resume(same)
             for second in inputs[same:]:
@@ -103,18 +117,21 @@ class ZonePeeker:
 
     @staticmethod
     def _inputs_of(est: ToleranceEstimator, row_t: int, hr_by_second: list[tuple[int, float | None]],
-                   newer: Mapping[int, Mapping[str, Any]]) -> list[tuple[int, Any, tuple[tuple[str, Any], ...]]]:
-        """Each second's inputs: its ``hr`` and the value of each corroborating channel stepped in it
-        (those whose newest provisional second after ``row_t`` is not before it)."""
+                   newer: Mapping[int, Mapping[str, Any]]) -> list[tuple]:
+        """Each second's inputs: ``(t, hr)``, with the value of each corroborating channel stepped in it
+        (those whose newest provisional second after ``row_t`` is not before it) as a third item
+        where there are any."""
         upto: dict[str, int] = {}
         for t, cols in newer.items():
             if t > row_t:
                 for k in est.recent:  # the corroborating channels (tolerance.CORROBORATION), in order
                     if k in cols and t > upto.get(k, row_t):
                         upto[k] = t
+        if not upto:  # no early corroborating second (ECG alone): the HR is all that changes
+            # hr_by_second's own pairs (held, never changed in place): compared as they are, and a
+            # (t, hr) never equals a (t, hr, channels), so a channel coming or going steps again
+            return list(hr_by_second)
         channels = [k for k in est.recent if k in upto]
-        if not channels:  # no early corroborating second (ECG alone): the HR is all that changes
-            return [(t, hr, ()) for t, hr in hr_by_second]
         out = []
         for t, hr in hr_by_second:
             cols = newer.get(t, {})
@@ -123,7 +140,7 @@ class ZonePeeker:
 
     def _snapshot(self) -> tuple[str, tuple[int, ...], dict[str, float], dict[str, tuple[deque, deque]]]:
         probe = self._probe
-        return (probe.zone, tuple(getattr(probe, c) for c in _COUNTERS), dict(self._low),
+        return (probe.zone, _counters(probe), dict(self._low),
                 {k: (deque(times), deque(values)) for k, (times, values) in self._recent.items()})
 
     def _resume(self, seconds: int) -> None:
@@ -139,11 +156,12 @@ class ZonePeeker:
         self._low = dict(low)
         self._recent = {k: (deque(times), deque(values)) for k, (times, values) in recent.items()}
 
-    def _step(self, row: Mapping[str, Any], second: tuple[int, Any, tuple[tuple[str, Any], ...]]) -> None:
-        """One second: the corroborating channels stepped in it, then the zone rule on a copy of the counters."""
-        t, hr, stepped = second
+    def _step(self, row: Mapping[str, Any], second: tuple) -> None:
+        """One second (``(t, hr)`` or ``(t, hr, channels)``, :meth:`_inputs_of`): the corroborating
+        channels stepped in it, then the zone rule on a copy of the counters."""
+        t, hr = second[0], second[1]
         est, probe, low = self._est, self._probe, self._low
-        for k, value in stepped:
+        for k, value in second[2] if len(second) > 2 else ():
             window = self._recent.get(k)
             if window is None:
                 times, values = est.recent[k]
@@ -153,7 +171,7 @@ class ZonePeeker:
                 low.pop(k, None)
             else:
                 low[k] = z
-        corroborating = {k: low[k] for k in est.recent if k in low}
+        corroborating = {k: low[k] for k in est.recent if k in low} if low else {}
         arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
         new = probe._next_zone(arousal, confidence, row, corroborating)
         change = None

@@ -177,13 +177,25 @@ class _SettledAtEveryChunk(ProvisionalEvents):
         self._pending = _Truthy(value)
 
 
+class _SettlingAtEveryChunk(SessionPipeline):
+    """The plain computation: settled at every chunk, final news or not."""
+
+    @staticmethod
+    def _final_news(rows, final_events):
+        return True
+
+
 def test_the_pipeline_settles_only_while_something_is_pending_with_the_same_updates_as_settling_always():
+    # ... and only after chunks that brought final rows or events (most chunks bring none)
     sim = Simulator(seed=3, duration_s=600, audio=False)
     cfg = PipelineConfig(baseline=(0.0, 120.0))
     chunks = list(rechunk(list(sim.chunks()), 0.5))
     gated = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
-    plain = SessionPipeline(sim.streams, cfg, sim.utc0, provisional=True)
+    plain = _SettlingAtEveryChunk(sim.streams, cfg, sim.utc0, provisional=True)
     plain.provisional_events = _SettledAtEveryChunk(kinds=gated.provisional_events.kinds)
+    news = gated._final_news
+    final_news = []
+    gated._final_news = lambda *a: final_news.append(news(*a)) or final_news[-1]
     _, events, updates = _run(gated, chunks)
     _, plain_events, plain_updates = _run(plain, chunks)
     assert [e.to_dict() for e in events] == [e.to_dict() for e in plain_events]
@@ -191,6 +203,7 @@ def test_the_pipeline_settles_only_while_something_is_pending_with_the_same_upda
     assert story == [(t, u.to_dict()) for t, u in plain_updates]
     # the gate opened: events were pushed, then confirmed or withdrawn while the session ran
     assert any(t is not None and u.state != EventState.PROVISIONAL for t, u in updates)
+    assert final_news.count(False) > len(final_news) / 2 and True in final_news  # both, while something was pending
 
 
 class _AskedAtEveryChunk(SessionPipeline):

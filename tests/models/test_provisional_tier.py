@@ -190,6 +190,44 @@ def test_a_beat_older_than_a_device_hr_sample_is_kept_and_found_as_the_plain_sca
                                            (199, 90.0), (200, 90.5), (201, 91.0)]
 
 
+def test_hr_by_second_reuses_its_previous_answer_only_where_it_still_holds():
+    """The live pattern (every new beat: the zone events' range, then the dyad's shorter or longer one),
+    with late beats (one forgotten at once, with the oldest), device HR samples, gaps that forget every
+    beat and ranges that move back: each answer is the plain scan's, whether it reused the previous one
+    or not."""
+    rng = np.random.default_rng(11)
+    script, t = [], 0.0
+    for i in range(900):
+        t += float(rng.uniform(0.4, 1.2)) + (80.0 if i % 300 == 299 else 0.0)  # now and then: all forgotten
+        if i % 300 == 200:  # a late beat, older than the newest one (the tier out of order for 70 s)
+            script.append([{"t": t, "beat_times": [t - 1.7], "beat_hr_bpm": [float(rng.uniform(50, 120))]}])
+        elif i % 300 == 100:  # a beat so late that it is forgotten at once, with the oldest ones
+            script.append([{"t": t, "beat_times": [t - 75.0, t], "beat_hr_bpm": [70.0, float(rng.uniform(50, 120))]}])
+        elif i % 41 == 7:  # a device HR sample (no beat times)
+            script.append([{"t": t, "beat_times": [], "beat_hr_bpm": [], "hr_inst_bpm": float(rng.uniform(50, 120))}])
+        else:
+            script.append([{"t": t, "beat_times": [t], "beat_hr_bpm": [float(rng.uniform(50, 120))]}])
+    tier = ProvisionalTier(_ScriptedHeart(script), _NoFinalRows())
+    plain = _ListedBeatHr()
+    first = 1
+    for step in range(len(script)):
+        for v in tier.update(None):
+            plain.add(v)
+        newest = tier.newest_second
+        first = max(first, newest - int(rng.integers(5, 20)))
+        ranges = [(first, newest), (first, newest - int(rng.integers(0, 3))), (first, newest + int(rng.integers(0, 3)))]
+        ranges = [ranges[i] for i in rng.permutation(3)]  # past the newest beat too before the next one comes
+        if step % 13 == 0:
+            ranges.append((first - int(rng.integers(1, 8)), newest))  # a range that starts earlier
+        if step % 17 == 0:  # a range whose first windows lose beats at the next update, asked after it too
+            back = (newest - 65, newest - 55)
+            ranges.append(back)
+        elif step % 17 == 1:
+            ranges.insert(0, back)
+        for lo, hi in ranges:
+            assert tier.hr_by_second(lo, hi) == plain.by_second(lo, hi), (step, lo, hi)
+
+
 def test_peek_keeps_no_answer_across_an_update_of_the_same_row():
     """peek keeps its answers per final row; an update moves the state it reads, so an answer
     given before the update (even for the very row then made final) is not given after it."""

@@ -632,3 +632,36 @@ def test_outputs_do_not_depend_on_the_string_hash_seed():
     runs = {subprocess.run([sys.executable, "-c", _HASH_SEED_PROBE], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("0", "1", "2", "3")}
     assert len(runs) == 1
+
+
+def test_peek_values_reads_each_row_once_and_gives_the_plain_values():
+    """``_peek_values`` keeps the row's part per row and exertion verdict: the same values, in the same
+    order, as reading every component again, through rows of every quality, missing and non-finite
+    values, an exertion verdict that changes under the same row, and rows asked again after others."""
+    from coregulate.models.base import finite_or_none
+
+    def plain(est, row, hr):
+        poor_heart = row.get("quality") in ("none", "poor") or est.exerting
+        values = {}
+        for k, c in COMPONENTS.items():
+            if c.heart and poor_heart:
+                continue
+            v = finite_or_none(hr) if k == "hr" else finite_or_none(row.get(k))
+            if v is not None:
+                values[k] = v
+        return values
+
+    est = ToleranceEstimator("client", PipelineConfig())
+    rows = [{"t_s": 1, "quality": q, "ln_rmssd": ln, "eda_scl_us": eda, "scr_per_min": scr}
+            for q in ("good", "poor", "none", None) for ln in (3.5, None, float("nan"))
+            for eda, scr in ((2.0, 1.0), (None, None), (float("inf"), "3"))]
+    hrs = (72.5, None, float("nan"), np.float64(80.0), -0.0)
+    asked = 0
+    for row in rows + rows[::3]:
+        for exerting in (False, True, False):
+            est.exerting = exerting
+            for hr in hrs:
+                got = est._peek_values(row, hr)
+                assert list(got.items()) == list(plain(est, row, hr).items())
+                asked += 1
+    assert asked == len(rows + rows[::3]) * 3 * len(hrs)
