@@ -267,7 +267,8 @@ class SessionPipeline:
         # after the final tier: a provisional arousal uses the newest final row
         tier = self.provisional.get(chunk.participant)
         beats = []
-        if tier is not None and chunk.kind in HEART_KINDS:
+        heart = tier is not None and chunk.kind in HEART_KINDS
+        if heart:
             beats = tier.update(chunk)
             out.provisional.extend(beats)
         early = []
@@ -287,10 +288,15 @@ class SessionPipeline:
                     if self.provisional_dyad is not None else []
                 out.event_updates += self.provisional_events.settle(final_events, self._final_upto(), held)
             # early seconds (voice, skin conductance, movement) may move the hypo corroboration on their own
-            if tier is not None and (chunk.kind in HEART_KINDS or early) and self._news(beats, early, rows):
-                out.event_updates += self.provisional_events.propose(tier.zone_events())
+            # (proposing nothing changes nothing: not asked then)
+            if tier is not None and (heart or early) and self._news(beats, early, rows):
+                zone_changes = tier.zone_events()
+                if zone_changes:
+                    out.event_updates += self.provisional_events.propose(zone_changes)
                 if self.provisional_dyad is not None:
-                    out.event_updates += self.provisional_events.propose(*self.provisional_dyad.events(self._dyad_emitted))
+                    dyad_events, met_s = self.provisional_dyad.events(self._dyad_emitted)
+                    if dyad_events:
+                        out.event_updates += self.provisional_events.propose(dyad_events, met_s)
 
     @staticmethod
     def _news(beats: list, early: list, rows: list) -> bool:

@@ -160,6 +160,16 @@ def test_settling_with_nothing_pending_returns_nothing_and_changes_nothing():
     assert tracker.pending == [] and [u.pid for u in tracker.propose([_zone(200)])] == [1]
 
 
+def test_proposing_nothing_returns_nothing_and_changes_nothing():
+    # the pipeline does not propose the empty answers of the rules (most calls): this makes that skip exact
+    tracker = ProvisionalEvents(kinds=ZONE_EVENT_KINDS | {"rupture_candidate"})
+    tracker.propose([_zone(100)])
+    before = (list(tracker.pending), tracker._next_pid)
+    assert tracker.propose([]) == [] and tracker.propose([], []) == []
+    assert (tracker.pending, tracker._next_pid) == before
+    assert [u.pid for u in tracker.propose([Event(kind="rupture_candidate", t_start=90.0)], [95])] == [2]
+
+
 class _Truthy(list):
     def __bool__(self):
         return True
