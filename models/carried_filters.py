@@ -131,6 +131,32 @@ class CarriedFir:
         return y
 
 
+def fir_section(b: np.ndarray) -> np.ndarray:
+    """An FIR of at most three taps as one second-order section, ``[b0, b1, b2, 1, 0, 0]``.
+
+    Appended to a cascade (:class:`CarriedSos`, with a zero state row), it filters the cascade's
+    output as :class:`CarriedFir` (lfilter) would, in the same compiled loop as the cascade: one call
+    instead of a few vector operations per chunk. The values are the same: for the input ``x_k`` the
+    section gives ``b0 x_k + ((b1 x_{k-1} - 0 y_{k-1}) + (b2 x_{k-2} - 0 y_{k-2}))`` (its recursion,
+    :func:`scipy.signal.sosfilt`'s loop), lfilter ``(b2 x_{k-2} + b1 x_{k-1}) + b0 x_k``: subtracting a
+    zero leaves a non-zero value as it is and IEEE addition commutes, so only the sign of an exact
+    zero may differ (and a non-finite value, ``0 * inf``, becomes NaN: the inputs are finite and stay
+    far below overflow). A consumer that cannot tell ``-0.0`` from ``0.0`` sees the same outputs.
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        FIR coefficients, one to three; ``b[k]`` weighs the input ``k`` samples back.
+    """
+    b = np.asarray(b, dtype=float)
+    if not 1 <= len(b) <= 3:
+        raise ValueError("a section holds an FIR of one to three taps")
+    section = np.zeros(6)
+    section[: len(b)] = b
+    section[3] = 1.0
+    return section
+
+
 class CarriedSos:
     """``scipy.signal.sosfilt`` with its state carried between chunks: ``f(x)`` filters the next chunk.
 

@@ -63,7 +63,7 @@ import numpy as np
 from scipy.signal import butter, lfilter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos
+from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos, fir_section, sequential_fir
 
 
 @dataclass
@@ -109,9 +109,16 @@ _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, o
 
 @lru_cache(maxsize=16)
 def _ecg_filters(fs: float):
+    """The high-pass (sections, steady state), the moving average, and the cleaning cascade: the
+    high-pass with the average as one more section where it has at most 3 taps (below 200 Hz;
+    :func:`.carried_filters.fir_section`), else None."""
     hp = butter(5, 0.5, btype="highpass", output="sos", fs=fs)
     ma_n = int(fs / 50) if fs >= 100 else 2  # neurokit2's "powerline" moving average, as beats.ecg_clean
-    return hp, sosfilt_zi(hp), _boxcar(ma_n)
+    hp_zi, ma = sosfilt_zi(hp), _boxcar(ma_n)
+    cascade = None
+    if ma_n <= 3:  # the average starts from zeros, as CarriedFir's state: a zero state row
+        cascade = (np.vstack((hp, fir_section(ma))), np.vstack((hp_zi, np.zeros(2))))
+    return hp, hp_zi, ma, cascade
 
 
 @lru_cache(maxsize=16)
@@ -129,23 +136,37 @@ def _most_prominent_peak(x: list[float]) -> int | None:
     (a flat top counts at its middle, rounded down); its prominence is its height above the higher
     of the lowest samples between it and a higher sample (or the edge) on either side. Written
     out for the few dozen samples of one complex, where ``find_peaks``'s argument handling costs
-    more than the search (``tests/models/test_provisional_beats.py`` compares the two).
+    more than the search (``tests/models/test_provisional_beats.py`` compares the two). A lone
+    maximum needs no prominence, and one whose height above the lowest sample (a bound on its
+    prominence) does not exceed the best so far cannot win.
     """
     n = len(x)
+    if n < 3:
+        return None
+    peaks = []
+    a, b = x[0], x[1]
+    for i in range(2, n):  # b = x[i - 1], a maximum if higher than a and not lower than c
+        c = x[i]
+        if a < b >= c:
+            if b == c:  # a flat top: a maximum if the first different sample after it is lower
+                ahead = i
+                while ahead < n - 1 and x[ahead] == b:
+                    ahead += 1
+                if x[ahead] < b:
+                    peaks.append((i - 1 + ahead - 1) // 2)
+            else:
+                peaks.append(i - 1)
+        a, b = b, c
+    if len(peaks) < 2:
+        return peaks[0] if peaks else None
+    floor = min(x)
     best, best_prominence = None, -math.inf
-    i = 1
-    while i < n - 1:
-        if x[i - 1] < x[i]:
-            ahead = i + 1
-            while ahead < n - 1 and x[ahead] == x[i]:
-                ahead += 1
-            if x[ahead] < x[i]:
-                peak = (i + ahead - 1) // 2
-                prominence = _prominence(x, peak)
-                if prominence > best_prominence:
-                    best, best_prominence = peak, prominence
-                i = ahead
-        i += 1
+    for peak in peaks:
+        if x[peak] - floor <= best_prominence:  # its prominence is at most that: it cannot win
+            continue
+        prominence = _prominence(x, peak)
+        if prominence > best_prominence:
+            best, best_prominence = peak, prominence
     return best
 
 
@@ -164,6 +185,14 @@ def _prominence(x: list[float], peak: int) -> float:
             right_min = x[j]
         j += 1
     return top - max(left_min, right_min)
+
+
+def _round_us(t: float) -> float:
+    """``numpy.round(t, 6)`` for one finite float, the same bits: numpy multiplies by ``1e6``, rounds
+    half to even (``rint``) and divides by ``1e6``; Python's ``round`` rounds half to even exactly, and
+    a zero keeps the sign of ``t`` as ``rint`` does."""
+    r = round(t * 1e6)
+    return r / 1e6 if r else math.copysign(0.0, t)
 
 
 #: How many recent beats keep their confirmation time when nobody pops them.
@@ -209,8 +238,8 @@ class _WaveDetector:
     def _reset_filters(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
-        """Cleaned signal and "feature above threshold" for the new samples."""
+    def _filter(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """Append the new samples, cleaned, to :attr:`clean`; return "feature above threshold" for them."""
         raise NotImplementedError
 
     def _accept(self, length: int) -> bool:  # pragma: no cover - abstract
@@ -232,57 +261,63 @@ class _WaveDetector:
         x = np.asarray(values, dtype=float)
         if not len(x):
             return []
-        times = np.asarray(times, dtype=float).round(6)  # as the final detector (1-us rounding)
-        clean, above = self._filter(x)
+        # times are rounded to 1 us as the final detector's, but only the few a beat reads (_round_us)
+        times = np.asarray(times, dtype=float)
+        above = self._filter(x)
         first = self.n
-        self.n += len(x)
-        self.clean = np.concatenate((self.clean, clean))
+        n = self.n = first + len(x)
         self.t = np.concatenate((self.t, times))
         beats: list[float] = []
         # only the samples where the comparison flips matter: walk them in sample order; the
         # comparison alternates, so the first flip rises where the last chunk ended below
         flips = [first + e + 1 for e in (above[1:] != above[:-1]).nonzero()[0].tolist()]
-        if bool(above[0]) != self.above:
-            flips.insert(0, first)
         rising = not self.above
-        self.above ^= len(flips) % 2 == 1
-        for at in (*flips, self.n):
-            if self.wave_beg is not None and self.wave_beg + self.max_wave < at:
-                self._close(self.wave_beg + self.max_wave, beats)  # capped: the look-ahead stays bounded
-            if at == self.n:
+        if bool(above[0]) == rising:
+            flips.insert(0, first)
+        if len(flips) % 2:
+            self.above = rising
+        flips.append(n)
+        beg, cap = self.wave_beg, self.max_wave
+        for at in flips:
+            if beg is not None and beg + cap < at:
+                self._close(beg, beg + cap, beats)  # capped: the look-ahead stays bounded
+                beg = None
+            if at == n:
                 break
             if rising:
-                if self.wave_beg is None and at >= self.warmup:
-                    self.wave_beg = at - 1  # neurokit2: the last sample below the threshold
-            elif self.wave_beg is not None:
-                self._close(at, beats)
+                if beg is None and at >= self.warmup:
+                    beg = at - 1  # neurokit2: the last sample below the threshold
+            elif beg is not None:
+                self._close(beg, at, beats)
+                beg = None
             rising = not rising
+        self.wave_beg = beg
         if beats:
-            newest = float(times[-1])
+            newest = _round_us(float(times[-1]))
+            confirmed = self.confirmed_at
             for b in beats:
-                self.confirmed_at[b] = newest
-        while len(self.confirmed_at) > CONFIRMED_MEMORY:  # nobody pops them on the live path
-            del self.confirmed_at[next(iter(self.confirmed_at))]
-        drop = max(0, len(self.clean) - self.keep)
-        if self.wave_beg is not None:
-            drop = min(drop, max(0, self.wave_beg - self.feature_delay - 2 - self.base))
-        if drop:
+                confirmed[b] = newest
+            while len(confirmed) > CONFIRMED_MEMORY:  # nobody pops them on the live path
+                del confirmed[next(iter(confirmed))]
+        drop = len(self.clean) - self.keep
+        if drop > 0 and beg is not None:
+            drop = min(drop, beg - self.feature_delay - 2 - self.base)
+        if drop > 0:
             self.clean, self.t = self.clean[drop:], self.t[drop:]
             self.base += drop
         return beats
 
-    def _close(self, end: int, beats: list[float]) -> None:
-        """The open wave ends: its last sample above the threshold is segment index ``end - 1``."""
-        beg, self.wave_beg = self.wave_beg, None
-        assert beg is not None
+    def _close(self, beg: int, end: int, beats: list[float]) -> None:
+        """The wave open since segment index ``beg`` ends: its last sample above the threshold is
+        segment index ``end - 1``."""
         if not self._accept(end - 1 - beg):  # neurokit2: end = the last sample above threshold
             return
-        lo = max(beg - self.feature_delay, self.base)
-        hi = end - 1 - self.feature_delay
-        data = self.clean[lo - self.base : hi - self.base]
-        if len(data) < 3:
+        base, delay = self.base, self.feature_delay
+        lo = max(beg - delay, base)
+        hi = end - 1 - delay
+        if hi - lo < 3:  # fewer than 3 samples (the buffer holds them all: hi <= n - 1 - delay)
             return
-        values = data.tolist()
+        values = self.clean[lo - base : hi - base].tolist()
         top = _most_prominent_peak(values)
         if top is None:
             return
@@ -294,12 +329,13 @@ class _WaveDetector:
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
         # (a local maximum is never the first or last sample: its neighbours are in values)
-        shift = self._refine(peak - self.base, values[top - 1 : top + 2]) - self.clean_delay
+        shift = self._refine(peak - base, values[top - 1 : top + 2]) - self.clean_delay
         whole = math.floor(shift)
-        k = peak + whole - self.base
+        k = peak + whole - base
         if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
             return
         t0, t1 = self.t[k : k + 2].tolist()
+        t0, t1 = _round_us(t0), _round_us(t1)
         beats.append(t0 + (t1 - t0) * (shift - whole))
 
     def end_segment(self) -> list[float]:
@@ -334,8 +370,12 @@ class StreamingEcgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
         o = self.o = options or StreamingEcgOptions()
-        hp, hp_zi, self.ma = _ecg_filters(float(fs))
-        self.f_hp = CarriedSos(hp, hp_zi)
+        hp, hp_zi, self.ma, cascade = _ecg_filters(float(fs))
+        # the high-pass and the moving average: one cascade where the average fits a section (its
+        # outputs differ at most in the sign of an exact zero, which no comparison, gradient
+        # magnitude or vertex below can tell), else the average after the high-pass
+        self.f_hp = CarriedSos(*(cascade or (hp, hp_zi)))
+        self.f_ma = None if cascade else CarriedFir(self.ma)
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
@@ -344,22 +384,33 @@ class StreamingEcgDetector(_WaveDetector):
         self.lookahead = min(len(self.avg) - 1, int(np.rint(o.avg_lookahead_s * fs)))
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
-        self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
-        self.f_smooth = CarriedFir(self.smooth)
         # the smoothed gradient, lookahead samples late, above 1.5 x its average
         self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold, self.lookahead)
-        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above)
+        self._filters = tuple(f for f in (self.f_hp, self.f_ma, self.f_above) if f is not None)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
         for f in self._filters:
             f.reset()
+        self.zi_smooth = np.zeros(len(self.smooth) - 1)  # the smoothing boxcar's lfilter state
         self.qrs_lens: deque[int] = deque()
         self.qrs_sum = 0  # of qrs_lens: integers, so the running sum is exact
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        clean = self.f_ma(self.f_hp(x))
-        return clean, self.f_above(self.f_smooth(np.abs(self.f_grad(clean))))
+    def _filter(self, x: np.ndarray) -> np.ndarray:
+        clean = self.f_hp(x)
+        if self.f_ma is not None:
+            clean = self.f_ma(clean)
+        m = len(clean)
+        buf = self.clean = np.concatenate((self.clean, clean))
+        # the centred difference (CarriedFir(_GRADIENT): 0.5 x[k] - 0.5 x[k-2], the product taken
+        # once) read from the cleaned buffer, which holds the segment's last two samples before the
+        # chunk (it keeps 2 s); at a segment's start, zeros, as the filter's state
+        if len(buf) < m + 2:
+            buf = np.concatenate((np.zeros(m + 2 - len(buf)), buf))
+        half = 0.5 * buf[len(buf) - m - 2 :]
+        grad = np.abs(half[2:] - half[:-2])
+        smooth, self.zi_smooth = sequential_fir(self.smooth, grad, self.zi_smooth)
+        return self.f_above(smooth)
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
@@ -403,8 +454,9 @@ class StreamingPpgDetector(_WaveDetector):
             f.reset()
         self.zi_mean: np.ndarray | None = None
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _filter(self, x: np.ndarray) -> np.ndarray:
         clean = self.f_bp(x)
+        self.clean = np.concatenate((self.clean, clean))
         sqrd = np.maximum(clean, 0.0) ** 2
         peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:
@@ -412,7 +464,7 @@ class StreamingPpgDetector(_WaveDetector):
         mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
         if self.lookahead:
             peak = self.f_delay(peak)
-        return clean, peak > beat + self.o.beat_offset * mean
+        return peak > beat + self.o.beat_offset * mean
 
     def _accept(self, length: int) -> bool:
         return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average

@@ -162,3 +162,37 @@ def test_most_prominent_peak_is_the_one_find_peaks_ranks_first(ints, shape):
     locmax, props = find_peaks(x, prominence=(None, None))
     expected = int(locmax[np.argmax(props["prominences"])]) if len(locmax) else None
     assert _most_prominent_peak(x.tolist()) == expected
+
+
+@pytest.mark.parametrize("fs", [64.0, 130.0, 160.0])
+def test_ecg_moving_average_in_the_high_pass_cascade_gives_the_same_beats(fs, monkeypatch):
+    """Below 200 Hz the cleaning's moving average runs as one more section of the high-pass; the
+    beats and confirmation times are those of the average run after it (CarriedFir), to the bit."""
+    import neurokit2 as nk
+
+    import coregulate.models.provisional_beats as pb
+
+    x = nk.ecg_simulate(duration=60, sampling_rate=fs, heart_rate=75, method="simple", random_state=2) * 1000
+    x[int(30 * fs):int(32 * fs)] = 0.0  # a flat stretch: exact zeros through the filters
+    t = np.arange(len(x)) / fs + 0.1234567
+    fused = pb.StreamingEcgDetector(fs)
+    assert fused.f_ma is None
+    filters = pb._ecg_filters
+    monkeypatch.setattr(pb, "_ecg_filters", lambda f: filters(f)[:3] + (None,))  # no cascade
+    apart = pb.StreamingEcgDetector(fs)
+    assert apart.f_ma is not None
+    for cuts in (range(0, len(x), 73), range(0, len(x), 1)):
+        a, da = _feed(fused, t, x, cuts)
+        b, db = _feed(apart, t, x, cuts)
+        assert len(a) > 50 and a.tolist() == b.tolist() and da.tolist() == db.tolist()
+
+
+def test_round_us_is_numpys_round_to_6_decimals():
+    from coregulate.models.provisional_beats import _round_us
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(20000) * s for s in (1e-6, 1e-3, 1.0, 1e3, 1e6, 1e12)]
+                       + [(np.arange(-2000, 2000) + 0.5) / 1e6, np.arange(3000) / 130.0 + 1000.0,
+                          [0.0, -0.0, 5e-7, -5e-7, 4.9e-7, -4.9e-7, 2.5e-6, 1e300]])
+    got = np.array([_round_us(v) for v in x.tolist()])
+    assert np.array_equal(got.view(np.int64), x.round(6).view(np.int64))  # the same bits, a zero's sign too
