@@ -186,15 +186,20 @@ class CarriedSos:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The next chunk, filtered (as long as ``x``, at least one sample)."""
-        if self.zi is None:
-            self.zi = np.ascontiguousarray(self.zi_unit * x[0])[np.newaxis]
-        if _sosfilt_in_place is None:  # another scipy layout (see the import)
-            y, zi = sosfilt(self.sos, x, zi=self.zi[0])
-            self.zi = np.ascontiguousarray(zi)[np.newaxis]
-            return y
         y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
-        _sosfilt_in_place(self.sos, y, self.zi)
+        self.in_place(y)
         return y[0]
+
+    def in_place(self, y: np.ndarray) -> None:
+        """Filter the next chunk where it is: ``y`` of shape ``(1, n)``, C-contiguous float64 (a
+        slice of a caller's buffer: no copy), ``n >= 1``."""
+        if self.zi is None:
+            self.zi = np.ascontiguousarray(self.zi_unit * y[0, 0])[np.newaxis]
+        if _sosfilt_in_place is None:  # another scipy layout (see the import)
+            y[0], zi = sosfilt(self.sos, y[0], zi=self.zi[0])
+            self.zi = np.ascontiguousarray(zi)[np.newaxis]
+            return
+        _sosfilt_in_place(self.sos, y, self.zi)
 
 
 EPS = float(np.finfo(float).eps)

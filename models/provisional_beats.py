@@ -195,8 +195,17 @@ def _round_us(t: float) -> float:
     return r / 1e6 if r else math.copysign(0.0, t)
 
 
+def regular_time(t0: float, rate: float, i: int) -> float:
+    """Session time of sample ``i`` of a regular chunk starting at ``t0``: ``t0 + i / rate``, the
+    operations of :meth:`.sensors.chunk.Chunk.sample_times` (``t0 + arange(n) / rate``), so the same bits."""
+    return t0 + i / rate
+
+
 #: How many recent beats keep their confirmation time when nobody pops them.
 CONFIRMED_MEMORY = 4096
+
+#: Samples the cleaned-signal buffer holds before it is compacted (at least twice what is kept)
+BUFFER = 4096
 
 
 class _WaveDetector:
@@ -228,18 +237,47 @@ class _WaveDetector:
     def _reset(self) -> None:
         self._reset_filters()
         self.n = 0  # samples seen in the segment
-        self.base = 0  # segment index of clean[0] / t[0]
-        self.clean = np.empty(0)
-        self.t = np.empty(0)
+        self.base = 0  # segment index of the oldest sample kept (clean[0])
+        # the cleaned samples kept, buf[0, lo:hi] (segment indices base to n), filtered in place where
+        # they arrive; the two before lo are zeros at a segment's start (the gradient's initial state)
+        self._buf = np.zeros((1, max(BUFFER, 2 * self.keep + 2)))
+        self._lo = self._hi = 2
+        #: each chunk still kept: (segment index of its first sample, t0, rate, None) for a regular
+        #: chunk (times computed when read, :func:`regular_time`), (index, 0, 0, times) otherwise
+        self._times: deque[tuple[int, float, float, np.ndarray | None]] = deque()
         self.wave_beg: int | None = None  # segment index where the open wave began (feature time)
         self.above = False  # the feature was above the threshold at the last sample
         self.last_peak = -(10**9)
 
+    @property
+    def clean(self) -> np.ndarray:
+        """The cleaned samples kept (segment indices :attr:`base` to :attr:`n`), a view."""
+        return self._buf[0, self._lo : self._hi]
+
+    def _time(self, k: int) -> float:
+        """Session time of the sample with segment index ``k`` (kept)."""
+        for first, t0, rate, times in reversed(self._times):
+            if k >= first:
+                return regular_time(t0, rate, k - first) if times is None else float(times[k - first])
+        raise IndexError(k)  # pragma: no cover - the caller reads kept samples only
+
+    def _room(self, m: int) -> None:
+        """Room for ``m`` more samples at the buffer's end: the kept ones (and the two before) moved
+        to its start, into a larger buffer if need be."""
+        lo, hi = self._lo, self._hi
+        if hi + m <= self._buf.shape[1]:
+            return
+        kept = hi - lo + 2
+        buf = np.empty((1, max(self._buf.shape[1], 2 * (kept + m))))
+        buf[0, :kept] = self._buf[0, lo - 2 : hi]
+        self._buf, self._lo, self._hi = buf, 2, kept
+
     def _reset_filters(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        """Append the new samples, cleaned, to :attr:`clean`; return "feature above threshold" for them."""
+    def _filter(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """Clean the new samples in place (``y``: shape ``(1, m)``, the buffer's newest ``m``, which
+        follow the samples kept before them); return "feature above threshold" for them."""
         raise NotImplementedError
 
     def _accept(self, length: int) -> bool:  # pragma: no cover - abstract
@@ -258,24 +296,40 @@ class _WaveDetector:
         :meth:`end_segment`, so the caller ends the segment at a hole (as
         :class:`.provisional_heart.ProvisionalHeart` and :class:`.beat_track.BeatTrack` do).
         """
+        return self._push(values, 0.0, 0.0, np.array(times, dtype=float))  # a copy: kept for the beats
+
+    def push_regular(self, values: np.ndarray, t0: float, rate: float) -> list[float]:
+        """:meth:`push` for the samples of a regular chunk: sample ``i`` at ``t0 + i / rate``, as
+        :meth:`.sensors.chunk.Chunk.sample_times` gives it (the same beats, without the times array)."""
+        return self._push(values, float(t0), float(rate), None)
+
+    def _push(self, values: np.ndarray, t0: float, rate: float, times: np.ndarray | None) -> list[float]:
         x = np.asarray(values, dtype=float)
-        if not len(x):
+        m = len(x)
+        if not m:
             return []
-        # times are rounded to 1 us as the final detector's, but only the few a beat reads (_round_us)
-        times = np.asarray(times, dtype=float)
-        above = self._filter(x)
         first = self.n
-        n = self.n = first + len(x)
-        self.t = np.concatenate((self.t, times))
+        n = self.n = first + m
+        # times are rounded to 1 us as the final detector's, but only the few a beat reads (_round_us)
+        self._times.append((first, t0, rate, times))
+        self._room(m)
+        hi = self._hi
+        y = self._buf[:, hi : hi + m]
+        y[0] = x
+        self._hi = hi + m
+        above = self._filter(y).tobytes()
         beats: list[float] = []
-        # only the samples where the comparison flips matter: walk them in sample order; the
-        # comparison alternates, so the first flip rises where the last chunk ended below
-        flips = [first + e + 1 for e in (above[1:] != above[:-1]).nonzero()[0].tolist()]
+        # only the samples where the comparison flips matter: walk them in sample order (found in
+        # the comparison's bytes, 0 or 1 each, from where the last chunk ended)
+        flips = []
+        state = self.above
+        at = above.find(b"\0" if state else b"\1")
+        while at >= 0:
+            flips.append(first + at)
+            state = not state
+            at = above.find(b"\0" if state else b"\1", at + 1)
         rising = not self.above
-        if bool(above[0]) == rising:
-            flips.insert(0, first)
-        if len(flips) % 2:
-            self.above = rising
+        self.above = state
         flips.append(n)
         beg, cap = self.wave_beg, self.max_wave
         for at in flips:
@@ -293,18 +347,21 @@ class _WaveDetector:
             rising = not rising
         self.wave_beg = beg
         if beats:
-            newest = _round_us(float(times[-1]))
+            newest = _round_us(self._time(n - 1))
             confirmed = self.confirmed_at
             for b in beats:
                 confirmed[b] = newest
             while len(confirmed) > CONFIRMED_MEMORY:  # nobody pops them on the live path
                 del confirmed[next(iter(confirmed))]
-        drop = len(self.clean) - self.keep
+        drop = n - self.base - self.keep
         if drop > 0 and beg is not None:
             drop = min(drop, beg - self.feature_delay - 2 - self.base)
         if drop > 0:
-            self.clean, self.t = self.clean[drop:], self.t[drop:]
             self.base += drop
+            self._lo += drop
+            chunks = self._times
+            while len(chunks) > 1 and chunks[1][0] <= self.base:
+                chunks.popleft()  # every sample of the oldest chunk is dropped
         return beats
 
     def _close(self, beg: int, end: int, beats: list[float]) -> None:
@@ -317,7 +374,7 @@ class _WaveDetector:
         hi = end - 1 - delay
         if hi - lo < 3:  # fewer than 3 samples (the buffer holds them all: hi <= n - 1 - delay)
             return
-        values = self.clean[lo - base : hi - base].tolist()
+        values = self._buf[0, self._lo + lo - base : self._lo + hi - base].tolist()
         top = _most_prominent_peak(values)
         if top is None:
             return
@@ -332,10 +389,9 @@ class _WaveDetector:
         shift = self._refine(peak - base, values[top - 1 : top + 2]) - self.clean_delay
         whole = math.floor(shift)
         k = peak + whole - base
-        if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
+        if k < 0 or k + 1 >= self.n - base:  # pragma: no cover - the buffer keeps 2 s before a wave
             return
-        t0, t1 = self.t[k : k + 2].tolist()
-        t0, t1 = _round_us(t0), _round_us(t1)
+        t0, t1 = _round_us(self._time(base + k)), _round_us(self._time(base + k + 1))
         beats.append(t0 + (t1 - t0) * (shift - whole))
 
     def end_segment(self) -> list[float]:
@@ -396,18 +452,15 @@ class StreamingEcgDetector(_WaveDetector):
         self.qrs_lens: deque[int] = deque()
         self.qrs_sum = 0  # of qrs_lens: integers, so the running sum is exact
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:
-        clean = self.f_hp(x)
+    def _filter(self, y: np.ndarray) -> np.ndarray:
+        self.f_hp.in_place(y)
         if self.f_ma is not None:
-            clean = self.f_ma(clean)
-        m = len(clean)
-        buf = self.clean = np.concatenate((self.clean, clean))
+            y[0] = self.f_ma(y[0])
         # the centred difference (CarriedFir(_GRADIENT): 0.5 x[k] - 0.5 x[k-2], the product taken
-        # once) read from the cleaned buffer, which holds the segment's last two samples before the
-        # chunk (it keeps 2 s); at a segment's start, zeros, as the filter's state
-        if len(buf) < m + 2:
-            buf = np.concatenate((np.zeros(m + 2 - len(buf)), buf))
-        half = 0.5 * buf[len(buf) - m - 2 :]
+        # once) read from the buffer, which holds the segment's two cleaned samples before the chunk
+        # (it keeps 2 s), or the two zeros before its start (the filter's initial state)
+        hi = self._hi
+        half = 0.5 * self._buf[0, hi - y.shape[1] - 2 : hi]
         grad = np.abs(half[2:] - half[:-2])
         smooth, self.zi_smooth = sequential_fir(self.smooth, grad, self.zi_smooth)
         return self.f_above(smooth)
@@ -454,9 +507,9 @@ class StreamingPpgDetector(_WaveDetector):
             f.reset()
         self.zi_mean: np.ndarray | None = None
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:
-        clean = self.f_bp(x)
-        self.clean = np.concatenate((self.clean, clean))
+    def _filter(self, y: np.ndarray) -> np.ndarray:
+        self.f_bp.in_place(y)
+        clean = y[0]
         sqrd = np.maximum(clean, 0.0) ** 2
         peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:

@@ -46,7 +46,7 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .config import PipelineConfig
 from .heart import DEVICE_HR, HeartOptions
 from .hrv import TimeDomainWindow
-from .provisional_beats import StreamingEcgDetector, StreamingPpgDetector
+from .provisional_beats import StreamingEcgDetector, StreamingPpgDetector, regular_time
 
 BEAT_KINDS = {"rr": StreamKind.RR, "ecg": StreamKind.ECG, "ppg": StreamKind.PPG}
 
@@ -167,12 +167,19 @@ class ProvisionalHeart:
         """Beats of an ECG/PPG chunk; a dropout, lost contact or missing samples end the run."""
         det = src.detector
         assert det is not None
-        times = chunk.sample_times()
-        n = len(times)
+        # a regular chunk's sample times are not made: the detector computes the few it reads as
+        # Chunk.sample_times would (push_regular, regular_time)
+        t0 = chunk.t0
+        times = None if t0 is not None else chunk.sample_times()
+        if times is None:
+            t0, rate = float(t0), float(chunk.stream.rate)  # type: ignore[arg-type]
+            n = len(chunk.values)
+        else:
+            n = len(times)
         vals = np.asarray(chunk.values, dtype=float)
         if vals.ndim != 1 or len(vals) != n:  # several channels: the first
             vals = vals.reshape(n, -1)[:, 0] if n else np.empty(0)
-        first = float(times[0]) if n else math.nan
+        first = (regular_time(t0, rate, 0) if times is None else float(times[0])) if n else math.nan
         if self.gate_s and n and self._gated(src, first):
             if not src.gated:
                 det.end_segment()
@@ -193,6 +200,8 @@ class ProvisionalHeart:
         # one sum tells that every sample is finite (a NaN or an infinity makes it non-finite); only
         # if it is not (a hole, or an overflowing sum of finite samples) are the samples checked
         if not math.isfinite(np.add.reduce(vals)):
+            if times is None:
+                times = chunk.sample_times()
             good = np.isfinite(vals)
             while not good.all():  # a hole of missing samples ends the segment; restart after it
                 first_bad = int(np.argmin(good))
@@ -200,9 +209,13 @@ class ProvisionalHeart:
                 src.end_run()
                 last_bad = len(good) - int(np.argmin(good[::-1]))
                 vals, times, good = vals[last_bad:], times[last_bad:], good[last_bad:]
-        pushed = det.push(vals, times)
-        if len(times):
-            src.last_sample_t = float(times[-1])
+        if times is None:
+            pushed = det.push_regular(vals, t0, rate)
+            src.last_sample_t = regular_time(t0, rate, n - 1)
+        else:
+            pushed = det.push(vals, times)
+            if len(times):
+                src.last_sample_t = float(times[-1])
         if beats:
             beats += pushed
             return beats
