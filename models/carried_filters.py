@@ -203,6 +203,7 @@ class CarriedSos:
 
 
 EPS = float(np.finfo(float).eps)
+_ZERO = np.array(0.0)
 
 #: How far (in units of the machine epsilon, times the number of inputs summed and their total)
 #: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`): about a
@@ -257,6 +258,9 @@ class CarriedMeanThreshold:
         self.c = float(b[0])  # the product lfilter forms, x * b[i], is the same for every tap
         self.k = float(k)
         self.kc = self.k * self.c
+        # numpy operands as 0-d arrays: the same float64 operation as with a Python float, without
+        # converting the scalar at each call
+        self.kc_array = np.array(self.kc)
         self.reset()
 
     def reset(self) -> None:
@@ -278,11 +282,11 @@ class CarriedMeanThreshold:
             return np.zeros(m, dtype=bool)
         unsure: Iterable[int]
         if self.kc * total < 1e308:
-            d = late - self.kc * (sums[n:] - sums[:-n])
+            d = late - self.kc_array * (sums[n:] - sums[:-n])
             bound = MEAN_SLACK * (m + n + 2) * EPS * self.kc * total + 1e-310
-            above = d > bound
             if np.minimum.reduce(np.abs(d)) > bound:
-                return above
+                return d > _ZERO  # every |d| exceeds the bound: d > bound where d > 0
+            above = d > bound
             unsure = np.flatnonzero(np.abs(d) <= bound).tolist()
         else:  # k times a sum may overflow: no bound holds
             above, unsure = np.zeros(m, dtype=bool), range(m)

@@ -105,6 +105,7 @@ def _boxcar(n: int) -> np.ndarray:
 
 
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
+_HALF = np.array(0.5)  # a 0-d operand: the float64 product of 0.5, without converting a Python float per call
 
 
 @lru_cache(maxsize=16)
@@ -460,7 +461,7 @@ class StreamingEcgDetector(_WaveDetector):
         # once) read from the buffer, which holds the segment's two cleaned samples before the chunk
         # (it keeps 2 s), or the two zeros before its start (the filter's initial state)
         hi = self._hi
-        half = 0.5 * self._buf[0, hi - y.shape[1] - 2 : hi]
+        half = _HALF * self._buf[0, hi - y.shape[1] - 2 : hi]
         grad = np.abs(half[2:] - half[:-2])
         smooth, self.zi_smooth = sequential_fir(self.smooth, grad, self.zi_smooth)
         return self.f_above(smooth)
