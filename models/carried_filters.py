@@ -64,6 +64,14 @@ def sequential_fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.nda
     return _linear_filter(b, SEQUENTIAL, x, -1, zi)
 
 
+def linear_filter(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.lfilter(b, a, x, zi=zi)`` along the last axis, ``b`` and ``a`` float64 arrays
+    (``len(a) > 1``): the compiled loop lfilter calls, without its argument handling; the same values."""
+    if _linear_filter is None:  # another scipy layout (see the import)
+        return lfilter(b, a, x, zi=zi)
+    return _linear_filter(b, a, x, -1, zi)
+
+
 class CarriedFir:
     """An FIR filter whose state is carried between chunks: ``f(x)`` filters the next chunk.
 

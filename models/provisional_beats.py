@@ -60,10 +60,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt_zi
+from scipy.signal import butter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos, fir_section, sequential_fir
+from .carried_filters import (
+    CarriedFir,
+    CarriedMeanThreshold,
+    CarriedSos,
+    fir_section,
+    linear_filter,
+    sequential_fir,
+)
 
 
 @dataclass
@@ -106,6 +113,7 @@ def _boxcar(n: int) -> np.ndarray:
 
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
 _HALF = np.array(0.5)  # a 0-d operand: the float64 product of 0.5, without converting a Python float per call
+_ZERO = np.array(0.0)
 
 
 @lru_cache(maxsize=16)
@@ -494,6 +502,9 @@ class StreamingPpgDetector(_WaveDetector):
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
+        # the running mean's lfilter coefficients and the offset's factor, as arrays once
+        self.mean_b, self.mean_a = np.array([self.alpha]), np.array([1.0, self.alpha - 1.0])
+        self.offset = np.array(o.beat_offset)
         self.lookahead = min(len(self.ma_beat) - 1, int(np.rint(o.beat_lookahead_s * fs)))
         self.delay_line = np.zeros(self.lookahead + 1)
         self.delay_line[-1] = 1.0
@@ -511,14 +522,14 @@ class StreamingPpgDetector(_WaveDetector):
     def _filter(self, y: np.ndarray) -> np.ndarray:
         self.f_bp.in_place(y)
         clean = y[0]
-        sqrd = np.maximum(clean, 0.0) ** 2
+        sqrd = np.square(np.maximum(clean, _ZERO))  # ``** 2`` is numpy's square
         peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:
             self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
-        mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
+        mean, self.zi_mean = linear_filter(self.mean_b, self.mean_a, sqrd, self.zi_mean)
         if self.lookahead:
             peak = self.f_delay(peak)
-        return peak > beat + self.o.beat_offset * mean
+        return peak > beat + self.offset * mean
 
     def _accept(self, length: int) -> bool:
         return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average

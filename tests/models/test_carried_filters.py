@@ -240,3 +240,18 @@ def test_fir_section_takes_one_to_three_taps():
     for b in (np.zeros(0), np.ones(4) / 4):
         with pytest.raises(ValueError):
             fir_section(b)
+
+
+def test_linear_filter_is_lfilter_with_its_state(monkeypatch):
+    """The PPG detector's running mean through lfilter's compiled loop: lfilter's values and state,
+    also through the public function where the loop is not found."""
+    import coregulate.models.carried_filters as cf
+
+    b, a = np.array([0.0015]), np.array([1.0, 0.0015 - 1.0])
+    zi = np.array([0.3])
+    expected = lfilter(b, a, SIGNAL, zi=zi)
+    got = cf.linear_filter(b, a, SIGNAL, zi)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    monkeypatch.setattr(cf, "_linear_filter", None)
+    public = cf.linear_filter(b, a, SIGNAL, zi)
+    assert np.array_equal(public[0], expected[0]) and np.array_equal(public[1], expected[1])
