@@ -223,7 +223,7 @@ class ProvisionalTier:
         """Forget the beat-level HR of the beats at or before ``t0``."""
         if self._in_order:  # they are a prefix
             if not self._beat_t or self._beat_t[0] > t0:
-                return  # nothing that old (most calls: beats are forgotten one or two at a time)
+                return  # nothing that old: the oldest beat is newer
             k = bisect_right(self._beat_t, t0)
             del self._beat_t[:k], self._beat_h[:k]
             self._dropped += k
@@ -269,8 +269,8 @@ class ProvisionalTier:
         return out
 
     def _peek(self, v: dict[str, Any], recent_hr: list[float]) -> None:
-        newer = {}
-        if self._early:
+        newer: dict[str, Any] = {}
+        if self._early:  # only early columns can be newer than the newest final row
             row = self.person.last_row
             row_t = row["t_s"] if row is not None else 0
             newer = {k: x for k, (t, x) in self._early.items() if t > row_t}
