@@ -64,6 +64,14 @@ def sequential_fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.nda
     return _linear_filter(b, SEQUENTIAL, x, -1, zi)
 
 
+def linear_filter(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.lfilter(b, a, x, zi=zi)`` along the last axis, ``b`` and ``a`` float64 arrays
+    (``len(a) > 1``): the compiled loop lfilter calls, without its argument handling; the same values."""
+    if _linear_filter is None:  # another scipy layout (see the import)
+        return lfilter(b, a, x, zi=zi)
+    return _linear_filter(b, a, x, -1, zi)
+
+
 class CarriedFir:
     """An FIR filter whose state is carried between chunks: ``f(x)`` filters the next chunk.
 
@@ -131,6 +139,32 @@ class CarriedFir:
         return y
 
 
+def fir_section(b: np.ndarray) -> np.ndarray:
+    """An FIR of at most three taps as one second-order section, ``[b0, b1, b2, 1, 0, 0]``.
+
+    Appended to a cascade (:class:`CarriedSos`, with a zero state row), it filters the cascade's
+    output as :class:`CarriedFir` (lfilter) would, in the same compiled loop as the cascade: one call
+    instead of a few vector operations per chunk. The values are the same: for the input ``x_k`` the
+    section gives ``b0 x_k + ((b1 x_{k-1} - 0 y_{k-1}) + (b2 x_{k-2} - 0 y_{k-2}))`` (its recursion,
+    :func:`scipy.signal.sosfilt`'s loop), lfilter ``(b2 x_{k-2} + b1 x_{k-1}) + b0 x_k``: subtracting a
+    zero leaves a non-zero value as it is and IEEE addition commutes, so only the sign of an exact
+    zero may differ (and a non-finite value, ``0 * inf``, becomes NaN: the inputs are finite and stay
+    far below overflow). A consumer that cannot tell ``-0.0`` from ``0.0`` sees the same outputs.
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        FIR coefficients, one to three; ``b[k]`` weighs the input ``k`` samples back.
+    """
+    b = np.asarray(b, dtype=float)
+    if not 1 <= len(b) <= 3:
+        raise ValueError("a section holds an FIR of one to three taps")
+    section = np.zeros(6)
+    section[: len(b)] = b
+    section[3] = 1.0
+    return section
+
+
 class CarriedSos:
     """``scipy.signal.sosfilt`` with its state carried between chunks: ``f(x)`` filters the next chunk.
 
@@ -160,18 +194,24 @@ class CarriedSos:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The next chunk, filtered (as long as ``x``, at least one sample)."""
-        if self.zi is None:
-            self.zi = np.ascontiguousarray(self.zi_unit * x[0])[np.newaxis]
-        if _sosfilt_in_place is None:  # another scipy layout (see the import)
-            y, zi = sosfilt(self.sos, x, zi=self.zi[0])
-            self.zi = np.ascontiguousarray(zi)[np.newaxis]
-            return y
         y = np.array(x, dtype=float, order="C", ndmin=2)  # a copy: filtered in place
-        _sosfilt_in_place(self.sos, y, self.zi)
+        self.in_place(y)
         return y[0]
+
+    def in_place(self, y: np.ndarray) -> None:
+        """Filter the next chunk where it is: ``y`` of shape ``(1, n)``, C-contiguous float64 (a
+        slice of a caller's buffer: no copy), ``n >= 1``."""
+        if self.zi is None:
+            self.zi = np.ascontiguousarray(self.zi_unit * y[0, 0])[np.newaxis]
+        if _sosfilt_in_place is None:  # another scipy layout (see the import)
+            y[0], zi = sosfilt(self.sos, y[0], zi=self.zi[0])
+            self.zi = np.ascontiguousarray(zi)[np.newaxis]
+            return
+        _sosfilt_in_place(self.sos, y, self.zi)
 
 
 EPS = float(np.finfo(float).eps)
+_ZERO = np.array(0.0)
 
 #: How far (in units of the machine epsilon, times the number of inputs summed and their total)
 #: a running-sum mean may lie from the sequential one (:class:`CarriedMeanThreshold`): about a
@@ -226,6 +266,9 @@ class CarriedMeanThreshold:
         self.c = float(b[0])  # the product lfilter forms, x * b[i], is the same for every tap
         self.k = float(k)
         self.kc = self.k * self.c
+        # numpy operands as 0-d arrays: the same float64 operation as with a Python float, without
+        # converting the scalar at each call
+        self.kc_array = np.array(self.kc)
         self.reset()
 
     def reset(self) -> None:
@@ -247,11 +290,11 @@ class CarriedMeanThreshold:
             return np.zeros(m, dtype=bool)
         unsure: Iterable[int]
         if self.kc * total < 1e308:
-            d = late - self.kc * (sums[n:] - sums[:-n])
+            d = late - self.kc_array * (sums[n:] - sums[:-n])
             bound = MEAN_SLACK * (m + n + 2) * EPS * self.kc * total + 1e-310
-            above = d > bound
             if np.minimum.reduce(np.abs(d)) > bound:
-                return above
+                return d > _ZERO  # every |d| exceeds the bound: d > bound where d > 0
+            above = d > bound
             unsure = np.flatnonzero(np.abs(d) <= bound).tolist()
         else:  # k times a sum may overflow: no bound holds
             above, unsure = np.zeros(m, dtype=bool), range(m)

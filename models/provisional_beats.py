@@ -60,10 +60,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, lfilter, sosfilt_zi
+from scipy.signal import butter, sosfilt_zi
 
 from .beats import PPG_PEAK_FIT_S, parabolic_offset, refine_peaks_lsq
-from .carried_filters import CarriedFir, CarriedMeanThreshold, CarriedSos
+from .carried_filters import (
+    CarriedFir,
+    CarriedMeanThreshold,
+    CarriedSos,
+    fir_section,
+    linear_filter,
+    sequential_fir,
+)
 
 
 @dataclass
@@ -105,13 +112,22 @@ def _boxcar(n: int) -> np.ndarray:
 
 
 _GRADIENT = np.array([0.5, 0.0, -0.5])  # numpy.gradient's centred difference, one sample late
+_HALF = np.array(0.5)  # a 0-d operand: the float64 product of 0.5, without converting a Python float per call
+_ZERO = np.array(0.0)
 
 
 @lru_cache(maxsize=16)
 def _ecg_filters(fs: float):
+    """The high-pass (sections, steady state), the moving average, and the cleaning cascade: the
+    high-pass with the average as one more section where it has at most 3 taps (below 200 Hz;
+    :func:`.carried_filters.fir_section`), else None."""
     hp = butter(5, 0.5, btype="highpass", output="sos", fs=fs)
     ma_n = int(fs / 50) if fs >= 100 else 2  # neurokit2's "powerline" moving average, as beats.ecg_clean
-    return hp, sosfilt_zi(hp), _boxcar(ma_n)
+    hp_zi, ma = sosfilt_zi(hp), _boxcar(ma_n)
+    cascade = None
+    if ma_n <= 3:  # the average starts from zeros, as CarriedFir's state: a zero state row
+        cascade = (np.vstack((hp, fir_section(ma))), np.vstack((hp_zi, np.zeros(2))))
+    return hp, hp_zi, ma, cascade
 
 
 @lru_cache(maxsize=16)
@@ -129,23 +145,37 @@ def _most_prominent_peak(x: list[float]) -> int | None:
     (a flat top counts at its middle, rounded down); its prominence is its height above the higher
     of the lowest samples between it and a higher sample (or the edge) on either side. Written
     out for the few dozen samples of one complex, where ``find_peaks``'s argument handling costs
-    more than the search (``tests/models/test_provisional_beats.py`` compares the two).
+    more than the search (``tests/models/test_provisional_beats.py`` compares the two). A lone
+    maximum needs no prominence, and one whose height above the lowest sample (a bound on its
+    prominence) does not exceed the best so far cannot win.
     """
     n = len(x)
+    if n < 3:
+        return None
+    peaks = []
+    a, b = x[0], x[1]
+    for i in range(2, n):  # b = x[i - 1], a maximum if higher than a and not lower than c
+        c = x[i]
+        if a < b >= c:
+            if b == c:  # a flat top: a maximum if the first different sample after it is lower
+                ahead = i
+                while ahead < n - 1 and x[ahead] == b:
+                    ahead += 1
+                if x[ahead] < b:
+                    peaks.append((i - 1 + ahead - 1) // 2)
+            else:
+                peaks.append(i - 1)
+        a, b = b, c
+    if len(peaks) < 2:
+        return peaks[0] if peaks else None
+    floor = min(x)
     best, best_prominence = None, -math.inf
-    i = 1
-    while i < n - 1:
-        if x[i - 1] < x[i]:
-            ahead = i + 1
-            while ahead < n - 1 and x[ahead] == x[i]:
-                ahead += 1
-            if x[ahead] < x[i]:
-                peak = (i + ahead - 1) // 2
-                prominence = _prominence(x, peak)
-                if prominence > best_prominence:
-                    best, best_prominence = peak, prominence
-                i = ahead
-        i += 1
+    for peak in peaks:
+        if x[peak] - floor <= best_prominence:  # its prominence is at most that: it cannot win
+            continue
+        prominence = _prominence(x, peak)
+        if prominence > best_prominence:
+            best, best_prominence = peak, prominence
     return best
 
 
@@ -166,8 +196,25 @@ def _prominence(x: list[float], peak: int) -> float:
     return top - max(left_min, right_min)
 
 
+def _round_us(t: float) -> float:
+    """``numpy.round(t, 6)`` for one finite float, the same bits: numpy multiplies by ``1e6``, rounds
+    half to even (``rint``) and divides by ``1e6``; Python's ``round`` rounds half to even exactly, and
+    a zero keeps the sign of ``t`` as ``rint`` does."""
+    r = round(t * 1e6)
+    return r / 1e6 if r else math.copysign(0.0, t)
+
+
+def regular_time(t0: float, rate: float, i: int) -> float:
+    """Session time of sample ``i`` of a regular chunk starting at ``t0``: ``t0 + i / rate``, the
+    operations of :meth:`.sensors.chunk.Chunk.sample_times` (``t0 + arange(n) / rate``), so the same bits."""
+    return t0 + i / rate
+
+
 #: How many recent beats keep their confirmation time when nobody pops them.
 CONFIRMED_MEMORY = 4096
+
+#: Samples the cleaned-signal buffer holds before it is compacted (at least twice what is kept)
+BUFFER = 4096
 
 
 class _WaveDetector:
@@ -199,18 +246,47 @@ class _WaveDetector:
     def _reset(self) -> None:
         self._reset_filters()
         self.n = 0  # samples seen in the segment
-        self.base = 0  # segment index of clean[0] / t[0]
-        self.clean = np.empty(0)
-        self.t = np.empty(0)
+        self.base = 0  # segment index of the oldest sample kept (clean[0])
+        # the cleaned samples kept, buf[0, lo:hi] (segment indices base to n), filtered in place where
+        # they arrive; the two before lo are zeros at a segment's start (the gradient's initial state)
+        self._buf = np.zeros((1, max(BUFFER, 2 * self.keep + 2)))
+        self._lo = self._hi = 2
+        #: each chunk still kept: (segment index of its first sample, t0, rate, None) for a regular
+        #: chunk (times computed when read, :func:`regular_time`), (index, 0, 0, times) otherwise
+        self._times: deque[tuple[int, float, float, np.ndarray | None]] = deque()
         self.wave_beg: int | None = None  # segment index where the open wave began (feature time)
         self.above = False  # the feature was above the threshold at the last sample
         self.last_peak = -(10**9)
 
+    @property
+    def clean(self) -> np.ndarray:
+        """The cleaned samples kept (segment indices :attr:`base` to :attr:`n`), a view."""
+        return self._buf[0, self._lo : self._hi]
+
+    def _time(self, k: int) -> float:
+        """Session time of the sample with segment index ``k`` (kept)."""
+        for first, t0, rate, times in reversed(self._times):
+            if k >= first:
+                return regular_time(t0, rate, k - first) if times is None else float(times[k - first])
+        raise IndexError(k)  # pragma: no cover - the caller reads kept samples only
+
+    def _room(self, m: int) -> None:
+        """Room for ``m`` more samples at the buffer's end: the kept ones (and the two before) moved
+        to its start, into a larger buffer if need be."""
+        lo, hi = self._lo, self._hi
+        if hi + m <= self._buf.shape[1]:
+            return
+        kept = hi - lo + 2
+        buf = np.empty((1, max(self._buf.shape[1], 2 * (kept + m))))
+        buf[0, :kept] = self._buf[0, lo - 2 : hi]
+        self._buf, self._lo, self._hi = buf, 2, kept
+
     def _reset_filters(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
-        """Cleaned signal and "feature above threshold" for the new samples."""
+    def _filter(self, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """Clean the new samples in place (``y``: shape ``(1, m)``, the buffer's newest ``m``, which
+        follow the samples kept before them); return "feature above threshold" for them."""
         raise NotImplementedError
 
     def _accept(self, length: int) -> bool:  # pragma: no cover - abstract
@@ -229,60 +305,85 @@ class _WaveDetector:
         :meth:`end_segment`, so the caller ends the segment at a hole (as
         :class:`.provisional_heart.ProvisionalHeart` and :class:`.beat_track.BeatTrack` do).
         """
+        return self._push(values, 0.0, 0.0, np.array(times, dtype=float))  # a copy: kept for the beats
+
+    def push_regular(self, values: np.ndarray, t0: float, rate: float) -> list[float]:
+        """:meth:`push` for the samples of a regular chunk: sample ``i`` at ``t0 + i / rate``, as
+        :meth:`.sensors.chunk.Chunk.sample_times` gives it (the same beats, without the times array)."""
+        return self._push(values, float(t0), float(rate), None)
+
+    def _push(self, values: np.ndarray, t0: float, rate: float, times: np.ndarray | None) -> list[float]:
         x = np.asarray(values, dtype=float)
-        if not len(x):
+        m = len(x)
+        if not m:
             return []
-        times = np.asarray(times, dtype=float).round(6)  # as the final detector (1-us rounding)
-        clean, above = self._filter(x)
         first = self.n
-        self.n += len(x)
-        self.clean = np.concatenate((self.clean, clean))
-        self.t = np.concatenate((self.t, times))
+        n = self.n = first + m
+        # times are rounded to 1 us as the final detector's, but only the few a beat reads (_round_us)
+        self._times.append((first, t0, rate, times))
+        self._room(m)
+        hi = self._hi
+        y = self._buf[:, hi : hi + m]
+        y[0] = x
+        self._hi = hi + m
+        above = self._filter(y).tobytes()
         beats: list[float] = []
-        # only the samples where the comparison flips matter: walk them in sample order; the
-        # comparison alternates, so the first flip rises where the last chunk ended below
-        flips = [first + e + 1 for e in (above[1:] != above[:-1]).nonzero()[0].tolist()]
-        if bool(above[0]) != self.above:
-            flips.insert(0, first)
+        # only the samples where the comparison flips matter: walk them in sample order (found in
+        # the comparison's bytes, 0 or 1 each, from where the last chunk ended)
+        flips = []
+        state = self.above
+        at = above.find(b"\0" if state else b"\1")
+        while at >= 0:
+            flips.append(first + at)
+            state = not state
+            at = above.find(b"\0" if state else b"\1", at + 1)
         rising = not self.above
-        self.above ^= len(flips) % 2 == 1
-        for at in (*flips, self.n):
-            if self.wave_beg is not None and self.wave_beg + self.max_wave < at:
-                self._close(self.wave_beg + self.max_wave, beats)  # capped: the look-ahead stays bounded
-            if at == self.n:
+        self.above = state
+        flips.append(n)
+        beg, cap = self.wave_beg, self.max_wave
+        for at in flips:
+            if beg is not None and beg + cap < at:
+                self._close(beg, beg + cap, beats)  # capped: the look-ahead stays bounded
+                beg = None
+            if at == n:
                 break
             if rising:
-                if self.wave_beg is None and at >= self.warmup:
-                    self.wave_beg = at - 1  # neurokit2: the last sample below the threshold
-            elif self.wave_beg is not None:
-                self._close(at, beats)
+                if beg is None and at >= self.warmup:
+                    beg = at - 1  # neurokit2: the last sample below the threshold
+            elif beg is not None:
+                self._close(beg, at, beats)
+                beg = None
             rising = not rising
+        self.wave_beg = beg
         if beats:
-            newest = float(times[-1])
+            newest = _round_us(self._time(n - 1))
+            confirmed = self.confirmed_at
             for b in beats:
-                self.confirmed_at[b] = newest
-        while len(self.confirmed_at) > CONFIRMED_MEMORY:  # nobody pops them on the live path
-            del self.confirmed_at[next(iter(self.confirmed_at))]
-        drop = max(0, len(self.clean) - self.keep)
-        if self.wave_beg is not None:
-            drop = min(drop, max(0, self.wave_beg - self.feature_delay - 2 - self.base))
-        if drop:
-            self.clean, self.t = self.clean[drop:], self.t[drop:]
+                confirmed[b] = newest
+            while len(confirmed) > CONFIRMED_MEMORY:  # nobody pops them on the live path
+                del confirmed[next(iter(confirmed))]
+        drop = n - self.base - self.keep
+        if drop > 0 and beg is not None:
+            drop = min(drop, beg - self.feature_delay - 2 - self.base)
+        if drop > 0:
             self.base += drop
+            self._lo += drop
+            chunks = self._times
+            while len(chunks) > 1 and chunks[1][0] <= self.base:
+                chunks.popleft()  # every sample of the oldest chunk is dropped
         return beats
 
-    def _close(self, end: int, beats: list[float]) -> None:
-        """The open wave ends: its last sample above the threshold is segment index ``end - 1``."""
-        beg, self.wave_beg = self.wave_beg, None
-        assert beg is not None
+    def _close(self, beg: int, end: int, beats: list[float]) -> None:
+        """The wave open since segment index ``beg`` ends: its last sample above the threshold is
+        segment index ``end - 1``."""
         if not self._accept(end - 1 - beg):  # neurokit2: end = the last sample above threshold
             return
-        lo = max(beg - self.feature_delay, self.base)
-        hi = end - 1 - self.feature_delay
-        data = self.clean[lo - self.base : hi - self.base]
-        if len(data) < 3:
+        base, delay = self.base, self.feature_delay
+        lo = max(beg - delay, base)
+        hi = end - 1 - delay
+        if hi - lo < 3:  # fewer than 3 samples (the buffer holds them all: hi <= n - 1 - delay)
             return
-        values = data.tolist()
+        values = self._buf[0, self._lo + lo - base : self._lo + hi - base].tolist()
         top = _most_prominent_peak(values)
         if top is None:
             return
@@ -294,12 +395,12 @@ class _WaveDetector:
         # harmless); the fraction is split off before the buffer offset enters, so where the buffer
         # starts (which depends on the chunking) cannot change a bit of the result
         # (a local maximum is never the first or last sample: its neighbours are in values)
-        shift = self._refine(peak - self.base, values[top - 1 : top + 2]) - self.clean_delay
+        shift = self._refine(peak - base, values[top - 1 : top + 2]) - self.clean_delay
         whole = math.floor(shift)
-        k = peak + whole - self.base
-        if k < 0 or k + 1 >= len(self.t):  # pragma: no cover - the buffer keeps 2 s before a wave
+        k = peak + whole - base
+        if k < 0 or k + 1 >= self.n - base:  # pragma: no cover - the buffer keeps 2 s before a wave
             return
-        t0, t1 = self.t[k : k + 2].tolist()
+        t0, t1 = _round_us(self._time(base + k)), _round_us(self._time(base + k + 1))
         beats.append(t0 + (t1 - t0) * (shift - whole))
 
     def end_segment(self) -> list[float]:
@@ -334,8 +435,12 @@ class StreamingEcgDetector(_WaveDetector):
 
     def __init__(self, fs: float, options: StreamingEcgOptions | None = None) -> None:
         o = self.o = options or StreamingEcgOptions()
-        hp, hp_zi, self.ma = _ecg_filters(float(fs))
-        self.f_hp = CarriedSos(hp, hp_zi)
+        hp, hp_zi, self.ma, cascade = _ecg_filters(float(fs))
+        # the high-pass and the moving average: one cascade where the average fits a section (its
+        # outputs differ at most in the sign of an exact zero, which no comparison, gradient
+        # magnitude or vertex below can tell), else the average after the high-pass
+        self.f_hp = CarriedSos(*(cascade or (hp, hp_zi)))
+        self.f_ma = None if cascade else CarriedFir(self.ma)
         self.smooth = _boxcar(max(1, int(np.rint(o.smooth_s * fs))))
         self.avg = _boxcar(max(1, int(np.rint(o.avg_s * fs))))
         self.clean_delay = (len(self.ma) - 1) / 2.0
@@ -344,22 +449,30 @@ class StreamingEcgDetector(_WaveDetector):
         self.lookahead = min(len(self.avg) - 1, int(np.rint(o.avg_lookahead_s * fs)))
         # gradient (centred difference: 1 sample), the boxcar (half its length), the delay line
         self.feature_delay = int(round(1 + (len(self.smooth) - 1) / 2.0)) + self.lookahead
-        self.f_ma, self.f_grad = CarriedFir(self.ma), CarriedFir(_GRADIENT)
-        self.f_smooth = CarriedFir(self.smooth)
         # the smoothed gradient, lookahead samples late, above 1.5 x its average
         self.f_above = CarriedMeanThreshold(self.avg, o.grad_threshold, self.lookahead)
-        self._filters = (self.f_hp, self.f_ma, self.f_grad, self.f_smooth, self.f_above)
+        self._filters = tuple(f for f in (self.f_hp, self.f_ma, self.f_above) if f is not None)
         super().__init__(fs, o.min_delay_s, o.max_qrs_s, o.warmup_s)
 
     def _reset_filters(self) -> None:
         for f in self._filters:
             f.reset()
+        self.zi_smooth = np.zeros(len(self.smooth) - 1)  # the smoothing boxcar's lfilter state
         self.qrs_lens: deque[int] = deque()
         self.qrs_sum = 0  # of qrs_lens: integers, so the running sum is exact
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        clean = self.f_ma(self.f_hp(x))
-        return clean, self.f_above(self.f_smooth(np.abs(self.f_grad(clean))))
+    def _filter(self, y: np.ndarray) -> np.ndarray:
+        self.f_hp.in_place(y)
+        if self.f_ma is not None:
+            y[0] = self.f_ma(y[0])
+        # the centred difference (CarriedFir(_GRADIENT): 0.5 x[k] - 0.5 x[k-2], the product taken
+        # once) read from the buffer, which holds the segment's two cleaned samples before the chunk
+        # (it keeps 2 s), or the two zeros before its start (the filter's initial state)
+        hi = self._hi
+        half = _HALF * self._buf[0, hi - y.shape[1] - 2 : hi]
+        grad = np.abs(half[2:] - half[:-2])
+        smooth, self.zi_smooth = sequential_fir(self.smooth, grad, self.zi_smooth)
+        return self.f_above(smooth)
 
     def _accept(self, length: int) -> bool:
         self.qrs_lens.append(length)
@@ -389,6 +502,9 @@ class StreamingPpgDetector(_WaveDetector):
         self.ma_peak = _boxcar(max(1, int(np.rint(o.peak_s * fs))))
         self.ma_beat = _boxcar(max(1, int(np.rint(o.beat_s * fs))))
         self.alpha = 1.0 - np.exp(-1.0 / (o.mean_tau_s * fs))
+        # the running mean's lfilter coefficients and the offset's factor, as arrays once
+        self.mean_b, self.mean_a = np.array([self.alpha]), np.array([1.0, self.alpha - 1.0])
+        self.offset = np.array(o.beat_offset)
         self.lookahead = min(len(self.ma_beat) - 1, int(np.rint(o.beat_lookahead_s * fs)))
         self.delay_line = np.zeros(self.lookahead + 1)
         self.delay_line[-1] = 1.0
@@ -403,16 +519,17 @@ class StreamingPpgDetector(_WaveDetector):
             f.reset()
         self.zi_mean: np.ndarray | None = None
 
-    def _filter(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        clean = self.f_bp(x)
-        sqrd = np.maximum(clean, 0.0) ** 2
+    def _filter(self, y: np.ndarray) -> np.ndarray:
+        self.f_bp.in_place(y)
+        clean = y[0]
+        sqrd = np.square(np.maximum(clean, _ZERO))  # ``** 2`` is numpy's square
         peak, beat = self.f_peak(sqrd), self.f_beat(sqrd)
         if self.zi_mean is None:
             self.zi_mean = np.array([(1.0 - self.alpha) * sqrd[0]])
-        mean, self.zi_mean = lfilter([self.alpha], [1.0, self.alpha - 1.0], sqrd, zi=self.zi_mean)
+        mean, self.zi_mean = linear_filter(self.mean_b, self.mean_a, sqrd, self.zi_mean)
         if self.lookahead:
             peak = self.f_delay(peak)
-        return clean, peak > beat + self.o.beat_offset * mean
+        return peak > beat + self.offset * mean
 
     def _accept(self, length: int) -> bool:
         return length >= len(self.ma_peak)  # Elgendi's threshold 2: a wave as long as the peak average

@@ -46,7 +46,7 @@ from ..sensors.chunk import Chunk, StreamInfo, StreamKind
 from .config import PipelineConfig
 from .heart import DEVICE_HR, HeartOptions
 from .hrv import TimeDomainWindow
-from .provisional_beats import StreamingEcgDetector, StreamingPpgDetector
+from .provisional_beats import StreamingEcgDetector, StreamingPpgDetector, regular_time
 
 BEAT_KINDS = {"rr": StreamKind.RR, "ecg": StreamKind.ECG, "ppg": StreamKind.PPG}
 
@@ -63,6 +63,7 @@ class _BeatSource:
 
     def __init__(self, kind: StreamKind, rate: float | None) -> None:
         self.kind = kind
+        self.name = kind.value  # the values' beat_source / heart_source (an enum's value is a slow property)
         self.detector: StreamingEcgDetector | StreamingPpgDetector | None = None
         if kind == StreamKind.ECG:
             self.detector = StreamingEcgDetector(float(rate))
@@ -131,6 +132,8 @@ class ProvisionalHeart:
             return []
         contact_lost = chunk.meta.get("contact") is False
         raw = self._rr(src, chunk, contact_lost) if src.detector is None else self._signal(src, chunk, contact_lost)
+        if not raw:
+            return []
         used: list[tuple[float, float | None]] = []
         for t in raw:
             hr = self._beat(src, t)
@@ -138,7 +141,7 @@ class ProvisionalHeart:
                 used.append((t, hr))
         if not used:
             return []
-        return [self._values(used, src.kind)]
+        return [self._values(used, src)]
 
     def _rr(self, src: _BeatSource, chunk: Chunk, contact_lost: bool) -> list[float]:
         """Beat times from device intervals, rebuilt as :class:`.beat_track.BeatTrack` does."""
@@ -164,10 +167,19 @@ class ProvisionalHeart:
         """Beats of an ECG/PPG chunk; a dropout, lost contact or missing samples end the run."""
         det = src.detector
         assert det is not None
-        times = chunk.sample_times()
-        n = len(times)
-        vals = np.asarray(chunk.values, dtype=float).reshape(n, -1)[:, 0] if n else np.empty(0)
-        first = float(times[0]) if n else math.nan
+        # a regular chunk's sample times are not made: the detector computes the few it reads as
+        # Chunk.sample_times would (push_regular, regular_time)
+        t0 = chunk.t0
+        times = None if t0 is not None else chunk.sample_times()
+        if times is None:
+            t0, rate = float(t0), float(chunk.stream.rate)  # type: ignore[arg-type]
+            n = len(chunk.values)
+        else:
+            n = len(times)
+        vals = np.asarray(chunk.values, dtype=float)
+        if vals.ndim != 1 or len(vals) != n:  # several channels: the first
+            vals = vals.reshape(n, -1)[:, 0] if n else np.empty(0)
+        first = (regular_time(t0, rate, 0) if times is None else float(times[0])) if n else math.nan
         if self.gate_s and n and self._gated(src, first):
             if not src.gated:
                 det.end_segment()
@@ -188,6 +200,8 @@ class ProvisionalHeart:
         # one sum tells that every sample is finite (a NaN or an infinity makes it non-finite); only
         # if it is not (a hole, or an overflowing sum of finite samples) are the samples checked
         if not math.isfinite(np.add.reduce(vals)):
+            if times is None:
+                times = chunk.sample_times()
             good = np.isfinite(vals)
             while not good.all():  # a hole of missing samples ends the segment; restart after it
                 first_bad = int(np.argmin(good))
@@ -195,49 +209,64 @@ class ProvisionalHeart:
                 src.end_run()
                 last_bad = len(good) - int(np.argmin(good[::-1]))
                 vals, times, good = vals[last_bad:], times[last_bad:], good[last_bad:]
-        beats += det.push(vals, times)
-        if len(times):
-            src.last_sample_t = float(times[-1])
-        return beats
+        if times is None:
+            pushed = det.push_regular(vals, t0, rate)
+            src.last_sample_t = regular_time(t0, rate, n - 1)
+        else:
+            pushed = det.push(vals, times)
+            if len(times):
+                src.last_sample_t = float(times[-1])
+        if beats:
+            beats += pushed
+            return beats
+        return pushed
 
     def _gated(self, src: _BeatSource, t: float) -> bool:
         """A better-ranked source gave a beat within ``gate_s`` before ``t`` (module docstring)."""
-        return any(s.newest_beat >= t - self.gate_s for s in src.better)
+        return bool(src.better) and any(s.newest_beat >= t - self.gate_s for s in src.better)
 
     # ------------------------------------------------------------------ beats
     def _beat(self, src: _BeatSource, t: float) -> float | None | bool:
         """Use one raw beat of ``src``; its instantaneous HR (None: first of a run), False if not used."""
-        if src.last_beat is not None and t - src.last_beat > self.o.gap_s:
-            src.end_run()  # no beat for gap_s: a new run
-        if src.last_beat is not None and t - src.last_beat < self.o.min_rr_s:
-            return False  # > 240 bpm: dropped, as the final track does
+        o = self.o
+        if src.last_beat is not None:
+            if t - src.last_beat > o.gap_s:
+                src.end_run()  # no beat for gap_s: a new run
+            elif t - src.last_beat < o.min_rr_s:
+                return False  # > 240 bpm: dropped, as the final track does
         src.last_beat = t
-        src.newest_beat = max(src.newest_beat, t)
-        src.live_until = t + self.o.gap_s
-        if any(s.live_until >= t for s in src.better):
+        if t > src.newest_beat:
+            src.newest_beat = t
+        src.live_until = t + o.gap_s
+        if src.better and any(s.live_until >= t for s in src.better):
             return False  # a better source has beats here
-        if self.prev is not None and t <= self.prev[0]:
+        prev = self.prev
+        if prev is not None and t <= prev[0]:
             return False  # already covered by another source's beats (the window is in time order)
         rr = None
-        if self.prev is not None and self.prev[1:] == (src.kind, src.run):
-            rr = (t - self.prev[0]) * 1000.0
+        if prev is not None and prev[1] == src.kind and prev[2] == src.run:
+            rr = (t - prev[0]) * 1000.0
         self.prev = (t, src.kind, src.run)
         self.window.add(t, rr)
         return None if rr is None else 60000.0 / rr
 
-    def _values(self, used: list[tuple[float, float | None]], kind: StreamKind) -> dict[str, Any]:
-        t = used[-1][0]
-        self.window.expire(t - self.window_s)
-        out: dict[str, Any] = {
-            "participant": self.participant, "t": t, "hr_inst_bpm": used[-1][1], "hr_bpm": None,
-            "heart_source": None, "beat_times": [b for b, _ in used], "beat_hr_bpm": [h for _, h in used],
-            "beat_source": kind.value,
-        }
+    def _values(self, used: list[tuple[float, float | None]], src: _BeatSource) -> dict[str, Any]:
+        t, hr_inst = used[-1]
         w = self.window
-        coverage = min(1.0, w.covered_ms / 1000.0 / self.window_s) if len(w) else 0.0
-        if coverage >= self.o.min_coverage and len(w) >= 3:
+        w.expire(t - self.window_s)
+        if len(used) == 1:
+            beat_times, beat_hr = [t], [hr_inst]
+        else:
+            beat_times, beat_hr = [b for b, _ in used], [h for _, h in used]
+        out: dict[str, Any] = {
+            "participant": self.participant, "t": t, "hr_inst_bpm": hr_inst, "hr_bpm": None,
+            "heart_source": None, "beat_times": beat_times, "beat_hr_bpm": beat_hr, "beat_source": src.name,
+        }
+        n = len(w)
+        coverage = min(1.0, w.covered_ms / 1000.0 / self.window_s) if n else 0.0
+        if coverage >= self.o.min_coverage and n >= 3:
             out["hr_bpm"] = w.hr_bpm()
-            out["heart_source"] = kind.value
+            out["heart_source"] = src.name
         elif self.has_hr:
             self._device_fill(t, out)
         return out

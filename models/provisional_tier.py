@@ -121,7 +121,8 @@ class ProvisionalTier:
             if not times and v.get("hr_inst_bpm") is not None:  # device HR: no beats, one sample
                 self._add_beat_hr(float(v["t"]), float(v["hr_inst_bpm"]))
             t = float(v["t"])
-            self._newest_t = max(self._newest_t, t)
+            if t > self._newest_t:
+                self._newest_t = t
             # kept for zone_events' seconds too, which start up to MAX_AHEAD_S back
             self._forget_until(t - HR_MEDIAN_S - self.MAX_AHEAD_S)
             self._peek(v, self.beat_hr_between(t - HR_MEDIAN_S, t))
@@ -265,6 +266,8 @@ class ProvisionalTier:
     def _forget_until(self, t0: float) -> None:
         """Forget the beat-level HR of the beats at or before ``t0``."""
         if self._in_order:  # they are a prefix
+            if not self._beat_t or self._beat_t[0] > t0:
+                return  # nothing that old: the oldest beat is newer
             k = bisect_right(self._beat_t, t0)
             del self._beat_t[:k], self._beat_h[:k]
             self._dropped += k
@@ -310,9 +313,11 @@ class ProvisionalTier:
         return out
 
     def _peek(self, v: dict[str, Any], recent_hr: list[float]) -> None:
-        row = self.person.last_row
-        row_t = row["t_s"] if row is not None else 0
-        newer = {k: x for k, (t, x) in self._early.items() if t > row_t}
+        newer: dict[str, Any] = {}
+        if self._early:  # only early columns can be newer than the newest final row
+            row = self.person.last_row
+            row_t = row["t_s"] if row is not None else 0
+            newer = {k: x for k, (t, x) in self._early.items() if t > row_t}
         peek = self.person.peek_arousal(median(recent_hr) if recent_hr else None, newer)
         if peek is not None:
             v.update(peek)

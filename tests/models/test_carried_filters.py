@@ -206,3 +206,52 @@ def test_mean_threshold_takes_only_a_positive_boxcar_and_a_lag_within_it():
         CarriedMeanThreshold(BOXCAR, -1.0, 1)
     with pytest.raises(ValueError):
         CarriedMeanThreshold(BOXCAR, 1.5, len(BOXCAR))
+
+
+SECTION_FIRS = ["2-sample average", "3-sample average", "centred difference", "newest minus oldest", "negated pair",
+                "newest sample"]
+
+
+@pytest.mark.parametrize("name", SECTION_FIRS)
+@settings(max_examples=15, deadline=None)
+@given(cuts=CUTS)
+def test_a_short_fir_as_one_more_section_gives_the_cascade_then_the_fir(name, cuts):
+    """The high-pass and an FIR of at most 3 taps in one cascade: CarriedSos, then CarriedFir, the same
+    values (``array_equal``: an exact zero's sign may differ) for any chunking and after a reset."""
+    from coregulate.models.carried_filters import fir_section
+
+    b = FIRS[name]
+    sos = butter(5, 0.5, btype="highpass", output="sos", fs=130.0)
+    zi = sosfilt_zi(sos)
+    fused = CarriedSos(np.vstack((sos, fir_section(b))), np.vstack((zi, np.zeros(2))))
+    hp, fir = CarriedSos(sos, zi), CarriedFir(b)
+    apart = np.concatenate([fir(hp(x)) for x in _chunks(cuts)])
+    assert np.array_equal(_carried(fused, cuts), apart)
+    fused.reset()
+    hp.reset()
+    fir.reset()
+    assert np.array_equal(fused(SIGNAL[700:]), fir(hp(SIGNAL[700:])))
+
+
+def test_fir_section_takes_one_to_three_taps():
+    from coregulate.models.carried_filters import fir_section
+
+    assert fir_section(np.full(2, 0.5)).tolist() == [0.5, 0.5, 0.0, 1.0, 0.0, 0.0]
+    for b in (np.zeros(0), np.ones(4) / 4):
+        with pytest.raises(ValueError):
+            fir_section(b)
+
+
+def test_linear_filter_is_lfilter_with_its_state(monkeypatch):
+    """The PPG detector's running mean through lfilter's compiled loop: lfilter's values and state,
+    also through the public function where the loop is not found."""
+    import coregulate.models.carried_filters as cf
+
+    b, a = np.array([0.0015]), np.array([1.0, 0.0015 - 1.0])
+    zi = np.array([0.3])
+    expected = lfilter(b, a, SIGNAL, zi=zi)
+    got = cf.linear_filter(b, a, SIGNAL, zi)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    monkeypatch.setattr(cf, "_linear_filter", None)
+    public = cf.linear_filter(b, a, SIGNAL, zi)
+    assert np.array_equal(public[0], expected[0]) and np.array_equal(public[1], expected[1])

@@ -162,3 +162,74 @@ def test_most_prominent_peak_is_the_one_find_peaks_ranks_first(ints, shape):
     locmax, props = find_peaks(x, prominence=(None, None))
     expected = int(locmax[np.argmax(props["prominences"])]) if len(locmax) else None
     assert _most_prominent_peak(x.tolist()) == expected
+
+
+@pytest.mark.parametrize("fs", [64.0, 130.0, 160.0])
+def test_ecg_moving_average_in_the_high_pass_cascade_gives_the_same_beats(fs, monkeypatch):
+    """Below 200 Hz the cleaning's moving average runs as one more section of the high-pass; the
+    beats and confirmation times are those of the average run after it (CarriedFir), to the bit."""
+    import neurokit2 as nk
+
+    import coregulate.models.provisional_beats as pb
+
+    x = nk.ecg_simulate(duration=60, sampling_rate=fs, heart_rate=75, method="simple", random_state=2) * 1000
+    x[int(30 * fs):int(32 * fs)] = 0.0  # a flat stretch: exact zeros through the filters
+    t = np.arange(len(x)) / fs + 0.1234567
+    fused = pb.StreamingEcgDetector(fs)
+    assert fused.f_ma is None
+    filters = pb._ecg_filters
+    monkeypatch.setattr(pb, "_ecg_filters", lambda f: filters(f)[:3] + (None,))  # no cascade
+    apart = pb.StreamingEcgDetector(fs)
+    assert apart.f_ma is not None
+    for cuts in (range(0, len(x), 73), range(0, len(x), 1)):
+        a, da = _feed(fused, t, x, cuts)
+        b, db = _feed(apart, t, x, cuts)
+        assert len(a) > 50 and a.tolist() == b.tolist() and da.tolist() == db.tolist()
+
+
+def test_round_us_is_numpys_round_to_6_decimals():
+    from coregulate.models.provisional_beats import _round_us
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.standard_normal(20000) * s for s in (1e-6, 1e-3, 1.0, 1e3, 1e6, 1e12)]
+                       + [(np.arange(-2000, 2000) + 0.5) / 1e6, np.arange(3000) / 130.0 + 1000.0,
+                          [0.0, -0.0, 5e-7, -5e-7, 4.9e-7, -4.9e-7, 2.5e-6, 1e300]])
+    got = np.array([_round_us(v) for v in x.tolist()])
+    assert np.array_equal(got.view(np.int64), x.round(6).view(np.int64))  # the same bits, a zero's sign too
+
+
+def test_regular_time_is_chunk_sample_times_to_the_bit():
+    """The detector computes a regular chunk's times where a beat reads them, as Chunk.sample_times does."""
+    from coregulate.models.provisional_beats import regular_time
+    from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
+
+    rng = np.random.default_rng(4)
+    for rate in (130.0, 55.0, 64.0, 256.0, 1000.0 / 7):
+        info = StreamInfo("client", StreamKind.ECG, rate=rate)
+        for t0 in (0.0, -0.0, 3, np.float64(1234.5678), *(rng.random(20) * 10 ** rng.integers(0, 7, 20))):
+            c = Chunk(info, np.zeros(int(rate) + 3), t0=t0)
+            expected = c.sample_times()
+            got = np.array([regular_time(float(t0), float(rate), i) for i in range(len(expected))])
+            assert np.array_equal(got.view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize("buffer", [0, 4096])
+def test_push_regular_and_a_compacted_buffer_give_the_same_beats(buffer, monkeypatch):
+    """Regular chunks without a times array, and a buffer compacted every few chunks (or grown for a
+    long chunk), give the beats and confirmation times of push() with the chunks' sample times."""
+    import coregulate.models.provisional_beats as pb
+
+    monkeypatch.setattr(pb, "BUFFER", buffer)  # 0: the smallest buffer, 2 x what is kept
+    reference = pb.StreamingEcgDetector(130.0)
+    regular = pb.StreamingEcgDetector(130.0)
+    t0 = 1000.0 + 1 / 3
+    for a, b in [(0, 73), (73, 3000), (3000, 3001), *((i, i + 130) for i in range(3001, len(ECG_X), 130))]:
+        x = ECG_X[a:b]
+        start = t0 + a / 130.0
+        expected = reference.push(x, start + np.arange(len(x)) / 130.0)
+        got = regular.push_regular(x, start, 130.0)
+        assert got == expected
+        assert [regular.confirmed_at.pop(k) for k in got] == [reference.confirmed_at.pop(k) for k in expected]
+        if a == 3000:
+            assert regular.end_segment() == reference.end_segment() == []
+    assert len(reference.clean) == len(regular.clean) and np.array_equal(reference.clean, regular.clean)
