@@ -322,8 +322,9 @@ class ToleranceEstimator(RowEstimator):
         self._pending: list[Event] = []
         # peek's answers since the newest update, keyed on its exact inputs (row held: compared by identity)
         self._peeked: tuple[Mapping[str, Any] | None, dict[tuple, dict[str, Any]]] = (None, {})
-        # (row, exertion verdict, its components but hr) of the newest _peek_values (see there)
-        self._peek_row: tuple[Mapping[str, Any], bool, tuple[tuple[str, float | None], ...]] | None = None
+        # (row, exertion verdict, stats, its components but hr, arousal memo) of the newest
+        # _peek_values (_peek_row_parts)
+        self._peek_row: tuple | None = None
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
         if reference is not None:
             self._adopt(reference)
@@ -504,7 +505,9 @@ class ToleranceEstimator(RowEstimator):
         final = row
         if newer:
             row = {**row, **newer}
-        arousal, confidence, _ = self._arousal(self._peek_values(row, hr))
+            arousal, confidence, _ = self._arousal(self._peek_values(row, hr))
+        else:
+            arousal, confidence, _ = self._final_row_arousal(row, hr)
         zone, _ = self._zone_step(arousal, confidence, row, self.low)  # the counters stay as they are
         answer = {"arousal": arousal, "arousal_confidence": confidence if arousal is not None else None,
                   "zone": self.zone, "zone_provisional": zone}
@@ -556,21 +559,45 @@ class ToleranceEstimator(RowEstimator):
     def _peek_values(self, row: Mapping[str, Any], hr: float | None) -> dict[str, float]:
         """Available component values with ``hr`` for the ``hr`` component and the others from
         ``row`` (the quality and exertion rules of :meth:`_values`)."""
-        # the row's part is read once per row (held: compared by identity) and exertion verdict: the
-        # zone peeker and peek ask it for every provisional second with the same newest final row
-        known = self._peek_row
-        if known is None or known[0] is not row or known[1] != self.exerting:
-            poor_heart = row.get("quality") in ("none", "poor") or self.exerting
-            parts = tuple((k, None if k == "hr" else finite_or_none(row.get(k)))
-                          for k, c in COMPONENTS.items() if not (c.heart and poor_heart))
-            known = self._peek_row = (row, self.exerting, parts)
         values: dict[str, float] = {}
-        for k, v in known[2]:
+        for k, v in self._peek_row_parts(row)[3]:
             if k == "hr":
                 v = None if hr is None else finite_or_none(hr)
             if v is not None:
                 values[k] = v
         return values
+
+    def _peek_row_parts(self, row: Mapping[str, Any]) -> tuple:
+        """``(row, exertion verdict, stats, its components but hr, arousal memo)``: the row's part of
+        :meth:`_peek_values`, read once per row, and :meth:`_final_row_arousal`'s answers on it."""
+        # held and compared by identity, with the exertion verdict and the baseline they were read
+        # with: the zone peeker and peek ask for every provisional second with the same newest final row
+        known = self._peek_row
+        if known is None or known[0] is not row or known[1] != self.exerting or known[2] is not self.stats:
+            poor_heart = row.get("quality") in ("none", "poor") or self.exerting
+            parts = tuple((k, None if k == "hr" else finite_or_none(row.get(k)))
+                          for k, c in COMPONENTS.items() if not (c.heart and poor_heart))
+            known = self._peek_row = (row, self.exerting, self.stats, parts, {})
+        return known
+
+    def _final_row_arousal(self, row: Mapping[str, Any], hr: float | None
+                           ) -> tuple[float | None, float, dict[str, float]]:
+        """:meth:`_arousal` of :meth:`_peek_values` ``(row, hr)``, ``row`` a final row as it is.
+
+        :meth:`peek` (without newer columns) and the zone peeker's seconds ask for the same ``hr``
+        on the same newest final row again and again (the HR median of a second's beats is often
+        that of a beat's), so the answers are kept per row, at most ``PEEK_MEMO_SIZE``. The ``zs``
+        dict returned is shared: read it, never change it.
+        """
+        known = self._peek_row_parts(row)
+        memo = known[4]
+        # hr falsy (None, 0.0) is computed as is: 0.0 and -0.0 are one key, but their z differ in sign
+        answer = memo.get(hr) if hr else None
+        if answer is None:
+            answer = self._arousal(self._peek_values(row, hr))
+            if hr and len(memo) < PEEK_MEMO_SIZE:
+                memo[hr] = answer
+        return answer
 
     # ------------------------------------------------------------------ baseline
     def _collect(self, t: int, row: Mapping[str, Any], values: Mapping[str, float]) -> None:
@@ -710,7 +737,8 @@ class ToleranceEstimator(RowEstimator):
 
     def _zone_step(self, a: float | None, confidence: float, row: Mapping[str, Any],
                    low: dict[str, float]) -> tuple[str, tuple[int, int, int, int, int, int]]:
-        """The zone rule of one second, reading the sustain counters and writing none.
+        """The zone rule of one second, reading the sustain counters and writing none
+        (:meth:`_zone_rule` on the estimator's zone and counters).
 
         Returns
         -------
@@ -721,16 +749,24 @@ class ToleranceEstimator(RowEstimator):
             ``bad``, ``above``, ``below``, ``inside_hi``, ``inside_lo``, ``corr_run`` after the second
             (:meth:`_next_zone` keeps them; :meth:`peek` only reads the zone, without copying the estimator).
         """
+        return self._zone_rule(self.zone, (self.bad, self.above, self.below, self.inside_hi, self.inside_lo,
+                                           self.corr_run), a, confidence, row, low)
+
+    def _zone_rule(self, zone: str, counters: tuple[int, int, int, int, int, int], a: float | None,
+                   confidence: float, row: Mapping[str, Any],
+                   low: dict[str, float]) -> tuple[str, tuple[int, int, int, int, int, int]]:
+        """The zone rule of one second from the zone and sustain counters given, not the estimator's:
+        :meth:`_zone_step` passes its own, the provisional zone stepping (:class:`.zone_peek.ZonePeeker`)
+        the ones it carries from second to second. Returns the zone and the counters after it."""
         o = self.o
-        bad, above, below, inside_hi, inside_lo, corr_run = \
-            self.bad, self.above, self.below, self.inside_hi, self.inside_lo, self.corr_run
+        bad, above, below, inside_hi, inside_lo, corr_run = counters
         unusable = a is None or confidence < o.min_confidence or (row.get("quality") in ("none", "poor") and not any(
             finite_or_none(row.get(k)) is not None for k in ("eda_scl_us", "scr_per_min")))
         if unusable:
             bad += 1
-            if self.zone == "unknown" or bad >= o.unknown_after_s:
+            if zone == "unknown" or bad >= o.unknown_after_s:
                 return "unknown", (bad, 0, 0, 0, 0, corr_run)
-            return self.zone, (bad, above, below, inside_hi, inside_lo, corr_run)
+            return zone, (bad, above, below, inside_hi, inside_lo, corr_run)
         bad = 0
         above = above + 1 if a > o.hyper_enter else 0
         below = below + 1 if a < -o.hypo_enter else 0
@@ -738,7 +774,7 @@ class ToleranceEstimator(RowEstimator):
         inside_lo = inside_lo + 1 if a > -o.hypo_exit else 0
         corr_run = corr_run + 1 if low else 0
         counters = (bad, above, below, inside_hi, inside_lo, corr_run)
-        z = self.zone
+        z = zone
         if z == "unknown":
             z = "window"
         if z in ("window",) and above >= o.sustain_s:

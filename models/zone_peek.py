@@ -23,7 +23,6 @@ construction (the same calls in the same order on the same values); a new final 
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Mapping
@@ -62,13 +61,18 @@ class ZonePeeker:
     def __init__(self) -> None:
         self._est: ToleranceEstimator | None = None
         self._row: Mapping[str, Any] | None = None  # the newest final row the seconds follow (held: compared by identity)
-        self._probe: ToleranceEstimator | None = None  # a shallow copy whose zone counters step
         #: per stepped second: (t, hr), with ((channel, value), ...) of the channels stepped at t if any
         self._inputs: list[tuple] = []
-        self._changes: list[Event | None] = []  # per stepped second: the zone change it made
-        #: state after 0, 1, ... stepped seconds: (zone, counters, verdicts, recent windows)
+        #: (index in _inputs, the zone change its second made), in order: changes are rare
+        self._changes: list[tuple[int, Event]] = []
+        #: state after 0, 1, ... stepped seconds: (zone, counters, verdicts, recent windows). Held, not
+        #: copied: a step replaces the verdicts and windows it changes (with new ones), never edits them
         self._states: list[tuple[str, tuple[int, ...], dict[str, float], dict[str, tuple[deque, deque]]]] = []
-        self._low: dict[str, float] = {}  # the corroboration's verdicts after the last stepped second
+        self._zone = "unknown"  # the zone rule's zone and counters after the last stepped second
+        self._counters: tuple[int, ...] = (0, 0, 0, 0, 0, 0)
+        #: the corroboration's verdicts after the last stepped second, in the channels' order
+        #: (tolerance.CORROBORATION's: what the final rule passes on)
+        self._low: dict[str, float] = {}
         self._recent: dict[str, tuple[deque, deque]] = {}  # its recent values, per channel stepped so far
 
     def changes(self, est: ToleranceEstimator, row: Mapping[str, Any] | None,
@@ -105,14 +109,15 @@ class ZonePeeker:
             self._resume(same)
             for second in inputs[same:]:
                 self._step(row, second)
-        return [e for e in self._changes[:len(inputs)] if e is not None]
+        n = len(inputs)
+        return [e for i, e in self._changes if i < n]
 
     def _start(self, est: ToleranceEstimator, row: Mapping[str, Any]) -> None:
         """Forget everything: the final tier moved (a new newest row, so a new estimator state)."""
         self._est, self._row = est, row
-        self._probe = copy.copy(est)  # ints and a str change on the copy; the containers are only read
         self._inputs, self._changes = [], []
-        self._low, self._recent = dict(est.low), {}
+        # est.low is replaced at each final second, never edited, and in the channels' order
+        self._zone, self._counters, self._low, self._recent = est.zone, _counters(est), est.low, {}
         self._states = [self._snapshot()]
 
     @staticmethod
@@ -139,45 +144,41 @@ class ZonePeeker:
         return out
 
     def _snapshot(self) -> tuple[str, tuple[int, ...], dict[str, float], dict[str, tuple[deque, deque]]]:
-        probe = self._probe
-        return (probe.zone, _counters(probe), dict(self._low),
-                {k: (deque(times), deque(values)) for k, (times, values) in self._recent.items()})
+        return self._zone, self._counters, self._low, self._recent
 
     def _resume(self, seconds: int) -> None:
         """Back to the state after the first ``seconds`` stepped seconds (their inputs are unchanged)."""
         if seconds == len(self._inputs):
             return  # the live state is that one
-        del self._inputs[seconds:], self._changes[seconds:], self._states[seconds + 1:]
-        zone, counters, low, recent = self._states[seconds]
-        probe = self._probe
-        probe.zone = zone
-        for name, value in zip(_COUNTERS, counters):
-            setattr(probe, name, value)
-        self._low = dict(low)
-        self._recent = {k: (deque(times), deque(values)) for k, (times, values) in recent.items()}
+        del self._inputs[seconds:], self._states[seconds + 1:]
+        while self._changes and self._changes[-1][0] >= seconds:
+            self._changes.pop()
+        self._zone, self._counters, self._low, self._recent = self._states[seconds]
 
     def _step(self, row: Mapping[str, Any], second: tuple) -> None:
         """One second (``(t, hr)`` or ``(t, hr, channels)``, :meth:`_inputs_of`): the corroborating
-        channels stepped in it, then the zone rule on a copy of the counters."""
+        channels stepped in it, then the zone rule on the counters carried."""
         t, hr = second[0], second[1]
-        est, probe, low = self._est, self._probe, self._low
-        for k, value in second[2] if len(second) > 2 else ():
-            window = self._recent.get(k)
-            if window is None:
-                times, values = est.recent[k]
-                window = self._recent[k] = (deque(times), deque(values))
-            z = est._channel_low(k, window, t, value)
-            if z is None:
-                low.pop(k, None)
-            else:
-                low[k] = z
-        corroborating = {k: low[k] for k in est.recent if k in low} if low else {}
-        arousal, confidence, zs = probe._arousal(probe._peek_values(row, hr))
-        new = probe._next_zone(arousal, confidence, row, corroborating)
-        change = None
-        if new != probe.zone:
-            change = probe._event(t, probe.zone, new, arousal, zs, corroborating, row)
-            probe.zone = new
+        est = self._est
+        if len(second) > 2 and second[2]:
+            # new verdicts and windows: the snapshots hold the old ones
+            low, recent = dict(self._low), dict(self._recent)
+            for k, value in second[2]:
+                times, values = recent.get(k) or est.recent[k]
+                window = recent[k] = (deque(times), deque(values))
+                z = est._channel_low(k, window, t, value)
+                if z is None:
+                    low.pop(k, None)
+                else:
+                    low[k] = z
+            self._low = {k: low[k] for k in est.recent if k in low} if low else {}
+            self._recent = recent
+        low = self._low
+        arousal, confidence, zs = est._final_row_arousal(row, hr)
+        new, self._counters = est._zone_rule(self._zone, self._counters, arousal, confidence, row, low)
+        if new != self._zone:
+            # the event holds its own verdicts (the snapshots share theirs)
+            self._changes.append((len(self._inputs), est._event(t, self._zone, new, arousal, zs, dict(low), row)))
+            self._zone = new
         self._inputs.append(second)
-        self._changes.append(change)
         self._states.append(self._snapshot())

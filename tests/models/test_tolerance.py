@@ -665,3 +665,27 @@ def test_peek_values_reads_each_row_once_and_gives_the_plain_values():
                 assert list(got.items()) == list(plain(est, row, hr).items())
                 asked += 1
     assert asked == len(rows + rows[::3]) * 3 * len(hrs)
+
+
+def test_final_row_arousal_is_the_plain_arousal_of_the_peek_values():
+    """``_final_row_arousal`` keeps its answers per row, exertion verdict and baseline: the same bits
+    as computing them again, through repeated HR values, a verdict and a baseline that change under
+    the same row, and an HR of -0.0 (one key with 0.0, whose z has the other sign)."""
+    import math
+
+    def bits(answer):
+        a, conf, zs = answer
+        return (None if a is None else math.copysign(1.0, a) * abs(a), a, conf,
+                [(k, v, math.copysign(1.0, v)) for k, v in zs.items()])
+
+    est = ToleranceEstimator("client", PipelineConfig())
+    est._adopt({"stats": {"hr": [0.0, 2.0], "ln_rmssd": [3.5, 0.2], "eda_scl_us": [2.0, 0.1]}})
+    rows = [{"t_s": 1, "quality": q, "ln_rmssd": 3.3, "eda_scl_us": eda} for q in ("good", "poor") for eda in (2.4, None)]
+    hrs = (72.5, 0.0, -0.0, None, float("nan"), np.float64(72.5), 72.5, 0.0)
+    for row in rows + rows[::-1]:
+        for exerting in (False, True, False):
+            est.exerting = exerting
+            for hr in hrs:
+                assert bits(est._final_row_arousal(row, hr)) == bits(est._arousal(est._peek_values(row, hr)))
+        est.stats = {**est.stats, "hr": (1.0, 2.0)}  # a new baseline under the same row
+        assert bits(est._final_row_arousal(row, 72.5)) == bits(est._arousal(est._peek_values(row, 72.5)))
