@@ -263,15 +263,47 @@ def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple
     bound : float
         Bound of every component's soft-clipped z.
     """
-    total = sum(COMPONENTS[k].weight for k in baseline_components)
+    # each z as it is: 1 * (z - 0.0) / 1.0 is z, bit for bit
+    a, conf, _ = composite(tuple((k, 1, 0.0, 1.0, COMPONENTS[k].weight) for k in zs), zs,
+                           sum(COMPONENTS[k].weight for k in baseline_components), bound)
+    return a, conf
+
+
+def composite(components: tuple[tuple[str, int, float, float, float], ...], values: Mapping[str, float],
+              total: float, bound: float) -> tuple[float | None, float, dict[str, float]]:
+    """:func:`combine` from the components' values: their z-scores and the composite in one pass.
+
+    Parameters
+    ----------
+    components : tuple of (str, int, float, float, float)
+        ``(component, sign, baseline median, baseline spread, weight)`` of each component with a
+        baseline, in the order of the composite's sums.
+    values : mapping
+        Value of each available component (those not in ``components`` are not read).
+    total : float
+        Weight of the components with a baseline (the denominator of the confidence).
+    bound : float
+        Bound of every component's soft-clipped z.
+
+    Returns
+    -------
+    arousal : float or None
+        The weighted mean of the soft-clipped z (None without an available component).
+    confidence : float
+        Available weight / ``total``.
+    zs : dict
+        The unclipped z of each available component, in ``components``' order.
+    """
+    zs: dict[str, float] = {}
     num = den = 0.0
-    for k, z in zs.items():
-        w = COMPONENTS[k].weight
-        num += w * bound * math.tanh(z / bound)
-        den += w
+    for k, sign, med, scale, weight in components:
+        if k in values:
+            z = zs[k] = sign * (values[k] - med) / scale
+            num += weight * bound * math.tanh(z / bound)
+            den += weight
     if den == 0 or total == 0:
-        return None, 0.0
-    return num / den, den / total
+        return None, 0.0, zs
+    return num / den, den / total, zs
 
 
 class ToleranceEstimator(RowEstimator):
@@ -325,6 +357,8 @@ class ToleranceEstimator(RowEstimator):
         # (row, exertion verdict, stats, its components but hr, arousal memo) of the newest
         # _peek_values (_peek_row_parts)
         self._peek_row: tuple | None = None
+        # (stats, ((component, sign, median, spread, weight), ...), their total weight): _arousal's
+        self._arousal_plan: tuple | None = None
         reference = (config.baseline_reference or {}).get(participant, {}).get("tolerance")
         if reference is not None:
             self._adopt(reference)
@@ -693,9 +727,15 @@ class ToleranceEstimator(RowEstimator):
                      evidence={**v, "median_spread": stats}, label=label)
 
     def _arousal(self, values: Mapping[str, float]) -> tuple[float | None, float, dict[str, float]]:
-        assert self.stats is not None
-        zs = {k: COMPONENTS[k].sign * (values[k] - med) / scale for k, (med, scale) in self.stats.items() if k in values}
-        a, conf = combine(zs, self.stats, self.o.component_bound)
+        stats = self.stats
+        assert stats is not None
+        # the baseline's part of the composite, read once per baseline (compared by identity)
+        plan = self._arousal_plan
+        if plan is None or plan[0] is not stats:
+            plan = self._arousal_plan = (stats, tuple((k, COMPONENTS[k].sign, med, scale, COMPONENTS[k].weight)
+                                                      for k, (med, scale) in stats.items()),
+                                         sum(COMPONENTS[k].weight for k in stats))
+        a, conf, zs = composite(plan[1], values, plan[2], self.o.component_bound)
         return a, round(conf, 3), zs
 
     # ---------------------------------------------------------------- hypo check

@@ -689,3 +689,41 @@ def test_final_row_arousal_is_the_plain_arousal_of_the_peek_values():
                 assert bits(est._final_row_arousal(row, hr)) == bits(est._arousal(est._peek_values(row, hr)))
         est.stats = {**est.stats, "hr": (1.0, 2.0)}  # a new baseline under the same row
         assert bits(est._final_row_arousal(row, 72.5)) == bits(est._arousal(est._peek_values(row, 72.5)))
+
+
+def test_arousal_in_one_pass_gives_the_bits_of_the_z_scores_then_combine():
+    """``_arousal`` (z-scores and composite in one pass over the baseline, read once per baseline)
+    gives the same bits as the z-scores over the stats followed by the composite rule written out,
+    through missing components, signs of zero, a baseline replaced, and ``combine`` likewise."""
+    import math
+
+    def plain_combine(zs, stats, bound):
+        total = sum(COMPONENTS[k].weight for k in stats)
+        num = den = 0.0
+        for k, z in zs.items():
+            num += COMPONENTS[k].weight * bound * math.tanh(z / bound)
+            den += COMPONENTS[k].weight
+        return (None, 0.0) if den == 0 or total == 0 else (num / den, den / total)
+
+    def plain(stats, values, bound):
+        zs = {k: COMPONENTS[k].sign * (values[k] - med) / scale for k, (med, scale) in stats.items() if k in values}
+        a, conf = plain_combine(zs, stats, bound)
+        return a, round(conf, 3), zs
+
+    def bits(answer):
+        a, conf, zs = answer
+        return (None if a is None else (a, math.copysign(1.0, a)), conf,
+                [(k, v, math.copysign(1.0, v)) for k, v in zs.items()])
+
+    rng = np.random.default_rng(3)
+    est = ToleranceEstimator("client", PipelineConfig())
+    baselines = [{"hr": (70.3, 3.1), "ln_rmssd": (3.5, 0.2), "eda_scl_us": (2.0, 0.1), "scr_per_min": (1.0, 1.0)},
+                 {"ln_rmssd": (3.5, 0.15), "hr": (0.0, 2.0)}, {"eda_scl_us": (2.0, 0.1)}, {}]
+    for stats in baselines:
+        est.stats = stats
+        for _ in range(200):
+            values = {k: float(rng.choice([0.0, -0.0, rng.normal(70, 30), rng.normal(2, 1)]))
+                      for k in COMPONENTS if rng.random() < 0.7}
+            assert bits(est._arousal(values)) == bits(plain(stats, values, est.o.component_bound))
+            zs = plain(stats, values, 4.0)[2]
+            assert bits((*combine(zs, stats, 4.0), {})) == bits((*plain_combine(zs, stats, 4.0), {}))
