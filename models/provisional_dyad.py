@@ -44,10 +44,11 @@ resumed already (:meth:`~.provisional_tier.ProvisionalTier.zone_changes_between`
 evaluation is kept and stepped further at the next while the final dyad has not moved and the rows
 it stepped are unchanged (:class:`_SteppedCopy`): the same events as a fresh copy, without copying
 and re-stepping every second (the final tier advances in bursts, e.g. 8-s ECG blocks); a fresh copy
-steps its dozen or so seconds' synchrony all at once (:meth:`~.dyad.DyadPipeline.updates`). The rows of
-the provisional seconds are made again at each evaluation (about 14 per person, of which about 3
-new), but a second's arousal is computed again only when its inputs changed (the tolerance's
-:meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).
+steps its dozen or so seconds' synchrony all at once (:meth:`~.dyad.DyadPipeline.updates`). The rows
+of the provisional seconds (about 14 per person at each evaluation, of which about 3 new) are those
+the previous evaluation made where their inputs are the same (:meth:`ProvisionalDyad._rows`; about
+6 in 10 with ECG input), and a second's arousal is computed again only when its inputs changed (the
+tolerance's :meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
@@ -70,6 +71,15 @@ SYNCHRONY_KINDS = frozenset({"co_regulation", "therapist_dysregulated"})
 
 #: Provisional seconds past the newest final dyad second evaluated, at most (as for zone events).
 MAX_AHEAD_S = 60
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same value bit for bit: the same object, or equal strings, or
+    equal floats other than zero (``0.0 == -0.0``); anything else is taken as different."""
+    if a is b:
+        return True
+    kind = type(a)
+    return kind is type(b) and (kind is str or kind is float and a != 0.0) and a == b
 
 
 class _SteppedCopy:
@@ -139,6 +149,9 @@ class ProvisionalDyad:
         #: what this evaluation asked of the tiers (_early, _provisional): within one evaluation their
         #: inputs do not change, so each answer is asked once and read by every method that needs it
         self._asked: dict[tuple[Any, ...], Any] = {}
+        #: participant -> (the newest final row, {second: (hr, hr_inst_bpm, zone, row)}): the provisional
+        #: rows :meth:`_rows` made after that row, kept for the next evaluation (:meth:`_rows`)
+        self._made: dict[str, tuple[Mapping[str, Any], dict[int, tuple[Any, ...]]]] = {}
 
     def horizon(self) -> int | None:
         """The newest second both people have data for, final or provisional (None: not yet)."""
@@ -181,7 +194,7 @@ class ProvisionalDyad:
                 and not self._out_ahead(self.dyad.client, first, end)):
             return [], []  # no episode can begin in these seconds: nothing to evaluate (DyadPipeline.quiet)
         rows = {who: self._rows(who, first, end) for who in self.people}
-        seconds = [{who: dict(rows[who].get(t, {})) for who in self.people} for t in range(first, end + 1)]
+        seconds = [{who: rows[who].get(t, {}) for who in self.people} for t in range(first, end + 1)]
         # the whole synchrony only when the rules that read it can fire in these rows (rules_copy)
         synchrony = may_read_synchrony and self._synchrony_read(therapist, coregulation, seconds)
         kinds = DYAD_EVENT_KINDS if synchrony else DYAD_EVENT_KINDS - SYNCHRONY_KINDS
@@ -258,27 +271,51 @@ class ProvisionalDyad:
         return got
 
     def _rows(self, who: str, first: int, last: int) -> dict[int, dict[str, Any]]:
-        """The person's rows of ``[first, last]``: final where they are, provisional after."""
+        """The person's rows of ``[first, last]``: final where they are, provisional after.
+
+        A provisional row is the one the previous evaluation made for its second when its inputs are
+        the same: the same newest final row (the arousal's state: the tolerance's
+        :meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers on that too), no early column
+        up to it (the arousal's other inputs and the row's own columns: none), and the same ``hr``,
+        ``hr_inst_bpm`` and zone (:func:`_same`). Each second is made
+        a dozen times while it stays provisional; most are the same each time. The rows are read,
+        never written (:meth:`~.dyad.DyadPipeline.updates`), so they are handed out as they are (the
+        final ones copied), and a stepped copy compares the ones it kept by identity first.
+        """
         tier = self.tiers[who]
         person = tier.person
         final = self.final_rows.get(who, {})
-        rows = {t: final[t] for t in range(first, last + 1) if t in final}
+        # copies: a stepped copy keeps its rows to compare (_SteppedCopy), and a final row is the pipeline's
+        rows = {t: dict(final[t]) for t in range(first, last + 1) if t in final}
         start = max(first, person.final_upto + 1)
-        if start > last or person.last_row is None:
+        last_row = person.last_row
+        if start > last or last_row is None:
             return rows
-        zone = person.last_row.get("zone")
+        zone = last_row.get("zone")
         early = self._early(who, last)
         hr_by_second, zone_changes = self._provisional(who, start, last)
         changes = {int(e.t_start): e.label.split(" -> ")[-1] for e in zone_changes}
         newer: dict[str, Any] = {}
         for t in range(person.final_upto + 1, start):
             newer.update(early.get(t, {}))
-        inst = person.last_row.get("hr_inst_bpm")
+        made = self._made.get(who)
+        if made is None or made[0] is not last_row:
+            made = self._made[who] = (last_row, {})
+        before = made[1]
+        inst = last_row.get("hr_inst_bpm")
         for t, hr in hr_by_second:
-            newer.update(early.get(t, {}))
+            columns = early.get(t)
+            if columns:
+                newer.update(columns)
             beats = tier.beat_hr_between(t - 1, t)
             inst = sum(beats) / len(beats) if beats else (inst if tier.beat_hr_between(t - 2, t) else None)
             zone = changes.get(t, zone)
-            rows[t] = {"t_s": t, "participant": who, **early.get(t, {}), "hr_inst_bpm": inst,
-                       "arousal": (person.peek_arousal(hr, dict(newer)) or {}).get("arousal"), "zone": zone}
+            known = before.get(t)
+            if known is not None and not newer and _same(known[0], hr) and _same(known[1], inst) and _same(known[2], zone):
+                rows[t] = known[3]
+                continue
+            rows[t] = row = {"t_s": t, "participant": who, **(columns or {}), "hr_inst_bpm": inst,
+                             "arousal": (person.peek_arousal(hr, dict(newer)) or {}).get("arousal"), "zone": zone}
+            if not newer:
+                before[t] = (hr, inst, zone, row)
         return rows

@@ -404,3 +404,28 @@ def test_quiet_counting_the_known_pause_ratios_as_they_slide_answers_as_the_plai
         assert dyad.quiet(ahead) == (dyad.quiet() and plain(dyad, ahead)), (case, list(dyad._pauses), ahead)
         answers.add(dyad.quiet(ahead))
     assert answers == {True, False}
+
+
+def test_rows_kept_from_the_previous_evaluation_are_the_rows_made_afresh(monkeypatch):
+    rows_of = ProvisionalDyad._rows
+    compared, kept = [0], [0]
+
+    def checked(self, who, first, last):
+        made = self._made.get(who)
+        before = {id(entry[3]): entry[3] for entry in made[1].values()} if made else {}  # held: ids stay theirs
+        rows = rows_of(self, who, first, last)
+        mine, self._made = self._made, {}  # the plain form: every row made again
+        try:
+            plain = rows_of(self, who, first, last)
+        finally:
+            self._made = mine
+        assert repr(rows) == repr(plain) and rows == plain
+        compared[0] += len(rows)
+        kept[0] += sum(id(r) in before for r in rows.values())
+        return rows
+
+    monkeypatch.setattr(ProvisionalDyad, "_rows", checked)
+    with_check = _live(2, 700, 700, provisional=True)[3]
+    monkeypatch.setattr(ProvisionalDyad, "_rows", rows_of)
+    assert [(i, u.to_dict()) for i, u in with_check] == [(i, u.to_dict()) for i, u in _live(2, 700, 700, provisional=True)[3]]
+    assert kept[0] > compared[0] / 4, (kept[0], compared[0])  # most provisional rows are kept
