@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .hub import Hub, clean_records
+from .hub import RECORDS, Hub
 from .schemas import ProvisionalEventUpdate
 
 WAVE_HZ = 50.0  # points per second in the "signal alive" ECG strip (min/max pairs)
@@ -137,9 +137,9 @@ class HubSink:
         is how far its data has come (session s)."""
         if due:
             self._provisional_sent.update(due)
-            # cleaned here by the flat-record fast path (the same JSON as the hub's general walk)
-            self.hub.submit("provisional", clean_records([self._provisional_held.pop(key) for key in due]),
-                            clean=False)
+            # cleaned and encoded in one pass by the hub (the same JSON as its general walk); the held
+            # dicts are the sink's own copies, popped: nothing changes them once submitted
+            self.hub.submit("provisional", [self._provisional_held.pop(key) for key in due], clean=RECORDS)
 
     def on_features(self, rows: Iterable[dict[str, Any]]) -> None:
         """Send final feature rows (kept frames; they replace provisional values)."""

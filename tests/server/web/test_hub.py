@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from coregulate.sensors.chunk import Chunk, StreamInfo, StreamKind
-from coregulate.server.web.hub import Hub, _clean, _dumps, clean_records
+from coregulate.server.web.hub import RECORDS, Hub, _clean, _dumps, encode_records
 from coregulate.server.web.hub_sink import HubSink
 
 
@@ -118,25 +118,60 @@ def test_one_silence_counts_as_one_gap_however_often_the_source_renews_it():
     assert sink.streams[key].gaps == 3  # a new silence is a new gap
 
 
-def test_clean_records_gives_what_the_general_cleaning_gives_on_flat_records():
-    # the provisional frames' fast path: every type it handles itself, and those it hands on
-    records = [
-        {"participant": "client", "family": "heart", "t": 123.456789123, "hr_inst_bpm": 71.23456, "hr_bpm": None,
-         "beat_times": [123.456789123, 124.1000049], "beat_hr_bpm": [None, 60.123456], "zone": "window",
-         "n": 3, "ok": True, "nan": float("nan"), "inf": -float("inf"), "empty": []},
-        {"participant": "therapist", "np_float": np.float64(0.123456789), "np_int": np.int64(7), "np_bool": np.bool_(False),
-         "mixed": [np.float32(1.5), float("nan"), 2, "x", {"a": 1.234567}, (1.0000001, None)],
-         "nested": {"z": float("inf"), "w": [np.float64(2.000049)]}, "tuple": (1.23456789,)},
-        ["not", "a", "dict", 1.234567],
-    ]
-    fast, plain = clean_records(records), _clean(records)
-    assert fast == plain
-    # the same JSON text, as the hub sends it (types included: a numpy value is converted as before)
-    assert _dumps(fast) == _dumps(plain)
-    assert [type(x) for x in fast[1].values()] == [type(x) for x in plain[1].values()]
+def _flat_scalar(rng):
+    kind = rng.integers(9)
+    if kind == 0:
+        return float(rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e300, -5e-324, 0.00005, 0.00015, 2.5e-5]))
+    if kind == 1:
+        return float(rng.normal() * 10.0 ** rng.integers(-8, 9))
+    if kind == 2:
+        return None
+    if kind == 3:
+        return bool(rng.integers(2))
+    if kind == 4:
+        return int(rng.integers(-(10**12), 10**12)) * int(10 ** rng.integers(0, 10))
+    if kind == 5:
+        return "".join(rng.choice(list('ab"\\/\n\t\x00\x7féü€😀 zk')) for _ in range(rng.integers(0, 6)))
+    if kind == 6:
+        return round(float(rng.uniform(-200, 200)), int(rng.integers(0, 7)))
+    return float(rng.uniform(-1, 1)) * 10.0 ** int(rng.integers(-30, 30))
 
 
-def test_the_sink_sends_provisional_values_cleaned_as_the_hub_would_clean_them():
+def test_encode_records_writes_what_cleaning_then_dumping_writes():
+    # the provisional frames' fast path against the general one, on every type it handles itself
+    rng = np.random.default_rng(7)
+    records = [{"participant": "client", "family": "heart", "t": 123.456789123, "hr_inst_bpm": 71.23456,
+                "hr_bpm": None, "beat_times": [123.456789123, 124.1000049], "beat_hr_bpm": [None, 60.123456],
+                "zone": "window", "n": 3, "ok": True, "no": False, "nan": float("nan"), "inf": -float("inf"),
+                "empty": [], "unicode \u00e9 \"key\"": "\u20ac\n", "mixed": [1, "x", True, None, 2.0000001]}, {}]
+    for i in range(2000):
+        if i:  # random flat records: keys old and new, values and lists of every plain type
+            records = [{f"k{int(rng.integers(40))}é"[: int(rng.integers(1, 5))]: (
+                [_flat_scalar(rng) for _ in range(int(rng.integers(0, 4)))] if rng.integers(4) == 0
+                else _flat_scalar(rng)) for _ in range(int(rng.integers(0, 12)))} for _ in range(int(rng.integers(0, 4)))]
+        assert encode_records(records) == _dumps(_clean(records))
+    # anything else is left to the general path
+    for other in ([{"a": np.float64(1.5)}], [{"a": [np.float64(1.5)]}], [{"a": (1.0,)}], [{"a": [[1.0]]}],
+                  [{"a": {"b": 1.0}}], [{1: 1.0}], [["a", 1.0]], ({"a": 1.0},), {"a": 1.0}, None,
+                  [{"a": 1.0}, {"b": np.int64(2)}], [{"new key": np.bool_(True)}], [{"a": object()}]):
+        assert encode_records(other) is None
+
+
+def test_a_frame_of_records_is_the_frame_of_the_general_path():
+    rng = np.random.default_rng(3)
+    for type_ in ("provisional", "features"):
+        for wall in (1_700_000_000.1234567, 12.0, 7, float("inf"), None):
+            records = [{"participant": "client", "t": _flat_scalar(rng), "beat_times": [_flat_scalar(rng)]},
+                       {"participant": "therapist", "np": np.float64(rng.normal())}][: int(rng.integers(1, 3))]
+            fast, plain = Hub("s"), Hub("s")
+            a = fast.publish(type_, records, clean=RECORDS, t_pub=1.0, wall=wall)
+            b = plain.publish(type_, records, clean=True, t_pub=1.0, wall=wall)
+            if wall is None:  # the hub's own clock: only the time stamps may differ
+                a.text, b.text = (json.dumps({**json.loads(f.text), "ts": 0}) for f in (a, b))
+            assert (a.seq, a.type, a.text, a.kept) == (b.seq, b.type, b.text, b.kept)
+
+
+def test_the_sink_sends_provisional_values_as_records_the_hub_cleans_as_it_would_clean_them():
     hub = Hub("s")
     sent = []
     hub.submit = lambda type_, data, clean=True: sent.append((type_, data, clean))
@@ -145,5 +180,6 @@ def test_the_sink_sends_provisional_values_cleaned_as_the_hub_would_clean_them()
              "beat_times": [10.123456789], "beat_hr_bpm": [None], "arousal": np.float64(0.987654321)}
     sink.on_provisional([value])
     [(type_, data, clean)] = sent
-    assert type_ == "provisional" and clean is False
-    assert _dumps(data) == _dumps(_clean([value]))
+    assert type_ == "provisional" and clean == RECORDS and data == [value] and data[0] is not value
+    frame = Hub("s").publish(type_, data, clean=clean, wall=5.0)
+    assert frame.text == Hub("s").publish(type_, [value], clean=True, wall=5.0).text
