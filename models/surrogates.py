@@ -125,13 +125,19 @@ class SurrogateSynchrony:
 
     __deepcopy__ = copy_sharing_constants
 
-    def _add_null(self, vals: np.ndarray) -> None:
-        vals = vals[np.isfinite(vals)]
+    def _add_null(self, vals: np.ndarray, finite: bool = False) -> None:
+        """Pool the finite ones of ``vals`` (``finite``: all of them are, known already)."""
+        if not finite:
+            vals = vals[np.isfinite(vals)]
         cap = len(self._pool)
         vals = vals[-cap:]
-        self._pool[(self._pool_next + np.arange(len(vals))) % cap] = vals
-        self._pool_next = (self._pool_next + len(vals)) % cap
-        self._pool_n = min(cap, self._pool_n + len(vals))
+        start, n = self._pool_next, len(vals)
+        if start + n <= cap:  # the slots the ring's modular index below gives, when it does not wrap
+            self._pool[start:start + n] = vals
+        else:
+            self._pool[(start + np.arange(n)) % cap] = vals
+        self._pool_next = (start + n) % cap
+        self._pool_n = min(cap, self._pool_n + n)
 
     def null(self) -> np.ndarray:
         """Current surrogate pool (copy)."""
@@ -159,24 +165,28 @@ class SurrogateSynchrony:
             # the z and peaks of all seconds at once, from their sums stacked (sums, m, P, K)
             zs = self.bank.z_of(live[0][:, None] if len(live) == 1 else np.stack(live, axis=1))
             stats = self.bank.peak_stat(zs)
+            # per second: the genuine peak as a float, and whether every surrogate peak is finite
+            # (all of them then go to the pool as they are), each asked of all seconds at once
+            observed = stats[:, 0].tolist()
+            all_finite = np.isfinite(stats[:, 1:]).all(axis=1).tolist()
         out, k = [], 0
+        step = int(self.sync_params.step_s)
         for s in sums:
             self.t_s += 1
             if s is None:
                 out.append(SurrogateResult(None, None, None, None, self._pool_n))
                 continue
-            z, stat = zs[k], stats[k]
-            k += 1
             # The null is fed every second (pseudo-pairs are independent of the reporting step).
-            self._add_null(stat[1:])
-            if self.t_s % int(self.sync_params.step_s):
+            self._add_null(stats[k, 1:], all_finite[k])
+            obs = observed[k]
+            k += 1
+            if self.t_s % step:
                 out.append(SurrogateResult(None, None, None, None, self._pool_n))
                 continue
-            obs = float(stat[0])
             if self.level_only:  # NaN exactly when peak_of gives None below (both need every lag finite)
                 out.append(SurrogateResult(None, None if math.isnan(obs) else self._effect(obs), None, None, self._pool_n))
                 continue
-            genuine = self.bank.peak_of(z, 0, s[0])
+            genuine = self.bank.peak_of(zs[k - 1], 0, s[0])
             if genuine is None or self._pool_n < int(self.params.min_null):
                 out.append(SurrogateResult(genuine, None, None, None, self._pool_n))
                 continue

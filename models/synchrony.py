@@ -354,8 +354,13 @@ class LaggedCorrelationBank:
             terms[1:, 7] = jr * jr * ok
             terms[1:, 8] = jr * x
             terms[1:, 9] = jr * y
-        for r in range(1, len(terms)):  # one pair after the other, as push adds and drops them
-            (np.subtract if r in dropped else np.add)(terms[r - 1], terms[r], out=terms[r])
+        # one pair after the other, as push adds and drops them; each row's view made once (a dozen
+        # seconds at once are some thirty rows)
+        before = terms[0]
+        for r in range(1, len(terms)):
+            after = terms[r]
+            (np.subtract if r in dropped else np.add)(before, after, out=after)
+            before = after
         for i, end in ends:
             out[i] = terms[end]
         self._sums[...] = terms[-1]

@@ -180,3 +180,21 @@ def test_updating_several_seconds_at_once_gives_the_results_of_one_at_a_time(lev
     plain = [one.update(a, b) for a, b in zip(x, y)]
     assert got == plain
     assert sum(r.effect is not None for r in plain) > 300 and np.array_equal(one.null(), many.null())
+
+
+def test_pooling_writes_the_slots_of_the_rings_modular_index_with_or_without_a_wrap():
+    rng = np.random.default_rng(5)
+    est = SurrogateSynchrony(surr=SurrogateParams(pool_size=50))
+    ring, ring_next, ring_n = np.full(50, np.nan), 0, 0  # the plain ring: every write by the modular index
+    for _ in range(40):
+        vals = rng.standard_normal(int(rng.integers(0, 23)))
+        vals[rng.random(len(vals)) < 0.2] = np.nan
+        if np.isfinite(vals).all() and rng.random() < 0.5:
+            est._add_null(vals, finite=True)  # update_many's path when every surrogate peak is finite
+        else:
+            est._add_null(vals)
+        kept = vals[np.isfinite(vals)]
+        ring[(ring_next + np.arange(len(kept))) % 50] = kept
+        ring_next, ring_n = (ring_next + len(kept)) % 50, min(50, ring_n + len(kept))
+        assert np.array_equal(est._pool, ring, equal_nan=True)
+        assert (est._pool_next, est._pool_n) == (ring_next, ring_n)
