@@ -612,17 +612,21 @@ class DyadPipeline(DyadEstimator):
             co-regulation or therapist rule can fire in the seconds stepped (:meth:`coregulation_ahead`,
             :meth:`therapist_active`, the therapist's zones). The copy's rows are not meant to be used, nor, without
             ``synchrony``, its co-regulation and therapist events.
+
+        Either way the copy's synchrony is tested against the surrogate null pool of this (the newest
+        final) second, without the pseudo-pairs of the seconds it steps
+        (:meth:`~.surrogates.SurrogateSynchrony.freeze_null`): the same null for both kinds of copy.
         """
         # Shared, not copied: the frozen parameters; and the arousal trace's points are (second,
         # arousal) tuples, so a new deque of the same tuples is their deep copy (deepcopy's own walk
         # over the several hundred tuples was most of a copy's cost).
         points = self._arousal.points
         memo: dict[int, Any] = {id(self.params): self.params, id(points): deque(points, maxlen=points.maxlen)}
-        if synchrony:
-            return copy.deepcopy(self, memo)
-        memo.update({id(est): None for s, est in self._sync.items() if s not in self.params.event_signals})
+        if not synchrony:
+            memo.update({id(est): None for s, est in self._sync.items() if s not in self.params.event_signals})
         probe = copy.deepcopy(self, memo)
         probe._sync = {s: est for s, est in probe._sync.items() if est is not None}
         for est in probe._sync.values():
-            est.level_only = True
+            est.level_only = not synchrony
+            est.freeze_null()
         return probe

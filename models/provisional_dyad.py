@@ -50,6 +50,15 @@ the previous evaluation made where their inputs are the same (:meth:`Provisional
 6 in 10 with ECG input), and a second's arousal is computed again only when its inputs changed (the
 tolerance's :meth:`~.tolerance.ToleranceEstimator.peek` keeps its answers until the final tier moves).
 
+The copy's synchrony is tested against the surrogate null of the newest final dyad second, frozen
+(:meth:`~.surrogates.SurrogateSynchrony.freeze_null`): its effect sizes and ``p`` are the genuine peak's
+(the same floats as the final tier's on the same rows) against the pool of the last ``pool_size``
+surrogate peaks up to that second, which the dozen seconds stepped would have grown by 20 peaks each
+(2 % of a full pool). So a copy computes the genuine pairing only, not the 20 pseudo-pairs. It is the one
+approximation of the copy beyond its provisional rows: over the simulator's sessions the provisional
+dyad events pushed, confirmed and withdrawn, and when, are the same as with a growing pool; only their
+evidence's synchrony levels differ (bench/RESULTS.md, "The provisional dyad's null frozen").
+
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
 rule was met by :data:`~.provisional_events.DYAD_SETTLE_S` without one, unless the final tier has a

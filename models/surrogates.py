@@ -122,8 +122,26 @@ class SurrogateSynchrony:
         #: genuine peak's lag, ``p`` or ``significant`` (for the throwaway copies of
         #: :meth:`.dyad.DyadPipeline.rules_copy`); the effect and the pool are the same either way
         self.level_only = False
+        #: the pool's (mean, SD) once :meth:`freeze_null` froze it (None: live, or not asked yet)
+        self._frozen_stats: tuple[float, float] | None = None
+        self.frozen = False
 
     __deepcopy__ = copy_sharing_constants
+
+    def freeze_null(self) -> None:
+        """From now on, test the genuine pairing against the null pool as it is, without adding to it.
+
+        For the throwaway copies of the provisional tier (:meth:`.dyad.DyadPipeline.rules_copy`), which
+        step a dozen provisional seconds past the newest final one: their effect sizes and ``p`` are
+        those of the genuine peak against the surrogate peaks pooled up to the newest final second
+        (the pool of the last ``pool_size`` peaks, of which a dozen seconds would add 20 each: 2 % of a
+        full pool). The pseudo-pairs are then not computed at all (the bank keeps the genuine pairing,
+        whose sums, z and peak are the same floats as before, :meth:`.LaggedCorrelationBank.keep_first_pairing`),
+        and the pool's mean and SD are computed once. The final tier never freezes: its rows are
+        tested against the pool before each second, as above.
+        """
+        self.bank.keep_first_pairing()
+        self.frozen = True
 
     def _add_null(self, vals: np.ndarray, finite: bool = False) -> None:
         """Pool the finite ones of ``vals`` (``finite``: all of them are, known already)."""
@@ -177,7 +195,8 @@ class SurrogateSynchrony:
                 out.append(SurrogateResult(None, None, None, None, self._pool_n))
                 continue
             # The null is fed every second (pseudo-pairs are independent of the reporting step).
-            self._add_null(stats[k, 1:], all_finite[k])
+            if not self.frozen:
+                self._add_null(stats[k, 1:], all_finite[k])
             obs = observed[k]
             k += 1
             if self.t_s % step:
@@ -204,7 +223,12 @@ class SurrogateSynchrony:
         (fewer than ``min_null`` pooled) or without spread."""
         if self._pool_n < int(self.params.min_null):
             return None
-        mean, sd = mean_and_sd(self._pooled())
+        if not self.frozen:
+            mean, sd = mean_and_sd(self._pooled())
+        else:  # the pool does not change any more
+            if self._frozen_stats is None:
+                self._frozen_stats = mean_and_sd(self._pooled())
+            mean, sd = self._frozen_stats
         return (obs - mean) / sd if sd > 0 else None
 
 

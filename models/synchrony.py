@@ -214,6 +214,13 @@ class LaggedCorrelationBank:
 
     __deepcopy__ = copy_sharing_constants
 
+    def keep_first_pairing(self) -> None:
+        """Drop every pairing but the first (the genuine one of :class:`.surrogates.SurrogateSynchrony`)
+        from now on: its running sums, z and peaks are computed element by element, so they stay the
+        same floats (:meth:`.surrogates.SurrogateSynchrony.freeze_null`)."""
+        self._xoff, self._yoff = self._xoff[:1], self._yoff[:1]
+        self._sums = self._sums[:, :1].copy()
+
     @property
     def idle(self) -> bool:
         """No finite value in reach of any pairing (signal absent): the sums are all zero."""

@@ -127,6 +127,41 @@ def test_a_level_only_estimator_gives_the_whole_ones_effect_bit_for_bit_and_noth
     assert 200 < effects < 450  # effects on most reported seconds, None in the gaps and the warm-up
 
 
+@pytest.mark.parametrize("level_only", [False, True])
+def test_a_frozen_null_tests_the_same_genuine_peak_against_the_pool_as_it_was(level_only):
+    # the provisional tier's copies (DyadPipeline.rules_copy): from the freeze on, the genuine pairing's
+    # peak is the live estimator's, bit for bit, and its effect and p are taken against the pool of the
+    # second it was frozen at, which no longer grows
+    from coregulate.models.surrogates import mean_and_sd
+
+    rng = np.random.default_rng(5)
+    x, y = ar1(700, 0.8, rng), ar1(700, 0.8, rng)
+    y[520:530] = np.nan
+    sync, surr = SyncParams(step_s=2), SurrogateParams(pool_size=3000)
+    live, frozen = SurrogateSynchrony(sync, surr), SurrogateSynchrony(sync, surr)
+    for a, b in zip(x[:500], y[:500]):
+        live.update(a, b), frozen.update(a, b)
+    pool = frozen.null()
+    frozen.freeze_null()
+    frozen.level_only = level_only
+    mean, sd = mean_and_sd(pool)
+    assert frozen.bank.n_pairings == 1 and live.bank.n_pairings > 1
+    tested = 0
+    for a, b in zip(x[500:], y[500:]):
+        lv, fz = live.update(a, b), frozen.update(a, b)
+        assert fz.n_null == len(pool)
+        if lv.sync is None:  # between steps, in the gap: nothing either way
+            assert fz.effect is None
+            continue
+        obs = lv.sync.z if sync.peak == "max" else abs(lv.sync.z)  # the genuine peak statistic
+        assert fz.effect == (obs - mean) / sd  # the same genuine peak, the pool as it was
+        if not level_only:
+            assert fz.sync == lv.sync and fz.p == (1 + np.count_nonzero(pool >= obs)) / (1 + len(pool))
+        tested += 1
+    assert np.array_equal(frozen.null(), pool) and not np.array_equal(live.null(), pool)
+    assert tested > 80
+
+
 def test_mean_and_sd_equal_numpys_mean_and_std_bit_for_bit():
     from coregulate.models.surrogates import mean_and_sd
 
