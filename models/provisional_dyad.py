@@ -57,7 +57,8 @@ surrogate peaks up to that second, which the dozen seconds stepped would have gr
 (2 % of a full pool). So a copy computes the genuine pairing only, not the 20 pseudo-pairs. It is the one
 approximation of the copy beyond its provisional rows: over the simulator's sessions the provisional
 dyad events pushed, confirmed and withdrawn, and when, are the same as with a growing pool; only their
-evidence's synchrony levels differ (bench/RESULTS.md, "The provisional dyad's null frozen").
+evidence differs (synchrony levels, and the seconds a co-regulation counts as significant; bench/RESULTS.md,
+"The provisional dyad's null frozen").
 
 Settling (:mod:`.provisional_events`): confirmed by a final event of the same kind within
 ``MATCH_TOLERANCE_S`` of its ``t_start``; withdrawn when the final dyad rows passed the second its
