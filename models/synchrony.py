@@ -195,8 +195,8 @@ class LaggedCorrelationBank:
         yd = np.asarray(y_delays, dtype=int)[:, None]
         self._xoff = constant(xd + a[None, :])  # (P, K) offsets back from the newest pair time
         self._yoff = constant(yd + b[None, :])
-        self._reach = int(max(self._xoff.max(), self._yoff.max()))  # the furthest any pair reaches back
-        self.cap = self._reach + w + 1
+        reach = int(max(self._xoff.max(), self._yoff.max()))  # the furthest any pair reaches back
+        self.cap = reach + w + 1
         self._x = np.full(self.cap, np.nan)
         self._y = np.full(self.cap, np.nan)
         self._x0 = math.nan  # reference values subtracted before summing (numerical stability)
