@@ -24,7 +24,7 @@ try:  # the compiled loop of scipy.signal.sosfilt, called without its argument h
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_in_place
 except ImportError:  # pragma: no cover - another scipy layout: the public function, same values
     _sosfilt_in_place = None
-try:  # the compiled loop of scipy.signal.lfilter (sequential_fir)
+try:  # the compiled loop of scipy.signal.lfilter (linear_filter)
     from scipy.signal._sigtools import _linear_filter
 except ImportError:  # pragma: no cover - as above
     _linear_filter = None
@@ -59,9 +59,7 @@ def sequential_fir(b: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.nda
     """
     if len(b) == 1:
         return b[0] * x, zi
-    if _linear_filter is None:  # another scipy layout (see the import)
-        return lfilter(b, SEQUENTIAL, x, zi=zi)
-    return _linear_filter(b, SEQUENTIAL, x, -1, zi)
+    return linear_filter(b, SEQUENTIAL, x, zi)
 
 
 def linear_filter(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
