@@ -250,28 +250,10 @@ def robust_stats(values: list[float], floor: float, relative_floor: float = 0.0)
     return med, max(1.4826 * mad, floor, relative_floor * abs(med))
 
 
-def combine(zs: Mapping[str, float], baseline_components, bound: float) -> tuple[float | None, float]:
-    """The composite rule: (weighted mean of the soft-clipped z, ``bound * tanh(z / bound)``, of the
-    available components, available weight / weight of the components with a baseline).
-
-    Parameters
-    ----------
-    zs : mapping
-        Unclipped z-score of each available component.
-    baseline_components : iterable of str
-        Components that have a baseline (the denominator of the confidence).
-    bound : float
-        Bound of every component's soft-clipped z.
-    """
-    # each z as it is: 1 * (z - 0.0) / 1.0 is z, bit for bit
-    a, conf, _ = composite(tuple((k, 1, 0.0, 1.0, COMPONENTS[k].weight) for k in zs), zs,
-                           sum(COMPONENTS[k].weight for k in baseline_components), bound)
-    return a, conf
-
-
 def composite(components: tuple[tuple[str, int, float, float, float], ...], values: Mapping[str, float],
               total: float, bound: float) -> tuple[float | None, float, dict[str, float]]:
-    """:func:`combine` from the components' values: their z-scores and the composite in one pass.
+    """The composite rule, from the components' values: their z-scores, then the weighted mean of the
+    soft-clipped z (``bound * tanh(z / bound)``) of the available components, in one pass.
 
     Parameters
     ----------
@@ -500,7 +482,7 @@ class ToleranceEstimator(RowEstimator):
         other components come from ``newer`` where it has them (columns of seconds not yet in a
         final row: skin conductance is known a second after its data, while the row waits for the
         heart's look-ahead), else from ``row``, the newest final row. Same baseline, z-scores and
-        composite (:func:`combine`) as :meth:`update`; the heart is left out while the newest
+        composite (:func:`composite`) as :meth:`update`; the heart is left out while the newest
         final second was in exertion (``exerting``), as :meth:`update` does.
 
         ``zone_provisional`` is the zone the final tier would call if this were the next final

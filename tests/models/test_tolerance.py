@@ -217,7 +217,14 @@ def test_drivedb_arousal_higher_while_driving(shared_data, record):
 
 # ------------------------------------------------------------------ the composite rule (issue 14)
 from coregulate.models.columns import AROUSAL_BOUND  # noqa: E402
-from coregulate.models.tolerance import COMPONENTS, combine  # noqa: E402
+from coregulate.models.tolerance import COMPONENTS, composite  # noqa: E402
+
+
+def combine(zs, baseline_components, bound):
+    """The composite rule on z-scores given: each component with sign 1, median 0, spread 1."""
+    a, conf, _ = composite(tuple((k, 1, 0.0, 1.0, COMPONENTS[k].weight) for k in zs), zs,
+                           sum(COMPONENTS[k].weight for k in baseline_components), bound)
+    return a, conf
 
 
 def _update_all(est, rows):
@@ -694,7 +701,7 @@ def test_final_row_arousal_is_the_plain_arousal_of_the_peek_values():
 def test_arousal_in_one_pass_gives_the_bits_of_the_z_scores_then_combine():
     """``_arousal`` (z-scores and composite in one pass over the baseline, read once per baseline)
     gives the same bits as the z-scores over the stats followed by the composite rule written out,
-    through missing components, signs of zero, a baseline replaced, and ``combine`` likewise."""
+    through missing components, signs of zero, a baseline replaced, and ``composite`` on z alone likewise."""
     import math
 
     def plain_combine(zs, stats, bound):
